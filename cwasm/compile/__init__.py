@@ -1,0 +1,1 @@
+"""wasm → LLVM IR → native code: function translation, trampolines, the LLVM driver."""

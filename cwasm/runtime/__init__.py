@@ -1,0 +1,1 @@
+"""Loading artifacts and running them: code memory, vmctx, instances, traps, the Python API."""
