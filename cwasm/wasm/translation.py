@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cwasm.wasm.types import (
+    ConstExpr,
     DataSegment,
     ElementSegment,
     Export,
-    FuncType,
     FunctionBody,
+    FuncType,
     GlobalType,
     Import,
     MemoryType,
     NameSection,
     TableType,
-    ConstExpr,
 )
 
 
