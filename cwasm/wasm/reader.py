@@ -14,15 +14,23 @@ class BinaryReader:
     """Cursor over a wasm binary. ``pos`` is an absolute offset into ``data``.
 
     ``end`` bounds the reader (a section or body); reading past it raises
-    ``unexpected end`` (or ``eof_message`` when a section-specific wording applies).
+    ``eof_message``: ``unexpected end`` unless the caller wants the wording of a
+    specific context (the spec decoder says ``unexpected end of section or function``).
     """
 
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "pos", "end", "eof_message")
 
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        pos: int = 0,
+        end: int | None = None,
+        eof_message: str = "unexpected end",
+    ) -> None:
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
+        self.eof_message = eof_message
 
     def eof(self) -> bool:
         return self.pos >= self.end
@@ -33,26 +41,30 @@ class BinaryReader:
     def u8(self) -> int:
         p = self.pos
         if p >= self.end:
-            raise MalformedError("unexpected end", p)
+            raise MalformedError(self.eof_message, p)
         self.pos = p + 1
         return self.data[p]
 
     def peek(self) -> int:
         if self.pos >= self.end:
-            raise MalformedError("unexpected end", self.pos)
+            raise MalformedError(self.eof_message, self.pos)
         return self.data[self.pos]
 
     def bytes(self, n: int) -> bytes:
         p = self.pos
         if n < 0 or p + n > self.end:
-            raise MalformedError("unexpected end", p)
+            raise MalformedError(self.eof_message, p)
         self.pos = p + n
         return self.data[p : p + n]
 
     def skip(self, n: int) -> None:
         if n < 0 or self.pos + n > self.end:
-            raise MalformedError("unexpected end", self.pos)
+            raise MalformedError(self.eof_message, self.pos)
         self.pos += n
+
+    # The checks follow the spec's decoder: on the last byte that may carry value
+    # bits, unused bits are checked (``integer too large``) before the continuation
+    # bit (``integer representation too long``).
 
     def _uleb(self, bits: int) -> int:
         data = self.data
@@ -63,28 +75,24 @@ class BinaryReader:
             if b < 0x80:
                 self.pos = p + 1
                 return b
-        start = p
         result = 0
         shift = 0
-        max_bytes = (bits + 6) // 7
-        for i in range(max_bytes):
+        left = bits  # value bits still allowed
+        while True:
+            if left <= 0:
+                raise MalformedError("integer representation too long", p)
             if p >= end:
-                raise MalformedError("unexpected end", p)
+                raise MalformedError(self.eof_message, p)
             b = data[p]
             p += 1
-            if i == max_bytes - 1:
-                # the final byte may only carry the remaining bits
-                if b & 0x80:
-                    raise MalformedError("integer representation too long", start)
-                used = bits - shift
-                if b >> used:
-                    raise MalformedError("integer too large", start)
+            if left < 7 and (b & 0x7F) >> left:
+                raise MalformedError("integer too large", p - 1)
             result |= (b & 0x7F) << shift
-            shift += 7
             if not b & 0x80:
                 self.pos = p
                 return result
-        raise MalformedError("integer representation too long", start)  # pragma: no cover
+            shift += 7
+            left -= 7
 
     def _sleb(self, bits: int) -> int:
         data = self.data
@@ -95,34 +103,33 @@ class BinaryReader:
             if b < 0x40:
                 self.pos = p + 1
                 return b
-            if 0x40 <= b < 0x80:
+            if b < 0x80:
                 self.pos = p + 1
                 return b - 0x80
-        start = p
         result = 0
         shift = 0
-        max_bytes = (bits + 6) // 7
-        for i in range(max_bytes):
+        left = bits
+        while True:
+            if left <= 0:
+                raise MalformedError("integer representation too long", p)
             if p >= end:
-                raise MalformedError("unexpected end", p)
+                raise MalformedError(self.eof_message, p)
             b = data[p]
             p += 1
-            if i == max_bytes - 1:
-                if b & 0x80:
-                    raise MalformedError("integer representation too long", start)
-                # the unused high bits must all equal the sign bit
-                used = bits - shift  # bits of this byte that carry value (1..7)
-                sign_and_rest = b >> (used - 1)
-                if sign_and_rest not in (0, (0x7F >> (used - 1))):
-                    raise MalformedError("integer too large", start)
+            if left < 7:
+                # the unused high bits, and the sign bit, must all be equal
+                mask = (0x7F << (left - 1)) & 0x7F
+                high = b & mask
+                if high and high != mask:
+                    raise MalformedError("integer too large", p - 1)
             result |= (b & 0x7F) << shift
             shift += 7
             if not b & 0x80:
                 self.pos = p
-                if shift < 64 + 7 and (b & 0x40):
+                if b & 0x40:
                     result -= 1 << shift
                 return result
-        raise MalformedError("integer representation too long", start)  # pragma: no cover
+            left -= 7
 
     def u32(self) -> int:
         return self._uleb(32)

@@ -1,0 +1,498 @@
+"""decode_module: decode a WebAssembly 2.0 binary module into a ModuleTranslation.
+
+Decoding follows the spec reference interpreter so that malformed modules are
+rejected with its wording: the module is read as one stream (a section's contents
+are not cut off at its declared size; overruns are caught by the size check at its
+end), lengths are checked against the bytes that remain, and section order,
+function/code counts and the data count are checked after the last section.
+Function bodies are only framed here (size, locals); their instructions are
+decoded by the body validator. Only when something fails are the bodies decoded
+structurally here, so that the error the spec would meet first (a malformed body
+before a later malformed section, or before anything invalid) is the one reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cwasm.errors import MalformedError, WasmError
+from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
+from cwasm.wasm.instructions import read_instructions, read_ref_type, read_value_type
+from cwasm.wasm.module_validator import validate_module
+from cwasm.wasm.names import read_name_section
+from cwasm.wasm.reader import BinaryReader
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import (
+    DataSegment,
+    ElementSegment,
+    Export,
+    ExternKind,
+    FunctionBody,
+    FuncType,
+    GlobalType,
+    Import,
+    Limits,
+    MemoryType,
+    SegmentMode,
+    TableType,
+    ValType,
+)
+
+MAGIC = b"\x00asm"
+VERSION = b"\x01\x00\x00\x00"
+
+EOF_MESSAGE = "unexpected end of section or function"
+
+CUSTOM_SECTION = 0
+TYPE_SECTION = 1
+IMPORT_SECTION = 2
+FUNCTION_SECTION = 3
+TABLE_SECTION = 4
+MEMORY_SECTION = 5
+GLOBAL_SECTION = 6
+EXPORT_SECTION = 7
+START_SECTION = 8
+ELEMENT_SECTION = 9
+CODE_SECTION = 10
+DATA_SECTION = 11
+DATA_COUNT_SECTION = 12
+
+# Position of each non-custom section in the required order (data count precedes code).
+_SECTION_RANK = {
+    TYPE_SECTION: 0,
+    IMPORT_SECTION: 1,
+    FUNCTION_SECTION: 2,
+    TABLE_SECTION: 3,
+    MEMORY_SECTION: 4,
+    GLOBAL_SECTION: 5,
+    EXPORT_SECTION: 6,
+    START_SECTION: 7,
+    ELEMENT_SECTION: 8,
+    DATA_COUNT_SECTION: 9,
+    CODE_SECTION: 10,
+    DATA_SECTION: 11,
+}
+
+MAX_LOCALS = 0xFFFF_FFFF
+
+
+@dataclass(slots=True)
+class ElementNotes:
+    """Where an element segment's parts were found, for validation."""
+
+    offset: int
+    offset_expr: RawConstExpr | None
+    items: list[RawConstExpr] | None  # expression encodings
+    item_offsets: list[int] | None  # function-index encodings: offset of each index
+
+
+@dataclass(slots=True)
+class DecodeNotes:
+    """What validation needs beyond the ModuleTranslation: raw initializers and offsets."""
+
+    import_offsets: list[int] = field(default_factory=list)
+    func_offsets: list[int] = field(default_factory=list)  # function section entries
+    table_offsets: list[int] = field(default_factory=list)  # defined tables
+    memory_offsets: list[int] = field(default_factory=list)  # defined memories
+    global_inits: list[RawConstExpr] = field(default_factory=list)
+    export_offsets: list[int] = field(default_factory=list)
+    start_offset: int = 0
+    elements: list[ElementNotes] = field(default_factory=list)
+    data_offsets: list[int] = field(default_factory=list)
+    data_exprs: list[RawConstExpr | None] = field(default_factory=list)
+
+
+def decode_module(wasm: bytes, *, validate: bool = True) -> ModuleTranslation:
+    """Decode a binary module and, when ``validate``, validate it.
+
+    Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
+    a module that does not validate, with the spec interpreter's wording. Function
+    body instructions are decoded by the body validator, so with ``validate=False``
+    a body's instructions are not checked at all.
+    """
+    wasm = bytes(wasm)
+    decoder = _Decoder(wasm)
+    try:
+        module, notes = decoder.module()
+    except MalformedError:
+        # the spec decodes bodies in stream order: a body before the error may fail first
+        early = decoder.body_error(data_count_known=False)
+        if early is not None:
+            raise early from None
+        raise
+    if validate:
+        try:
+            validate_module(module, notes)
+        except WasmError:
+            # the spec decodes everything before validating: a malformed body wins
+            early = decoder.body_error(data_count_known=True)
+            if early is not None:
+                raise early from None
+            raise
+    return module
+
+
+def _len32(r: BinaryReader) -> int:
+    """A length or count: it may not exceed the bytes left (counted from its own start)."""
+    p = r.pos
+    n = r.u32()
+    if n > r.end - p:
+        raise MalformedError("length out of bounds", p)
+    return n
+
+
+def _name(r: BinaryReader) -> str:
+    start = r.pos
+    n = _len32(r)
+    raw = r.bytes(n)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedError("malformed UTF-8 encoding", start) from None
+
+
+def _limits(r: BinaryReader) -> Limits:
+    flag = r.u8()
+    if flag & 0x7F > 1:
+        raise MalformedError("integer too large", r.pos - 1)
+    if flag & 0x80:
+        raise MalformedError("integer representation too long", r.pos)
+    minimum = r.u32()
+    return Limits(minimum, r.u32() if flag else None)
+
+
+def _global_type(r: BinaryReader) -> GlobalType:
+    content = read_value_type(r)
+    mut = r.u8()
+    if mut > 1:
+        raise MalformedError("malformed mutability", r.pos - 1)
+    return GlobalType(content, bool(mut))
+
+
+class _Decoder:
+    """Reads one module; ``r`` spans the whole binary, as in the spec."""
+
+    def __init__(self, wasm: bytes) -> None:
+        self.wasm = wasm
+        self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
+        self.m = ModuleTranslation(wasm)
+        self.notes = DecodeNotes()
+        self.num_defined_funcs = 0
+        # (offset, code_start, end, locals) of each body, typed once counts are known
+        self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValType], ...]]] = []
+
+    def module(self) -> tuple[ModuleTranslation, DecodeNotes]:
+        r = self.r
+        wasm = self.wasm
+        head = r.bytes(4)
+        if head != MAGIC:
+            raise MalformedError("magic header not detected", 0)
+        if r.bytes(4) != VERSION:
+            raise MalformedError("unknown binary version", 4)
+        size = len(wasm)
+        next_rank = 0
+        while r.pos < size:
+            section_id = wasm[r.pos]
+            if section_id > DATA_COUNT_SECTION:
+                raise MalformedError("malformed section id", r.pos)
+            if section_id == CUSTOM_SECTION:
+                r.pos += 1
+                self._custom_section()
+                continue
+            rank = _SECTION_RANK[section_id]
+            if rank < next_rank:
+                break  # out of order or repeated
+            next_rank = rank + 1
+            r.pos += 1
+            section_size = _len32(r)
+            start = r.pos
+            self._SECTION_READERS[section_id](self, start)
+            if r.pos != start + section_size:
+                raise MalformedError("section size mismatch", start)
+        if r.pos != size:
+            raise MalformedError("unexpected content after last section", size)
+        m = self.m
+        if self.num_defined_funcs != len(self.raw_bodies):
+            raise MalformedError("function and code section have inconsistent lengths", size)
+        if m.data_count is not None and m.data_count != len(m.data):
+            raise MalformedError("data count and data section have inconsistent lengths", size)
+        first = m.num_imported_funcs
+        m.bodies = [
+            FunctionBody(m.functions[first + i], offset, code_start, end, locals_)
+            for i, (offset, code_start, end, locals_) in enumerate(self.raw_bodies)
+        ]
+        return m, self.notes
+
+    def body_error(self, *, data_count_known: bool) -> MalformedError | None:
+        """The error the spec's decoder would raise for the bodies framed so far.
+
+        Each body's instructions are decoded from its first instruction with the
+        whole module as the stream, as the spec does (an unterminated body runs into
+        the bytes after it). With ``data_count_known`` (decoding finished), a body
+        using passive data without a data count section is an error too.
+        """
+        wasm = self.wasm
+        uses_data = False
+        for offset, code_start, end, _ in self.raw_bodies:
+            r = BinaryReader(wasm, code_start, len(wasm), EOF_MESSAGE)
+            try:
+                uses_data |= read_instructions(r)
+            except MalformedError as e:
+                return e
+            if r.pos != end:
+                return MalformedError("section size mismatch", offset)
+        if data_count_known and uses_data and self.m.data_count is None:
+            return MalformedError("data count section required", len(wasm))
+        return None
+
+    # -- sections -----------------------------------------------------------------
+
+    def _custom_section(self) -> None:
+        r = self.r
+        size = _len32(r)
+        start = r.pos
+        name = _name(r)
+        payload = r.pos
+        r.skip(size - (payload - start))
+        end = r.pos
+        m = self.m
+        m.custom_sections.append((name, payload, end))
+        if name == "name":
+            read_name_section(self.wasm, payload, end, m.names, len(m.functions))
+        elif name.startswith(".debug_"):
+            m.dwarf[name] = (payload, end)
+
+    def _type_section(self, start: int) -> None:
+        r = self.r
+        types = self.m.types
+        for _ in range(_len32(r)):
+            form = r.u8()
+            if form != 0x60:
+                if form & 0x80:
+                    raise MalformedError("integer representation too long", r.pos)
+                raise MalformedError("malformed function type", r.pos - 1)
+            params = tuple([read_value_type(r) for _ in range(_len32(r))])
+            results = tuple([read_value_type(r) for _ in range(_len32(r))])
+            types.append(FuncType(params, results))
+
+    def _import_section(self, start: int) -> None:
+        r = self.r
+        m = self.m
+        offsets = self.notes.import_offsets
+        for _ in range(_len32(r)):
+            offsets.append(r.pos)
+            module_name = _name(r)
+            item_name = _name(r)
+            kind = r.u8()
+            desc: int | TableType | MemoryType | GlobalType
+            if kind == ExternKind.FUNC:
+                desc = r.u32()
+                m.functions.append(desc)
+                m.num_imported_funcs += 1
+            elif kind == ExternKind.TABLE:
+                desc = TableType(read_ref_type(r), _limits(r))
+                m.tables.append(desc)
+                m.num_imported_tables += 1
+            elif kind == ExternKind.MEMORY:
+                desc = MemoryType(_limits(r))
+                m.memories.append(desc)
+                m.num_imported_memories += 1
+            elif kind == ExternKind.GLOBAL:
+                desc = _global_type(r)
+                m.globals.append(desc)
+                m.num_imported_globals += 1
+            else:
+                raise MalformedError("malformed import kind", r.pos - 1)
+            m.imports.append(Import(module_name, item_name, ExternKind(kind), desc))
+
+    def _function_section(self, start: int) -> None:
+        r = self.r
+        functions = self.m.functions
+        offsets = self.notes.func_offsets
+        n = _len32(r)
+        for _ in range(n):
+            offsets.append(r.pos)
+            functions.append(r.u32())
+        self.num_defined_funcs += n
+
+    def _table_section(self, start: int) -> None:
+        r = self.r
+        for _ in range(_len32(r)):
+            self.notes.table_offsets.append(r.pos)
+            self.m.tables.append(TableType(read_ref_type(r), _limits(r)))
+
+    def _memory_section(self, start: int) -> None:
+        r = self.r
+        for _ in range(_len32(r)):
+            self.notes.memory_offsets.append(r.pos)
+            self.m.memories.append(MemoryType(_limits(r)))
+
+    def _global_section(self, start: int) -> None:
+        r = self.r
+        m = self.m
+        for _ in range(_len32(r)):
+            m.globals.append(_global_type(r))
+            init = read_const_expr(r)
+            self.notes.global_inits.append(init)
+            m.global_inits.append(init.to_const_expr())
+            m.declared_refs.update(init.func_refs())
+
+    def _export_section(self, start: int) -> None:
+        r = self.r
+        m = self.m
+        for _ in range(_len32(r)):
+            self.notes.export_offsets.append(r.pos)
+            name = _name(r)
+            kind = r.u8()
+            if kind > ExternKind.GLOBAL:
+                raise MalformedError("malformed export kind", r.pos - 1)
+            index = r.u32()
+            if kind == ExternKind.FUNC:
+                m.declared_refs.add(index)
+            m.exports.append(Export(name, ExternKind(kind), index))
+
+    def _start_section(self, start: int) -> None:
+        self.notes.start_offset = self.r.pos
+        self.m.start = self.r.u32()
+
+    def _element_section(self, start: int) -> None:
+        r = self.r
+        m = self.m
+        for _ in range(_len32(r)):
+            seg_offset = r.pos
+            flags = r.u32()
+            if flags > 7:
+                raise MalformedError("malformed elements segment kind", r.pos - 1)
+            # bit 0: passive or declarative; bit 1: explicit table index (active) or
+            # declarative; bit 2: element expressions instead of function indices
+            if flags & 1:
+                mode = SegmentMode.DECLARATIVE if flags & 2 else SegmentMode.PASSIVE
+            else:
+                mode = SegmentMode.ACTIVE
+            table_index = 0
+            offset_expr: RawConstExpr | None = None
+            if mode == SegmentMode.ACTIVE:
+                if flags & 2:
+                    table_index = r.u32()
+                offset_expr = read_const_expr(r)
+                m.declared_refs.update(offset_expr.func_refs())
+            element = ValType.FUNCREF
+            if flags & 4:
+                if flags & 3:
+                    element = read_ref_type(r)
+                items = [read_const_expr(r) for _ in range(_len32(r))]
+                for item in items:
+                    m.declared_refs.update(item.func_refs())
+                segment = ElementSegment(
+                    mode,
+                    element,
+                    table_index,
+                    offset_expr.to_const_expr() if offset_expr else None,
+                    expressions=tuple([item.to_const_expr() for item in items]),
+                )
+                self.notes.elements.append(ElementNotes(seg_offset, offset_expr, items, None))
+            else:
+                if flags & 3:
+                    kind = r.u8()
+                    if kind != 0x00:
+                        raise MalformedError("malformed element kind", r.pos - 1)
+                n = _len32(r)
+                positions: list[int] = []
+                functions: list[int] = []
+                for _ in range(n):
+                    positions.append(r.pos)
+                    functions.append(r.u32())
+                m.declared_refs.update(functions)
+                segment = ElementSegment(
+                    mode,
+                    element,
+                    table_index,
+                    offset_expr.to_const_expr() if offset_expr else None,
+                    functions=tuple(functions),
+                )
+                self.notes.elements.append(ElementNotes(seg_offset, offset_expr, None, positions))
+            m.elements.append(segment)
+
+    def _data_count_section(self, start: int) -> None:
+        self.m.data_count = self.r.u32()
+
+    def _code_section(self, start: int) -> None:
+        r = self.r
+        wasm = self.wasm
+        self.m.code_section_offset = start
+        bodies = self.raw_bodies
+        u32 = r.u32
+        for _ in range(_len32(r)):
+            size = _len32(r)
+            offset = r.pos
+            end = offset + size
+            # local declarations: a vector of (count, type)
+            locals_pos = offset
+            p = offset
+            if p < len(wasm) and wasm[p] == 0 and end > p:
+                r.pos = p + 1
+                locals_: tuple[tuple[int, ValType], ...] = ()
+            else:
+                decls = []
+                total = 0
+                for _ in range(_len32(r)):
+                    count = u32()
+                    decls.append((count, read_value_type(r)))
+                    total += count
+                if total > MAX_LOCALS:
+                    raise MalformedError("too many locals", locals_pos)
+                locals_ = tuple(decls)
+            code_start = r.pos
+            bodies.append((offset, code_start, end, locals_))
+            if code_start > end:
+                raise MalformedError("section size mismatch", offset)
+            if end > len(wasm):
+                raise MalformedError(EOF_MESSAGE, len(wasm))
+            r.pos = end
+
+    def _data_section(self, start: int) -> None:
+        r = self.r
+        m = self.m
+        notes = self.notes
+        for _ in range(_len32(r)):
+            notes.data_offsets.append(r.pos)
+            flags = r.u32()
+            if flags > 2:
+                raise MalformedError("malformed data segment kind", r.pos - 1)
+            if flags == 1:
+                mode = SegmentMode.PASSIVE
+                memory_index = 0
+                offset_expr = None
+            else:
+                mode = SegmentMode.ACTIVE
+                memory_index = r.u32() if flags == 2 else 0
+                offset_expr = read_const_expr(r)
+                m.declared_refs.update(offset_expr.func_refs())
+            n = _len32(r)
+            data_offset = r.pos
+            data = r.bytes(n)
+            notes.data_exprs.append(offset_expr)
+            m.data.append(
+                DataSegment(
+                    mode,
+                    data,
+                    memory_index,
+                    offset_expr.to_const_expr() if offset_expr else None,
+                    data_offset,
+                )
+            )
+
+    _SECTION_READERS = {
+        TYPE_SECTION: _type_section,
+        IMPORT_SECTION: _import_section,
+        FUNCTION_SECTION: _function_section,
+        TABLE_SECTION: _table_section,
+        MEMORY_SECTION: _memory_section,
+        GLOBAL_SECTION: _global_section,
+        EXPORT_SECTION: _export_section,
+        START_SECTION: _start_section,
+        ELEMENT_SECTION: _element_section,
+        DATA_COUNT_SECTION: _data_count_section,
+        CODE_SECTION: _code_section,
+        DATA_SECTION: _data_section,
+    }

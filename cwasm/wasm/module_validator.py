@@ -1,0 +1,153 @@
+"""Module-level validation (the spec's module rules) of a decoded ModuleTranslation.
+
+Checks run in the reference interpreter's order: imports, function types, global
+initializers, tables, memories, element and data segments, then every function body
+(through ``validate_function_body``), then the start function, exports and the
+single-memory rule.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cwasm.errors import InvalidError
+from cwasm.wasm.constexpr import validate_const_expr
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import (
+    ExternKind,
+    FuncType,
+    GlobalType,
+    Limits,
+    MemoryType,
+    SegmentMode,
+    TableType,
+    ValType,
+)
+from cwasm.wasm.validator import validate_function_body
+
+if TYPE_CHECKING:
+    from cwasm.wasm.decoder import DecodeNotes
+
+MAX_PAGES = 0x1_0000
+MAX_TABLE_SIZE = 0xFFFF_FFFF
+# Wasmtime's implementation limit on parameters plus locals of one function (the spec
+# only bounds them by 2^32-1); it also keeps local lists from growing absurdly.
+MAX_FUNCTION_LOCALS = 50_000
+
+
+def _check_limits(limits: Limits, bound: int, message: str, offset: int) -> None:
+    if limits.min > bound:
+        raise InvalidError(message, offset)
+    if limits.max is not None:
+        if limits.max > bound:
+            raise InvalidError(message, offset)
+        if limits.min > limits.max:
+            raise InvalidError("size minimum must not be greater than maximum", offset)
+
+
+def _check_table_type(t: TableType, offset: int) -> None:
+    _check_limits(t.limits, MAX_TABLE_SIZE, "table size must be at most 2^32-1", offset)
+
+
+def _check_memory_type(t: MemoryType, offset: int) -> None:
+    _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
+
+
+def validate_module(module: ModuleTranslation, notes: DecodeNotes) -> None:
+    """Validate ``module``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
+    m = module
+    num_types = len(m.types)
+
+    for imp, offset in zip(m.imports, notes.import_offsets, strict=True):
+        if imp.kind == ExternKind.FUNC:
+            assert isinstance(imp.desc, int)
+            if imp.desc >= num_types:
+                raise InvalidError(f"unknown type {imp.desc}", offset)
+        elif imp.kind == ExternKind.TABLE:
+            assert isinstance(imp.desc, TableType)
+            _check_table_type(imp.desc, offset)
+        elif imp.kind == ExternKind.MEMORY:
+            assert isinstance(imp.desc, MemoryType)
+            _check_memory_type(imp.desc, offset)
+
+    first = m.num_imported_funcs
+    for i, offset in enumerate(notes.func_offsets):
+        type_index = m.functions[first + i]
+        if type_index >= num_types:
+            raise InvalidError(f"unknown type {type_index}", offset)
+
+    # initializers see only the imported globals (Wasm 2.0)
+    imported_globals: list[GlobalType] = m.globals[: m.num_imported_globals]
+    num_funcs = len(m.functions)
+    defined_globals = m.globals[m.num_imported_globals :]
+    for gtype, init in zip(defined_globals, notes.global_inits, strict=True):
+        validate_const_expr(init, gtype.content, imported_globals, num_funcs)
+
+    defined_tables = m.tables[m.num_imported_tables :]
+    for ttype, offset in zip(defined_tables, notes.table_offsets, strict=True):
+        _check_table_type(ttype, offset)
+    defined_memories = m.memories[m.num_imported_memories :]
+    for mtype, offset in zip(defined_memories, notes.memory_offsets, strict=True):
+        _check_memory_type(mtype, offset)
+
+    for seg, seg_notes in zip(m.elements, notes.elements, strict=True):
+        if seg_notes.items is not None:
+            for item in seg_notes.items:
+                validate_const_expr(item, seg.element, imported_globals, num_funcs)
+        else:
+            assert seg.functions is not None and seg_notes.item_offsets is not None
+            for index, offset in zip(seg.functions, seg_notes.item_offsets, strict=True):
+                if index >= num_funcs:
+                    raise InvalidError(f"unknown function {index}", offset)
+        if seg.mode == SegmentMode.ACTIVE:
+            if seg.table_index >= len(m.tables):
+                raise InvalidError(f"unknown table {seg.table_index}", seg_notes.offset)
+            table_element = m.tables[seg.table_index].element
+            if seg.element != table_element:
+                raise InvalidError(
+                    f"type mismatch: element segment's type {seg.element.text}"
+                    f" does not match table's element type {table_element.text}",
+                    seg_notes.offset,
+                )
+            assert seg_notes.offset_expr is not None
+            validate_const_expr(seg_notes.offset_expr, ValType.I32, imported_globals, num_funcs)
+
+    for data_seg, offset, expr in zip(m.data, notes.data_offsets, notes.data_exprs, strict=True):
+        if data_seg.mode == SegmentMode.ACTIVE:
+            if data_seg.memory_index >= len(m.memories):
+                raise InvalidError(f"unknown memory {data_seg.memory_index}", offset)
+            assert expr is not None
+            validate_const_expr(expr, ValType.I32, imported_globals, num_funcs)
+
+    for defined_index, body in enumerate(m.bodies):
+        num_locals = len(m.types[body.type_index].params)
+        num_locals += sum(count for count, _ in body.locals)
+        if num_locals > MAX_FUNCTION_LOCALS:
+            raise InvalidError("too many locals: locals exceed maximum", body.offset)
+        validate_function_body(m, defined_index)
+
+    if m.start is not None:
+        if m.start >= num_funcs:
+            raise InvalidError(f"unknown function {m.start}", notes.start_offset)
+        if m.func_type(m.start) != FuncType((), ()):
+            raise InvalidError(
+                "start function must not have parameters or results", notes.start_offset
+            )
+
+    limits = {
+        ExternKind.FUNC: (num_funcs, "function"),
+        ExternKind.TABLE: (len(m.tables), "table"),
+        ExternKind.MEMORY: (len(m.memories), "memory"),
+        ExternKind.GLOBAL: (len(m.globals), "global"),
+    }
+    seen: set[str] = set()
+    for export, offset in zip(m.exports, notes.export_offsets, strict=True):
+        bound, what = limits[export.kind]
+        if export.index >= bound:
+            raise InvalidError(f"unknown {what} {export.index}", offset)
+        if export.name in seen:
+            raise InvalidError("duplicate export name", offset)
+        seen.add(export.name)
+
+    if len(m.memories) > 1:
+        raise InvalidError("multiple memories", len(m.wasm))
