@@ -36,14 +36,18 @@ ELF_WASMTIME_TRAPS: Final = ".wasmtime.traps"
 ELF_WASM_BTI: Final = ".wasmtime.bti"
 
 #: Engine metadata checked before loading: ``u8 version`` (0), ``u8 len``, the
-#: producer version string, then a postcard-encoded metadata record.
+#: version string, then a postcard-encoded metadata record. Wasmtime writes its
+#: package version ("28.0.0") and its ``Metadata``; cwasm writes the artifact format
+#: ("cwasm-format-1") and its ``EngineMetadata`` (see ``engine.py``).
 ELF_WASM_ENGINE: Final = ".wasmtime.engine"
 
 #: Active data (Segmented chunks or page-aligned Static memory images) followed by
 #: passive data segments; ranges into it live in ``.wasmtime.info``.
 ELF_WASM_DATA: Final = ".rodata.wasm"
 
-#: Postcard-encoded compiled-module information (``CompiledModuleInfo`` and types).
+#: Postcard-encoded compiled-module information. Wasmtime: the tuple
+#: ``(CompiledModuleInfo, ModuleTypes)``; cwasm: a varint ``INFO_FORMAT_VERSION`` then
+#: its own ``CompiledModuleInfo`` (see ``info.py``), no trailing bytes.
 ELF_WASMTIME_INFO: Final = ".wasmtime.info"
 
 #: Function names of the wasm ``name`` section, concatenated without separators,
@@ -54,7 +58,8 @@ ELF_NAME_DATA: Final = ".name.wasm"
 #: ``(section id, range)`` pairs live in the info's metadata.
 ELF_WASMTIME_DWARF: Final = ".wasmtime.dwarf"
 
-#: cwasm's own section: integrity checksum over the artifact (not in Wasmtime).
+#: cwasm's own section (not in Wasmtime), the last user section: 16 bytes, the
+#: BLAKE2b-128 digest of the whole file computed with these 16 bytes set to zero.
 ELF_CWASM_CHECKSUM: Final = ".cwasm.checksum"
 
 #: The version byte at the start of ``.wasmtime.engine``.
@@ -68,8 +73,78 @@ EM_AARCH64: Final = 183
 EM_S390: Final = 22
 EM_RISCV: Final = 243
 
+# --- Generic ELF64 values used by the writer and reader (System V gABI). ---
+
+ELF_MAGIC: Final = b"\x7fELF"
+ELFCLASS32: Final = 1
+ELFCLASS64: Final = 2
+ELFDATA2LSB: Final = 1
+ELFDATA2MSB: Final = 2
+EV_CURRENT: Final = 1
+ET_REL: Final = 1
+#: Sizes of the ELF64 file header, section header, symbol and ``Elf64_Rela``/``Elf64_Rel``.
+ELF64_EHDR_SIZE: Final = 64
+ELF64_SHDR_SIZE: Final = 64
+ELF64_SYM_SIZE: Final = 24
+ELF64_RELA_SIZE: Final = 24
+ELF64_REL_SIZE: Final = 16
+
+SHT_NULL: Final = 0
+SHT_PROGBITS: Final = 1
+SHT_SYMTAB: Final = 2
+SHT_STRTAB: Final = 3
+SHT_RELA: Final = 4
+SHT_NOBITS: Final = 8
+SHT_REL: Final = 9
+SHT_SYMTAB_SHNDX: Final = 18
+
+SHF_WRITE: Final = 0x1
+SHF_ALLOC: Final = 0x2
+SHF_EXECINSTR: Final = 0x4
+SHF_INFO_LINK: Final = 0x40
+
+SHN_UNDEF: Final = 0
+SHN_LORESERVE: Final = 0xFF00
+SHN_ABS: Final = 0xFFF1
+SHN_COMMON: Final = 0xFFF2
+SHN_XINDEX: Final = 0xFFFF
+
+STB_LOCAL: Final = 0
+STB_GLOBAL: Final = 1
+STB_WEAK: Final = 2
+STT_NOTYPE: Final = 0
+STT_OBJECT: Final = 1
+STT_FUNC: Final = 2
+STT_SECTION: Final = 3
+STV_DEFAULT: Final = 0
+STV_HIDDEN: Final = 2
+
+#: Absolute 64-bit relocation type per ``e_machine`` (the only kind Wasmtime leaves in ``.text``).
+R_X86_64_64: Final = 1
+R_AARCH64_ABS64: Final = 257
+R_RISCV_64: Final = 2
+R_390_64: Final = 22
+
 #: Wasm address-map entry meaning "no source position".
 NO_FILE_POS: Final = 0xFFFFFFFF
+
+
+def machine_for(triple: str) -> tuple[int, bool]:
+    """``(e_machine, big_endian)`` of the artifact for a target triple (FORMAT.md §1.2).
+
+    Pulley targets pretend to be riscv64, as Wasmtime v28 does. Raises ``ValueError``
+    for an architecture the format has no loadable ELF64 mapping for.
+    """
+    arch = triple.split("-", 1)[0]
+    if arch == "x86_64":
+        return EM_X86_64, False
+    if arch in ("aarch64", "arm64"):
+        return EM_AARCH64, False
+    if arch == "s390x":
+        return EM_S390, True
+    if arch.startswith("riscv64") or arch in ("pulley32", "pulley64"):
+        return EM_RISCV, False
+    raise ValueError(f"target architecture {arch!r} is unsupported")
 
 
 def page_align_for(triple: str) -> int:

@@ -92,6 +92,11 @@ class Reader:
     def varint(self, bits: int = 64) -> int:
         data = self.data
         p = self.pos
+        if p < self.end:
+            first = data[p]
+            if first < 0x80:  # the common one-byte case
+                self.pos = p + 1
+                return first
         result = 0
         shift = 0
         while True:

@@ -1,0 +1,402 @@
+"""The artifact reader: checks a cwasm artifact completely before anything trusts it.
+
+``Artifact.from_bytes`` / ``Artifact.from_file`` verify, in order: that the input is not a
+``.wasm`` module, the ELF structure, the Wasmtime identification (OSABI, type, flags),
+the required sections, the engine section (cwasm format, not Wasmtime), the integrity
+checksum, compatibility with the loading engine, the ``.text`` placement, the trap and
+address tables, the info record and every location, name and data range it holds. Each
+failure raises one ``ArtifactError`` subclass whose message says what is wrong.
+"""
+
+from __future__ import annotations
+
+import mmap
+import operator
+import os
+from types import TracebackType
+
+from cwasm.obj.addrmap import decode_address_map, lookup_file_pos
+from cwasm.obj.bti import decode_bti
+from cwasm.obj.constants import (
+    EF_WASMTIME_COMPONENT,
+    EF_WASMTIME_MODULE,
+    ELF_CWASM_CHECKSUM,
+    ELF_MAGIC,
+    ELF_NAME_DATA,
+    ELF_TEXT,
+    ELF_WASM_BTI,
+    ELF_WASM_DATA,
+    ELF_WASM_ENGINE,
+    ELF_WASMTIME_ADDRMAP,
+    ELF_WASMTIME_DWARF,
+    ELF_WASMTIME_INFO,
+    ELF_WASMTIME_TRAPS,
+    ELFOSABI_WASMTIME,
+    ET_REL,
+    SHF_EXECINSTR,
+    SHT_NOBITS,
+    machine_for,
+    page_align_for,
+)
+from cwasm.obj.elf import Buffer, ElfFile, ElfSection
+from cwasm.obj.engine import EngineMetadata, check_compatible, decode_engine_section
+from cwasm.obj.errors import (
+    ChecksumMismatchError,
+    CorruptArtifactError,
+    IncompatibleArtifactError,
+    NotAnArtifactError,
+)
+from cwasm.obj.info import (
+    CompiledModuleInfo,
+    DataRange,
+    FunctionLoc,
+    SegmentedMemoryInitialization,
+    check_info,
+    decode_info,
+)
+from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
+from cwasm.obj.traps import Trap, decode_traps, lookup_trap_code
+
+WASM_MAGIC = b"\0asm"
+
+_REQUIRED = (ELF_WASM_ENGINE, ELF_WASM_BTI, ELF_TEXT, ELF_WASMTIME_TRAPS, ELF_WASMTIME_INFO)
+_KNOWN = (
+    *_REQUIRED,
+    ELF_WASMTIME_ADDRMAP,
+    ELF_WASM_DATA,
+    ELF_NAME_DATA,
+    ELF_WASMTIME_DWARF,
+    ELF_CWASM_CHECKSUM,
+)
+
+
+def is_wasm(data: Buffer) -> bool:
+    """True if ``data`` starts like a WebAssembly binary module (``\\0asm``)."""
+    return bytes(memoryview(data)[:4]) == WASM_MAGIC
+
+
+def is_artifact(data: Buffer) -> bool:
+    """True if ``data`` looks like a compiled artifact (ELF, Wasmtime OSABI, module or
+    component flags), as Wasmtime's ``detect_precompiled`` decides. Not a validity check."""
+    head = bytes(memoryview(data)[:64])
+    if len(head) < 64 or head[:4] != ELF_MAGIC or head[7] != ELFOSABI_WASMTIME:
+        return False
+    flags = int.from_bytes(head[48:52], "big" if head[5] == 2 else "little")
+    return flags in (EF_WASMTIME_MODULE, EF_WASMTIME_COMPONENT)
+
+
+def _corrupt(msg: str) -> CorruptArtifactError:
+    return CorruptArtifactError(msg)
+
+
+class Artifact:
+    """A verified artifact. Its views point into the caller's buffer or the file mapping."""
+
+    def __init__(self) -> None:
+        self.elf = ElfFile()
+        self.engine: EngineMetadata
+        self.info: CompiledModuleInfo
+        self.bti = False
+        self.page_size = 0
+        self._sections: dict[str, ElfSection] = {}
+        self._mmap: mmap.mmap | None = None
+
+    # -- construction
+
+    @classmethod
+    def from_bytes(
+        cls, data: Buffer, engine: EngineMetadata | None = None, *, verify_checksum: bool = True
+    ) -> Artifact:
+        """Check ``data`` completely; compare its engine section with ``engine`` if given."""
+        self = cls()
+        self._load(data, engine, verify_checksum)
+        return self
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        engine: EngineMetadata | None = None,
+        *,
+        verify_checksum: bool = True,
+    ) -> Artifact:
+        """Map ``path`` read-only and check it like ``from_bytes``. Call ``close()`` when done."""
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise NotAnArtifactError(f"{os.fspath(path)}: the file is empty")
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self = cls()
+        self._mmap = mapping
+        try:
+            self._load(mapping, engine, verify_checksum)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Release the file mapping (views obtained earlier must not be used afterwards)."""
+        if self._mmap is not None:
+            self.elf.data.release()
+            try:
+                self._mmap.close()
+            except BufferError:
+                pass  # a caller still holds a view; the mapping goes with it
+            self._mmap = None
+
+    def __enter__(self) -> Artifact:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- parsed pieces
+
+    def section(self, name: str) -> ElfSection | None:
+        return self._sections.get(name)
+
+    def section_data(self, name: str) -> memoryview:
+        sec = self._sections.get(name)
+        return memoryview(b"") if sec is None else self.elf.section_data(sec)
+
+    @property
+    def text_offset(self) -> int:
+        """File offset of ``.text`` (a multiple of the page alignment)."""
+        return self._sections[ELF_TEXT].offset
+
+    @property
+    def text_size(self) -> int:
+        return self._sections[ELF_TEXT].size
+
+    @property
+    def text(self) -> memoryview:
+        return self.section_data(ELF_TEXT)
+
+    @property
+    def data_section(self) -> memoryview:
+        """``.rodata.wasm``: memory images and data segments (ranges in ``info``)."""
+        return self.section_data(ELF_WASM_DATA)
+
+    @property
+    def data_offset(self) -> int:
+        """File offset of ``.rodata.wasm`` (0 if absent)."""
+        sec = self._sections.get(ELF_WASM_DATA)
+        return 0 if sec is None else sec.offset
+
+    def data(self, rng: DataRange) -> memoryview:
+        return self.data_section[rng.start : rng.end]
+
+    def func_name(self, func_index: int) -> str | None:
+        """The wasm name of a function (imports included), or None."""
+        names = self.info.func_names
+        lo, hi = 0, len(names)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if names[mid].idx < func_index:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(names) or names[lo].idx != func_index:
+            return None
+        n = names[lo]
+        raw = bytes(self.section_data(ELF_NAME_DATA)[n.offset : n.offset + n.len])
+        return raw.decode("utf-8", errors="replace")
+
+    def lookup_trap_code(self, text_offset: int) -> Trap | None:
+        return lookup_trap_code(self.section_data(ELF_WASMTIME_TRAPS), text_offset)
+
+    def lookup_file_pos(self, text_offset: int) -> int | None:
+        return lookup_file_pos(self.section_data(ELF_WASMTIME_ADDRMAP), text_offset)
+
+    def func_by_text_offset(self, text_offset: int) -> int | None:
+        """The DefinedFuncIndex whose code contains ``text_offset``, or None."""
+        funcs = self.info.funcs
+        lo, hi = 0, len(funcs)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if funcs[mid].wasm_func_loc.end <= text_offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(funcs) and funcs[lo].wasm_func_loc.start <= text_offset:
+            return lo
+        return None
+
+    # -- verification
+
+    def _load(self, data: Buffer, engine: EngineMetadata | None, verify_checksum: bool) -> None:
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise NotAnArtifactError("an artifact must be given as bytes") from None
+        if is_wasm(view):
+            raise NotAnArtifactError(
+                "this is a WebAssembly module (.wasm), not a compiled artifact: compile it "
+                "first, e.g. with Module(engine, wasm) or `cwasm compile`"
+            )
+        if bytes(view[:4]) != ELF_MAGIC:
+            raise NotAnArtifactError(
+                "not a compiled artifact: the file does not start with \\x7fELF"
+            )
+        elf = ElfFile.parse(view)
+        self.elf = elf
+        if elf.osabi != ELFOSABI_WASMTIME or elf.abiversion != 0:
+            raise NotAnArtifactError(
+                f"ELF file is not a compiled wasm artifact (OSABI {elf.osabi}, ABI version "
+                f"{elf.abiversion}; expected {ELFOSABI_WASMTIME}, 0)"
+            )
+        if elf.e_type != ET_REL:
+            raise _corrupt(f"incompatible object file format: ELF type {elf.e_type}, expected 1")
+        if elf.e_flags == EF_WASMTIME_COMPONENT:
+            raise IncompatibleArtifactError(
+                "artifact holds a compiled component; cwasm runs core modules only"
+            )
+        if elf.e_flags != EF_WASMTIME_MODULE:
+            raise _corrupt(f"incompatible object file format: ELF flags {elf.e_flags:#x}")
+
+        for sec in elf.sections:
+            if sec.name in _KNOWN:
+                if sec.name in self._sections:
+                    raise _corrupt(f"duplicate section `{sec.name}`")
+                if sec.sh_type == SHT_NOBITS:
+                    raise _corrupt(f"section `{sec.name}` has no contents in the file")
+                self._sections[sec.name] = sec
+        # A present checksum is verified first, so that damage anywhere (even to the
+        # engine's version string) is reported as damage; a Wasmtime artifact has none
+        # and is recognised by its engine section instead.
+        has_checksum = ELF_CWASM_CHECKSUM in self._sections
+        if verify_checksum and has_checksum:
+            self._verify_checksum(view)
+        if ELF_WASM_ENGINE not in self._sections:
+            raise _corrupt(f"failed to find section `{ELF_WASM_ENGINE}`")
+        self.engine = decode_engine_section(self.section_data(ELF_WASM_ENGINE))
+        if verify_checksum and not has_checksum:
+            raise _corrupt(f"missing section `{ELF_CWASM_CHECKSUM}`")
+        for name in _REQUIRED:
+            if name not in self._sections:
+                raise _corrupt(f"missing section `{name}`")
+
+        try:
+            e_machine, big_endian = machine_for(self.engine.target)
+        except ValueError as e:
+            raise IncompatibleArtifactError(str(e)) from None
+        if elf.e_machine != e_machine or elf.big_endian != big_endian:
+            raise _corrupt(
+                f"ELF machine {elf.e_machine} ({'big' if elf.big_endian else 'little'}-endian) "
+                f"does not match the target {self.engine.target}"
+            )
+        if engine is not None:
+            check_compatible(self.engine, engine)
+        self.bti = decode_bti(self.section_data(ELF_WASM_BTI))
+        self.page_size = page_align_for(self.engine.target)
+        self._check_text()
+        self._check_tables()
+        self._check_info()
+
+    def _verify_checksum(self, view: memoryview) -> None:
+        sec = self._sections[ELF_CWASM_CHECKSUM]
+        if sec.size != CHECKSUM_SIZE:
+            raise _corrupt(f"`{ELF_CWASM_CHECKSUM}` is {sec.size} bytes, expected {CHECKSUM_SIZE}")
+        stored = bytes(view[sec.offset : sec.offset + CHECKSUM_SIZE])
+        if artifact_checksum(view, sec.offset) != stored:
+            raise ChecksumMismatchError(
+                "artifact checksum mismatch: the file was modified or damaged after it was "
+                "written; recompile the module"
+            )
+
+    def _check_text(self) -> None:
+        text = self._sections[ELF_TEXT]
+        page = self.page_size
+        if not text.flags & SHF_EXECINSTR:
+            raise _corrupt("`.text` is not marked executable")
+        if text.offset % page:
+            raise _corrupt(f"`.text` at file offset {text.offset:#x} is not aligned to {page:#x}")
+        if text.size % page:
+            raise _corrupt(f"`.text` size {text.size:#x} is not a multiple of {page:#x}")
+
+    def _check_tables(self) -> None:
+        size = self.text_size
+        traps = decode_traps(self.section_data(ELF_WASMTIME_TRAPS))
+        if traps:
+            offsets = [o for o, _ in traps]
+            if not all(map(operator.lt, offsets, offsets[1:])):
+                raise _corrupt("`.wasmtime.traps` offsets are not strictly ascending")
+            if offsets[-1] >= size:
+                raise _corrupt(f"trap offset {offsets[-1]:#x} is outside `.text` ({size:#x} bytes)")
+            if max(c for _, c in traps) >= len(Trap):
+                offset, code = next((o, c) for o, c in traps if c >= len(Trap))
+                raise _corrupt(f"unknown trap code {code} at text offset {offset:#x}")
+        if ELF_WASMTIME_ADDRMAP in self._sections:
+            entries = decode_address_map(self.section_data(ELF_WASMTIME_ADDRMAP))
+            if entries:
+                offsets = [o for o, _ in entries]
+                if not all(map(operator.lt, offsets, offsets[1:])):
+                    raise _corrupt("`.wasmtime.addrmap` offsets are not strictly ascending")
+                if offsets[-1] >= size:
+                    raise _corrupt(
+                        f"address-map offset {offsets[-1]:#x} is outside `.text` ({size:#x} bytes)"
+                    )
+
+    def _check_loc(self, loc: FunctionLoc, what: str) -> None:
+        if loc.end > self.text_size:
+            raise _corrupt(
+                f"{what} at {loc.start:#x}+{loc.length:#x} lies outside `.text` "
+                f"({self.text_size:#x} bytes)"
+            )
+
+    def _check_range(self, rng: DataRange, limit: int, section: str, what: str) -> None:
+        if rng.end > limit:
+            raise _corrupt(
+                f"{what} {rng.start:#x}..{rng.end:#x} lies outside `{section}` ({limit:#x} bytes)"
+            )
+
+    def _check_info(self) -> None:
+        info = decode_info(self.section_data(ELF_WASMTIME_INFO))
+        check_info(info)
+        self.info = info
+        previous_end = 0
+        for i, f in enumerate(info.funcs):
+            self._check_loc(f.wasm_func_loc, f"function {i}")
+            if f.wasm_func_loc.start < previous_end:
+                raise _corrupt(f"function {i} overlaps or precedes the previous function")
+            previous_end = f.wasm_func_loc.end
+            if f.array_to_wasm_trampoline is not None:
+                self._check_loc(f.array_to_wasm_trampoline, f"trampoline of function {i}")
+        for ty, loc in info.wasm_to_array_trampolines:
+            self._check_loc(loc, f"wasm-to-array trampoline of type {ty}")
+
+        names_size = self.section_data(ELF_NAME_DATA).nbytes
+        for n in info.func_names:
+            if n.offset + n.len > names_size:
+                raise _corrupt(
+                    f"name of function {n.idx} lies outside `{ELF_NAME_DATA}` "
+                    f"({names_size:#x} bytes)"
+                )
+        data_size = self.data_section.nbytes
+        init = info.module.memory_initialization
+        if isinstance(init, SegmentedMemoryInitialization):
+            for s in init.segments:
+                self._check_range(s.data, data_size, ELF_WASM_DATA, "data segment")
+        else:
+            page = self.page_size
+            for mem, image in enumerate(init.map):
+                if image is None:
+                    continue
+                self._check_range(image.data, data_size, ELF_WASM_DATA, f"image of memory {mem}")
+                if (
+                    image.offset % page
+                    or len(image.data) % page
+                    or (self.data_offset + image.data.start) % page
+                ):
+                    raise _corrupt(f"image of memory {mem} is not page-aligned")
+        for idx, rng in info.module.passive_data:
+            self._check_range(rng, data_size, ELF_WASM_DATA, f"passive data segment {idx}")
+        dwarf_size = self.section_data(ELF_WASMTIME_DWARF).nbytes
+        for section_id, rng in info.meta.dwarf:
+            self._check_range(rng, dwarf_size, ELF_WASMTIME_DWARF, f"DWARF section {section_id}")

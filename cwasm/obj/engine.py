@@ -1,0 +1,214 @@
+"""``.wasmtime.engine`` for cwasm: the engine metadata record, its codec and compatibility check.
+
+Layout (as Wasmtime's): ``u8`` VERSION (0), ``u8`` length L, L bytes of a version string,
+then a postcard record. cwasm writes the *artifact format* string (``cwasm-format-1``), not
+its package version, so an artifact stays loadable across cwasm releases as long as the
+format does not change. The record lists the producer, the target and every setting that
+changes generated code; ``check_compatible`` compares it with the loading engine's record.
+A genuine Wasmtime artifact (version string such as ``28.0.0``) is recognised and rejected
+with ``ForeignArtifactError``: cwasm can inspect such files but not run them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+from cwasm import __version__
+from cwasm.errors import ArtifactError
+from cwasm.obj.constants import ENGINE_SECTION_VERSION
+from cwasm.obj.errors import CorruptArtifactError, ForeignArtifactError, IncompatibleArtifactError
+from cwasm.obj.postcard import Reader, Writer
+
+#: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
+ARTIFACT_FORMAT_VERSION = 1
+FORMAT_VERSION_PREFIX = "cwasm-format-"
+
+#: WebAssembly 2.0 proposals (all enabled by default).
+DEFAULT_WASM_FEATURES: tuple[str, ...] = (
+    "bulk_memory",
+    "multi_value",
+    "mutable_global",
+    "reference_types",
+    "saturating_float_to_int",
+    "sign_extension",
+    "simd",
+)
+
+_WASMTIME_VERSION = re.compile(r"^\d+\.\d+\.\d+")
+
+
+def format_version_string(version: int = ARTIFACT_FORMAT_VERSION) -> str:
+    return f"{FORMAT_VERSION_PREFIX}{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMetadata:
+    """Who produced an artifact, for which target, and with which code-affecting settings."""
+
+    target: str  # target triple, e.g. x86_64-unknown-linux-gnu
+    producer: str = "cwasm"
+    producer_version: str = __version__  # informational only; never compared
+    format_version: int = ARTIFACT_FORMAT_VERSION
+    cpu_features: tuple[str, ...] = ()  # CPU features the generated code relies on
+    opt_level: int = 2
+    bounds_checks: str = "explicit"  # how linear-memory accesses are checked
+    stack_check: bool = True
+    address_map: bool = True
+    debug_info: bool = False
+    memory_reservation: int = 0
+    memory_guard_size: int = 0
+    memory_init_cow: bool = True
+    wasm_features: tuple[str, ...] = DEFAULT_WASM_FEATURES
+
+
+def encode_engine_section(meta: EngineMetadata) -> bytes:
+    """The bytes of ``.wasmtime.engine`` for ``meta``."""
+    version = format_version_string(meta.format_version).encode()
+    w = Writer()
+    w.str(meta.producer)
+    w.str(meta.producer_version)
+    w.varint(meta.format_version)
+    w.str(meta.target)
+    w.seq(meta.cpu_features, w.str)
+    w.varint(meta.opt_level)
+    w.str(meta.bounds_checks)
+    w.bool(meta.stack_check)
+    w.bool(meta.address_map)
+    w.bool(meta.debug_info)
+    w.varint(meta.memory_reservation)
+    w.varint(meta.memory_guard_size)
+    w.bool(meta.memory_init_cow)
+    w.seq(meta.wasm_features, w.str)
+    return bytes([ENGINE_SECTION_VERSION, len(version)]) + version + w.getvalue()
+
+
+def engine_version_string(data: bytes | memoryview) -> str:
+    """The version string of an engine section (cwasm's or Wasmtime's), checked like Wasmtime."""
+    if len(data) == 0:
+        raise CorruptArtifactError("invalid engine section: it is empty")
+    if data[0] != ENGINE_SECTION_VERSION:
+        raise CorruptArtifactError(
+            f"mismatched version in engine section: {data[0]} (expected {ENGINE_SECTION_VERSION})"
+        )
+    if len(data) < 2:
+        raise CorruptArtifactError("invalid engine section: the version length is missing")
+    length = data[1]
+    if len(data) < 2 + length + 1:
+        raise CorruptArtifactError("engine section too small")
+    try:
+        return bytes(data[2 : 2 + length]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CorruptArtifactError("engine section version string is not UTF-8") from None
+
+
+def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
+    """Decode ``.wasmtime.engine``; rejects Wasmtime artifacts and other format versions."""
+    version = engine_version_string(data)
+    if not version.startswith(FORMAT_VERSION_PREFIX):
+        if _WASMTIME_VERSION.match(version):
+            raise ForeignArtifactError(
+                f"this is a Wasmtime artifact (compiled by Wasmtime {version}); cwasm can "
+                "inspect it (`cwasm inspect`) but cannot run it: compile the original .wasm "
+                "with cwasm instead"
+            )
+        raise ForeignArtifactError(
+            f"artifact was produced by an unknown engine (version string {version!r}); "
+            "cwasm can inspect it but cannot run it"
+        )
+    number = version[len(FORMAT_VERSION_PREFIX) :]
+    if number != str(ARTIFACT_FORMAT_VERSION):
+        raise IncompatibleArtifactError(
+            f"artifact uses cwasm artifact format {number!r}, but this cwasm reads format "
+            f"{ARTIFACT_FORMAT_VERSION}; recompile the module"
+        )
+    r = Reader(data, 2 + data[1])
+    try:
+        meta = EngineMetadata(
+            producer=r.str(),
+            producer_version=r.str(),
+            format_version=r.u32(),
+            target=r.str(),
+            cpu_features=tuple(r.seq(r.str)),
+            opt_level=r.u32(),
+            bounds_checks=r.str(),
+            stack_check=r.bool(),
+            address_map=r.bool(),
+            debug_info=r.bool(),
+            memory_reservation=r.u64(),
+            memory_guard_size=r.u64(),
+            memory_init_cow=r.bool(),
+            wasm_features=tuple(r.seq(r.str)),
+        )
+    except ArtifactError as e:
+        raise CorruptArtifactError(f"engine section is corrupt: {e}") from None
+    if r.remaining():
+        raise CorruptArtifactError(f"engine section has {r.remaining()} trailing bytes")
+    if meta.format_version != ARTIFACT_FORMAT_VERSION:
+        raise CorruptArtifactError(
+            f"engine section says format {meta.format_version} but its version string "
+            f"says {version!r}"
+        )
+    return meta
+
+
+def _arch_os(triple: str) -> tuple[str, str]:
+    parts = triple.split("-")
+    arch = parts[0]
+    if len(parts) >= 3:
+        os_ = parts[2]
+    elif len(parts) == 2:
+        os_ = parts[1]
+    else:
+        os_ = "unknown"
+    return arch, os_
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+_NOT_COMPARED = {"producer_version", "target", "cpu_features", "format_version"}
+
+
+def check_compatible(artifact: EngineMetadata, engine: EngineMetadata) -> None:
+    """Raise ``IncompatibleArtifactError`` unless code compiled as ``artifact`` may run on ``engine``.
+
+    Architecture and OS must match; the artifact's CPU features must all be available to
+    the engine; every other setting must be equal (the producer version is ignored).
+    """
+    if artifact.format_version != engine.format_version:
+        raise IncompatibleArtifactError(
+            f"artifact has format_version={artifact.format_version} but the engine uses "
+            f"format_version={engine.format_version}"
+        )
+    a_arch, a_os = _arch_os(artifact.target)
+    e_arch, e_os = _arch_os(engine.target)
+    if a_arch != e_arch:
+        raise IncompatibleArtifactError(
+            f"artifact was compiled for architecture {a_arch!r} but the engine targets {e_arch!r}"
+        )
+    if a_os != e_os:
+        raise IncompatibleArtifactError(
+            f"artifact was compiled for operating system {a_os!r} but the engine targets {e_os!r}"
+        )
+    missing = [f for f in artifact.cpu_features if f not in engine.cpu_features]
+    if missing:
+        raise IncompatibleArtifactError(
+            f"artifact was compiled with cpu_features={_show(artifact.cpu_features)} but the "
+            f"engine uses cpu_features={_show(engine.cpu_features)} "
+            f"(missing: {', '.join(missing)})"
+        )
+    for f in fields(EngineMetadata):
+        if f.name in _NOT_COMPARED:
+            continue
+        a, e = getattr(artifact, f.name), getattr(engine, f.name)
+        if f.name == "wasm_features":
+            a, e = tuple(sorted(a)), tuple(sorted(e))
+        if a != e:
+            raise IncompatibleArtifactError(
+                f"artifact was compiled with {f.name}={_show(a)} but the engine uses "
+                f"{f.name}={_show(e)}"
+            )

@@ -1,0 +1,214 @@
+"""Hypothesis strategies for the artifact tests: random module translations and compiled code."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from cwasm.obj.builder import CompiledCode
+from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
+from cwasm.obj.traps import Trap
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import (
+    ConstExpr,
+    ConstOp,
+    ConstOpKind,
+    DataSegment,
+    ElementSegment,
+    Export,
+    ExternKind,
+    FuncType,
+    GlobalType,
+    Import,
+    Limits,
+    MemoryType,
+    SegmentMode,
+    TableType,
+    ValType,
+)
+
+NUM_VALTYPES = st.sampled_from(list(ValType))
+NAMES = st.text(max_size=12)
+
+
+def limits(max_min: int) -> st.SearchStrategy[Limits]:
+    return st.integers(0, max_min).flatmap(
+        lambda lo: st.builds(Limits, st.just(lo), st.none() | st.integers(lo, max_min))
+    )
+
+
+FUNC_TYPES = st.builds(
+    FuncType,
+    st.lists(NUM_VALTYPES, max_size=4).map(tuple),
+    st.lists(NUM_VALTYPES, max_size=3).map(tuple),
+)
+TABLE_TYPES = st.builds(
+    TableType, st.sampled_from([ValType.FUNCREF, ValType.EXTERNREF]), limits(100)
+)
+MEMORY_TYPES = st.builds(MemoryType, limits(4), st.booleans())
+GLOBAL_TYPES = st.builds(GlobalType, NUM_VALTYPES, st.booleans())
+
+
+def const_expr(nfuncs: int, nglobals: int) -> st.SearchStrategy[ConstExpr]:
+    ops = [
+        st.builds(ConstOp, st.just(ConstOpKind.I32_CONST), st.integers(-(2**31), 2**31 - 1)),
+        st.builds(ConstOp, st.just(ConstOpKind.I64_CONST), st.integers(-(2**63), 2**63 - 1)),
+        st.builds(ConstOp, st.just(ConstOpKind.F32_CONST), st.integers(0, 2**32 - 1)),
+        st.builds(ConstOp, st.just(ConstOpKind.F64_CONST), st.integers(0, 2**64 - 1)),
+        st.builds(ConstOp, st.just(ConstOpKind.V128_CONST), st.integers(0, 2**128 - 1)),
+        st.builds(
+            ConstOp,
+            st.just(ConstOpKind.REF_NULL),
+            st.sampled_from([int(ValType.FUNCREF), int(ValType.EXTERNREF)]),
+        ),
+    ]
+    if nglobals:
+        ops.append(
+            st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.integers(0, nglobals - 1))
+        )
+    if nfuncs:
+        ops.append(st.builds(ConstOp, st.just(ConstOpKind.REF_FUNC), st.integers(0, nfuncs - 1)))
+    return st.builds(ConstExpr, st.tuples(st.one_of(ops)), st.integers(0, 2**20))
+
+
+def i32_offset(nglobals: int) -> st.SearchStrategy[ConstExpr]:
+    """A data/element offset: usually a small constant, sometimes a ``global.get``."""
+    const = st.builds(
+        ConstExpr,
+        st.tuples(st.builds(ConstOp, st.just(ConstOpKind.I32_CONST), st.integers(0, 0x30000))),
+        st.integers(0, 1000),
+    )
+    if not nglobals:
+        return const
+    get = st.builds(
+        ConstExpr,
+        st.tuples(
+            st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.integers(0, nglobals - 1))
+        ),
+    )
+    return st.one_of(const, const, const, get)
+
+
+@st.composite
+def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
+    """A ModuleTranslation whose index spaces are consistent (not a validated module)."""
+    types = draw(st.lists(FUNC_TYPES, min_size=1, max_size=4))
+    ntypes = len(types)
+    kinds = draw(st.lists(st.sampled_from(list(ExternKind)), max_size=6))
+    t = ModuleTranslation(wasm=b"\0asm\x01\0\0\0" + draw(st.binary(max_size=200)))
+    t.types = types
+    for kind in kinds:
+        module, name = draw(NAMES), draw(NAMES)
+        desc: int | TableType | MemoryType | GlobalType
+        if kind == ExternKind.FUNC:
+            desc = draw(st.integers(0, ntypes - 1))
+            t.functions.append(desc)
+            t.num_imported_funcs += 1
+        elif kind == ExternKind.TABLE:
+            desc = draw(TABLE_TYPES)
+            t.tables.append(desc)
+            t.num_imported_tables += 1
+        elif kind == ExternKind.MEMORY:
+            desc = draw(MEMORY_TYPES)
+            t.memories.append(desc)
+            t.num_imported_memories += 1
+        else:
+            desc = draw(GLOBAL_TYPES)
+            t.globals.append(desc)
+            t.num_imported_globals += 1
+        t.imports.append(Import(module, name, kind, desc))
+    t.functions += draw(st.lists(st.integers(0, ntypes - 1), max_size=max_funcs))
+    t.tables += draw(st.lists(TABLE_TYPES, max_size=2))
+    t.memories += draw(st.lists(MEMORY_TYPES, max_size=2))
+    defined_globals = draw(st.lists(GLOBAL_TYPES, max_size=3))
+    t.globals += defined_globals
+    nfuncs, nglobals = len(t.functions), len(t.globals)
+    t.global_inits = [draw(const_expr(nfuncs, t.num_imported_globals)) for _ in defined_globals]
+    spaces = {
+        ExternKind.FUNC: nfuncs,
+        ExternKind.TABLE: len(t.tables),
+        ExternKind.MEMORY: len(t.memories),
+        ExternKind.GLOBAL: nglobals,
+    }
+    export_names = draw(st.lists(NAMES, unique=True, max_size=5))
+    for name in export_names:
+        kind = draw(st.sampled_from([k for k, n in spaces.items() if n] or [None]))
+        if kind is None:
+            break
+        t.exports.append(Export(name, kind, draw(st.integers(0, spaces[kind] - 1))))
+    if nfuncs and draw(st.booleans()):
+        t.start = draw(st.integers(0, nfuncs - 1))
+    for _ in range(draw(st.integers(0, 3))):
+        modes = [SegmentMode.PASSIVE, SegmentMode.DECLARATIVE]
+        if t.tables:
+            modes.append(SegmentMode.ACTIVE)
+        mode = draw(st.sampled_from(modes))
+        active = mode == SegmentMode.ACTIVE
+        table = draw(st.integers(0, len(t.tables) - 1)) if active else 0
+        offset = draw(i32_offset(nglobals)) if active else None
+        if nfuncs and draw(st.booleans()):
+            funcs = tuple(draw(st.lists(st.integers(0, nfuncs - 1), max_size=5)))
+            t.elements.append(ElementSegment(mode, ValType.FUNCREF, table, offset, functions=funcs))
+        else:
+            exprs = tuple(draw(st.lists(const_expr(nfuncs, nglobals), max_size=3)))
+            t.elements.append(
+                ElementSegment(mode, ValType.FUNCREF, table, offset, expressions=exprs)
+            )
+    for _ in range(draw(st.integers(0, 4))):
+        payload = draw(st.binary(max_size=40))
+        if t.memories and draw(st.booleans()):
+            mem = draw(st.integers(0, len(t.memories) - 1))
+            t.data.append(DataSegment(SegmentMode.ACTIVE, payload, mem, draw(i32_offset(nglobals))))
+        else:
+            t.data.append(DataSegment(SegmentMode.PASSIVE, payload))
+    t.data_count = len(t.data) if t.data else None
+    names = draw(st.dictionaries(st.integers(0, max(nfuncs - 1, 0)), NAMES, max_size=nfuncs))
+    t.names.functions = names if nfuncs else {}
+    t.names.module = draw(st.none() | NAMES)
+    t.code_section_offset = draw(st.integers(0, 2**32))
+    if draw(st.booleans()):
+        start = 8
+        end = len(t.wasm)
+        t.dwarf = {".debug_info": (start, end), ".debug_abbrev": (start, min(end, start + 3))}
+    return t
+
+
+@st.composite
+def compiled_code(draw: st.DrawFn, t: ModuleTranslation) -> CompiledCode:
+    """Random code laid out like the compiler's: functions, trampolines, then tables."""
+    ndefined = len(t.functions) - t.num_imported_funcs
+    pos = 0
+    funcs: list[CompiledFunctionInfo] = []
+    bodies: list[FunctionLoc] = []
+    for _ in range(ndefined):
+        pos = (pos + 31) & ~31
+        length = draw(st.integers(1, 120))
+        bodies.append(FunctionLoc(pos, length))
+        pos += length
+    for loc in bodies:
+        tramp = None
+        if draw(st.booleans()):
+            length = draw(st.integers(1, 60))
+            tramp = FunctionLoc(pos, length)
+            pos += length
+        funcs.append(CompiledFunctionInfo(draw(st.integers(0, 2**32 - 1)), loc, tramp))
+    w2a = []
+    for ty in sorted(draw(st.sets(st.integers(0, len(t.types) - 1), max_size=3))):
+        length = draw(st.integers(1, 80))
+        w2a.append((ty, FunctionLoc(pos, length)))
+        pos += length
+    size = pos + draw(st.integers(0, 64))
+    text = draw(st.binary(min_size=size, max_size=size))
+    trap_offsets = sorted(draw(st.sets(st.integers(0, max(size - 1, 0)), max_size=30)))
+    traps = tuple((o, draw(st.sampled_from(list(Trap)))) for o in trap_offsets if o < size)
+    map_offsets = sorted(draw(st.sets(st.integers(0, max(size - 1, 0)), max_size=30)))
+    addrmap = tuple(
+        (o, draw(st.none() | st.integers(0, 0xFFFFFFFE))) for o in map_offsets if o < size
+    )
+    return CompiledCode(
+        text=text,
+        funcs=tuple(funcs),
+        wasm_to_array_trampolines=tuple(w2a),
+        traps=traps,
+        address_map=addrmap,
+        bti=draw(st.booleans()),
+    )

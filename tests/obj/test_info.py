@@ -1,0 +1,204 @@
+"""``.wasmtime.info``: round trips, version checks, consistency checks, garbage rejection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cwasm.obj.builder import module_info_from_translation
+from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.info import (
+    INFO_FORMAT_VERSION,
+    CompiledFunctionInfo,
+    CompiledModuleInfo,
+    DataRange,
+    FunctionLoc,
+    FunctionName,
+    MemoryInitializer,
+    Metadata,
+    ModuleInfo,
+    SegmentedMemoryInitialization,
+    StaticMemoryInitialization,
+    StaticMemoryInitializer,
+    check_info,
+    check_module_info,
+    decode_info,
+    encode_info,
+)
+from cwasm.obj.meminit import plan_data
+from cwasm.obj.postcard import Writer
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import (
+    ConstExpr,
+    ConstOp,
+    ConstOpKind,
+    ElementSegment,
+    Export,
+    ExternKind,
+    SegmentMode,
+    ValType,
+)
+
+from .strategies import compiled_code, translations
+
+
+@st.composite
+def infos(draw: st.DrawFn) -> CompiledModuleInfo:
+    t: ModuleTranslation = draw(translations())
+    code = draw(compiled_code(t))
+    layout = plan_data(t, page_size=draw(st.sampled_from([0x1000, 0x10000])))
+    module = module_info_from_translation(t, layout, draw(st.integers(0, 1 << 20)))
+    names = tuple(
+        FunctionName(i, draw(st.integers(0, 2**32 - 1)), draw(st.integers(0, 2**32 - 1)))
+        for i in sorted(t.names.functions)
+    )
+    meta = Metadata(
+        has_unparsed_debuginfo=draw(st.booleans()),
+        code_section_offset=draw(st.integers(0, 2**64 - 1)),
+        has_wasm_debuginfo=draw(st.booleans()),
+        is_pulley=draw(st.booleans()),
+        dwarf=tuple(
+            (sid, DataRange(a, a + n))
+            for sid, a, n in draw(
+                st.lists(st.tuples(st.integers(0, 21), st.integers(0, 2**40), st.integers(0, 99)))
+            )
+        ),
+    )
+    return CompiledModuleInfo(module, code.funcs, names, code.wasm_to_array_trampolines, meta)
+
+
+@settings(max_examples=60, deadline=None)
+@given(infos())
+def test_info_round_trips(info: CompiledModuleInfo) -> None:
+    check_info(info)
+    data = encode_info(info)
+    assert decode_info(data) == info
+    assert decode_info(memoryview(data)) == info
+
+
+@settings(max_examples=60, deadline=None)
+@given(infos(), st.data())
+def test_damaged_info_raises_only_corrupt_artifact_error(
+    info: CompiledModuleInfo, data: st.DataObject
+) -> None:
+    raw = bytearray(encode_info(info))
+    cut = data.draw(st.integers(0, len(raw) - 1))
+    with pytest.raises(CorruptArtifactError):
+        decode_info(bytes(raw[:cut]))
+    with pytest.raises(CorruptArtifactError, match="trailing"):
+        decode_info(bytes(raw) + b"\0")
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] ^= data.draw(st.integers(1, 255))
+    try:
+        decoded = decode_info(bytes(raw))
+    except CorruptArtifactError:
+        return
+    try:
+        check_info(decoded)
+    except CorruptArtifactError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_crash_the_decoder(raw: bytes) -> None:
+    try:
+        decode_info(raw)
+    except CorruptArtifactError:
+        pass
+
+
+def test_other_format_versions_are_rejected_clearly() -> None:
+    data = encode_info(CompiledModuleInfo(ModuleInfo()))
+    assert data[0] == INFO_FORMAT_VERSION
+    for version in (0, INFO_FORMAT_VERSION + 1, 300):
+        w = Writer()
+        w.varint(version)
+        with pytest.raises(CorruptArtifactError, match=f"format version {version}"):
+            decode_info(w.getvalue() + data[1:])
+
+
+def test_constant_expressions_keep_every_value() -> None:
+    ops = (
+        ConstOp(ConstOpKind.I32_CONST, -(2**31)),
+        ConstOp(ConstOpKind.I64_CONST, 2**63 - 1),
+        ConstOp(ConstOpKind.F64_CONST, 2**64 - 1),
+        ConstOp(ConstOpKind.V128_CONST, 2**128 - 1),
+        ConstOp(ConstOpKind.REF_NULL, int(ValType.EXTERNREF)),
+    )
+    module = ModuleInfo(
+        functions=(),
+        elements=(
+            ElementSegment(
+                SegmentMode.PASSIVE,
+                ValType.EXTERNREF,
+                expressions=tuple(ConstExpr((op,), 7) for op in ops),
+            ),
+        ),
+    )
+    info = CompiledModuleInfo(module)
+    assert decode_info(encode_info(info)) == info
+
+
+def _module() -> ModuleInfo:
+    i32 = ConstExpr((ConstOp(ConstOpKind.I32_CONST, 0),))
+    return ModuleInfo(
+        types=(),
+        functions=(),
+        memories=(),
+        memory_initialization=SegmentedMemoryInitialization(
+            (MemoryInitializer(0, i32, DataRange(0, 1)),)
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"functions": (3,)}, "type index 3"),
+        ({"exports": (Export("x", ExternKind.FUNC, 0),)}, "missing func 0"),
+        ({"start": 0}, "start function"),
+        ({"num_imported_funcs": 1}, "0 func imports, but 1"),
+        ({"global_inits": (ConstExpr(()),)}, "global initializers"),
+        ({"passive_data": ((0, DataRange(0, 1)),)}, "passive data index 0"),
+        ({"memory_initialization": StaticMemoryInitialization((None,))}, "memory images"),
+        (
+            {"elements": (ElementSegment(SegmentMode.PASSIVE, ValType.FUNCREF, functions=(0,)),)},
+            "missing function 0",
+        ),
+    ],
+)
+def test_consistency_check_names_the_problem(change: dict[str, object], message: str) -> None:
+    base = dataclasses.replace(_module(), memory_initialization=SegmentedMemoryInitialization())
+    check_module_info(base)
+    with pytest.raises(CorruptArtifactError, match=message):
+        check_module_info(dataclasses.replace(base, **change))  # type: ignore[arg-type]
+
+
+def test_segment_targeting_missing_memory_is_inconsistent() -> None:
+    with pytest.raises(CorruptArtifactError, match="missing memory 0"):
+        check_module_info(_module())
+
+
+def test_compiled_tables_must_match_the_module() -> None:
+    module = ModuleInfo(types=(), functions=())
+    loc = FunctionLoc(0, 4)
+    with pytest.raises(CorruptArtifactError, match="compiled functions"):
+        check_info(CompiledModuleInfo(module, funcs=(CompiledFunctionInfo(0, loc),)))
+    with pytest.raises(CorruptArtifactError, match="function name"):
+        check_info(CompiledModuleInfo(module, func_names=(FunctionName(0, 0, 1),)))
+    with pytest.raises(CorruptArtifactError, match="trampoline"):
+        check_info(CompiledModuleInfo(module, wasm_to_array_trampolines=((0, loc),)))
+    static = StaticMemoryInitializer(0, DataRange(0, 0x1000))
+    assert static.data.end == 0x1000 and len(static.data) == 0x1000
+
+
+def test_passive_data_lookup() -> None:
+    module = ModuleInfo(passive_data=((1, DataRange(0, 4)), (4, DataRange(4, 9))), num_data=6)
+    assert module.passive_data_range(4) == DataRange(4, 9)
+    assert module.passive_data_range(1) == DataRange(0, 4)
+    assert module.passive_data_range(0) is None and module.passive_data_range(5) is None
