@@ -1,0 +1,30 @@
+#!/bin/sh
+# Builds every bench/programs/*.c to wasm32-wasi (bench/wasm/NAME.wasm, committed)
+# and natively (build/native/NAME, not committed), then records the native outputs
+# in bench/expected.json.
+# Needs Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32 (or newer) and gcc.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+programs="$root/bench/programs"
+wasm_out="$root/bench/wasm"
+native_out="$root/build/native"
+sysroot=${WASI_SYSROOT:-/usr/share/wasi-sysroot}
+clang=${CLANG:-clang}
+cc=${CC:-gcc}
+
+if [ ! -d "$sysroot" ] && [ -d /usr/include/wasm32-wasi ]; then
+    # Debian's wasi-libc installs headers and libraries under the multiarch paths.
+    sysroot=/usr
+fi
+
+mkdir -p "$wasm_out" "$native_out"
+for src in "$programs"/*.c; do
+    name=$(basename "$src" .c)
+    echo "building $name"
+    "$clang" --target=wasm32-wasi --sysroot="$sysroot" -O2 -Wall -Wextra -Werror -Wl,--strip-debug \
+        -o "$wasm_out/$name.wasm" "$src"
+    "$cc" -O2 -Wall -Wextra -Werror -o "$native_out/$name" "$src"
+done
+
+python3 "$root/bench/record_expected.py"
