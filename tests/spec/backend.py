@@ -37,6 +37,15 @@ class Backend:
     def is_wasm_error(self, exc: BaseException) -> bool:
         return isinstance(exc, WasmError)
 
+    def is_trap(self, exc: BaseException) -> bool:
+        return self.trap_message(exc) is not None
+
+    def trap_message(self, exc: BaseException) -> str | None:
+        return None
+
+    def trap_matches(self, exc: BaseException, expected: str) -> bool:
+        return False
+
 
 def make_backend() -> Backend:
     """The richest backend this checkout supports."""

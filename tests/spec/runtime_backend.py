@@ -1,0 +1,98 @@
+"""The harness's execution backend: compile, instantiate and call through cwasm's runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cwasm.api as api
+from cwasm.errors import LinkError, WasmError
+from cwasm.wasm.decoder import decode_module
+from tests.spec.backend import Backend
+
+# Spec trap texts whose wording differs from Wasmtime's message for the same trap code
+# (the reference interpreter also appends details, e.g. "uninitialized element 2").
+_TRAP_CODES_BY_SPEC_TEXT = {
+    "unreachable": api.TrapCode.UNREACHABLE_CODE_REACHED,
+    "undefined element": api.TrapCode.TABLE_OUT_OF_BOUNDS,
+    "out of bounds table access": api.TrapCode.TABLE_OUT_OF_BOUNDS,
+    "uninitialized element": api.TrapCode.INDIRECT_CALL_TO_NULL,
+}
+
+
+def _spectest(store: api.Store) -> dict[str, Any]:
+    """The host module `spectest` the scripts import from."""
+    i32, i64, f32, f64 = (
+        api.ValType.i32(),
+        api.ValType.i64(),
+        api.ValType.f32(),
+        api.ValType.f64(),
+    )
+
+    def printer(*params: api.ValType) -> api.Func:
+        return api.Func(store, api.FuncType(list(params), []), lambda *args: None)
+
+    return {
+        "print": printer(),
+        "print_i32": printer(i32),
+        "print_i64": printer(i64),
+        "print_f32": printer(f32),
+        "print_f64": printer(f64),
+        "print_i32_f32": printer(i32, f32),
+        "print_f64_f64": printer(f64, f64),
+        "global_i32": api.Global(store, api.GlobalType(i32, False), 666),
+        "global_i64": api.Global(store, api.GlobalType(i64, False), 666),
+        "global_f32": api.Global(store, api.GlobalType(f32, False), 666.6),
+        "global_f64": api.Global(store, api.GlobalType(f64, False), 666.6),
+        "table": api.Table(store, api.TableType(api.ValType.funcref(), api.Limits(10, 20)), None),
+        "memory": api.Memory(store, api.MemoryType(api.Limits(1, 2))),
+    }
+
+
+class RuntimeBackend(Backend):
+    executes = True
+
+    def __init__(self) -> None:
+        self.engine = api.Engine()
+        self.store = api.Store(self.engine)
+        self.registry: dict[str, Any] = {"spectest": _spectest(self.store)}
+
+    def validate(self, wasm: bytes) -> None:
+        decode_module(wasm)
+
+    def instantiate(self, wasm: bytes) -> Any:
+        module = api.Module(self.engine, wasm)
+        imports = []
+        for imp in module.imports:
+            provider = self.registry.get(imp.module)
+            item = provider.get(imp.name) if provider is not None else None
+            if item is None:
+                raise LinkError(f"unknown import: {imp.module}::{imp.name}")
+            imports.append(item)
+        return api.Instance(self.store, module, imports)
+
+    def invoke(self, instance: Any, field: str, args: list[Any]) -> list[Any]:
+        func = instance.exports(self.store)[field]
+        return list(func.call_raw(self.store, args))
+
+    def get(self, instance: Any, field: str) -> Any:
+        return instance.exports(self.store)[field].value_raw(self.store)
+
+    def register(self, name: str, instance: Any) -> None:
+        self.registry[name] = instance.exports(self.store)
+
+    def is_wasm_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, WasmError)
+
+    def trap_message(self, exc: BaseException) -> str | None:
+        if not isinstance(exc, api.Trap):
+            return None
+        return str(exc.message).removeprefix("wasm trap: ")
+
+    def trap_matches(self, exc: BaseException, expected: str) -> bool:
+        message = self.trap_message(exc)
+        if message is None:
+            return False
+        if message.startswith(expected):
+            return True
+        codes = [c for text, c in _TRAP_CODES_BY_SPEC_TEXT.items() if expected.startswith(text)]
+        return isinstance(exc, api.Trap) and exc.trap_code in codes
