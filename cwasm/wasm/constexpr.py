@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from cwasm.errors import InvalidError
 from cwasm.wasm.instructions import NON_CONSTANT, read_instructions
+from cwasm.wasm.operators import CONST_OP_KINDS, OPERATORS
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.types import ConstExpr, ConstOp, ConstOpKind, GlobalType, ValType
 
@@ -42,13 +43,17 @@ def read_const_expr(r: BinaryReader) -> RawConstExpr:
     return RawConstExpr(instrs, first)
 
 
-_CONST_RESULT = {
-    ConstOpKind.I32_CONST: ValType.I32,
-    ConstOpKind.I64_CONST: ValType.I64,
-    ConstOpKind.F32_CONST: ValType.F32,
-    ConstOpKind.F64_CONST: ValType.F64,
-    ConstOpKind.V128_CONST: ValType.V128,
-}
+def _fixed_results() -> dict[int, ValType]:
+    """The result type of each constant operator whose type is fixed (the ``t.const``)."""
+    results: dict[int, ValType] = {}
+    for op, kind in CONST_OP_KINDS.items():
+        info = OPERATORS[op]
+        if info is not None and info.params is not None:
+            results[kind] = ValType(info.results[0])
+    return results
+
+
+_CONST_RESULT = _fixed_results()
 
 
 def validate_const_expr(
@@ -81,7 +86,7 @@ def validate_const_expr(
         elif kind == ConstOpKind.REF_NULL:
             stack.append(ValType(value))
         else:
-            stack.append(_CONST_RESULT[ConstOpKind(kind)])
+            stack.append(_CONST_RESULT[kind])
     if stack != [expected]:
         got = " ".join(t.text for t in stack)
         raise InvalidError(

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
-from cwasm.wasm.instructions import read_instructions, read_ref_type, read_value_type
+from cwasm.wasm.instructions import read_instructions
 from cwasm.wasm.module_validator import validate_module
 from cwasm.wasm.names import read_name_section
+from cwasm.wasm.operators import read_ref_type, read_value_type
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
@@ -132,18 +133,9 @@ def decode_module(wasm: bytes, *, validate: bool = True) -> ModuleTranslation:
     return module
 
 
-def _len32(r: BinaryReader) -> int:
-    """A length or count: it may not exceed the bytes left (counted from its own start)."""
-    p = r.pos
-    n = r.u32()
-    if n > r.end - p:
-        raise MalformedError("length out of bounds", p)
-    return n
-
-
 def _name(r: BinaryReader) -> str:
     start = r.pos
-    n = _len32(r)
+    n = r.len32()
     raw = r.bytes(n)
     try:
         return raw.decode("utf-8")
@@ -204,7 +196,7 @@ class _Decoder:
                 break  # out of order or repeated
             next_rank = rank + 1
             r.pos += 1
-            section_size = _len32(r)
+            section_size = r.len32()
             start = r.pos
             self._SECTION_READERS[section_id](self, start)
             if r.pos != start + section_size:
@@ -249,7 +241,7 @@ class _Decoder:
 
     def _custom_section(self) -> None:
         r = self.r
-        size = _len32(r)
+        size = r.len32()
         start = r.pos
         name = _name(r)
         payload = r.pos
@@ -265,21 +257,21 @@ class _Decoder:
     def _type_section(self, start: int) -> None:
         r = self.r
         types = self.m.types
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             form = r.u8()
             if form != 0x60:
                 if form & 0x80:
                     raise MalformedError("integer representation too long", r.pos)
                 raise MalformedError("malformed function type", r.pos - 1)
-            params = tuple([read_value_type(r) for _ in range(_len32(r))])
-            results = tuple([read_value_type(r) for _ in range(_len32(r))])
+            params = tuple([read_value_type(r) for _ in range(r.len32())])
+            results = tuple([read_value_type(r) for _ in range(r.len32())])
             types.append(FuncType(params, results))
 
     def _import_section(self, start: int) -> None:
         r = self.r
         m = self.m
         offsets = self.notes.import_offsets
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             offsets.append(r.pos)
             module_name = _name(r)
             item_name = _name(r)
@@ -309,7 +301,7 @@ class _Decoder:
         r = self.r
         functions = self.m.functions
         offsets = self.notes.func_offsets
-        n = _len32(r)
+        n = r.len32()
         for _ in range(n):
             offsets.append(r.pos)
             functions.append(r.u32())
@@ -317,20 +309,20 @@ class _Decoder:
 
     def _table_section(self, start: int) -> None:
         r = self.r
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             self.notes.table_offsets.append(r.pos)
             self.m.tables.append(TableType(read_ref_type(r), _limits(r)))
 
     def _memory_section(self, start: int) -> None:
         r = self.r
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             self.notes.memory_offsets.append(r.pos)
             self.m.memories.append(MemoryType(_limits(r)))
 
     def _global_section(self, start: int) -> None:
         r = self.r
         m = self.m
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             m.globals.append(_global_type(r))
             init = read_const_expr(r)
             self.notes.global_inits.append(init)
@@ -340,7 +332,7 @@ class _Decoder:
     def _export_section(self, start: int) -> None:
         r = self.r
         m = self.m
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             self.notes.export_offsets.append(r.pos)
             name = _name(r)
             kind = r.u8()
@@ -358,7 +350,7 @@ class _Decoder:
     def _element_section(self, start: int) -> None:
         r = self.r
         m = self.m
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             seg_offset = r.pos
             flags = r.u32()
             if flags > 7:
@@ -380,7 +372,7 @@ class _Decoder:
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)
-                items = [read_const_expr(r) for _ in range(_len32(r))]
+                items = [read_const_expr(r) for _ in range(r.len32())]
                 for item in items:
                     m.declared_refs.update(item.func_refs())
                 segment = ElementSegment(
@@ -396,7 +388,7 @@ class _Decoder:
                     kind = r.u8()
                     if kind != 0x00:
                         raise MalformedError("malformed element kind", r.pos - 1)
-                n = _len32(r)
+                n = r.len32()
                 positions: list[int] = []
                 functions: list[int] = []
                 for _ in range(n):
@@ -422,8 +414,8 @@ class _Decoder:
         self.m.code_section_offset = start
         bodies = self.raw_bodies
         u32 = r.u32
-        for _ in range(_len32(r)):
-            size = _len32(r)
+        for _ in range(r.len32()):
+            size = r.len32()
             offset = r.pos
             end = offset + size
             # local declarations: a vector of (count, type)
@@ -435,7 +427,7 @@ class _Decoder:
             else:
                 decls = []
                 total = 0
-                for _ in range(_len32(r)):
+                for _ in range(r.len32()):
                     count = u32()
                     decls.append((count, read_value_type(r)))
                     total += count
@@ -454,7 +446,7 @@ class _Decoder:
         r = self.r
         m = self.m
         notes = self.notes
-        for _ in range(_len32(r)):
+        for _ in range(r.len32()):
             notes.data_offsets.append(r.pos)
             flags = r.u32()
             if flags > 2:
@@ -468,7 +460,7 @@ class _Decoder:
                 memory_index = r.u32() if flags == 2 else 0
                 offset_expr = read_const_expr(r)
                 m.declared_refs.update(offset_expr.func_refs())
-            n = _len32(r)
+            n = r.len32()
             data_offset = r.pos
             data = r.bytes(n)
             notes.data_exprs.append(offset_expr)

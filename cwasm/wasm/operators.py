@@ -71,7 +71,16 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ====================  =====================================================================
 
 Malformed encodings raise ``MalformedError`` with the reference interpreter's wording
-(``illegal opcode``, ``zero byte expected``, ``malformed value type``...).
+and offsets (``illegal opcode 06``, ``zero byte expected``, ``malformed memop flags``,
+``malformed reference type``...). These readers are the project's one definition of
+how instructions are encoded: the decoder (``cwasm.wasm.instructions``), the validator
+and the translator all read instructions through them.
+
+Constant expressions
+--------------------
+``CONST_OP_KINDS`` maps the opcode id of each instruction allowed in a Wasm 2.0
+constant expression to its ``ConstOpKind``; ``const_op_value`` turns that
+instruction's immediates into the ``ConstOp`` value.
 """
 
 from __future__ import annotations
@@ -81,7 +90,7 @@ from typing import Any, Final
 
 from cwasm.errors import MalformedError
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.types import ValType
+from cwasm.wasm.types import ConstOpKind, ValType
 
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
@@ -96,6 +105,14 @@ V128: Final = int(ValType.V128)
 FUNCREF: Final = int(ValType.FUNCREF)
 EXTERNREF: Final = int(ValType.EXTERNREF)
 VALTYPE_BYTES: Final = frozenset((I32, I64, F32, F64, V128, FUNCREF, EXTERNREF))
+REFTYPE_BYTES: Final = frozenset((FUNCREF, EXTERNREF))
+# the ValType encoded by each byte, or None (for readers that return ValType members)
+VALTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
+    ValType(b) if b in VALTYPE_BYTES else None for b in range(256)
+)
+REFTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
+    ValType(b) if b in REFTYPE_BYTES else None for b in range(256)
+)
 BLOCK_EMPTY: Final = -0x40
 
 # immediate kinds
@@ -577,23 +594,120 @@ for _sub, _name, _sig in _SIMD_REST:
     _def(_S + _sub, _name, IMM_NONE, _p, (_r,))
 
 
+# --- constant instructions ---
+
+# The instructions a Wasm 2.0 constant expression may contain, as Wasmtime's ConstOp
+# kinds (validation further restricts global.get to immutable globals).
+CONST_OP_KINDS: Final[dict[int, ConstOpKind]] = {
+    BY_NAME[_name]: _kind
+    for _name, _kind in (
+        ("i32.const", ConstOpKind.I32_CONST),
+        ("i64.const", ConstOpKind.I64_CONST),
+        ("f32.const", ConstOpKind.F32_CONST),
+        ("f64.const", ConstOpKind.F64_CONST),
+        ("v128.const", ConstOpKind.V128_CONST),
+        ("global.get", ConstOpKind.GLOBAL_GET),
+        ("ref.null", ConstOpKind.REF_NULL),
+        ("ref.func", ConstOpKind.REF_FUNC),
+    )
+}
+
+
+def const_op_value(kind: int, imm: Any) -> int:
+    """The ``ConstOp`` value of a constant instruction, from its immediates as read.
+
+    Integer constants become their two's complement bits, ``v128.const`` its 16 bytes
+    as a little-endian u128; the other immediates are already the value.
+    """
+    if kind == ConstOpKind.I32_CONST:
+        return int(imm) & 0xFFFF_FFFF
+    if kind == ConstOpKind.I64_CONST:
+        return int(imm) & 0xFFFF_FFFF_FFFF_FFFF
+    if kind == ConstOpKind.V128_CONST:
+        return int.from_bytes(imm, "little")
+    return int(imm)
+
+
 # --- reading ---
+
+
+def illegal_opcode(prefix: int | None, sub: int, offset: int) -> MalformedError:
+    """The error for an opcode that no instruction has, worded as the spec's decoder does.
+
+    The reference interpreter names the prefix of a 0xFC opcode, but of a SIMD (0xFD)
+    opcode only the sub-opcode.
+    """
+    if prefix == 0xFC:
+        return MalformedError(f"illegal opcode fc {sub:02x}", offset)
+    return MalformedError(f"illegal opcode {sub:02x}", offset)
+
+
+def illegal_opcode_id(code: int, offset: int) -> MalformedError:
+    """``illegal_opcode`` for an opcode id (one that no instruction has)."""
+    if code < FC_BASE:
+        return illegal_opcode(None, code, offset)
+    if code < FD_BASE:
+        return illegal_opcode(0xFC, code - FC_BASE, offset)
+    return illegal_opcode(0xFD, code - FD_BASE, offset)
 
 
 def read_opcode(r: BinaryReader) -> int:
     """Read one opcode (with its prefix) and return its id; unknown ones are malformed."""
     start = r.pos
-    b = r.u8()
+    if start >= r.end:
+        raise MalformedError(r.eof_message, start)
+    b = r.data[start]
+    r.pos = start + 1  # r.u8() inlined: this runs once per instruction
     if b == 0xFC or b == 0xFD:
         sub = r.u32()
         code = (FC_BASE if b == 0xFC else FD_BASE) + sub
         limit = FD_BASE if b == 0xFC else NUM_OPCODE_IDS
         if code >= limit or OPERATORS[code] is None:
-            raise MalformedError("illegal opcode", start)
+            raise illegal_opcode(b, sub, start)
         return code
     if OPERATORS[b] is None:
-        raise MalformedError("illegal opcode", start)
+        raise illegal_opcode(None, b, start)
     return b
+
+
+def _not_a_type(r: BinaryReader, start: int) -> MalformedError:
+    """The error for the byte at ``start``, which encodes no type of the one wanted.
+
+    The spec's decoder reads a type as a one-byte signed LEB128 (so a continuation bit
+    makes it too long), tries the number and vector types, and reports the failure of
+    its last attempt, the reference types.
+    """
+    if r.data[start] & 0x80:
+        return MalformedError("integer representation too long", start + 1)
+    return MalformedError("malformed reference type", start)
+
+
+def read_value_type(r: BinaryReader) -> ValType:
+    """A value type."""
+    start = r.pos
+    t = VALTYPE_BY_BYTE[r.u8()]
+    if t is None:
+        raise _not_a_type(r, start)
+    return t
+
+
+def read_ref_type(r: BinaryReader) -> ValType:
+    """A reference type (funcref or externref)."""
+    start = r.pos
+    t = REFTYPE_BY_BYTE[r.u8()]
+    if t is None:
+        raise _not_a_type(r, start)
+    return t
+
+
+def read_valtype(r: BinaryReader) -> int:
+    """A value type as its byte (a plain int)."""
+    return int(read_value_type(r))
+
+
+def read_reftype(r: BinaryReader) -> int:
+    """A reference type as its byte (a plain int)."""
+    return int(read_ref_type(r))
 
 
 def read_blocktype(r: BinaryReader) -> int:
@@ -606,28 +720,16 @@ def read_blocktype(r: BinaryReader) -> int:
         r.pos += 1
         return -b
     start = r.pos
-    index = r.s33()
-    if index < 0:
-        raise MalformedError("malformed value type", start)
-    return index
-
-
-def read_valtype(r: BinaryReader) -> int:
-    """A value type byte (``malformed value type`` if it is not one)."""
-    start = r.pos
-    b = r.u8()
-    if b not in VALTYPE_BYTES:
-        raise MalformedError("malformed value type", start)
-    return b
-
-
-def read_reftype(r: BinaryReader) -> int:
-    """A reference type byte (``malformed reference type`` if it is not one)."""
-    start = r.pos
-    b = r.u8()
-    if b != FUNCREF and b != EXTERNREF:
-        raise MalformedError("malformed reference type", start)
-    return b
+    try:
+        index = r.s33()
+    except MalformedError:
+        index = -1
+    if index >= 0:
+        return index
+    # neither a type index nor a value type: the spec's decoder tries the type index
+    # first and reports why the byte is no value type
+    r.pos = start + 1
+    raise _not_a_type(r, start)
 
 
 def read_zero_byte(r: BinaryReader) -> int:
@@ -639,28 +741,23 @@ def read_zero_byte(r: BinaryReader) -> int:
 
 
 def read_memarg(r: BinaryReader) -> tuple[int, int]:
-    """(alignment exponent, offset)."""
+    """(alignment exponent, offset); an exponent above 32 is malformed."""
     align = r.u32()
+    if align > 32:
+        raise MalformedError("malformed memop flags", r.pos - 1)
     return align, r.u32()
 
 
 def read_br_table(r: BinaryReader) -> tuple[tuple[int, ...], int]:
     """(targets, default) of ``br_table``."""
-    n = r.u32()
-    if n > r.end - r.pos:
-        # each target takes at least one byte
-        raise MalformedError("unexpected end", r.pos)
     u32 = r.u32
-    targets = tuple(u32() for _ in range(n))
+    targets = tuple([u32() for _ in range(r.len32())])
     return targets, u32()
 
 
 def read_select_types(r: BinaryReader) -> tuple[int, ...]:
     """The value types of a typed ``select``."""
-    n = r.u32()
-    if n > r.end - r.pos:
-        raise MalformedError("unexpected end", r.pos)
-    return tuple(read_valtype(r) for _ in range(n))
+    return tuple([read_valtype(r) for _ in range(r.len32())])
 
 
 def _none(r: BinaryReader) -> None:
@@ -673,8 +770,7 @@ def _pair(r: BinaryReader) -> tuple[int, int]:
 
 
 def _memarg_lane(r: BinaryReader) -> tuple[int, int, int]:
-    align = r.u32()
-    offset = r.u32()
+    align, offset = read_memarg(r)
     return align, offset, r.u8()
 
 

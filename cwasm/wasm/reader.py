@@ -140,6 +140,18 @@ class BinaryReader:
     def s32(self) -> int:
         return self._sleb(32)
 
+    def len32(self) -> int:
+        """A vector length or byte count (u32): it may not exceed the bytes left.
+
+        The bytes left are counted from the start of the count itself, as the spec's
+        decoder does, and a larger count is ``length out of bounds`` at that start.
+        """
+        p = self.pos
+        n = self._uleb(32)
+        if n > self.end - p:
+            raise MalformedError("length out of bounds", p)
+        return n
+
     def s33(self) -> int:
         return self._sleb(33)
 

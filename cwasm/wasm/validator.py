@@ -474,7 +474,7 @@ def _validate(
                 else:
                     sub, pos = _read_u32(code, pos, base)
                 if sub >= 0x100:
-                    raise MalformedError("illegal opcode", base + start)
+                    raise ops.illegal_opcode(op, sub, base + start)
                 op = (ops.FC_BASE if op == 0xFC else ops.FD_BASE) + sub
         k = kinds[op]
 
@@ -790,7 +790,7 @@ def _validate(
             pos = _other(ctx, op, code, pos, base, start, vals, height, unreach)
 
         else:  # K_ILLEGAL
-            raise MalformedError("illegal opcode", base + start)
+            raise ops.illegal_opcode_id(op, base + start)
 
 
 def _static(ctx: _Context, op: int, code: bytes, pos: int, base: int, start: int) -> int:

@@ -169,23 +169,32 @@ def test_stack_effects_and_memory_properties() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "message", "offset"),
     [
-        (b"\x06", "illegal opcode"),
-        (b"\xfc\x12", "illegal opcode"),
-        (b"\xfd\x9a\x01", "illegal opcode"),
-        (b"\xfd\x80\x80\x80\x80\x10", "integer too large"),
-        (b"\x3f\x01", "zero byte expected"),
-        (b"\xfc\x0a\x00\x01", "zero byte expected"),
-        (b"\x1c\x01\x7a", "malformed value type"),
-        (b"\xd0\x7f", "malformed reference type"),
-        (b"\x02\x50", "malformed value type"),  # negative s33 that is not a value type
-        (b"\x41", "unexpected end"),
+        (b"\x06", "illegal opcode 06", 0),
+        (b"\xfc\x12", "illegal opcode fc 12", 0),
+        (b"\xfd\x9a\x01", "illegal opcode 9a", 0),  # the spec names no 0xfd prefix
+        (b"\xfd\x80\x02", "illegal opcode 100", 0),
+        (b"\xfd\x80\x80\x80\x80\x10", "integer too large", 5),
+        (b"\x3f\x01", "zero byte expected", 1),
+        (b"\xfc\x0a\x00\x01", "zero byte expected", 3),
+        (b"\x28\x21\x00", "malformed memop flags", 1),
+        (b"\xfd\x54\x80\x01\x00\x00", "malformed memop flags", 3),  # v128.load8_lane
+        (b"\x1c\x01\x7a", "malformed reference type", 2),
+        (b"\x1c\x01\x80", "integer representation too long", 3),
+        (b"\x1c\x03\x7f", "length out of bounds", 1),
+        (b"\x0e\x05\x00\x00", "length out of bounds", 1),
+        (b"\xd0\x7f", "malformed reference type", 1),
+        (b"\xd0\xf0\x00", "integer representation too long", 2),
+        (b"\x02\x50", "malformed reference type", 1),  # a negative s33, no value type
+        (b"\x02\xd0\x7f", "integer representation too long", 2),  # a negative 2-byte s33
+        (b"\x02\x80\x80", "integer representation too long", 2),  # no s33, no type
+        (b"\x41", "unexpected end", 1),
     ],
 )
-def test_malformed_encodings(data: bytes, message: str) -> None:
+def test_malformed_encodings(data: bytes, message: str, offset: int) -> None:
     r = BinaryReader(data)
     with pytest.raises(MalformedError) as info:
         op = ops.read_opcode(r)
         ops.read_immediates(r, op)
-    assert info.value.message == message
+    assert (info.value.message, info.value.offset) == (message, offset)

@@ -410,16 +410,16 @@ def test_error_offset_is_the_offending_instruction() -> None:
 
 
 def test_illegal_opcodes() -> None:
-    for code in (
-        b"\x06\x0b",
-        b"\xff\x0b",
-        b"\xfc\x12\x0b",
-        b"\xfd\x9a\x01\x0b",
-        b"\xfd\x80\x02\x0b",
+    for code, message in (
+        (b"\x06\x0b", "illegal opcode 06"),
+        (b"\xff\x0b", "illegal opcode ff"),
+        (b"\xfc\x12\x0b", "illegal opcode fc 12"),
+        (b"\xfd\x9a\x01\x0b", "illegal opcode 9a"),
+        (b"\xfd\x80\x02\x0b", "illegal opcode 100"),
     ):
         err = error_of(raw_module(code))
         assert isinstance(err, MalformedError)
-        assert (err.message, err.offset) == ("illegal opcode", 0)
+        assert (err.message, err.offset) == (message, 0)
 
 
 def test_reserved_bytes_must_be_zero() -> None:
@@ -486,7 +486,7 @@ def test_malformed_wins_over_an_earlier_invalid_instruction() -> None:
     # i64.const 0 i32.eqz (invalid) ... then an illegal opcode
     err = error_of(raw_module(b"\x42\x00\x45\x1a\xff\x0b"))
     assert isinstance(err, MalformedError)
-    assert (err.message, err.offset) == ("illegal opcode", 4)
+    assert (err.message, err.offset) == ("illegal opcode ff", 4)
     # the spec test: a block type naming an unknown type, then the body ends too early
     err = error_of(raw_module(b"\x02\x40\x41\x01\x04\x40\x02\x0b\x0b\x0b"))
     assert (type(err), err.message) == (MalformedError, "unexpected end")
