@@ -31,3 +31,7 @@ class InvalidError(WasmError):
 
 class ArtifactError(CwasmError):
     """A compiled artifact is corrupt, truncated, foreign or incompatible."""
+
+
+class LinkError(CwasmError):
+    """Instantiation failed: an import is missing or has an incompatible type."""

@@ -1,0 +1,227 @@
+"""compile_module: a validated ModuleTranslation → CompiledCode (pre-linked native code + tables).
+
+One LLVM module holds, in this order (the artifact's ``.text`` bucket order): every
+defined wasm function, the entry trampoline of every escaping function, one
+wasm-to-array trampoline per signature of imported functions, and the trap routines.
+After LLVM has emitted the object, the pre-linker turns it into one blob; the trap
+table comes from the calls to trap routines inside the rows the line table marks
+(column = trap code + 1), and the address map from the line table itself
+(line = wasm module offset).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cwasm.compile import simd  # noqa: F401 - registers the SIMD instruction handlers
+from cwasm.compile.irmodule import IRModule
+from cwasm.compile.llvm_driver import compile_ir, host_triple
+from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
+from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
+from cwasm.compile.translate import FunctionTranslator
+from cwasm.errors import CwasmError
+from cwasm.obj.builder import CompiledCode
+from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
+from cwasm.obj.traps import Trap
+from cwasm.runtime.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
+
+
+@dataclass(frozen=True, slots=True)
+class CompileOptions:
+    """What changes the generated code: the target triple and the optimisation level."""
+
+    triple: str = ""
+    opt_level: int = 2
+
+    def resolved_triple(self) -> str:
+        return self.triple or host_triple()
+
+
+def escaping_functions(m: ModuleTranslation) -> set[int]:
+    """Functions whose address leaves their body: exported, in tables, ``ref.func``, start."""
+    out = set(m.declared_refs)
+    for e in m.exports:
+        if e.kind == ExternKind.FUNC:
+            out.add(e.index)
+    for seg in m.elements:
+        if seg.functions is not None:
+            out.update(seg.functions)
+        for expr in seg.expressions or ():
+            out.update(op.value for op in expr.ops if op.kind == ConstOpKind.REF_FUNC)
+    for init in m.global_inits:
+        out.update(op.value for op in init.ops if op.kind == ConstOpKind.REF_FUNC)
+    if m.start is not None:
+        out.add(m.start)
+    return out
+
+
+def import_trampoline_types(m: ModuleTranslation) -> list[tuple[int, FuncType]]:
+    """(type index, type) of one wasm-to-array trampoline per distinct imported signature."""
+    seen: dict[FuncType, int] = {}
+    for func_index in range(m.num_imported_funcs):
+        ti = m.functions[func_index]
+        seen.setdefault(m.types[ti], ti)
+    return sorted(((ti, ft) for ft, ti in seen.items()), key=lambda x: x[0])
+
+
+#: progress callback: ``(stage, done, total)``; stage ``"translate"`` counts functions,
+#: ``"optimize"`` and ``"codegen"`` (LLVM) report ``(0, 0)`` as they begin
+Progress = Callable[[str, int, int], None]
+
+
+def compile_module(
+    m: ModuleTranslation,
+    options: CompileOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> CompiledCode:
+    """Compile every function of ``m`` and its trampolines for ``options.triple``."""
+    options = options or CompileOptions()
+    triple = options.resolved_triple()
+    if not 0 <= options.opt_level <= 3:
+        raise CwasmError(f"optimisation level must be 0..3, not {options.opt_level}")
+    offsets = VMOffsets.for_module(m)
+    mod = IRModule(arch=triple.split("-", 1)[0])
+    total = len(m.bodies)
+    for defined in range(total):
+        FunctionTranslator(m, offsets, mod, defined).translate()
+        if progress is not None:
+            progress("translate", defined + 1, total)
+    escaping = sorted(f for f in escaping_functions(m) if f >= m.num_imported_funcs)
+    for func_index in escaping:
+        array_to_wasm(mod, func_index, m.func_type(func_index))
+    w2a = import_trampoline_types(m)
+    for ti, ft in w2a:
+        wasm_to_array(mod, ti, ft)
+    for code in sorted(mod.trap_codes):
+        trap_routine(mod, code)
+    on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
+    obj = compile_ir(mod.text(), triple, options.opt_level, on_stage=on_stage)
+    linked = prelink(parse_object(obj))
+    return _collect(m, linked, escaping, w2a, mod.trap_codes)
+
+
+def _loc(linked: LinkedCode, name: str) -> FunctionLoc:
+    try:
+        start, size = linked.functions[name]
+    except KeyError:
+        raise CwasmError(f"LLVM dropped the function {name}") from None
+    return FunctionLoc(start, size)
+
+
+def _collect(
+    m: ModuleTranslation,
+    linked: LinkedCode,
+    escaping: list[int],
+    w2a: list[tuple[int, FuncType]],
+    trap_codes: set[int],
+) -> CompiledCode:
+    n_imp = m.num_imported_funcs
+    escaping_set = set(escaping)
+    funcs: list[CompiledFunctionInfo] = []
+    for defined, body in enumerate(m.bodies):
+        fi = n_imp + defined
+        funcs.append(
+            CompiledFunctionInfo(
+                start_srcloc=body.offset,
+                wasm_func_loc=_loc(linked, f"f{fi}"),
+                array_to_wasm_trampoline=_loc(linked, f"a2w{fi}") if fi in escaping_set else None,
+            )
+        )
+    trampolines = [(ti, _loc(linked, f"w2a{ti}")) for ti, _ in w2a]
+    stubs = {code: _loc(linked, f"trap{code}") for code in trap_codes}
+    extra = [(f"cwasm_trap[{code}]", loc.start, loc.length) for code, loc in sorted(stubs.items())]
+    ranges = [(f.wasm_func_loc.start, f.wasm_func_loc.end) for f in funcs]
+    traps = find_trap_sites(linked, stubs, ranges)
+    return CompiledCode(
+        text=linked.text,
+        funcs=tuple(funcs),
+        wasm_to_array_trampolines=tuple(trampolines),
+        traps=tuple(traps),
+        address_map=tuple(address_map(linked.rows, ranges)),
+        extra_symbols=tuple(extra),
+    )
+
+
+def _row_spans(rows: list[LineRow]) -> list[tuple[int, int, LineRow]]:
+    """(start, end, row) for every row that covers code."""
+    spans = []
+    for i, row in enumerate(rows):
+        if row.end_sequence or i + 1 >= len(rows):
+            continue
+        end = rows[i + 1].address
+        if end > row.address:
+            spans.append((row.address, end, row))
+    return spans
+
+
+def find_trap_sites(
+    linked: LinkedCode,
+    stubs: dict[int, FunctionLoc],
+    func_ranges: list[tuple[int, int]],
+) -> list[tuple[int, Trap]]:
+    """The text offset of every call to a trap routine inside a wasm function, with its code."""
+    text = linked.text
+    by_start = {loc.start: code for code, loc in stubs.items() if code != TRAP_HOST_EXCEPTION}
+    found: dict[int, Trap] = {}
+    for start, end, row in _row_spans(linked.rows):
+        if row.column == 0:
+            continue
+        want = row.column - 1
+        site = None
+        if linked.machine == EM_AARCH64:
+            for p in range(start & ~3, end - 3, 4):
+                insn = struct.unpack_from("<I", text, p)[0]
+                if insn & 0xFC000000 == 0x94000000:  # BL
+                    imm = insn & 0x3FFFFFF
+                    if imm & 0x2000000:
+                        imm -= 0x4000000
+                    if by_start.get(p + 4 * imm) == want:
+                        site = p
+        else:
+            for p in range(start, end - 4):
+                if text[p] == 0xE8:  # call rel32
+                    rel = struct.unpack_from("<i", text, p + 1)[0]
+                    if by_start.get(p + 5 + rel) == want:
+                        site = p
+        if site is not None:
+            found[site] = Trap(want)
+    inside = sorted(found.items())
+    ranges = sorted(func_ranges)
+    out: list[tuple[int, Trap]] = []
+    j = 0
+    for off, code in inside:
+        while j < len(ranges) and ranges[j][1] <= off:
+            j += 1
+        if j < len(ranges) and ranges[j][0] <= off:
+            out.append((off, code))
+    return out
+
+
+def address_map(
+    rows: list[LineRow], func_ranges: list[tuple[int, int]]
+) -> list[tuple[int, int | None]]:
+    """Text offset → wasm offset entries for the wasm functions, from the line rows."""
+    spans = _row_spans(rows)
+    spans.sort(key=lambda s: s[0])
+    out: list[tuple[int, int | None]] = []
+    k = 0
+    for fstart, fend in sorted(func_ranges):
+        entries: dict[int, int | None] = {fstart: None}
+        while k < len(spans) and spans[k][0] < fstart:
+            k += 1
+        while k < len(spans) and spans[k][0] < fend:
+            start, _end, row = spans[k]
+            entries[start] = row.line or None
+            k += 1
+        last: object = object()
+        for off in sorted(entries):
+            pos = entries[off]
+            if pos != last:
+                out.append((off, pos))
+                last = pos
+    return out

@@ -1,0 +1,120 @@
+"""The LLVM driver: IR text in, optimised relocatable object bytes out (through llvmlite).
+
+Always the pic/small code model (so the object can be pre-linked into one
+position-independent blob) and a CPU baseline that has the rounding instructions
+wasm needs (``x86-64-v2``: SSE4.1 ``roundss``), so LLVM never calls libm.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import llvmlite.binding as llvm
+
+from cwasm.errors import CwasmError
+
+_init_lock = threading.Lock()
+_initialised = False
+_machines: dict[tuple[str, int], Any] = {}
+
+
+class CodegenError(CwasmError):
+    """LLVM rejected the generated IR or the target."""
+
+
+def _initialise() -> None:
+    global _initialised
+    with _init_lock:
+        if not _initialised:
+            llvm.initialize_all_targets()
+            llvm.initialize_all_asmprinters()
+            # The IR parser otherwise verifies modules that carry debug info itself and
+            # aborts the process on a broken one; we verify afterwards and raise instead.
+            llvm.set_option("cwasm", "-disable-auto-upgrade-debug-info")
+            _initialised = True
+
+
+def host_triple() -> str:
+    """The normalised triple of the machine we run on (``x86_64-unknown-linux-gnu``)."""
+    _initialise()
+    triple = str(llvm.get_process_triple())
+    arch, _, rest = triple.partition("-")
+    if arch == "arm64":
+        arch = "aarch64"
+    parts = rest.split("-")
+    if len(parts) == 3 and parts[0] == "pc":
+        parts[0] = "unknown"
+    return "-".join([arch, *parts])
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    triple: str
+    cpu: str
+    features: str
+
+
+def target_spec(triple: str) -> TargetSpec:
+    """The CPU and features cwasm compiles for on ``triple``."""
+    arch = triple.split("-", 1)[0]
+    if arch == "x86_64":
+        return TargetSpec(triple, "x86-64-v2", "")
+    if arch in ("aarch64", "arm64"):
+        return TargetSpec(triple, "generic", "+neon,+fp-armv8")
+    raise CodegenError(f"target architecture {arch!r} is unsupported")
+
+
+def target_machine(triple: str, opt_level: int) -> Any:
+    """A cached llvmlite TargetMachine for ``triple`` at ``opt_level`` (0–3)."""
+    key = (triple, opt_level)
+    tm = _machines.get(key)
+    if tm is None:
+        _initialise()
+        spec = target_spec(triple)
+        try:
+            target = llvm.Target.from_triple(triple)
+        except RuntimeError as e:
+            raise CodegenError(f"unknown target {triple!r}: {e}") from None
+        tm = target.create_target_machine(
+            cpu=spec.cpu, features=spec.features, opt=opt_level, reloc="pic", codemodel="small"
+        )
+        _machines[key] = tm
+    return tm
+
+
+def data_layout(triple: str) -> str:
+    return str(target_machine(triple, 2).target_data)
+
+
+def compile_ir(
+    ir_text: str,
+    triple: str,
+    opt_level: int,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+) -> bytes:
+    """Parse, verify, optimise (``opt_level`` 0–3) and emit an ELF object for ``triple``.
+
+    ``on_stage`` (for progress reports) is told ``"optimize"`` and ``"codegen"`` as
+    those stages begin.
+    """
+    tm = target_machine(triple, opt_level)
+    try:
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+    except RuntimeError as e:
+        raise CodegenError(f"LLVM rejected the generated IR: {e}") from None
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    if opt_level > 0:
+        if on_stage is not None:
+            on_stage("optimize")
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+    if on_stage is not None:
+        on_stage("codegen")
+    return bytes(tm.emit_object(mod))

@@ -1,0 +1,386 @@
+"""Pre-linking: turn LLVM's relocatable ELF object into one position-independent code blob.
+
+LLVM emits code (``.text``), constant pools (``.rodata.cst*``) and jump tables
+(``.rodata``) as separate sections joined by PC-relative relocations. This module
+lays those sections out one after another (code first), resolves every relocation
+against that layout, and returns the blob together with the symbol locations and
+the DWARF line rows (whose addresses are blob offsets). The blob then needs no
+load-time fixups: the loader copies it to any page-aligned address and runs it.
+
+Writable data (``.data``, ``.bss``) and references to undefined symbols are
+rejected: compiled code keeps all state in the vmctx and reaches everything else
+through pointers stored there.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from cwasm.errors import CwasmError
+
+SHT_PROGBITS = 1
+SHT_SYMTAB = 2
+SHT_RELA = 4
+SHT_NOBITS = 8
+SHF_WRITE = 0x1
+SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
+SHN_UNDEF = 0
+SHN_ABS = 0xFFF1
+STT_SECTION = 3
+STT_FUNC = 2
+
+EM_X86_64 = 62
+EM_AARCH64 = 183
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")
+_RELA = struct.Struct("<QQq")
+
+
+class PrelinkError(CwasmError):
+    """The object file holds something a position-independent blob cannot contain."""
+
+
+@dataclass(slots=True)
+class Section:
+    index: int
+    name: str
+    type: int
+    flags: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    align: int
+
+    @property
+    def is_alloc(self) -> bool:
+        return bool(self.flags & SHF_ALLOC)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    name: str
+    info: int
+    shndx: int
+    value: int
+    size: int
+
+    @property
+    def type(self) -> int:
+        return self.info & 0xF
+
+
+@dataclass(slots=True)
+class ObjectFile:
+    """A parsed little-endian ELF64 relocatable object, as LLVM writes it."""
+
+    data: bytes
+    machine: int
+    sections: list[Section]
+    symbols: list[Symbol]
+    # target section index -> its relocations (offset, symbol index, type, addend)
+    relocations: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+
+    def section_named(self, name: str) -> Section | None:
+        for s in self.sections:
+            if s.name == name:
+                return s
+        return None
+
+    def contents(self, s: Section) -> bytes:
+        if s.type == SHT_NOBITS:
+            return bytes(s.size)
+        return self.data[s.offset : s.offset + s.size]
+
+
+def _cstr(data: bytes, start: int) -> str:
+    end = data.index(b"\0", start)
+    return data[start:end].decode("utf-8", "replace")
+
+
+def parse_object(data: bytes) -> ObjectFile:
+    """Parse the sections, symbols and RELA relocations of an ELF64 LSB object."""
+    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise PrelinkError("LLVM did not produce a little-endian ELF64 object")
+    (_, _, machine, _, _, _, shoff, _, _, _, _, shentsize, shnum, shstrndx) = _EHDR.unpack_from(
+        data, 0
+    )
+    raw = [_SHDR.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+    strtab_off = raw[shstrndx][4]
+    sections = [
+        Section(i, _cstr(data, strtab_off + r[0]), r[1], r[2], r[4], r[5], r[6], r[7], r[8])
+        for i, r in enumerate(raw)
+    ]
+    obj = ObjectFile(data, machine, sections, [])
+    for s in sections:
+        if s.type == SHT_SYMTAB:
+            names_off = sections[s.link].offset
+            for off in range(s.offset, s.offset + s.size, 24):
+                name, info, _other, shndx, value, size = _SYM.unpack_from(data, off)
+                obj.symbols.append(Symbol(_cstr(data, names_off + name), info, shndx, value, size))
+    for s in sections:
+        if s.type == SHT_RELA:
+            relocs = []
+            for off in range(s.offset, s.offset + s.size, 24):
+                r_offset, r_info, addend = _RELA.unpack_from(data, off)
+                relocs.append((r_offset, r_info >> 32, r_info & 0xFFFFFFFF, addend))
+            obj.relocations[s.info] = relocs
+    return obj
+
+
+@dataclass(slots=True)
+class LineRow:
+    """One row of the DWARF line table: from ``address`` on, code is at ``line:column``."""
+
+    address: int
+    line: int
+    column: int
+    end_sequence: bool
+
+
+@dataclass(slots=True)
+class LinkedCode:
+    """The pre-linked blob and what was learnt while building it."""
+
+    text: bytes
+    #: symbol name -> (blob offset, size) for every function symbol
+    functions: dict[str, tuple[int, int]]
+    #: DWARF line rows with blob-offset addresses, in table order
+    rows: list[LineRow]
+    #: size of the code part (the first sections, all executable)
+    code_size: int
+    #: ELF machine of the object (EM_X86_64 or EM_AARCH64)
+    machine: int
+
+
+def _align(n: int, a: int) -> int:
+    return n if a <= 1 else (n + a - 1) // a * a
+
+
+def prelink(obj: ObjectFile) -> LinkedCode:
+    """Lay out the allocated sections of ``obj`` and resolve its relocations."""
+    placed: dict[int, int] = {}
+    blob = bytearray()
+    alloc = [s for s in obj.sections if s.is_alloc and s.size > 0 and s.name != ".eh_frame"]
+    for s in alloc:
+        if s.flags & SHF_WRITE or s.type == SHT_NOBITS:
+            raise PrelinkError(f"compiled code holds writable data (section {s.name!r})")
+    # executable sections first, ".text" leading
+    alloc.sort(key=lambda s: (s.name != ".text", not s.flags & SHF_EXECINSTR, s.index))
+    code_size = 0
+    for s in alloc:
+        start = _align(len(blob), s.align)
+        blob += bytes(start - len(blob))
+        placed[s.index] = start
+        blob += obj.contents(s)
+        if s.flags & SHF_EXECINSTR:
+            code_size = len(blob)
+
+    def symbol_address(sym_index: int) -> int:
+        sym = obj.symbols[sym_index]
+        if sym.shndx == SHN_UNDEF:
+            raise PrelinkError(f"compiled code references the undefined symbol {sym.name!r}")
+        if sym.shndx == SHN_ABS:
+            return sym.value
+        if sym.shndx not in placed:
+            raise PrelinkError(f"compiled code references {sym.name!r} outside the code blob")
+        return placed[sym.shndx] + sym.value
+
+    if obj.machine not in (EM_X86_64, EM_AARCH64):
+        raise PrelinkError(f"no pre-linker for ELF machine {obj.machine}")
+    apply = _x86_64 if obj.machine == EM_X86_64 else _aarch64
+    for s in alloc:
+        for r_offset, sym, rtype, addend in obj.relocations.get(s.index, ()):
+            p = placed[s.index] + r_offset
+            apply(blob, p, rtype, symbol_address(sym) + addend, obj.symbols[sym].name)
+
+    functions: dict[str, tuple[int, int]] = {}
+    for fsym in obj.symbols:
+        if fsym.type == STT_FUNC and fsym.shndx in placed:
+            functions[fsym.name] = (placed[fsym.shndx] + fsym.value, fsym.size)
+
+    rows: list[LineRow] = []
+    line_sec = obj.section_named(".debug_line")
+    if line_sec is not None:
+        data = bytearray(obj.contents(line_sec))
+        for r_offset, sym_index, _rtype, addend in obj.relocations.get(line_sec.index, ()):
+            lsym = obj.symbols[sym_index]
+            base = placed.get(lsym.shndx, 0) if lsym.shndx != SHN_UNDEF else 0
+            value = base + (0 if lsym.type == STT_SECTION else lsym.value) + addend
+            width = 8 if _RELOC_WIDTH.get((obj.machine, _rtype), 8) == 8 else 4
+            data[r_offset : r_offset + width] = value.to_bytes(width, "little", signed=False)
+        rows = decode_line_program(bytes(data))
+    return LinkedCode(bytes(blob), functions, rows, code_size, obj.machine)
+
+
+# relocation types whose patched field is 4 bytes wide (the rest: 8)
+_RELOC_WIDTH = {(EM_X86_64, 10): 4, (EM_X86_64, 11): 4, (EM_AARCH64, 258): 4}
+
+
+def _fits(value: int, bits: int) -> bool:
+    return -(1 << (bits - 1)) <= value < (1 << (bits - 1))
+
+
+def _x86_64(blob: bytearray, p: int, rtype: int, target: int, name: str) -> None:
+    if rtype in (2, 4):  # R_X86_64_PC32, R_X86_64_PLT32
+        value = target - p
+        if not _fits(value, 32):
+            raise PrelinkError(f"PC32 relocation to {name!r} out of range")
+        struct.pack_into("<i", blob, p, value)
+    elif rtype == 24:  # R_X86_64_PC64
+        struct.pack_into("<q", blob, p, target - p)
+    else:
+        raise PrelinkError(f"unsupported x86_64 relocation type {rtype} against {name!r}")
+
+
+def _patch32(blob: bytearray, p: int, mask: int, bits: int) -> None:
+    insn = struct.unpack_from("<I", blob, p)[0]
+    struct.pack_into("<I", blob, p, (insn & ~mask) | (bits & mask))
+
+
+def _aarch64(blob: bytearray, p: int, rtype: int, target: int, name: str) -> None:
+    if rtype == 261:  # R_AARCH64_PREL32
+        struct.pack_into("<i", blob, p, target - p)
+    elif rtype == 260:  # R_AARCH64_PREL64
+        struct.pack_into("<q", blob, p, target - p)
+    elif rtype == 262:  # R_AARCH64_PREL16
+        struct.pack_into("<h", blob, p, target - p)
+    elif rtype == 275:  # R_AARCH64_ADR_PREL_PG_HI21
+        delta = ((target & ~0xFFF) - (p & ~0xFFF)) >> 12
+        if not _fits(delta, 21):
+            raise PrelinkError(f"ADRP relocation to {name!r} out of range")
+        imm = delta & 0x1FFFFF
+        _patch32(blob, p, (0x3 << 29) | (0x7FFFF << 5), ((imm & 3) << 29) | ((imm >> 2) << 5))
+    elif rtype == 274:  # R_AARCH64_ADR_PREL_LO21
+        imm = (target - p) & 0x1FFFFF
+        _patch32(blob, p, (0x3 << 29) | (0x7FFFF << 5), ((imm & 3) << 29) | ((imm >> 2) << 5))
+    elif rtype in (277, 278, 284, 285, 286, 299):
+        # ADD_ABS_LO12_NC and LDST{8,16,32,64,128}_ABS_LO12_NC: the low 12 bits, scaled
+        shift = {277: 0, 278: 0, 284: 1, 285: 2, 286: 3, 299: 4}[rtype]
+        lo = (target & 0xFFF) >> shift
+        _patch32(blob, p, 0xFFF << 10, lo << 10)
+    elif rtype in (282, 283):  # JUMP26, CALL26
+        delta = (target - p) >> 2
+        if not _fits(delta, 26):
+            raise PrelinkError(f"branch relocation to {name!r} out of range")
+        _patch32(blob, p, 0x3FFFFFF, delta & 0x3FFFFFF)
+    elif rtype == 280:  # CONDBR19
+        delta = (target - p) >> 2
+        _patch32(blob, p, 0x7FFFF << 5, (delta & 0x7FFFF) << 5)
+    elif rtype == 279:  # TSTBR14
+        delta = (target - p) >> 2
+        _patch32(blob, p, 0x3FFF << 5, (delta & 0x3FFF) << 5)
+    else:
+        raise PrelinkError(f"unsupported aarch64 relocation type {rtype} against {name!r}")
+
+
+def _uleb(data: bytes, p: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return result, p
+
+
+def _sleb(data: bytes, p: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if b & 0x40:
+                result -= 1 << shift
+            return result, p
+
+
+def decode_line_program(data: bytes) -> list[LineRow]:
+    """Decode every line-number program (DWARF 4 or 5) in a ``.debug_line`` section."""
+    rows: list[LineRow] = []
+    pos = 0
+    while pos + 4 <= len(data):
+        unit_length = struct.unpack_from("<I", data, pos)[0]
+        pos += 4
+        offset_size = 4
+        if unit_length == 0xFFFFFFFF:
+            unit_length = struct.unpack_from("<Q", data, pos)[0]
+            pos += 8
+            offset_size = 8
+        unit_end = pos + unit_length
+        version = struct.unpack_from("<H", data, pos)[0]
+        pos += 2
+        if version >= 5:
+            pos += 2  # address_size, segment_selector_size
+        header_length = int.from_bytes(data[pos : pos + offset_size], "little")
+        pos += offset_size
+        program = pos + header_length
+        min_inst = data[pos]
+        pos += 1
+        if version >= 4:
+            pos += 1  # maximum_operations_per_instruction
+        line_base = struct.unpack_from("<b", data, pos + 1)[0]
+        line_range = data[pos + 2]
+        opcode_base = data[pos + 3]
+        std_lengths = data[pos + 4 : pos + 4 + opcode_base - 1]
+        _decode_rows(
+            data, program, unit_end, min_inst, line_base, line_range, opcode_base, std_lengths, rows
+        )
+        pos = unit_end
+    return rows
+
+
+def _decode_rows(
+    data: bytes,
+    pos: int,
+    end: int,
+    min_inst: int,
+    line_base: int,
+    line_range: int,
+    opcode_base: int,
+    std_lengths: bytes,
+    rows: list[LineRow],
+) -> None:
+    address, line, column = 0, 1, 0
+    while pos < end:
+        op = data[pos]
+        pos += 1
+        if op >= opcode_base:
+            adj = op - opcode_base
+            address += (adj // line_range) * min_inst
+            line += line_base + adj % line_range
+            rows.append(LineRow(address, line, column, False))
+        elif op == 0:
+            length, pos = _uleb(data, pos)
+            sub = data[pos]
+            if sub == 1:  # end_sequence
+                rows.append(LineRow(address, line, column, True))
+                address, line, column = 0, 1, 0
+            elif sub == 2:  # set_address
+                address = int.from_bytes(data[pos + 1 : pos + length], "little")
+            pos += length
+        elif op == 1:  # copy
+            rows.append(LineRow(address, line, column, False))
+        elif op == 2:  # advance_pc
+            v, pos = _uleb(data, pos)
+            address += v * min_inst
+        elif op == 3:  # advance_line
+            v, pos = _sleb(data, pos)
+            line += v
+        elif op == 5:  # set_column
+            column, pos = _uleb(data, pos)
+        elif op == 8:  # const_add_pc
+            address += ((255 - opcode_base) // line_range) * min_inst
+        elif op == 9:  # fixed_advance_pc
+            address += struct.unpack_from("<H", data, pos)[0]
+            pos += 2
+        else:  # set_file, negate_stmt, set_basic_block, prologue/epilogue, isa...
+            for _ in range(std_lengths[op - 1]):
+                _, pos = _uleb(data, pos)

@@ -1,0 +1,252 @@
+"""IR text of the code around wasm functions: entry and host trampolines, trap routines.
+
+* ``array_to_wasm``: the entry trampoline Python calls, ``i32 (vmctx, values)``. It
+  pushes a fresh jump buffer into the store context, calls ``_setjmp`` through the
+  pointer stored there, loads the arguments from the ``u64x2`` values array, calls
+  the wasm function and stores its results back. Returns 0, or 1 after a trap.
+* ``wasm_to_array``: one per signature of imported functions. Called like a wasm
+  function with a host function context as its vmctx; it spills the arguments into
+  a values array on its stack, calls the Python callback stored in the context and
+  traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception.
+* ``trap``: one routine per trap code. It records the code and a backtrace (the
+  return addresses of the frame-pointer chain up to the innermost entry trampoline)
+  in the store context and ``longjmp``s to that trampoline.
+"""
+
+from __future__ import annotations
+
+from cwasm.compile.irmodule import (
+    ATTR_NORETURN_CALL,
+    ATTR_RETURNS_TWICE,
+    ATTR_TRAMPOLINE,
+    ATTR_TRAP_CALL,
+    ATTR_TRAP_FN,
+    SECTION,
+    IRModule,
+    ir_type,
+    return_type,
+)
+from cwasm.compile.translate import func_symbol, trap_symbol
+from cwasm.runtime.vmoffsets import (
+    CTX_STORE,
+    HOSTCTX_CALLBACK,
+    JMP_BUF_SIZE,
+    MAX_FRAMES,
+    STORE_DEPTH,
+    STORE_ENTRY_FP,
+    STORE_FRAMES,
+    STORE_JMP_BUF,
+    STORE_LONGJMP,
+    STORE_NUM_FRAMES,
+    STORE_SETJMP,
+    STORE_STACK_FLOOR,
+    STORE_STACK_LIMIT,
+    STORE_STACK_SIZE,
+    STORE_TRAP_CODE,
+    TRAP_HOST_EXCEPTION,
+    VALUE_SLOT_SIZE,
+)
+from cwasm.wasm.types import FuncType
+
+
+def array_to_wasm_symbol(func_index: int) -> str:
+    return f"@a2w{func_index}"
+
+
+def wasm_to_array_symbol(type_index: int) -> str:
+    return f"@w2a{type_index}"
+
+
+def _gep(dst: str, base: str, offset: int) -> str:
+    return f"  {dst} = getelementptr inbounds i8, ptr {base}, i64 {offset}"
+
+
+def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
+    """Append the entry trampoline of ``func_index`` (signature ``ft``)."""
+    fa = mod.use("llvm.frameaddress.p0")
+    L = [
+        f"define hidden i32 {array_to_wasm_symbol(func_index)}(ptr %vmctx, ptr %values) "
+        f"{ATTR_TRAMPOLINE} {SECTION} {{",
+        "entry:",
+        "  %saved = alloca [3 x i64], align 8",
+        f"  %jb = alloca [{JMP_BUF_SIZE // 8} x i64], align 16",
+        _gep("%sp", "%vmctx", CTX_STORE),
+        "  %s = load ptr, ptr %sp",
+        _gep("%jbp", "%s", STORE_JMP_BUF),
+        _gep("%efp", "%s", STORE_ENTRY_FP),
+        _gep("%dp", "%s", STORE_DEPTH),
+        "  %prev_jb = load i64, ptr %jbp",
+        "  %prev_fp = load i64, ptr %efp",
+        "  %depth = load i64, ptr %dp",
+        "  store volatile i64 %prev_jb, ptr %saved",
+        _gep("%sv1", "%saved", 8),
+        "  store volatile i64 %prev_fp, ptr %sv1",
+        _gep("%sv2", "%saved", 16),
+        "  store volatile i64 %depth, ptr %sv2",
+        f"  %fp = call ptr {fa}(i32 0)",
+        "  %fpi = ptrtoint ptr %fp to i64",
+        "  %outer = icmp eq i64 %depth, 0",
+        "  br i1 %outer, label %setlimit, label %enter",
+        "setlimit:",
+        _gep("%ssp", "%s", STORE_STACK_SIZE),
+        "  %ss = load i64, ptr %ssp",
+        "  %want = sub i64 %fpi, %ss",
+        _gep("%flp", "%s", STORE_STACK_FLOOR),
+        "  %floor = load i64, ptr %flp",
+        "  %above = icmp ugt i64 %want, %floor",
+        "  %lim = select i1 %above, i64 %want, i64 %floor",
+        _gep("%limp", "%s", STORE_STACK_LIMIT),
+        "  store i64 %lim, ptr %limp",
+        "  br label %enter",
+        "enter:",
+        "  %d1 = add i64 %depth, 1",
+        "  store i64 %d1, ptr %dp",
+        "  %jbi = ptrtoint ptr %jb to i64",
+        "  store i64 %jbi, ptr %jbp",
+        "  store i64 %fpi, ptr %efp",
+        _gep("%sjp", "%s", STORE_SETJMP),
+        "  %sj = load ptr, ptr %sjp",
+        f"  %r = call i32 %sj(ptr %jb) {ATTR_RETURNS_TWICE}",
+        "  %trapped = icmp ne i32 %r, 0",
+        "  br i1 %trapped, label %trap, label %run",
+        "run:",
+    ]
+    args = ["ptr %vmctx", "ptr %vmctx"]
+    for i, t in enumerate(ft.params):
+        ty = ir_type(t)
+        L.append(_gep(f"%ap{i}", "%values", VALUE_SLOT_SIZE * i))
+        L.append(f"  %a{i} = load {ty}, ptr %ap{i}, align 8")
+        args.append(f"{ty} %a{i}")
+    ret = return_type(ft.results)
+    call = f"call {ret} {func_symbol(func_index)}({', '.join(args)})"
+    if ft.results:
+        L.append(f"  %res = {call}")
+    else:
+        L.append(f"  {call}")
+    for i, rt in enumerate(ft.results):
+        ty = ir_type(rt)
+        v = "%res"
+        if len(ft.results) > 1:
+            v = f"%r{i}"
+            L.append(f"  {v} = extractvalue {ret} %res, {i}")
+        L.append(_gep(f"%rp{i}", "%values", VALUE_SLOT_SIZE * i))
+        L.append(f"  store {ty} {v}, ptr %rp{i}, align 8")
+    L += [
+        "  store i64 %prev_jb, ptr %jbp",
+        "  store i64 %prev_fp, ptr %efp",
+        "  store i64 %depth, ptr %dp",
+        "  ret i32 0",
+        "trap:",
+        # after longjmp only memory is trustworthy: reload what was saved
+        "  %t_jb = load volatile i64, ptr %saved",
+        _gep("%tsv1", "%saved", 8),
+        "  %t_fp = load volatile i64, ptr %tsv1",
+        _gep("%tsv2", "%saved", 16),
+        "  %t_depth = load volatile i64, ptr %tsv2",
+        _gep("%tsp", "%vmctx", CTX_STORE),
+        "  %ts = load ptr, ptr %tsp",
+        _gep("%tjbp", "%ts", STORE_JMP_BUF),
+        "  store i64 %t_jb, ptr %tjbp",
+        _gep("%tefp", "%ts", STORE_ENTRY_FP),
+        "  store i64 %t_fp, ptr %tefp",
+        _gep("%tdp", "%ts", STORE_DEPTH),
+        "  store i64 %t_depth, ptr %tdp",
+        "  ret i32 1",
+        "}",
+    ]
+    mod.functions.append("\n".join(L))
+
+
+def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
+    """Append the trampoline that calls a host function of type ``ft`` from wasm."""
+    params = [ir_type(t) for t in ft.params]
+    ret = return_type(ft.results)
+    n = max(len(ft.params), len(ft.results), 1)
+    # slot n holds the completion flag the callback sets when it ran to the end; if
+    # ctypes could not even run the Python code, the flag stays 0 and we trap out
+    arglist = ", ".join(["ptr %ctx", "ptr %caller"] + [f"{t} %p{i}" for i, t in enumerate(params)])
+    mod.trap_codes.add(TRAP_HOST_EXCEPTION)
+    L = [
+        f"define hidden {ret} {wasm_to_array_symbol(type_index)}({arglist}) {ATTR_TRAMPOLINE} {SECTION} {{",
+        "entry:",
+        f"  %buf = alloca [{(n + 1) * VALUE_SLOT_SIZE // 8} x i64], align 16",
+        _gep("%donep", "%buf", VALUE_SLOT_SIZE * n),
+        "  store i64 0, ptr %donep",
+    ]
+    for i, t in enumerate(params):
+        L.append(_gep(f"%ap{i}", "%buf", VALUE_SLOT_SIZE * i))
+        L.append(f"  store {t} %p{i}, ptr %ap{i}, align 8")
+    L += [
+        _gep("%cbp", "%ctx", HOSTCTX_CALLBACK),
+        "  %cb = load ptr, ptr %cbp",
+        f"  %st = call i32 %cb(ptr %ctx, ptr %caller, ptr %buf, i64 {n})",
+        "  %done = load volatile i64, ptr %donep",
+        "  %bad = icmp eq i64 %done, 0",
+        "  br i1 %bad, label %trap, label %ok",
+        "trap:",
+        f"  notail call void {trap_symbol(TRAP_HOST_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
+        "  unreachable",
+        "ok:",
+    ]
+    for i, rt in enumerate(ft.results):
+        ty = ir_type(rt)
+        L.append(_gep(f"%rp{i}", "%buf", VALUE_SLOT_SIZE * i))
+        L.append(f"  %r{i} = load {ty}, ptr %rp{i}, align 8")
+    if not ft.results:
+        L.append("  ret void")
+    elif len(ft.results) == 1:
+        L.append(f"  ret {ret} %r0")
+    else:
+        agg = "poison"
+        for i, rt in enumerate(ft.results):
+            L.append(f"  %agg{i} = insertvalue {ret} {agg}, {ir_type(rt)} %r{i}, {i}")
+            agg = f"%agg{i}"
+        L.append(f"  ret {ret} {agg}")
+    L.append("}")
+    mod.functions.append("\n".join(L))
+
+
+def trap_routine(mod: IRModule, code: int) -> None:
+    """Append the routine that records trap ``code`` and its backtrace, then ``longjmp``s."""
+    fa = mod.use("llvm.frameaddress.p0")
+    L = [
+        f"define hidden void {trap_symbol(code)}(ptr %ctx) {ATTR_TRAP_FN} {SECTION} {{",
+        "entry:",
+        _gep("%sp", "%ctx", CTX_STORE),
+        "  %s = load ptr, ptr %sp",
+        _gep("%codep", "%s", STORE_TRAP_CODE),
+        f"  store i64 {code}, ptr %codep",
+        _gep("%stopp", "%s", STORE_ENTRY_FP),
+        "  %stop = load ptr, ptr %stopp",
+        _gep("%frames", "%s", STORE_FRAMES),
+        f"  %fp0 = call ptr {fa}(i32 0)",
+        "  br label %walk",
+        "walk:",
+        "  %fp = phi ptr [ %fp0, %entry ], [ %next, %more ]",
+        "  %n = phi i64 [ 0, %entry ], [ %n1, %more ]",
+        _gep("%rap", "%fp", 8),
+        "  %ra = load i64, ptr %rap",
+        "  %slot = getelementptr inbounds i64, ptr %frames, i64 %n",
+        "  store i64 %ra, ptr %slot",
+        "  %n1 = add i64 %n, 1",
+        "  %next = load ptr, ptr %fp",
+        "  %at_entry = icmp eq ptr %next, %stop",
+        "  %ascending = icmp ugt ptr %next, %fp",
+        f"  %room = icmp ult i64 %n1, {MAX_FRAMES}",
+        "  %ok1 = and i1 %ascending, %room",
+        "  %go = select i1 %at_entry, i1 false, i1 %ok1",
+        "  br i1 %go, label %more, label %done",
+        "more:",
+        "  br label %walk",
+        "done:",
+        _gep("%nfp", "%s", STORE_NUM_FRAMES),
+        "  store i64 %n1, ptr %nfp",
+        _gep("%jbp", "%s", STORE_JMP_BUF),
+        "  %jb = load ptr, ptr %jbp",
+        _gep("%ljp", "%s", STORE_LONGJMP),
+        "  %lj = load ptr, ptr %ljp",
+        f"  call void %lj(ptr %jb, i32 1) {ATTR_NORETURN_CALL}",
+        "  unreachable",
+        "}",
+    ]
+    mod.functions.append("\n".join(L))

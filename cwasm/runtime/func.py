@@ -1,0 +1,307 @@
+"""Func: calling wasm from Python and Python from wasm.
+
+A wasm function is called through its module's entry trampoline with one ctypes
+prototype for all of them, ``int (vmctx, values)``: the arguments are packed into a
+preallocated ``u64x2`` buffer, the results read back from it. A non-zero status means
+the call trapped or a host function raised; the store then raises the ``Trap`` or
+re-raises the original exception.
+
+A host function is a Python callable behind a ctypes callback. Compiled code reaches
+it through a wasm-to-array trampoline with a *host context* as its vmctx. The
+callback never lets an exception escape: it records it in the store and reports
+failure, and the trampoline traps out to the nearest entry.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cwasm.errors import CwasmError
+from cwasm.runtime import vmoffsets as vo
+from cwasm.runtime.types import FuncType
+from cwasm.runtime.values import SlotCodec
+from cwasm.wasm import types as wt
+
+if TYPE_CHECKING:
+    from cwasm.runtime.instance import Instance
+    from cwasm.runtime.store import Store
+
+#: every entry trampoline: ``int (vmctx, values)``; the GIL stays held. The arguments are
+#: ctypes objects (a ``c_void_p`` and the values array), so no argtypes are needed, which
+#: makes the call cheaper.
+ENTRY_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int)
+#: every host callback: ``int (hostctx, caller_vmctx, values, count)``
+HOST_PROTO = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64
+)
+
+_codecs: dict[tuple[tuple[wt.ValType, ...], bool, bool], SlotCodec] = {}
+
+
+def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCodec:
+    key = (types, raw, decode)
+    c = _codecs.get(key)
+    if c is None:
+        c = _codecs[key] = SlotCodec(types, raw=raw, decode=decode)
+    return c
+
+
+class Caller:
+    """What a host function created with ``access_caller=True`` receives first."""
+
+    def __init__(self, store: Store, instance: Instance | None) -> None:
+        self.store = store
+        self._instance = instance
+
+    def get(self, name: str) -> Any:
+        if self._instance is None:
+            return None
+        return self._instance.exports(self.store).get(name)
+
+    def __getitem__(self, name: str) -> Any:
+        item = self.get(name)
+        if item is None:
+            raise KeyError(name)
+        return item
+
+
+class Func:
+    """A function: host (``Func(store, FuncType, callable)``) or exported by an instance."""
+
+    store: Store
+    wasm_type: wt.FuncType
+    instance: Instance | None
+    func_index: int
+    type_id: int
+    _host: Callable[..., Any] | None
+    _access_caller: bool
+    _buf: Any
+    _entry: Any
+    _vmctx: ctypes.c_void_p
+    _call: Callable[[Sequence[Any]], Any]
+    _funcref_addr: int
+
+    def __init__(
+        self,
+        store: Store,
+        ty: FuncType,
+        func: Callable[..., Any],
+        access_caller: bool = False,
+    ) -> None:
+        self.store = store
+        self.wasm_type = ty.wasm
+        self.instance: Instance | None = None
+        self.func_index = -1
+        self._host = func
+        self._access_caller = access_caller
+        self._init_codecs()
+        n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
+        self._view_t = ctypes.c_char * (vo.VALUE_SLOT_SIZE * n)
+        self._callback = HOST_PROTO(self._on_call)
+        self._hostctx = (ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8))()
+        self._hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
+        self._hostctx[vo.CTX_STORE // 8] = store.ctx_address
+        self._hostctx[vo.HOSTCTX_CALLBACK // 8] = (
+            ctypes.cast(self._callback, ctypes.c_void_p).value or 0
+        )
+        self.hostctx_address = ctypes.addressof(self._hostctx)
+        self.type_id = store.engine.type_id(self.wasm_type)
+        self._funcref = (ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8))()
+        self._funcref[vo.FUNCREF_VMCTX // 8] = self.hostctx_address
+        self._funcref[vo.FUNCREF_TYPE_ID // 8] = self.type_id
+        self._funcref_addr = ctypes.addressof(self._funcref)
+        store.register_host_funcref(self._funcref_addr, self)
+        store.keep(self)
+
+    @classmethod
+    def _wasm(cls, store: Store, instance: Instance, func_index: int, entry: int) -> Func:
+        self = cls.__new__(cls)
+        self.store = store
+        self.instance = instance
+        self.func_index = func_index
+        self.wasm_type = instance.module.func_type(func_index)
+        self._host = None
+        self._access_caller = False
+        self._init_codecs()
+        n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
+        self._buf = (ctypes.c_uint64 * (2 * n))()
+        self._entry = ENTRY_PROTO(entry) if entry else None
+        self._vmctx = ctypes.c_void_p(instance.vmctx)
+        self._call = self._make_call()
+        self._funcref_addr = instance.vmctx + instance.module.offsets.func_ref(func_index)
+        self.type_id = instance.module.type_ids[instance.module.m.functions[func_index]]
+        return self
+
+    def _init_codecs(self) -> None:
+        p, r = self.wasm_type.params, self.wasm_type.results
+        self._nres = len(r)
+        self._api_in = codec(p, raw=False, decode=False)
+        self._api_out = codec(r, raw=False, decode=True)
+        self._raw_in = codec(p, raw=True, decode=False)
+        self._raw_out = codec(r, raw=True, decode=True)
+
+    # --- wasmtime-py API ---
+
+    def type(self, store: Store | None = None) -> FuncType:
+        return FuncType.from_wasm(self.wasm_type)
+
+    @property
+    def param_arity(self) -> int:
+        return len(self.wasm_type.params)
+
+    @property
+    def result_arity(self) -> int:
+        return len(self.wasm_type.results)
+
+    def __call__(self, store: Store, *params: Any) -> Any:
+        if self._host is not None:
+            return self._call_host_from_python(params)
+        return self._call(params)
+
+    def _make_call(self) -> Callable[[Sequence[Any]], Any]:
+        """The call path of a wasm function, with everything it touches bound locally."""
+        entry = self._entry
+        if entry is None:
+            return lambda params: self._invoke(self._buf)
+        store = self.store
+        raise_trap = store.raise_trap
+        get_ident = threading.get_ident
+        encode = self._api_in.encode
+        out = self._api_out
+        buf = self._buf
+        vm = self._vmctx
+        n = self._nres
+        if out.simple and n == 1:
+            unpack = out.struct.unpack_from
+
+            def call1(params: Sequence[Any]) -> Any:
+                if get_ident() != store.thread:
+                    store.enter_thread()
+                encode(store, buf, params)
+                if entry(vm, buf):
+                    raise_trap()
+                return unpack(buf)[0]
+
+            return call1
+
+        def call(params: Sequence[Any]) -> Any:
+            if get_ident() != store.thread:
+                store.enter_thread()
+            encode(store, buf, params)
+            if entry(vm, buf):
+                raise_trap()
+            if n == 0:
+                return None
+            res = out.decode_from(store, buf)
+            return res[0] if n == 1 else res
+
+        return call
+
+    def call_raw(self, store: Store, args: Sequence[Any]) -> list[Any]:
+        """Call with raw bits: i32/i64 as unsigned patterns, f32/f64 as IEEE bits, v128 as
+        a 128-bit int, references as objects or None. Returns the results the same way."""
+        if self._host is not None:
+            return self._call_host_raw(args)
+        buf = self._buf
+        self._raw_in.encode(self.store, buf, args)
+        self._invoke(buf)
+        return self._raw_out.decode_from(self.store, buf)
+
+    def _invoke(self, buf: Any) -> None:
+        entry = self._entry
+        if entry is None:
+            raise CwasmError("this function cannot be called: it has no entry trampoline")
+        if threading.get_ident() != self.store.thread:
+            self.store.enter_thread()
+        if entry(self._vmctx, buf):
+            self.store.raise_trap()
+
+    # --- host functions called from Python ---
+
+    def _call_host_from_python(self, params: Sequence[Any]) -> Any:
+        buf = (ctypes.c_uint64 * (2 * max(len(params), 1)))()
+        self._api_in.encode_into(self.store, buf, params)  # type-checks the arguments
+        args = self._api_in_as_api(buf)
+        host = self._host
+        assert host is not None
+        if self._access_caller:
+            return host(Caller(self.store, None), *args)
+        return host(*args)
+
+    def _api_in_as_api(self, buf: Any) -> list[Any]:
+        return codec(self.wasm_type.params, raw=False, decode=True).decode_from(self.store, buf)
+
+    def _call_host_raw(self, args: Sequence[Any]) -> list[Any]:
+        n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
+        buf = (ctypes.c_uint64 * (2 * n))()
+        self._raw_in.encode_into(self.store, buf, args)
+        view = self._view_t.from_buffer(buf)
+        if self._run_host(view, None) != 0:
+            self.store.raise_trap()
+        return self._raw_out.decode_from(self.store, buf)
+
+    # --- host functions called from wasm ---
+
+    def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
+        status = self._run_host(self._view_t.from_address(values), caller_vmctx)
+        if status == 0:
+            # the completion flag after the value slots (see the wasm-to-array trampoline)
+            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = 1
+        return status
+
+    def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
+        store = self.store
+        host = self._host
+        assert host is not None
+        try:
+            args = codec(self.wasm_type.params, raw=False, decode=True).decode_from(store, view)
+            if self._access_caller:
+                from cwasm.runtime.store import instance_at
+
+                inst = instance_at(caller_vmctx) if caller_vmctx else None
+                result = host(Caller(store, inst), *args)
+            else:
+                result = host(*args)
+            n = self._nres
+            if n == 0:
+                results: Sequence[Any] = ()
+            elif n == 1:
+                results = (result,)
+            else:
+                if not isinstance(result, (list, tuple)):
+                    raise TypeError(f"host function must return {n} values as a list or tuple")
+                results = result
+            self._api_in_results().encode_into(store, view, results)
+            return 0
+        except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
+            store.pending = e
+            return 1
+
+    def _api_in_results(self) -> SlotCodec:
+        return codec(self.wasm_type.results, raw=False, decode=False)
+
+    # --- references ---
+
+    def funcref_address(self, store: Store) -> int:
+        if self._host is not None:
+            if self._funcref[vo.FUNCREF_WASM_CALL // 8] == 0:
+                tramp = self.store.engine.host_trampolines.get(self.type_id)
+                if tramp is None:
+                    raise CwasmError(
+                        f"cannot make a reference to a host function of type {self.wasm_type}: "
+                        "no loaded module has a trampoline for that signature"
+                    )
+                self._funcref[vo.FUNCREF_WASM_CALL // 8] = tramp
+        return self._funcref_addr
+
+    def vmfuncref(self) -> tuple[int, int, int, int]:
+        """(wasm_call, vmctx, array_call, type_id) to copy into an importing vmctx."""
+        words = (ctypes.c_uint64 * 4).from_address(self._funcref_addr)
+        return words[0], words[1], words[2], words[3]
+
+    def __repr__(self) -> str:
+        kind = "host" if self._host is not None else f"wasm function {self.func_index}"
+        return f"<Func {kind} {self.wasm_type}>"

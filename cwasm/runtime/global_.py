@@ -1,0 +1,116 @@
+"""Global: one global variable's 16 bytes of storage, in a vmctx or a buffer of its own.
+
+Compiled code loads and stores the value in place (through a pointer in the vmctx
+for imported globals). Python reads and writes it as the API value or as raw bits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import TYPE_CHECKING, Any
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.types import GlobalType, Val
+from cwasm.wasm import types as wt
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+_API = {
+    wt.ValType.I32: "<i",
+    wt.ValType.I64: "<q",
+    wt.ValType.F32: "<f",
+    wt.ValType.F64: "<d",
+    wt.ValType.FUNCREF: "<Q",
+    wt.ValType.EXTERNREF: "<Q",
+    wt.ValType.V128: "<QQ",
+}
+_RAW = {
+    wt.ValType.I32: "<I",
+    wt.ValType.I64: "<Q",
+    wt.ValType.F32: "<I",
+    wt.ValType.F64: "<Q",
+    wt.ValType.FUNCREF: "<Q",
+    wt.ValType.EXTERNREF: "<Q",
+    wt.ValType.V128: "<QQ",
+}
+
+
+class Global:
+    """A global (wasmtime-py's ``Global``)."""
+
+    def __init__(self, store: Store, ty: GlobalType, val: Any) -> None:
+        self._own = (ctypes.c_uint64 * 2)()
+        self._setup(store, ty.wasm, ctypes.addressof(self._own))
+        self._write(val)
+        store.keep(self)
+
+    @classmethod
+    def _at(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
+        self = cls.__new__(cls)
+        self._setup(store, ty, addr)
+        return self
+
+    def _setup(self, store: Store, ty: wt.GlobalType, addr: int) -> None:
+        self.store = store
+        self.wasm_type = ty
+        self.addr = addr
+        self._view = (ctypes.c_char * 16).from_address(addr)
+
+    def type(self, store: Store | None = None) -> GlobalType:
+        return GlobalType.from_wasm(self.wasm_type)
+
+    def value(self, store: Store | None = None) -> Any:
+        t = self.wasm_type.content
+        vals = struct.unpack_from(_API[t], self._view, 0)
+        if t == wt.ValType.V128:
+            return vals[0] | (vals[1] << 64)
+        if t == wt.ValType.FUNCREF:
+            return self.store.func_from_address(vals[0])
+        if t == wt.ValType.EXTERNREF:
+            return self.store.externref_object(vals[0])
+        return vals[0]
+
+    def value_raw(self, store: Store | None = None) -> Any:
+        """The value as raw bits (floats as IEEE bit patterns); references as objects."""
+        t = self.wasm_type.content
+        if t.is_ref:
+            return self.value()
+        vals = struct.unpack_from(_RAW[t], self._view, 0)
+        return vals[0] | (vals[1] << 64) if t == wt.ValType.V128 else vals[0]
+
+    def set_value(self, store: Store | None, val: Any) -> None:
+        if not self.wasm_type.mutable:
+            raise CwasmError("immutable global cannot be set")
+        self._write(val)
+
+    def _write(self, val: Any) -> None:
+        if isinstance(val, Val):
+            val = val.value
+        t = self.wasm_type.content
+        if t == wt.ValType.FUNCREF:
+            struct.pack_into("<Q", self._view, 0, self.store.funcref_address(val))
+        elif t == wt.ValType.EXTERNREF:
+            struct.pack_into("<Q", self._view, 0, self.store.externref_handle(val))
+        elif t == wt.ValType.V128:
+            v = int(val) & ((1 << 128) - 1)
+            struct.pack_into("<QQ", self._view, 0, v & ((1 << 64) - 1), v >> 64)
+        elif t in (wt.ValType.F32, wt.ValType.F64):
+            struct.pack_into(_API[t], self._view, 0, float(val))
+        else:
+            bits = 32 if t == wt.ValType.I32 else 64
+            if isinstance(val, bool) or not isinstance(val, int):
+                raise TypeError(f"expected an int for a global of type {t.text}")
+            struct.pack_into(_RAW[t], self._view, 0, val & ((1 << bits) - 1))
+
+    def write_raw(self, bits: int) -> None:
+        """Store raw bits (integers and float bit patterns; references as handles)."""
+        t = self.wasm_type.content
+        if t == wt.ValType.V128:
+            struct.pack_into("<QQ", self._view, 0, bits & ((1 << 64) - 1), bits >> 64)
+        else:
+            struct.pack_into(_RAW[t], self._view, 0, bits)
+
+    def matches(self, want: wt.GlobalType) -> bool:
+        return self.wasm_type == want

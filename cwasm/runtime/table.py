@@ -1,0 +1,142 @@
+"""Table: a table of references, as 8-byte elements compiled code indexes directly.
+
+A funcref element is the address of a ``VMFuncRef`` (0 = null); an externref element
+is the store's handle for the object (0 = null). Like a memory, a table is described
+to compiled code by a definition (element base, current length) in the owning vmctx
+or in a buffer of its own. Growing past the allocated capacity moves the elements to a
+larger buffer and updates the definition.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING, Any
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.types import TableType
+from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
+from cwasm.wasm import types as wt
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+_PREALLOCATE = 4096
+MAX_TABLE = 0xFFFFFFFF
+
+
+class Table:
+    """A table (wasmtime-py's ``Table``)."""
+
+    def __init__(self, store: Store, ty: TableType, init: Any) -> None:
+        self._own_def = (ctypes.c_uint64 * 2)()
+        self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
+        fill = self._encode(init)
+        for i in range(ty.wasm.limits.min):
+            self._elems[i] = fill
+        store.keep(self)
+
+    @classmethod
+    def _in_vmctx(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
+        self = cls.__new__(cls)
+        self._setup(store, ty, def_addr)
+        return self
+
+    def _setup(self, store: Store, ty: wt.TableType, def_addr: int) -> None:
+        self.store = store
+        self.wasm_type = ty
+        limit = store.engine.config.max_table_elements
+        declared = ty.limits.max if ty.limits.max is not None else MAX_TABLE
+        self.max_elements = min(declared, limit)
+        if ty.limits.min > self.max_elements:
+            raise CwasmError(
+                f"table minimum size of {ty.limits.min} elements exceeds the table limit "
+                f"of {self.max_elements} elements"
+            )
+        capacity = ty.limits.min
+        if self.max_elements <= _PREALLOCATE:
+            capacity = self.max_elements
+        self._elems = (ctypes.c_uint64 * max(capacity, 1))()
+        self.capacity = capacity
+        self.def_addr = def_addr
+        self._base = ctypes.c_uint64.from_address(def_addr + DEF_BASE)
+        self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
+        self._base.value = ctypes.addressof(self._elems)
+        self._len.value = ty.limits.min
+
+    # --- conversions ---
+
+    def _encode(self, value: Any) -> int:
+        if self.wasm_type.element == wt.ValType.FUNCREF:
+            return self.store.funcref_address(_unwrap(value))
+        return self.store.externref_handle(_unwrap(value))
+
+    def _decode(self, bits: int) -> Any:
+        if self.wasm_type.element == wt.ValType.FUNCREF:
+            return self.store.func_from_address(bits)
+        return self.store.externref_object(bits)
+
+    # --- wasmtime-py API ---
+
+    def type(self, store: Store | None = None) -> TableType:
+        return TableType.from_wasm(self.wasm_type)
+
+    def size(self, store: Store | None = None) -> int:
+        return int(self._len.value)
+
+    def get(self, store: Store | None, idx: int) -> Any:
+        if not 0 <= idx < self.size():
+            return None
+        return self._decode(self._elems[idx])
+
+    def set(self, store: Store | None, idx: int, val: Any) -> None:
+        if not 0 <= idx < self.size():
+            raise CwasmError("table index out of bounds")
+        self._elems[idx] = self._encode(val)
+
+    def grow(self, store: Store | None, amt: int, init: Any) -> int:
+        old = self.grow_raw(amt, self._encode(init))
+        if old < 0:
+            raise CwasmError(f"failed to grow table by {amt}")
+        return old
+
+    # --- runtime ---
+
+    def grow_raw(self, delta: int, fill: int) -> int:
+        """Grow by ``delta`` elements set to ``fill``; the old size, or -1."""
+        old = self.size()
+        new = old + delta
+        if delta < 0 or new > self.max_elements:
+            return -1
+        if new > self.capacity:
+            capacity = max(new, min(self.max_elements, 2 * self.capacity + 16))
+            elems = (ctypes.c_uint64 * capacity)()
+            ctypes.memmove(elems, self._elems, 8 * old)
+            self._elems = elems
+            self.capacity = capacity
+            self._base.value = ctypes.addressof(elems)
+        if fill:
+            self._elems[old:new] = [fill] * delta
+        self._len.value = new
+        return old
+
+    def raw(self, idx: int) -> int:
+        return int(self._elems[idx])
+
+    def set_raw(self, idx: int, bits: int) -> None:
+        self._elems[idx] = bits
+
+    def matches(self, want: wt.TableType) -> bool:
+        if self.wasm_type.element != want.element:
+            return False
+        have_max = self.wasm_type.limits.max
+        if self.size() < want.limits.min:
+            return False
+        if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
+            return False
+        return True
+
+
+def _unwrap(v: Any) -> Any:
+    from cwasm.runtime.types import Val
+
+    return v.value if isinstance(v, Val) else v

@@ -1,0 +1,150 @@
+"""Traps as Python sees them: the ``Trap`` exception, its ``Frame``s and the code registry.
+
+When compiled code traps, the trap routine leaves the trap code and the return
+addresses of the frame-pointer chain in the store context. ``Trap`` keeps those raw
+addresses and resolves them lazily into frames — function index and name from the
+module's info and name section, module offset from its address map — using the
+registry of loaded code, which maps any native address back to its module.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cwasm.errors import CwasmError
+from cwasm.obj.traps import Trap as TrapKind
+
+if TYPE_CHECKING:
+    from cwasm.runtime.module import LoadedModule
+
+
+class TrapCode(enum.IntEnum):
+    """Why wasm trapped (wasmtime-py's names, the artifact's numbering)."""
+
+    STACK_OVERFLOW = 0
+    MEMORY_OUT_OF_BOUNDS = 1
+    HEAP_MISALIGNED = 2
+    TABLE_OUT_OF_BOUNDS = 3
+    INDIRECT_CALL_TO_NULL = 4
+    BAD_SIGNATURE = 5
+    INTEGER_OVERFLOW = 6
+    INTEGER_DIVISION_BY_ZERO = 7
+    BAD_CONVERSION_TO_INTEGER = 8
+    UNREACHABLE_CODE_REACHED = 9
+    INTERRUPT = 10
+    ALWAYS_TRAP_ADAPTER = 11
+    OUT_OF_FUEL = 12
+    ATOMIC_WAIT_NON_SHARED_MEMORY = 13
+    NULL_REFERENCE = 14
+    ARRAY_OUT_OF_BOUNDS = 15
+    ALLOCATION_TOO_LARGE = 16
+    CAST_FAILURE = 17
+    CANNOT_ENTER_COMPONENT = 18
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One wasm frame of a trap's backtrace (innermost first)."""
+
+    func_index: int
+    func_name: str | None
+    module_name: str | None
+    func_offset: int | None  # offset of the position within the function's body
+    module_offset: int | None  # offset of the position within the wasm module
+
+    def __str__(self) -> str:
+        name = (
+            self.func_name if self.func_name is not None else f"<wasm function {self.func_index}>"
+        )
+        mod = self.module_name if self.module_name is not None else "<unknown>"
+        off = f"{self.module_offset:#x}" if self.module_offset is not None else "?"
+        return f"{off} - {mod}!{name}"
+
+
+class Trap(CwasmError):
+    """A WebAssembly trap: ``trap_code``, ``message`` and a wasm backtrace in ``frames``."""
+
+    def __init__(self, code: int | str, return_addresses: tuple[int, ...] = ()) -> None:
+        if isinstance(code, str):
+            self._code: TrapCode | None = None
+            self._text = code
+        else:
+            self._code = TrapCode(code)
+            self._text = TrapKind(code).message
+        self._ras = return_addresses
+        self._frames: list[Frame] | None = None
+        super().__init__(self._text)
+
+    @property
+    def trap_code(self) -> TrapCode | None:
+        return self._code
+
+    @property
+    def message(self) -> str:
+        """``wasm trap: <description>``, Wasmtime's wording."""
+        return f"wasm trap: {self._text}"
+
+    @property
+    def frames(self) -> list[Frame]:
+        if self._frames is None:
+            self._frames = resolve_frames(self._ras)
+        return self._frames
+
+    @property
+    def trace(self) -> list[str]:
+        return [str(f) for f in self.frames]
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        if self.frames:
+            lines.append("wasm backtrace:")
+            lines.extend(f"  {i:>3}: {f}" for i, f in enumerate(self.frames))
+        return "\n".join(lines)
+
+
+# --- registry of loaded code: native address -> module ---
+
+_starts: list[int] = []
+_modules: dict[int, weakref.ref[LoadedModule]] = {}
+
+
+def register_code(start: int, module: LoadedModule) -> None:
+    bisect.insort(_starts, start)
+    _modules[start] = weakref.ref(module)
+
+
+def unregister_code(start: int) -> None:
+    i = bisect.bisect_left(_starts, start)
+    if i < len(_starts) and _starts[i] == start:
+        del _starts[i]
+    _modules.pop(start, None)
+
+
+def module_at(addr: int) -> LoadedModule | None:
+    i = bisect.bisect_right(_starts, addr) - 1
+    if i < 0:
+        return None
+    ref = _modules.get(_starts[i])
+    m = ref() if ref is not None else None
+    if m is None or not m.code.contains(addr):
+        return None
+    return m
+
+
+def resolve_frames(return_addresses: tuple[int, ...]) -> list[Frame]:
+    """Wasm frames for the recorded return addresses (the first one is the trap site's)."""
+    frames: list[Frame] = []
+    for i, ra in enumerate(return_addresses):
+        m = module_at(ra)
+        if m is None:
+            continue
+        # the trap site is the call instruction itself; a return address is one past a call
+        pc = ra - m.call_size if i == 0 else ra - 1
+        f = m.frame_at(pc - m.code.base)
+        if f is not None:
+            frames.append(f)
+    return frames

@@ -1,0 +1,290 @@
+"""The Python API's type objects, shaped like wasmtime-py's: ValType, FuncType, Limits, MemoryType,
+TableType, GlobalType, ImportType, ExportType, and the ``Val`` value box.
+
+Each wraps the decoder's plain records from ``cwasm.wasm.types`` (``wasm`` attribute),
+which is what the runtime itself works with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cwasm.errors import CwasmError
+from cwasm.wasm import types as wt
+
+
+class ValType:
+    """A value type: ``ValType.i32()``, ``.i64()``, ``.f32()``, ``.f64()``, ``.v128()``,
+    ``.funcref()``, ``.externref()``."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: wt.ValType) -> None:
+        self.kind = wt.ValType(kind)
+
+    @classmethod
+    def i32(cls) -> ValType:
+        return cls(wt.ValType.I32)
+
+    @classmethod
+    def i64(cls) -> ValType:
+        return cls(wt.ValType.I64)
+
+    @classmethod
+    def f32(cls) -> ValType:
+        return cls(wt.ValType.F32)
+
+    @classmethod
+    def f64(cls) -> ValType:
+        return cls(wt.ValType.F64)
+
+    @classmethod
+    def v128(cls) -> ValType:
+        return cls(wt.ValType.V128)
+
+    @classmethod
+    def funcref(cls) -> ValType:
+        return cls(wt.ValType.FUNCREF)
+
+    @classmethod
+    def externref(cls) -> ValType:
+        return cls(wt.ValType.EXTERNREF)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ValType) and other.kind == self.kind
+
+    def __hash__(self) -> int:
+        return hash(self.kind)
+
+    def __str__(self) -> str:
+        return self.kind.text
+
+    def __repr__(self) -> str:
+        return f"ValType.{self.kind.text}()"
+
+
+def _valtype(t: ValType | wt.ValType) -> wt.ValType:
+    return t.kind if isinstance(t, ValType) else wt.ValType(t)
+
+
+class FuncType:
+    """A function signature: ``FuncType([ValType.i32()], [ValType.i64()])``."""
+
+    __slots__ = ("wasm",)
+
+    def __init__(
+        self,
+        params: Sequence[ValType | wt.ValType] = (),
+        results: Sequence[ValType | wt.ValType] = (),
+    ) -> None:
+        self.wasm = wt.FuncType(
+            tuple(_valtype(t) for t in params), tuple(_valtype(t) for t in results)
+        )
+
+    @classmethod
+    def from_wasm(cls, ft: wt.FuncType) -> FuncType:
+        self = cls.__new__(cls)
+        self.wasm = ft
+        return self
+
+    @property
+    def params(self) -> list[ValType]:
+        return [ValType(t) for t in self.wasm.params]
+
+    @property
+    def results(self) -> list[ValType]:
+        return [ValType(t) for t in self.wasm.results]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FuncType) and other.wasm == self.wasm
+
+    def __hash__(self) -> int:
+        return hash(self.wasm)
+
+    def __repr__(self) -> str:
+        return str(self.wasm)
+
+
+class Limits:
+    """``min`` and optional ``max``, in pages (memories) or elements (tables)."""
+
+    __slots__ = ("min", "max")
+
+    def __init__(self, min: int, max: int | None = None) -> None:
+        self.min = min
+        self.max = max
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Limits) and (self.min, self.max) == (other.min, other.max)
+
+    def __hash__(self) -> int:
+        return hash((self.min, self.max))
+
+    def __repr__(self) -> str:
+        return f"Limits({self.min}, {self.max})"
+
+
+class MemoryType:
+    """A memory type: ``MemoryType(Limits(1, 2))``."""
+
+    __slots__ = ("wasm",)
+
+    def __init__(self, limits: Limits, is_64: bool = False, shared: bool = False) -> None:
+        if is_64:
+            raise CwasmError("64-bit memories are not supported")
+        self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared)
+
+    @classmethod
+    def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
+        self = cls.__new__(cls)
+        self.wasm = t
+        return self
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.wasm.limits.min, self.wasm.limits.max)
+
+    def __repr__(self) -> str:
+        return f"MemoryType({self.limits!r})"
+
+
+class TableType:
+    """A table type: ``TableType(ValType.funcref(), Limits(10, 20))``."""
+
+    __slots__ = ("wasm",)
+
+    def __init__(self, valtype: ValType, limits: Limits) -> None:
+        self.wasm = wt.TableType(_valtype(valtype), wt.Limits(limits.min, limits.max))
+
+    @classmethod
+    def from_wasm(cls, t: wt.TableType) -> TableType:
+        self = cls.__new__(cls)
+        self.wasm = t
+        return self
+
+    @property
+    def element(self) -> ValType:
+        return ValType(self.wasm.element)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.wasm.limits.min, self.wasm.limits.max)
+
+    def __repr__(self) -> str:
+        return f"TableType({self.element!r}, {self.limits!r})"
+
+
+class GlobalType:
+    """A global type: ``GlobalType(ValType.i32(), mutable=False)``."""
+
+    __slots__ = ("wasm",)
+
+    def __init__(self, valtype: ValType, mutable: bool) -> None:
+        self.wasm = wt.GlobalType(_valtype(valtype), mutable)
+
+    @classmethod
+    def from_wasm(cls, t: wt.GlobalType) -> GlobalType:
+        self = cls.__new__(cls)
+        self.wasm = t
+        return self
+
+    @property
+    def content(self) -> ValType:
+        return ValType(self.wasm.content)
+
+    @property
+    def mutable(self) -> bool:
+        return self.wasm.mutable
+
+    def __repr__(self) -> str:
+        return f"GlobalType({self.content!r}, {self.mutable})"
+
+
+ExternTypeT = FuncType | TableType | MemoryType | GlobalType
+
+
+class ImportType:
+    """One import of a module: ``module``, ``name`` and ``type``."""
+
+    __slots__ = ("module", "name", "type")
+
+    def __init__(self, module: str, name: str, type: ExternTypeT) -> None:
+        self.module = module
+        self.name = name
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"ImportType({self.module!r}, {self.name!r}, {self.type!r})"
+
+
+class ExportType:
+    """One export of a module: ``name`` and ``type``."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name: str, type: ExternTypeT) -> None:
+        self.name = name
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"ExportType({self.name!r}, {self.type!r})"
+
+
+class Val:
+    """A typed wasm value: ``Val.i32(1)``, ``Val.f64(0.5)``, ``Val.externref(obj)``..."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: wt.ValType, value: Any) -> None:
+        self.kind = kind
+        self.value = value
+
+    @classmethod
+    def i32(cls, v: int) -> Val:
+        v &= 0xFFFFFFFF
+        return cls(wt.ValType.I32, v - (1 << 32) if v >= 1 << 31 else v)
+
+    @classmethod
+    def i64(cls, v: int) -> Val:
+        v &= 0xFFFFFFFFFFFFFFFF
+        return cls(wt.ValType.I64, v - (1 << 64) if v >= 1 << 63 else v)
+
+    @classmethod
+    def f32(cls, v: float) -> Val:
+        return cls(wt.ValType.F32, float(v))
+
+    @classmethod
+    def f64(cls, v: float) -> Val:
+        return cls(wt.ValType.F64, float(v))
+
+    @classmethod
+    def v128(cls, v: int) -> Val:
+        return cls(wt.ValType.V128, v & ((1 << 128) - 1))
+
+    @classmethod
+    def externref(cls, v: Any) -> Val:
+        return cls(wt.ValType.EXTERNREF, v)
+
+    @classmethod
+    def funcref(cls, f: Any) -> Val:
+        return cls(wt.ValType.FUNCREF, f)
+
+    @classmethod
+    def ref_null(cls, ty: ValType) -> Val:
+        return cls(ty.kind, None)
+
+    @property
+    def type(self) -> ValType:
+        return ValType(self.kind)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Val):
+            return self.kind == other.kind and self.value == other.value
+        return bool(self.value == other)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, id(self.value) if self.kind.is_ref else self.value))
+
+    def __repr__(self) -> str:
+        return f"Val.{self.kind.text}({self.value!r})"

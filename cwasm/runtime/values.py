@@ -1,0 +1,220 @@
+"""Conversions between Python values and the ``u64x2`` value slots of the array-call ABI.
+
+Every wasm value crosses the Python boundary through a 16-byte slot. A ``SlotCodec``
+is built once per signature (and per direction) and packs or unpacks a whole
+argument or result list with one ``struct`` call. Two flavours exist:
+
+* the API flavour (wasmtime-py's conventions): i32/i64 as signed Python ints,
+  f32/f64 as floats, references as objects (``None`` = null);
+* the raw flavour (for the spec harness): integers as unsigned bit patterns,
+  floats as their IEEE bits (NaN payloads survive), v128 as a 128-bit int.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cwasm.wasm.types import ValType
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+M32 = 0xFFFFFFFF
+M64 = 0xFFFFFFFFFFFFFFFF
+
+_API_FMT = {
+    ValType.I32: "i12x",
+    ValType.I64: "q8x",
+    ValType.F32: "f12x",
+    ValType.F64: "d8x",
+    ValType.V128: "QQ",
+    ValType.FUNCREF: "Q8x",
+    ValType.EXTERNREF: "Q8x",
+}
+_RAW_FMT = {
+    ValType.I32: "I12x",
+    ValType.I64: "Q8x",
+    ValType.F32: "I12x",
+    ValType.F64: "Q8x",
+    ValType.V128: "QQ",
+    ValType.FUNCREF: "Q8x",
+    ValType.EXTERNREF: "Q8x",
+}
+# packing i32/i64 always goes through the unsigned format after masking
+_PACK_FMT = dict(_RAW_FMT)
+_PACK_FMT[ValType.F32] = "f12x"
+_PACK_FMT[ValType.F64] = "d8x"
+
+Encoder = Callable[["Store", Any], Any]
+Decoder = Callable[["Store", int], Any]
+
+
+def _unwrap(v: Any) -> Any:
+    from cwasm.runtime.types import Val
+
+    return v.value if isinstance(v, Val) else v
+
+
+def _enc_i32(store: Store, v: Any) -> int:
+    if type(v) is not int:
+        v = _check_int(v, "i32")
+    return v & M32
+
+
+def _enc_i64(store: Store, v: Any) -> int:
+    if type(v) is not int:
+        v = _check_int(v, "i64")
+    return v & M64
+
+
+def _check_int(v: Any, what: str) -> int:
+    v = _unwrap(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an int for a value of type {what}, got {type(v).__name__}")
+    return v
+
+
+def _enc_float(store: Store, v: Any) -> float:
+    if type(v) is not float:
+        v = _unwrap(v)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"expected a float, got {type(v).__name__}")
+    return float(v)
+
+
+def _enc_funcref(store: Store, v: Any) -> int:
+    return store.funcref_address(_unwrap(v))
+
+
+def _enc_externref(store: Store, v: Any) -> int:
+    return store.externref_handle(_unwrap(v))
+
+
+def _dec_funcref(store: Store, addr: int) -> Any:
+    return store.func_from_address(addr)
+
+
+def _dec_externref(store: Store, handle: int) -> Any:
+    return store.externref_object(handle)
+
+
+_API_ENC: dict[ValType, Encoder] = {
+    ValType.I32: _enc_i32,
+    ValType.I64: _enc_i64,
+    ValType.F32: _enc_float,
+    ValType.F64: _enc_float,
+    ValType.FUNCREF: _enc_funcref,
+    ValType.EXTERNREF: _enc_externref,
+}
+
+
+def _raw_bits(mask: int) -> Encoder:
+    def enc(store: Store, v: Any) -> int:
+        return _check_int(v, "raw bits") & mask
+
+    return enc
+
+
+_RAW_ENC: dict[ValType, Encoder] = {
+    ValType.I32: _raw_bits(M32),
+    ValType.I64: _raw_bits(M64),
+    ValType.F32: _raw_bits(M32),
+    ValType.F64: _raw_bits(M64),
+    ValType.FUNCREF: _enc_funcref,
+    ValType.EXTERNREF: _enc_externref,
+}
+
+
+class SlotCodec:
+    """Packs values into (``encode``) or reads them from (``decode``) consecutive slots."""
+
+    __slots__ = ("types", "struct", "size", "simple", "_enc", "_dec", "_v128", "encode")
+
+    def __init__(self, types: Sequence[ValType], *, raw: bool, decode: bool) -> None:
+        self.types = tuple(types)
+        if decode:
+            fmt = "".join((_RAW_FMT if raw else _API_FMT)[t] for t in self.types)
+        else:
+            fmt = "".join((_RAW_FMT if raw else _PACK_FMT)[t] for t in self.types)
+        self.struct = struct.Struct("<" + fmt)
+        self.size = 16 * len(self.types)
+        table = _RAW_ENC if raw else _API_ENC
+        self._v128 = ValType.V128 in self.types
+        self._enc = [table.get(t) for t in self.types]
+        self._dec: list[Decoder | None] = [
+            _dec_funcref
+            if t == ValType.FUNCREF
+            else _dec_externref
+            if t == ValType.EXTERNREF
+            else None
+            for t in self.types
+        ]
+        self.simple = not any(self._dec) and not self._v128
+        #: ``encode(store, buf, values)``: ``encode_into`` compiled for these types
+        self.encode: Callable[[Store, Any, Sequence[Any]], None] = self._compile_encoder(raw)
+
+    def _compile_encoder(self, raw: bool) -> Callable[[Store, Any, Sequence[Any]], None]:
+        """A specialised packer; anything unusual (wrong count or types, ``Val`` boxes) falls
+        back to ``encode_into``, which converts or raises the right error."""
+        exprs: list[str] = []
+        for i, t in enumerate(self.types):
+            a = f"a{i}"
+            if t == ValType.I32 or (raw and t == ValType.F32):
+                exprs.append(f"{a} & 0xFFFFFFFF")
+            elif t == ValType.I64 or (raw and t == ValType.F64):
+                exprs.append(f"{a} & 0xFFFFFFFFFFFFFFFF")
+            elif t in (ValType.F32, ValType.F64):
+                exprs.append(a)  # struct takes ints and floats, keeps -0.0
+            elif t == ValType.V128:
+                exprs.append(f"{a} & 0xFFFFFFFFFFFFFFFF, ({a} >> 64) & 0xFFFFFFFFFFFFFFFF")
+            elif t == ValType.FUNCREF:
+                exprs.append(f"store.funcref_address({a})")
+            else:
+                exprs.append(f"store.externref_handle({a})")
+        n = len(self.types)
+        names = "".join(f"a{i}, " for i in range(n))
+        lines = ["def encode(store, buf, values):"]
+        if n == 0:
+            lines.append("    if values:")
+            lines.append("        slow(store, buf, values)")
+        else:
+            lines.append("    try:")
+            lines.append(f"        {names}= values")
+            lines.append(f"        pack_into(buf, 0, {', '.join(exprs)})")
+            lines.append("    except Exception:")
+            lines.append("        slow(store, buf, values)")
+        namespace: dict[str, Any] = {"pack_into": self.struct.pack_into, "slow": self.encode_into}
+        exec("\n".join(lines), namespace)  # noqa: S102 - generated from a fixed template
+        fn: Callable[[Store, Any, Sequence[Any]], None] = namespace["encode"]
+        return fn
+
+    def encode_into(self, store: Store, buf: Any, values: Sequence[Any]) -> None:
+        if len(values) != len(self.types):
+            raise TypeError(f"expected {len(self.types)} values, got {len(values)}")
+        fields: list[Any] = []
+        for enc, v in zip(self._enc, values, strict=True):
+            if enc is None:  # v128
+                v = _check_int(v, "v128") & ((1 << 128) - 1)
+                fields.append(v & M64)
+                fields.append(v >> 64)
+            else:
+                fields.append(enc(store, v))
+        self.struct.pack_into(buf, 0, *fields)
+
+    def decode_from(self, store: Store, buf: Any) -> list[Any]:
+        raw = self.struct.unpack_from(buf, 0)
+        if self.simple:
+            return list(raw)
+        out: list[Any] = []
+        i = 0
+        for t, dec in zip(self.types, self._dec, strict=True):
+            if t == ValType.V128:
+                out.append(raw[i] | (raw[i + 1] << 64))
+                i += 2
+                continue
+            v = raw[i]
+            i += 1
+            out.append(dec(store, v) if dec is not None else v)
+        return out

@@ -1,0 +1,262 @@
+"""VMOffsets: the one byte layout of the vmctx and its companion records.
+
+The compiler (which bakes these offsets into native code) and the runtime (which
+allocates and fills the blocks) both import this module, so it is pure Python: no
+ctypes, no llvmlite.
+
+Three kinds of blocks exist at run time, all made of little 8-byte fields:
+
+* the **store context** (one per ``Store``): stack limit, the current trap jump
+  buffer, trap state, the backtrace buffer and the ``_setjmp``/``longjmp``
+  pointers;
+* the **instance vmctx** (one per instance): a header, builtin pointers, the
+  module's engine type ids, imported and defined tables, memories and globals,
+  and one ``VMFuncRef`` per function index;
+* the **host function context**: the header of a vmctx (magic and store context
+  at the same offsets, so the trap routine can use either) plus the callback.
+
+A ``VMFuncRef`` is the runtime form of a funcref: ``{wasm_call, vmctx,
+array_call, type_id}``. Calling ``wasm_call(vmctx, caller_vmctx, params...)``
+runs the function; ``type_id`` is the engine-wide id of its signature.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+POINTER_SIZE: Final = 8
+
+#: ``vmctx[0]`` of an instance ("core" in little-endian ASCII).
+VMCTX_MAGIC: Final = 0x65726F63
+#: ``hostctx[0]`` of a host function context ("host").
+HOSTCTX_MAGIC: Final = 0x74736F68
+
+# --- header shared by the instance vmctx and the host function context ---
+#: u32 magic
+CTX_MAGIC: Final = 0
+#: pointer to the store context
+CTX_STORE: Final = 8
+
+# --- host function context ---
+#: the ctypes callback: ``i32 (hostctx, caller_vmctx, values, count)``; non-zero
+#: means the Python function raised and the exception was recorded
+HOSTCTX_CALLBACK: Final = 16
+HOSTCTX_SIZE: Final = 24
+
+# --- store context (one per Store) ---
+#: lowest frame address wasm may use; checked in every function prologue
+STORE_STACK_LIMIT: Final = 0
+#: the innermost entry trampoline's jump buffer
+STORE_JMP_BUF: Final = 8
+#: frame address of the innermost entry trampoline (where backtraces stop)
+STORE_ENTRY_FP: Final = 16
+#: number of entry trampolines currently active (wasm → host → wasm nests)
+STORE_DEPTH: Final = 24
+#: trap code recorded by the trap routine
+STORE_TRAP_CODE: Final = 32
+#: number of return addresses recorded in ``STORE_FRAMES``
+STORE_NUM_FRAMES: Final = 40
+#: ``_setjmp`` address
+STORE_SETJMP: Final = 48
+#: ``longjmp`` address
+STORE_LONGJMP: Final = 56
+#: how many bytes of native stack wasm may use below the outermost entry
+STORE_STACK_SIZE: Final = 64
+#: the stack limit is never set below this address (the thread's stack end + a margin)
+STORE_STACK_FLOOR: Final = 72
+#: return addresses, innermost first: the first one is the trap site's
+STORE_FRAMES: Final = 128
+#: capacity of the backtrace buffer
+MAX_FRAMES: Final = 1024
+STORE_SIZE: Final = STORE_FRAMES + MAX_FRAMES * 8
+
+#: size of the jump buffer each entry trampoline reserves (glibc x86_64 needs 200,
+#: aarch64 312)
+JMP_BUF_SIZE: Final = 512
+
+#: Trap code recorded when a host function raised (not a Wasmtime code: the
+#: runtime re-raises the recorded exception instead of building a ``Trap``).
+TRAP_HOST_EXCEPTION: Final = 0xFE
+
+#: bytes per value in the array-call values buffer (a u64x2 slot, room for v128)
+VALUE_SLOT_SIZE: Final = 16
+
+# --- VMFuncRef ---
+FUNCREF_WASM_CALL: Final = 0
+FUNCREF_VMCTX: Final = 8
+FUNCREF_ARRAY_CALL: Final = 16
+FUNCREF_TYPE_ID: Final = 24
+FUNCREF_SIZE: Final = 32
+
+# --- VMMemoryDefinition / VMTableDefinition ---
+#: base address of the linear memory / of the table's 8-byte elements
+DEF_BASE: Final = 0
+#: current length: bytes for a memory, elements for a table
+DEF_LENGTH: Final = 8
+DEF_SIZE: Final = 16
+
+#: bytes of one global's storage (room for v128)
+GLOBAL_SIZE: Final = 16
+
+
+class Builtin(enum.IntEnum):
+    """Runtime routines compiled code reaches through pointers in the vmctx.
+
+    Each takes the caller's vmctx first. Those backed by Python return a status or
+    a result as documented; none of them unwinds native frames.
+    """
+
+    #: ``i64 (vmctx, u32 memory, u32 delta_pages)``: old size in pages, or -1
+    MEMORY_GROW = 0
+    #: ``i32 (vmctx, u32 table, u32 delta, u64 init)``: old size, or -1
+    TABLE_GROW = 1
+    #: ``i32 (vmctx, u32 table, u32 dst, u64 value, u32 len)``: 0, or a trap code + 1
+    TABLE_FILL = 2
+    #: ``i32 (vmctx, u32 dst_table, u32 src_table, u32 dst, u32 src, u32 len)``
+    TABLE_COPY = 3
+    #: ``i32 (vmctx, u32 table, u32 elem, u32 dst, u32 src, u32 len)``
+    TABLE_INIT = 4
+    #: ``i32 (vmctx, u32 elem)``
+    ELEM_DROP = 5
+    #: ``i32 (vmctx, u32 memory, u32 data, u32 dst, u32 src, u32 len)``
+    MEMORY_INIT = 6
+    #: ``i32 (vmctx, u32 data)``
+    DATA_DROP = 7
+    #: libc ``memmove(dst, src, n)``
+    MEMMOVE = 8
+    #: libc ``memset(dst, byte, n)``
+    MEMSET = 9
+
+
+NUM_BUILTINS: Final = 16
+VMCTX_BUILTINS: Final = 16
+
+
+class ModuleShape(Protocol):
+    """What the layout depends on; both ``ModuleTranslation`` and ``ModuleInfo`` have it."""
+
+    @property
+    def types(self) -> Sequence[object]: ...
+    @property
+    def functions(self) -> Sequence[int]: ...
+    @property
+    def tables(self) -> Sequence[object]: ...
+    @property
+    def memories(self) -> Sequence[object]: ...
+    @property
+    def globals(self) -> Sequence[object]: ...
+    @property
+    def num_imported_tables(self) -> int: ...
+    @property
+    def num_imported_memories(self) -> int: ...
+    @property
+    def num_imported_globals(self) -> int: ...
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) & -a
+
+
+@dataclass(frozen=True, slots=True)
+class VMOffsets:
+    """Offsets of every field of one module's instance vmctx.
+
+    Regions, in order after the header and builtins: engine type ids (u32 per
+    module type index), imported table / memory / global pointers, defined table
+    and memory definitions, defined globals (16 bytes each, 16-aligned), and one
+    ``VMFuncRef`` per function index (imports first).
+    """
+
+    num_types: int
+    num_imported_tables: int
+    num_imported_memories: int
+    num_imported_globals: int
+    num_defined_tables: int
+    num_defined_memories: int
+    num_defined_globals: int
+    num_funcs: int
+
+    @classmethod
+    def for_module(cls, m: ModuleShape) -> VMOffsets:
+        return cls(
+            num_types=len(m.types),
+            num_imported_tables=m.num_imported_tables,
+            num_imported_memories=m.num_imported_memories,
+            num_imported_globals=m.num_imported_globals,
+            num_defined_tables=len(m.tables) - m.num_imported_tables,
+            num_defined_memories=len(m.memories) - m.num_imported_memories,
+            num_defined_globals=len(m.globals) - m.num_imported_globals,
+            num_funcs=len(m.functions),
+        )
+
+    @property
+    def builtins(self) -> int:
+        return VMCTX_BUILTINS
+
+    @property
+    def type_ids(self) -> int:
+        return VMCTX_BUILTINS + NUM_BUILTINS * POINTER_SIZE
+
+    @property
+    def imported_tables(self) -> int:
+        return _align(self.type_ids + 4 * self.num_types, 8)
+
+    @property
+    def imported_memories(self) -> int:
+        return self.imported_tables + 8 * self.num_imported_tables
+
+    @property
+    def imported_globals(self) -> int:
+        return self.imported_memories + 8 * self.num_imported_memories
+
+    @property
+    def defined_tables(self) -> int:
+        return _align(self.imported_globals + 8 * self.num_imported_globals, 16)
+
+    @property
+    def defined_memories(self) -> int:
+        return self.defined_tables + DEF_SIZE * self.num_defined_tables
+
+    @property
+    def defined_globals(self) -> int:
+        return self.defined_memories + DEF_SIZE * self.num_defined_memories
+
+    @property
+    def func_refs(self) -> int:
+        return self.defined_globals + GLOBAL_SIZE * self.num_defined_globals
+
+    @property
+    def size(self) -> int:
+        return self.func_refs + FUNCREF_SIZE * self.num_funcs
+
+    # --- one field ---
+
+    def builtin(self, b: Builtin) -> int:
+        return VMCTX_BUILTINS + POINTER_SIZE * int(b)
+
+    def type_id(self, type_index: int) -> int:
+        return self.type_ids + 4 * type_index
+
+    def imported_table(self, index: int) -> int:
+        return self.imported_tables + 8 * index
+
+    def imported_memory(self, index: int) -> int:
+        return self.imported_memories + 8 * index
+
+    def imported_global(self, index: int) -> int:
+        return self.imported_globals + 8 * index
+
+    def defined_table(self, defined_index: int) -> int:
+        return self.defined_tables + DEF_SIZE * defined_index
+
+    def defined_memory(self, defined_index: int) -> int:
+        return self.defined_memories + DEF_SIZE * defined_index
+
+    def defined_global(self, defined_index: int) -> int:
+        return self.defined_globals + GLOBAL_SIZE * defined_index
+
+    def func_ref(self, func_index: int) -> int:
+        return self.func_refs + FUNCREF_SIZE * func_index
