@@ -1,21 +1,37 @@
-"""The ``cwasm`` command line: one argparse subcommand per verb (``inspect`` for now).
+"""The ``cwasm`` command line: one argparse subcommand per verb (inspect, compile, run).
 
 Each subcommand registers itself through a function in :data:`COMMANDS` that adds
-its parser and sets ``handler``; ``compile`` and ``run`` plug in the same way.
-Errors cwasm raises on purpose are printed as one line on stderr with exit
-status 1, never as a traceback.
+its parser and sets ``handler``. Errors cwasm raises on purpose are printed as one
+line on stderr with exit status 1, never as a traceback. ``cwasm run`` exits as
+Wasmtime's CLI does: with the program's ``proc_exit`` status, or 134 (128 + SIGABRT)
+after printing the trap and its wasm backtrace when the program traps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import decimal
 import json
+import math
 import os
+import signal
+import struct
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cwasm.errors import CwasmError
+
+if TYPE_CHECKING:
+    from cwasm.cache import Progress
+    from cwasm.runtime.engine import Engine
+    from cwasm.runtime.func import Func
+    from cwasm.runtime.module import Module
+    from cwasm.wasi import WasiConfig
+    from cwasm.wasm.types import ValType
 
 WASM_MAGIC = b"\0asm"
 
@@ -68,6 +84,314 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+# --------------------------------------------------------------------------------------
+# shared by compile and run
+
+
+def _add_codegen_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-O",
+        dest="opt_level",
+        type=int,
+        choices=range(4),
+        default=2,
+        metavar="N",
+        help="optimisation level 0-3 (default 2)",
+    )
+    p.add_argument(
+        "--target", default="", metavar="TRIPLE", help="target triple (default: this machine)"
+    )
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    from cwasm.runtime.engine import Config, Engine
+
+    config = Config()
+    config.opt_level = args.opt_level
+    config.target = args.target
+    return Engine(config)
+
+
+def _compile_progress(args: argparse.Namespace) -> AbstractContextManager[Progress | None]:
+    """A progress display on stderr: always with ``--progress``, on a terminal only for
+    compilations taking over a second, else none."""
+    from cwasm.progress import CompileProgress
+
+    if args.progress:
+        return CompileProgress(sys.stderr, delay=0.0)
+    if sys.stderr.isatty():
+        return CompileProgress(sys.stderr, delay=1.0)
+    return contextlib.nullcontext()
+
+
+def _module_bytes(path: Path, data: bytes) -> bytes:
+    """The binary module in ``data`` (a ``.wasm``, or WebAssembly text converted)."""
+    if data[:4] == WASM_MAGIC:
+        return data
+    from cwasm.obj.artifact import is_artifact
+
+    if is_artifact(data[:64]):
+        raise CwasmError(f"{path} is already a compiled artifact")
+    from cwasm.runtime.module import _wat_to_wasm
+
+    return _wat_to_wasm(data)
+
+
+# --------------------------------------------------------------------------------------
+# compile
+
+
+@command
+def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "compile",
+        help="compile a .wasm (or .wat) module ahead of time into a .cwasm artifact",
+        description="Compile a WebAssembly module to native code, written as a .cwasm artifact.",
+    )
+    p.add_argument("file", type=Path, help="module to compile (.wasm or .wat)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="artifact to write (default: the input's name with .cwasm, in the current directory)",
+    )
+    _add_codegen_options(p)
+    p.add_argument(
+        "--progress", action="store_true", help="always show compilation progress on stderr"
+    )
+    p.set_defaults(handler=run_compile)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    from cwasm.obj.builder import write_atomically
+    from cwasm.runtime.module import compile_to_artifact
+
+    wasm = _module_bytes(args.file, args.file.read_bytes())
+    output: Path = args.output or Path(args.file.stem + ".cwasm")
+    engine = _engine(args)
+    with _compile_progress(args) as progress:
+        artifact = compile_to_artifact(engine, wasm, progress=progress)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(output, artifact)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# run
+
+#: what ``cwasm run`` exits with when the program traps: a SIGABRT death, as Wasmtime's CLI
+EXIT_TRAP = 128 + signal.SIGABRT
+
+
+@command
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a WebAssembly program (.wasm, .wat or .cwasm) with WASI",
+        description=(
+            "Run a WASI command's _start (exit status = the program's), or call one export "
+            "with --invoke. Modules given as .wasm or .wat are compiled once and cached."
+        ),
+    )
+    p.add_argument("--invoke", metavar="NAME", help="call the export NAME with ARGS instead")
+    p.add_argument(
+        "--dir",
+        dest="dirs",
+        action="append",
+        default=[],
+        metavar="HOST[::GUEST]",
+        help="give the program access to a host directory (as GUEST, default the same path)",
+    )
+    p.add_argument(
+        "--env",
+        dest="envs",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="set an environment variable for the program (without a value: inherit it)",
+    )
+    p.add_argument("--argv0", help="argv[0] for the program (default: the file's base name)")
+    _add_codegen_options(p)
+    p.add_argument(
+        "--no-cache", action="store_true", help="compile without reading or writing the cache"
+    )
+    p.add_argument(
+        "--progress", action="store_true", help="always show compilation progress on stderr"
+    )
+    p.add_argument("file", type=Path, help="module (.wasm, .wat) or artifact (.cwasm)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
+    p.set_defaults(handler=run_run)
+
+
+def _load_for_run(args: argparse.Namespace, engine: Engine) -> Module:
+    from cwasm.obj.artifact import is_artifact
+    from cwasm.runtime.module import Module
+
+    path: Path = args.file
+    data = path.read_bytes()
+    if is_artifact(data[:64]):
+        return Module.deserialize_file(engine, path)
+    from cwasm.cache import CompileCache, load_or_compile
+
+    wasm = _module_bytes(path, data)
+    cache = None if args.no_cache else CompileCache.default()
+    with _compile_progress(args) as progress:
+        module, _ = load_or_compile(engine, wasm, cache, progress=progress)
+    return module
+
+
+def _wasi_config(args: argparse.Namespace) -> WasiConfig:
+    from cwasm.wasi import WasiConfig
+
+    config = WasiConfig()
+    argv0 = args.argv0 if args.argv0 is not None else args.file.name
+    config.argv = [argv0, *args.args]
+    env: list[tuple[str, str]] = []
+    for item in args.envs:
+        name, eq, value = item.partition("=")
+        if not eq:
+            if name not in os.environ:
+                continue
+            value = os.environ[name]
+        env.append((name, value))
+    config.env = env
+    config.inherit_stdin()
+    config.inherit_stdout()
+    config.inherit_stderr()
+    for spec in args.dirs:
+        host, sep, guest = spec.partition("::")
+        config.preopen_dir(host, guest if sep else host)
+    return config
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from cwasm.runtime.func import Func
+    from cwasm.runtime.linker import Linker
+    from cwasm.runtime.store import Store
+    from cwasm.runtime.trap import Trap
+    from cwasm.wasi import WasiExit
+
+    engine = _engine(args)
+    module = _load_for_run(args, engine)
+    linker = Linker(engine)
+    linker.define_wasi()
+    store = Store(engine)
+    store.set_wasi(_wasi_config(args))
+    sys.stdout.flush()
+    try:
+        instance = linker.instantiate(store, module)
+        if args.invoke is not None:
+            func = instance.exports(store).get(args.invoke)
+            if not isinstance(func, Func):
+                raise CwasmError(f"no exported function named `{args.invoke}`")
+            results = func.call_raw(store, parse_invoke_args(func, args.invoke, args.args))
+            for kind, value in zip(func.wasm_type.results, results, strict=True):
+                print(format_value(kind, value))
+        else:
+            start = instance.exports(store).get("_start")
+            if isinstance(start, Func):
+                start(store)
+    except WasiExit as e:
+        if not 0 <= e.code < 126:
+            print(
+                f"cwasm: error: failed to run main module `{args.file}`: "
+                "exit with invalid exit status outside of [0..126)",
+                file=sys.stderr,
+            )
+            return 1
+        return e.code
+    except Trap as trap:
+        sys.stdout.flush()
+        print(f"cwasm: error: failed to run main module `{args.file}`\n{trap}", file=sys.stderr)
+        return EXIT_TRAP
+    return 0
+
+
+def _parse_int(text: str, bits: int) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise CwasmError(f"invalid i{bits} argument {text!r}") from None
+    if not -(1 << (bits - 1)) <= value < (1 << bits):
+        raise CwasmError(f"i{bits} argument {text!r} is out of range")
+    return value & ((1 << bits) - 1)
+
+
+def _parse_float(text: str, single: bool) -> int:
+    what = "f32" if single else "f64"
+    try:
+        packed = struct.pack("<f" if single else "<d", float(text))
+    except (ValueError, OverflowError):
+        raise CwasmError(f"invalid {what} argument {text!r}") from None
+    bits: int = struct.unpack("<I" if single else "<Q", packed)[0]
+    return bits
+
+
+def parse_invoke_args(func: Func, name: str, texts: Sequence[str]) -> list[int]:
+    """``--invoke`` arguments as raw bits for ``func``'s parameter types."""
+    from cwasm.wasm.types import ValType
+
+    params = func.wasm_type.params
+    if len(texts) < len(params):
+        raise CwasmError(f"not enough arguments for `{name}`: it takes {len(params)}")
+    if len(texts) > len(params):
+        raise CwasmError(f"too many arguments for `{name}`: it takes {len(params)}")
+    out: list[int] = []
+    for kind, text in zip(params, texts, strict=True):
+        if kind == ValType.I32:
+            out.append(_parse_int(text, 32))
+        elif kind == ValType.I64:
+            out.append(_parse_int(text, 64))
+        elif kind == ValType.F32:
+            out.append(_parse_float(text, single=True))
+        elif kind == ValType.F64:
+            out.append(_parse_float(text, single=False))
+        elif kind == ValType.V128:
+            out.append(_parse_int(text, 128))
+        else:
+            raise CwasmError(f"unsupported argument type {kind.text} for `{name}`")
+    return out
+
+
+def _float_text(value: float, single: bool) -> str:
+    """Rust's ``Display`` of a float: shortest round-trip digits, never an exponent."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = repr(value)
+    if single:
+        for digits in range(1, 10):
+            candidate = f"{value:.{digits}g}"
+            try:
+                same = struct.unpack("<f", struct.pack("<f", float(candidate)))[0] == value
+            except OverflowError:
+                same = False
+            if same:
+                text = candidate
+                break
+    return format(decimal.Decimal(text).normalize(), "f")
+
+
+def format_value(kind: ValType, raw: Any) -> str:
+    """One ``--invoke`` result (raw bits) as Wasmtime's CLI prints it."""
+    from cwasm.wasm.types import ValType
+
+    if kind == ValType.I32:
+        return str(raw - (1 << 32) if raw >> 31 else raw)
+    if kind == ValType.I64:
+        return str(raw - (1 << 64) if raw >> 63 else raw)
+    if kind == ValType.F32:
+        return _float_text(struct.unpack("<f", struct.pack("<I", raw))[0], single=True)
+    if kind == ValType.F64:
+        return _float_text(struct.unpack("<d", struct.pack("<Q", raw))[0], single=False)
+    if kind == ValType.V128:
+        return str(raw)
+    if raw is None:
+        return f"<null {kind.text}>"
+    return f"<{kind.text}>"
 
 
 # --------------------------------------------------------------------------------------

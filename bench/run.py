@@ -1,0 +1,249 @@
+"""Benchmarks cwasm against wasmtime-py (newest release) and native gcc -O2 builds.
+
+For each bench program at its benchmark size (``--quick``: the small test size) it
+measures, under cwasm (opt level 2) and under wasmtime-py, the compile, artifact
+load, instantiate and run times (``bench/driver.py`` in a subprocess each), and
+the native build's run time; it checks every run printed the checksum recorded in
+``bench/expected.json`` and prints a table with the run-time ratios cwasm/wasmtime
+and cwasm/native and their geometric means.
+
+wasmtime-py lives in its own virtual environment, ``build/bench-venv-wasmtime``,
+created (``python -m venv`` + ``pip install wasmtime``) on first use; native builds
+go to ``build/native/`` (built with gcc if missing). Timings are single runs unless
+``--repeat`` says otherwise (the best is kept): on a shared machine they are noisy.
+
+Usage: ``python bench/run.py [--quick] [--repeat N] [--only NAME...] [--json FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+DRIVER = BENCH / "driver.py"
+WASMTIME_VENV = ROOT / "build" / "bench-venv-wasmtime"
+NATIVE_DIR = ROOT / "build" / "native"
+EXPECTED: dict[str, Any] = json.loads((BENCH / "expected.json").read_text())
+PHASES = ("compile", "load", "instantiate", "run")
+
+
+@dataclass
+class Result:
+    """One program's timings (seconds) per runtime, and whether every output matched."""
+
+    name: str
+    args: list[str]
+    times: dict[str, dict[str, float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_wasmtime_venv() -> tuple[Path, str]:
+    """The python of the wasmtime-py environment (created on first use) and its version."""
+    python = venv_python(WASMTIME_VENV)
+    if not python.exists():
+        print(f"creating {WASMTIME_VENV.relative_to(ROOT)} (pip install wasmtime)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(WASMTIME_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "wasmtime"],
+            check=True,
+        )
+    probe = "from importlib.metadata import version; print(version('wasmtime'))"
+    version = subprocess.run(
+        [str(python), "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return python, version
+
+
+def ensure_native(name: str) -> Path | None:
+    """The native build of ``name`` (gcc -O2, as bench/build.sh), or None without gcc."""
+    exe = NATIVE_DIR / name
+    source = BENCH / "programs" / f"{name}.c"
+    if exe.exists() and exe.stat().st_mtime >= source.stat().st_mtime:
+        return exe
+    cc = os.environ.get("CC", "gcc")
+    if shutil.which(cc) is None:
+        return None
+    NATIVE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(source)], check=True
+    )
+    return exe
+
+
+def run_driver(python: Path, runtime: str, name: str, args: list[str], want: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cwasm-bench-") as tmp:
+        out = Path(tmp) / "stdout"
+        proc = subprocess.run(
+            [str(python), str(DRIVER), runtime, str(BENCH / "wasm" / f"{name}.wasm"), str(out)]
+            + args,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{runtime} driver failed on {name}:\n{proc.stderr}")
+        result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+        result["ok"] = out.read_text() == want
+    return result
+
+
+def run_native(exe: Path, args: list[str], want: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    return {"run": elapsed, "ok": proc.stdout == want and proc.returncode == 0}
+
+
+def best(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase, the fastest of the samples; ``ok`` only if every sample was."""
+    merged = dict(samples[0])
+    for key in PHASES:
+        values = [s[key] for s in samples if key in s]
+        if values:
+            merged[key] = min(values)
+    merged["ok"] = all(s["ok"] for s in samples)
+    return merged
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.2f}ms"
+    return f"{seconds:.3f}s"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}x"
+
+
+def table(results: list[Result]) -> str:
+    head = ["program"]
+    for runtime in ("cwasm", "wasmtime"):
+        head += [f"{runtime} {phase}" for phase in PHASES]
+    head += ["native run", "run cwasm/wasmtime", "run cwasm/native", "compile cwasm/wasmtime"]
+    rows: list[list[str]] = []
+    ratios: dict[str, list[float]] = {"vs_wasmtime": [], "vs_native": [], "compile": []}
+    for r in results:
+        row = [r.name]
+        for runtime in ("cwasm", "wasmtime"):
+            row += [fmt_time(r.times.get(runtime, {}).get(phase)) for phase in PHASES]
+        native = r.times.get("native", {}).get("run")
+        row.append(fmt_time(native))
+        cw = r.times.get("cwasm", {})
+        wt = r.times.get("wasmtime", {})
+        vs_wt = cw["run"] / wt["run"] if "run" in cw and "run" in wt else None
+        vs_native = cw["run"] / native if "run" in cw and native else None
+        compile_ratio = (
+            cw["compile"] / wt["compile"] if "compile" in cw and "compile" in wt else None
+        )
+        for key, value in (
+            ("vs_wasmtime", vs_wt),
+            ("vs_native", vs_native),
+            ("compile", compile_ratio),
+        ):
+            if value is not None:
+                ratios[key].append(value)
+        row += [fmt_ratio(vs_wt), fmt_ratio(vs_native), fmt_ratio(compile_ratio)]
+        rows.append(row)
+    footer = ["geomean"] + [""] * (len(head) - 4)
+    footer += [fmt_ratio(geomean(ratios[k])) for k in ("vs_wasmtime", "vs_native", "compile")]
+    rows.append(footer)
+    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(head), sep, *(line(row) for row in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="use the small test sizes")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best kept)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these programs")
+    parser.add_argument("--no-wasmtime", action="store_true", help="skip wasmtime-py")
+    parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    opts = parser.parse_args(argv)
+
+    size = "test" if opts.quick else "bench"
+    names = opts.only or sorted(EXPECTED)
+    unknown = [n for n in names if n not in EXPECTED]
+    if unknown:
+        parser.error(f"unknown program(s): {', '.join(unknown)}")
+    wasmtime_python, wasmtime_version = (None, "") if opts.no_wasmtime else ensure_wasmtime_venv()
+
+    results: list[Result] = []
+    for name in names:
+        expected = EXPECTED[name][size]
+        args: list[str] = list(expected["args"])
+        want: str = expected["stdout"]
+        result = Result(name, args)
+        print(f"{name} {' '.join(args)}".rstrip(), file=sys.stderr)
+        runners: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("cwasm", partial(run_driver, Path(sys.executable), "cwasm", name, args, want))
+        ]
+        if wasmtime_python is not None:
+            runners.append(
+                ("wasmtime", partial(run_driver, wasmtime_python, "wasmtime", name, args, want))
+            )
+        exe = ensure_native(name)
+        if exe is not None:
+            runners.append(("native", partial(run_native, exe, args, want)))
+        for runtime, run in runners:
+            sample = best([run() for _ in range(max(opts.repeat, 1))])
+            if not sample["ok"]:
+                result.errors.append(f"{runtime}: output differs from bench/expected.json")
+            result.times[runtime] = {k: float(sample[k]) for k in PHASES if k in sample}
+        results.append(result)
+
+    print()
+    print(
+        f"cwasm (opt level 2) vs wasmtime-py {wasmtime_version or '(skipped)'} vs gcc -O2; "
+        f"{size} sizes; {platform.machine()}, {os.cpu_count()} cpus; best of {opts.repeat}"
+    )
+    print(table(results))
+    failures = [f"{r.name}: {e}" for r in results for e in r.errors]
+    print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
+    for failure in failures:
+        print(f"  {failure}")
+    if opts.json is not None:
+        opts.json.write_text(
+            json.dumps(
+                {
+                    "size": size,
+                    "wasmtime_version": wasmtime_version,
+                    "results": [r.__dict__ for r in results],
+                },
+                indent=2,
+            )
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Linker: resolves a module's imports by (module, name) and instantiates it (wasmtime-py's shape).
+
+An item is either bound to a store (``define``, ``define_instance``, a reactor's
+exports from ``define_module``) or store-independent: a host function described once
+(``define_func``, ``define_wasi``, a command's exports) that becomes a ``Func`` in
+whichever store needs it, one per store (kept in ``Store.linker_funcs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cwasm.errors import LinkError
+from cwasm.runtime.engine import Engine
+from cwasm.runtime.func import Func
+from cwasm.runtime.global_ import Global
+from cwasm.runtime.instance import Instance
+from cwasm.runtime.memory import Memory
+from cwasm.runtime.module import Module
+from cwasm.runtime.store import Store
+from cwasm.runtime.table import Table
+from cwasm.runtime.types import FuncType
+
+Extern = Func | Table | Memory | Global
+
+
+@dataclass(frozen=True, eq=False)
+class _FuncDef:
+    """A host function not yet bound to a store."""
+
+    ty: FuncType
+    make: Callable[[Store], Func]
+
+
+class Linker:
+    """Name → item table used to satisfy imports (wasmtime-py's ``Linker``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._items: dict[tuple[str, str], Extern | _FuncDef] = {}
+        self._allow_shadowing = False
+
+    @property
+    def allow_shadowing(self) -> bool:
+        return self._allow_shadowing
+
+    @allow_shadowing.setter
+    def allow_shadowing(self, allow: bool) -> None:
+        self._allow_shadowing = bool(allow)
+
+    # --- defining ---
+
+    def _insert(self, module: str, name: str, item: Extern | _FuncDef) -> None:
+        key = (module, name)
+        if key in self._items and not self._allow_shadowing:
+            raise LinkError(f"import of `{module}::{name}` defined twice")
+        self._items[key] = item
+
+    def _check_store(self, store: Store, item: Extern, what: str) -> None:
+        if item.store is not store:
+            raise LinkError(f"{what} belongs to another store")
+
+    def define(self, store: Store, module: str, name: str, item: Extern) -> None:
+        if not isinstance(item, (Func, Table, Memory, Global)):
+            raise TypeError(f"cannot define a {type(item).__name__} in a linker")
+        self._check_store(store, item, f"`{module}::{name}`")
+        self._insert(module, name, item)
+
+    def define_func(
+        self,
+        module: str,
+        name: str,
+        ty: FuncType,
+        func: Callable[..., Any],
+        access_caller: bool = False,
+    ) -> None:
+        self._insert(module, name, _FuncDef(ty, lambda s: Func(s, ty, func, access_caller)))
+
+    def define_instance(self, store: Store, name: str, instance: Instance) -> None:
+        if instance.store is not store:
+            raise LinkError(f"instance defined as `{name}` belongs to another store")
+        for export, item in instance.exports(store).items():
+            self._insert(name, export, item)
+
+    def define_module(self, store: Store, name: str, module: Module) -> None:
+        """Define a module's exports under ``name``: a *command* (it exports ``_start``)
+        gets a fresh instance for every call of an export; a *reactor* is instantiated
+        once, its ``_initialize`` (if any) called, and its exports defined."""
+        exports = {e.name: e.type for e in module.exports}
+        if "_start" in exports:
+            for export, ty in exports.items():
+                if isinstance(ty, FuncType):
+                    self._insert(name, export, self._command_export(module, export, ty))
+            return
+        instance = self.instantiate(store, module)
+        init = instance.exports(store).get("_initialize")
+        if isinstance(init, Func):
+            init(store)
+        self.define_instance(store, name, instance)
+
+    def _command_export(self, module: Module, export: str, ty: FuncType) -> _FuncDef:
+        def make(store: Store) -> Func:
+            def call(*args: Any) -> Any:
+                fresh = self.instantiate(store, module)
+                target = fresh.exports(store)[export]
+                assert isinstance(target, Func)
+                return target(store, *args)
+
+            return Func(store, ty, call)
+
+        return _FuncDef(ty, make)
+
+    def define_wasi(self) -> None:
+        """Define every ``wasi_snapshot_preview1`` function (served by ``Store.set_wasi``)."""
+        from cwasm.runtime.wasi_link import wasi_func
+        from cwasm.wasi import WASI_FUNCTIONS, WASI_MODULE, WasiFunction
+
+        def maker(function: WasiFunction) -> Callable[[Store], Func]:
+            return lambda store: wasi_func(store, function)
+
+        for name, function in WASI_FUNCTIONS.items():
+            self._insert(
+                WASI_MODULE, name, _FuncDef(FuncType.from_wasm(function.type), maker(function))
+            )
+
+    # --- resolving ---
+
+    def _resolve(self, store: Store, module: str, name: str, item: Extern | _FuncDef) -> Extern:
+        if isinstance(item, _FuncDef):
+            f = store.linker_funcs.get(item)
+            if f is None:
+                f = item.make(store)
+                store.linker_funcs[item] = f
+            return f
+        self._check_store(store, item, f"`{module}::{name}`")
+        return item
+
+    def get(self, store: Store, module: str, name: str) -> Extern:
+        item = self._items.get((module, name))
+        if item is None:
+            raise LinkError(f"no item named `{module}::{name}` in the linker")
+        return self._resolve(store, module, name, item)
+
+    def get_default(self, store: Store, name: str) -> Func:
+        """``name``'s default export (the function named ``""``, else ``_start``), or a
+        function that does nothing if it has neither."""
+        for export in ("", "_start"):
+            item = self._items.get((name, export))
+            if item is not None:
+                f = self._resolve(store, name, export, item)
+                if isinstance(f, Func):
+                    return f
+        return Func(store, FuncType([], []), lambda: None)
+
+    def instantiate(self, store: Store, module: Module) -> Instance:
+        if module.engine is not self.engine or store.engine is not self.engine:
+            raise LinkError("the module, the store and the linker belong to different engines")
+        imports: list[Extern] = []
+        for imp in module.imports:
+            item = self._items.get((imp.module, imp.name))
+            if item is None:
+                raise LinkError(f"unknown import: `{imp.module}::{imp.name}` has not been defined")
+            imports.append(self._resolve(store, imp.module, imp.name, item))
+        return Instance(store, module, imports)

@@ -1,0 +1,68 @@
+"""WASI preview1 as host functions of a store: ``Store.set_wasi`` and ``Linker.define_wasi``.
+
+A store's WASI state is a ``WasiContext`` built from the ``WasiConfig`` given to
+``Store.set_wasi``. Each ``wasi_snapshot_preview1`` import becomes a host function
+that, at call time, looks up that context and the *calling* instance's exported
+``memory`` and forwards to ``WasiContext.call``. ``proc_exit`` raises ``WasiExit``,
+which travels out of the compiled frames like any host exception and reaches the
+Python caller of ``_start`` unchanged (it is also importable as ``ExitTrap``, with
+``.code``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.func import Caller, Func
+from cwasm.runtime.memory import Memory
+from cwasm.runtime.types import FuncType
+from cwasm.wasi import RawMemory, WasiConfig, WasiContext, WasiExit, WasiFunction
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+#: wasmtime-py's name for the exception ``proc_exit`` raises (it carries ``.code``)
+ExitTrap = WasiExit
+_EMPTY = RawMemory(0, 0)
+
+
+def set_wasi(store: Store, config: WasiConfig) -> WasiContext:
+    """Give ``store`` a fresh WASI context for ``config`` (closing any previous one)."""
+    old = store.wasi
+    context = WasiContext(config)
+    store.wasi = context
+    weakref.finalize(store, context.close)
+    if old is not None:
+        old.close()
+    return context
+
+
+def guest_memory(caller: Caller) -> RawMemory:
+    """The calling instance's exported ``memory`` as WASI sees it (empty if it has none)."""
+    memory = caller.get("memory")
+    if not isinstance(memory, Memory):
+        return _EMPTY
+    return RawMemory(memory.base, memory.data_len())
+
+
+def wasi_func(store: Store, function: WasiFunction) -> Func:
+    """The host function implementing the WASI import ``function`` in ``store``."""
+    name = function.name
+    returns = bool(function.type.results)
+
+    def call(caller: Caller, *args: int) -> Any:
+        context = store.wasi
+        if context is None:
+            raise CwasmError(
+                f"WASI function `{name}` called, but the store has no WASI configuration "
+                "(call Store.set_wasi first)"
+            )
+        errno = context.call(name, guest_memory(caller), *args)
+        return errno if returns else None
+
+    return Func(store, FuncType.from_wasm(function.type), call, access_caller=True)
+
+
+__all__ = ["ExitTrap", "guest_memory", "set_wasi", "wasi_func"]
