@@ -170,14 +170,27 @@ def _show(value: object) -> str:
     return str(value)
 
 
-_NOT_COMPARED = {"producer_version", "target", "cpu_features", "format_version"}
+# Compared separately above (target, cpu_features, format_version), or recorded for
+# information only: like Wasmtime, the optimisation level and the presence of the
+# address map or debug info change the code's quality and metadata, never whether it
+# runs correctly on this engine, so an O0 artifact loads into an O2 engine.
+_NOT_COMPARED = {
+    "producer_version",
+    "target",
+    "cpu_features",
+    "format_version",
+    "opt_level",
+    "address_map",
+    "debug_info",
+}
 
 
 def check_compatible(artifact: EngineMetadata, engine: EngineMetadata) -> None:
     """Raise ``IncompatibleArtifactError`` unless code compiled as ``artifact`` may run on ``engine``.
 
     Architecture and OS must match; the artifact's CPU features must all be available to
-    the engine; every other setting must be equal (the producer version is ignored).
+    the engine; every other setting must be equal, except the informational ones
+    (producer version, opt level, address map, debug info).
     """
     if artifact.format_version != engine.format_version:
         raise IncompatibleArtifactError(
