@@ -6,7 +6,9 @@ wasm-to-array trampoline per signature of imported functions, and the trap routi
 After LLVM has emitted the object, the pre-linker turns it into one blob; the trap
 table comes from the calls to trap routines inside the rows the line table marks
 (column = trap code + 1), and the address map from the line table itself
-(line = wasm module offset).
+(line = wasm module offset). With guard-page bounds checks the ``ss:``-prefixed
+memory accesses are trap sites too (found by walking the functions' instructions), and
+the signal-handler builtins (``cwasm.compile.signals``) end the code.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from cwasm.compile import simd  # noqa: F401 - registers the SIMD instruction ha
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
+from cwasm.compile.signals import guard_builtins
 from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
+from cwasm.compile.x86 import guarded_accesses
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
+from cwasm.runtime import guard
 from cwasm.runtime.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
@@ -36,6 +41,7 @@ class CompileOptions:
 
     triple: str = ""
     opt_level: int = 2
+    bounds_checks: str = guard.EXPLICIT  # or guard.GUARD_PAGES (x86-64 Linux)
 
     def resolved_triple(self) -> str:
         return self.triple or host_triple()
@@ -84,8 +90,13 @@ def compile_module(
     triple = options.resolved_triple()
     if not 0 <= options.opt_level <= 3:
         raise CwasmError(f"optimisation level must be 0..3, not {options.opt_level}")
+    guarded = options.bounds_checks == guard.GUARD_PAGES
+    if options.bounds_checks not in guard.BOUNDS_CHECKS:
+        raise CwasmError(f"unknown bounds_checks setting {options.bounds_checks!r}")
+    if guarded and not guard.supported(triple):
+        raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     offsets = VMOffsets.for_module(m)
-    mod = IRModule(arch=triple.split("-", 1)[0])
+    mod = IRModule(arch=triple.split("-", 1)[0], guard_pages=guarded)
     total = len(m.bodies)
     for defined in range(total):
         FunctionTranslator(m, offsets, mod, defined).translate()
@@ -99,10 +110,12 @@ def compile_module(
         wasm_to_array(mod, ti, ft)
     for code in sorted(mod.trap_codes):
         trap_routine(mod, code)
+    if guarded:
+        guard_builtins(mod)  # last, so that the block is contiguous at the end of the code
     on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
     obj = compile_ir(mod.text(), triple, options.opt_level, on_stage=on_stage)
     linked = prelink(parse_object(obj))
-    return _collect(m, linked, escaping, w2a, mod.trap_codes)
+    return _collect(m, linked, escaping, w2a, mod.trap_codes, guarded)
 
 
 def _loc(linked: LinkedCode, name: str) -> FunctionLoc:
@@ -119,6 +132,7 @@ def _collect(
     escaping: list[int],
     w2a: list[tuple[int, FuncType]],
     trap_codes: set[int],
+    guarded: bool = False,
 ) -> CompiledCode:
     n_imp = m.num_imported_funcs
     escaping_set = set(escaping)
@@ -137,6 +151,10 @@ def _collect(
     extra = [(f"cwasm_trap[{code}]", loc.start, loc.length) for code, loc in sorted(stubs.items())]
     ranges = [(f.wasm_func_loc.start, f.wasm_func_loc.end) for f in funcs]
     traps = find_trap_sites(linked, stubs, ranges)
+    if guarded:
+        extra.extend(_guard_symbols(linked))
+        oob = Trap.MemoryOutOfBounds
+        traps = sorted(traps + [(pc, oob) for pc in guarded_accesses(linked.text, ranges)])
     return CompiledCode(
         text=linked.text,
         funcs=tuple(funcs),
@@ -145,6 +163,25 @@ def _collect(
         address_map=tuple(address_map(linked.rows, ranges)),
         extra_symbols=tuple(extra),
     )
+
+
+def _guard_symbols(linked: LinkedCode) -> list[tuple[str, int, int]]:
+    """Symbols of the guard-page builtins; the block spans handler .. state slot."""
+    handler = _loc(linked, guard.HANDLER_SYMBOL)
+    trap = _loc(linked, guard.GUARD_TRAP_SYMBOL)
+    state = _loc(linked, guard.STATE_SYMBOL)
+    start = min(handler.start, trap.start)
+    end = state.start + 8
+    # the slot may land after the code (LLVM gives it a section of its own, which the
+    # pre-linker places after the executable ones); the block then spans both
+    if state.start < max(handler.end, trap.end) or end > len(linked.text):
+        raise CwasmError("LLVM laid out the guard-page builtins unexpectedly")
+    return [
+        (guard.BLOCK_SYMBOL, start, end - start),
+        (guard.HANDLER_SYMBOL, handler.start, handler.length),
+        (guard.GUARD_TRAP_SYMBOL, trap.start, trap.length),
+        (guard.STATE_SYMBOL, state.start, 8),
+    ]
 
 
 def _row_spans(rows: list[LineRow]) -> list[tuple[int, int, LineRow]]:

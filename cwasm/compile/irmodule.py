@@ -146,8 +146,12 @@ def return_type(results: tuple[ValType, ...] | list[int]) -> str:
 class IRModule:
     """Accumulates functions, declarations and metadata; ``text()`` gives the module."""
 
-    def __init__(self, source_name: str = "module.wasm", arch: str = "x86_64") -> None:
+    def __init__(
+        self, source_name: str = "module.wasm", arch: str = "x86_64", guard_pages: bool = False
+    ) -> None:
         self.arch = arch
+        #: linear-memory accesses are left to fault into guard pages (x86-64 Linux)
+        self.guard_pages = guard_pages
         self.functions: list[str] = []
         self.used_decls: set[str] = set()
         self.extra_decls: dict[str, str] = {}

@@ -29,6 +29,7 @@ SHF_EXECINSTR = 0x4
 SHN_UNDEF = 0
 SHN_ABS = 0xFFF1
 STT_SECTION = 3
+STT_OBJECT = 1
 STT_FUNC = 2
 
 EM_X86_64 = 62
@@ -200,7 +201,7 @@ def prelink(obj: ObjectFile) -> LinkedCode:
 
     functions: dict[str, tuple[int, int]] = {}
     for fsym in obj.symbols:
-        if fsym.type == STT_FUNC and fsym.shndx in placed:
+        if fsym.type in (STT_FUNC, STT_OBJECT) and fsym.shndx in placed:
             functions[fsym.name] = (placed[fsym.shndx] + fsym.value, fsym.size)
 
     rows: list[LineRow] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cwasm.compile.irmodule import ATTR_STRICTFP, HEAP
+from cwasm.compile.irmodule import ATTR_STRICTFP
 from cwasm.compile.translate import _HANDLERS, _STRICT, FunctionTranslator
 from cwasm.wasm.operators import BY_NAME
 
@@ -498,14 +498,14 @@ def _any_true(t: FunctionTranslator, _imm: Any) -> None:
 def _load(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
     addr = t.pop()
     p = t.mem_addr(addr, memarg[1], 16)
-    t.push(V, t.val(f"load {V}, ptr {p}, align 1{HEAP}"))
+    t.push(V, t.heap_load(f"{V}", p))
 
 
 def _store(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
     v = t.pop()
     addr = t.pop()
     p = t.mem_addr(addr, memarg[1], 16)
-    t.ins(f"store {V} {v}, ptr {p}, align 1{HEAP}")
+    t.heap_store(V, v, p)
 
 
 def _load_extend(selem: str, delem: str, signed: bool) -> _Handler:
@@ -515,7 +515,7 @@ def _load_extend(selem: str, delem: str, signed: bool) -> _Handler:
     def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
         addr = t.pop()
         p = t.mem_addr(addr, memarg[1], 8)
-        v = t.val(f"load {vty(selem, n)}, ptr {p}, align 1{HEAP}")
+        v = t.heap_load(f"{vty(selem, n)}", p)
         ext = "sext" if signed else "zext"
         _push_as(t, t.val(f"{ext} {vty(selem, n)} {v} to {vty(delem, n)}"), dst)
 
@@ -529,7 +529,7 @@ def _load_splat(elem: str) -> _Handler:
     def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
         addr = t.pop()
         p = t.mem_addr(addr, memarg[1], _BITS[elem] // 8)
-        x = t.val(f"load {elem}, ptr {p}, align 1{HEAP}")
+        x = t.heap_load(f"{elem}", p)
         _push_as(t, _splat_value(t, elem, n, x), shape)
 
     return h
@@ -542,7 +542,7 @@ def _load_zero(elem: str) -> _Handler:
     def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
         addr = t.pop()
         p = t.mem_addr(addr, memarg[1], _BITS[elem] // 8)
-        x = t.val(f"load {elem}, ptr {p}, align 1{HEAP}")
+        x = t.heap_load(f"{elem}", p)
         _push_as(
             t, t.val(f"insertelement {vty(elem, n)} zeroinitializer, {elem} {x}, i32 0"), shape
         )
@@ -559,7 +559,7 @@ def _load_lane(elem: str) -> _Handler:
         v = _as(t, t.pop(), shape)
         addr = t.pop()
         p = t.mem_addr(addr, offset, _BITS[elem] // 8)
-        x = t.val(f"load {elem}, ptr {p}, align 1{HEAP}")
+        x = t.heap_load(f"{elem}", p)
         _push_as(t, t.val(f"insertelement {vty(elem, n)} {v}, {elem} {x}, i32 {lane}"), shape)
 
     return h
@@ -575,7 +575,7 @@ def _store_lane(elem: str) -> _Handler:
         addr = t.pop()
         x = t.val(f"extractelement {vty(elem, n)} {v}, i32 {lane}")
         p = t.mem_addr(addr, offset, _BITS[elem] // 8)
-        t.ins(f"store {elem} {x}, ptr {p}, align 1{HEAP}")
+        t.heap_store(elem, x, p)
 
     return h
 

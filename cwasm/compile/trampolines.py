@@ -206,11 +206,13 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     mod.functions.append("\n".join(L))
 
 
-def trap_routine(mod: IRModule, code: int) -> None:
-    """Append the routine that records trap ``code`` and its backtrace, then ``longjmp``s."""
+def trap_routine(mod: IRModule, code: int, symbol: str | None = None) -> None:
+    """Append the routine that records trap ``code`` and its backtrace, then ``longjmp``s
+    (named ``symbol``, by default the routine wasm functions call for ``code``)."""
     fa = mod.use("llvm.frameaddress.p0")
+    name = symbol or trap_symbol(code)
     L = [
-        f"define hidden void {trap_symbol(code)}(ptr %ctx) {ATTR_TRAP_FN} {SECTION} {{",
+        f"define hidden void {name}(ptr %ctx) {ATTR_TRAP_FN} {SECTION} {{",
         "entry:",
         _gep("%sp", "%ctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",

@@ -6,7 +6,10 @@ them into registers); block and loop results become phi nodes at the merge point
 Every emitted instruction carries a debug location whose line is the module offset
 of the wasm instruction it came from. Each trap check branches to its own block
 that calls the trap routine for its code, with column = code + 1, so the compiler
-can find the exact call in the object code afterwards.
+can find the exact call in the object code afterwards. With guard pages
+(``IRModule.guard_pages``) linear-memory accesses carry no check: they are volatile
+accesses in address space 258 (``ss:``), so each one stays where wasm put it and can be
+found in the machine code as a trap site.
 
 Native ABI of a wasm function: ``(ptr vmctx, ptr caller_vmctx, params...)``
 returning nothing, one value, or a literal struct of the results. Every function
@@ -35,6 +38,7 @@ from cwasm.compile.irmodule import (
     return_type,
 )
 from cwasm.errors import CwasmError
+from cwasm.runtime.guard import GUARD_SIZE
 from cwasm.runtime.vmoffsets import (
     CTX_STORE,
     DEF_LENGTH,
@@ -67,6 +71,10 @@ TRAP_INTEGER_OVERFLOW = 6
 TRAP_INTEGER_DIVISION_BY_ZERO = 7
 TRAP_BAD_CONVERSION_TO_INTEGER = 8
 TRAP_UNREACHABLE = 9
+
+#: pointer type of guard-mode linear-memory accesses: x86 address space 258 is the
+#: ``ss:`` segment, whose prefix marks the faulting instructions in the machine code
+GUARDED_PTR = "ptr addrspace(258)"
 
 _BLOCK, _LOOP, _IF, _FUNC = range(4)
 _STRICT = 'metadata !"round.tonearest", metadata !"fpexcept.strict"'
@@ -670,21 +678,49 @@ class FunctionTranslator:
         return self.vm_field(o.defined_memory(memory_index - self.env.num_imported_memories))
 
     def mem_addr(self, addr: str, offset: int, size: int) -> str:
-        """Bounds-checked native pointer for a ``size``-byte access at ``addr + offset``."""
+        """Native pointer (for ``heap_load``/``heap_store``) for a ``size``-byte access at
+        ``addr + offset``: bounds-checked, or with guard pages left to fault."""
         d = self.memory_def(0)
         ea = self.val(f"zext i32 {addr} to i64")
         if offset:
             ea = self.val(f"add nuw i64 {ea}, {offset}")
+        if self.mod.guard_pages and offset + size <= GUARD_SIZE:
+            # the reservation covers every such address; past the length it faults, and
+            # addrspace(258) (an ``ss:`` prefix, a no-op in 64-bit mode) marks the access
+            # so the compiler can record it as a trap site
+            base = self.val(f"load ptr, ptr {d}{INVARIANT}")
+            bi = self.val(f"ptrtoint ptr {base} to i64")
+            a = self.val(f"add i64 {bi}, {ea}")
+            return self.val(f"inttoptr i64 {a} to {GUARDED_PTR}")
         end = self.val(f"add nuw i64 {ea}, {size}")
         length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
         self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), TRAP_MEMORY_OUT_OF_BOUNDS)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
-        return self.val(f"getelementptr i8, ptr {base}, i64 {ea}")
+        p = self.val(f"getelementptr i8, ptr {base}, i64 {ea}")
+        if self.mod.guard_pages:  # a checked access never faults, but keeps the one type
+            pi = self.val(f"ptrtoint ptr {p} to i64")
+            return self.val(f"inttoptr i64 {pi} to {GUARDED_PTR}")
+        return p
+
+    def heap_load(self, ty: str, p: str) -> str:
+        """Load a ``ty`` from linear memory at ``p`` (from ``mem_addr``)."""
+        if self.mod.guard_pages:
+            # volatile: the load is the bounds check, so LLVM must neither delete it when
+            # its value is unused nor move it across other accesses or calls
+            return self.val(f"load volatile {ty}, {GUARDED_PTR} {p}, align 1{HEAP}")
+        return self.val(f"load {ty}, ptr {p}, align 1{HEAP}")
+
+    def heap_store(self, ty: str, v: str, p: str) -> None:
+        """Store the ``ty`` value ``v`` to linear memory at ``p`` (from ``mem_addr``)."""
+        if self.mod.guard_pages:
+            self.ins(f"store volatile {ty} {v}, {GUARDED_PTR} {p}, align 1{HEAP}")
+        else:
+            self.ins(f"store {ty} {v}, ptr {p}, align 1{HEAP}")
 
     def load(self, memarg: tuple[int, int], mem_ty: str, size: int, ext: str, ty: str) -> None:
         addr = self.pop()
         p = self.mem_addr(addr, memarg[1], size)
-        v = self.val(f"load {mem_ty}, ptr {p}, align 1{HEAP}")
+        v = self.heap_load(mem_ty, p)
         if ext:
             v = self.val(f"{ext} {mem_ty} {v} to {ty}")
         self.push(ty, v)
@@ -695,7 +731,7 @@ class FunctionTranslator:
         if mem_ty != ty:
             v = self.val(f"trunc {ty} {v} to {mem_ty}")
         p = self.mem_addr(addr, memarg[1], size)
-        self.ins(f"store {mem_ty} {v}, ptr {p}, align 1{HEAP}")
+        self.heap_store(mem_ty, v, p)
 
     def op_memory_size(self, _imm: Any) -> None:
         d = self.memory_def(0)

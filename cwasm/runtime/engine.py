@@ -8,11 +8,13 @@ compares.
 
 from __future__ import annotations
 
+import functools
 import platform
 import threading
 
 from cwasm.errors import CwasmError
 from cwasm.obj.engine import EngineMetadata
+from cwasm.runtime import guard
 from cwasm.wasm.types import FuncType
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
@@ -33,6 +35,7 @@ def host_target() -> str:
     return f"{arch}-unknown-{system}"
 
 
+@functools.cache  # the CPU does not change while we run; /proc/cpuinfo is slow to read
 def _host_cpu_features() -> tuple[str, ...]:
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
@@ -52,7 +55,10 @@ class Config:
     ``"speed"``, ``"speed_and_size"``), ``target`` (a triple; empty = this machine),
     ``max_wasm_stack`` (bytes of native stack wasm may use) and
     ``memory_reservation`` (the most address space one linear memory reserves, which
-    also caps how far it can grow).
+    also caps how far it can grow) and ``bounds_checks`` (``"explicit"``, or
+    ``"guard-pages"`` on x86-64 Linux: no checks, out-of-bounds accesses fault into a
+    signal handler; ``None``, the default, picks ``CWASM_BOUNDS_CHECKS`` if set, else
+    the platform's default).
     """
 
     def __init__(self) -> None:
@@ -61,6 +67,8 @@ class Config:
         self.max_wasm_stack = 1024 * 1024
         self.memory_reservation = 4 << 30
         self.max_table_elements = 10_000_000
+        #: None: automatic (``CWASM_BOUNDS_CHECKS``, else the platform default)
+        self.bounds_checks: str | None = None
 
     @property
     def cranelift_opt_level(self) -> str:
@@ -81,6 +89,8 @@ class Engine:
         if not 0 <= self.config.opt_level <= 3:
             raise CwasmError(f"optimisation level must be 0..3, not {self.config.opt_level}")
         self.target = self.config.target or host_target()
+        #: the bounds-check mode in force (``Config.bounds_checks`` resolved for the target)
+        self.bounds_checks = guard.resolve(self.config.bounds_checks, self.target)
         self._lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._types: list[FuncType] = []
@@ -97,7 +107,13 @@ class Engine:
             target=self.target,
             cpu_features=_host_cpu_features() if for_loading else self.compile_cpu_features(),
             opt_level=self.config.opt_level,
+            bounds_checks=self.bounds_checks,
+            memory_guard_size=guard.GUARD_SIZE if self.guard_pages else 0,
         )
+
+    @property
+    def guard_pages(self) -> bool:
+        return self.bounds_checks == guard.GUARD_PAGES
 
     def compile_cpu_features(self) -> tuple[str, ...]:
         return ("sse4.1",) if self.target.startswith("x86_64") else ()

@@ -1,7 +1,8 @@
 """Memory: a linear memory in reserved address space that grows in place.
 
 The reservation covers the memory's maximum (bounded by the engine's
-``memory_reservation``), all PROT_NONE; growing makes more pages read-write, so the
+``memory_reservation``) — or, with guard-page bounds checks, 4 GiB plus the guard
+region, registered with the signal handler — all PROT_NONE; growing makes more pages read-write, so the
 base never moves. Compiled code reads the base and current length from the memory's
 *definition* (two u64s), which lives in the owning instance's vmctx or, for a memory
 created from Python, in a small buffer of its own.
@@ -13,6 +14,7 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from cwasm.errors import CwasmError
+from cwasm.runtime import guard
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
 from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
@@ -50,9 +52,17 @@ class Memory:
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
                 f"of {self.max_pages} pages"
             )
-        self._res = Reservation(self.max_pages * WASM_PAGE)
+        guarded = store.engine.guard_pages
+        # with guard pages, every 32-bit index plus a static offset below the guard size
+        # must land in the reservation, whatever the memory's maximum
+        reserve = guard.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
+        self._res = Reservation(reserve)
         self._res.commit(ty.limits.min * WASM_PAGE)
         self.base = self._res.base
+        if guarded:
+            guard.register_memory(
+                self._res, self.base, self.base + self._res.size, store.ctx_address
+            )
         self.def_addr = def_addr
         self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
         ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = self.base

@@ -20,6 +20,7 @@ from pathlib import Path
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact, is_artifact
 from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
+from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.trap import Frame, register_code, unregister_code
@@ -62,9 +63,14 @@ class LoadedModule:
             self.host_trampolines.setdefault(self.m.types[ti], base + loc.start)
             if base:
                 engine.host_trampolines.setdefault(self.type_ids[ti], base + loc.start)
+        #: the vmctx contents shared by every instance, built by the first instantiation
+        self.vmctx_image: bytes | None = None
         if base:
             register_code(base, self)
             self._unregister: weakref.finalize | None = _finalize(self, base)
+            if engine.guard_pages:
+                guard.ensure_installed(artifact)
+                guard.register_code(self.code, base, base + self.code.size)
 
     def func_type(self, func_index: int) -> WasmFuncType:
         return self.m.types[self.m.functions[func_index]]
@@ -209,7 +215,11 @@ def compile_to_artifact(
     translation = decode_module(wasm)
     code = compile_module(
         translation,
-        CompileOptions(triple=engine.target, opt_level=engine.config.opt_level),
+        CompileOptions(
+            triple=engine.target,
+            opt_level=engine.config.opt_level,
+            bounds_checks=engine.bounds_checks,
+        ),
         progress=progress,
     )
     return build_artifact(translation, code, engine.metadata())

@@ -1,0 +1,288 @@
+"""Guard-page bounds checks: the signal handler's state, its registries and its installation.
+
+In ``bounds_checks="guard-pages"`` mode (x86-64 Linux) compiled code accesses linear
+memory without checks; every memory reserves 4 GiB plus ``GUARD_SIZE`` so that any
+32-bit address plus a static offset below the guard stays inside its PROT_NONE
+reservation, and an access past the memory's length faults. The handler that turns
+such a fault into a MemoryOutOfBounds trap is native code from the artifact (see
+``cwasm.compile.signals``); this module copies it once into a persistent executable
+mapping and installs it for SIGSEGV and SIGBUS, keeping the previous actions for
+chaining.
+
+The handler reads a state block at a fixed address without the GIL: the ``sigaction``
+address, the previous actions, and two registries published as whole arrays (a new
+array is filled, then its address stored in one aligned word, so a reader never sees
+a half-written table):
+
+* code ranges ``[count, lo, hi, ...]`` of loaded guard-mode modules;
+* memory reservations ``[count, lo, hi, ctx, ...]``, where ``ctx`` is a small cell
+  laid out like a vmctx whose store pointer is the owning store's context.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.native import (
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    map_anonymous,
+    protect,
+    round_up_to_page,
+)
+
+if TYPE_CHECKING:
+    from cwasm.obj.artifact import Artifact
+
+EXPLICIT = "explicit"
+GUARD_PAGES = "guard-pages"
+BOUNDS_CHECKS = (EXPLICIT, GUARD_PAGES)
+
+#: bytes of PROT_NONE address space after the 4 GiB a 32-bit index can reach (Wasmtime's
+#: default); accesses whose static offset plus width exceed it keep an explicit check
+GUARD_SIZE = 32 << 20
+#: address space every guard-mode memory reserves
+GUARD_RESERVATION = (4 << 30) + GUARD_SIZE
+
+HANDLER_SYMBOL = "cwasm_guard_handler"
+GUARD_TRAP_SYMBOL = "cwasm_guard_trap"
+STATE_SYMBOL = "cwasm_guard_state"
+#: the artifact symbol covering the whole builtin block (handler .. state slot)
+BLOCK_SYMBOL = "cwasm_guard_builtins"
+
+# x86-64 Linux / glibc layouts
+SIGBUS = 7
+SIGSEGV = 11
+SA_SIGINFO = 4
+SA_ONSTACK = 0x08000000
+SA_NODEFER = 0x40000000
+SA_RESTORER = 0x04000000
+SIGACTION_SIZE = 152  # handler(8), sa_mask(128), sa_flags(4 + 4 pad), sa_restorer(8)
+SIGACTION_FLAGS = 136
+SIGINFO_ADDR = 16
+UC_MCONTEXT = 40
+UC_RDI = UC_MCONTEXT + 8 * 8
+UC_RSP = UC_MCONTEXT + 15 * 8
+UC_RIP = UC_MCONTEXT + 16 * 8
+
+# the state block
+GS_SIGACTION = 0
+GS_CODE = 8
+GS_MEMORY = 16
+GS_PREV_SIGSEGV = 32
+GS_PREV_SIGBUS = GS_PREV_SIGSEGV + SIGACTION_SIZE
+GS_SIZE = GS_PREV_SIGBUS + SIGACTION_SIZE
+
+#: vmctx offset of the store pointer (cwasm.runtime.vmoffsets.CTX_STORE)
+_CTX_WORDS = 2
+
+
+def supported(target: str | None = None) -> bool:
+    """Whether guard pages can be used on this machine (or for ``target``)."""
+    if target is not None:
+        return target.startswith("x86_64-") and "-linux" in target
+    return sys.platform.startswith("linux") and os.uname().machine == "x86_64"
+
+
+#: what ``bounds_checks=None`` means where guard pages are supported
+DEFAULT_WHERE_SUPPORTED = GUARD_PAGES
+
+
+def resolve(setting: str | None, target: str) -> str:
+    """The bounds-check mode an engine for ``target`` uses for the ``setting`` it was given.
+
+    ``None`` means automatic: ``CWASM_BOUNDS_CHECKS`` if set, else the default, falling
+    back to explicit checks where guard pages are not supported. A mode asked for by
+    name must be supported.
+    """
+    if setting is None:
+        env = os.environ.get("CWASM_BOUNDS_CHECKS", "").strip()
+        if env and env not in BOUNDS_CHECKS:
+            raise CwasmError(f"CWASM_BOUNDS_CHECKS must be one of {', '.join(BOUNDS_CHECKS)}")
+        mode = env or DEFAULT_WHERE_SUPPORTED
+        return mode if mode == EXPLICIT or supported(target) else EXPLICIT
+    if setting not in BOUNDS_CHECKS:
+        raise CwasmError(
+            f"bounds_checks must be one of {', '.join(BOUNDS_CHECKS)}, not {setting!r}"
+        )
+    if setting == GUARD_PAGES and not supported(target):
+        raise CwasmError(
+            f"bounds_checks='guard-pages' is only supported on x86_64 Linux, not {target}"
+        )
+    return setting
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_sigaction = _libc.sigaction
+_sigaction.restype = ctypes.c_int
+_sigaction.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_SIGACTION_ADDRESS = ctypes.cast(_sigaction, ctypes.c_void_p).value or 0
+
+
+class _Registry:
+    """A set of fixed-width records published to the handler as one array."""
+
+    def __init__(self, state_word: int) -> None:
+        self._word = ctypes.c_uint64.from_address(state_word)
+        self._records: dict[int, tuple[int, ...]] = {}
+        self._next = 0
+        # arrays (and cells) a handler on another thread may still be reading
+        self.retired: deque[object] = deque(maxlen=32)
+        self._publish()
+
+    def add(self, record: tuple[int, ...]) -> int:
+        key = self._next
+        self._next += 1
+        self._records[key] = record
+        self._publish()
+        return key
+
+    def remove(self, key: int) -> None:
+        if self._records.pop(key, None) is not None:
+            self._publish()
+
+    def _publish(self) -> None:
+        flat = [len(self._records)]
+        for rec in self._records.values():
+            flat.extend(rec)
+        arr = (ctypes.c_uint64 * len(flat))(*flat)
+        self.retired.append(arr)
+        self._word.value = ctypes.addressof(arr)
+
+
+class _State:
+    """The block the handler reads: ``sigaction``, registries, previous actions."""
+
+    def __init__(self) -> None:
+        self.words = (ctypes.c_uint64 * (GS_SIZE // 8))()
+        self.address = ctypes.addressof(self.words)
+        self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
+        self.code = _Registry(self.address + GS_CODE)
+        self.memories = _Registry(self.address + GS_MEMORY)
+        self.cells: dict[int, ctypes.Array[ctypes.c_uint64]] = {}
+
+
+class _Handler:
+    """The installed handler: a private, never-freed R+X copy of the artifact's builtins."""
+
+    def __init__(self, state: _State, block: bytes, handler_offset: int, state_offset: int):
+        self.state = state
+        self.size = max(round_up_to_page(len(block)), PAGE_SIZE)
+        self.base = map_anonymous(self.size, PROT_READ | PROT_WRITE)
+        ctypes.memmove(self.base, block, len(block))
+        ctypes.c_uint64.from_address(self.base + state_offset).value = state.address
+        protect(self.base, self.size, PROT_READ | PROT_EXEC)
+        self.entry = self.base + handler_offset
+        self.action = ctypes.create_string_buffer(SIGACTION_SIZE)
+        ctypes.c_uint64.from_address(ctypes.addressof(self.action)).value = self.entry
+        # SA_NODEFER: a previous handler we call may leave by longjmp (Wasmtime's does),
+        # which would otherwise leave the signal blocked for good
+        ctypes.c_int32.from_address(ctypes.addressof(self.action) + SIGACTION_FLAGS).value = (
+            SA_SIGINFO | SA_ONSTACK | SA_NODEFER
+        )
+        self.install()
+
+    def install(self) -> None:
+        """Make this the handler of SIGSEGV and SIGBUS unless it already is."""
+        for sig, off in ((SIGSEGV, GS_PREV_SIGSEGV), (SIGBUS, GS_PREV_SIGBUS)):
+            if current_handler(sig) == self.entry:
+                continue
+            # the previous action goes straight into the state block
+            if _sigaction(sig, ctypes.addressof(self.action), self.state.address + off) != 0:
+                err = ctypes.get_errno()
+                raise CwasmError(f"sigaction({sig}) failed: {os.strerror(err)}")
+
+
+def current_handler(sig: int) -> int:
+    """The address of the handler (or SIG_DFL 0 / SIG_IGN 1) now installed for ``sig``."""
+    cur = ctypes.create_string_buffer(SIGACTION_SIZE)
+    if _sigaction(sig, None, ctypes.addressof(cur)) != 0:
+        raise CwasmError(f"sigaction({sig}) failed: {os.strerror(ctypes.get_errno())}")
+    return ctypes.c_uint64.from_address(ctypes.addressof(cur)).value
+
+
+_lock = threading.RLock()  # finalizers may run while it is held
+_state: _State | None = None
+_handler: _Handler | None = None
+
+
+def _get_state() -> _State:
+    global _state
+    if _state is None:
+        _state = _State()
+    return _state
+
+
+def _builtin_block(artifact: Artifact) -> tuple[bytes, int, int]:
+    syms = {s.name: s for s in artifact.elf.symbols if s.name}
+    try:
+        block = syms[BLOCK_SYMBOL]
+        handler = syms[HANDLER_SYMBOL]
+        state = syms[STATE_SYMBOL]
+    except KeyError as e:
+        raise CwasmError(f"guard-page artifact lacks the builtin {e.args[0]}") from None
+    text = artifact.text
+    if block.value + block.size > len(text) or block.size < 8:
+        raise CwasmError("guard-page builtins lie outside the code")
+    if not block.value <= handler.value < state.value <= block.value + block.size - 8:
+        raise CwasmError("guard-page builtins are laid out unexpectedly")
+    data = bytes(text[block.value : block.value + block.size])
+    return data, handler.value - block.value, state.value - block.value
+
+
+def ensure_installed(artifact: Artifact) -> None:
+    """Install the handler from ``artifact``'s builtins (once), or re-assert it is installed."""
+    global _handler
+    with _lock:
+        if _handler is None:
+            _handler = _Handler(_get_state(), *_builtin_block(artifact))
+        else:
+            _handler.install()
+
+
+def handler_address() -> int | None:
+    """Where the installed handler's code starts, or None before the first guard module."""
+    return None if _handler is None else _handler.entry
+
+
+def register_code(owner: object, start: int, end: int) -> None:
+    """Let faults at pcs in ``[start, end)`` become traps while ``owner`` lives."""
+    with _lock:
+        reg = _get_state().code
+        key = reg.add((start, end))
+    weakref.finalize(owner, _unregister_code, key)
+
+
+def register_memory(owner: object, start: int, end: int, store_context: int) -> None:
+    """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
+    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives."""
+    cell = (ctypes.c_uint64 * _CTX_WORDS)()
+    cell[1] = store_context  # at vmctx + CTX_STORE
+    with _lock:
+        st = _get_state()
+        key = st.memories.add((start, end, ctypes.addressof(cell)))
+        st.cells[key] = cell
+    weakref.finalize(owner, _unregister_memory, key)
+
+
+def _unregister_code(key: int) -> None:
+    with _lock:
+        if _state is not None:
+            _state.code.remove(key)
+
+
+def _unregister_memory(key: int) -> None:
+    with _lock:
+        if _state is not None:
+            _state.memories.remove(key)
+            # the cell must outlive the arrays that may still mention it
+            _state.memories.retired.append(_state.cells.pop(key, None))
