@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from cwasm.obj.constants import NO_FILE_POS
 from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.traps import strictly_ascending
 
 _U32 = struct.Struct("<I")
 
@@ -74,3 +75,27 @@ def decode_address_map(section: bytes | memoryview) -> list[tuple[int, int]]:
     offsets = struct.unpack_from(f"<{count}I", section, 4)
     positions = struct.unpack_from(f"<{count}I", section, 4 + 4 * count)
     return list(zip(offsets, positions, strict=True))
+
+
+def check_address_map(section: bytes | memoryview, text_size: int) -> None:
+    """Check ``.wasmtime.addrmap`` without building per-entry tuples: exact size and strictly
+    ascending text offsets inside ``.text`` of ``text_size`` bytes."""
+    if len(section) < 4:
+        raise CorruptArtifactError(
+            f"`.wasmtime.addrmap` is {len(section)} bytes, too small for its entry count"
+        )
+    count: int = _U32.unpack_from(section, 0)[0]
+    if 4 + 8 * count != len(section):
+        raise CorruptArtifactError(
+            f"`.wasmtime.addrmap` claims {count} entries ({4 + 8 * count} bytes) "
+            f"but is {len(section)} bytes"
+        )
+    if not count:
+        return
+    offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
+    if not strictly_ascending(offsets):
+        raise CorruptArtifactError("`.wasmtime.addrmap` offsets are not strictly ascending")
+    if offsets[-1] >= text_size:
+        raise CorruptArtifactError(
+            f"address-map offset {offsets[-1]:#x} is outside `.text` ({text_size:#x} bytes)"
+        )

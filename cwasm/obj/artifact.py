@@ -11,11 +11,10 @@ failure raises one ``ArtifactError`` subclass whose message says what is wrong.
 from __future__ import annotations
 
 import mmap
-import operator
 import os
 from types import TracebackType
 
-from cwasm.obj.addrmap import decode_address_map, lookup_file_pos
+from cwasm.obj.addrmap import check_address_map, lookup_file_pos
 from cwasm.obj.bti import decode_bti
 from cwasm.obj.constants import (
     EF_WASMTIME_COMPONENT,
@@ -55,7 +54,7 @@ from cwasm.obj.info import (
     decode_info,
 )
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
-from cwasm.obj.traps import Trap, decode_traps, lookup_trap_code
+from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
 WASM_MAGIC = b"\0asm"
 
@@ -321,27 +320,9 @@ class Artifact:
             raise _corrupt(f"`.text` size {text.size:#x} is not a multiple of {page:#x}")
 
     def _check_tables(self) -> None:
-        size = self.text_size
-        traps = decode_traps(self.section_data(ELF_WASMTIME_TRAPS))
-        if traps:
-            offsets = [o for o, _ in traps]
-            if not all(map(operator.lt, offsets, offsets[1:])):
-                raise _corrupt("`.wasmtime.traps` offsets are not strictly ascending")
-            if offsets[-1] >= size:
-                raise _corrupt(f"trap offset {offsets[-1]:#x} is outside `.text` ({size:#x} bytes)")
-            if max(c for _, c in traps) >= len(Trap):
-                offset, code = next((o, c) for o, c in traps if c >= len(Trap))
-                raise _corrupt(f"unknown trap code {code} at text offset {offset:#x}")
+        check_trap_table(self.section_data(ELF_WASMTIME_TRAPS), self.text_size)
         if ELF_WASMTIME_ADDRMAP in self._sections:
-            entries = decode_address_map(self.section_data(ELF_WASMTIME_ADDRMAP))
-            if entries:
-                offsets = [o for o, _ in entries]
-                if not all(map(operator.lt, offsets, offsets[1:])):
-                    raise _corrupt("`.wasmtime.addrmap` offsets are not strictly ascending")
-                if offsets[-1] >= size:
-                    raise _corrupt(
-                        f"address-map offset {offsets[-1]:#x} is outside `.text` ({size:#x} bytes)"
-                    )
+            check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
 
     def _check_loc(self, loc: FunctionLoc, what: str) -> None:
         if loc.end > self.text_size:
@@ -360,14 +341,19 @@ class Artifact:
         info = decode_info(self.section_data(ELF_WASMTIME_INFO))
         check_info(info)
         self.info = info
+        size = self.text_size
         previous_end = 0
         for i, f in enumerate(info.funcs):
-            self._check_loc(f.wasm_func_loc, f"function {i}")
-            if f.wasm_func_loc.start < previous_end:
+            loc = f.wasm_func_loc
+            end = loc.start + loc.length
+            if end > size:
+                self._check_loc(loc, f"function {i}")
+            if loc.start < previous_end:
                 raise _corrupt(f"function {i} overlaps or precedes the previous function")
-            previous_end = f.wasm_func_loc.end
-            if f.array_to_wasm_trampoline is not None:
-                self._check_loc(f.array_to_wasm_trampoline, f"trampoline of function {i}")
+            previous_end = end
+            tramp = f.array_to_wasm_trampoline
+            if tramp is not None and tramp.start + tramp.length > size:
+                self._check_loc(tramp, f"trampoline of function {i}")
         for ty, loc in info.wasm_to_array_trampolines:
             self._check_loc(loc, f"wasm-to-array trampoline of type {ty}")
 

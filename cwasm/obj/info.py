@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 from cwasm.errors import ArtifactError
@@ -363,32 +363,84 @@ def encode_info(info: CompiledModuleInfo) -> bytes:
 # Decoding
 
 
-class _Decoder:
-    """Reads the record back, turning every out-of-range value into ``CorruptArtifactError``."""
+def _record_maker(cls: type[T]) -> Callable[..., T]:
+    """A constructor for a frozen, slotted dataclass that skips its generated ``__init__``.
+
+    The result is the same (equal, hashable, frozen) instance at about half the cost, which
+    matters for the per-function records decoded on every load.
+    """
+    setters = tuple(getattr(cls, f.name).__set__ for f in fields(cls))  # type: ignore[arg-type]
+    new = object.__new__
+    if len(setters) == 2:
+        s0, s1 = setters
+
+        def make2(a: object, b: object) -> T:
+            obj = new(cls)
+            s0(obj, a)
+            s1(obj, b)
+            return obj
+
+        return make2
+    s0, s1, s2 = setters
+
+    def make3(a: object, b: object, c: object) -> T:
+        obj = new(cls)
+        s0(obj, a)
+        s1(obj, b)
+        s2(obj, c)
+        return obj
+
+    return make3
+
+
+_new_loc = _record_maker(FunctionLoc)
+_new_func = _record_maker(CompiledFunctionInfo)
+_new_name = _record_maker(FunctionName)
+
+
+class _Decoder(Reader):
+    """Reads the record back, turning every out-of-range value into ``CorruptArtifactError``.
+
+    Loading an artifact decodes this record every time, so the common one-byte varint is
+    read inline and the per-function tables are decoded in flat loops.
+    """
+
+    __slots__ = ()
 
     def __init__(self, data: bytes | memoryview) -> None:
-        self.r = Reader(data)
+        super().__init__(bytes(data))
 
     def tuple_of(self, item: Callable[[], T]) -> tuple[T, ...]:
-        return tuple(self.r.seq(item))
-
-    def int_(self) -> int:
-        z = self.r.varint(130)
-        return (z >> 1) ^ -(z & 1)
+        return tuple([item() for _ in range(self.count())])
 
     def u32(self) -> int:
-        return self.r.u32()
+        p = self.pos
+        if p + 1 < self.end:
+            data = self.data
+            b: int = data[p]
+            if b < 0x80:
+                self.pos = p + 1
+                return b
+            b1: int = data[p + 1]
+            if b1 < 0x80:
+                self.pos = p + 2
+                return (b & 0x7F) | (b1 << 7)
+        return self.varint(32)
+
+    def int_(self) -> int:
+        z = self.varint(130)
+        return (z >> 1) ^ -(z & 1)
 
     def valtype(self) -> ValType:
-        b = self.r.u8()
+        b = self.u8()
         try:
             return ValType(b)
         except ValueError:
             raise CorruptArtifactError(f"invalid value type byte {b:#x}") from None
 
     def limits(self) -> Limits:
-        lo = self.r.u64()
-        hi = self.r.option(self.r.u64)
+        lo = self.u64()
+        hi = self.option(self.u64)
         return Limits(lo, hi)
 
     def functype(self) -> FuncType:
@@ -398,13 +450,13 @@ class _Decoder:
         return TableType(self.valtype(), self.limits())
 
     def memorytype(self) -> MemoryType:
-        return MemoryType(self.limits(), self.r.bool())
+        return MemoryType(self.limits(), self.bool())
 
     def globaltype(self) -> GlobalType:
-        return GlobalType(self.valtype(), self.r.bool())
+        return GlobalType(self.valtype(), self.bool())
 
     def constop(self) -> ConstOp:
-        k = self.r.u32()
+        k = self.u32()
         try:
             kind = ConstOpKind(k)
         except ValueError:
@@ -413,11 +465,11 @@ class _Decoder:
 
     def constexpr(self) -> ConstExpr:
         ops = self.tuple_of(self.constop)
-        return ConstExpr(ops, self.r.u64())
+        return ConstExpr(ops, self.u64())
 
     def range_(self, bits: int = 32) -> DataRange:
-        start = self.r.varint(bits)
-        end = self.r.varint(bits)
+        start = self.varint(bits)
+        end = self.varint(bits)
         if end < start:
             raise CorruptArtifactError(f"invalid range {start:#x}..{end:#x}")
         return DataRange(start, end)
@@ -426,15 +478,15 @@ class _Decoder:
         return FunctionLoc(self.u32(), self.u32())
 
     def kind(self) -> ExternKind:
-        b = self.r.u8()
+        b = self.u8()
         try:
             return ExternKind(b)
         except ValueError:
             raise CorruptArtifactError(f"invalid external kind {b}") from None
 
     def import_(self) -> Import:
-        module = self.r.str()
-        name = self.r.str()
+        module = self.str()
+        name = self.str()
         kind = self.kind()
         desc: int | TableType | MemoryType | GlobalType
         if kind == ExternKind.FUNC:
@@ -448,25 +500,25 @@ class _Decoder:
         return Import(module, name, kind, desc)
 
     def export(self) -> Export:
-        return Export(self.r.str(), self.kind(), self.u32())
+        return Export(self.str(), self.kind(), self.u32())
 
     def element(self) -> ElementSegment:
-        m = self.r.u8()
+        m = self.u8()
         try:
             mode = SegmentMode(m)
         except ValueError:
             raise CorruptArtifactError(f"invalid element segment mode {m}") from None
         element = self.valtype()
         table_index = self.u32()
-        offset = self.r.option(self.constexpr)
-        if self.r.enum(2) == 0:
+        offset = self.option(self.constexpr)
+        if self.enum(2) == 0:
             funcs = self.tuple_of(self.u32)
             return ElementSegment(mode, element, table_index, offset, functions=funcs)
         exprs = self.tuple_of(self.constexpr)
         return ElementSegment(mode, element, table_index, offset, expressions=exprs)
 
     def meminit(self) -> MemoryInitialization:
-        if self.r.enum(2) == 0:
+        if self.enum(2) == 0:
 
             def seg() -> MemoryInitializer:
                 return MemoryInitializer(self.u32(), self.constexpr(), self.range_())
@@ -474,13 +526,12 @@ class _Decoder:
             return SegmentedMemoryInitialization(self.tuple_of(seg))
 
         def image() -> StaticMemoryInitializer:
-            return StaticMemoryInitializer(self.r.u64(), self.range_())
+            return StaticMemoryInitializer(self.u64(), self.range_())
 
-        return StaticMemoryInitialization(self.tuple_of(lambda: self.r.option(image)))
+        return StaticMemoryInitialization(self.tuple_of(lambda: self.option(image)))
 
     def module(self) -> ModuleInfo:
-        r = self.r
-        name = r.option(r.str)
+        name = self.option(self.str)
         types = self.tuple_of(self.functype)
         imports = self.tuple_of(self.import_)
         functions = self.tuple_of(self.u32)
@@ -489,7 +540,7 @@ class _Decoder:
         globals_ = self.tuple_of(self.globaltype)
         global_inits = self.tuple_of(self.constexpr)
         exports = self.tuple_of(self.export)
-        start = r.option(self.u32)
+        start = self.option(self.u32)
         elements = self.tuple_of(self.element)
         meminit = self.meminit()
         passive = self.tuple_of(lambda: (self.u32(), self.range_()))
@@ -514,9 +565,35 @@ class _Decoder:
             num_imported_globals=self.u32(),
         )
 
+    def count(self) -> int:
+        """A sequence length, rejected if the items cannot fit (each takes at least one byte)."""
+        n = self.varint()
+        if n > self.end - self.pos:
+            raise self._eof()
+        return n
+
+    def funcs(self) -> tuple[CompiledFunctionInfo, ...]:
+        u32, u8 = self.u32, self.u8
+        out = []
+        for _ in range(self.count()):
+            srcloc = u32()
+            loc = _new_loc(u32(), u32())
+            tag = u8()
+            if tag == 0:
+                tramp = None
+            elif tag == 1:
+                tramp = _new_loc(u32(), u32())
+            else:
+                raise CorruptArtifactError(f"postcard option tag out of range: {tag}")
+            out.append(_new_func(srcloc, loc, tramp))
+        return tuple(out)
+
+    def func_names(self) -> tuple[FunctionName, ...]:
+        u32 = self.u32
+        return tuple([_new_name(u32(), u32(), u32()) for _ in range(self.count())])
+
     def info(self) -> CompiledModuleInfo:
-        r = self.r
-        version = r.u32()
+        version = self.u32()
         if version != INFO_FORMAT_VERSION:
             raise CorruptArtifactError(
                 f"`.wasmtime.info` has format version {version}, but this cwasm reads "
@@ -524,21 +601,18 @@ class _Decoder:
             )
         module = self.module()
 
-        def func() -> CompiledFunctionInfo:
-            return CompiledFunctionInfo(self.u32(), self.loc(), r.option(self.loc))
-
-        funcs = self.tuple_of(func)
-        names = self.tuple_of(lambda: FunctionName(self.u32(), self.u32(), self.u32()))
+        funcs = self.funcs()
+        names = self.func_names()
         tramps = self.tuple_of(lambda: (self.u32(), self.loc()))
         meta = Metadata(
-            has_unparsed_debuginfo=r.bool(),
-            code_section_offset=r.u64(),
-            has_wasm_debuginfo=r.bool(),
-            is_pulley=r.bool(),
-            dwarf=self.tuple_of(lambda: (r.u8(), self.range_(64))),
+            has_unparsed_debuginfo=self.bool(),
+            code_section_offset=self.u64(),
+            has_wasm_debuginfo=self.bool(),
+            is_pulley=self.bool(),
+            dwarf=self.tuple_of(lambda: (self.u8(), self.range_(64))),
         )
-        if r.remaining():
-            raise CorruptArtifactError(f"{r.remaining()} unexpected trailing bytes")
+        if self.remaining():
+            raise CorruptArtifactError(f"{self.remaining()} unexpected trailing bytes")
         return CompiledModuleInfo(module, funcs, names, tramps, meta)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import itertools
+import operator
 import struct
 from collections.abc import Iterable
 
@@ -134,3 +136,39 @@ def decode_traps(section: bytes | memoryview) -> list[tuple[int, int]]:
     offsets = struct.unpack_from(f"<{count}I", section, 4)
     codes = bytes(section[4 + 4 * count :])
     return list(zip(offsets, codes, strict=True))
+
+
+def strictly_ascending(values: tuple[int, ...]) -> bool:
+    """True if every value is greater than the one before (a C-level pairwise scan)."""
+    return all(map(operator.lt, values, itertools.islice(values, 1, None)))
+
+
+_VALID_CODES = bytes(range(len(Trap)))
+
+
+def check_trap_table(section: bytes | memoryview, text_size: int) -> None:
+    """Check ``.wasmtime.traps`` without building per-entry tuples: exact size, strictly
+    ascending offsets inside ``.text`` of ``text_size`` bytes, and known trap codes."""
+    if len(section) < 4:
+        raise CorruptArtifactError(
+            f"`.wasmtime.traps` is {len(section)} bytes, too small for its entry count"
+        )
+    count: int = _U32.unpack_from(section, 0)[0]
+    if 4 + 5 * count != len(section):
+        raise CorruptArtifactError(
+            f"`.wasmtime.traps` claims {count} entries ({4 + 5 * count} bytes) "
+            f"but is {len(section)} bytes"
+        )
+    if not count:
+        return
+    offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
+    if not strictly_ascending(offsets):
+        raise CorruptArtifactError("`.wasmtime.traps` offsets are not strictly ascending")
+    if offsets[-1] >= text_size:
+        raise CorruptArtifactError(
+            f"trap offset {offsets[-1]:#x} is outside `.text` ({text_size:#x} bytes)"
+        )
+    codes = bytes(section[4 + 4 * count :])
+    if codes.translate(None, _VALID_CODES):
+        i = next(i for i, c in enumerate(codes) if c >= len(Trap))
+        raise CorruptArtifactError(f"unknown trap code {codes[i]} at text offset {offsets[i]:#x}")

@@ -49,6 +49,52 @@ def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCode
     return c
 
 
+#: makes the call path of one wasm function of a given signature (see ``_call_factory``)
+CallFactory = Callable[..., Callable[[Sequence[Any]], Any]]
+_call_factories: dict[tuple[SlotCodec, SlotCodec], CallFactory] = {}
+
+
+def _call_factory(api_in: SlotCodec, out: SlotCodec) -> CallFactory:
+    """Generate (once per signature) a factory of wasm call paths with the argument packing
+    inlined; ``encode_into`` is the fallback that converts ``Val`` boxes or raises the right
+    error, and the results are read back with one ``struct`` call when they are plain."""
+    key = (api_in, out)
+    make = _call_factories.get(key)
+    if make is not None:
+        return make
+    nparams, n = len(api_in.types), len(out.types)
+    body = ["if get_ident() != store.thread:", "    store.enter_thread()"]
+    if nparams == 0:
+        body += ["if params:", "    slow(store, buf, params)"]
+    else:
+        names = "".join(f"a{i}, " for i in range(nparams))
+        body += [
+            "try:",
+            f"    {names}= params",
+            f"    pack_into(buf, 0, {', '.join(api_in.pack_exprs(raw=False))})",
+            "except Exception:",
+            "    slow(store, buf, params)",
+        ]
+    body += ["if entry(vm, buf):", "    raise_trap()"]
+    if n == 0:
+        body.append("return None")
+    elif out.simple:
+        body.append("return unpack(buf)[0]" if n == 1 else "return list(unpack(buf))")
+    else:
+        body.append("res = decode(store, buf)")
+        body.append("return res[0]" if n == 1 else "return res")
+    lines = [
+        "def make(get_ident, store, slow, pack_into, entry, vm, buf, raise_trap, unpack, decode):",
+        "    def call(params):",
+        *(f"        {line}" for line in body),
+        "    return call",
+    ]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from a fixed template
+    make = _call_factories[key] = namespace["make"]
+    return make
+
+
 class Caller:
     """What a host function created with ``access_caller=True`` receives first."""
 
@@ -98,6 +144,7 @@ class Func:
         self._host = func
         self._access_caller = access_caller
         self._init_codecs()
+        self._call = self._call_host_from_python
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         self._view_t = ctypes.c_char * (vo.VALUE_SLOT_SIZE * n)
         self._callback = HOST_PROTO(self._on_call)
@@ -157,48 +204,29 @@ class Func:
         return len(self.wasm_type.results)
 
     def __call__(self, store: Store, *params: Any) -> Any:
-        if self._host is not None:
-            return self._call_host_from_python(params)
-        return self._call(params)
+        return self._call(params)  # the host or the generated wasm call path
 
     def _make_call(self) -> Callable[[Sequence[Any]], Any]:
-        """The call path of a wasm function, with everything it touches bound locally."""
+        """The call path of a wasm function: a closure over everything it touches, from a
+        factory generated once per signature (see ``_call_factory``)."""
         entry = self._entry
         if entry is None:
             return lambda params: self._invoke(self._buf)
+        api_in, out = self._api_in, self._api_out
         store = self.store
-        raise_trap = store.raise_trap
-        get_ident = threading.get_ident
-        encode = self._api_in.encode
-        out = self._api_out
-        buf = self._buf
-        vm = self._vmctx
-        n = self._nres
-        if out.simple and n == 1:
-            unpack = out.struct.unpack_from
-
-            def call1(params: Sequence[Any]) -> Any:
-                if get_ident() != store.thread:
-                    store.enter_thread()
-                encode(store, buf, params)
-                if entry(vm, buf):
-                    raise_trap()
-                return unpack(buf)[0]
-
-            return call1
-
-        def call(params: Sequence[Any]) -> Any:
-            if get_ident() != store.thread:
-                store.enter_thread()
-            encode(store, buf, params)
-            if entry(vm, buf):
-                raise_trap()
-            if n == 0:
-                return None
-            res = out.decode_from(store, buf)
-            return res[0] if n == 1 else res
-
-        return call
+        make = _call_factory(api_in, out)
+        return make(
+            threading.get_ident,
+            store,
+            api_in.encode_into,
+            api_in.struct.pack_into,
+            entry,
+            self._vmctx,
+            self._buf,
+            store.raise_trap,
+            out.struct.unpack_from,
+            out.decode_from,
+        )
 
     def call_raw(self, store: Store, args: Sequence[Any]) -> list[Any]:
         """Call with raw bits: i32/i64 as unsigned patterns, f32/f64 as IEEE bits, v128 as

@@ -69,6 +69,27 @@ class InstanceExports:
         return list(self._order)
 
 
+def _vmctx_image(lm: LoadedModule) -> bytes:
+    """The vmctx contents every instance of ``lm`` starts from: magic, builtins, engine type
+    ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
+    o = lm.offsets
+    m = lm.m
+    words = (ctypes.c_uint64 * (o.size // 8))()
+    words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
+    for i, addr in enumerate(BUILTIN_ADDRESSES):
+        words[o.builtins // 8 + i] = addr
+    for ti, tid in enumerate(lm.type_ids):
+        struct.pack_into("<I", words, o.type_id(ti), tid)
+    n_imp = m.num_imported_funcs
+    for defined in range(len(lm.func_addrs)):
+        fi = n_imp + defined
+        base = o.func_ref(fi) // 8
+        words[base] = lm.func_addrs[defined]
+        words[base + 2] = lm.entry_addrs[defined]
+        words[base + 3] = lm.type_ids[m.functions[fi]]
+    return bytes(words)
+
+
 class Instance:
     """An instantiated module (wasmtime-py's ``Instance(store, module, imports)``)."""
 
@@ -89,12 +110,11 @@ class Instance:
         self.vmctx = (ctypes.addressof(self._vm) + 15) & ~15
         words = (ctypes.c_uint64 * (o.size // 8)).from_address(self.vmctx)
         self._words = words
-        words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
+        image = lm.vmctx_image
+        if image is None:
+            image = lm.vmctx_image = _vmctx_image(lm)
+        ctypes.memmove(self.vmctx, image, len(image))
         words[vo.CTX_STORE // 8] = store.ctx_address
-        for i, addr in enumerate(BUILTIN_ADDRESSES):
-            words[o.builtins // 8 + i] = addr
-        for ti, tid in enumerate(lm.type_ids):
-            struct.pack_into("<I", words, o.type_id(ti), tid)
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
         self.tables: list[Table] = []
@@ -179,14 +199,11 @@ class Instance:
             self.memories.append(Memory._in_vmctx(store, mt, self.vmctx + o.defined_memory(k)))
         for k, gt in enumerate(m.globals[m.num_imported_globals :]):
             self.globals.append(Global._at(store, gt, self.vmctx + o.defined_global(k)))
-        n_imp = m.num_imported_funcs
-        for defined in range(len(lm.func_addrs)):
-            fi = n_imp + defined
-            base = o.func_ref(fi) // 8
-            words[base] = lm.func_addrs[defined]
-            words[base + 1] = self.vmctx
-            words[base + 2] = lm.entry_addrs[defined]
-            words[base + 3] = lm.type_ids[m.functions[fi]]
+        # the rest of each defined function's VMFuncRef came with the module's vmctx image
+        n_defined = len(lm.func_addrs)
+        if n_defined:
+            first = o.func_ref(m.num_imported_funcs) // 8 + 1
+            words[first : first + 4 * n_defined : 4] = [self.vmctx] * n_defined
 
     # --- initialization ---
 

@@ -130,7 +130,10 @@ _RAW_ENC: dict[ValType, Encoder] = {
 class SlotCodec:
     """Packs values into (``encode``) or reads them from (``decode``) consecutive slots."""
 
-    __slots__ = ("types", "struct", "size", "simple", "_enc", "_dec", "_v128", "encode")
+    __slots__ = ("types", "struct", "size", "simple", "_enc", "_dec", "_v128", "_raw", "encode")
+
+    #: ``encode(store, buf, values)``: ``encode_into`` compiled for these types
+    encode: Callable[[Store, Any, Sequence[Any]], None]
 
     def __init__(self, types: Sequence[ValType], *, raw: bool, decode: bool) -> None:
         self.types = tuple(types)
@@ -152,12 +155,20 @@ class SlotCodec:
             for t in self.types
         ]
         self.simple = not any(self._dec) and not self._v128
-        #: ``encode(store, buf, values)``: ``encode_into`` compiled for these types
-        self.encode: Callable[[Store, Any, Sequence[Any]], None] = self._compile_encoder(raw)
+        self._raw = raw
 
-    def _compile_encoder(self, raw: bool) -> Callable[[Store, Any, Sequence[Any]], None]:
-        """A specialised packer; anything unusual (wrong count or types, ``Val`` boxes) falls
-        back to ``encode_into``, which converts or raises the right error."""
+    def __getattr__(self, name: str) -> Any:
+        # ``encode`` is generated on first use: most codecs (e.g. those of host functions)
+        # never need it, and generating it costs more than a whole instantiation.
+        if name == "encode":
+            self.encode = self._compile_encoder(self._raw)
+            return self.encode
+        raise AttributeError(name)
+
+    def pack_exprs(self, raw: bool) -> list[str]:
+        """Python expressions packing arguments ``a0, a1, ...`` for ``self.struct`` (``store``
+        in scope); they raise on anything unusual, so the caller falls back to ``encode_into``.
+        """
         exprs: list[str] = []
         for i, t in enumerate(self.types):
             a = f"a{i}"
@@ -173,6 +184,12 @@ class SlotCodec:
                 exprs.append(f"store.funcref_address({a})")
             else:
                 exprs.append(f"store.externref_handle({a})")
+        return exprs
+
+    def _compile_encoder(self, raw: bool) -> Callable[[Store, Any, Sequence[Any]], None]:
+        """A specialised packer; anything unusual (wrong count or types, ``Val`` boxes) falls
+        back to ``encode_into``, which converts or raises the right error."""
+        exprs = self.pack_exprs(raw)
         n = len(self.types)
         names = "".join(f"a{i}, " for i in range(n))
         lines = ["def encode(store, buf, values):"]
