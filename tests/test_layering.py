@@ -1,0 +1,51 @@
+"""The package's data flow, checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from cwasm.errors import CwasmError
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cwasm"
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _forbidden(layer: str, prefixes: tuple[str, ...]) -> list[str]:
+    found = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for name in _imports(path):
+            if name.startswith(prefixes):
+                found.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    return found
+
+
+def test_runtime_never_imports_the_compiler() -> None:
+    assert _forbidden("runtime", ("cwasm.compile", "llvmlite")) == []
+
+
+def test_obj_knows_nothing_of_llvm_or_the_runtime() -> None:
+    assert _forbidden("obj", ("cwasm.compile", "cwasm.runtime", "llvmlite")) == []
+
+
+def test_decoder_stands_alone() -> None:
+    assert _forbidden("wasm", ("cwasm.compile", "cwasm.obj", "cwasm.runtime", "llvmlite")) == []
+
+
+def test_the_runtime_module_only_loads() -> None:
+    from cwasm.runtime.engine import Engine
+    from cwasm.runtime.module import Module
+
+    with pytest.raises(CwasmError, match="only loads artifacts"):
+        Module(Engine(), b"\0asm\x01\0\0\0")
