@@ -1,4 +1,5 @@
-;; A small module used by the README's first command: `cwasm inspect examples/hello.wasm`.
+;; A small example module: `cwasm inspect examples/hello.wasm` summarises it,
+;; `cwasm run --invoke fac examples/hello.wasm 20` compiles and calls it.
 (module $hello
   (memory (export "memory") 1)
   (data (i32.const 16) "hello world")
