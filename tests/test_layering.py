@@ -19,6 +19,8 @@ def _imports(path: Path) -> set[str]:
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            # `from package import submodule` imports the submodule too
+            names.update(f"{node.module}.{a.name}" for a in node.names)
     return names
 
 
@@ -33,6 +35,17 @@ def _forbidden(layer: str, prefixes: tuple[str, ...]) -> list[str]:
 
 def test_runtime_never_imports_the_compiler() -> None:
     assert _forbidden("runtime", ("cwasm.compile", "llvmlite")) == []
+
+
+def test_compiler_uses_only_the_runtime_abi() -> None:
+    """The compiler may read the runtime's layouts (vmctx, guard pages), nothing else."""
+    abi = ("cwasm.runtime.vmoffsets", "cwasm.runtime.guard_layout")
+    found = []
+    for entry in _forbidden("compile", ("cwasm.runtime",)):
+        name = entry.split(" imports ")[1]
+        if name != "cwasm.runtime" and not name.startswith(abi):
+            found.append(entry)
+    assert found == []
 
 
 def test_obj_knows_nothing_of_llvm_or_the_runtime() -> None:

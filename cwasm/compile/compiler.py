@@ -29,7 +29,7 @@ from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
-from cwasm.runtime import guard
+from cwasm.runtime import guard_layout
 from cwasm.runtime.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
@@ -41,7 +41,7 @@ class CompileOptions:
 
     triple: str = ""
     opt_level: int = 2
-    bounds_checks: str = guard.EXPLICIT  # or guard.GUARD_PAGES (x86-64 Linux)
+    bounds_checks: str = guard_layout.EXPLICIT  # or guard_layout.GUARD_PAGES (x86-64 Linux)
 
     def resolved_triple(self) -> str:
         return self.triple or host_triple()
@@ -90,10 +90,10 @@ def compile_module(
     triple = options.resolved_triple()
     if not 0 <= options.opt_level <= 3:
         raise CwasmError(f"optimisation level must be 0..3, not {options.opt_level}")
-    guarded = options.bounds_checks == guard.GUARD_PAGES
-    if options.bounds_checks not in guard.BOUNDS_CHECKS:
+    guarded = options.bounds_checks == guard_layout.GUARD_PAGES
+    if options.bounds_checks not in guard_layout.BOUNDS_CHECKS:
         raise CwasmError(f"unknown bounds_checks setting {options.bounds_checks!r}")
-    if guarded and not guard.supported(triple):
+    if guarded and not guard_layout.supported(triple):
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     offsets = VMOffsets.for_module(m)
     mod = IRModule(arch=triple.split("-", 1)[0], guard_pages=guarded)
@@ -167,9 +167,9 @@ def _collect(
 
 def _guard_symbols(linked: LinkedCode) -> list[tuple[str, int, int]]:
     """Symbols of the guard-page builtins; the block spans handler .. state slot."""
-    handler = _loc(linked, guard.HANDLER_SYMBOL)
-    trap = _loc(linked, guard.GUARD_TRAP_SYMBOL)
-    state = _loc(linked, guard.STATE_SYMBOL)
+    handler = _loc(linked, guard_layout.HANDLER_SYMBOL)
+    trap = _loc(linked, guard_layout.GUARD_TRAP_SYMBOL)
+    state = _loc(linked, guard_layout.STATE_SYMBOL)
     start = min(handler.start, trap.start)
     end = state.start + 8
     # the slot may land after the code (LLVM gives it a section of its own, which the
@@ -177,10 +177,10 @@ def _guard_symbols(linked: LinkedCode) -> list[tuple[str, int, int]]:
     if state.start < max(handler.end, trap.end) or end > len(linked.text):
         raise CwasmError("LLVM laid out the guard-page builtins unexpectedly")
     return [
-        (guard.BLOCK_SYMBOL, start, end - start),
-        (guard.HANDLER_SYMBOL, handler.start, handler.length),
-        (guard.GUARD_TRAP_SYMBOL, trap.start, trap.length),
-        (guard.STATE_SYMBOL, state.start, 8),
+        (guard_layout.BLOCK_SYMBOL, start, end - start),
+        (guard_layout.HANDLER_SYMBOL, handler.start, handler.length),
+        (guard_layout.GUARD_TRAP_SYMBOL, trap.start, trap.length),
+        (guard_layout.STATE_SYMBOL, state.start, 8),
     ]
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from cwasm.compile.irmodule import SECTION, IRModule
 from cwasm.compile.trampolines import trap_routine
-from cwasm.runtime.guard import (
+from cwasm.runtime.guard_layout import (
     GS_CODE,
     GS_MEMORY,
     GS_PREV_SIGBUS,

@@ -38,7 +38,7 @@ from cwasm.compile.irmodule import (
     return_type,
 )
 from cwasm.errors import CwasmError
-from cwasm.runtime.guard import GUARD_SIZE
+from cwasm.runtime.guard_layout import GUARD_SIZE
 from cwasm.runtime.vmoffsets import (
     CTX_STORE,
     DEF_LENGTH,

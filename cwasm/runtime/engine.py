@@ -14,7 +14,7 @@ import threading
 
 from cwasm.errors import CwasmError
 from cwasm.obj.engine import EngineMetadata
-from cwasm.runtime import guard
+from cwasm.runtime import guard_layout
 from cwasm.wasm.types import FuncType
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
@@ -90,7 +90,7 @@ class Engine:
             raise CwasmError(f"optimisation level must be 0..3, not {self.config.opt_level}")
         self.target = self.config.target or host_target()
         #: the bounds-check mode in force (``Config.bounds_checks`` resolved for the target)
-        self.bounds_checks = guard.resolve(self.config.bounds_checks, self.target)
+        self.bounds_checks = guard_layout.resolve(self.config.bounds_checks, self.target)
         self._lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._types: list[FuncType] = []
@@ -108,12 +108,12 @@ class Engine:
             cpu_features=_host_cpu_features() if for_loading else self.compile_cpu_features(),
             opt_level=self.config.opt_level,
             bounds_checks=self.bounds_checks,
-            memory_guard_size=guard.GUARD_SIZE if self.guard_pages else 0,
+            memory_guard_size=guard_layout.GUARD_SIZE if self.guard_pages else 0,
         )
 
     @property
     def guard_pages(self) -> bool:
-        return self.bounds_checks == guard.GUARD_PAGES
+        return self.bounds_checks == guard_layout.GUARD_PAGES
 
     def compile_cpu_features(self) -> tuple[str, ...]:
         return ("sse4.1",) if self.target.startswith("x86_64") else ()

@@ -14,7 +14,7 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from cwasm.errors import CwasmError
-from cwasm.runtime import guard
+from cwasm.runtime import guard, guard_layout
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
 from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
@@ -55,7 +55,7 @@ class Memory:
         guarded = store.engine.guard_pages
         # with guard pages, every 32-bit index plus a static offset below the guard size
         # must land in the reservation, whatever the memory's maximum
-        reserve = guard.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
+        reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
         self._res = Reservation(reserve)
         self._res.commit(ty.limits.min * WASM_PAGE)
         self.base = self._res.base

@@ -30,16 +30,18 @@ from cwasm.compile.x86 import guarded_accesses, instruction
 from cwasm.errors import CwasmError
 from cwasm.obj.errors import IncompatibleArtifactError
 from cwasm.obj.traps import Trap as TrapKind
-from cwasm.runtime import guard
+from cwasm.runtime import guard, guard_layout
 from cwasm.runtime import vmoffsets as vo
 from cwasm.wasm.decoder import decode_module
 from tests.compile.test_compiler import instruction_offsets
 from tests.runtime.wat import wat
 
-pytestmark = pytest.mark.skipif(not guard.supported(), reason="guard pages need x86_64 Linux")
+pytestmark = pytest.mark.skipif(
+    not guard_layout.supported(), reason="guard pages need x86_64 Linux"
+)
 
 PAGE = 65536
-MODES = (guard.EXPLICIT, guard.GUARD_PAGES)
+MODES = (guard_layout.EXPLICIT, guard_layout.GUARD_PAGES)
 
 # (name, value type, width in bytes)
 LOADS = [
@@ -153,10 +155,10 @@ def test_after_memory_grow(mode: str) -> None:
     "offset",
     [
         PAGE - 8,  # in bounds for address 0
-        guard.GUARD_SIZE - 16,  # the largest elided offset for v128
-        guard.GUARD_SIZE - 1,  # wider accesses keep a check
-        guard.GUARD_SIZE,
-        guard.GUARD_SIZE + 12345,
+        guard_layout.GUARD_SIZE - 16,  # the largest elided offset for v128
+        guard_layout.GUARD_SIZE - 1,  # wider accesses keep a check
+        guard_layout.GUARD_SIZE,
+        guard_layout.GUARD_SIZE + 12345,
         0xFFFFFFFF,
     ],
 )
@@ -181,7 +183,7 @@ NESTED = """(module
 
 
 def test_fault_inside_nested_wasm_python_wasm_calls() -> None:
-    eng = _engine(guard.GUARD_PAGES)
+    eng = _engine(guard_layout.GUARD_PAGES)
     store = Store(eng)
     module = Module(eng, wat(NESTED))
     inner: list[Func] = []
@@ -210,7 +212,7 @@ def test_fault_inside_nested_wasm_python_wasm_calls() -> None:
 
 
 def test_ten_thousand_faults_without_growth() -> None:
-    store, inst = _instance(guard.GUARD_PAGES, _module_text())
+    store, inst = _instance(guard_layout.GUARD_PAGES, _module_text())
     ex = inst.exports(store)
     load, stor = ex["l1"], ex["s1"]
     traps = 0
@@ -252,19 +254,19 @@ def test_backtrace_points_at_the_faulting_access() -> None:
         assert [f.func_name for f in frames] == ["reader", "middle", "outer"]
         assert frames[0].module_offset == offsets["i64.load"][0]
         traces[mode] = [(f.func_index, f.func_name, f.module_offset) for f in frames]
-        if mode == guard.GUARD_PAGES:
+        if mode == guard_layout.GUARD_PAGES:
             # the faulting pc is a MemoryOutOfBounds trap site of the artifact
             ra = store._ctx[vo.STORE_FRAMES // 8]
             pc = ra - 5 - module.loaded.code.base
             art = module.loaded.artifact
             assert art.lookup_trap_code(pc) == TrapKind.MemoryOutOfBounds
             assert art.lookup_file_pos(pc) == offsets["i64.load"][0]
-    assert traces[guard.EXPLICIT] == traces[guard.GUARD_PAGES]
+    assert traces[guard_layout.EXPLICIT] == traces[guard_layout.GUARD_PAGES]
 
 
 def _guard_code(text: str):
     m = decode_module(wat(text))
-    return compile_module(m, CompileOptions(opt_level=2, bounds_checks=guard.GUARD_PAGES))
+    return compile_module(m, CompileOptions(opt_level=2, bounds_checks=guard_layout.GUARD_PAGES))
 
 
 def test_every_guarded_access_is_a_trap_site() -> None:
@@ -308,17 +310,17 @@ def test_decoder_agrees_with_capstone() -> None:
 
 def test_artifacts_record_the_mode() -> None:
     binary = wat(BACKTRACE)
-    guarded = Module(_engine(guard.GUARD_PAGES), binary).serialize()
-    explicit_engine = _engine(guard.EXPLICIT)
+    guarded = Module(_engine(guard_layout.GUARD_PAGES), binary).serialize()
+    explicit_engine = _engine(guard_layout.EXPLICIT)
     with pytest.raises(IncompatibleArtifactError, match="bounds_checks=guard-pages"):
         Module.deserialize(explicit_engine, guarded)
     explicit = Module(explicit_engine, binary).serialize()
     with pytest.raises(IncompatibleArtifactError, match="bounds_checks=explicit"):
-        Module.deserialize(_engine(guard.GUARD_PAGES), explicit)
+        Module.deserialize(_engine(guard_layout.GUARD_PAGES), explicit)
 
 
 def test_handler_is_installed_for_both_signals() -> None:
-    _instance(guard.GUARD_PAGES, BACKTRACE)
+    _instance(guard_layout.GUARD_PAGES, BACKTRACE)
     entry = guard.handler_address()
     assert entry is not None
     assert guard.current_handler(signal.SIGSEGV) == entry
@@ -363,19 +365,21 @@ def test_foreign_segfault_behaves_as_before(faulthandler: bool) -> None:
 
 def test_mode_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CWASM_BOUNDS_CHECKS", raising=False)
-    assert Engine().bounds_checks == guard.DEFAULT_WHERE_SUPPORTED == guard.GUARD_PAGES
-    monkeypatch.setenv("CWASM_BOUNDS_CHECKS", guard.GUARD_PAGES)
-    assert Engine().bounds_checks == guard.GUARD_PAGES
+    assert (
+        Engine().bounds_checks == guard_layout.DEFAULT_WHERE_SUPPORTED == guard_layout.GUARD_PAGES
+    )
+    monkeypatch.setenv("CWASM_BOUNDS_CHECKS", guard_layout.GUARD_PAGES)
+    assert Engine().bounds_checks == guard_layout.GUARD_PAGES
     cross = Config()
     cross.target = "aarch64-unknown-linux-gnu"
-    assert Engine(cross).bounds_checks == guard.EXPLICIT  # automatic: falls back
-    cross.bounds_checks = guard.GUARD_PAGES
+    assert Engine(cross).bounds_checks == guard_layout.EXPLICIT  # automatic: falls back
+    cross.bounds_checks = guard_layout.GUARD_PAGES
     with pytest.raises(CwasmError, match="only supported on x86_64 Linux"):
         Engine(cross)
-    monkeypatch.setenv("CWASM_BOUNDS_CHECKS", guard.EXPLICIT)
-    assert Engine().bounds_checks == guard.EXPLICIT
+    monkeypatch.setenv("CWASM_BOUNDS_CHECKS", guard_layout.EXPLICIT)
+    assert Engine().bounds_checks == guard_layout.EXPLICIT
     assert Engine().metadata().memory_guard_size == 0
-    assert _engine(guard.GUARD_PAGES).metadata().memory_guard_size == guard.GUARD_SIZE
+    assert _engine(guard_layout.GUARD_PAGES).metadata().memory_guard_size == guard_layout.GUARD_SIZE
     monkeypatch.setenv("CWASM_BOUNDS_CHECKS", "nope")
     with pytest.raises(CwasmError, match="CWASM_BOUNDS_CHECKS"):
         Engine()
@@ -387,7 +391,7 @@ def test_faults_on_other_threads() -> None:
     results: list[str] = []
 
     def work() -> None:
-        store, inst = _instance(guard.GUARD_PAGES, _module_text())
+        store, inst = _instance(guard_layout.GUARD_PAGES, _module_text())
         load = inst.exports(store)["l0"]
         for addr in (PAGE, 0, PAGE * 2, 0xFFFFFFFF):
             results.append(_outcome(load, store, addr))
