@@ -5,11 +5,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from cwasm.obj.constants import NO_FILE_POS
-from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.traps import strictly_ascending
-
-_U32 = struct.Struct("<I")
+from cwasm.obj.constants import ELF_WASMTIME_ADDRMAP, NO_FILE_POS
+from cwasm.obj.offset_table import U32, check_offsets, read_offset_table, table_count
 
 
 def encode_address_map(entries: Iterable[tuple[int, int | None]]) -> bytes:
@@ -18,7 +15,7 @@ def encode_address_map(entries: Iterable[tuple[int, int | None]]) -> bytes:
     ``None`` (or ``NO_FILE_POS``) marks code with no source position.
     """
     items = list(entries)
-    offsets = bytearray(_U32.pack(len(items)))
+    offsets = bytearray(U32.pack(len(items)))
     positions = bytearray()
     previous = -1
     for offset, pos in items:
@@ -32,20 +29,18 @@ def encode_address_map(entries: Iterable[tuple[int, int | None]]) -> bytes:
         wasm = NO_FILE_POS if pos is None else pos
         if not 0 <= wasm <= 0xFFFFFFFF:
             raise ValueError(f"wasm offset {wasm:#x} does not fit in 32 bits")
-        offsets += _U32.pack(offset)
-        positions += _U32.pack(wasm)
+        offsets += U32.pack(offset)
+        positions += U32.pack(wasm)
     return bytes(offsets + positions)
 
 
 def lookup_file_pos(section: bytes | memoryview, text_offset: int) -> int | None:
     """Wasm offset of the greatest entry ≤ ``text_offset``; None if there is none, the entry
     has no position, or the section is malformed. Binary search, no full decode."""
-    if len(section) < 4:
+    count = table_count(section, 4)
+    if count is None:
         return None
-    count: int = _U32.unpack_from(section, 0)[0]
-    if 4 + 8 * count > len(section):
-        return None
-    unpack = _U32.unpack_from
+    unpack = U32.unpack_from
     # first index whose offset is > text_offset
     lo, hi = 0, count
     while lo < hi:
@@ -62,40 +57,13 @@ def lookup_file_pos(section: bytes | memoryview, text_offset: int) -> int | None
 
 def decode_address_map(section: bytes | memoryview) -> list[tuple[int, int]]:
     """All ``(text offset, wasm offset)`` entries (``NO_FILE_POS`` kept as is)."""
-    if len(section) < 4:
-        raise CorruptArtifactError(
-            f"`.wasmtime.addrmap` is {len(section)} bytes, too small for its entry count"
-        )
-    count = _U32.unpack_from(section, 0)[0]
-    if 4 + 8 * count != len(section):
-        raise CorruptArtifactError(
-            f"`.wasmtime.addrmap` claims {count} entries ({4 + 8 * count} bytes) "
-            f"but is {len(section)} bytes"
-        )
-    offsets = struct.unpack_from(f"<{count}I", section, 4)
-    positions = struct.unpack_from(f"<{count}I", section, 4 + 4 * count)
+    offsets, raw = read_offset_table(section, ELF_WASMTIME_ADDRMAP, 4)
+    positions = struct.unpack_from(f"<{len(offsets)}I", raw)
     return list(zip(offsets, positions, strict=True))
 
 
 def check_address_map(section: bytes | memoryview, text_size: int) -> None:
     """Check ``.wasmtime.addrmap`` without building per-entry tuples: exact size and strictly
     ascending text offsets inside ``.text`` of ``text_size`` bytes."""
-    if len(section) < 4:
-        raise CorruptArtifactError(
-            f"`.wasmtime.addrmap` is {len(section)} bytes, too small for its entry count"
-        )
-    count: int = _U32.unpack_from(section, 0)[0]
-    if 4 + 8 * count != len(section):
-        raise CorruptArtifactError(
-            f"`.wasmtime.addrmap` claims {count} entries ({4 + 8 * count} bytes) "
-            f"but is {len(section)} bytes"
-        )
-    if not count:
-        return
-    offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
-    if not strictly_ascending(offsets):
-        raise CorruptArtifactError("`.wasmtime.addrmap` offsets are not strictly ascending")
-    if offsets[-1] >= text_size:
-        raise CorruptArtifactError(
-            f"address-map offset {offsets[-1]:#x} is outside `.text` ({text_size:#x} bytes)"
-        )
+    offsets, _ = read_offset_table(section, ELF_WASMTIME_ADDRMAP, 4)
+    check_offsets(offsets, ELF_WASMTIME_ADDRMAP, "address-map", text_size)

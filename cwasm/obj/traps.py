@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import enum
-import itertools
-import operator
-import struct
 from collections.abc import Iterable
 
+from cwasm.obj.constants import ELF_WASMTIME_TRAPS
 from cwasm.obj.errors import CorruptArtifactError
-
-_U32 = struct.Struct("<I")
+from cwasm.obj.offset_table import U32, check_offsets, read_offset_table, table_count
 
 
 class Trap(enum.IntEnum):
@@ -76,7 +73,7 @@ _TRAP_MESSAGES = {
 def encode_traps(entries: Iterable[tuple[int, Trap]]) -> bytes:
     """Encode ``(text offset, trap)`` pairs, with strictly ascending offsets."""
     items = list(entries)
-    offsets = bytearray(_U32.pack(len(items)))
+    offsets = bytearray(U32.pack(len(items)))
     codes = bytearray()
     previous = -1
     for offset, trap in items:
@@ -87,27 +84,17 @@ def encode_traps(entries: Iterable[tuple[int, Trap]]) -> bytes:
                 f"trap offsets are not strictly ascending ({offset:#x} after {previous:#x})"
             )
         previous = offset
-        offsets += _U32.pack(offset)
+        offsets += U32.pack(offset)
         codes.append(Trap(trap))
     return bytes(offsets + codes)
 
 
-def _trap_arrays(section: bytes | memoryview) -> int | None:
-    """The entry count if the section holds that many entries, else None."""
-    if len(section) < 4:
-        return None
-    count: int = _U32.unpack_from(section, 0)[0]
-    if 4 + count * 5 > len(section):
-        return None
-    return count
-
-
 def lookup_trap_code(section: bytes | memoryview, text_offset: int) -> Trap | None:
     """The trap recorded exactly at ``text_offset``, or None (binary search, no full decode)."""
-    count = _trap_arrays(section)
+    count = table_count(section, 1)
     if count is None:
         return None
-    unpack = _U32.unpack_from
+    unpack = U32.unpack_from
     lo, hi = 0, count
     while lo < hi:
         mid = (lo + hi) // 2
@@ -123,24 +110,8 @@ def lookup_trap_code(section: bytes | memoryview, text_offset: int) -> Trap | No
 
 def decode_traps(section: bytes | memoryview) -> list[tuple[int, int]]:
     """All ``(text offset, raw trap byte)`` entries; the section size must match exactly."""
-    if len(section) < 4:
-        raise CorruptArtifactError(
-            f"`.wasmtime.traps` is {len(section)} bytes, too small for its entry count"
-        )
-    count = _U32.unpack_from(section, 0)[0]
-    if 4 + 5 * count != len(section):
-        raise CorruptArtifactError(
-            f"`.wasmtime.traps` claims {count} entries ({4 + 5 * count} bytes) "
-            f"but is {len(section)} bytes"
-        )
-    offsets = struct.unpack_from(f"<{count}I", section, 4)
-    codes = bytes(section[4 + 4 * count :])
-    return list(zip(offsets, codes, strict=True))
-
-
-def strictly_ascending(values: tuple[int, ...]) -> bool:
-    """True if every value is greater than the one before (a C-level pairwise scan)."""
-    return all(map(operator.lt, values, itertools.islice(values, 1, None)))
+    offsets, codes = read_offset_table(section, ELF_WASMTIME_TRAPS, 1)
+    return list(zip(offsets, bytes(codes), strict=True))
 
 
 _VALID_CODES = bytes(range(len(Trap)))
@@ -149,26 +120,9 @@ _VALID_CODES = bytes(range(len(Trap)))
 def check_trap_table(section: bytes | memoryview, text_size: int) -> None:
     """Check ``.wasmtime.traps`` without building per-entry tuples: exact size, strictly
     ascending offsets inside ``.text`` of ``text_size`` bytes, and known trap codes."""
-    if len(section) < 4:
-        raise CorruptArtifactError(
-            f"`.wasmtime.traps` is {len(section)} bytes, too small for its entry count"
-        )
-    count: int = _U32.unpack_from(section, 0)[0]
-    if 4 + 5 * count != len(section):
-        raise CorruptArtifactError(
-            f"`.wasmtime.traps` claims {count} entries ({4 + 5 * count} bytes) "
-            f"but is {len(section)} bytes"
-        )
-    if not count:
-        return
-    offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
-    if not strictly_ascending(offsets):
-        raise CorruptArtifactError("`.wasmtime.traps` offsets are not strictly ascending")
-    if offsets[-1] >= text_size:
-        raise CorruptArtifactError(
-            f"trap offset {offsets[-1]:#x} is outside `.text` ({text_size:#x} bytes)"
-        )
-    codes = bytes(section[4 + 4 * count :])
+    offsets, raw = read_offset_table(section, ELF_WASMTIME_TRAPS, 1)
+    check_offsets(offsets, ELF_WASMTIME_TRAPS, "trap", text_size)
+    codes = bytes(raw)
     if codes.translate(None, _VALID_CODES):
         i = next(i for i, c in enumerate(codes) if c >= len(Trap))
         raise CorruptArtifactError(f"unknown trap code {codes[i]} at text offset {offsets[i]:#x}")

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from cwasm.obj.addrmap import check_address_map
 from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.traps import Trap, check_trap_table, strictly_ascending
+from cwasm.obj.offset_table import strictly_ascending
+from cwasm.obj.traps import Trap, check_trap_table
 
 U32 = st.integers(0, 0xFFFFFFFF)
 SMALL = st.integers(0, 300)

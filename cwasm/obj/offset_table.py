@@ -1,0 +1,58 @@
+"""The framing `.wasmtime.addrmap` and `.wasmtime.traps` share: a u32 count, that many
+strictly ascending u32 text offsets, then that many fixed-size values (all little-endian)."""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import struct
+
+from cwasm.obj.errors import CorruptArtifactError
+
+U32 = struct.Struct("<I")
+
+
+def table_count(section: bytes | memoryview, value_size: int) -> int | None:
+    """The entry count if the section is large enough to hold that many entries, else None
+    (what the lookups use: they never raise)."""
+    if len(section) < 4:
+        return None
+    count: int = U32.unpack_from(section, 0)[0]
+    if 4 + (4 + value_size) * count > len(section):
+        return None
+    return count
+
+
+def read_offset_table(
+    section: bytes | memoryview, name: str, value_size: int
+) -> tuple[tuple[int, ...], bytes | memoryview]:
+    """The text offsets and the bytes of the values; the section size must match exactly."""
+    if len(section) < 4:
+        raise CorruptArtifactError(
+            f"`{name}` is {len(section)} bytes, too small for its entry count"
+        )
+    count: int = U32.unpack_from(section, 0)[0]
+    size = 4 + (4 + value_size) * count
+    if size != len(section):
+        raise CorruptArtifactError(
+            f"`{name}` claims {count} entries ({size} bytes) but is {len(section)} bytes"
+        )
+    offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
+    return offsets, section[4 + 4 * count :]
+
+
+def check_offsets(offsets: tuple[int, ...], name: str, noun: str, text_size: int) -> None:
+    """Offsets must ascend strictly and lie inside ``.text`` of ``text_size`` bytes."""
+    if not offsets:
+        return
+    if not strictly_ascending(offsets):
+        raise CorruptArtifactError(f"`{name}` offsets are not strictly ascending")
+    if offsets[-1] >= text_size:
+        raise CorruptArtifactError(
+            f"{noun} offset {offsets[-1]:#x} is outside `.text` ({text_size:#x} bytes)"
+        )
+
+
+def strictly_ascending(values: tuple[int, ...]) -> bool:
+    """True if every value is greater than the one before (a C-level pairwise scan)."""
+    return all(map(operator.lt, values, itertools.islice(values, 1, None)))
