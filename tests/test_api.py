@@ -205,3 +205,15 @@ def test_val_boxes() -> None:
     assert struct.pack("<f", api.Val.f32(0.1).value) == struct.pack("<f", 0.1)
     assert str(api.ValType.externref()) == "externref"
     assert api.FuncType([api.ValType.i32()], []) == api.FuncType([api.ValType.i32()], [])
+
+
+def test_trap_codes_have_wasmtime_py_names_and_values() -> None:
+    import wasmtime
+
+    from cwasm import TrapCode
+    from cwasm.obj.traps import Trap as TrapKind
+
+    for code in wasmtime.TrapCode:
+        assert TrapCode[code.name] == code.value
+    assert TrapCode.UNREACHABLE_CODE_REACHED is TrapCode.UNREACHABLE  # alias
+    assert [int(c) for c in TrapCode] == [int(t) for t in TrapKind]

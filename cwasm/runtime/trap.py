@@ -23,27 +23,28 @@ if TYPE_CHECKING:
 
 
 class TrapCode(enum.IntEnum):
-    """Why wasm trapped (wasmtime-py's names, the artifact's numbering)."""
+    """Why wasm trapped: wasmtime-py's names, valued as the artifact's trap bytes."""
 
-    STACK_OVERFLOW = 0
-    MEMORY_OUT_OF_BOUNDS = 1
-    HEAP_MISALIGNED = 2
-    TABLE_OUT_OF_BOUNDS = 3
-    INDIRECT_CALL_TO_NULL = 4
-    BAD_SIGNATURE = 5
-    INTEGER_OVERFLOW = 6
-    INTEGER_DIVISION_BY_ZERO = 7
-    BAD_CONVERSION_TO_INTEGER = 8
-    UNREACHABLE_CODE_REACHED = 9
-    INTERRUPT = 10
-    ALWAYS_TRAP_ADAPTER = 11
-    OUT_OF_FUEL = 12
-    ATOMIC_WAIT_NON_SHARED_MEMORY = 13
-    NULL_REFERENCE = 14
-    ARRAY_OUT_OF_BOUNDS = 15
-    ALLOCATION_TOO_LARGE = 16
-    CAST_FAILURE = 17
-    CANNOT_ENTER_COMPONENT = 18
+    STACK_OVERFLOW = TrapKind.StackOverflow.value
+    MEMORY_OUT_OF_BOUNDS = TrapKind.MemoryOutOfBounds.value
+    HEAP_MISALIGNED = TrapKind.HeapMisaligned.value
+    TABLE_OUT_OF_BOUNDS = TrapKind.TableOutOfBounds.value
+    INDIRECT_CALL_TO_NULL = TrapKind.IndirectCallToNull.value
+    BAD_SIGNATURE = TrapKind.BadSignature.value
+    INTEGER_OVERFLOW = TrapKind.IntegerOverflow.value
+    INTEGER_DIVISION_BY_ZERO = TrapKind.IntegerDivisionByZero.value
+    BAD_CONVERSION_TO_INTEGER = TrapKind.BadConversionToInteger.value
+    UNREACHABLE = TrapKind.UnreachableCodeReached.value
+    UNREACHABLE_CODE_REACHED = UNREACHABLE  # an alias, after Wasmtime's own variant name
+    INTERRUPT = TrapKind.Interrupt.value
+    ALWAYS_TRAP_ADAPTER = TrapKind.AlwaysTrapAdapter.value
+    OUT_OF_FUEL = TrapKind.OutOfFuel.value
+    ATOMIC_WAIT_NON_SHARED_MEMORY = TrapKind.AtomicWaitNonSharedMemory.value
+    NULL_REFERENCE = TrapKind.NullReference.value
+    ARRAY_OUT_OF_BOUNDS = TrapKind.ArrayOutOfBounds.value
+    ALLOCATION_TOO_LARGE = TrapKind.AllocationTooLarge.value
+    CAST_FAILURE = TrapKind.CastFailure.value
+    CANNOT_ENTER_COMPONENT = TrapKind.CannotEnterComponent.value
 
 
 @dataclass(frozen=True, slots=True)
