@@ -208,7 +208,6 @@ def test_val_boxes() -> None:
 
 
 def test_trap_codes_have_wasmtime_py_names_and_values() -> None:
-    import wasmtime
 
     from cwasm import TrapCode
     from cwasm.obj.traps import Trap as TrapKind
@@ -217,3 +216,24 @@ def test_trap_codes_have_wasmtime_py_names_and_values() -> None:
         assert TrapCode[code.name] == code.value
     assert TrapCode.UNREACHABLE_CODE_REACHED is TrapCode.UNREACHABLE  # alias
     assert [int(c) for c in TrapCode] == [int(t) for t in TrapKind]
+
+
+def test_wasmtime_py_accessors() -> None:
+    from cwasm import Engine, Limits, Memory, MemoryType, Store, Val, ValType
+
+    v = Val.i32(-3)
+    assert (v.as_i32(), v.as_i64(), v.as_f64()) == (-3, None, None)
+    assert Val.f64(0.5).as_f64() == 0.5 and Val.externref("x").as_externref() == "x"
+    ty = MemoryType(Limits(1, 2))
+    assert (ty.is_64, ty.is_shared) == (False, False)
+    store = Store(Engine())
+    mem = Memory(store, ty)
+    mem.write(store, b"abc", 10)
+    buf = mem.get_buffer_ptr(store)
+    assert len(buf) == 65536 and bytes(buf[10:13]) == b"abc"
+    window = mem.get_buffer_ptr(store, 2, 11)
+    window[0] = ord("Z")
+    assert mem.read(store, 10, 13) == b"aZc"
+    with pytest.raises(cwasm.CwasmError):
+        mem.get_buffer_ptr(store, 16, 65530)
+    assert ValType.i32() == Val.i32(0).type

@@ -82,6 +82,18 @@ class Memory:
     def data_ptr(self, store: Store | None = None) -> ctypes._Pointer[ctypes.c_ubyte]:
         return ctypes.cast(self.base, ctypes.POINTER(ctypes.c_ubyte))
 
+    def get_buffer_ptr(
+        self, store: Store | None = None, size: int | None = None, offset: int = 0
+    ) -> ctypes.Array[ctypes.c_ubyte]:
+        """A ctypes array over ``size`` bytes from ``offset`` (default: to the end), e.g. for
+        ``numpy.frombuffer``; valid until the memory is grown past its length or freed."""
+        length = self.data_len(store)
+        if size is None:
+            size = length - offset
+        if offset < 0 or size < 0 or offset + size > length:
+            raise CwasmError(f"buffer [{offset}, {offset}+{size}) is outside the memory")
+        return (ctypes.c_ubyte * size).from_address(self.base + offset)
+
     def grow(self, store: Store | None, delta: int) -> int:
         """Grow by ``delta`` pages; returns the old size in pages."""
         old = self.grow_pages(delta)

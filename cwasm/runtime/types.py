@@ -145,6 +145,14 @@ class MemoryType:
     def limits(self) -> Limits:
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
+    @property
+    def is_64(self) -> bool:
+        return False  # 64-bit memories (memory64) are not supported
+
+    @property
+    def is_shared(self) -> bool:
+        return self.wasm.shared
+
     def __repr__(self) -> str:
         return f"MemoryType({self.limits!r})"
 
@@ -277,6 +285,28 @@ class Val:
     @property
     def type(self) -> ValType:
         return ValType(self.kind)
+
+    def _as(self, kind: wt.ValType) -> Any:
+        return self.value if self.kind == kind else None
+
+    def as_i32(self) -> int | None:
+        """The value if this is an i32, else None (likewise the other ``as_*``)."""
+        return self._as(wt.ValType.I32)
+
+    def as_i64(self) -> int | None:
+        return self._as(wt.ValType.I64)
+
+    def as_f32(self) -> float | None:
+        return self._as(wt.ValType.F32)
+
+    def as_f64(self) -> float | None:
+        return self._as(wt.ValType.F64)
+
+    def as_externref(self) -> Any:
+        return self._as(wt.ValType.EXTERNREF)
+
+    def as_funcref(self) -> Any:
+        return self._as(wt.ValType.FUNCREF)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Val):
