@@ -6,7 +6,13 @@ import struct
 from collections.abc import Iterable
 
 from cwasm.obj.constants import ELF_WASMTIME_ADDRMAP, NO_FILE_POS
-from cwasm.obj.offset_table import U32, check_offsets, read_offset_table, table_count
+from cwasm.obj.offset_table import (
+    U32,
+    check_offsets,
+    pack_offsets,
+    read_offset_table,
+    table_count,
+)
 
 
 def encode_address_map(entries: Iterable[tuple[int, int | None]]) -> bytes:
@@ -15,23 +21,12 @@ def encode_address_map(entries: Iterable[tuple[int, int | None]]) -> bytes:
     ``None`` (or ``NO_FILE_POS``) marks code with no source position.
     """
     items = list(entries)
-    offsets = bytearray(U32.pack(len(items)))
-    positions = bytearray()
-    previous = -1
-    for offset, pos in items:
-        if not 0 <= offset <= 0xFFFFFFFF:
-            raise ValueError(f"address-map text offset {offset:#x} does not fit in 32 bits")
-        if offset <= previous:
-            raise ValueError(
-                f"address-map offsets are not strictly ascending ({offset:#x} after {previous:#x})"
-            )
-        previous = offset
-        wasm = NO_FILE_POS if pos is None else pos
+    positions = [NO_FILE_POS if pos is None else pos for _, pos in items]
+    for wasm in positions:
         if not 0 <= wasm <= 0xFFFFFFFF:
             raise ValueError(f"wasm offset {wasm:#x} does not fit in 32 bits")
-        offsets += U32.pack(offset)
-        positions += U32.pack(wasm)
-    return bytes(offsets + positions)
+    head = pack_offsets([offset for offset, _ in items], "address-map")
+    return head + struct.pack(f"<{len(positions)}I", *positions)
 
 
 def lookup_file_pos(section: bytes | memoryview, text_offset: int) -> int | None:

@@ -12,6 +12,21 @@ from cwasm.obj.errors import CorruptArtifactError
 U32 = struct.Struct("<I")
 
 
+def pack_offsets(offsets: list[int], noun: str) -> bytes:
+    """The count and the text offsets of a table; ``ValueError`` unless the offsets fit in
+    32 bits and ascend strictly (the values follow, written by the caller)."""
+    previous = -1
+    for offset in offsets:
+        if not 0 <= offset <= 0xFFFFFFFF:
+            raise ValueError(f"{noun} offset {offset:#x} does not fit in 32 bits")
+        if offset <= previous:
+            raise ValueError(
+                f"{noun} offsets are not strictly ascending ({offset:#x} after {previous:#x})"
+            )
+        previous = offset
+    return struct.pack(f"<I{len(offsets)}I", len(offsets), *offsets)
+
+
 def table_count(section: bytes | memoryview, value_size: int) -> int | None:
     """The entry count if the section is large enough to hold that many entries, else None
     (what the lookups use: they never raise)."""

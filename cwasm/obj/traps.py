@@ -7,7 +7,13 @@ from collections.abc import Iterable
 
 from cwasm.obj.constants import ELF_WASMTIME_TRAPS
 from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.offset_table import U32, check_offsets, read_offset_table, table_count
+from cwasm.obj.offset_table import (
+    U32,
+    check_offsets,
+    pack_offsets,
+    read_offset_table,
+    table_count,
+)
 
 
 class Trap(enum.IntEnum):
@@ -73,20 +79,8 @@ _TRAP_MESSAGES = {
 def encode_traps(entries: Iterable[tuple[int, Trap]]) -> bytes:
     """Encode ``(text offset, trap)`` pairs, with strictly ascending offsets."""
     items = list(entries)
-    offsets = bytearray(U32.pack(len(items)))
-    codes = bytearray()
-    previous = -1
-    for offset, trap in items:
-        if not 0 <= offset <= 0xFFFFFFFF:
-            raise ValueError(f"trap offset {offset:#x} does not fit in 32 bits")
-        if offset <= previous:
-            raise ValueError(
-                f"trap offsets are not strictly ascending ({offset:#x} after {previous:#x})"
-            )
-        previous = offset
-        offsets += U32.pack(offset)
-        codes.append(Trap(trap))
-    return bytes(offsets + codes)
+    codes = bytes(Trap(trap) for _, trap in items)
+    return pack_offsets([offset for offset, _ in items], "trap") + codes
 
 
 def lookup_trap_code(section: bytes | memoryview, text_offset: int) -> Trap | None:
