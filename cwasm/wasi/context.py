@@ -340,13 +340,9 @@ class WasiContext:
 
     def fd_read(self, mem: GuestView, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
         _, host_fd = self._host(fd, Rights.FD_READ)
-        vectors = mem.iovecs(iovs, iovs_len)
-        mem.check(nread_ptr, 4)
-        wanted = min(sum(n for _, n in vectors), MAX_READ)
-        data = os.read(host_fd, wanted) if host_fd is not None and wanted else b""
-        mem.scatter(vectors, data)
-        mem.set_u32(nread_ptr, len(data))
-        return Errno.SUCCESS
+        if host_fd is None:  # a discarding stream: reads see end of file
+            return _read_into(mem, iovs, iovs_len, nread_ptr, lambda n: b"")
+        return _read_into(mem, iovs, iovs_len, nread_ptr, lambda n: os.read(host_fd, n))
 
     def fd_pread(
         self, mem: GuestView, fd: int, iovs: int, iovs_len: int, offset: int, nread_ptr: int
@@ -356,24 +352,13 @@ class WasiContext:
             raise WasiErrno(Errno.SPIPE)
         if offset > _I64_MAX:
             raise WasiErrno(Errno.INVAL)
-        vectors = mem.iovecs(iovs, iovs_len)
-        mem.check(nread_ptr, 4)
-        wanted = min(sum(n for _, n in vectors), MAX_READ)
-        data = os.pread(host_fd, wanted, offset) if wanted else b""
-        mem.scatter(vectors, data)
-        mem.set_u32(nread_ptr, len(data))
-        return Errno.SUCCESS
+        return _read_into(mem, iovs, iovs_len, nread_ptr, lambda n: os.pread(host_fd, n, offset))
 
     def fd_write(self, mem: GuestView, fd: int, iovs: int, iovs_len: int, nwritten_ptr: int) -> int:
         _, host_fd = self._host(fd, Rights.FD_WRITE)
-        data = mem.gather(iovs, iovs_len)
-        mem.check(nwritten_ptr, 4)
-        if host_fd is None:
-            written = len(data)
-        else:
-            written = os.write(host_fd, data) if data else 0
-        mem.set_u32(nwritten_ptr, written)
-        return Errno.SUCCESS
+        if host_fd is None:  # a discarding stream: everything is written
+            return _write_from(mem, iovs, iovs_len, nwritten_ptr, len)
+        return _write_from(mem, iovs, iovs_len, nwritten_ptr, lambda data: os.write(host_fd, data))
 
     def fd_pwrite(
         self, mem: GuestView, fd: int, iovs: int, iovs_len: int, offset: int, nwritten_ptr: int
@@ -383,11 +368,9 @@ class WasiContext:
             raise WasiErrno(Errno.SPIPE)
         if offset > _I64_MAX:
             raise WasiErrno(Errno.INVAL)
-        data = mem.gather(iovs, iovs_len)
-        mem.check(nwritten_ptr, 4)
-        written = os.pwrite(host_fd, data, offset) if data else 0
-        mem.set_u32(nwritten_ptr, written)
-        return Errno.SUCCESS
+        return _write_from(
+            mem, iovs, iovs_len, nwritten_ptr, lambda data: os.pwrite(host_fd, data, offset)
+        )
 
     def fd_seek(self, mem: GuestView, fd: int, offset: int, whence: int, newoffset_ptr: int) -> int:
         delta = _signed64(offset)
@@ -1039,3 +1022,26 @@ def _preopen_rights(dir_perms: DirPerms, file_perms: FilePerms) -> tuple[int, in
     if not file_perms & FilePerms.READ_ONLY:
         files &= ~Rights.FD_READ
     return base, base | files
+
+
+def _read_into(
+    mem: GuestView, iovs: int, iovs_len: int, nread_ptr: int, read: Callable[[int], bytes]
+) -> int:
+    """Read up to the iovecs' total size with ``read(n)``, scatter it, store the count."""
+    vectors = mem.iovecs(iovs, iovs_len)
+    mem.check(nread_ptr, 4)
+    wanted = min(sum(n for _, n in vectors), MAX_READ)
+    data = read(wanted) if wanted else b""
+    mem.scatter(vectors, data)
+    mem.set_u32(nread_ptr, len(data))
+    return Errno.SUCCESS
+
+
+def _write_from(
+    mem: GuestView, iovs: int, iovs_len: int, nwritten_ptr: int, write: Callable[[bytes], int]
+) -> int:
+    """Gather the iovecs, ``write`` them, store the count written."""
+    data = mem.gather(iovs, iovs_len)
+    mem.check(nwritten_ptr, 4)
+    mem.set_u32(nwritten_ptr, write(data) if data else 0)
+    return Errno.SUCCESS
