@@ -125,6 +125,9 @@ class FunctionTranslator:
         self.ftype = env.types[self.body.type_index]
         self.lines: list[str] = []
         self.trap_lines: list[str] = []
+        #: allocas made after translation started; they join the entry block at the end,
+        #: so no saved position in ``lines`` (a loop header's phis) ever shifts
+        self.late_allocas: dict[str, str] = {}
         self.stack: list[tuple[str, str]] = []  # (IR type, operand)
         self.frames: list[_Frame] = []
         self.local_types: list[str] = []
@@ -132,7 +135,6 @@ class FunctionTranslator:
         self.cur_label = "entry"
         self._tmp = 0
         self._lbl = 0
-        self._has_done = False
         self.offset = self.body.offset
         self._loc = 0
         self._locs: dict[tuple[int, int], int] = {}
@@ -289,6 +291,7 @@ class FunctionTranslator:
             if h is None:
                 raise CwasmError(f"instruction {info.name} is not supported by the compiler")
             h(self, imm)
+        self.lines[1:1] = self.late_allocas.values()
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))
@@ -568,7 +571,7 @@ class FunctionTranslator:
 
     def op_global_set(self, index: int) -> None:
         t, v = self.stack.pop()
-        self.ins(f"store {t} {v}, ptr {self.global_ptr(index)}, align 8{VMCTX}")
+        self.state_store(t, v, self.global_ptr(index), f", align 8{VMCTX}")
 
     # --- tables and references ---
 
@@ -581,7 +584,19 @@ class FunctionTranslator:
         value = self.pop()
         index = self.pop()
         slot = self.table_slot(table_index, index)
-        self.ins(f"store ptr {value}, ptr {slot}")
+        self.state_store("ptr", value, slot)
+
+    def state_store(self, ty: str, v: str, p: str, attrs: str = "") -> None:
+        """Store to instance state outside linear memory (a global, a table slot).
+
+        With guard pages a linear-memory access may fault, and LLVM does not know that:
+        it would sink an ordinary store past the (volatile) access, even out of a loop
+        the fault leaves, and the trap would lose the store. A volatile store keeps its
+        place among the volatile memory accesses; explicit checks trap through calls,
+        which LLVM already never moves a store across.
+        """
+        volatile = "volatile " if self.mod.guard_pages else ""
+        self.ins(f"store {volatile}{ty} {v}, ptr {p}{attrs}")
 
     def op_table_size(self, table_index: int) -> None:
         d = self.table_def(table_index)
@@ -598,9 +613,7 @@ class FunctionTranslator:
         Python code at all (it then returns garbage), the flag stays 0 and we trap out
         with ``TRAP_HOST_EXCEPTION`` instead of using that result.
         """
-        if not self._has_done:
-            self.lines.insert(1, "  %done = alloca i64, align 8")
-            self._has_done = True
+        self.late_allocas.setdefault("%done", "  %done = alloca i64, align 8")
         fn = self.builtin(b)
         self.ins("store i64 0, ptr %done")
         r = self.val(f"call {ret} {fn}(ptr %vmctx{args}, ptr %done)")

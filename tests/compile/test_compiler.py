@@ -286,3 +286,23 @@ def test_broken_ir_with_debug_info_is_an_exception_not_an_abort() -> None:
     )
     with pytest.raises(CodegenError, match="PHINode"):
         compile_ir(mod.text(), X86, 2)
+
+
+@pytest.mark.parametrize("opt", [0, 2])
+def test_loop_with_params_around_a_first_builtin_call(opt: int) -> None:
+    """The completion flag a Python builtin needs is allocated after the loop header's
+    phi position was saved; it must not shift the phis in front of the loop's label."""
+    from cwasm import Config, Engine, Instance, Module, Store
+
+    text = """(module (memory 1)
+      (func (export "f") (param i64) (result i64)
+        local.get 0
+        loop (param i64) (result i64)
+          i32.const 0  memory.grow  drop
+        end))"""
+    config = Config()
+    config.opt_level = opt
+    engine = Engine(config)
+    store = Store(engine)
+    f = Instance(store, Module(engine, wat(text)), []).exports(store)["f"]
+    assert f(store, 42) == 42
