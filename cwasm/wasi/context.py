@@ -711,6 +711,10 @@ class WasiContext:
         mem.check(bufused_ptr, 4)
         with self._resolve(mem, dir_fd, path, path_len, follow=False) as link:
             contents = os.fsencode(os.readlink(link.name, dir_fd=link.parent_fd))
+        if contents.startswith(b"/"):
+            # An absolute target names a host path, outside every capability: Wasmtime
+            # (cap-std) refuses to read such a link, with PERM, rather than reveal it.
+            return Errno.PERM
         data = contents[:buf_len]
         mem.write(buf, data)
         mem.set_u32(bufused_ptr, len(data))

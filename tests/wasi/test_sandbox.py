@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
+import wasmtime
 
+import cwasm
 from cwasm.wasi import sandbox
 from cwasm.wasi.abi import ALL_RIGHTS, Errno, FstFlags, LookupFlags, OFlags
+from tests.runtime.wat import wat
 from tests.wasi.conftest import ROOT_FD, Dirs
 from tests.wasi.guest import Guest
 
@@ -162,6 +167,10 @@ def test_other_path_calls_do_not_escape(guest: Guest, tree: Dirs) -> None:
     ptr, length = guest.path("up/secret.txt")
     buf, used = guest.alloc(64), guest.alloc(4)
     assert guest.call("path_readlink", ROOT_FD, ptr, length, buf, 64, used) == Errno.NOTCAPABLE
+    os.symlink(str(tree.outside / "secret.txt"), tree.root / "abs")
+    ptr, length = guest.path("abs")
+    # an absolute target is a host path: not revealed (Wasmtime answers PERM too)
+    assert guest.call("path_readlink", ROOT_FD, ptr, length, buf, 64, used) == Errno.PERM
     assert (
         guest.call(
             "path_filestat_set_times", ROOT_FD, 1, ptr, length, 0, 0, FstFlags.ATIM | FstFlags.MTIM
@@ -207,3 +216,48 @@ def test_swapped_link_after_the_check_is_still_refused(
     assert guest.open(ROOT_FD, "up/secret.txt")[0] in (Errno.LOOP, Errno.NOTDIR)
     assert guest.open(ROOT_FD, "up")[0] == Errno.LOOP
     assert_untouched(tree)
+
+
+READLINK_WAT = """
+(module
+  (import "wasi_snapshot_preview1" "path_readlink"
+    (func $readlink (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "readlink") (param $path i32) (param $len i32) (result i32)
+    (call $readlink (i32.const 3) (local.get $path) (local.get $len)
+      (i32.const 1024) (i32.const 256) (i32.const 2048))))
+"""
+
+
+def _readlinks(api: Any, root: Path, names: list[str]) -> list[tuple[int, bytes]]:
+    """``path_readlink`` of each name in a preopened ``root``, run by ``api``'s WASI."""
+    engine = api.Engine()
+    store = api.Store(engine)
+    linker = api.Linker(engine)
+    linker.define_wasi()
+    config = api.WasiConfig()
+    config.preopen_dir(str(root), "/")
+    store.set_wasi(config)
+    exports = linker.instantiate(store, api.Module(engine, wat(READLINK_WAT))).exports(store)
+    memory = exports["memory"]
+    answers = []
+    for name in names:
+        memory.write(store, name.encode(), 0)
+        errno = exports["readlink"](store, 0, len(name))
+        used = int.from_bytes(memory.read(store, 2048, 2052), "little")
+        answers.append((errno, bytes(memory.read(store, 1024, 1024 + used)) if errno == 0 else b""))
+    return answers
+
+
+def test_readlink_answers_as_wasmtime(dirs: Dirs) -> None:
+    """The link's contents as stored, even when they climb out (following is refused
+    elsewhere); an absolute target is a host path and is not revealed."""
+    os.symlink("file.txt", dirs.root / "rel")
+    os.symlink("../../outside/secret.txt", dirs.root / "up")
+    os.symlink(str(dirs.outside / "secret.txt"), dirs.root / "abs")
+    os.symlink("/", dirs.root / "slash")
+    names = ["rel", "up", "abs", "slash"]
+    got = _readlinks(cwasm, dirs.root, names)
+    assert got == _readlinks(wasmtime, dirs.root, names)
+    assert got[0] == (Errno.SUCCESS, b"file.txt")
+    assert got[2] == (Errno.PERM, b"")
