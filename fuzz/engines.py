@@ -1,0 +1,506 @@
+"""The one place where cwasm's and wasmtime-py's APIs differ: a small shim per engine.
+
+The runner (``fuzz.runner``) is written once against ``EngineShim``. Both engines share
+wasmtime-py's names (``Engine``, ``Store``, ``Module``, ``Instance``, ``Memory``...); what
+differs is handled here:
+
+* values cross the boundary in a *canonical* form (see ``fuzz.values``): cwasm takes
+  and returns v128 as a 128-bit int; wasmtime-py 28 has no v128 support at all in its
+  ``Val``, so calls, host functions and globals go through its ctypes bindings directly,
+  with v128 as 16 bytes (this also avoids a stray debug ``print`` in its externref
+  conversion);
+* traps: wasmtime's ``Trap.message`` carries a backtrace and a ``Caused by:`` chain; the
+  comparable part is its ``wasm trap: ...`` line, which is what cwasm's message is;
+* function identity (for funcref results and table elements): cwasm hands back the same
+  ``Func`` object for a function, wasmtime a fresh wrapper whose raw ``VMFuncRef``
+  address identifies it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: value type names used throughout the fuzzer
+VALTYPES = ("i32", "i64", "f32", "f64", "v128", "externref", "funcref")
+
+
+class ExternObj:
+    """A small host object passed as an externref; ``tag`` identifies it in records."""
+
+    __slots__ = ("tag",)
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def __repr__(self) -> str:
+        return f"ExternObj({self.tag!r})"
+
+
+class TrapInfo(Exception):
+    """An engine's trap or error, normalised: ``code`` (a TrapCode name or None),
+    ``message`` (the ``wasm trap: ...`` line) and ``kind`` (``trap`` or ``error``)."""
+
+    def __init__(self, kind: str, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+
+
+#: a host callback: canonical args -> canonical results
+HostFn = Callable[[list[Any]], list[Any]]
+
+
+class EngineShim:
+    """What the runner needs from an engine; the two subclasses below implement it."""
+
+    name = "?"
+
+    def compile(self, wasm: bytes) -> Any:
+        """Compile ``wasm`` into a module (raise on failure)."""
+        raise NotImplementedError
+
+    def new_store(self) -> Any:
+        """A fresh store."""
+        raise NotImplementedError
+
+    def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
+        """``(module, name, kind, type)`` per import; kind is func/global/memory/table."""
+        raise NotImplementedError
+
+    def exports(self, module: Any) -> list[tuple[str, str, Any]]:
+        """``(name, kind, type)`` per export, in export order."""
+        raise NotImplementedError
+
+    def func_sig(self, ty: Any) -> tuple[list[str], list[str]]:
+        """Parameter and result type names of a function type."""
+        raise NotImplementedError
+
+    def global_sig(self, ty: Any) -> tuple[str, bool]:
+        """Content type name and mutability of a global type."""
+        raise NotImplementedError
+
+    def limits(self, ty: Any) -> tuple[int, int | None]:
+        """Minimum and maximum of a memory or table type."""
+        raise NotImplementedError
+
+    def table_elem(self, ty: Any) -> str:
+        """Element type name of a table type."""
+        raise NotImplementedError
+
+    def host_func(self, store: Any, ty: Any, fn: HostFn) -> Any:
+        """A host function of type ``ty`` calling ``fn`` with canonical values."""
+        raise NotImplementedError
+
+    def new_global(self, store: Any, ty: Any, value: Any) -> Any:
+        """A global of type ``ty`` holding the canonical ``value``."""
+        raise NotImplementedError
+
+    def new_memory(self, store: Any, ty: Any) -> Any:
+        """A memory of type ``ty``."""
+        return self.api.Memory(store, ty)
+
+    def new_table(self, store: Any, ty: Any) -> Any:
+        """A table of type ``ty`` filled with null."""
+        return self.api.Table(store, ty, None)
+
+    def instantiate(self, store: Any, module: Any, imports: Sequence[Any]) -> Any:
+        """Instantiate; returns the instance (raises ``TrapInfo`` on a trap or error)."""
+        try:
+            return self.api.Instance(store, module, list(imports))
+        except Exception as e:  # noqa: BLE001 - every failure becomes a record
+            raise self.classify(e) from None
+
+    def export_items(self, store: Any, instance: Any, names: list[str]) -> dict[str, Any]:
+        """The instance's exports ``names``, by name."""
+        ex = instance.exports(store)
+        return {name: ex[name] for name in names}
+
+    def call(
+        self, store: Any, func: Any, params: list[str], results: list[str], args: list[Any]
+    ) -> list[Any]:
+        """Call ``func`` with canonical ``args``; canonical results (raises ``TrapInfo``)."""
+        raise NotImplementedError
+
+    def global_get(self, store: Any, glob: Any, ty: str) -> Any:
+        """A global's canonical value."""
+        raise NotImplementedError
+
+    def memory_state(self, store: Any, mem: Any) -> tuple[int, bytes]:
+        """A memory's size in pages and its bytes."""
+        return int(mem.size(store)), bytes(mem.read(store, 0, mem.data_len(store)))
+
+    def table_elements(self, store: Any, table: Any) -> list[Any]:
+        """The raw elements of a table (functions, objects or None)."""
+        return [table.get(store, i) for i in range(table.size(store))]
+
+    def func_key(self, store: Any, func: Any) -> Any:
+        """A hashable identity of a function reference."""
+        raise NotImplementedError
+
+    def classify(self, e: BaseException) -> TrapInfo:
+        """Turn an engine's exception into a ``TrapInfo``."""
+        raise NotImplementedError
+
+    api: Any = None
+
+
+# --- canonical <-> Python values ---
+
+
+def f32_from_bits(bits: int) -> float:
+    """The Python float of an f32 bit pattern."""
+    return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
+
+
+def f64_from_bits(bits: int) -> float:
+    """The Python float of an f64 bit pattern."""
+    return float(struct.unpack("<d", struct.pack("<Q", bits & 0xFFFFFFFFFFFFFFFF))[0])
+
+
+def f32_bits(v: float) -> int:
+    """The bit pattern of ``v`` as an f32."""
+    return int(struct.unpack("<I", struct.pack("<f", v))[0])
+
+
+def f64_bits(v: float) -> int:
+    """The bit pattern of ``v`` as an f64."""
+    return int(struct.unpack("<Q", struct.pack("<d", v))[0])
+
+
+def _signed(v: int, bits: int) -> int:
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def to_python(ty: str, canon: Any) -> Any:
+    """Canonical value -> the Python value both APIs accept (v128 as an int)."""
+    if ty == "i32":
+        return _signed(canon, 32)
+    if ty == "i64":
+        return _signed(canon, 64)
+    if ty == "f32":
+        return f32_from_bits(canon)
+    if ty == "f64":
+        return f64_from_bits(canon)
+    if ty == "v128":
+        return int(canon, 16) if isinstance(canon, str) else int(canon)
+    return canon  # references: ExternObj / None
+
+
+# --- cwasm ---
+
+
+class CwasmShim(EngineShim):
+    """cwasm under one configuration (``O2``, ``O0``, ``explicit``, ``roundtrip``)."""
+
+    def __init__(self, config: str) -> None:
+        import cwasm
+
+        self.api = cwasm
+        self.name = config
+        cfg = cwasm.Config()
+        cfg.opt_level = 0 if config == "O0" else 2
+        if config == "explicit":
+            cfg.bounds_checks = "explicit"
+        self.roundtrip = config == "roundtrip"
+        self.engine = cwasm.Engine(cfg)
+
+    def compile(self, wasm: bytes) -> Any:
+        module = self.api.Module(self.engine, wasm)
+        if self.roundtrip:
+            module = self.api.Module.deserialize(self.engine, module.serialize())
+        return module
+
+    def new_store(self) -> Any:
+        return self.api.Store(self.engine)
+
+    def _kind(self, ty: Any) -> str:
+        a = self.api
+        if isinstance(ty, a.FuncType):
+            return "func"
+        if isinstance(ty, a.GlobalType):
+            return "global"
+        if isinstance(ty, a.MemoryType):
+            return "memory"
+        return "table"
+
+    def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
+        return [(i.module, i.name, self._kind(i.type), i.type) for i in module.imports]
+
+    def exports(self, module: Any) -> list[tuple[str, str, Any]]:
+        return [(e.name, self._kind(e.type), e.type) for e in module.exports]
+
+    def func_sig(self, ty: Any) -> tuple[list[str], list[str]]:
+        return [str(t) for t in ty.params], [str(t) for t in ty.results]
+
+    def global_sig(self, ty: Any) -> tuple[str, bool]:
+        return str(ty.content), bool(ty.mutable)
+
+    def limits(self, ty: Any) -> tuple[int, int | None]:
+        return ty.limits.min, ty.limits.max
+
+    def table_elem(self, ty: Any) -> str:
+        return str(ty.element)
+
+    def host_func(self, store: Any, ty: Any, fn: HostFn) -> Any:
+        params, results = self.func_sig(ty)
+
+        def call(*args: Any) -> Any:
+            canon = [from_python(t, v) for t, v in zip(params, args, strict=True)]
+            out = [to_python(t, v) for t, v in zip(results, fn(canon), strict=True)]
+            if len(out) == 1:
+                return out[0]
+            return out if out else None
+
+        return self.api.Func(store, ty, call)
+
+    def new_global(self, store: Any, ty: Any, value: Any) -> Any:
+        return self.api.Global(store, ty, to_python(str(ty.content), value))
+
+    def call(
+        self, store: Any, func: Any, params: list[str], results: list[str], args: list[Any]
+    ) -> list[Any]:
+        py = [to_python(t, v) for t, v in zip(params, args, strict=True)]
+        try:
+            out = func(store, *py)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a record
+            raise self.classify(e) from None
+        if len(results) == 0:
+            vals: list[Any] = []
+        elif len(results) == 1:
+            vals = [out]
+        else:
+            vals = list(out)
+        return [from_python(t, v) for t, v in zip(results, vals, strict=True)]
+
+    def global_get(self, store: Any, glob: Any, ty: str) -> Any:
+        return from_python(ty, glob.value(store))
+
+    def func_key(self, store: Any, func: Any) -> Any:
+        return id(func)
+
+    def classify(self, e: BaseException) -> TrapInfo:
+        if isinstance(e, self.api.Trap):
+            code = e.trap_code
+            return TrapInfo("trap", code.name if code is not None else None, e.message)
+        return TrapInfo("error", None, f"{type(e).__name__}: {e}")
+
+
+# --- wasmtime-py ---
+
+_WASM_KINDS = {0: "i32", 1: "i64", 2: "f32", 3: "f64", 4: "v128", 128: "externref", 129: "funcref"}
+
+
+class WasmtimeShim(EngineShim):
+    """wasmtime-py 28 with its default configuration (the reference)."""
+
+    def __init__(self) -> None:
+        import wasmtime
+        from wasmtime import _ffi
+
+        self.api = wasmtime
+        self.ffi = _ffi
+        self.name = "wasmtime"
+        self.engine = wasmtime.Engine()
+        self._callbacks: list[Any] = []
+
+    def compile(self, wasm: bytes) -> Any:
+        return self.api.Module(self.engine, wasm)
+
+    def new_store(self) -> Any:
+        self._callbacks = []  # the previous module's store (and its host functions) is gone
+        return self.api.Store(self.engine)
+
+    def _kind(self, ty: Any) -> str:
+        a = self.api
+        if isinstance(ty, a.FuncType):
+            return "func"
+        if isinstance(ty, a.GlobalType):
+            return "global"
+        if isinstance(ty, a.MemoryType):
+            return "memory"
+        return "table"
+
+    def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
+        return [(i.module, i.name or "", self._kind(i.type), i.type) for i in module.imports]
+
+    def exports(self, module: Any) -> list[tuple[str, str, Any]]:
+        return [(e.name, self._kind(e.type), e.type) for e in module.exports]
+
+    def _vt(self, vt: Any) -> str:
+        kind = int(self.ffi.wasm_valtype_kind(vt.ptr()))
+        return _WASM_KINDS.get(kind, f"?{kind}")
+
+    def func_sig(self, ty: Any) -> tuple[list[str], list[str]]:
+        return [self._vt(t) for t in ty.params], [self._vt(t) for t in ty.results]
+
+    def global_sig(self, ty: Any) -> tuple[str, bool]:
+        return self._vt(ty.content), bool(ty.mutable)
+
+    def limits(self, ty: Any) -> tuple[int, int | None]:
+        return ty.limits.min, ty.limits.max
+
+    def table_elem(self, ty: Any) -> str:
+        return self._vt(ty.element)
+
+    # raw values
+
+    def _to_raw(self, ctx: Any, ty: str, canon: Any) -> Any:
+        ffi = self.ffi
+        if ty == "v128":
+            raw = ffi.wasmtime_val_t(kind=ffi.WASMTIME_V128.value)
+            data = int(canon, 16).to_bytes(16, "little")
+            raw.of.v128 = (ctypes.c_uint8 * 16)(*data)
+            return raw
+        val = self.api.Val
+        py = to_python(ty, canon)
+        v = {
+            "i32": val.i32,
+            "i64": val.i64,
+            "f32": val.f32,
+            "f64": val.f64,
+            "externref": val.externref,
+            "funcref": val.funcref,
+        }[ty](py)
+        return v._new_raw(ctx)
+
+    def _from_raw(self, ctx: Any, ty: str, raw: Any, owned: bool = True) -> Any:
+        if ty == "v128":
+            return bytes(raw.of.v128)[::-1].hex()
+        v = self.api.Val._from_raw(ctx, raw, owned=owned).value
+        return from_python(ty, v)
+
+    def host_func(self, store: Any, ty: Any, fn: HostFn) -> Any:
+        ffi = self.ffi
+        params, results = self.func_sig(ty)
+        from wasmtime._func import Caller
+
+        shim = self
+
+        @ffi.wasmtime_func_callback_t
+        def callback(env: Any, caller_ptr: Any, args: Any, nargs: int, res: Any, nres: int) -> int:
+            caller = Caller(caller_ptr)
+            try:
+                canon = [
+                    shim._from_raw(caller, t, args[i], owned=False) for i, t in enumerate(params)
+                ]
+                out = fn(canon)
+                for i, t in enumerate(results):
+                    res[i] = shim._to_raw(caller, t, out[i])
+                return 0
+            except Exception as e:  # noqa: BLE001 - reported as a trap
+                trap = shim.api.Trap(f"host function failed: {e!r}")._consume()
+                return int(ctypes.cast(trap, ctypes.c_void_p).value or 0)
+            finally:
+                caller._invalidate()
+
+        self._callbacks.append(callback)
+        out = ffi.wasmtime_func_t()
+        ffi.wasmtime_func_new(
+            store._context(), ty.ptr(), callback, None, _noop_finalizer(), ctypes.byref(out)
+        )
+        return self.api.Func._from_raw(out)
+
+    def new_global(self, store: Any, ty: Any, value: Any) -> Any:
+        ffi = self.ffi
+        content, _ = self.global_sig(ty)
+        raw = self._to_raw(store, content, value)
+        out = ffi.wasmtime_global_t()
+        err = ffi.wasmtime_global_new(
+            store._context(), ty.ptr(), ctypes.byref(raw), ctypes.byref(out)
+        )
+        ffi.wasmtime_val_unroot(store._context(), ctypes.byref(raw))
+        if err:
+            raise self.api.WasmtimeError._from_ptr(err)
+        return self.api.Global._from_raw(out)
+
+    def call(
+        self, store: Any, func: Any, params: list[str], results: list[str], args: list[Any]
+    ) -> list[Any]:
+        ffi = self.ffi
+        from wasmtime._func import enter_wasm
+
+        n, m = len(params), len(results)
+        pbuf = (ffi.wasmtime_val_t * max(n, 1))()
+        rbuf = (ffi.wasmtime_val_t * max(m, 1))()
+        for i, t in enumerate(params):
+            pbuf[i] = self._to_raw(store, t, args[i])
+        try:
+            with enter_wasm(store) as trap:
+                err = ffi.wasmtime_func_call(
+                    store._context(), ctypes.byref(func._func), pbuf, n, rbuf, m, trap
+                )
+                if err:
+                    raise self.api.WasmtimeError._from_ptr(err)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a record
+            raise self.classify(e) from None
+        finally:
+            for i in range(n):
+                ffi.wasmtime_val_unroot(store._context(), ctypes.byref(pbuf[i]))
+        return [self._from_raw(store, t, rbuf[i]) for i, t in enumerate(results)]
+
+    def global_get(self, store: Any, glob: Any, ty: str) -> Any:
+        raw = self.ffi.wasmtime_val_t()
+        self.ffi.wasmtime_global_get(
+            store._context(), ctypes.byref(glob._global), ctypes.byref(raw)
+        )
+        return self._from_raw(store, ty, raw)
+
+    def func_key(self, store: Any, func: Any) -> Any:
+        return int(self.ffi.wasmtime_func_to_raw(store._context(), ctypes.byref(func._func)) or 0)
+
+    def classify(self, e: BaseException) -> TrapInfo:
+        if isinstance(e, self.api.Trap):
+            code = e.trap_code
+            return TrapInfo("trap", code.name if code is not None else None, trap_line(e.message))
+        return TrapInfo("error", None, f"{type(e).__name__}: {trap_line(str(e))}")
+
+
+_FINALIZER: list[Any] = []
+
+
+def _noop_finalizer() -> Any:
+    """A finalizer for host functions whose state the shim keeps alive itself."""
+    if not _FINALIZER:
+        _FINALIZER.append(ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda env: None))
+    return _FINALIZER[0]
+
+
+def trap_line(message: str) -> str:
+    """The ``wasm trap: ...`` line of a wasmtime error chain (else its first line)."""
+    for line in message.splitlines():
+        s = line.strip()
+        if s.startswith("wasm trap:"):
+            return s
+        if s.startswith(("0: ", "1: ")) and "wasm trap:" in s:
+            return s[s.index("wasm trap:") :]
+    return message.splitlines()[0] if message else ""
+
+
+def from_python(ty: str, v: Any) -> Any:
+    """A Python value from either API -> canonical (NaN-free compare by bits)."""
+    if ty == "i32":
+        return int(v) & 0xFFFFFFFF
+    if ty == "i64":
+        return int(v) & 0xFFFFFFFFFFFFFFFF
+    if ty in ("f32", "f64"):
+        f = float(v)
+        if f != f:
+            return "nan"
+        return f32_bits(f) if ty == "f32" else f64_bits(f)
+    if ty == "v128":
+        if isinstance(v, (bytes, bytearray)):
+            return bytes(v)[::-1].hex()
+        return f"{int(v) & ((1 << 128) - 1):032x}"
+    return v  # references are tagged by the runner
+
+
+def make_shim(config: str) -> EngineShim:
+    """The shim for a configuration name (``wasmtime`` or a cwasm config)."""
+    if config == "wasmtime":
+        return WasmtimeShim()
+    return CwasmShim(config)
