@@ -1,6 +1,6 @@
 """A trap never loses a side effect made before it, nor shows one made after it.
 
-Each case runs under every bounds-check mode and optimisation level, beside wasmtime-py
+Each case runs under every bounds-check mode and optimisation level (0–3), beside wasmtime-py
 28 in the same test: the trap code and the state left behind (a global, memory bytes, a
 table slot, the host-call log) must be the same. The loop cases are the ones LLVM broke:
 with guard pages it believed the faulting load could not trap and sank the global store
@@ -9,6 +9,7 @@ past it, out of the loop the fault leaves.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -66,14 +67,26 @@ CALLS: list[tuple[str, list[int]]] = [
     ("trap_then_memory", []),
 ]
 
-CONFIGS = [(opt, bc) for opt in (0, 2) for bc in ("guard-pages", "explicit")]
+CONFIGS = [(opt, bc) for opt in (0, 1, 2, 3) for bc in ("guard-pages", "explicit")]
 
 
-def _observe(api: Any, config: Any, name: str, args: list[int]) -> dict[str, object]:
+@functools.cache
+def _compiled(api_name: str, opt: int, bounds_checks: str) -> tuple[Any, Any, Any]:
+    """``(api, engine, module)``: MODULE compiled once per engine configuration."""
+    if api_name == "wasmtime":
+        engine = wasmtime.Engine()
+        return wasmtime, engine, wasmtime.Module(engine, wat(MODULE))
+    config = cwasm.Config()
+    config.opt_level = opt
+    config.bounds_checks = bounds_checks
+    engine = cwasm.Engine(config)
+    return cwasm, engine, cwasm.Module(engine, wat(MODULE))
+
+
+def _observe(compiled: tuple[Any, Any, Any], name: str, args: list[int]) -> dict[str, object]:
     """Run one export in a fresh instance of MODULE; what the trap left behind."""
-    engine = api.Engine(config)
+    api, engine, module = compiled
     store = api.Store(engine)
-    module = api.Module(engine, wat(MODULE))
     log: list[int] = []
     ty = api.FuncType([api.ValType.i32()], [])
     host = api.Func(store, ty, log.append)
@@ -95,26 +108,18 @@ def _non_null(ref: object) -> bool:
     return (ref.value if isinstance(ref, wasmtime.Val) else ref) is not None
 
 
-def _cwasm_config(opt: int, bounds_checks: str) -> cwasm.Config:
-    config = cwasm.Config()
-    config.opt_level = opt
-    config.bounds_checks = bounds_checks
-    return config
-
-
 @pytest.mark.parametrize("name,args", CALLS, ids=[c[0] for c in CALLS])
 def test_trap_keeps_exactly_the_side_effects_before_it(name: str, args: list[int]) -> None:
-    expected = _observe(wasmtime, wasmtime.Config(), name, args)
+    expected = _observe(_compiled("wasmtime", 0, ""), name, args)
     for opt, bounds_checks in CONFIGS:
-        got = _observe(cwasm, _cwasm_config(opt, bounds_checks), name, args)
+        got = _observe(_compiled("cwasm", opt, bounds_checks), name, args)
         assert got == expected, (opt, bounds_checks)
 
 
 def test_the_expected_effects_are_the_spec_ones() -> None:
     """Pin the reference itself, so a wasmtime-py change cannot hide a regression."""
-    observe: Callable[[str, list[int]], dict[str, object]] = lambda n, a: _observe(  # noqa: E731
-        cwasm, _cwasm_config(2, "guard-pages"), n, a
-    )
+    default = _compiled("cwasm", 2, "guard-pages")
+    observe: Callable[[str, list[int]], dict[str, object]] = lambda n, a: _observe(default, n, a)  # noqa: E731
     assert observe("loop_global", [])["g"] == 7
     assert observe("loop_memory", [])["mem8"] == (9).to_bytes(4, "little")
     assert observe("loop_table", [])["tab1"] is True
