@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.artifact import is_artifact
+from cwasm.obj.integrity import reseal_with_key
 from cwasm.runtime.engine import Config, Engine
 from cwasm.runtime.func import Caller, Func
 from cwasm.runtime.global_ import Global
@@ -43,7 +44,8 @@ WasmtimeError = CwasmError
 def compile_artifact(
     engine: Engine, wasm: bytes, *, progress: Callable[[str, int, int], None] | None = None
 ) -> bytes:
-    """Decode, validate and compile ``wasm`` for ``engine`` into artifact bytes.
+    """Decode, validate and compile ``wasm`` for ``engine`` into artifact bytes (with a MAC
+    under the engine's ``artifact_key`` if it has one).
 
     This imports the compiler (and so llvmlite); ``progress`` receives its
     ``(stage, done, total)`` reports.
@@ -56,7 +58,10 @@ def compile_artifact(
         opt_level=engine.config.opt_level,
         bounds_checks=engine.bounds_checks,
     )
-    return compile_to_artifact(wasm, options, engine.metadata(), progress=progress)
+    artifact = compile_to_artifact(wasm, options, engine.metadata(), progress=progress)
+    if engine.artifact_key is not None:
+        artifact = reseal_with_key(artifact, engine.artifact_key)
+    return artifact
 
 
 class Module(LoadedArtifactModule):

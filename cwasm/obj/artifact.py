@@ -2,15 +2,20 @@
 
 ``Artifact.from_bytes`` / ``Artifact.from_file`` verify, in order: that the input is not a
 ``.wasm`` module, the ELF structure, the Wasmtime identification (OSABI, type, flags),
-the required sections, the engine section (cwasm format, not Wasmtime), the integrity
-checksum, compatibility with the loading engine, the ``.text`` placement, the trap and
-address tables, the info record and every location, name and data range it holds. Each
-failure raises one ``ArtifactError`` subclass whose message says what is wrong.
+the required sections, the keyed MAC (when a key is given: before anything else is
+decoded), the integrity checksum, the engine section (cwasm format, not Wasmtime),
+compatibility with the loading engine, the ``.text`` placement, the trap and address
+tables, the info record (every index, count, type, location, name and data range it
+holds) and finally the code seal, which ties the info and the symbol table to the code.
+Each failure raises one ``ArtifactError`` subclass whose message says what is wrong; no
+edit of the bytes outside ``.text`` makes the reader raise anything else. See
+``docs/artifact-trust.md`` for what this does and does not guarantee.
 """
 
 from __future__ import annotations
 
 import mmap
+import operator
 import os
 from types import TracebackType
 
@@ -20,6 +25,7 @@ from cwasm.obj.constants import (
     EF_WASMTIME_COMPONENT,
     EF_WASMTIME_MODULE,
     ELF_CWASM_CHECKSUM,
+    ELF_CWASM_MAC,
     ELF_MAGIC,
     ELF_NAME_DATA,
     ELF_TEXT,
@@ -44,6 +50,7 @@ from cwasm.obj.errors import (
     CorruptArtifactError,
     IncompatibleArtifactError,
     NotAnArtifactError,
+    UnauthenticatedArtifactError,
 )
 from cwasm.obj.info import (
     CompiledModuleInfo,
@@ -53,12 +60,26 @@ from cwasm.obj.info import (
     check_info,
     decode_info,
 )
-from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
+from cwasm.obj.integrity import (
+    CHECKSUM_SIZE,
+    MAC_SIZE,
+    SEAL_SIZE,
+    artifact_checksum,
+    check_code_seal,
+    mac_matches,
+)
 from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
 WASM_MAGIC = b"\0asm"
 
-_REQUIRED = (ELF_WASM_ENGINE, ELF_WASM_BTI, ELF_TEXT, ELF_WASMTIME_TRAPS, ELF_WASMTIME_INFO)
+_REQUIRED = (
+    ELF_WASM_ENGINE,
+    ELF_WASM_BTI,
+    ELF_TEXT,
+    ELF_WASMTIME_TRAPS,
+    ELF_WASMTIME_INFO,
+    ELF_CWASM_MAC,
+)
 _KNOWN = (
     *_REQUIRED,
     ELF_WASMTIME_ADDRMAP,
@@ -104,11 +125,20 @@ class Artifact:
 
     @classmethod
     def from_bytes(
-        cls, data: Buffer, engine: EngineMetadata | None = None, *, verify_checksum: bool = True
+        cls,
+        data: Buffer,
+        engine: EngineMetadata | None = None,
+        *,
+        verify_checksum: bool = True,
+        key: bytes | None = None,
     ) -> Artifact:
-        """Check ``data`` completely; compare its engine section with ``engine`` if given."""
+        """Check ``data`` completely; compare its engine section with ``engine`` if given.
+
+        With ``key``, the artifact must carry a MAC made with that key
+        (``UnauthenticatedArtifactError`` otherwise), checked before anything else.
+        """
         self = cls()
-        self._load(data, engine, verify_checksum)
+        self._load(data, engine, verify_checksum, key)
         return self
 
     @classmethod
@@ -118,6 +148,7 @@ class Artifact:
         engine: EngineMetadata | None = None,
         *,
         verify_checksum: bool = True,
+        key: bytes | None = None,
     ) -> Artifact:
         """Map ``path`` read-only and check it like ``from_bytes``. Call ``close()`` when done."""
         with open(path, "rb") as f:
@@ -128,7 +159,7 @@ class Artifact:
         self = cls()
         self._mmap = mapping
         try:
-            self._load(mapping, engine, verify_checksum)
+            self._load(mapping, engine, verify_checksum, key)
         except BaseException:
             self.close()
             raise
@@ -229,7 +260,13 @@ class Artifact:
 
     # -- verification
 
-    def _load(self, data: Buffer, engine: EngineMetadata | None, verify_checksum: bool) -> None:
+    def _load(
+        self,
+        data: Buffer,
+        engine: EngineMetadata | None,
+        verify_checksum: bool,
+        key: bytes | None,
+    ) -> None:
         try:
             view = memoryview(data)
         except TypeError:
@@ -266,6 +303,8 @@ class Artifact:
                 if sec.sh_type == SHT_NOBITS:
                     raise _corrupt(f"section `{sec.name}` has no contents in the file")
                 self._sections[sec.name] = sec
+        if key is not None:
+            self._verify_mac(view, key)
         # A present checksum is verified first, so that damage anywhere (even to the
         # engine's version string) is reported as damage; a Wasmtime artifact has none
         # and is recognised by its engine section instead.
@@ -297,6 +336,26 @@ class Artifact:
         self._check_text()
         self._check_tables()
         self._check_info()
+        check_code_seal(elf, self.text)
+
+    def _verify_mac(self, view: memoryview, key: bytes) -> None:
+        mac = self._sections.get(ELF_CWASM_MAC)
+        checksum = self._sections.get(ELF_CWASM_CHECKSUM)
+        if mac is None or checksum is None or mac.size != MAC_SIZE:
+            raise UnauthenticatedArtifactError(
+                "the artifact carries no MAC, and this engine only loads artifacts "
+                "authenticated with its artifact_key"
+            )
+        if not any(view[mac.offset : mac.offset + MAC_SIZE]):
+            raise UnauthenticatedArtifactError(
+                "the artifact was written without an artifact key, and this engine only "
+                "loads artifacts authenticated with its artifact_key"
+            )
+        if not mac_matches(view, key, mac.offset, checksum.offset):
+            raise UnauthenticatedArtifactError(
+                "the artifact's MAC does not verify under this engine's artifact_key: it "
+                "was written with another key, or modified since"
+            )
 
     def _verify_checksum(self, view: memoryview) -> None:
         sec = self._sections[ELF_CWASM_CHECKSUM]
@@ -324,12 +383,14 @@ class Artifact:
         if ELF_WASMTIME_ADDRMAP in self._sections:
             check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
 
-    def _check_loc(self, loc: FunctionLoc, what: str) -> None:
-        if loc.end > self.text_size:
+    def _check_loc(self, loc: FunctionLoc, what: str, limit: int) -> None:
+        if loc.end > limit:
             raise _corrupt(
                 f"{what} at {loc.start:#x}+{loc.length:#x} lies outside `.text` "
-                f"({self.text_size:#x} bytes)"
+                f"({limit:#x} bytes of code before the seal)"
             )
+        if not loc.length:
+            raise _corrupt(f"{what} at {loc.start:#x} is empty")
 
     def _check_range(self, rng: DataRange, limit: int, section: str, what: str) -> None:
         if rng.end > limit:
@@ -337,25 +398,41 @@ class Artifact:
                 f"{what} {rng.start:#x}..{rng.end:#x} lies outside `{section}` ({limit:#x} bytes)"
             )
 
+    def _check_code_locations(self, info: CompiledModuleInfo) -> None:
+        """Functions in order, and every entry point (functions and trampolines) non-empty,
+        inside the code (before the seal) and disjoint from every other."""
+        limit = self.text_size - SEAL_SIZE
+        previous_end = 0
+        spans: list[tuple[int, int]] = []
+        for i, f in enumerate(info.funcs):
+            loc = f.wasm_func_loc
+            end = loc.start + loc.length
+            if end > limit or not loc.length:
+                self._check_loc(loc, f"function {i}", limit)
+            if loc.start < previous_end:
+                raise _corrupt(f"function {i} overlaps or precedes the previous function")
+            previous_end = end
+            spans.append((loc.start, end))
+            tramp = f.array_to_wasm_trampoline
+            if tramp is not None:
+                self._check_loc(tramp, f"trampoline of function {i}", limit)
+                spans.append((tramp.start, tramp.start + tramp.length))
+        for ty, loc in info.wasm_to_array_trampolines:
+            self._check_loc(loc, f"wasm-to-array trampoline of type {ty}", limit)
+            spans.append((loc.start, loc.start + loc.length))
+        spans.sort()
+        if not all(map(operator.le, [e for _, e in spans], [s for s, _ in spans[1:]])):
+            i = next(i for i in range(len(spans) - 1) if spans[i][1] > spans[i + 1][0])
+            raise _corrupt(
+                f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the code at "
+                f"{spans[i][0]:#x}..{spans[i][1]:#x}"
+            )
+
     def _check_info(self) -> None:
         info = decode_info(self.section_data(ELF_WASMTIME_INFO))
         check_info(info)
         self.info = info
-        size = self.text_size
-        previous_end = 0
-        for i, f in enumerate(info.funcs):
-            loc = f.wasm_func_loc
-            end = loc.start + loc.length
-            if end > size:
-                self._check_loc(loc, f"function {i}")
-            if loc.start < previous_end:
-                raise _corrupt(f"function {i} overlaps or precedes the previous function")
-            previous_end = end
-            tramp = f.array_to_wasm_trampoline
-            if tramp is not None and tramp.start + tramp.length > size:
-                self._check_loc(tramp, f"trampoline of function {i}")
-        for ty, loc in info.wasm_to_array_trampolines:
-            self._check_loc(loc, f"wasm-to-array trampoline of type {ty}")
+        self._check_code_locations(info)
 
         names_size = self.section_data(ELF_NAME_DATA).nbytes
         for n in info.func_names:

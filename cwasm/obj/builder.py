@@ -3,8 +3,9 @@
 Sections are created in Wasmtime v28's order (FORMAT.md §2): ``.wasmtime.engine``,
 ``.wasmtime.bti``, ``.text`` (page-aligned, padded to whole pages), ``.wasmtime.addrmap``,
 ``.wasmtime.traps``, ``.rodata.wasm``, ``.name.wasm``, ``.wasmtime.dwarf``,
-``.wasmtime.info``, then cwasm's ``.cwasm.checksum``; the ELF writer adds ``.symtab``,
-``.strtab`` and ``.shstrtab``.
+``.wasmtime.info``, then cwasm's ``.cwasm.mac`` and ``.cwasm.checksum``; the ELF writer adds
+``.symtab``, ``.strtab`` and ``.shstrtab``. The last ``SEAL_SIZE`` bytes of ``.text`` hold
+the code seal (see ``integrity.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cwasm.obj.bti import encode_bti
 from cwasm.obj.constants import (
     EF_WASMTIME_MODULE,
     ELF_CWASM_CHECKSUM,
+    ELF_CWASM_MAC,
     ELF_NAME_DATA,
     ELF_TEXT,
     ELF_WASM_BTI,
@@ -51,7 +53,7 @@ from cwasm.obj.info import (
     StaticMemoryInitialization,
     encode_info,
 )
-from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
+from cwasm.obj.integrity import CHECKSUM_SIZE, MAC_SIZE, SEAL_SIZE, seal_artifact
 from cwasm.obj.meminit import DataLayout, plan_data
 from cwasm.obj.traps import Trap, encode_traps
 from cwasm.wasm.translation import ModuleTranslation
@@ -262,18 +264,18 @@ class ObjectBuilder:
         section = self.writer.add_section(ELF_WASMTIME_INFO, SHT_PROGBITS, SHF_ALLOC)
         self.writer.set_section_data(section, encode_info(info), 1)
 
-    def finish(self) -> bytes:
-        """Add ``.cwasm.checksum`` and return the finished artifact."""
+    def finish(self, key: bytes | None = None) -> bytes:
+        """Add ``.cwasm.mac`` and ``.cwasm.checksum``; return the artifact with its code
+        seal, its MAC under ``key`` (zeros without one) and its checksum written."""
+        mac = self.writer.add_section(ELF_CWASM_MAC, SHT_PROGBITS, 0)
+        self.writer.set_section_data(mac, bytes(MAC_SIZE), 1)
         section = self.writer.add_section(ELF_CWASM_CHECKSUM, SHT_PROGBITS, 0)
         self.writer.set_section_data(section, bytes(CHECKSUM_SIZE), 1)
-        out = bytearray(self.writer.emit())
-        pos = self.writer.section_file_offset(section)
-        out[pos : pos + CHECKSUM_SIZE] = artifact_checksum(out, pos)
-        return bytes(out)
+        return seal_artifact(self.writer.emit(), key)
 
-    def finish_to_file(self, path: str | os.PathLike[str]) -> None:
+    def finish_to_file(self, path: str | os.PathLike[str], key: bytes | None = None) -> None:
         """``finish`` and write the file atomically (same-directory temp file, fsync, rename)."""
-        write_atomically(path, self.finish())
+        write_atomically(path, self.finish(key))
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
@@ -334,8 +336,9 @@ def build_artifact(
     engine: EngineMetadata,
     *,
     debug_info: bool = False,
+    key: bytes | None = None,
 ) -> bytes:
-    """Lay out one compiled core module as a complete artifact."""
+    """Lay out one compiled core module as a complete artifact (with a MAC under ``key``)."""
     try:
         e_machine, big_endian = machine_for(engine.target)
     except ValueError as e:
@@ -349,7 +352,9 @@ def build_artifact(
     w.append_section_data(bti, encode_bti(code.bti), 1)
 
     text = w.add_section(ELF_TEXT, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR)
-    padded = len(code.text) + (-len(code.text)) % page
+    # the code seal takes the last bytes of the (zero-padded) section
+    sealed = len(code.text) + SEAL_SIZE
+    padded = sealed + (-sealed) % page
     if padded > 0xFFFFFFFF:
         raise ArtifactError("text section too large (> 4 GiB)")
     w.set_section_data(text, code.text + bytes(padded - len(code.text)), page)
@@ -372,4 +377,4 @@ def build_artifact(
     )
     info = builder.append(translation, code.funcs, code.wasm_to_array_trampolines)
     builder.serialize_info(info)
-    return builder.finish()
+    return builder.finish(key)

@@ -58,6 +58,11 @@ ELF_NAME_DATA: Final = ".name.wasm"
 #: ``(section id, range)`` pairs live in the info's metadata.
 ELF_WASMTIME_DWARF: Final = ".wasmtime.dwarf"
 
+#: cwasm's own section (not in Wasmtime), just before the checksum: 32 bytes, a keyed
+#: BLAKE2b-256 of the whole file computed with the MAC and the checksum set to zero, or
+#: 32 zero bytes in an artifact written without a key (see ``integrity.py``).
+ELF_CWASM_MAC: Final = ".cwasm.mac"
+
 #: cwasm's own section (not in Wasmtime), the last user section: 16 bytes, the
 #: BLAKE2b-128 digest of the whole file computed with these 16 bytes set to zero.
 ELF_CWASM_CHECKSUM: Final = ".cwasm.checksum"

@@ -27,3 +27,7 @@ class IncompatibleArtifactError(ArtifactError):
 
 class ForeignArtifactError(IncompatibleArtifactError):
     """The artifact was produced by another engine (Wasmtime); cwasm can inspect, not run it."""
+
+
+class UnauthenticatedArtifactError(ArtifactError):
+    """The engine has an artifact key and the artifact's MAC does not verify under it."""

@@ -14,6 +14,7 @@ import threading
 
 from cwasm.errors import CwasmError
 from cwasm.obj.engine import EngineMetadata
+from cwasm.obj.integrity import check_key
 from cwasm.runtime import guard_layout
 from cwasm.wasm.types import FuncType
 
@@ -59,6 +60,14 @@ class Config:
     ``"guard-pages"`` on x86-64 Linux: no checks, out-of-bounds accesses fault into a
     signal handler; ``None``, the default, picks ``CWASM_BOUNDS_CHECKS`` if set, else
     the platform's default).
+
+    ``artifact_key`` (cwasm's own; ``None`` by default) is a secret of 16 to 64 bytes. With
+    it, every artifact the engine writes carries a MAC under the key (keyed BLAKE2b in the
+    ``.cwasm.mac`` section), and ``Module.deserialize`` refuses, before mapping any code,
+    every artifact whose MAC does not verify under it: one written without a key, with
+    another key, or modified since (``UnauthenticatedArtifactError``). Without a key an
+    artifact is trusted as Wasmtime trusts its own (see ``docs/artifact-trust.md``); a
+    keyed artifact then loads like any other.
     """
 
     def __init__(self) -> None:
@@ -69,6 +78,8 @@ class Config:
         self.max_table_elements = 10_000_000
         #: None: automatic (``CWASM_BOUNDS_CHECKS``, else the platform default)
         self.bounds_checks: str | None = None
+        #: None: artifacts are trusted as they are; else the key that authenticates them
+        self.artifact_key: bytes | None = None
 
     @property
     def cranelift_opt_level(self) -> str:
@@ -91,6 +102,11 @@ class Engine:
         self.target = self.config.target or host_target()
         #: the bounds-check mode in force (``Config.bounds_checks`` resolved for the target)
         self.bounds_checks = guard_layout.resolve(self.config.bounds_checks, self.target)
+        try:
+            #: the key artifacts are written and loaded with (``Config.artifact_key``)
+            self.artifact_key = check_key(self.config.artifact_key)
+        except ValueError as e:
+            raise CwasmError(str(e)) from None
         self._lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._types: list[FuncType] = []

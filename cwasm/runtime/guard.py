@@ -29,6 +29,9 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from cwasm.errors import CwasmError
+from cwasm.obj.constants import ELF_TEXT
+from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.integrity import SEAL_SIZE
 from cwasm.runtime.guard_layout import (
     BLOCK_SYMBOL,
     GS_CODE,
@@ -165,29 +168,44 @@ def _get_state() -> _State:
     return _state
 
 
-def _builtin_block(artifact: Artifact) -> tuple[bytes, int, int]:
-    syms = {s.name: s for s in artifact.elf.symbols if s.name}
-    try:
-        block = syms[BLOCK_SYMBOL]
-        handler = syms[HANDLER_SYMBOL]
-        state = syms[STATE_SYMBOL]
-    except KeyError as e:
-        raise CwasmError(f"guard-page artifact lacks the builtin {e.args[0]}") from None
-    text = artifact.text
-    if block.value + block.size > len(text) or block.size < 8:
-        raise CwasmError("guard-page builtins lie outside the code")
+#: the handler's code, and the offsets of its entry and of its state slot in that code
+BuiltinBlock = tuple[bytes, int, int]
+
+
+def builtin_block(artifact: Artifact) -> BuiltinBlock:
+    """The artifact's signal-handler builtins, checked: the runtime copies this block into
+    executable memory and writes the state block's address into its state slot, so every
+    symbol value involved must lie where that is safe (``CorruptArtifactError`` if not)."""
+    text = artifact.elf.section(ELF_TEXT)
+    syms = {
+        s.name: s
+        for s in artifact.elf.symbols
+        if s.name in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL)
+    }
+    missing = [n for n in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL) if n not in syms]
+    if missing:
+        raise CorruptArtifactError(f"guard-page artifact lacks the builtin {missing[0]}")
+    block, handler, state = syms[BLOCK_SYMBOL], syms[HANDLER_SYMBOL], syms[STATE_SYMBOL]
+    if text is None or any(s.shndx != text.index for s in (block, handler, state)):
+        raise CorruptArtifactError("guard-page builtins are not defined in `.text`")
+    if block.size < 8 or block.value + block.size > artifact.text_size - SEAL_SIZE:
+        raise CorruptArtifactError(
+            f"guard-page builtins at {block.value:#x}+{block.size:#x} lie outside the code"
+        )
     if not block.value <= handler.value < state.value <= block.value + block.size - 8:
-        raise CwasmError("guard-page builtins are laid out unexpectedly")
-    data = bytes(text[block.value : block.value + block.size])
+        raise CorruptArtifactError("guard-page builtins are laid out unexpectedly")
+    if state.value % 8:
+        raise CorruptArtifactError(f"guard-page state slot at {state.value:#x} is misaligned")
+    data = bytes(artifact.text[block.value : block.value + block.size])
     return data, handler.value - block.value, state.value - block.value
 
 
-def ensure_installed(artifact: Artifact) -> None:
-    """Install the handler from ``artifact``'s builtins (once), or re-assert it is installed."""
+def ensure_installed(block: BuiltinBlock) -> None:
+    """Install the handler from ``block`` (``builtin_block``) once, or re-assert it is."""
     global _handler
     with _lock:
         if _handler is None:
-            _handler = _Handler(_get_state(), *_builtin_block(artifact))
+            _handler = _Handler(_get_state(), *block)
         else:
             _handler.install()
 

@@ -267,9 +267,8 @@ class Instance:
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
                 ctypes.memmove(mem.base + offset, bytes(data), len(data))
-        # active data segments count as dropped once applied
-        passive = {idx for idx, _ in m.passive_data}
-        self._dropped_data.update(i for i in range(m.num_data) if i not in passive)
+        # active data segments count as dropped once applied: memory_init finds no
+        # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:
             self.func(m.start)(self.store)
 

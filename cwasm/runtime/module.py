@@ -47,6 +47,8 @@ class LoadedModule:
         arch = engine.target.split("-")[0]
         self.call_size = 4 if arch == "aarch64" else 5
         self.type_ids = [engine.type_id(t) for t in self.m.types]
+        # checked before any code is mapped
+        handler = guard.builtin_block(artifact) if engine.is_native and engine.guard_pages else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
         self.func_addrs = [base + f.wasm_func_loc.start for f in self.info.funcs]
@@ -64,8 +66,8 @@ class LoadedModule:
         if base:
             register_code(base, self)
             self._unregister: weakref.finalize | None = _finalize(self, base)
-            if engine.guard_pages:
-                guard.ensure_installed(artifact)
+            if handler is not None:
+                guard.ensure_installed(handler)
                 guard.register_code(self.code, base, base + self.code.size)
 
     def func_type(self, func_index: int) -> WasmFuncType:
@@ -110,16 +112,29 @@ class Module:
             "or load one with Module.deserialize"
         )
 
-    def _init(self, engine: Engine, artifact_bytes: bytes) -> None:
+    def _init(self, engine: Engine, artifact_bytes: bytes, key: bytes | None = None) -> None:
         self.engine = engine
         self._bytes = artifact_bytes
-        artifact = Artifact.from_bytes(artifact_bytes, engine.metadata(for_loading=True))
+        artifact = Artifact.from_bytes(
+            artifact_bytes,
+            engine.metadata(for_loading=True),
+            key=engine.artifact_key if key is None else key,
+        )
         self.loaded = LoadedModule(engine, artifact, artifact_bytes)
 
     @classmethod
     def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Self:
         self = cls.__new__(cls)
         self._init(engine, bytes(encoded))
+        return self
+
+    @classmethod
+    def deserialize_authenticated(
+        cls, engine: Engine, encoded: bytes | bytearray | memoryview, key: bytes
+    ) -> Self:
+        """``deserialize``, requiring a MAC under ``key`` (whatever the engine's key is)."""
+        self = cls.__new__(cls)
+        self._init(engine, bytes(encoded), key)
         return self
 
     @classmethod

@@ -47,6 +47,9 @@ class TrapCode(enum.IntEnum):
     CANNOT_ENTER_COMPONENT = TrapKind.CannotEnterComponent.value
 
 
+_KNOWN_CODES = frozenset(TrapCode)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One wasm frame of a trap's backtrace (innermost first)."""
@@ -73,9 +76,12 @@ class Trap(CwasmError):
         if isinstance(code, str):
             self._code: TrapCode | None = None
             self._text = code
-        else:
+        elif code in _KNOWN_CODES:
             self._code = TrapCode(code)
             self._text = TrapKind(code).message
+        else:  # compiled code is trusted, but an unknown code is still reported, not raised
+            self._code = None
+            self._text = f"unknown trap code {code}"
         self._ras = return_addresses
         self._frames: list[Frame] | None = None
         super().__init__(self._text)

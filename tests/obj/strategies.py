@@ -44,46 +44,55 @@ FUNC_TYPES = st.builds(
 TABLE_TYPES = st.builds(
     TableType, st.sampled_from([ValType.FUNCREF, ValType.EXTERNREF]), limits(100)
 )
-MEMORY_TYPES = st.builds(MemoryType, limits(4), st.booleans())
+MEMORY_TYPES = limits(4).flatmap(
+    # a shared memory needs a maximum
+    lambda lim: st.builds(
+        MemoryType, st.just(lim), st.booleans() if lim.max is not None else st.just(False)
+    )
+)
 GLOBAL_TYPES = st.builds(GlobalType, NUM_VALTYPES, st.booleans())
 
+_TYPED_CONSTS: dict[ValType, st.SearchStrategy[ConstOp]] = {
+    ValType.I32: st.builds(
+        ConstOp, st.just(ConstOpKind.I32_CONST), st.integers(-(2**31), 2**31 - 1)
+    ),
+    ValType.I64: st.builds(
+        ConstOp, st.just(ConstOpKind.I64_CONST), st.integers(-(2**63), 2**63 - 1)
+    ),
+    ValType.F32: st.builds(ConstOp, st.just(ConstOpKind.F32_CONST), st.integers(0, 2**32 - 1)),
+    ValType.F64: st.builds(ConstOp, st.just(ConstOpKind.F64_CONST), st.integers(0, 2**64 - 1)),
+    ValType.V128: st.builds(ConstOp, st.just(ConstOpKind.V128_CONST), st.integers(0, 2**128 - 1)),
+    ValType.FUNCREF: st.just(ConstOp(ConstOpKind.REF_NULL, int(ValType.FUNCREF))),
+    ValType.EXTERNREF: st.just(ConstOp(ConstOpKind.REF_NULL, int(ValType.EXTERNREF))),
+}
 
-def const_expr(nfuncs: int, nglobals: int) -> st.SearchStrategy[ConstExpr]:
-    ops = [
-        st.builds(ConstOp, st.just(ConstOpKind.I32_CONST), st.integers(-(2**31), 2**31 - 1)),
-        st.builds(ConstOp, st.just(ConstOpKind.I64_CONST), st.integers(-(2**63), 2**63 - 1)),
-        st.builds(ConstOp, st.just(ConstOpKind.F32_CONST), st.integers(0, 2**32 - 1)),
-        st.builds(ConstOp, st.just(ConstOpKind.F64_CONST), st.integers(0, 2**64 - 1)),
-        st.builds(ConstOp, st.just(ConstOpKind.V128_CONST), st.integers(0, 2**128 - 1)),
-        st.builds(
-            ConstOp,
-            st.just(ConstOpKind.REF_NULL),
-            st.sampled_from([int(ValType.FUNCREF), int(ValType.EXTERNREF)]),
-        ),
-    ]
-    if nglobals:
-        ops.append(
-            st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.integers(0, nglobals - 1))
-        )
-    if nfuncs:
+
+def const_expr(
+    nfuncs: int, imported_globals: list[GlobalType], want: ValType
+) -> st.SearchStrategy[ConstExpr]:
+    """A one-operator constant expression producing ``want`` (reading imported globals)."""
+    ops = [_TYPED_CONSTS[want]]
+    readable = [i for i, g in enumerate(imported_globals) if g.content == want]
+    if readable:
+        ops.append(st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.sampled_from(readable)))
+    if nfuncs and want == ValType.FUNCREF:
         ops.append(st.builds(ConstOp, st.just(ConstOpKind.REF_FUNC), st.integers(0, nfuncs - 1)))
     return st.builds(ConstExpr, st.tuples(st.one_of(ops)), st.integers(0, 2**20))
 
 
-def i32_offset(nglobals: int) -> st.SearchStrategy[ConstExpr]:
+def i32_offset(imported_globals: list[GlobalType]) -> st.SearchStrategy[ConstExpr]:
     """A data/element offset: usually a small constant, sometimes a ``global.get``."""
     const = st.builds(
         ConstExpr,
         st.tuples(st.builds(ConstOp, st.just(ConstOpKind.I32_CONST), st.integers(0, 0x30000))),
         st.integers(0, 1000),
     )
-    if not nglobals:
+    readable = [i for i, g in enumerate(imported_globals) if g.content == ValType.I32]
+    if not readable:
         return const
     get = st.builds(
         ConstExpr,
-        st.tuples(
-            st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.integers(0, nglobals - 1))
-        ),
+        st.tuples(st.builds(ConstOp, st.just(ConstOpKind.GLOBAL_GET), st.sampled_from(readable))),
     )
     return st.one_of(const, const, const, get)
 
@@ -122,7 +131,10 @@ def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
     defined_globals = draw(st.lists(GLOBAL_TYPES, max_size=3))
     t.globals += defined_globals
     nfuncs, nglobals = len(t.functions), len(t.globals)
-    t.global_inits = [draw(const_expr(nfuncs, t.num_imported_globals)) for _ in defined_globals]
+    imported_globals = t.globals[: t.num_imported_globals]
+    t.global_inits = [
+        draw(const_expr(nfuncs, imported_globals, g.content)) for g in defined_globals
+    ]
     spaces = {
         ExternKind.FUNC: nfuncs,
         ExternKind.TABLE: len(t.tables),
@@ -135,21 +147,24 @@ def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
         if kind is None:
             break
         t.exports.append(Export(name, kind, draw(st.integers(0, spaces[kind] - 1))))
-    if nfuncs and draw(st.booleans()):
-        t.start = draw(st.integers(0, nfuncs - 1))
+    nullary = [i for i, ty in enumerate(t.functions) if types[ty] == FuncType((), ())]
+    if nullary and draw(st.booleans()):
+        t.start = draw(st.sampled_from(nullary))
+    funcref_tables = [i for i, tt in enumerate(t.tables) if tt.element == ValType.FUNCREF]
     for _ in range(draw(st.integers(0, 3))):
         modes = [SegmentMode.PASSIVE, SegmentMode.DECLARATIVE]
-        if t.tables:
+        if funcref_tables:
             modes.append(SegmentMode.ACTIVE)
         mode = draw(st.sampled_from(modes))
         active = mode == SegmentMode.ACTIVE
-        table = draw(st.integers(0, len(t.tables) - 1)) if active else 0
-        offset = draw(i32_offset(nglobals)) if active else None
+        table = draw(st.sampled_from(funcref_tables)) if active else 0
+        offset = draw(i32_offset(imported_globals)) if active else None
         if nfuncs and draw(st.booleans()):
             funcs = tuple(draw(st.lists(st.integers(0, nfuncs - 1), max_size=5)))
             t.elements.append(ElementSegment(mode, ValType.FUNCREF, table, offset, functions=funcs))
         else:
-            exprs = tuple(draw(st.lists(const_expr(nfuncs, nglobals), max_size=3)))
+            item = const_expr(nfuncs, imported_globals, ValType.FUNCREF)
+            exprs = tuple(draw(st.lists(item, max_size=3)))
             t.elements.append(
                 ElementSegment(mode, ValType.FUNCREF, table, offset, expressions=exprs)
             )
@@ -157,7 +172,8 @@ def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
         payload = draw(st.binary(max_size=40))
         if t.memories and draw(st.booleans()):
             mem = draw(st.integers(0, len(t.memories) - 1))
-            t.data.append(DataSegment(SegmentMode.ACTIVE, payload, mem, draw(i32_offset(nglobals))))
+            offset = draw(i32_offset(imported_globals))
+            t.data.append(DataSegment(SegmentMode.ACTIVE, payload, mem, offset))
         else:
             t.data.append(DataSegment(SegmentMode.PASSIVE, payload))
     t.data_count = len(t.data) if t.data else None

@@ -30,6 +30,7 @@ from cwasm.obj.info import (
     FunctionLoc,
     SegmentedMemoryInitialization,
 )
+from cwasm.obj.integrity import SEAL_SIZE
 from cwasm.obj.meminit import plan_data
 from cwasm.obj.traps import Trap
 from cwasm.wasm.translation import ModuleTranslation
@@ -108,7 +109,7 @@ def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
     assert a.elf.e_machine, a.elf.big_endian == machine_for(target)
     assert a.text_offset % page == 0 and a.text_size % page == 0
     assert bytes(a.text[: len(code.text)]) == code.text
-    assert not any(a.text[len(code.text) :])
+    assert not any(a.text[len(code.text) : -SEAL_SIZE])  # zero padding, then the code seal
     assert a.bti == code.bti
 
     layout = plan_data(t, page_size=page, memory_init_cow=engine.memory_init_cow)
@@ -215,6 +216,7 @@ def test_section_order_and_header_values(tmp_path: Path) -> None:
         ".rodata.wasm",
         ".name.wasm",
         ".wasmtime.info",
+        ".cwasm.mac",
         ".cwasm.checksum",
         ".symtab",
         ".strtab",
