@@ -9,6 +9,15 @@ never reuses stale code). Entries are written atomically and loaded through
 ``Module.deserialize``, which checks them; a corrupt or incompatible entry is treated
 as a miss and replaced.
 
+Entries are authenticated: each carries a MAC under the cache's key (see
+``docs/artifact-trust.md``), checked before any of its code is mapped, so a file that
+someone else put or edited in the directory is a miss, never code that runs. The key is
+the engine's ``Config.artifact_key`` if it has one, else the per-user key file
+``<cache dir>/key``: 32 random bytes, created once (atomically, mode 0600). A key file
+that is not a regular file of 32 bytes owned by this user and private to them is never
+used: the cache is then disabled (``CacheKeyError``; ``load_or_compile`` compiles
+without it) until the file is fixed or removed.
+
 The directory is ``$CWASM_CACHE_DIR``, else ``~/.cache/cwasm``.
 """
 
@@ -19,6 +28,8 @@ import enum
 import functools
 import hashlib
 import os
+import secrets
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,9 +39,13 @@ from cwasm import __version__
 from cwasm.api import Module, compile_artifact
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import write_atomically
+from cwasm.obj.integrity import reseal_with_key
 from cwasm.runtime.engine import Engine
 
 CACHE_DIR_ENV = "CWASM_CACHE_DIR"
+#: the per-user key file inside the cache directory, and its size
+KEY_FILE_NAME = "key"
+KEY_FILE_SIZE = 32
 #: bumped whenever the key's recipe changes
 _KEY_VERSION = b"cwasm-cache-key-1"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,12 +98,69 @@ def cache_key(engine: Engine, wasm: bytes) -> str:
     return h.hexdigest()
 
 
+class CacheKeyError(CwasmError):
+    """The cache's key file cannot be used safely (or at all): the cache is disabled."""
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The key in ``path``, created first if missing (``CacheKeyError`` if unusable)."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # written in full under a private name, then linked into place: a concurrent
+        # reader sees no key file or a complete one, and only one creator wins
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(KEY_FILE_SIZE))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+        return _read_key(path)
+    except OSError as e:
+        raise CacheKeyError(f"cannot create the cache key file {path}: {e}") from None
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise CacheKeyError(f"cannot read the cache key file {path}: {e}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise CacheKeyError(f"the cache key file {path} is not a regular file")
+        if st.st_uid != os.getuid():
+            raise CacheKeyError(f"the cache key file {path} belongs to another user")
+        if st.st_mode & 0o077:
+            raise CacheKeyError(
+                f"the cache key file {path} is accessible to other users "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); remove it to get a new one"
+            )
+        key = f.read(KEY_FILE_SIZE + 1)
+    if len(key) != KEY_FILE_SIZE:
+        raise CacheKeyError(f"the cache key file {path} does not hold {KEY_FILE_SIZE} bytes")
+    return key
+
+
 class CacheOutcome(enum.Enum):
     """How a module was obtained."""
 
     HIT = "hit"  # loaded from the cache
     MISS = "miss"  # compiled, then stored in the cache
     BYPASS = "bypass"  # compiled without looking at the cache
+    DISABLED = "disabled"  # compiled without the cache, whose key file is unusable
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +178,34 @@ class CompileCache:
         key = cache_key(engine, wasm)
         return self.directory / key[:2] / f"{key}.cwasm"
 
+    def key(self, engine: Engine) -> bytes:
+        """The key entries are authenticated with (``CacheKeyError`` if it is unusable)."""
+        if engine.artifact_key is not None:
+            return engine.artifact_key
+        return load_or_create_key(self.directory / KEY_FILE_NAME)
+
     def load(self, engine: Engine, wasm: bytes) -> Module | None:
-        """The cached module, or ``None`` if there is no usable entry."""
+        """The cached module, or ``None`` if there is no usable entry (one not
+        authenticated by the cache's key is not usable)."""
+        key = self.key(engine)
         path = self.path(engine, wasm)
         try:
             data = path.read_bytes()
         except OSError:
             return None
         try:
-            return Module.deserialize(engine, data)
+            return Module.deserialize_authenticated(engine, data, key)
         except CwasmError:
-            return None  # corrupt or stale: the caller recompiles and overwrites it
+            return None  # corrupt, stale or forged: the caller recompiles and overwrites it
 
     def store(self, engine: Engine, wasm: bytes, artifact: bytes) -> Path | None:
-        """Keep ``artifact`` for ``wasm``; ``None`` if the cache directory is not writable."""
+        """Keep ``artifact`` for ``wasm``, authenticated with the cache's key; ``None`` if
+        the cache directory is not writable."""
+        key = self.key(engine)
         path = self.path(engine, wasm)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, artifact)
+            write_atomically(path, reseal_with_key(artifact, key))
         except OSError:
             return None
         return path
@@ -138,20 +220,26 @@ def load_or_compile(
 ) -> tuple[Module, CacheOutcome]:
     """A module for the binary ``wasm``: from ``cache`` if it has it, else compiled (and
     then cached). ``cache=None`` always compiles."""
+    disabled = False
     if cache is not None:
-        module = cache.load(engine, wasm)
-        if module is not None:
-            return module, CacheOutcome.HIT
+        try:
+            module = cache.load(engine, wasm)
+        except CacheKeyError:
+            cache, disabled = None, True
+        else:
+            if module is not None:
+                return module, CacheOutcome.HIT
     artifact = compile_artifact(engine, wasm, progress=progress)
     module = Module.deserialize(engine, artifact)
     if cache is None:
-        return module, CacheOutcome.BYPASS
+        return module, CacheOutcome.DISABLED if disabled else CacheOutcome.BYPASS
     cache.store(engine, wasm, artifact)
     return module, CacheOutcome.MISS
 
 
 __all__ = [
     "CACHE_DIR_ENV",
+    "CacheKeyError",
     "CacheOutcome",
     "CompileCache",
     "Progress",

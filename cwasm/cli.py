@@ -233,10 +233,16 @@ def _load_for_run(args: argparse.Namespace, engine: Engine) -> Module:
     data = path.read_bytes()
     if is_artifact(data[:64]):
         return Module.deserialize_file(engine, path)
-    from cwasm.cache import CompileCache, load_or_compile
+    from cwasm.cache import CacheKeyError, CompileCache, load_or_compile
 
     wasm = _module_bytes(path, data)
     cache = None if args.no_cache else CompileCache.default()
+    if cache is not None:
+        try:
+            cache.key(engine)
+        except CacheKeyError as e:
+            print(f"cwasm: warning: compile cache disabled: {e}", file=sys.stderr)
+            cache = None
     with _compile_progress(args) as progress:
         module, _ = load_or_compile(engine, wasm, cache, progress=progress)
     return module

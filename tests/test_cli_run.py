@@ -143,7 +143,7 @@ def test_second_run_hits_the_cache_and_no_cache_bypasses(tmp_path: Path) -> None
     program = write(tmp_path / "hello.wat", HELLO)
     first = cwasm("run", program, cache=cache)
     assert (first.returncode, first.stdout) == (0, "hello\n")
-    entries = [p for p in cache.rglob("*") if p.is_file()]
+    entries = [p for p in cache.rglob("*.cwasm") if p.is_file()]
     assert len(entries) == 1 and entries[0].suffix == ".cwasm"
     stamp = entries[0].stat().st_mtime_ns
 
@@ -158,7 +158,7 @@ def test_second_run_hits_the_cache_and_no_cache_bypasses(tmp_path: Path) -> None
         [sys.executable, "-c", probe, str(program)], capture_output=True, text=True, env=env
     )
     assert (second.returncode, second.stdout) == (0, "hello\nFalse False\n")
-    assert [p for p in cache.rglob("*") if p.is_file()] == entries
+    assert [p for p in cache.rglob("*.cwasm") if p.is_file()] == entries
     assert entries[0].stat().st_mtime_ns == stamp
 
     other = tmp_path / "other-cache"
@@ -169,14 +169,14 @@ def test_second_run_hits_the_cache_and_no_cache_bypasses(tmp_path: Path) -> None
     # a different optimisation level is different code: a second entry
     o1 = cwasm("run", "-O", "1", program, cache=cache)
     assert (o1.returncode, o1.stdout) == (0, "hello\n")
-    assert len([p for p in cache.rglob("*") if p.is_file()]) == 2
+    assert len([p for p in cache.rglob("*.cwasm") if p.is_file()]) == 2
 
 
 def test_corrupt_cache_entry_is_recompiled(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     program = write(tmp_path / "hello.wat", HELLO)
     assert cwasm("run", program, cache=cache).returncode == 0
-    (entry,) = [p for p in cache.rglob("*") if p.is_file()]
+    (entry,) = [p for p in cache.rglob("*.cwasm") if p.is_file()]
     entry.write_bytes(entry.read_bytes()[:-100])
     proc = cwasm("run", program, cache=cache)
     assert (proc.returncode, proc.stdout) == (0, "hello\n")
