@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="run directory")
     r.add_argument("--fuel", type=int, default=DEFAULT_FUEL)
     r.add_argument("--no-shrink", dest="shrink", action="store_false")
-    r.add_argument("--shrink-attempts", type=int, default=200)
+    r.add_argument("--shrink-attempts", type=int, default=50)
     r.add_argument("--debug", action="append", default=[], help=argparse.SUPPRESS)
 
     o = sub.add_parser("one", help="run one module through all configs and print the diff")

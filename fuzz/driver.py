@@ -45,9 +45,9 @@ class Options:
     fuel: int = DEFAULT_FUEL
     arg_count: int = 4
     shrink: bool = True
-    shrink_attempts: int = 200
-    shrink_timeout: float = 600.0
-    max_shrink: int = 5
+    shrink_attempts: int = 50
+    shrink_timeout: float = 300.0
+    max_shrink: int = 3
     progress_every: int = 100
     quiet: bool = False
     #: per configuration, ``--debug`` arguments for its workers (tests)
@@ -303,6 +303,7 @@ def shrink_mismatch(
     if tmp.exists() and (not best.exists() or tmp.stat().st_size <= best.stat().st_size):
         shutil.copyfile(tmp, best)
     tmp.unlink(missing_ok=True)
+    tmp.with_suffix(".wat").unlink(missing_ok=True)  # shrink's own copy
     if not best.exists():
         return None
     best.with_suffix(".wat").write_text(to_wat(best))

@@ -43,6 +43,8 @@ SMITH_CONFIG: dict[str, Any] = {
     "generate-custom-sections": False,
     "allow-invalid-funcs": False,
     "max-memories": 1,
+    "memory-max-size-required": True,
+    "table-max-size-required": True,
     "max-memory32-bytes": 2 * 1024 * 1024,
     "min-funcs": 4,
     "max-funcs": 30,
