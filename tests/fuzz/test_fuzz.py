@@ -15,7 +15,7 @@ from fuzz.driver import ALL_CONFIGS, Options, make_workers, run_campaign, run_on
 REGRESSIONS = Path(__file__).parent / "regressions"
 
 #: the fixed-seed batch: about 60-90 s on 2 cores
-BATCH_COUNT = 130
+BATCH_COUNT = 300
 BATCH_SEED = 20250101
 
 
