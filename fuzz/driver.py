@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.compare import Comparison, compare
+from fuzz.engines import SHARE_ENV
 from fuzz.gen import DEFAULT_FUEL, generate, to_wat, validate, wasm_tools, write_configs
 from fuzz.worker import ROOT, Worker
 
@@ -137,6 +138,8 @@ def run_one_module(
 def make_workers(opts: Options, log_dir: Path | None, lane: int) -> dict[str, Worker]:
     """One worker per configuration (and the reference) for one lane."""
     workers = {}
+    if "O2" in opts.configs and "roundtrip" in opts.configs:
+        os.environ[SHARE_ENV] = "1"  # inherited by the workers
     for config in (REFERENCE, *opts.configs):
         log = log_dir / f"worker-{config}-{lane}.log" if log_dir else None
         workers[config] = Worker(config, debug=opts.debug.get(config), log=log)

@@ -19,9 +19,19 @@ differs is handled here:
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
 import struct
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+#: where the ``O2`` worker leaves each module's artifact for the ``roundtrip`` worker,
+#: which runs the same module next, when the driver sets ``SHARE_ENV`` (both configs in
+#: the run): the round trip then crosses processes and costs no second compilation
+SHARE_ENV = "CWASM_FUZZ_SHARE_ARTIFACTS"
+SHARED_ARTIFACTS = Path(tempfile.gettempdir()) / f"cwasm-fuzz-artifacts-{os.getuid()}"
 
 #: value type names used throughout the fuzzer
 VALTYPES = ("i32", "i64", "f32", "f64", "v128", "externref", "funcref")
@@ -210,9 +220,23 @@ class CwasmShim(EngineShim):
         self.engine = cwasm.Engine(cfg)
 
     def compile(self, wasm: bytes) -> Any:
-        module = self.api.Module(self.engine, wasm)
+        shared = SHARED_ARTIFACTS / (hashlib.sha256(wasm).hexdigest() + ".cwasm")
         if self.roundtrip:
-            module = self.api.Module.deserialize(self.engine, module.serialize())
+            try:
+                artifact = shared.read_bytes()
+                shared.unlink()
+            except FileNotFoundError:  # no O2 worker ran first: compile here
+                artifact = self.api.Module(self.engine, wasm).serialize()
+            return self.api.Module.deserialize(self.engine, artifact)
+        share = self.name == "O2" and os.environ.get(SHARE_ENV) == "1"
+        if share:
+            shared.unlink(missing_ok=True)  # never leave a stale one if compiling fails
+        module = self.api.Module(self.engine, wasm)
+        if share:
+            SHARED_ARTIFACTS.mkdir(exist_ok=True)
+            tmp = shared.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(module.serialize())
+            os.replace(tmp, shared)
         return module
 
     def new_store(self) -> Any:
