@@ -68,6 +68,8 @@ class EngineShim:
     """What the runner needs from an engine; the two subclasses below implement it."""
 
     name = "?"
+    #: the API module (``cwasm`` or ``wasmtime``): both have wasmtime-py's type names
+    api: Any = None
 
     def compile(self, wasm: bytes) -> Any:
         """Compile ``wasm`` into a module (raise on failure)."""
@@ -79,7 +81,17 @@ class EngineShim:
 
     def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
         """``(module, name, kind, type)`` per import; kind is func/global/memory/table."""
-        raise NotImplementedError
+        return [(i.module, i.name or "", self._kind(i.type), i.type) for i in module.imports]
+
+    def _kind(self, ty: Any) -> str:
+        a = self.api
+        if isinstance(ty, a.FuncType):
+            return "func"
+        if isinstance(ty, a.GlobalType):
+            return "global"
+        if isinstance(ty, a.MemoryType):
+            return "memory"
+        return "table"
 
     def exports(self, module: Any) -> list[tuple[str, str, Any]]:
         """``(name, kind, type)`` per export, in export order."""
@@ -154,8 +166,6 @@ class EngineShim:
     def classify(self, e: BaseException) -> TrapInfo:
         """Turn an engine's exception into a ``TrapInfo``."""
         raise NotImplementedError
-
-    api: Any = None
 
 
 # --- canonical <-> Python values ---
@@ -242,19 +252,6 @@ class CwasmShim(EngineShim):
     def new_store(self) -> Any:
         return self.api.Store(self.engine)
 
-    def _kind(self, ty: Any) -> str:
-        a = self.api
-        if isinstance(ty, a.FuncType):
-            return "func"
-        if isinstance(ty, a.GlobalType):
-            return "global"
-        if isinstance(ty, a.MemoryType):
-            return "memory"
-        return "table"
-
-    def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
-        return [(i.module, i.name, self._kind(i.type), i.type) for i in module.imports]
-
     def exports(self, module: Any) -> list[tuple[str, str, Any]]:
         return [(e.name, self._kind(e.type), e.type) for e in module.exports]
 
@@ -338,19 +335,6 @@ class WasmtimeShim(EngineShim):
     def new_store(self) -> Any:
         self._callbacks = []  # the previous module's store (and its host functions) is gone
         return self.api.Store(self.engine)
-
-    def _kind(self, ty: Any) -> str:
-        a = self.api
-        if isinstance(ty, a.FuncType):
-            return "func"
-        if isinstance(ty, a.GlobalType):
-            return "global"
-        if isinstance(ty, a.MemoryType):
-            return "memory"
-        return "table"
-
-    def imports(self, module: Any) -> list[tuple[str, str, str, Any]]:
-        return [(i.module, i.name or "", self._kind(i.type), i.type) for i in module.imports]
 
     def exports(self, module: Any) -> list[tuple[str, str, Any]]:
         return [(e.name, self._kind(e.type), e.type) for e in module.exports]
