@@ -20,13 +20,13 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from cwasm.errors import ArtifactError, CwasmError
+from cwasm.inspect import wasmtime_v28 as wt
+from cwasm.inspect.text import format_inspection
 from cwasm.obj import constants as C
 from cwasm.obj import info as cw
-from cwasm.obj import wasmtime_v28 as wt
 from cwasm.obj.addrmap import decode_address_map, lookup_file_pos
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.engine import decode_engine_section as decode_cwasm_engine
-from cwasm.obj.inspect_text import format_inspection
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
 from cwasm.obj.traps import Trap, decode_traps
 from cwasm.wasm.summary import const_expr_text, func_type_text
