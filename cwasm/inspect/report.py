@@ -27,6 +27,7 @@ from cwasm.obj import info as cw
 from cwasm.obj.addrmap import decode_address_map, lookup_file_pos
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.engine import decode_engine_section as decode_cwasm_engine
+from cwasm.obj.engine import engine_version_string
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
 from cwasm.obj.traps import Trap, decode_traps
 from cwasm.wasm.summary import const_expr_text, func_type_text
@@ -269,7 +270,7 @@ class _Inspector:
         raw = self.section_bytes(C.ELF_WASM_ENGINE)
         if raw is None:
             raise ArtifactError("section is missing")
-        version, _ = wt.split_engine_section(raw)
+        version = engine_version_string(raw)
         # cwasm writes its artifact format ("cwasm-format-N"); Wasmtime its own version
         if version.startswith("cwasm"):
             self.out["producer"] = "cwasm"
