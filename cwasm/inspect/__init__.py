@@ -6,7 +6,8 @@ Wasmtime-specific sections of a genuine Wasmtime artifact. Only ``cwasm.cli`` im
 this package; it reads artifacts through ``cwasm.obj`` and never compiles or runs them.
 """
 
-from cwasm.inspect.report import inspect_artifact, to_json
+from cwasm.inspect.convert import to_json
+from cwasm.inspect.report import inspect_artifact
 from cwasm.inspect.text import format_inspection
 
 __all__ = ["format_inspection", "inspect_artifact", "to_json"]
