@@ -93,6 +93,13 @@ ELF64_SHDR_SIZE: Final = 64
 ELF64_SYM_SIZE: Final = 24
 ELF64_RELA_SIZE: Final = 24
 ELF64_REL_SIZE: Final = 16
+#: ``struct`` formats (without the byte-order prefix) of those records; the header's
+#: starts after ``e_ident`` (16 bytes), which is read separately.
+ELF64_EHDR_TAIL_FORMAT: Final = "HHIQQQIHHHHHH"
+ELF64_SHDR_FORMAT: Final = "IIQQQQIIQQ"
+ELF64_SYM_FORMAT: Final = "IBBHQQ"
+ELF64_RELA_FORMAT: Final = "QQq"
+ELF64_REL_FORMAT: Final = "QQ"
 
 SHT_NULL: Final = 0
 SHT_PROGBITS: Final = 1
