@@ -47,7 +47,7 @@ ELF_WASM_DATA: Final = ".rodata.wasm"
 
 #: Postcard-encoded compiled-module information. Wasmtime: the tuple
 #: ``(CompiledModuleInfo, ModuleTypes)``; cwasm: a varint ``INFO_FORMAT_VERSION`` then
-#: its own ``CompiledModuleInfo`` (see ``info.py``), no trailing bytes.
+#: its own ``CompiledModuleInfo`` (see ``info/``), no trailing bytes.
 ELF_WASMTIME_INFO: Final = ".wasmtime.info"
 
 #: Function names of the wasm ``name`` section, concatenated without separators,
