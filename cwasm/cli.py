@@ -74,7 +74,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         result = summarize_wasm(data)
         text = format_module_summary(result)
     else:
-        from cwasm.obj.inspect import format_inspection, inspect_artifact
+        from cwasm.inspect import format_inspection, inspect_artifact
 
         result = inspect_artifact(data, disassemble=args.disas)
         text = format_inspection(result)

@@ -56,6 +56,18 @@ def test_decoder_stands_alone() -> None:
     assert _forbidden("wasm", ("cwasm.compile", "cwasm.obj", "cwasm.runtime", "llvmlite")) == []
 
 
+def test_inspect_is_a_leaf_used_only_by_the_cli() -> None:
+    """``cwasm.inspect`` reads artifacts (obj, wasm); only ``cwasm.cli`` imports it."""
+    assert _forbidden("inspect", ("cwasm.compile", "cwasm.runtime", "llvmlite")) == []
+    users = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "inspect" not in path.relative_to(PACKAGE).parts[:1]
+        and any(n.startswith("cwasm.inspect") for n in _imports(path))
+    ]
+    assert users == ["cli.py"]
+
+
 def test_the_runtime_module_only_loads() -> None:
     from cwasm.runtime.engine import Engine
     from cwasm.runtime.module import Module

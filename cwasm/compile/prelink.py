@@ -15,122 +15,76 @@ through pointers stored there.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cwasm.errors import CwasmError
+from cwasm.obj.constants import (
+    EM_AARCH64,
+    EM_X86_64,
+    ET_REL,
+    R_AARCH64_ABS32,
+    R_AARCH64_ADD_ABS_LO12_NC,
+    R_AARCH64_ADR_PREL_LO21,
+    R_AARCH64_ADR_PREL_PG_HI21,
+    R_AARCH64_CALL26,
+    R_AARCH64_CONDBR19,
+    R_AARCH64_JUMP26,
+    R_AARCH64_LDST8_ABS_LO12_NC,
+    R_AARCH64_LDST16_ABS_LO12_NC,
+    R_AARCH64_LDST32_ABS_LO12_NC,
+    R_AARCH64_LDST64_ABS_LO12_NC,
+    R_AARCH64_LDST128_ABS_LO12_NC,
+    R_AARCH64_PREL16,
+    R_AARCH64_PREL32,
+    R_AARCH64_PREL64,
+    R_AARCH64_TSTBR14,
+    R_X86_64_32,
+    R_X86_64_32S,
+    R_X86_64_PC32,
+    R_X86_64_PC64,
+    R_X86_64_PLT32,
+    SHF_ALLOC,
+    SHF_EXECINSTR,
+    SHF_WRITE,
+    SHN_ABS,
+    SHN_UNDEF,
+    SHT_NOBITS,
+    STT_FUNC,
+    STT_OBJECT,
+    STT_SECTION,
+)
+from cwasm.obj.elf import ElfFile, ElfSection
+from cwasm.obj.errors import ElfError
 
-SHT_PROGBITS = 1
-SHT_SYMTAB = 2
-SHT_RELA = 4
-SHT_NOBITS = 8
-SHF_WRITE = 0x1
-SHF_ALLOC = 0x2
-SHF_EXECINSTR = 0x4
-SHN_UNDEF = 0
-SHN_ABS = 0xFFF1
-STT_SECTION = 3
-STT_OBJECT = 1
-STT_FUNC = 2
-
-EM_X86_64 = 62
-EM_AARCH64 = 183
-
-_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-_SHDR = struct.Struct("<IIQQQQIIQQ")
-_SYM = struct.Struct("<IBBHQQ")
-_RELA = struct.Struct("<QQq")
+__all__ = [
+    "EM_AARCH64",
+    "EM_X86_64",
+    "LineRow",
+    "LinkedCode",
+    "PrelinkError",
+    "decode_line_program",
+    "parse_object",
+    "prelink",
+]
 
 
 class PrelinkError(CwasmError):
     """The object file holds something a position-independent blob cannot contain."""
 
 
-@dataclass(slots=True)
-class Section:
-    index: int
-    name: str
-    type: int
-    flags: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    align: int
-
-    @property
-    def is_alloc(self) -> bool:
-        return bool(self.flags & SHF_ALLOC)
-
-
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    name: str
-    info: int
-    shndx: int
-    value: int
-    size: int
-
-    @property
-    def type(self) -> int:
-        return self.info & 0xF
-
-
-@dataclass(slots=True)
-class ObjectFile:
-    """A parsed little-endian ELF64 relocatable object, as LLVM writes it."""
-
-    data: bytes
-    machine: int
-    sections: list[Section]
-    symbols: list[Symbol]
-    # target section index -> its relocations (offset, symbol index, type, addend)
-    relocations: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)
-
-    def section_named(self, name: str) -> Section | None:
-        for s in self.sections:
-            if s.name == name:
-                return s
-        return None
-
-    def contents(self, s: Section) -> bytes:
-        if s.type == SHT_NOBITS:
-            return bytes(s.size)
-        return self.data[s.offset : s.offset + s.size]
-
-
-def _cstr(data: bytes, start: int) -> str:
-    end = data.index(b"\0", start)
-    return data[start:end].decode("utf-8", "replace")
-
-
-def parse_object(data: bytes) -> ObjectFile:
-    """Parse the sections, symbols and RELA relocations of an ELF64 LSB object."""
-    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise PrelinkError("LLVM did not produce a little-endian ELF64 object")
-    (_, _, machine, _, _, _, shoff, _, _, _, _, shentsize, shnum, shstrndx) = _EHDR.unpack_from(
-        data, 0
-    )
-    raw = [_SHDR.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
-    strtab_off = raw[shstrndx][4]
-    sections = [
-        Section(i, _cstr(data, strtab_off + r[0]), r[1], r[2], r[4], r[5], r[6], r[7], r[8])
-        for i, r in enumerate(raw)
-    ]
-    obj = ObjectFile(data, machine, sections, [])
-    for s in sections:
-        if s.type == SHT_SYMTAB:
-            names_off = sections[s.link].offset
-            for off in range(s.offset, s.offset + s.size, 24):
-                name, info, _other, shndx, value, size = _SYM.unpack_from(data, off)
-                obj.symbols.append(Symbol(_cstr(data, names_off + name), info, shndx, value, size))
-    for s in sections:
-        if s.type == SHT_RELA:
-            relocs = []
-            for off in range(s.offset, s.offset + s.size, 24):
-                r_offset, r_info, addend = _RELA.unpack_from(data, off)
-                relocs.append((r_offset, r_info >> 32, r_info & 0xFFFFFFFF, addend))
-            obj.relocations[s.info] = relocs
+def parse_object(data: bytes) -> ElfFile:
+    """Read LLVM's output: a little-endian ELF64 relocatable object (``ET_REL``)."""
+    try:
+        obj = ElfFile.parse(data)
+    except ElfError as e:
+        raise PrelinkError(f"LLVM did not produce a readable ELF64 object: {e}") from None
+    if obj.big_endian or obj.e_type != ET_REL:
+        raise PrelinkError("LLVM did not produce a little-endian ELF64 relocatable object")
     return obj
+
+
+def _contents(obj: ElfFile, s: ElfSection) -> bytes:
+    return bytes(obj.section_data(s))
 
 
 @dataclass(slots=True)
@@ -162,22 +116,24 @@ def _align(n: int, a: int) -> int:
     return n if a <= 1 else (n + a - 1) // a * a
 
 
-def prelink(obj: ObjectFile) -> LinkedCode:
+def prelink(obj: ElfFile) -> LinkedCode:
     """Lay out the allocated sections of ``obj`` and resolve its relocations."""
     placed: dict[int, int] = {}
     blob = bytearray()
-    alloc = [s for s in obj.sections if s.is_alloc and s.size > 0 and s.name != ".eh_frame"]
+    alloc = [
+        s for s in obj.sections if s.flags & SHF_ALLOC and s.size > 0 and s.name != ".eh_frame"
+    ]
     for s in alloc:
-        if s.flags & SHF_WRITE or s.type == SHT_NOBITS:
+        if s.flags & SHF_WRITE or s.sh_type == SHT_NOBITS:
             raise PrelinkError(f"compiled code holds writable data (section {s.name!r})")
     # executable sections first, ".text" leading
     alloc.sort(key=lambda s: (s.name != ".text", not s.flags & SHF_EXECINSTR, s.index))
     code_size = 0
     for s in alloc:
-        start = _align(len(blob), s.align)
+        start = _align(len(blob), s.addralign)
         blob += bytes(start - len(blob))
         placed[s.index] = start
-        blob += obj.contents(s)
+        blob += _contents(obj, s)
         if s.flags & SHF_EXECINSTR:
             code_size = len(blob)
 
@@ -191,13 +147,16 @@ def prelink(obj: ObjectFile) -> LinkedCode:
             raise PrelinkError(f"compiled code references {sym.name!r} outside the code blob")
         return placed[sym.shndx] + sym.value
 
-    if obj.machine not in (EM_X86_64, EM_AARCH64):
-        raise PrelinkError(f"no pre-linker for ELF machine {obj.machine}")
-    apply = _x86_64 if obj.machine == EM_X86_64 else _aarch64
+    machine = obj.e_machine
+    if machine not in (EM_X86_64, EM_AARCH64):
+        raise PrelinkError(f"no pre-linker for ELF machine {machine}")
+    apply = _x86_64 if machine == EM_X86_64 else _aarch64
     for s in alloc:
-        for r_offset, sym, rtype, addend in obj.relocations.get(s.index, ()):
-            p = placed[s.index] + r_offset
-            apply(blob, p, rtype, symbol_address(sym) + addend, obj.symbols[sym].name)
+        for rel in obj.relocations.get(s.index, ()):
+            p = placed[s.index] + rel.offset
+            apply(
+                blob, p, rel.type, symbol_address(rel.sym) + rel.addend, obj.symbols[rel.sym].name
+            )
 
     functions: dict[str, tuple[int, int]] = {}
     for fsym in obj.symbols:
@@ -205,21 +164,25 @@ def prelink(obj: ObjectFile) -> LinkedCode:
             functions[fsym.name] = (placed[fsym.shndx] + fsym.value, fsym.size)
 
     rows: list[LineRow] = []
-    line_sec = obj.section_named(".debug_line")
+    line_sec = obj.section(".debug_line")
     if line_sec is not None:
-        data = bytearray(obj.contents(line_sec))
-        for r_offset, sym_index, _rtype, addend in obj.relocations.get(line_sec.index, ()):
-            lsym = obj.symbols[sym_index]
+        data = bytearray(_contents(obj, line_sec))
+        for rel in obj.relocations.get(line_sec.index, ()):
+            lsym = obj.symbols[rel.sym]
             base = placed.get(lsym.shndx, 0) if lsym.shndx != SHN_UNDEF else 0
-            value = base + (0 if lsym.type == STT_SECTION else lsym.value) + addend
-            width = 8 if _RELOC_WIDTH.get((obj.machine, _rtype), 8) == 8 else 4
-            data[r_offset : r_offset + width] = value.to_bytes(width, "little", signed=False)
+            value = base + (0 if lsym.type == STT_SECTION else lsym.value) + rel.addend
+            width = 8 if _RELOC_WIDTH.get((machine, rel.type), 8) == 8 else 4
+            data[rel.offset : rel.offset + width] = value.to_bytes(width, "little", signed=False)
         rows = decode_line_program(bytes(data))
-    return LinkedCode(bytes(blob), functions, rows, code_size, obj.machine)
+    return LinkedCode(bytes(blob), functions, rows, code_size, machine)
 
 
 # relocation types whose patched field is 4 bytes wide (the rest: 8)
-_RELOC_WIDTH = {(EM_X86_64, 10): 4, (EM_X86_64, 11): 4, (EM_AARCH64, 258): 4}
+_RELOC_WIDTH = {
+    (EM_X86_64, R_X86_64_32): 4,
+    (EM_X86_64, R_X86_64_32S): 4,
+    (EM_AARCH64, R_AARCH64_ABS32): 4,
+}
 
 
 def _fits(value: int, bits: int) -> bool:
@@ -227,12 +190,12 @@ def _fits(value: int, bits: int) -> bool:
 
 
 def _x86_64(blob: bytearray, p: int, rtype: int, target: int, name: str) -> None:
-    if rtype in (2, 4):  # R_X86_64_PC32, R_X86_64_PLT32
+    if rtype in (R_X86_64_PC32, R_X86_64_PLT32):
         value = target - p
         if not _fits(value, 32):
             raise PrelinkError(f"PC32 relocation to {name!r} out of range")
         struct.pack_into("<i", blob, p, value)
-    elif rtype == 24:  # R_X86_64_PC64
+    elif rtype == R_X86_64_PC64:
         struct.pack_into("<q", blob, p, target - p)
     else:
         raise PrelinkError(f"unsupported x86_64 relocation type {rtype} against {name!r}")
@@ -243,36 +206,47 @@ def _patch32(blob: bytearray, p: int, mask: int, bits: int) -> None:
     struct.pack_into("<I", blob, p, (insn & ~mask) | (bits & mask))
 
 
+# the low-12-bit relocations and the scale of their immediate
+_LO12_SHIFT = {
+    R_AARCH64_ADD_ABS_LO12_NC: 0,
+    R_AARCH64_LDST8_ABS_LO12_NC: 0,
+    R_AARCH64_LDST16_ABS_LO12_NC: 1,
+    R_AARCH64_LDST32_ABS_LO12_NC: 2,
+    R_AARCH64_LDST64_ABS_LO12_NC: 3,
+    R_AARCH64_LDST128_ABS_LO12_NC: 4,
+}
+
+
 def _aarch64(blob: bytearray, p: int, rtype: int, target: int, name: str) -> None:
-    if rtype == 261:  # R_AARCH64_PREL32
+    if rtype == R_AARCH64_PREL32:
         struct.pack_into("<i", blob, p, target - p)
-    elif rtype == 260:  # R_AARCH64_PREL64
+    elif rtype == R_AARCH64_PREL64:
         struct.pack_into("<q", blob, p, target - p)
-    elif rtype == 262:  # R_AARCH64_PREL16
+    elif rtype == R_AARCH64_PREL16:
         struct.pack_into("<h", blob, p, target - p)
-    elif rtype == 275:  # R_AARCH64_ADR_PREL_PG_HI21
+    elif rtype == R_AARCH64_ADR_PREL_PG_HI21:
         delta = ((target & ~0xFFF) - (p & ~0xFFF)) >> 12
         if not _fits(delta, 21):
             raise PrelinkError(f"ADRP relocation to {name!r} out of range")
         imm = delta & 0x1FFFFF
         _patch32(blob, p, (0x3 << 29) | (0x7FFFF << 5), ((imm & 3) << 29) | ((imm >> 2) << 5))
-    elif rtype == 274:  # R_AARCH64_ADR_PREL_LO21
+    elif rtype == R_AARCH64_ADR_PREL_LO21:
         imm = (target - p) & 0x1FFFFF
         _patch32(blob, p, (0x3 << 29) | (0x7FFFF << 5), ((imm & 3) << 29) | ((imm >> 2) << 5))
-    elif rtype in (277, 278, 284, 285, 286, 299):
+    elif rtype in _LO12_SHIFT:
         # ADD_ABS_LO12_NC and LDST{8,16,32,64,128}_ABS_LO12_NC: the low 12 bits, scaled
-        shift = {277: 0, 278: 0, 284: 1, 285: 2, 286: 3, 299: 4}[rtype]
+        shift = _LO12_SHIFT[rtype]
         lo = (target & 0xFFF) >> shift
         _patch32(blob, p, 0xFFF << 10, lo << 10)
-    elif rtype in (282, 283):  # JUMP26, CALL26
+    elif rtype in (R_AARCH64_JUMP26, R_AARCH64_CALL26):
         delta = (target - p) >> 2
         if not _fits(delta, 26):
             raise PrelinkError(f"branch relocation to {name!r} out of range")
         _patch32(blob, p, 0x3FFFFFF, delta & 0x3FFFFFF)
-    elif rtype == 280:  # CONDBR19
+    elif rtype == R_AARCH64_CONDBR19:
         delta = (target - p) >> 2
         _patch32(blob, p, 0x7FFFF << 5, (delta & 0x7FFFF) << 5)
-    elif rtype == 279:  # TSTBR14
+    elif rtype == R_AARCH64_TSTBR14:
         delta = (target - p) >> 2
         _patch32(blob, p, 0x3FFF << 5, (delta & 0x3FFF) << 5)
     else:

@@ -38,7 +38,7 @@ from cwasm.obj.constants import (
     machine_for,
     page_align_for,
 )
-from cwasm.obj.elf import ElfWriter
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.engine import EngineMetadata, encode_engine_section
 from cwasm.obj.info import (
     CompiledFunctionInfo,

@@ -47,7 +47,7 @@ ELF_WASM_DATA: Final = ".rodata.wasm"
 
 #: Postcard-encoded compiled-module information. Wasmtime: the tuple
 #: ``(CompiledModuleInfo, ModuleTypes)``; cwasm: a varint ``INFO_FORMAT_VERSION`` then
-#: its own ``CompiledModuleInfo`` (see ``info.py``), no trailing bytes.
+#: its own ``CompiledModuleInfo`` (see ``info/``), no trailing bytes.
 ELF_WASMTIME_INFO: Final = ".wasmtime.info"
 
 #: Function names of the wasm ``name`` section, concatenated without separators,
@@ -93,6 +93,13 @@ ELF64_SHDR_SIZE: Final = 64
 ELF64_SYM_SIZE: Final = 24
 ELF64_RELA_SIZE: Final = 24
 ELF64_REL_SIZE: Final = 16
+#: ``struct`` formats (without the byte-order prefix) of those records; the header's
+#: starts after ``e_ident`` (16 bytes), which is read separately.
+ELF64_EHDR_TAIL_FORMAT: Final = "HHIQQQIHHHHHH"
+ELF64_SHDR_FORMAT: Final = "IIQQQQIIQQ"
+ELF64_SYM_FORMAT: Final = "IBBHQQ"
+ELF64_RELA_FORMAT: Final = "QQq"
+ELF64_REL_FORMAT: Final = "QQ"
 
 SHT_NULL: Final = 0
 SHT_PROGBITS: Final = 1
@@ -129,6 +136,29 @@ R_X86_64_64: Final = 1
 R_AARCH64_ABS64: Final = 257
 R_RISCV_64: Final = 2
 R_390_64: Final = 22
+
+# Relocation types the pre-linker resolves in LLVM's relocatable objects (psABIs).
+R_X86_64_PC32: Final = 2
+R_X86_64_PLT32: Final = 4
+R_X86_64_32: Final = 10
+R_X86_64_32S: Final = 11
+R_X86_64_PC64: Final = 24
+R_AARCH64_ABS32: Final = 258
+R_AARCH64_PREL64: Final = 260
+R_AARCH64_PREL32: Final = 261
+R_AARCH64_PREL16: Final = 262
+R_AARCH64_ADR_PREL_LO21: Final = 274
+R_AARCH64_ADR_PREL_PG_HI21: Final = 275
+R_AARCH64_ADD_ABS_LO12_NC: Final = 277
+R_AARCH64_LDST8_ABS_LO12_NC: Final = 278
+R_AARCH64_TSTBR14: Final = 279
+R_AARCH64_CONDBR19: Final = 280
+R_AARCH64_JUMP26: Final = 282
+R_AARCH64_CALL26: Final = 283
+R_AARCH64_LDST16_ABS_LO12_NC: Final = 284
+R_AARCH64_LDST32_ABS_LO12_NC: Final = 285
+R_AARCH64_LDST64_ABS_LO12_NC: Final = 286
+R_AARCH64_LDST128_ABS_LO12_NC: Final = 299
 
 #: Wasm address-map entry meaning "no source position".
 NO_FILE_POS: Final = 0xFFFFFFFF

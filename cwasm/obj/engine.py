@@ -83,28 +83,40 @@ def encode_engine_section(meta: EngineMetadata) -> bytes:
     return bytes([ENGINE_SECTION_VERSION, len(version)]) + version + w.getvalue()
 
 
-def engine_version_string(data: bytes | memoryview) -> str:
-    """The version string of an engine section (cwasm's or Wasmtime's), checked like Wasmtime."""
-    if len(data) == 0:
+def split_engine_section(data: bytes | memoryview) -> tuple[str, memoryview]:
+    """Split an engine section into its version string and the postcard payload after it.
+
+    The framing (``u8`` version 0, ``u8`` length, the string) is the same in cwasm's and
+    Wasmtime's artifacts, so the version string tells which producer wrote a file; it is
+    checked like Wasmtime checks it. The payload is at least one byte long.
+    """
+    view = memoryview(data)
+    if len(view) == 0:
         raise CorruptArtifactError("invalid engine section: it is empty")
-    if data[0] != ENGINE_SECTION_VERSION:
+    if view[0] != ENGINE_SECTION_VERSION:
         raise CorruptArtifactError(
-            f"mismatched version in engine section: {data[0]} (expected {ENGINE_SECTION_VERSION})"
+            f"mismatched version in engine section: {view[0]} (expected {ENGINE_SECTION_VERSION})"
         )
-    if len(data) < 2:
+    if len(view) < 2:
         raise CorruptArtifactError("invalid engine section: the version length is missing")
-    length = data[1]
-    if len(data) < 2 + length + 1:
+    length = view[1]
+    if len(view) < 2 + length + 1:
         raise CorruptArtifactError("engine section too small")
     try:
-        return bytes(data[2 : 2 + length]).decode("utf-8")
+        version = bytes(view[2 : 2 + length]).decode("utf-8")
     except UnicodeDecodeError:
         raise CorruptArtifactError("engine section version string is not UTF-8") from None
+    return version, view[2 + length :]
+
+
+def engine_version_string(data: bytes | memoryview) -> str:
+    """The version string of an engine section (cwasm's or Wasmtime's)."""
+    return split_engine_section(data)[0]
 
 
 def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
     """Decode ``.wasmtime.engine``; rejects Wasmtime artifacts and other format versions."""
-    version = engine_version_string(data)
+    version, payload = split_engine_section(data)
     if not version.startswith(FORMAT_VERSION_PREFIX):
         if _WASMTIME_VERSION.match(version):
             raise ForeignArtifactError(
@@ -122,7 +134,7 @@ def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
             f"artifact uses cwasm artifact format {number!r}, but this cwasm reads format "
             f"{ARTIFACT_FORMAT_VERSION}; recompile the module"
         )
-    r = Reader(data, 2 + data[1])
+    r = Reader(payload)
     try:
         meta = EngineMetadata(
             producer=r.str(),

@@ -210,6 +210,17 @@ def test_prelink_rejects_writable_data_and_undefined_symbols() -> None:
         prelink(parse_object(compile_ir(undefined, X86, 2)))
 
 
+def test_parse_object_reads_llvm_output_through_the_checked_elf_reader() -> None:
+    obj = parse_object(compile_ir("define void @f() {\n  ret void\n}\n", X86, 2))
+    assert obj.section(".text") is not None and any(s.name == "f" for s in obj.symbols)
+    with pytest.raises(PrelinkError, match="readable ELF64 object"):
+        parse_object(b"\x7fELF" + bytes(20))
+    executable = bytearray(compile_ir("define void @f() {\n  ret void\n}\n", X86, 2))
+    executable[16] = 2  # e_type = ET_EXEC
+    with pytest.raises(PrelinkError, match="relocatable object"):
+        parse_object(bytes(executable))
+
+
 def test_prelink_resolves_constant_pools_and_jump_tables() -> None:
     ir = """
 define hidden double @f(i32 %x) {

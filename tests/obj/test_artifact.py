@@ -14,7 +14,8 @@ from cwasm.errors import ArtifactError
 from cwasm.obj.artifact import Artifact, is_artifact, is_wasm
 from cwasm.obj.builder import CompiledCode, build_artifact
 from cwasm.obj.constants import SHT_RELA, SHT_STRTAB, SHT_SYMTAB
-from cwasm.obj.elf import ElfFile, ElfWriter
+from cwasm.obj.elf import ElfFile
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.engine import EngineMetadata
 from cwasm.obj.errors import (
     ChecksumMismatchError,

@@ -23,7 +23,8 @@ from cwasm.obj.builder import (
     module_info_from_translation,
 )
 from cwasm.obj.constants import EM_X86_64, NO_FILE_POS, machine_for, page_align_for
-from cwasm.obj.elf import ElfFile, ElfWriter
+from cwasm.obj.elf import ElfFile
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.engine import EngineMetadata
 from cwasm.obj.info import (
     CompiledFunctionInfo,

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from cwasm.errors import ArtifactError
 from cwasm.obj import constants as C
-from cwasm.obj.elf import ElfFile, ElfWriter
+from cwasm.obj.elf import ElfFile
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.errors import ElfError
 
 from .genuine import FLOOR_WAT, WATS, artifact

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from cwasm.inspect import format_inspection, inspect_artifact
 from cwasm.obj.builder import CompiledCode, build_artifact
 from cwasm.obj.engine import EngineMetadata
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
-from cwasm.obj.inspect import format_inspection, inspect_artifact
 from cwasm.obj.traps import Trap
 from cwasm.wasm import decode_module
 from tests.obj.wasmtime_samples import SAMPLES, wasm

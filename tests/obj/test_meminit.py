@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from cwasm.obj.builder import ObjectBuilder
 from cwasm.obj.constants import EM_X86_64
-from cwasm.obj.elf import ElfFile, ElfWriter
+from cwasm.obj.elf import ElfFile
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.info import (
     DataRange,
     SegmentedMemoryInitialization,

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cwasm.errors import ArtifactError
-from cwasm.obj import wasmtime_v28 as wt
-from cwasm.obj.inspect import inspect_artifact
+from cwasm.inspect import inspect_artifact
+from cwasm.inspect import wasmtime_v28 as wt
 from tests.obj.wasmtime_samples import SAMPLES, artifact, code_bodies, wasm
 
 NAMES = sorted(SAMPLES)

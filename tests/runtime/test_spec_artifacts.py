@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cwasm.api import Engine, compile_artifact
+from cwasm.inspect import format_inspection, inspect_artifact
 from cwasm.obj.artifact import Artifact
-from cwasm.obj.inspect import format_inspection, inspect_artifact
 from tests.spec.wast import convert, spec_dir
 
 REQUIRED = (

@@ -1,4 +1,4 @@
-"""Render the result of :func:`cwasm.obj.inspect.inspect_artifact` as human-readable text."""
+"""Render the result of :func:`cwasm.inspect.report.inspect_artifact` as human-readable text."""
 
 from __future__ import annotations
 

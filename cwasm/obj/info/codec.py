@@ -1,8 +1,4 @@
-"""``.wasmtime.info`` for cwasm: the ``CompiledModuleInfo`` schema and its versioned postcard codec.
-
-It follows the shape of Wasmtime's ``CompiledModuleInfo`` (``module``, ``funcs``,
-``func_names``, ``wasm_to_array_trampolines``, ``meta``) but is cwasm's own: it holds
-everything the runtime needs to instantiate a module without the original wasm bytes.
+"""The versioned postcard codec of cwasm's ``.wasmtime.info`` (schema in ``schema``).
 
 Encoding: ``INFO_FORMAT_VERSION`` as a varint, then the record in postcard (see
 ``postcard.py``); trailing bytes are rejected. Integers inside constant expressions are
@@ -12,13 +8,26 @@ decoding problem raises ``CorruptArtifactError``.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import TypeVar
 
 from cwasm.errors import ArtifactError
 from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.info.schema import (
+    CompiledFunctionInfo,
+    CompiledModuleInfo,
+    DataRange,
+    FunctionLoc,
+    FunctionName,
+    MemoryInitialization,
+    MemoryInitializer,
+    Metadata,
+    ModuleInfo,
+    SegmentedMemoryInitialization,
+    StaticMemoryInitialization,
+    StaticMemoryInitializer,
+)
 from cwasm.obj.postcard import Reader, Writer
 from cwasm.wasm.types import (
     ConstExpr,
@@ -41,147 +50,6 @@ from cwasm.wasm.types import (
 INFO_FORMAT_VERSION = 1
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class DataRange:
-    """A byte range ``[start, end)`` (into ``.rodata.wasm`` or another section)."""
-
-    start: int
-    end: int
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionLoc:
-    """Where a function's code lies in ``.text``: ``start`` offset and ``length`` in bytes."""
-
-    start: int
-    length: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledFunctionInfo:
-    """Per defined function: its wasm body offset and code locations."""
-
-    start_srcloc: int  # module offset of the body, just after its size LEB
-    wasm_func_loc: FunctionLoc
-    array_to_wasm_trampoline: FunctionLoc | None = None  # present for escaping functions
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionName:
-    """A function's name: ``len`` bytes at ``offset`` of ``.name.wasm``."""
-
-    idx: int  # FuncIndex (imports included)
-    offset: int
-    len: int
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryInitializer:
-    """One active data segment applied at instantiation (Segmented initialization)."""
-
-    memory_index: int
-    offset: ConstExpr
-    data: DataRange  # into .rodata.wasm
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentedMemoryInitialization:
-    """Active data segments copied one by one at instantiation, in module order."""
-
-    segments: tuple[MemoryInitializer, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StaticMemoryInitializer:
-    """A page-aligned memory image: ``data`` is copied (or mapped) at memory ``offset``."""
-
-    offset: int  # multiple of the page alignment
-    data: DataRange  # into .rodata.wasm; length is a multiple of the page alignment
-
-
-@dataclass(frozen=True, slots=True)
-class StaticMemoryInitialization:
-    """One optional image per memory (``MemoryIndex`` order, imports included)."""
-
-    map: tuple[StaticMemoryInitializer | None, ...] = ()
-
-
-MemoryInitialization = SegmentedMemoryInitialization | StaticMemoryInitialization
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleInfo:
-    """The module's static description, indexed as the spec's index spaces."""
-
-    name: str | None = None
-    types: tuple[FuncType, ...] = ()
-    imports: tuple[Import, ...] = ()
-    functions: tuple[int, ...] = ()  # type index per FuncIndex
-    tables: tuple[TableType, ...] = ()
-    memories: tuple[MemoryType, ...] = ()
-    globals: tuple[GlobalType, ...] = ()
-    global_inits: tuple[ConstExpr, ...] = ()  # defined globals only
-    exports: tuple[Export, ...] = ()
-    start: int | None = None
-    elements: tuple[ElementSegment, ...] = ()  # every segment, in module order
-    memory_initialization: MemoryInitialization = field(
-        default_factory=SegmentedMemoryInitialization
-    )
-    passive_data: tuple[tuple[int, DataRange], ...] = ()  # (DataIndex, range), ascending
-    num_data: int = 0  # number of data segments (active and passive)
-    num_imported_funcs: int = 0
-    num_imported_tables: int = 0
-    num_imported_memories: int = 0
-    num_imported_globals: int = 0
-
-    @property
-    def num_defined_funcs(self) -> int:
-        return len(self.functions) - self.num_imported_funcs
-
-    def func_type(self, func_index: int) -> FuncType:
-        return self.types[self.functions[func_index]]
-
-    def passive_data_range(self, data_index: int) -> DataRange | None:
-        """The ``.rodata.wasm`` range of a passive data segment (None: not passive)."""
-        i = bisect.bisect_left(self.passive_data, data_index, key=lambda item: item[0])
-        if i < len(self.passive_data) and self.passive_data[i][0] == data_index:
-            return self.passive_data[i][1]
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Metadata:
-    """Facts about the compilation that backtraces and debuggers need."""
-
-    has_unparsed_debuginfo: bool = False
-    code_section_offset: int = 0
-    has_wasm_debuginfo: bool = False
-    is_pulley: bool = False
-    dwarf: tuple[tuple[int, DataRange], ...] = ()  # (gimli SectionId, range in .wasmtime.dwarf)
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledModuleInfo:
-    """Everything ``.wasmtime.info`` records about one compiled core module."""
-
-    module: ModuleInfo
-    funcs: tuple[CompiledFunctionInfo, ...] = ()  # DefinedFuncIndex order
-    func_names: tuple[FunctionName, ...] = ()  # sorted by idx
-    wasm_to_array_trampolines: tuple[tuple[int, FunctionLoc], ...] = ()  # sorted by type index
-    meta: Metadata = field(default_factory=Metadata)
-
-
-# ---------------------------------------------------------------------------
-# Encoding
 
 
 def _w_int(w: Writer, v: int) -> None:
@@ -624,193 +492,3 @@ def decode_info(data: bytes | memoryview) -> CompiledModuleInfo:
         raise CorruptArtifactError(f"`.wasmtime.info` is corrupt: {e}") from None
     except (ValueError, TypeError, IndexError, OverflowError, RecursionError) as e:
         raise CorruptArtifactError(f"`.wasmtime.info` is corrupt: {e}") from None
-
-
-# ---------------------------------------------------------------------------
-# Consistency
-
-
-def _bad(msg: str) -> CorruptArtifactError:
-    return CorruptArtifactError(f"`.wasmtime.info` is inconsistent: {msg}")
-
-
-#: the most pages a 32-bit linear memory can have, and entries a table can have
-MAX_MEMORY_PAGES = 1 << 16
-MAX_TABLE_ELEMENTS = (1 << 32) - 1
-
-_CONST_RESULT = {
-    ConstOpKind.I32_CONST: ValType.I32,
-    ConstOpKind.I64_CONST: ValType.I64,
-    ConstOpKind.F32_CONST: ValType.F32,
-    ConstOpKind.F64_CONST: ValType.F64,
-    ConstOpKind.V128_CONST: ValType.V128,
-    ConstOpKind.REF_FUNC: ValType.FUNCREF,
-}
-#: the bit width of each constant operator's value (v128 and floats are raw bits)
-_CONST_BITS = {
-    ConstOpKind.I32_CONST: 32,
-    ConstOpKind.I64_CONST: 64,
-    ConstOpKind.F32_CONST: 32,
-    ConstOpKind.F64_CONST: 64,
-    ConstOpKind.V128_CONST: 128,
-}
-
-_SIGNED_CONSTS = (ConstOpKind.I32_CONST, ConstOpKind.I64_CONST)
-
-
-def _check_limits(lim: Limits, most: int, what: str) -> None:
-    if lim.min > most or (lim.max is not None and not lim.min <= lim.max <= most):
-        raise _bad(f"{what} has limits {lim.min}..{lim.max} (at most {most})")
-
-
-def check_module_info(m: ModuleInfo) -> None:
-    """Check that every index in the module description refers to something that exists,
-    every limit is possible and every constant expression has the type its use needs."""
-    nfuncs, ntables, nmems, nglobals = (
-        len(m.functions),
-        len(m.tables),
-        len(m.memories),
-        len(m.globals),
-    )
-    ntypes = len(m.types)
-    for i, t in enumerate(m.functions):
-        if t >= ntypes:
-            raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
-    for i, tt in enumerate(m.tables):
-        if not tt.element.is_ref:
-            raise _bad(f"table {i} holds {tt.element.text}, not references")
-        _check_limits(tt.limits, MAX_TABLE_ELEMENTS, f"table {i}")
-    for i, mt in enumerate(m.memories):
-        _check_limits(mt.limits, MAX_MEMORY_PAGES, f"memory {i}")
-        if mt.shared and mt.limits.max is None:
-            raise _bad(f"shared memory {i} has no maximum")
-    counts = dict.fromkeys(ExternKind, 0)
-    spaces = {
-        ExternKind.FUNC: nfuncs,
-        ExternKind.TABLE: ntables,
-        ExternKind.MEMORY: nmems,
-        ExternKind.GLOBAL: nglobals,
-    }
-    entries: dict[ExternKind, tuple[object, ...]] = {
-        ExternKind.FUNC: m.functions,
-        ExternKind.TABLE: m.tables,
-        ExternKind.MEMORY: m.memories,
-        ExternKind.GLOBAL: m.globals,
-    }
-    for imp in m.imports:
-        n = counts[imp.kind]
-        counts[imp.kind] += 1
-        if n >= spaces[imp.kind]:
-            raise _bad(f"import {imp.module}.{imp.name} has no entry in its index space")
-        if imp.desc != entries[imp.kind][n]:
-            raise _bad(f"import {imp.module}.{imp.name} disagrees with its index space entry")
-    imported = (
-        (ExternKind.FUNC, m.num_imported_funcs),
-        (ExternKind.TABLE, m.num_imported_tables),
-        (ExternKind.MEMORY, m.num_imported_memories),
-        (ExternKind.GLOBAL, m.num_imported_globals),
-    )
-    for kind, num in imported:
-        if counts[kind] != num:
-            raise _bad(f"{counts[kind]} {kind.name.lower()} imports, but {num} recorded")
-    if len(m.global_inits) != nglobals - m.num_imported_globals:
-        raise _bad(f"{len(m.global_inits)} global initializers for {nglobals} globals")
-    seen: set[str] = set()
-    for e in m.exports:
-        if e.name in seen:
-            raise _bad(f"duplicate export {e.name!r}")
-        seen.add(e.name)
-        if e.index >= spaces[e.kind]:
-            raise _bad(f"export {e.name!r} refers to missing {e.kind.name.lower()} {e.index}")
-    if m.start is not None:
-        if m.start >= nfuncs:
-            raise _bad(f"start function {m.start} does not exist")
-        ft = m.types[m.functions[m.start]]
-        if ft.params or ft.results:
-            raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
-
-    def expr(e: ConstExpr, want: ValType, what: str) -> None:
-        """A constant expression of exactly one operator whose result is ``want``."""
-        if len(e.ops) != 1:
-            raise _bad(f"{what} has {len(e.ops)} operators, not one")
-        op = e.ops[0]
-        kind, value = op.kind, op.value
-        if kind == ConstOpKind.GLOBAL_GET:
-            # as the spec says: only imported globals, which are initialized first
-            if not 0 <= value < m.num_imported_globals:
-                raise _bad(f"{what} reads global {value}, which is not an imported global")
-            have = m.globals[value].content
-        elif kind == ConstOpKind.REF_NULL:
-            if value not in (ValType.FUNCREF, ValType.EXTERNREF):
-                raise _bad(f"{what} is a null reference of type {value:#x}")
-            have = ValType(value)
-        else:
-            have = _CONST_RESULT[kind]
-            if kind == ConstOpKind.REF_FUNC:
-                if not 0 <= value < nfuncs:
-                    raise _bad(f"{what} refers to missing function {value}")
-            else:
-                # integers may be kept signed or unsigned; floats and v128 are raw bits
-                bits = _CONST_BITS[kind]
-                lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
-                if not lowest <= value < 1 << bits:
-                    raise _bad(f"{what}: {have.text} constant {value} is out of range")
-        if have != want:
-            raise _bad(f"{what} produces {have.text}, but {want.text} is needed")
-
-    for i, init_expr in enumerate(m.global_inits):
-        g = m.num_imported_globals + i
-        expr(init_expr, m.globals[g].content, f"initializer of global {g}")
-    for i, seg in enumerate(m.elements):
-        what = f"element segment {i}"
-        if not seg.element.is_ref:
-            raise _bad(f"{what} holds {seg.element.text}, not references")
-        if (seg.functions is None) == (seg.expressions is None):
-            raise _bad(f"{what} must hold either functions or expressions")
-        if seg.mode == SegmentMode.ACTIVE:
-            if seg.table_index >= ntables:
-                raise _bad(f"{what} targets missing table {seg.table_index}")
-            if seg.offset is None:
-                raise _bad(f"active {what} has no offset")
-            if m.tables[seg.table_index].element != seg.element:
-                raise _bad(f"{what} holds {seg.element.text}, but its table does not")
-        if seg.offset is not None:
-            expr(seg.offset, ValType.I32, f"offset of {what}")
-        if seg.functions is not None:
-            if seg.element != ValType.FUNCREF:
-                raise _bad(f"{what} lists functions but holds {seg.element.text}")
-            if seg.functions and max(seg.functions) >= nfuncs:
-                raise _bad(f"{what} refers to missing function {max(seg.functions)}")
-        for item in seg.expressions or ():
-            expr(item, seg.element, what)
-    init = m.memory_initialization
-    if isinstance(init, SegmentedMemoryInitialization):
-        for s in init.segments:
-            if s.memory_index >= nmems:
-                raise _bad(f"data segment targets missing memory {s.memory_index}")
-            expr(s.offset, ValType.I32, "data segment offset")
-    elif len(init.map) != nmems:
-        raise _bad(f"{len(init.map)} memory images for {nmems} memories")
-    previous = -1
-    for idx, _rng in m.passive_data:
-        if idx <= previous or idx >= m.num_data:
-            raise _bad(f"passive data index {idx} is out of order or out of range")
-        previous = idx
-
-
-def check_info(info: CompiledModuleInfo) -> None:
-    """``check_module_info`` plus the per-function tables' shapes."""
-    m = info.module
-    check_module_info(m)
-    if len(info.funcs) != m.num_defined_funcs:
-        raise _bad(f"{len(info.funcs)} compiled functions for {m.num_defined_funcs} defined")
-    previous = -1
-    for n in info.func_names:
-        if n.idx <= previous or n.idx >= len(m.functions):
-            raise _bad(f"function name for index {n.idx} is out of order or out of range")
-        previous = n.idx
-    previous = -1
-    for ty, _loc in info.wasm_to_array_trampolines:
-        if ty <= previous or ty >= len(m.types):
-            raise _bad(f"wasm-to-array trampoline for type {ty} is out of order or out of range")
-        previous = ty

@@ -4,7 +4,7 @@
 ELF header, sections, symbols, relocations, engine metadata, functions (from the
 symbols and from the info section), trap sites, the address map, data segments,
 names, the decoded info itself and, on request, a disassembly of every function.
-:func:`format_inspection` (from ``inspect_text``) renders it as text. The producer
+:func:`format_inspection` (from ``text``) renders it as text. The producer
 is told apart by the version string of ``.wasmtime.engine`` ("28.0.0" for Wasmtime,
 "cwasm-format-N" for cwasm). A section that does not decode does not stop the inspection: its
 error is reported under ``"errors"`` and the rest is still shown.
@@ -14,27 +14,29 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 from cwasm.errors import ArtifactError, CwasmError
+from cwasm.inspect import disasm
+from cwasm.inspect import wasmtime_v28 as wt
+from cwasm.inspect.convert import Json, nonzero_ranges, preview, to_json
+from cwasm.inspect.summary import cwasm_module_summary, wasmtime_module_summary
+from cwasm.inspect.text import format_inspection
 from cwasm.obj import constants as C
 from cwasm.obj import info as cw
-from cwasm.obj import wasmtime_v28 as wt
 from cwasm.obj.addrmap import decode_address_map, lookup_file_pos
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.engine import decode_engine_section as decode_cwasm_engine
-from cwasm.obj.inspect_text import format_inspection
+from cwasm.obj.engine import engine_version_string
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
 from cwasm.obj.traps import Trap, decode_traps
 from cwasm.wasm.summary import const_expr_text, func_type_text
-from cwasm.wasm.types import ConstOpKind, ElementSegment, ExternKind, SegmentMode
+from cwasm.wasm.types import ConstOpKind
 
 __all__ = ["format_inspection", "inspect_artifact", "to_json"]
 
-Json = dict[str, Any]
 
 _MACHINES = {
     C.EM_X86_64: "x86_64",
@@ -66,38 +68,6 @@ _RELOC_TYPES = {
     C.EM_RISCV: {C.R_RISCV_64: "R_RISCV_64"},
     C.EM_S390: {C.R_390_64: "R_390_64"},
 }
-_PREVIEW_BYTES = 64
-
-
-# --------------------------------------------------------------------------------------
-# JSON conversion
-
-
-def to_json(value: Any) -> Any:
-    """Convert decoded records (dataclasses, enums, ranges, bytes...) to JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, range):
-        return {"start": value.start, "end": value.stop}
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    return value
-
-
-def _preview(data: bytes) -> Json:
-    head = data[:_PREVIEW_BYTES]
-    return {
-        "size": len(data),
-        "nonzero_bytes": len(data) - data.count(0),
-        "preview_hex": head.hex(),
-        "preview_text": head.decode("latin-1").encode("unicode_escape").decode("ascii"),
-    }
 
 
 # --------------------------------------------------------------------------------------
@@ -183,7 +153,13 @@ class _Inspector:
         with self.part(C.ELF_WASMTIME_TRAPS):
             self.traps()
         if disassemble:
-            self.out["disassembly"] = _disassemble(self)
+            self.out["disassembly"] = disasm.disassemble(
+                self.machine,
+                self.section_bytes(C.ELF_TEXT) or b"",
+                [(r.label, r.start, r.end) for r in self.ranges],
+                {t["text_offset"]: t["trap"] for t in self.out.get("traps") or []},
+                self._positions,
+            )
         self.out["errors"] = self.errors
         return self.out
 
@@ -269,7 +245,7 @@ class _Inspector:
         raw = self.section_bytes(C.ELF_WASM_ENGINE)
         if raw is None:
             raise ArtifactError("section is missing")
-        version, _ = wt.split_engine_section(raw)
+        version = engine_version_string(raw)
         # cwasm writes its artifact format ("cwasm-format-N"); Wasmtime its own version
         if version.startswith("cwasm"):
             self.out["producer"] = "cwasm"
@@ -329,7 +305,7 @@ class _Inspector:
             type_text,
             [(t, _span(loc)) for t, loc in info.wasm_to_array_trampolines],
         )
-        self.out["module"] = _wasmtime_module_summary(module, types, names)
+        self.out["module"] = wasmtime_module_summary(module, types, names)
         init = module.memory_initialization
         segments = None
         if init.segments is not None:
@@ -372,7 +348,7 @@ class _Inspector:
             type_text,
             [(t, _span(loc)) for t, loc in info.wasm_to_array_trampolines],
         )
-        self.out["module"] = _cwasm_module_summary(module, names)
+        self.out["module"] = cwasm_module_summary(module, names)
         init = module.memory_initialization
         segments = images = None
         if isinstance(init, cw.SegmentedMemoryInitialization):
@@ -473,7 +449,7 @@ class _Inspector:
                     "offset": seg.offset_text,
                     "memory_offset": seg.offset,
                     "data": {"start": seg.start, "end": seg.end},
-                    **_preview(chunk(seg.start, seg.end)),
+                    **preview(chunk(seg.start, seg.end)),
                 }
             )
         for memory, image in enumerate(images or ()):
@@ -486,8 +462,8 @@ class _Inspector:
                     "memory": memory,
                     "memory_offset": image.offset,
                     "data": {"start": image.start, "end": image.end},
-                    "nonzero_ranges": _nonzero_ranges(body, image.offset),
-                    **_preview(body),
+                    "nonzero_ranges": nonzero_ranges(body, image.offset),
+                    **preview(body),
                 }
             )
         kind = "Segmented" if segments is not None else "Static"
@@ -496,7 +472,7 @@ class _Inspector:
             {
                 "data_index": index,
                 "data": {"start": start, "end": end},
-                **_preview(chunk(start, end)),
+                **preview(chunk(start, end)),
             }
             for index, start, end in passive
         ]
@@ -589,231 +565,6 @@ def _loc(loc: tuple[int, int] | None) -> Json | None:
 def _section_flags(flags: int) -> str:
     letters = [(0x1, "W"), (0x2, "A"), (0x4, "X"), (0x40, "I")]
     return "".join(ch for bit, ch in letters if flags & bit) or "-"
-
-
-def _nonzero_ranges(body: bytes, base: int, limit: int = 16) -> list[Json]:
-    """Runs of non-zero bytes in a memory image, as linear-memory address ranges."""
-    runs: list[Json] = []
-    i, n = 0, len(body)
-    while i < n and len(runs) < limit:
-        while i < n and body[i] == 0:
-            i += 1
-        if i == n:
-            break
-        j = i
-        while j < n and body[j] != 0:
-            j += 1
-        runs.append({"start": base + i, "end": base + j})
-        i = j
-    return runs
-
-
-def _wasmtime_module_summary(
-    module: wt.Module, types: wt.ModuleTypes, names: dict[int, str]
-) -> Json:
-    def func_label(i: int) -> str:
-        return f"{i}" + (f" ({names[i]})" if i in names else "")
-
-    return {
-        "name": module.name,
-        "types": [str(t) for t in types.wasm_types],
-        "imports": [
-            {
-                "module": i.module,
-                "field": i.field,
-                "kind": i.index.kind.name,
-                "index": i.index.index,
-            }
-            for i in module.imports
-        ],
-        "exports": [
-            {"name": name, "kind": e.kind.name, "index": e.index} for name, e in module.exports
-        ],
-        "start": None if module.start_func is None else func_label(module.start_func),
-        "num_imported": {
-            "funcs": module.num_imported_funcs,
-            "tables": module.num_imported_tables,
-            "memories": module.num_imported_memories,
-            "globals": module.num_imported_globals,
-        },
-        "num_escaped_funcs": module.num_escaped_funcs,
-        "functions": len(module.functions),
-        "tables": [
-            {
-                "min": t.limits.min,
-                "max": t.limits.max,
-                "element": str(t.ref_type),
-                "index_type": t.idx_type.name,
-            }
-            for t in module.tables
-        ],
-        "memories": [
-            {
-                "min": m.limits.min,
-                "max": m.limits.max,
-                "shared": m.shared,
-                "page_size": 1 << m.page_size_log2,
-                "index_type": m.idx_type.name,
-            }
-            for m in module.memories
-        ],
-        "globals": [{"type": str(g.wasm_ty), "mutable": g.mutability} for g in module.globals],
-        "global_initializers": [str(e) for e in module.global_initializers],
-        "table_segments": [
-            {
-                "table": s.table_index,
-                "offset": str(s.offset),
-                "elements": _elements(s.elements),
-            }
-            for s in module.table_initialization.segments
-        ],
-        "table_initial_values": [
-            {
-                "table": module.num_imported_tables + i,
-                "elements": (
-                    [f"func {f}" for f in v.precomputed]
-                    if v.precomputed is not None
-                    else [str(v.expr)]
-                ),
-            }
-            for i, v in enumerate(module.table_initialization.initial_values)
-            if v.precomputed or v.expr is not None
-        ],
-        "passive_elements": {
-            str(elem): _elements(module.passive_elements[i])
-            for elem, i in module.passive_elements_map
-            if i < len(module.passive_elements)
-        },
-    }
-
-
-def _elements(e: wt.TableSegmentElements) -> list[str]:
-    if e.functions is not None:
-        return [f"func {i}" for i in e.functions]
-    return [str(x) for x in e.expressions or ()]
-
-
-def _cwasm_module_summary(module: cw.ModuleInfo, names: dict[int, str]) -> Json:
-    counters = dict.fromkeys(ExternKind, 0)
-    imports = []
-    for imp in module.imports:
-        imports.append(
-            {
-                "module": imp.module,
-                "field": imp.name,
-                "kind": imp.kind.name,
-                "index": counters[imp.kind],
-            }
-        )
-        counters[imp.kind] += 1
-
-    def segment_items(seg: ElementSegment) -> list[str]:
-        if seg.functions is not None:
-            return [f"func {f}" for f in seg.functions]
-        return [const_expr_text(e) or "" for e in seg.expressions or ()]
-
-    start = module.start
-    return {
-        "name": module.name,
-        "types": [func_type_text(t) for t in module.types],
-        "imports": imports,
-        "exports": [
-            {"name": e.name, "kind": e.kind.name, "index": e.index} for e in module.exports
-        ],
-        "start": None
-        if start is None
-        else f"{start}" + (f" ({names[start]})" if start in names else ""),
-        "num_imported": {
-            "funcs": module.num_imported_funcs,
-            "tables": module.num_imported_tables,
-            "memories": module.num_imported_memories,
-            "globals": module.num_imported_globals,
-        },
-        "functions": len(module.functions),
-        "tables": [
-            {
-                "min": t.limits.min,
-                "max": t.limits.max,
-                "element": t.element.text,
-                "index_type": "I32",
-            }
-            for t in module.tables
-        ],
-        "memories": [
-            {
-                "min": m.limits.min,
-                "max": m.limits.max,
-                "shared": m.shared,
-                "page_size": 65536,
-                "index_type": "I32",
-            }
-            for m in module.memories
-        ],
-        "globals": [{"type": g.content.text, "mutable": g.mutable} for g in module.globals],
-        "global_initializers": [const_expr_text(e) or "" for e in module.global_inits],
-        "table_segments": [
-            {
-                "table": seg.table_index,
-                "offset": const_expr_text(seg.offset) or "",
-                "elements": segment_items(seg),
-            }
-            for seg in module.elements
-            if seg.mode is SegmentMode.ACTIVE
-        ],
-        "table_initial_values": [],
-        "passive_elements": {
-            str(i): segment_items(seg)
-            for i, seg in enumerate(module.elements)
-            if seg.mode is SegmentMode.PASSIVE
-        },
-    }
-
-
-# --------------------------------------------------------------------------------------
-# disassembly
-
-
-def _capstone(machine: int) -> tuple[Any, str | None]:
-    try:
-        import capstone
-    except ImportError:
-        return None, "disassembly needs capstone: pip install capstone (or cwasm[disas])"
-    if machine == C.EM_X86_64:
-        md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    elif machine == C.EM_AARCH64:
-        arch = getattr(capstone, "CS_ARCH_AARCH64", None) or capstone.CS_ARCH_ARM64
-        md = capstone.Cs(arch, capstone.CS_MODE_ARM)
-    else:
-        return None, f"disassembly is not supported for e_machine {machine}"
-    md.skipdata = True
-    return md, None
-
-
-def _disassemble(ins: _Inspector) -> Json:
-    md, problem = _capstone(ins.machine)
-    if md is None:
-        return {"error": problem, "functions": []}
-    text = ins.section_bytes(C.ELF_TEXT) or b""
-    traps = {t["text_offset"]: t for t in ins.out.get("traps") or []}
-    positions = ins._positions
-    functions = []
-    for r in ins.ranges:
-        code = text[r.start : r.end]
-        lines = []
-        for insn in md.disasm(code, r.start):
-            line: Json = {
-                "address": insn.address,
-                "bytes": bytes(insn.bytes).hex(),
-                "mnemonic": insn.mnemonic,
-                "op_str": insn.op_str,
-            }
-            if insn.address in traps:
-                line["trap"] = traps[insn.address]["trap"]
-            if insn.address in positions:
-                line["wasm_offset"] = positions[insn.address]
-            lines.append(line)
-        functions.append({"name": r.label, "start": r.start, "end": r.end, "instructions": lines})
-    return {"error": None, "functions": functions}
 
 
 def inspect_artifact(data: bytes, *, disassemble: bool = False) -> Json:

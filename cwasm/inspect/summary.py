@@ -1,0 +1,174 @@
+"""The module summary of ``cwasm inspect``: imports, exports, types, tables, memories, segments.
+
+One function per producer, as their info sections differ: Wasmtime v28's ``Module`` and
+``ModuleTypes``, or cwasm's ``ModuleInfo`` (which embeds the decoded wasm module).
+"""
+
+from __future__ import annotations
+
+from cwasm.inspect import wasmtime_v28 as wt
+from cwasm.inspect.convert import Json
+from cwasm.obj import info as cw
+from cwasm.wasm.summary import const_expr_text, func_type_text
+from cwasm.wasm.types import ElementSegment, ExternKind, SegmentMode
+
+
+def wasmtime_module_summary(
+    module: wt.Module, types: wt.ModuleTypes, names: dict[int, str]
+) -> Json:
+    def func_label(i: int) -> str:
+        return f"{i}" + (f" ({names[i]})" if i in names else "")
+
+    return {
+        "name": module.name,
+        "types": [str(t) for t in types.wasm_types],
+        "imports": [
+            {
+                "module": i.module,
+                "field": i.field,
+                "kind": i.index.kind.name,
+                "index": i.index.index,
+            }
+            for i in module.imports
+        ],
+        "exports": [
+            {"name": name, "kind": e.kind.name, "index": e.index} for name, e in module.exports
+        ],
+        "start": None if module.start_func is None else func_label(module.start_func),
+        "num_imported": {
+            "funcs": module.num_imported_funcs,
+            "tables": module.num_imported_tables,
+            "memories": module.num_imported_memories,
+            "globals": module.num_imported_globals,
+        },
+        "num_escaped_funcs": module.num_escaped_funcs,
+        "functions": len(module.functions),
+        "tables": [
+            {
+                "min": t.limits.min,
+                "max": t.limits.max,
+                "element": str(t.ref_type),
+                "index_type": t.idx_type.name,
+            }
+            for t in module.tables
+        ],
+        "memories": [
+            {
+                "min": m.limits.min,
+                "max": m.limits.max,
+                "shared": m.shared,
+                "page_size": 1 << m.page_size_log2,
+                "index_type": m.idx_type.name,
+            }
+            for m in module.memories
+        ],
+        "globals": [{"type": str(g.wasm_ty), "mutable": g.mutability} for g in module.globals],
+        "global_initializers": [str(e) for e in module.global_initializers],
+        "table_segments": [
+            {
+                "table": s.table_index,
+                "offset": str(s.offset),
+                "elements": _elements(s.elements),
+            }
+            for s in module.table_initialization.segments
+        ],
+        "table_initial_values": [
+            {
+                "table": module.num_imported_tables + i,
+                "elements": (
+                    [f"func {f}" for f in v.precomputed]
+                    if v.precomputed is not None
+                    else [str(v.expr)]
+                ),
+            }
+            for i, v in enumerate(module.table_initialization.initial_values)
+            if v.precomputed or v.expr is not None
+        ],
+        "passive_elements": {
+            str(elem): _elements(module.passive_elements[i])
+            for elem, i in module.passive_elements_map
+            if i < len(module.passive_elements)
+        },
+    }
+
+
+def _elements(e: wt.TableSegmentElements) -> list[str]:
+    if e.functions is not None:
+        return [f"func {i}" for i in e.functions]
+    return [str(x) for x in e.expressions or ()]
+
+
+def cwasm_module_summary(module: cw.ModuleInfo, names: dict[int, str]) -> Json:
+    counters = dict.fromkeys(ExternKind, 0)
+    imports = []
+    for imp in module.imports:
+        imports.append(
+            {
+                "module": imp.module,
+                "field": imp.name,
+                "kind": imp.kind.name,
+                "index": counters[imp.kind],
+            }
+        )
+        counters[imp.kind] += 1
+
+    def segment_items(seg: ElementSegment) -> list[str]:
+        if seg.functions is not None:
+            return [f"func {f}" for f in seg.functions]
+        return [const_expr_text(e) or "" for e in seg.expressions or ()]
+
+    start = module.start
+    return {
+        "name": module.name,
+        "types": [func_type_text(t) for t in module.types],
+        "imports": imports,
+        "exports": [
+            {"name": e.name, "kind": e.kind.name, "index": e.index} for e in module.exports
+        ],
+        "start": None
+        if start is None
+        else f"{start}" + (f" ({names[start]})" if start in names else ""),
+        "num_imported": {
+            "funcs": module.num_imported_funcs,
+            "tables": module.num_imported_tables,
+            "memories": module.num_imported_memories,
+            "globals": module.num_imported_globals,
+        },
+        "functions": len(module.functions),
+        "tables": [
+            {
+                "min": t.limits.min,
+                "max": t.limits.max,
+                "element": t.element.text,
+                "index_type": "I32",
+            }
+            for t in module.tables
+        ],
+        "memories": [
+            {
+                "min": m.limits.min,
+                "max": m.limits.max,
+                "shared": m.shared,
+                "page_size": 65536,
+                "index_type": "I32",
+            }
+            for m in module.memories
+        ],
+        "globals": [{"type": g.content.text, "mutable": g.mutable} for g in module.globals],
+        "global_initializers": [const_expr_text(e) or "" for e in module.global_inits],
+        "table_segments": [
+            {
+                "table": seg.table_index,
+                "offset": const_expr_text(seg.offset) or "",
+                "elements": segment_items(seg),
+            }
+            for seg in module.elements
+            if seg.mode is SegmentMode.ACTIVE
+        ],
+        "table_initial_values": [],
+        "passive_elements": {
+            str(i): segment_items(seg)
+            for i, seg in enumerate(module.elements)
+            if seg.mode is SegmentMode.PASSIVE
+        },
+    }

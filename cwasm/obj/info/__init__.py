@@ -1,0 +1,53 @@
+"""cwasm's ``.wasmtime.info``: the schema, its versioned postcard codec and its consistency checks.
+
+``schema`` holds the records (``CompiledModuleInfo`` and what is inside it), ``codec``
+``encode_info``/``decode_info`` and ``checks`` ``check_info``; this package re-exports them.
+"""
+
+from cwasm.obj.info.checks import (
+    MAX_MEMORY_PAGES,
+    MAX_TABLE_ELEMENTS,
+    check_info,
+    check_module_info,
+)
+from cwasm.obj.info.codec import (
+    INFO_FORMAT_VERSION,
+    decode_info,
+    encode_info,
+)
+from cwasm.obj.info.schema import (
+    CompiledFunctionInfo,
+    CompiledModuleInfo,
+    DataRange,
+    FunctionLoc,
+    FunctionName,
+    MemoryInitialization,
+    MemoryInitializer,
+    Metadata,
+    ModuleInfo,
+    SegmentedMemoryInitialization,
+    StaticMemoryInitialization,
+    StaticMemoryInitializer,
+)
+
+__all__ = [
+    "CompiledFunctionInfo",
+    "CompiledModuleInfo",
+    "DataRange",
+    "FunctionLoc",
+    "FunctionName",
+    "INFO_FORMAT_VERSION",
+    "MAX_MEMORY_PAGES",
+    "MAX_TABLE_ELEMENTS",
+    "MemoryInitialization",
+    "MemoryInitializer",
+    "Metadata",
+    "ModuleInfo",
+    "SegmentedMemoryInitialization",
+    "StaticMemoryInitialization",
+    "StaticMemoryInitializer",
+    "check_info",
+    "check_module_info",
+    "decode_info",
+    "encode_info",
+]

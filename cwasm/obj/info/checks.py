@@ -1,0 +1,209 @@
+"""Consistency checks of a decoded ``.wasmtime.info``: indices, ranges and limits agree.
+
+A decoded info is well-formed postcard but may still be inconsistent (an index out of
+range, an unsorted table); these checks raise ``CorruptArtifactError`` before the
+runtime trusts any of it.
+"""
+
+from __future__ import annotations
+
+from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.info.schema import (
+    CompiledModuleInfo,
+    ModuleInfo,
+    SegmentedMemoryInitialization,
+)
+from cwasm.wasm.types import (
+    ConstExpr,
+    ConstOpKind,
+    ExternKind,
+    Limits,
+    SegmentMode,
+    ValType,
+)
+
+
+def _bad(msg: str) -> CorruptArtifactError:
+    return CorruptArtifactError(f"`.wasmtime.info` is inconsistent: {msg}")
+
+
+#: the most pages a 32-bit linear memory can have, and entries a table can have
+MAX_MEMORY_PAGES = 1 << 16
+MAX_TABLE_ELEMENTS = (1 << 32) - 1
+
+_CONST_RESULT = {
+    ConstOpKind.I32_CONST: ValType.I32,
+    ConstOpKind.I64_CONST: ValType.I64,
+    ConstOpKind.F32_CONST: ValType.F32,
+    ConstOpKind.F64_CONST: ValType.F64,
+    ConstOpKind.V128_CONST: ValType.V128,
+    ConstOpKind.REF_FUNC: ValType.FUNCREF,
+}
+#: the bit width of each constant operator's value (v128 and floats are raw bits)
+_CONST_BITS = {
+    ConstOpKind.I32_CONST: 32,
+    ConstOpKind.I64_CONST: 64,
+    ConstOpKind.F32_CONST: 32,
+    ConstOpKind.F64_CONST: 64,
+    ConstOpKind.V128_CONST: 128,
+}
+
+_SIGNED_CONSTS = (ConstOpKind.I32_CONST, ConstOpKind.I64_CONST)
+
+
+def _check_limits(lim: Limits, most: int, what: str) -> None:
+    if lim.min > most or (lim.max is not None and not lim.min <= lim.max <= most):
+        raise _bad(f"{what} has limits {lim.min}..{lim.max} (at most {most})")
+
+
+def check_module_info(m: ModuleInfo) -> None:
+    """Check that every index in the module description refers to something that exists,
+    every limit is possible and every constant expression has the type its use needs."""
+    nfuncs, ntables, nmems, nglobals = (
+        len(m.functions),
+        len(m.tables),
+        len(m.memories),
+        len(m.globals),
+    )
+    ntypes = len(m.types)
+    for i, t in enumerate(m.functions):
+        if t >= ntypes:
+            raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
+    for i, tt in enumerate(m.tables):
+        if not tt.element.is_ref:
+            raise _bad(f"table {i} holds {tt.element.text}, not references")
+        _check_limits(tt.limits, MAX_TABLE_ELEMENTS, f"table {i}")
+    for i, mt in enumerate(m.memories):
+        _check_limits(mt.limits, MAX_MEMORY_PAGES, f"memory {i}")
+        if mt.shared and mt.limits.max is None:
+            raise _bad(f"shared memory {i} has no maximum")
+    counts = dict.fromkeys(ExternKind, 0)
+    spaces = {
+        ExternKind.FUNC: nfuncs,
+        ExternKind.TABLE: ntables,
+        ExternKind.MEMORY: nmems,
+        ExternKind.GLOBAL: nglobals,
+    }
+    entries: dict[ExternKind, tuple[object, ...]] = {
+        ExternKind.FUNC: m.functions,
+        ExternKind.TABLE: m.tables,
+        ExternKind.MEMORY: m.memories,
+        ExternKind.GLOBAL: m.globals,
+    }
+    for imp in m.imports:
+        n = counts[imp.kind]
+        counts[imp.kind] += 1
+        if n >= spaces[imp.kind]:
+            raise _bad(f"import {imp.module}.{imp.name} has no entry in its index space")
+        if imp.desc != entries[imp.kind][n]:
+            raise _bad(f"import {imp.module}.{imp.name} disagrees with its index space entry")
+    imported = (
+        (ExternKind.FUNC, m.num_imported_funcs),
+        (ExternKind.TABLE, m.num_imported_tables),
+        (ExternKind.MEMORY, m.num_imported_memories),
+        (ExternKind.GLOBAL, m.num_imported_globals),
+    )
+    for kind, num in imported:
+        if counts[kind] != num:
+            raise _bad(f"{counts[kind]} {kind.name.lower()} imports, but {num} recorded")
+    if len(m.global_inits) != nglobals - m.num_imported_globals:
+        raise _bad(f"{len(m.global_inits)} global initializers for {nglobals} globals")
+    seen: set[str] = set()
+    for e in m.exports:
+        if e.name in seen:
+            raise _bad(f"duplicate export {e.name!r}")
+        seen.add(e.name)
+        if e.index >= spaces[e.kind]:
+            raise _bad(f"export {e.name!r} refers to missing {e.kind.name.lower()} {e.index}")
+    if m.start is not None:
+        if m.start >= nfuncs:
+            raise _bad(f"start function {m.start} does not exist")
+        ft = m.types[m.functions[m.start]]
+        if ft.params or ft.results:
+            raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
+
+    def expr(e: ConstExpr, want: ValType, what: str) -> None:
+        """A constant expression of exactly one operator whose result is ``want``."""
+        if len(e.ops) != 1:
+            raise _bad(f"{what} has {len(e.ops)} operators, not one")
+        op = e.ops[0]
+        kind, value = op.kind, op.value
+        if kind == ConstOpKind.GLOBAL_GET:
+            # as the spec says: only imported globals, which are initialized first
+            if not 0 <= value < m.num_imported_globals:
+                raise _bad(f"{what} reads global {value}, which is not an imported global")
+            have = m.globals[value].content
+        elif kind == ConstOpKind.REF_NULL:
+            if value not in (ValType.FUNCREF, ValType.EXTERNREF):
+                raise _bad(f"{what} is a null reference of type {value:#x}")
+            have = ValType(value)
+        else:
+            have = _CONST_RESULT[kind]
+            if kind == ConstOpKind.REF_FUNC:
+                if not 0 <= value < nfuncs:
+                    raise _bad(f"{what} refers to missing function {value}")
+            else:
+                # integers may be kept signed or unsigned; floats and v128 are raw bits
+                bits = _CONST_BITS[kind]
+                lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
+                if not lowest <= value < 1 << bits:
+                    raise _bad(f"{what}: {have.text} constant {value} is out of range")
+        if have != want:
+            raise _bad(f"{what} produces {have.text}, but {want.text} is needed")
+
+    for i, init_expr in enumerate(m.global_inits):
+        g = m.num_imported_globals + i
+        expr(init_expr, m.globals[g].content, f"initializer of global {g}")
+    for i, seg in enumerate(m.elements):
+        what = f"element segment {i}"
+        if not seg.element.is_ref:
+            raise _bad(f"{what} holds {seg.element.text}, not references")
+        if (seg.functions is None) == (seg.expressions is None):
+            raise _bad(f"{what} must hold either functions or expressions")
+        if seg.mode == SegmentMode.ACTIVE:
+            if seg.table_index >= ntables:
+                raise _bad(f"{what} targets missing table {seg.table_index}")
+            if seg.offset is None:
+                raise _bad(f"active {what} has no offset")
+            if m.tables[seg.table_index].element != seg.element:
+                raise _bad(f"{what} holds {seg.element.text}, but its table does not")
+        if seg.offset is not None:
+            expr(seg.offset, ValType.I32, f"offset of {what}")
+        if seg.functions is not None:
+            if seg.element != ValType.FUNCREF:
+                raise _bad(f"{what} lists functions but holds {seg.element.text}")
+            if seg.functions and max(seg.functions) >= nfuncs:
+                raise _bad(f"{what} refers to missing function {max(seg.functions)}")
+        for item in seg.expressions or ():
+            expr(item, seg.element, what)
+    init = m.memory_initialization
+    if isinstance(init, SegmentedMemoryInitialization):
+        for s in init.segments:
+            if s.memory_index >= nmems:
+                raise _bad(f"data segment targets missing memory {s.memory_index}")
+            expr(s.offset, ValType.I32, "data segment offset")
+    elif len(init.map) != nmems:
+        raise _bad(f"{len(init.map)} memory images for {nmems} memories")
+    previous = -1
+    for idx, _rng in m.passive_data:
+        if idx <= previous or idx >= m.num_data:
+            raise _bad(f"passive data index {idx} is out of order or out of range")
+        previous = idx
+
+
+def check_info(info: CompiledModuleInfo) -> None:
+    """``check_module_info`` plus the per-function tables' shapes."""
+    m = info.module
+    check_module_info(m)
+    if len(info.funcs) != m.num_defined_funcs:
+        raise _bad(f"{len(info.funcs)} compiled functions for {m.num_defined_funcs} defined")
+    previous = -1
+    for n in info.func_names:
+        if n.idx <= previous or n.idx >= len(m.functions):
+            raise _bad(f"function name for index {n.idx} is out of order or out of range")
+        previous = n.idx
+    previous = -1
+    for ty, _loc in info.wasm_to_array_trampolines:
+        if ty <= previous or ty >= len(m.types):
+            raise _bad(f"wasm-to-array trampoline for type {ty} is out of order or out of range")
+        previous = ty
