@@ -22,9 +22,7 @@ so it is async-signal-safe. Offsets are those of x86-64 Linux (glibc).
 
 from __future__ import annotations
 
-from cwasm.compile.irmodule import SECTION, IRModule
-from cwasm.compile.trampolines import trap_routine
-from cwasm.runtime.guard_layout import (
+from cwasm.abi.guard_layout import (
     GS_CODE,
     GS_MEMORY,
     GS_PREV_SIGBUS,
@@ -41,6 +39,8 @@ from cwasm.runtime.guard_layout import (
     UC_RIP,
     UC_RSP,
 )
+from cwasm.compile.irmodule import SECTION, IRModule
+from cwasm.compile.trampolines import trap_routine
 
 TRAP_MEMORY_OUT_OF_BOUNDS = 1
 #: the x86-64 SysV red zone, which the interrupted leaf function may be using

@@ -23,6 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cwasm.abi.guard_layout import GUARD_SIZE
+from cwasm.abi.vmoffsets import (
+    CTX_STORE,
+    DEF_LENGTH,
+    FUNCREF_TYPE_ID,
+    FUNCREF_VMCTX,
+    FUNCREF_WASM_CALL,
+    STORE_STACK_LIMIT,
+    TRAP_HOST_EXCEPTION,
+    Builtin,
+    VMOffsets,
+)
 from cwasm.compile.irmodule import (
     ATTR_STRICTFP,
     ATTR_TRAP_CALL,
@@ -38,18 +50,6 @@ from cwasm.compile.irmodule import (
     return_type,
 )
 from cwasm.errors import CwasmError
-from cwasm.runtime.guard_layout import GUARD_SIZE
-from cwasm.runtime.vmoffsets import (
-    CTX_STORE,
-    DEF_LENGTH,
-    FUNCREF_TYPE_ID,
-    FUNCREF_VMCTX,
-    FUNCREF_WASM_CALL,
-    STORE_STACK_LIMIT,
-    TRAP_HOST_EXCEPTION,
-    Builtin,
-    VMOffsets,
-)
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     BY_NAME,

@@ -14,9 +14,9 @@ import ctypes
 from collections.abc import Callable
 from typing import Any
 
+from cwasm.abi.vmoffsets import NUM_BUILTINS, Builtin
 from cwasm.runtime.native import MEMMOVE_ADDRESS, MEMSET_ADDRESS
 from cwasm.runtime.store import instance_at
-from cwasm.runtime.vmoffsets import NUM_BUILTINS, Builtin
 
 _u32 = ctypes.c_uint32
 _vp = ctypes.c_void_p

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
-from cwasm.runtime import vmoffsets as vo
 from cwasm.runtime.types import FuncType
 from cwasm.runtime.values import SlotCodec
 from cwasm.wasm import types as wt

@@ -28,11 +28,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING
 
-from cwasm.errors import CwasmError
-from cwasm.obj.constants import ELF_TEXT
-from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.integrity import SEAL_SIZE
-from cwasm.runtime.guard_layout import (
+from cwasm.abi.guard_layout import (
     BLOCK_SYMBOL,
     GS_CODE,
     GS_MEMORY,
@@ -50,6 +46,10 @@ from cwasm.runtime.guard_layout import (
     SIGSEGV,
     STATE_SYMBOL,
 )
+from cwasm.errors import CwasmError
+from cwasm.obj.constants import ELF_TEXT
+from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.integrity import SEAL_SIZE
 from cwasm.runtime.native import (
     PAGE_SIZE,
     PROT_EXEC,
@@ -63,7 +63,7 @@ from cwasm.runtime.native import (
 if TYPE_CHECKING:
     from cwasm.obj.artifact import Artifact
 
-#: vmctx offset of the store pointer (cwasm.runtime.vmoffsets.CTX_STORE)
+#: vmctx offset of the store pointer (cwasm.abi.vmoffsets.CTX_STORE)
 _CTX_WORDS = 2
 
 

@@ -16,9 +16,9 @@ import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
-from cwasm.runtime import vmoffsets as vo
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global

@@ -13,11 +13,12 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING
 
+from cwasm.abi import guard_layout
+from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.errors import CwasmError
-from cwasm.runtime import guard, guard_layout
+from cwasm.runtime import guard
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
-from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.errors import CwasmError
 from cwasm.runtime.types import TableType
-from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
