@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cwasm.abi.builtins import Builtin
 from cwasm.abi.guard_layout import GUARD_SIZE
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
@@ -32,7 +33,6 @@ from cwasm.abi.vmoffsets import (
     FUNCREF_WASM_CALL,
     STORE_STACK_LIMIT,
     TRAP_HOST_EXCEPTION,
-    Builtin,
     VMOffsets,
 )
 from cwasm.compile.irmodule import (
@@ -606,8 +606,9 @@ class FunctionTranslator:
     def builtin(self, b: Builtin) -> str:
         return self.val(f"load ptr, ptr {self.vm_field(self.offsets.builtin(b))}")
 
-    def call_python_builtin(self, b: Builtin, ret: str, args: str) -> str:
-        """Call a builtin that runs Python; returns its result operand.
+    def call_python_builtin(self, b: Builtin, *operands: str) -> str:
+        """Call a builtin that runs Python with ``operands`` for the parameters between
+        vmctx and done; returns its result operand.
 
         The callee sets a completion flag as its last act. If ctypes could not run the
         Python code at all (it then returns garbage), the flag stays 0 and we trap out
@@ -616,22 +617,20 @@ class FunctionTranslator:
         self.late_allocas.setdefault("%done", "  %done = alloca i64, align 8")
         fn = self.builtin(b)
         self.ins("store i64 0, ptr %done")
-        r = self.val(f"call {ret} {fn}(ptr %vmctx{args}, ptr %done)")
+        r = self.val(b.ir_call(fn, ("%vmctx", *operands, "%done")))
         flag = self.val("load i64, ptr %done")
         self.trap_if(self.val(f"icmp eq i64 {flag}, 0"), TRAP_HOST_EXCEPTION)
         return r
 
-    def call_builtin_checked(self, b: Builtin, args: str, code: int) -> None:
+    def call_builtin_checked(self, b: Builtin, code: int, *operands: str) -> None:
         """Call a status-returning builtin; a non-zero status traps with ``code``."""
-        st = self.call_python_builtin(b, "i32", args)
+        st = self.call_python_builtin(b, *operands)
         self.trap_if(self.val(f"icmp ne i32 {st}, 0"), code)
 
     def op_table_grow(self, table_index: int) -> None:
         delta = self.pop()
         init = self.pop()
-        r = self.call_python_builtin(
-            Builtin.TABLE_GROW, "i32", f", i32 {table_index}, i32 {delta}, ptr {init}"
-        )
+        r = self.call_python_builtin(Builtin.TABLE_GROW, str(table_index), delta, init)
         self.push("i32", r)
 
     def op_table_fill(self, table_index: int) -> None:
@@ -639,9 +638,7 @@ class FunctionTranslator:
         value = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_FILL,
-            f", i32 {table_index}, i32 {dst}, ptr {value}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_FILL, TRAP_TABLE_OUT_OF_BOUNDS, str(table_index), dst, value, n
         )
 
     def op_table_copy(self, imm: tuple[int, int]) -> None:
@@ -650,9 +647,7 @@ class FunctionTranslator:
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_COPY,
-            f", i32 {dst_t}, i32 {src_t}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_COPY, TRAP_TABLE_OUT_OF_BOUNDS, str(dst_t), str(src_t), dst, src, n
         )
 
     def op_table_init(self, imm: tuple[int, int]) -> None:
@@ -661,13 +656,11 @@ class FunctionTranslator:
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_INIT,
-            f", i32 {table}, i32 {elem}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_INIT, TRAP_TABLE_OUT_OF_BOUNDS, str(table), str(elem), dst, src, n
         )
 
     def op_elem_drop(self, elem: int) -> None:
-        self.call_python_builtin(Builtin.ELEM_DROP, "i32", f", i32 {elem}")
+        self.call_python_builtin(Builtin.ELEM_DROP, str(elem))
 
     def op_ref_null(self, _ty: int) -> None:
         self.push("ptr", "null")
@@ -754,7 +747,7 @@ class FunctionTranslator:
 
     def op_memory_grow(self, _imm: Any) -> None:
         delta = self.pop()
-        old = self.call_python_builtin(Builtin.MEMORY_GROW, "i64", f", i32 0, i32 {delta}")
+        old = self.call_python_builtin(Builtin.MEMORY_GROW, "0", delta)
         self.push("i32", self.val(f"trunc i64 {old} to i32"))
 
     def bulk_range(self, start: str, n: str, length: str, code: int) -> str:
@@ -777,7 +770,7 @@ class FunctionTranslator:
         p = self.val(f"getelementptr i8, ptr {base}, i64 {s}")
         nn = self.val(f"zext i32 {n} to i64")
         fn = self.builtin(Builtin.MEMSET)
-        self.ins(f"call ptr {fn}(ptr {p}, i32 {value}, i64 {nn})")
+        self.ins(Builtin.MEMSET.ir_call(fn, (p, value, nn)))
 
     def op_memory_copy(self, _imm: Any) -> None:
         n = self.pop()
@@ -792,20 +785,18 @@ class FunctionTranslator:
         pd = self.val(f"getelementptr i8, ptr {base}, i64 {t}")
         nn = self.val(f"zext i32 {n} to i64")
         fn = self.builtin(Builtin.MEMMOVE)
-        self.ins(f"call ptr {fn}(ptr {pd}, ptr {ps}, i64 {nn})")
+        self.ins(Builtin.MEMMOVE.ir_call(fn, (pd, ps, nn)))
 
     def op_memory_init(self, data_index: int) -> None:
         n = self.pop()
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.MEMORY_INIT,
-            f", i32 0, i32 {data_index}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_MEMORY_OUT_OF_BOUNDS,
+            Builtin.MEMORY_INIT, TRAP_MEMORY_OUT_OF_BOUNDS, "0", str(data_index), dst, src, n
         )
 
     def op_data_drop(self, data_index: int) -> None:
-        self.call_python_builtin(Builtin.DATA_DROP, "i32", f", i32 {data_index}")
+        self.call_python_builtin(Builtin.DATA_DROP, str(data_index))
 
     # --- numeric ---
 
