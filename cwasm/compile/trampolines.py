@@ -217,7 +217,7 @@ def trap_routine(mod: IRModule, code: int, symbol: str | None = None) -> None:
         _gep("%sp", "%ctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",
         _gep("%codep", "%s", STORE_TRAP_CODE),
-        f"  store i64 {code}, ptr %codep",
+        f"  store i64 {int(code)}, ptr %codep",
         _gep("%stopp", "%s", STORE_ENTRY_FP),
         "  %stop = load ptr, ptr %stopp",
         _gep("%frames", "%s", STORE_FRAMES),
