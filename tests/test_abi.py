@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 import re
+from pathlib import Path
 
 import llvmlite.binding as llvm
 import pytest
@@ -154,3 +155,9 @@ def test_compiled_code_calls_every_builtin_as_the_table_says() -> None:
         assert call.group(1) == IR[b.result], b.name
         types = [arg.split()[0] for arg in call.group(2).split(", ")]
         assert types == [IR[t] for t in b.param_types], b.name
+
+
+def test_the_documented_table_is_the_table() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "runtime-abi.md").read_text()
+    rows = [line for line in doc.splitlines() if re.match(r"\| `[A-Z_]+` \| \d+ \|", line)]
+    assert rows == [f"| `{b.name}` | {int(b)} | `{b.signature}` | `{b.ir_type}` |" for b in Builtin]
