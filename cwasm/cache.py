@@ -79,11 +79,10 @@ def toolchain_fingerprint() -> bytes:
 
 def _code_shaping_sources() -> list[Path]:
     """The sources whose changes can change an artifact: decoder, compiler, artifact
-    writer and the runtime ABI the compiled code is written against."""
+    writer and the ABI (``cwasm.abi``) the compiled code is written against."""
     paths: list[Path] = []
-    for package in ("wasm", "compile", "obj"):
+    for package in ("wasm", "compile", "obj", "abi"):
         paths.extend((_PACKAGE_DIR / package).rglob("*.py"))
-    paths.extend(_PACKAGE_DIR / "runtime" / name for name in ("vmoffsets.py", "builtins.py"))
     return sorted(p for p in paths if p.exists())
 
 

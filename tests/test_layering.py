@@ -37,19 +37,25 @@ def test_runtime_never_imports_the_compiler() -> None:
     assert _forbidden("runtime", ("cwasm.compile", "llvmlite")) == []
 
 
-def test_compiler_uses_only_the_runtime_abi() -> None:
-    """The compiler may read the runtime's layouts (vmctx, guard pages), nothing else."""
-    abi = ("cwasm.runtime.vmoffsets", "cwasm.runtime.guard_layout")
-    found = []
-    for entry in _forbidden("compile", ("cwasm.runtime",)):
-        name = entry.split(" imports ")[1]
-        if name != "cwasm.runtime" and not name.startswith(abi):
-            found.append(entry)
+def test_compiler_never_imports_the_runtime() -> None:
+    """What compiled code and the runtime share is ``cwasm.abi`` (and ``wasm``, ``obj``)."""
+    assert _forbidden("compile", ("cwasm.runtime",)) == []
+
+
+def test_abi_stands_on_nothing_but_trap_codes() -> None:
+    """The contract imports nothing of cwasm but itself, errors and the trap codes."""
+    allowed = ("cwasm.abi", "cwasm.errors", "cwasm.obj.traps", "cwasm.obj.constants")
+    found = [
+        entry
+        for entry in _forbidden("abi", ("cwasm", "llvmlite"))
+        if not entry.split(" imports ")[1].startswith(allowed)
+    ]
     assert found == []
 
 
 def test_obj_knows_nothing_of_llvm_or_the_runtime() -> None:
-    assert _forbidden("obj", ("cwasm.compile", "cwasm.runtime", "llvmlite")) == []
+    prefixes = ("cwasm.compile", "cwasm.runtime", "cwasm.abi", "llvmlite")
+    assert _forbidden("obj", prefixes) == []
 
 
 def test_decoder_stands_alone() -> None:

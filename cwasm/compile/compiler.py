@@ -17,6 +17,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cwasm.abi import guard_layout
+from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.compile import simd  # noqa: F401 - registers the SIMD instruction handlers
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
@@ -29,8 +31,6 @@ from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
-from cwasm.runtime import guard_layout
-from cwasm.runtime.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
 

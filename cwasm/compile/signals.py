@@ -22,9 +22,7 @@ so it is async-signal-safe. Offsets are those of x86-64 Linux (glibc).
 
 from __future__ import annotations
 
-from cwasm.compile.irmodule import SECTION, IRModule
-from cwasm.compile.trampolines import trap_routine
-from cwasm.runtime.guard_layout import (
+from cwasm.abi.guard_layout import (
     GS_CODE,
     GS_MEMORY,
     GS_PREV_SIGBUS,
@@ -41,8 +39,10 @@ from cwasm.runtime.guard_layout import (
     UC_RIP,
     UC_RSP,
 )
+from cwasm.compile.irmodule import SECTION, IRModule
+from cwasm.compile.trampolines import trap_routine
+from cwasm.obj.traps import Trap
 
-TRAP_MEMORY_OUT_OF_BOUNDS = 1
 #: the x86-64 SysV red zone, which the interrupted leaf function may be using
 RED_ZONE = 128
 #: length of ``call rel32``: the runtime maps the first backtrace entry with ``ra - 5``
@@ -55,7 +55,7 @@ def _gep(dst: str, base: str, offset: int) -> str:
 
 def guard_builtins(mod: IRModule) -> None:
     """Append the handler, its trap routine and the state slot (x86-64 Linux only)."""
-    trap_routine(mod, TRAP_MEMORY_OUT_OF_BOUNDS, symbol=f"@{GUARD_TRAP_SYMBOL}")
+    trap_routine(mod, Trap.MemoryOutOfBounds, symbol=f"@{GUARD_TRAP_SYMBOL}")
     attrs = 'nounwind noinline "frame-pointer"="all" "no-builtins"'
     L = [
         f"define hidden void @{HANDLER_SYMBOL}(i32 %sig, ptr %info, ptr %uc) {attrs} {SECTION} {{",

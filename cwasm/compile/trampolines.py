@@ -15,19 +15,7 @@
 
 from __future__ import annotations
 
-from cwasm.compile.irmodule import (
-    ATTR_NORETURN_CALL,
-    ATTR_RETURNS_TWICE,
-    ATTR_TRAMPOLINE,
-    ATTR_TRAP_CALL,
-    ATTR_TRAP_FN,
-    SECTION,
-    IRModule,
-    ir_type,
-    return_type,
-)
-from cwasm.compile.translate import func_symbol, trap_symbol
-from cwasm.runtime.vmoffsets import (
+from cwasm.abi.vmoffsets import (
     CTX_STORE,
     HOSTCTX_CALLBACK,
     JMP_BUF_SIZE,
@@ -46,6 +34,18 @@ from cwasm.runtime.vmoffsets import (
     TRAP_HOST_EXCEPTION,
     VALUE_SLOT_SIZE,
 )
+from cwasm.compile.irmodule import (
+    ATTR_NORETURN_CALL,
+    ATTR_RETURNS_TWICE,
+    ATTR_TRAMPOLINE,
+    ATTR_TRAP_CALL,
+    ATTR_TRAP_FN,
+    SECTION,
+    IRModule,
+    ir_type,
+    return_type,
+)
+from cwasm.compile.translate import func_symbol, trap_symbol
 from cwasm.wasm.types import FuncType
 
 
@@ -217,7 +217,7 @@ def trap_routine(mod: IRModule, code: int, symbol: str | None = None) -> None:
         _gep("%sp", "%ctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",
         _gep("%codep", "%s", STORE_TRAP_CODE),
-        f"  store i64 {code}, ptr %codep",
+        f"  store i64 {int(code)}, ptr %codep",
         _gep("%stopp", "%s", STORE_ENTRY_FP),
         "  %stop = load ptr, ptr %stopp",
         _gep("%frames", "%s", STORE_FRAMES),

@@ -23,6 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cwasm.abi.builtins import Builtin
+from cwasm.abi.guard_layout import GUARD_SIZE
+from cwasm.abi.vmoffsets import (
+    CTX_STORE,
+    DEF_LENGTH,
+    FUNCREF_TYPE_ID,
+    FUNCREF_VMCTX,
+    FUNCREF_WASM_CALL,
+    STORE_STACK_LIMIT,
+    TRAP_HOST_EXCEPTION,
+    VMOffsets,
+)
 from cwasm.compile.irmodule import (
     ATTR_STRICTFP,
     ATTR_TRAP_CALL,
@@ -38,18 +50,7 @@ from cwasm.compile.irmodule import (
     return_type,
 )
 from cwasm.errors import CwasmError
-from cwasm.runtime.guard_layout import GUARD_SIZE
-from cwasm.runtime.vmoffsets import (
-    CTX_STORE,
-    DEF_LENGTH,
-    FUNCREF_TYPE_ID,
-    FUNCREF_VMCTX,
-    FUNCREF_WASM_CALL,
-    STORE_STACK_LIMIT,
-    TRAP_HOST_EXCEPTION,
-    Builtin,
-    VMOffsets,
-)
+from cwasm.obj.traps import Trap
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     BY_NAME,
@@ -60,17 +61,6 @@ from cwasm.wasm.operators import (
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ValType
-
-# Wasmtime trap codes (FORMAT.md §3)
-TRAP_STACK_OVERFLOW = 0
-TRAP_MEMORY_OUT_OF_BOUNDS = 1
-TRAP_TABLE_OUT_OF_BOUNDS = 3
-TRAP_INDIRECT_CALL_TO_NULL = 4
-TRAP_BAD_SIGNATURE = 5
-TRAP_INTEGER_OVERFLOW = 6
-TRAP_INTEGER_DIVISION_BY_ZERO = 7
-TRAP_BAD_CONVERSION_TO_INTEGER = 8
-TRAP_UNREACHABLE = 9
 
 #: pointer type of guard-mode linear-memory accesses: x86 address space 258 is the
 #: ``ss:`` segment, whose prefix marks the faulting instructions in the machine code
@@ -85,7 +75,7 @@ def func_symbol(func_index: int) -> str:
 
 
 def trap_symbol(code: int) -> str:
-    return f"@trap{code}"
+    return f"@trap{int(code)}"
 
 
 @dataclass(slots=True)
@@ -206,7 +196,7 @@ class FunctionTranslator:
         self.start_block(ok)
 
     def emit_trap_block(self, label: str, code: int) -> None:
-        self.mod.trap_codes.add(code)
+        self.mod.trap_codes.add(int(code))
         loc = self.loc(code + 1)
         self.trap_lines.append(f"{label}:")
         self.trap_lines.append(
@@ -216,7 +206,7 @@ class FunctionTranslator:
 
     def trap_now(self, code: int) -> None:
         """Trap unconditionally here; the rest of the block is unreachable."""
-        self.mod.trap_codes.add(code)
+        self.mod.trap_codes.add(int(code))
         loc = self.loc(code + 1)
         self.lines.append(
             f"  notail call void {trap_symbol(code)}(ptr %vmctx) {ATTR_TRAP_CALL}, !dbg !{loc}"
@@ -269,7 +259,7 @@ class FunctionTranslator:
         limit = self.val(f"load i64, ptr {self.field_of(sctx, STORE_STACK_LIMIT)}")
         fp = self.val(f"call ptr {self.mod.use('llvm.frameaddress.p0')}(i32 0)")
         fpi = self.val(f"ptrtoint ptr {fp} to i64")
-        self.trap_if(self.val(f"icmp ult i64 {fpi}, {limit}"), TRAP_STACK_OVERFLOW)
+        self.trap_if(self.val(f"icmp ult i64 {fpi}, {limit}"), Trap.StackOverflow)
 
         fn = _Frame(_FUNC, [], results, 0, "Lret", "Lret")
         self.frames.append(fn)
@@ -311,7 +301,7 @@ class FunctionTranslator:
         return frame.end_label
 
     def op_unreachable(self, _imm: Any) -> None:
-        self.trap_now(TRAP_UNREACHABLE)
+        self.trap_now(Trap.UnreachableCodeReached)
 
     def op_nop(self, _imm: Any) -> None:
         pass
@@ -513,7 +503,7 @@ class FunctionTranslator:
         d = self.table_def(table_index)
         length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
         idx = self.val(f"zext i32 {index} to i64")
-        self.trap_if(self.val(f"icmp uge i64 {idx}, {length}"), TRAP_TABLE_OUT_OF_BOUNDS)
+        self.trap_if(self.val(f"icmp uge i64 {idx}, {length}"), Trap.TableOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{VMCTX}")
         return self.val(f"getelementptr inbounds ptr, ptr {base}, i64 {idx}")
 
@@ -523,10 +513,10 @@ class FunctionTranslator:
         index = self.pop()
         slot = self.table_slot(table_index, index)
         fr = self.val(f"load ptr, ptr {slot}")
-        self.trap_if(self.val(f"icmp eq ptr {fr}, null"), TRAP_INDIRECT_CALL_TO_NULL)
+        self.trap_if(self.val(f"icmp eq ptr {fr}, null"), Trap.IndirectCallToNull)
         tid = self.val(f"load i32, ptr {self.field_of(fr, FUNCREF_TYPE_ID)}")
         want = self.val(f"load i32, ptr {self.vm_field(self.offsets.type_id(type_index))}")
-        self.trap_if(self.val(f"icmp ne i32 {tid}, {want}"), TRAP_BAD_SIGNATURE)
+        self.trap_if(self.val(f"icmp ne i32 {tid}, {want}"), Trap.BadSignature)
         callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")
         cvm = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_VMCTX)}")
         ret = return_type(ft.results)
@@ -606,8 +596,9 @@ class FunctionTranslator:
     def builtin(self, b: Builtin) -> str:
         return self.val(f"load ptr, ptr {self.vm_field(self.offsets.builtin(b))}")
 
-    def call_python_builtin(self, b: Builtin, ret: str, args: str) -> str:
-        """Call a builtin that runs Python; returns its result operand.
+    def call_python_builtin(self, b: Builtin, *operands: str) -> str:
+        """Call a builtin that runs Python with ``operands`` for the parameters between
+        vmctx and done; returns its result operand.
 
         The callee sets a completion flag as its last act. If ctypes could not run the
         Python code at all (it then returns garbage), the flag stays 0 and we trap out
@@ -616,22 +607,20 @@ class FunctionTranslator:
         self.late_allocas.setdefault("%done", "  %done = alloca i64, align 8")
         fn = self.builtin(b)
         self.ins("store i64 0, ptr %done")
-        r = self.val(f"call {ret} {fn}(ptr %vmctx{args}, ptr %done)")
+        r = self.val(b.ir_call(fn, ("%vmctx", *operands, "%done")))
         flag = self.val("load i64, ptr %done")
         self.trap_if(self.val(f"icmp eq i64 {flag}, 0"), TRAP_HOST_EXCEPTION)
         return r
 
-    def call_builtin_checked(self, b: Builtin, args: str, code: int) -> None:
+    def call_builtin_checked(self, b: Builtin, code: int, *operands: str) -> None:
         """Call a status-returning builtin; a non-zero status traps with ``code``."""
-        st = self.call_python_builtin(b, "i32", args)
+        st = self.call_python_builtin(b, *operands)
         self.trap_if(self.val(f"icmp ne i32 {st}, 0"), code)
 
     def op_table_grow(self, table_index: int) -> None:
         delta = self.pop()
         init = self.pop()
-        r = self.call_python_builtin(
-            Builtin.TABLE_GROW, "i32", f", i32 {table_index}, i32 {delta}, ptr {init}"
-        )
+        r = self.call_python_builtin(Builtin.TABLE_GROW, str(table_index), delta, init)
         self.push("i32", r)
 
     def op_table_fill(self, table_index: int) -> None:
@@ -639,9 +628,7 @@ class FunctionTranslator:
         value = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_FILL,
-            f", i32 {table_index}, i32 {dst}, ptr {value}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_FILL, Trap.TableOutOfBounds, str(table_index), dst, value, n
         )
 
     def op_table_copy(self, imm: tuple[int, int]) -> None:
@@ -650,9 +637,7 @@ class FunctionTranslator:
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_COPY,
-            f", i32 {dst_t}, i32 {src_t}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_COPY, Trap.TableOutOfBounds, str(dst_t), str(src_t), dst, src, n
         )
 
     def op_table_init(self, imm: tuple[int, int]) -> None:
@@ -661,13 +646,11 @@ class FunctionTranslator:
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.TABLE_INIT,
-            f", i32 {table}, i32 {elem}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_TABLE_OUT_OF_BOUNDS,
+            Builtin.TABLE_INIT, Trap.TableOutOfBounds, str(table), str(elem), dst, src, n
         )
 
     def op_elem_drop(self, elem: int) -> None:
-        self.call_python_builtin(Builtin.ELEM_DROP, "i32", f", i32 {elem}")
+        self.call_python_builtin(Builtin.ELEM_DROP, str(elem))
 
     def op_ref_null(self, _ty: int) -> None:
         self.push("ptr", "null")
@@ -707,7 +690,7 @@ class FunctionTranslator:
             return self.val(f"inttoptr i64 {a} to {GUARDED_PTR}")
         end = self.val(f"add nuw i64 {ea}, {size}")
         length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
-        self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), TRAP_MEMORY_OUT_OF_BOUNDS)
+        self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         p = self.val(f"getelementptr i8, ptr {base}, i64 {ea}")
         if self.mod.guard_pages:  # a checked access never faults, but keeps the one type
@@ -754,7 +737,7 @@ class FunctionTranslator:
 
     def op_memory_grow(self, _imm: Any) -> None:
         delta = self.pop()
-        old = self.call_python_builtin(Builtin.MEMORY_GROW, "i64", f", i32 0, i32 {delta}")
+        old = self.call_python_builtin(Builtin.MEMORY_GROW, "0", delta)
         self.push("i32", self.val(f"trunc i64 {old} to i32"))
 
     def bulk_range(self, start: str, n: str, length: str, code: int) -> str:
@@ -772,12 +755,12 @@ class FunctionTranslator:
         dst = self.pop()
         d = self.memory_def(0)
         length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
-        s = self.bulk_range(dst, n, length, TRAP_MEMORY_OUT_OF_BOUNDS)
+        s = self.bulk_range(dst, n, length, Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         p = self.val(f"getelementptr i8, ptr {base}, i64 {s}")
         nn = self.val(f"zext i32 {n} to i64")
         fn = self.builtin(Builtin.MEMSET)
-        self.ins(f"call ptr {fn}(ptr {p}, i32 {value}, i64 {nn})")
+        self.ins(Builtin.MEMSET.ir_call(fn, (p, value, nn)))
 
     def op_memory_copy(self, _imm: Any) -> None:
         n = self.pop()
@@ -785,27 +768,25 @@ class FunctionTranslator:
         dst = self.pop()
         d = self.memory_def(0)
         length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
-        s = self.bulk_range(src, n, length, TRAP_MEMORY_OUT_OF_BOUNDS)
-        t = self.bulk_range(dst, n, length, TRAP_MEMORY_OUT_OF_BOUNDS)
+        s = self.bulk_range(src, n, length, Trap.MemoryOutOfBounds)
+        t = self.bulk_range(dst, n, length, Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         ps = self.val(f"getelementptr i8, ptr {base}, i64 {s}")
         pd = self.val(f"getelementptr i8, ptr {base}, i64 {t}")
         nn = self.val(f"zext i32 {n} to i64")
         fn = self.builtin(Builtin.MEMMOVE)
-        self.ins(f"call ptr {fn}(ptr {pd}, ptr {ps}, i64 {nn})")
+        self.ins(Builtin.MEMMOVE.ir_call(fn, (pd, ps, nn)))
 
     def op_memory_init(self, data_index: int) -> None:
         n = self.pop()
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.MEMORY_INIT,
-            f", i32 0, i32 {data_index}, i32 {dst}, i32 {src}, i32 {n}",
-            TRAP_MEMORY_OUT_OF_BOUNDS,
+            Builtin.MEMORY_INIT, Trap.MemoryOutOfBounds, "0", str(data_index), dst, src, n
         )
 
     def op_data_drop(self, data_index: int) -> None:
-        self.call_python_builtin(Builtin.DATA_DROP, "i32", f", i32 {data_index}")
+        self.call_python_builtin(Builtin.DATA_DROP, str(data_index))
 
     # --- numeric ---
 
@@ -829,7 +810,7 @@ class FunctionTranslator:
     def int_div(self, ty: str, signed: bool, rem: bool) -> None:
         b = self.pop()
         a = self.pop()
-        self.trap_if(self.val(f"icmp eq {ty} {b}, 0"), TRAP_INTEGER_DIVISION_BY_ZERO)
+        self.trap_if(self.val(f"icmp eq {ty} {b}, 0"), Trap.IntegerDivisionByZero)
         if signed:
             minv = "-2147483648" if ty == "i32" else "-9223372036854775808"
             if rem:
@@ -841,14 +822,14 @@ class FunctionTranslator:
                 m1 = self.val(f"icmp eq {ty} {b}, -1")
                 mn = self.val(f"icmp eq {ty} {a}, {minv}")
                 ov = self.val(f"and i1 {m1}, {mn}")
-                self.trap_if(ov, TRAP_INTEGER_OVERFLOW)
+                self.trap_if(ov, Trap.IntegerOverflow)
                 self.push(ty, self.val(f"sdiv {ty} {a}, {b}"))
         else:
             self.push(ty, self.val(f"{'urem' if rem else 'udiv'} {ty} {a}, {b}"))
 
     def trunc_checked(self, fty: str, ity: str, signed: bool) -> None:
         x = self.pop()
-        self.trap_if(self.val(f"fcmp uno {fty} {x}, {x}"), TRAP_BAD_CONVERSION_TO_INTEGER)
+        self.trap_if(self.val(f"fcmp uno {fty} {x}, {x}"), Trap.BadConversionToInteger)
         bits = 32 if ity == "i32" else 64
         if signed:
             hi = 2.0 ** (bits - 1)
@@ -862,7 +843,7 @@ class FunctionTranslator:
         hi_ok = self.val(f"fcmp olt {fty} {x}, {f64_hex(hi)}")
         ok = self.val(f"and i1 {lo_ok}, {hi_ok}")
         bad = self.val(f"xor i1 {ok}, true")
-        self.trap_if(bad, TRAP_INTEGER_OVERFLOW)
+        self.trap_if(bad, Trap.IntegerOverflow)
         self.push(ity, self.val(f"{'fptosi' if signed else 'fptoui'} {fty} {x} to {ity}"))
 
 

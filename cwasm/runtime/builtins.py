@@ -1,4 +1,5 @@
-"""The runtime routines compiled code calls through the vmctx builtin slots.
+"""The implementations of the runtime routines compiled code calls through the vmctx
+builtin slots; their signatures are ``cwasm.abi.builtins.Builtin``'s.
 
 memory.grow, the table operations and the bulk-memory segment operations run here
 in Python (they are rare or already linear in their length); memmove and memset are
@@ -14,22 +15,15 @@ import ctypes
 from collections.abc import Callable
 from typing import Any
 
+from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
 from cwasm.runtime.native import MEMMOVE_ADDRESS, MEMSET_ADDRESS
 from cwasm.runtime.store import instance_at
-from cwasm.runtime.vmoffsets import NUM_BUILTINS, Builtin
-
-_u32 = ctypes.c_uint32
-_vp = ctypes.c_void_p
-
-# every builtin ends with ``u64 *done``: set to 1 once the call completed
-_MEMORY_GROW = ctypes.CFUNCTYPE(ctypes.c_int64, _vp, _u32, _u32, _vp)
-_TABLE_GROW = ctypes.CFUNCTYPE(ctypes.c_int32, _vp, _u32, _u32, ctypes.c_uint64, _vp)
-_TABLE_FILL = ctypes.CFUNCTYPE(ctypes.c_int32, _vp, _u32, _u32, ctypes.c_uint64, _u32, _vp)
-_SIX = ctypes.CFUNCTYPE(ctypes.c_int32, _vp, _u32, _u32, _u32, _u32, _u32, _vp)
-_TWO = ctypes.CFUNCTYPE(ctypes.c_int32, _vp, _u32, _vp)
 
 
 def _guard(fail: int, fn: Callable[..., int]) -> Callable[..., int]:
+    """The callback for ``fn(instance, *params)``: ``(vmctx, *params, done)``, setting
+    ``*done`` once ``fn`` returned, or returning ``fail`` without it."""
+
     def call(vmctx: int, *args: Any) -> int:
         *params, done = args
         inst = instance_at(vmctx)
@@ -80,25 +74,39 @@ def _data_drop(inst: Any, data: int) -> int:
     return 0
 
 
-_CALLBACKS: dict[Builtin, Any] = {
-    Builtin.MEMORY_GROW: _MEMORY_GROW(_guard(-1, _memory_grow)),
-    Builtin.TABLE_GROW: _TABLE_GROW(_guard(-1, _table_grow)),
-    Builtin.TABLE_FILL: _TABLE_FILL(_guard(1, _table_fill)),
-    Builtin.TABLE_COPY: _SIX(_guard(1, _table_copy)),
-    Builtin.TABLE_INIT: _SIX(_guard(1, _table_init)),
-    Builtin.ELEM_DROP: _TWO(_guard(1, _elem_drop)),
-    Builtin.MEMORY_INIT: _SIX(_guard(1, _memory_init)),
-    Builtin.DATA_DROP: _TWO(_guard(1, _data_drop)),
+#: every routine implemented in Python: (the result reported on failure, the function
+#: of the instance and the parameters between vmctx and done)
+PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
+    Builtin.MEMORY_GROW: (-1, _memory_grow),
+    Builtin.TABLE_GROW: (-1, _table_grow),
+    Builtin.TABLE_FILL: (1, _table_fill),
+    Builtin.TABLE_COPY: (1, _table_copy),
+    Builtin.TABLE_INIT: (1, _table_init),
+    Builtin.ELEM_DROP: (1, _elem_drop),
+    Builtin.MEMORY_INIT: (1, _memory_init),
+    Builtin.DATA_DROP: (1, _data_drop),
 }
 
-#: the value of every builtin slot, in slot order
+#: every routine libc implements: its address
+NATIVE_BUILTINS: dict[Builtin, int] = {
+    Builtin.MEMMOVE: MEMMOVE_ADDRESS,
+    Builtin.MEMSET: MEMSET_ADDRESS,
+}
+
+#: the ctypes callbacks (kept alive here), typed by the table's prototypes
+CALLBACKS: dict[Builtin, Any] = {
+    b: b.ctypes_prototype()(_guard(fail, fn)) for b, (fail, fn) in PYTHON_BUILTINS.items()
+}
+
+
+def _address(b: Builtin) -> int:
+    if b in NATIVE_BUILTINS:
+        return NATIVE_BUILTINS[b]
+    return ctypes.cast(CALLBACKS[b], ctypes.c_void_p).value or 0
+
+
+#: the value of every builtin slot, in slot order (0 for a reserved slot)
+_SLOTS = {int(b): b for b in Builtin}
 BUILTIN_ADDRESSES: tuple[int, ...] = tuple(
-    MEMMOVE_ADDRESS
-    if i == Builtin.MEMMOVE
-    else MEMSET_ADDRESS
-    if i == Builtin.MEMSET
-    else (ctypes.cast(_CALLBACKS[Builtin(i)], ctypes.c_void_p).value or 0)
-    if i in set(Builtin) and Builtin(i) in _CALLBACKS
-    else 0
-    for i in range(NUM_BUILTINS)
+    _address(_SLOTS[i]) if i in _SLOTS else 0 for i in range(NUM_BUILTIN_SLOTS)
 )

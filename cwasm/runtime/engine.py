@@ -12,10 +12,10 @@ import functools
 import platform
 import threading
 
+from cwasm.abi import guard_layout
 from cwasm.errors import CwasmError
 from cwasm.obj.engine import EngineMetadata
 from cwasm.obj.integrity import check_key
-from cwasm.runtime import guard_layout
 from cwasm.wasm.types import FuncType
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
-from cwasm.runtime import vmoffsets as vo
 from cwasm.runtime.types import FuncType
 from cwasm.runtime.values import SlotCodec
 from cwasm.wasm import types as wt
@@ -327,8 +327,13 @@ class Func:
 
     def vmfuncref(self) -> tuple[int, int, int, int]:
         """(wasm_call, vmctx, array_call, type_id) to copy into an importing vmctx."""
-        words = (ctypes.c_uint64 * 4).from_address(self._funcref_addr)
-        return words[0], words[1], words[2], words[3]
+        words = (ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8)).from_address(self._funcref_addr)
+        return (
+            words[vo.FUNCREF_WASM_CALL // 8],
+            words[vo.FUNCREF_VMCTX // 8],
+            words[vo.FUNCREF_ARRAY_CALL // 8],
+            words[vo.FUNCREF_TYPE_ID // 8],
+        )
 
     def __repr__(self) -> str:
         kind = "host" if self._host is not None else f"wasm function {self.func_index}"

@@ -10,6 +10,7 @@ import ctypes
 import struct
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi.vmoffsets import GLOBAL_SIZE
 from cwasm.errors import CwasmError
 from cwasm.runtime.types import GlobalType, Val
 from cwasm.wasm import types as wt
@@ -41,7 +42,7 @@ class Global:
     """A global (wasmtime-py's ``Global``)."""
 
     def __init__(self, store: Store, ty: GlobalType, val: Any) -> None:
-        self._own = (ctypes.c_uint64 * 2)()
+        self._own = (ctypes.c_uint64 * (GLOBAL_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own))
         self._write(val)
         store.keep(self)

@@ -28,11 +28,8 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING
 
-from cwasm.errors import CwasmError
-from cwasm.obj.constants import ELF_TEXT
-from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.integrity import SEAL_SIZE
-from cwasm.runtime.guard_layout import (
+from cwasm.abi import vmoffsets as vo
+from cwasm.abi.guard_layout import (
     BLOCK_SYMBOL,
     GS_CODE,
     GS_MEMORY,
@@ -50,6 +47,10 @@ from cwasm.runtime.guard_layout import (
     SIGSEGV,
     STATE_SYMBOL,
 )
+from cwasm.errors import CwasmError
+from cwasm.obj.constants import ELF_TEXT
+from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.integrity import SEAL_SIZE
 from cwasm.runtime.native import (
     PAGE_SIZE,
     PROT_EXEC,
@@ -63,8 +64,8 @@ from cwasm.runtime.native import (
 if TYPE_CHECKING:
     from cwasm.obj.artifact import Artifact
 
-#: vmctx offset of the store pointer (cwasm.runtime.vmoffsets.CTX_STORE)
-_CTX_WORDS = 2
+#: words of the cell the handler reads as a vmctx header: up to its store pointer
+_CTX_WORDS = vo.CTX_STORE // 8 + 1
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -227,7 +228,7 @@ def register_memory(owner: object, start: int, end: int, store_context: int) -> 
     """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
     ``store_context`` while ``owner`` (which keeps the reservation mapped) lives."""
     cell = (ctypes.c_uint64 * _CTX_WORDS)()
-    cell[1] = store_context  # at vmctx + CTX_STORE
+    cell[vo.CTX_STORE // 8] = store_context
     with _lock:
         st = _get_state()
         key = st.memories.add((start, end, ctypes.addressof(cell)))

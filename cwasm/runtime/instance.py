@@ -16,9 +16,9 @@ import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
-from cwasm.runtime import vmoffsets as vo
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
@@ -76,17 +76,17 @@ def _vmctx_image(lm: LoadedModule) -> bytes:
     m = lm.m
     words = (ctypes.c_uint64 * (o.size // 8))()
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
-    for i, addr in enumerate(BUILTIN_ADDRESSES):
-        words[o.builtins // 8 + i] = addr
+    for slot, addr in enumerate(BUILTIN_ADDRESSES):
+        words[(o.builtins + vo.POINTER_SIZE * slot) // 8] = addr
     for ti, tid in enumerate(lm.type_ids):
         struct.pack_into("<I", words, o.type_id(ti), tid)
     n_imp = m.num_imported_funcs
     for defined in range(len(lm.func_addrs)):
         fi = n_imp + defined
-        base = o.func_ref(fi) // 8
-        words[base] = lm.func_addrs[defined]
-        words[base + 2] = lm.entry_addrs[defined]
-        words[base + 3] = lm.type_ids[m.functions[fi]]
+        ref = o.func_ref(fi)
+        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = lm.func_addrs[defined]
+        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = lm.entry_addrs[defined]
+        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = lm.type_ids[m.functions[fi]]
     return bytes(words)
 
 
@@ -172,19 +172,19 @@ class Instance:
 
     def _link_func(self, index: int, func: Func) -> None:
         lm = self.module
-        base = lm.offsets.func_ref(index) // 8
-        words = self._words
+        ref = lm.offsets.func_ref(index)
         if func.instance is None:  # a host function: enter it through our trampoline
             tramp = lm.host_trampolines.get(func.wasm_type)
             if tramp is None:
                 raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
-            words[base] = tramp
-            words[base + 1] = func.hostctx_address
-            words[base + 2] = 0
-            words[base + 3] = func.type_id
+            w, v, a, t = tramp, func.hostctx_address, 0, func.type_id
         else:
             w, v, a, t = func.vmfuncref()
-            words[base], words[base + 1], words[base + 2], words[base + 3] = w, v, a, t
+        words = self._words
+        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = w
+        words[(ref + vo.FUNCREF_VMCTX) // 8] = v
+        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = a
+        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = t
         self.funcs[index] = func
 
     def _define(self) -> None:
@@ -202,8 +202,9 @@ class Instance:
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
         n_defined = len(lm.func_addrs)
         if n_defined:
-            first = o.func_ref(m.num_imported_funcs) // 8 + 1
-            words[first : first + 4 * n_defined : 4] = [self.vmctx] * n_defined
+            first = (o.func_ref(m.num_imported_funcs) + vo.FUNCREF_VMCTX) // 8
+            stride = vo.FUNCREF_SIZE // 8
+            words[first : first + stride * n_defined : stride] = [self.vmctx] * n_defined
 
     # --- initialization ---
 

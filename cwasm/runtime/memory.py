@@ -13,11 +13,12 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING
 
+from cwasm.abi import guard_layout
+from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
-from cwasm.runtime import guard, guard_layout
+from cwasm.runtime import guard
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
-from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Memory:
     """A linear memory (wasmtime-py's ``Memory``)."""
 
     def __init__(self, store: Store, ty: MemoryType) -> None:
-        self._own_def = (ctypes.c_uint64 * 2)()
+        self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         store.keep(self)
 

@@ -13,6 +13,7 @@ import os
 import weakref
 from typing import Self
 
+from cwasm.abi.vmoffsets import VMOffsets
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
@@ -29,7 +30,6 @@ from cwasm.runtime.types import (
     MemoryType,
     TableType,
 )
-from cwasm.runtime.vmoffsets import VMOffsets
 from cwasm.wasm.types import ExternKind
 from cwasm.wasm.types import FuncType as WasmFuncType
 

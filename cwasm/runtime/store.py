@@ -15,8 +15,8 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
-from cwasm.runtime import vmoffsets as vo
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.trap import Trap

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Any
 
+from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
 from cwasm.runtime.types import TableType
-from cwasm.runtime.vmoffsets import DEF_BASE, DEF_LENGTH
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Table:
     """A table (wasmtime-py's ``Table``)."""
 
     def __init__(self, store: Store, ty: TableType, init: Any) -> None:
-        self._own_def = (ctypes.c_uint64 * 2)()
+        self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         fill = self._encode(init)
         for i in range(ty.wasm.limits.min):

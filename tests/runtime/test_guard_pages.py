@@ -13,6 +13,8 @@ import textwrap
 
 import pytest
 
+from cwasm.abi import guard_layout
+from cwasm.abi import vmoffsets as vo
 from cwasm.api import (
     Config,
     Engine,
@@ -30,8 +32,7 @@ from cwasm.compile.x86 import guarded_accesses, instruction
 from cwasm.errors import CwasmError
 from cwasm.obj.errors import IncompatibleArtifactError
 from cwasm.obj.traps import Trap as TrapKind
-from cwasm.runtime import guard, guard_layout
-from cwasm.runtime import vmoffsets as vo
+from cwasm.runtime import guard
 from cwasm.wasm.decoder import decode_module
 from tests.compile.test_compiler import instruction_offsets
 from tests.runtime.wat import wat

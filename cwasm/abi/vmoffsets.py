@@ -2,16 +2,16 @@
 
 The compiler (which bakes these offsets into native code) and the runtime (which
 allocates and fills the blocks) both import this module, so it is pure Python: no
-ctypes, no llvmlite.
+llvmlite.
 
 Three kinds of blocks exist at run time, all made of little 8-byte fields:
 
 * the **store context** (one per ``Store``): stack limit, the current trap jump
   buffer, trap state, the backtrace buffer and the ``_setjmp``/``longjmp``
   pointers;
-* the **instance vmctx** (one per instance): a header, builtin pointers, the
-  module's engine type ids, imported and defined tables, memories and globals,
-  and one ``VMFuncRef`` per function index;
+* the **instance vmctx** (one per instance): a header, builtin pointers (one slot
+  per ``cwasm.abi.builtins.Builtin``), the module's engine type ids, imported and
+  defined tables, memories and globals, and one ``VMFuncRef`` per function index;
 * the **host function context**: the header of a vmctx (magic and store context
   at the same offsets, so the trap routine can use either) plus the callback.
 
@@ -22,10 +22,11 @@ runs the function; ``type_id`` is the engine-wide id of its signature.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
+
+from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
 
 POINTER_SIZE: Final = 8
 
@@ -102,36 +103,7 @@ DEF_SIZE: Final = 16
 GLOBAL_SIZE: Final = 16
 
 
-class Builtin(enum.IntEnum):
-    """Runtime routines compiled code reaches through pointers in the vmctx.
-
-    Each takes the caller's vmctx first. Those backed by Python return a status or
-    a result as documented; none of them unwinds native frames.
-    """
-
-    #: ``i64 (vmctx, u32 memory, u32 delta_pages)``: old size in pages, or -1
-    MEMORY_GROW = 0
-    #: ``i32 (vmctx, u32 table, u32 delta, u64 init)``: old size, or -1
-    TABLE_GROW = 1
-    #: ``i32 (vmctx, u32 table, u32 dst, u64 value, u32 len)``: 0, or a trap code + 1
-    TABLE_FILL = 2
-    #: ``i32 (vmctx, u32 dst_table, u32 src_table, u32 dst, u32 src, u32 len)``
-    TABLE_COPY = 3
-    #: ``i32 (vmctx, u32 table, u32 elem, u32 dst, u32 src, u32 len)``
-    TABLE_INIT = 4
-    #: ``i32 (vmctx, u32 elem)``
-    ELEM_DROP = 5
-    #: ``i32 (vmctx, u32 memory, u32 data, u32 dst, u32 src, u32 len)``
-    MEMORY_INIT = 6
-    #: ``i32 (vmctx, u32 data)``
-    DATA_DROP = 7
-    #: libc ``memmove(dst, src, n)``
-    MEMMOVE = 8
-    #: libc ``memset(dst, byte, n)``
-    MEMSET = 9
-
-
-NUM_BUILTINS: Final = 16
+#: offset of the builtin slots (``cwasm.abi.builtins``), one pointer per ``Builtin``
 VMCTX_BUILTINS: Final = 16
 
 
@@ -198,7 +170,7 @@ class VMOffsets:
 
     @property
     def type_ids(self) -> int:
-        return VMCTX_BUILTINS + NUM_BUILTINS * POINTER_SIZE
+        return VMCTX_BUILTINS + NUM_BUILTIN_SLOTS * POINTER_SIZE
 
     @property
     def imported_tables(self) -> int:
