@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from cwasm.abi import guard_layout
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
-from cwasm.compile import simd  # noqa: F401 - registers the SIMD instruction handlers
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink

@@ -5,17 +5,20 @@ operands to the lane shape it works on (``<16 x i8>``, ``<4 x float>``...) and i
 result back, and LLVM folds the casts away. Floating-point arithmetic uses the
 constrained intrinsics, like the scalar instructions, so NaN results stay quiet;
 integer saturation, min/max, abs and popcount use LLVM's generic vector intrinsics.
-Importing this module registers its handlers in the translator's dispatch table.
+Its handlers are exported as ``HANDLERS``, by operator name, for ``dispatch``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwasm.compile.irmodule import ATTR_STRICTFP
-from cwasm.compile.translate import _HANDLERS, _STRICT, FunctionTranslator
+from cwasm.compile.translate.driver import Handler
+from cwasm.compile.translate.numeric import STRICT
 from cwasm.wasm.operators import BY_NAME
+
+if TYPE_CHECKING:
+    from cwasm.compile.translate import FunctionTranslator
 
 V = "<2 x i64>"
 
@@ -31,8 +34,6 @@ SHAPES: dict[str, tuple[str, int]] = {
 _SUFFIX = {"i8": "i8", "i16": "i16", "i32": "i32", "i64": "i64", "float": "f32", "double": "f64"}
 _BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "float": 32, "double": 64}
 _INT_OF = {"float": "i32", "double": "i64"}
-
-_Handler = Callable[[FunctionTranslator, Any], None]
 
 
 def vty(elem: str, n: int) -> str:
@@ -86,7 +87,7 @@ def _strict_call(t: FunctionTranslator, base: str, ret: str, args: list[tuple[st
         ", ".join([ty for ty, _ in args] + ["metadata", "metadata"]),
     )
     argtext = ", ".join(f"{ty} {v}" for ty, v in args)
-    return t.val(f"call {ret} {fn}({argtext}, {_STRICT}) {ATTR_STRICTFP}")
+    return t.val(f"call {ret} {fn}({argtext}, {STRICT}) {ATTR_STRICTFP}")
 
 
 def _shuffle(t: FunctionTranslator, ty: str, a: str, b: str, lanes: list[int]) -> str:
@@ -97,11 +98,15 @@ def _shuffle(t: FunctionTranslator, ty: str, a: str, b: str, lanes: list[int]) -
 # --- registration helpers ---
 
 
-def _on(name: str, h: _Handler) -> None:
-    _HANDLERS[BY_NAME[name]] = h
+HANDLERS: dict[str, Handler] = {}
 
 
-def _binop(shape: str, inst: str) -> _Handler:
+def _on(name: str, h: Handler) -> None:
+    assert name not in HANDLERS, name
+    HANDLERS[name] = h
+
+
+def _binop(shape: str, inst: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -112,7 +117,7 @@ def _binop(shape: str, inst: str) -> _Handler:
     return h
 
 
-def _intr2(shape: str, name: str) -> _Handler:
+def _intr2(shape: str, name: str) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
 
@@ -125,7 +130,7 @@ def _intr2(shape: str, name: str) -> _Handler:
     return h
 
 
-def _intr1(shape: str, name: str, extra: str = "") -> _Handler:
+def _intr1(shape: str, name: str, extra: str = "") -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
 
@@ -139,7 +144,7 @@ def _intr1(shape: str, name: str, extra: str = "") -> _Handler:
     return h
 
 
-def _strict2(shape: str, op: str) -> _Handler:
+def _strict2(shape: str, op: str) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
 
@@ -151,7 +156,7 @@ def _strict2(shape: str, op: str) -> _Handler:
     return h
 
 
-def _strict_sqrt(shape: str) -> _Handler:
+def _strict_sqrt(shape: str) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
 
@@ -162,7 +167,7 @@ def _strict_sqrt(shape: str) -> _Handler:
     return h
 
 
-def _fminmax(shape: str, name: str) -> _Handler:
+def _fminmax(shape: str, name: str) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
     sfx = vsuffix(elem, n)
@@ -178,7 +183,7 @@ def _fminmax(shape: str, name: str) -> _Handler:
     return h
 
 
-def _pminmax(shape: str, is_min: bool) -> _Handler:
+def _pminmax(shape: str, is_min: bool) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
 
@@ -192,7 +197,7 @@ def _pminmax(shape: str, is_min: bool) -> _Handler:
     return h
 
 
-def _cmp(shape: str, pred: str) -> _Handler:
+def _cmp(shape: str, pred: str) -> Handler:
     elem, n = SHAPES[shape]
     ty = vty(elem, n)
     is_float = elem in _INT_OF
@@ -208,7 +213,7 @@ def _cmp(shape: str, pred: str) -> _Handler:
     return h
 
 
-def _shift(shape: str, inst: str) -> _Handler:
+def _shift(shape: str, inst: str) -> Handler:
     elem, n = SHAPES[shape]
     bits = _BITS[elem]
 
@@ -226,7 +231,7 @@ def _shift(shape: str, inst: str) -> _Handler:
     return h
 
 
-def _splat(shape: str) -> _Handler:
+def _splat(shape: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -238,7 +243,7 @@ def _splat(shape: str) -> _Handler:
     return h
 
 
-def _extract(shape: str, ext: str) -> _Handler:
+def _extract(shape: str, ext: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, lane: int) -> None:
@@ -252,7 +257,7 @@ def _extract(shape: str, ext: str) -> _Handler:
     return h
 
 
-def _replace(shape: str) -> _Handler:
+def _replace(shape: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, lane: int) -> None:
@@ -265,7 +270,7 @@ def _replace(shape: str) -> _Handler:
     return h
 
 
-def _neg(shape: str) -> _Handler:
+def _neg(shape: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -278,7 +283,7 @@ def _neg(shape: str) -> _Handler:
     return h
 
 
-def _all_true(shape: str) -> _Handler:
+def _all_true(shape: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -290,7 +295,7 @@ def _all_true(shape: str) -> _Handler:
     return h
 
 
-def _bitmask(shape: str) -> _Handler:
+def _bitmask(shape: str) -> Handler:
     elem, n = SHAPES[shape]
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -302,7 +307,7 @@ def _bitmask(shape: str) -> _Handler:
     return h
 
 
-def _narrow(dst: str, signed: bool) -> _Handler:
+def _narrow(dst: str, signed: bool) -> Handler:
     delem, n = SHAPES[dst]  # i8 x16 or i16 x8
     selem = "i16" if delem == "i8" else "i32"
     src = "i16x8" if delem == "i8" else "i32x4"
@@ -329,7 +334,7 @@ def _half(t: FunctionTranslator, v: str, elem: str, n: int, high: bool) -> str:
     return _shuffle(t, vty(elem, n), v, "poison", list(range(start, start + n // 2)))
 
 
-def _extend(dst: str, high: bool, signed: bool) -> _Handler:
+def _extend(dst: str, high: bool, signed: bool) -> Handler:
     delem, dn = SHAPES[dst]
     src = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}[dst]
     selem, sn = SHAPES[src]
@@ -343,7 +348,7 @@ def _extend(dst: str, high: bool, signed: bool) -> _Handler:
     return h
 
 
-def _extmul(dst: str, high: bool, signed: bool) -> _Handler:
+def _extmul(dst: str, high: bool, signed: bool) -> Handler:
     delem, dn = SHAPES[dst]
     src = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}[dst]
     selem, sn = SHAPES[src]
@@ -359,7 +364,7 @@ def _extmul(dst: str, high: bool, signed: bool) -> _Handler:
     return h
 
 
-def _extadd_pairwise(dst: str, signed: bool) -> _Handler:
+def _extadd_pairwise(dst: str, signed: bool) -> Handler:
     delem, dn = SHAPES[dst]
     src = "i8x16" if dst == "i16x8" else "i16x8"
     selem, sn = SHAPES[src]
@@ -376,7 +381,7 @@ def _extadd_pairwise(dst: str, signed: bool) -> _Handler:
     return h
 
 
-def _avgr_u(shape: str) -> _Handler:
+def _avgr_u(shape: str) -> Handler:
     elem, n = SHAPES[shape]
     wide_elem = "i16" if elem == "i8" else "i32"
     ty, wide = vty(elem, n), vty(wide_elem, n)
@@ -454,7 +459,7 @@ def _const(t: FunctionTranslator, data: bytes) -> None:
     t.push(V, f"<i64 {lo}, i64 {hi}>")
 
 
-def _bitwise(inst: str) -> _Handler:
+def _bitwise(inst: str) -> Handler:
     def h(t: FunctionTranslator, _imm: Any) -> None:
         b = t.pop()
         a = t.pop()
@@ -508,7 +513,7 @@ def _store(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
     t.heap_store(V, v, p)
 
 
-def _load_extend(selem: str, delem: str, signed: bool) -> _Handler:
+def _load_extend(selem: str, delem: str, signed: bool) -> Handler:
     n = 64 // _BITS[selem]
     dst = {"i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[delem]
 
@@ -522,7 +527,7 @@ def _load_extend(selem: str, delem: str, signed: bool) -> _Handler:
     return h
 
 
-def _load_splat(elem: str) -> _Handler:
+def _load_splat(elem: str) -> Handler:
     n = 128 // _BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
@@ -535,7 +540,7 @@ def _load_splat(elem: str) -> _Handler:
     return h
 
 
-def _load_zero(elem: str) -> _Handler:
+def _load_zero(elem: str) -> Handler:
     n = 128 // _BITS[elem]
     shape = "i32x4" if elem == "i32" else "i64x2"
 
@@ -550,7 +555,7 @@ def _load_zero(elem: str) -> _Handler:
     return h
 
 
-def _load_lane(elem: str) -> _Handler:
+def _load_lane(elem: str) -> Handler:
     n = 128 // _BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
@@ -565,7 +570,7 @@ def _load_lane(elem: str) -> _Handler:
     return h
 
 
-def _store_lane(elem: str) -> _Handler:
+def _store_lane(elem: str) -> Handler:
     n = 128 // _BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
@@ -583,7 +588,7 @@ def _store_lane(elem: str) -> _Handler:
 # --- conversions ---
 
 
-def _trunc_sat(src: str, signed: bool) -> _Handler:
+def _trunc_sat(src: str, signed: bool) -> Handler:
     selem, sn = SHAPES[src]
     op = "fptosi" if signed else "fptoui"
 
@@ -599,7 +604,7 @@ def _trunc_sat(src: str, signed: bool) -> _Handler:
     return h
 
 
-def _convert(signed: bool) -> _Handler:
+def _convert(signed: bool) -> Handler:
     op = "sitofp" if signed else "uitofp"
 
     def h(t: FunctionTranslator, _imm: Any) -> None:
@@ -609,7 +614,7 @@ def _convert(signed: bool) -> _Handler:
     return h
 
 
-def _convert_low(signed: bool) -> _Handler:
+def _convert_low(signed: bool) -> Handler:
     op = "sitofp" if signed else "uitofp"
 
     def h(t: FunctionTranslator, _imm: Any) -> None:

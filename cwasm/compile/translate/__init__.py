@@ -1,0 +1,32 @@
+"""Translation of one validated wasm function body to the text of one LLVM IR function.
+
+The package is laid out like Cranelift's wasm translator:
+
+- ``driver``: the per-function core (stacks, locals, labels, IR emission, trap sites)
+  and the ``translate()`` loop;
+- ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
+- ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
+  stores, bulk memory and builtin calls;
+- ``numeric``: scalar numeric instructions and constants;
+- ``simd``: the fixed-width SIMD instructions;
+- ``dispatch``: merges the ``HANDLERS`` each of them exports into the opcode-indexed
+  list the driver uses.
+
+``FunctionTranslator`` combines the pieces; importing this package is all a user needs.
+"""
+
+from __future__ import annotations
+
+from cwasm.compile.translate import dispatch
+from cwasm.compile.translate.control import ControlMixin
+from cwasm.compile.translate.driver import Handler, func_symbol, trap_symbol
+from cwasm.compile.translate.environ import GUARDED_PTR
+from cwasm.compile.translate.numeric import NumericMixin
+
+__all__ = ["GUARDED_PTR", "FunctionTranslator", "Handler", "func_symbol", "trap_symbol"]
+
+
+class FunctionTranslator(ControlMixin, NumericMixin):
+    """Translates one defined function; ``translate()`` appends it to the IRModule."""
+
+    handlers = dispatch.HANDLERS

@@ -1,0 +1,40 @@
+"""The dispatch table: the handler of every instruction, indexed by opcode.
+
+Each translation module exports ``HANDLERS``, its operators by name; this module
+merges them into the one list ``translate()`` indexes per instruction. An operator
+claimed by two modules, or a name the operator table does not know, is an error at
+import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cwasm.compile.translate import control, driver, environ, numeric, simd
+from cwasm.compile.translate.driver import Handler
+from cwasm.wasm.operators import BY_NAME, OPERATORS
+
+#: each module's handlers by operator name, keyed by the module's short name
+TABLES: dict[str, Mapping[str, Handler]] = {
+    "driver": driver.HANDLERS,
+    "control": control.HANDLERS,
+    "environ": environ.HANDLERS,
+    "numeric": numeric.HANDLERS,
+    "simd": simd.HANDLERS,
+}
+
+
+def build(tables: Mapping[str, Mapping[str, Handler]]) -> list[Handler | None]:
+    """Merge ``tables`` into a list indexed by opcode (None: no handler)."""
+    handlers: list[Handler | None] = [None] * len(OPERATORS)
+    owner: dict[str, str] = {}
+    for module, table in tables.items():
+        for name, h in table.items():
+            if name in owner:
+                raise AssertionError(f"{name} has handlers in both {owner[name]} and {module}")
+            owner[name] = module
+            handlers[BY_NAME[name]] = h
+    return handlers
+
+
+HANDLERS = build(TABLES)
