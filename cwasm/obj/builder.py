@@ -1,6 +1,6 @@
 """ObjectBuilder and ``build_artifact``: compiled code + module translation → artifact bytes.
 
-Sections are created in Wasmtime v28's order (FORMAT.md §2): ``.wasmtime.engine``,
+Sections are created in Wasmtime v28's order (docs/artifact-format.md): ``.wasmtime.engine``,
 ``.wasmtime.bti``, ``.text`` (page-aligned, padded to whole pages), ``.wasmtime.addrmap``,
 ``.wasmtime.traps``, ``.rodata.wasm``, ``.name.wasm``, ``.wasmtime.dwarf``,
 ``.wasmtime.info``, then cwasm's ``.cwasm.mac`` and ``.cwasm.checksum``; the ELF writer adds

@@ -165,7 +165,7 @@ NO_FILE_POS: Final = 0xFFFFFFFF
 
 
 def machine_for(triple: str) -> tuple[int, bool]:
-    """``(e_machine, big_endian)`` of the artifact for a target triple (FORMAT.md §1.2).
+    """``(e_machine, big_endian)`` of the artifact for a target triple (docs/artifact-format.md §1).
 
     Pulley targets pretend to be riscv64, as Wasmtime v28 does. Raises ``ValueError``
     for an architecture the format has no loadable ELF64 mapping for.
@@ -183,7 +183,7 @@ def machine_for(triple: str) -> tuple[int, bool]:
 
 
 def page_align_for(triple: str) -> int:
-    """Compile-time page alignment ``P`` for a target (FORMAT.md §1.4)."""
+    """Compile-time page alignment ``P`` for a target (docs/artifact-format.md, conventions)."""
     arch = triple.split("-", 1)[0]
     if arch in ("aarch64", "arm64"):
         if any(os_ in triple for os_ in ("darwin", "macos", "ios", "tvos")):
@@ -193,7 +193,8 @@ def page_align_for(triple: str) -> int:
 
 
 def function_alignment_for(triple: str) -> int:
-    """Alignment of each wasm function in ``.text`` (FORMAT.md §2.3)."""
+    """Wasmtime v28's alignment of each wasm function in ``.text`` (the ISA's preferred
+    function alignment); cwasm's pre-linked code keeps LLVM's own alignment."""
     arch = triple.split("-", 1)[0]
     if arch in ("x86_64", "aarch64", "arm64"):
         return 32

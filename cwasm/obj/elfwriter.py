@@ -1,4 +1,4 @@
-"""ELF64 relocatable files, written as the object crate 0.36.5 does (FORMAT.md §1.3).
+"""ELF64 relocatable files, written as the object crate 0.36.5 does (docs/artifact-format.md §1).
 
 The writer reproduces the exact byte layout of Wasmtime v28 artifacts: sections in
 creation order, each at its alignment; then ``.symtab`` (null symbol, locals, globals),

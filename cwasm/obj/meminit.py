@@ -1,6 +1,6 @@
 """Memory initialization planning: Static page-aligned memory images or Segmented data.
 
-Decides exactly as Wasmtime v28's ``try_static_init(P, 16 MiB)`` (FORMAT.md §2.8): a
+Decides exactly as Wasmtime v28's ``try_static_init(P, 16 MiB)`` (docs/artifact-format.md §1): a
 module gets Static images when every active segment has a constant offset, targets a
 defined memory, lies within the memory's minimum size, the page size is at least ``P``,
 and each image is dense enough (span < 2 × data, or span < 16 MiB). Otherwise the active

@@ -276,6 +276,10 @@ DIRECTORY_RIGHTS = (
     | R.PATH_UNLINK_FILE
 )
 
+#: The rights of a stdio descriptor that is not a regular file (a pipe, a terminal, a
+#: null stream), besides ``FD_READ`` or ``FD_WRITE`` for its side.
+STREAM_RIGHTS = R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE
+
 #: The rights that modify a directory's contents (absent from read-only preopens).
 DIRECTORY_WRITE_RIGHTS = (
     R.PATH_CREATE_DIRECTORY

@@ -2,7 +2,7 @@
 
 Every decoded field is compared with an independent source: ``readelf`` and
 pyelftools for the ELF structure, a minimal ``struct`` decoding for the packed
-trap and address-map tables, FORMAT.md §6 for the default engine's metadata, and
+trap and address-map tables, the settings wasmtime-py 28.0.0's default engine records, and
 the WAT source (and its binary) for the module information.
 """
 
@@ -244,7 +244,7 @@ def test_traps_are_where_the_source_says(sample: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# engine section against FORMAT.md §6 (default engine)
+# engine section against wasmtime-py 28.0.0's default engine
 
 DEFAULT_FEATURES = {
     "reference_types": True,

@@ -17,7 +17,7 @@ from cwasm.wasi.abi import (
     Rights,
     SubclockFlags,
 )
-from cwasm.wasi.context import Descriptor
+from cwasm.wasi.descriptors import Descriptor
 from tests.wasi.conftest import ROOT_FD
 from tests.wasi.guest import Guest
 

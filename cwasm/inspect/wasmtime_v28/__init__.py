@@ -1,9 +1,11 @@
-"""Decoders for the Wasmtime-specific sections of a genuine v28 artifact (FORMAT.md §2.1, §2.11).
+"""Decoders for the Wasmtime-specific sections of a genuine v28 artifact.
 
 Wasmtime writes ``.wasmtime.engine`` (the framing shared with cwasm, then a postcard
 ``Metadata``) and ``.wasmtime.info`` (postcard ``(CompiledModuleInfo, ModuleTypes)`` for a
-core module) with its own schema, which differs from cwasm's. ``engine``, ``module_types``
-and ``info`` read them into dataclasses named after Wasmtime's types; every decoder raises
+core module) with its own schema, which differs from cwasm's (docs/artifact-format.md
+§2.1, §2.2; Wasmtime's own reference is its ``engine/serialization.rs`` and
+``compile/module_artifacts.rs``). ``engine``, ``module_types`` and ``info`` read them into
+dataclasses named after Wasmtime's types; every decoder raises
 :class:`~cwasm.errors.ArtifactError` on malformed input.
 """
 

@@ -1,6 +1,6 @@
-"""Wasmtime v28's ``.wasmtime.engine`` (FORMAT.md §2.1): the compiling engine's ``Metadata``.
+"""Wasmtime v28's ``.wasmtime.engine`` (docs/artifact-format.md §2.1): the engine's ``Metadata``.
 
-The framing (version byte, version string) is cwasm's own and is split off by
+The framing (version byte, version string), which cwasm's artifacts share, is split off by
 :func:`cwasm.obj.engine.split_engine_section`; what follows is Wasmtime's postcard
 ``Metadata``: target, Cranelift settings, tunables and wasm features.
 """
@@ -134,7 +134,7 @@ def _tunables(r: Reader) -> Tunables:
 
 
 def decode_engine_section(data: bytes | memoryview) -> EngineSection:
-    """Decode a Wasmtime v28 ``.wasmtime.engine`` section (FORMAT.md §2.1)."""
+    """Decode a Wasmtime v28 ``.wasmtime.engine`` section."""
     version, payload = split_engine_section(data)
     r = Reader(payload)
     with decoding("engine metadata"):

@@ -1,4 +1,4 @@
-"""Wasmtime v28's ``.wasmtime.info`` of a core module (FORMAT.md §2.11).
+"""Wasmtime v28's ``.wasmtime.info`` of a core module (docs/artifact-format.md §2.2).
 
 Wasmtime writes postcard ``(CompiledModuleInfo, ModuleTypes)`` with its own schema,
 which differs from cwasm's. This module reads it into dataclasses named after
