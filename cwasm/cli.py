@@ -1,10 +1,13 @@
-"""The ``cwasm`` command line: one argparse subcommand per verb (inspect, compile, run).
+"""The ``cwasm`` command line: one argparse subcommand per verb (inspect, compile, run, wast).
 
 Each subcommand registers itself through a function in :data:`COMMANDS` that adds
 its parser and sets ``handler``. Errors cwasm raises on purpose are printed as one
 line on stderr with exit status 1, never as a traceback. ``cwasm run`` exits as
 Wasmtime's CLI does: with the program's ``proc_exit`` status, or 134 (128 + SIGABRT)
-after printing the trap and its wasm backtrace when the program traps.
+after printing the trap and its wasm backtrace when the program traps. ``cwasm wast``
+exits with 0 when every directive of its scripts passes, else 1 after one line per
+failed directive. Subcommands import what they need when they run, so ``cwasm --version``
+loads nothing but this module.
 """
 
 from __future__ import annotations
@@ -401,12 +404,64 @@ def format_value(kind: ValType, raw: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# wast
+
+
+@command
+def _add_wast(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "wast",
+        help="run WebAssembly spec test scripts (.wast), as `wasmtime wast` does",
+        description=(
+            "Run every directive of each script (modules, assert_return, assert_trap, "
+            "assert_malformed, ...) against cwasm's runtime. Exit status 0 when all pass; "
+            "otherwise each failed directive is reported on stderr and the status is 1."
+        ),
+    )
+    p.add_argument("scripts", nargs="+", type=Path, metavar="SCRIPT_FILE", help="a .wast script")
+    p.set_defaults(handler=run_wast)
+
+
+def run_wast(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from cwasm.wast.runner import run_script
+
+    failed = 0
+    for path in args.scripts:
+        if not path.is_file():
+            raise CwasmError(f"no such script file: {path}")
+        outcomes = run_script(path)
+        skipped: Counter[str] = Counter()
+        for o in outcomes:
+            if o.status == "failed":
+                failed += 1
+                print(
+                    f"cwasm: error: failed directive on {path}:{o.line}: {o.command}: {o.detail}",
+                    file=sys.stderr,
+                )
+            elif o.status == "skipped":
+                skipped[o.detail] += 1
+        for reason, n in sorted(skipped.items()):
+            print(f"cwasm: warning: {path}: {n} directive(s) skipped: {reason}", file=sys.stderr)
+    if failed:
+        print(f"cwasm: error: {failed} directive(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------------------
 # entry point
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cwasm import __version__
+
     parser = argparse.ArgumentParser(
         prog="cwasm", description="WebAssembly ahead-of-time compiler and runtime."
+    )
+    parser.add_argument(
+        "-V", "--version", action="version", version=f"cwasm {__version__}", help="print version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:

@@ -74,6 +74,18 @@ def test_inspect_is_a_leaf_used_only_by_the_cli() -> None:
     assert users == ["cli.py"]
 
 
+def test_wast_is_a_leaf_used_only_by_the_cli() -> None:
+    """``cwasm.wast`` runs scripts through the public API; only ``cwasm.cli`` imports it."""
+    assert _forbidden("wast", ("cwasm.compile", "llvmlite", "tests")) == []
+    users = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "wast" not in path.relative_to(PACKAGE).parts[:1]
+        and any(n.startswith("cwasm.wast") for n in _imports(path))
+    ]
+    assert users == ["cli.py"]
+
+
 def test_the_runtime_module_only_loads() -> None:
     from cwasm.runtime.engine import Engine
     from cwasm.runtime.module import Module

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.spec.values import HostRef, arg_value, result_matches
+from cwasm.wast.values import HostRef, arg_value, describe_expected, result_matches
 
 
 def test_integer_args_are_bit_patterns() -> None:
@@ -38,3 +38,12 @@ def test_references() -> None:
     assert not result_matches({"type": "externref", "value": "3"}, HostRef(4))
     assert result_matches({"type": "funcref", "value": "null"}, None)
     assert result_matches({"type": "funcref"}, object())
+
+
+def test_expected_values_read_like_actual_ones() -> None:
+    assert describe_expected({"type": "i32", "value": "3"}) == "i32 0x3"
+    assert describe_expected({"type": "f32", "value": "nan:canonical"}) == "f32 nan:canonical"
+    lanes = {"type": "v128", "lane_type": "i32", "value": ["1", "2", "3", "4"]}
+    assert describe_expected(lanes) == "v128 i32x4 [1, 2, 3, 4]"
+    assert describe_expected({"type": "funcref", "value": "null"}) == "funcref null"
+    assert describe_expected({"type": "externref"}) == "externref (any)"

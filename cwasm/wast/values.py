@@ -1,4 +1,4 @@
-"""Spec-test values: JSON arguments to raw bit patterns, and matching of results."""
+"""Script values: ``json-from-wast`` arguments to raw bit patterns, and matching of results."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def _float_matches(bits: int, expected: str, width: int) -> bool:
 
 
 def result_matches(expected: dict[str, Any], actual: Any) -> bool:
+    """Whether a raw result is the expected one (``nan:canonical``/``nan:arithmetic``
+    patterns, v128 lanes, references by kind or host-reference number)."""
     t = expected["type"]
     v = expected.get("value")
     if t in ("i32", "i64"):
@@ -91,6 +93,21 @@ def result_matches(expected: dict[str, Any], actual: Any) -> bool:
 
 
 def describe(value: Any) -> str:
+    """A raw result for a failure message: bit patterns in hex."""
     if isinstance(value, int):
         return hex(value)
     return repr(value)
+
+
+def describe_expected(expected: dict[str, Any]) -> str:
+    """An expected result for a failure message, as ``describe`` shows actual ones: ``i32 0x3``,
+    ``f32 nan:canonical``, ``v128 i16x8 [1, 2, ...]``, ``externref 1``, ``funcref null``."""
+    t = expected["type"]
+    v = expected.get("value")
+    if t in ("i32", "i64", "f32", "f64"):
+        return f"{t} {v}" if str(v).startswith("nan") else f"{t} {hex(int(v))}"  # type: ignore[arg-type]
+    if t == "v128":
+        lanes = ", ".join(str(lane) for lane in v)  # type: ignore[union-attr]
+        count = 128 // _LANE_BITS[expected["lane_type"]]
+        return f"v128 {expected['lane_type']}x{count} [{lanes}]"
+    return f"{t} {'(any)' if v is None else v}"

@@ -1,4 +1,5 @@
-"""The harness's execution backend: compile, instantiate and call through cwasm's runtime."""
+"""What a script's directives run against: cwasm's public API, with the ``spectest`` host
+module the spec scripts import from. One engine and store per script."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 import cwasm.api as api
 from cwasm.errors import LinkError, WasmError
 from cwasm.wasm.decoder import decode_module
-from tests.spec.backend import Backend
 
 # Spec trap texts whose wording differs from Wasmtime's message for the same trap code
 # (the reference interpreter also appends details, e.g. "uninitialized element 2").
@@ -48,8 +48,8 @@ def _spectest(store: api.Store) -> dict[str, Any]:
     }
 
 
-class RuntimeBackend(Backend):
-    executes = True
+class Backend:
+    """Decode, compile, instantiate and call modules of one script in one store."""
 
     def __init__(self) -> None:
         self.engine = api.Engine()
@@ -57,9 +57,11 @@ class RuntimeBackend(Backend):
         self.registry: dict[str, Any] = {"spectest": _spectest(self.store)}
 
     def validate(self, wasm: bytes) -> None:
+        """Decode and validate (raises ``WasmError``)."""
         decode_module(wasm)
 
     def instantiate(self, wasm: bytes) -> Any:
+        """Compile and instantiate, importing from ``spectest`` and the registered instances."""
         module = api.Module(self.engine, wasm)
         imports = []
         for imp in module.imports:
@@ -71,24 +73,35 @@ class RuntimeBackend(Backend):
         return api.Instance(self.store, module, imports)
 
     def invoke(self, instance: Any, field: str, args: list[Any]) -> list[Any]:
+        """Call an export with raw arguments; returns the raw results."""
         func = instance.exports(self.store)[field]
         return list(func.call_raw(self.store, args))
 
     def get(self, instance: Any, field: str) -> Any:
+        """The raw value of an exported global."""
         return instance.exports(self.store)[field].value_raw(self.store)
 
     def register(self, name: str, instance: Any) -> None:
+        """Make ``instance``'s exports importable as module ``name``."""
         self.registry[name] = instance.exports(self.store)
 
     def is_wasm_error(self, exc: BaseException) -> bool:
+        """Whether decoding or validation refused the module."""
         return isinstance(exc, WasmError)
 
+    def is_trap(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a wasm trap."""
+        return self.trap_message(exc) is not None
+
     def trap_message(self, exc: BaseException) -> str | None:
+        """The trap's description without Wasmtime's ``wasm trap:`` prefix (None: no trap)."""
         if not isinstance(exc, api.Trap):
             return None
         return str(exc.message).removeprefix("wasm trap: ")
 
     def trap_matches(self, exc: BaseException, expected: str) -> bool:
+        """Whether the trap is the one the script expects (by message, or by trap code where
+        the spec's wording differs from Wasmtime's)."""
         message = self.trap_message(exc)
         if message is None:
             return False

@@ -1,0 +1,182 @@
+"""Running a script's directives: modules, assertions and actions, each with its outcome.
+
+Every directive yields one ``Outcome`` (passed, failed or skipped) and never stops the
+script: a failure is reported with what was expected and what happened. Text-format
+modules (``module quote``) are skipped, as are directives of proposals the runner does
+not know.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cwasm.wast.backend import Backend
+from cwasm.wast.script import WastScript, convert
+from cwasm.wast.values import arg_value, describe, describe_expected, result_matches
+
+#: directives that exercise decoding and validation only
+DECODE_COMMANDS = {"module", "assert_malformed", "assert_invalid"}
+
+
+@dataclass
+class Outcome:
+    """What one directive did."""
+
+    command: str  # the directive's type, e.g. "assert_return"
+    line: int
+    status: str  # passed | failed | skipped
+    stage: str = "decode"  # decode | exec: which half of cwasm the directive tested
+    detail: str = ""
+
+
+class Unsupported(Exception):
+    """The runner cannot run this directive (counted as skipped, with the reason)."""
+
+
+class _ModuleMissing(Exception):
+    pass
+
+
+def _expected_message_matches(expected: str, actual: str) -> bool:
+    # the reference interpreter's rule: the expected text is a prefix of the message
+    return actual.startswith(expected)
+
+
+class ScriptRunner:
+    """Runs the directives of one script in a fresh ``Backend`` (engine and store)."""
+
+    def __init__(self, script: WastScript) -> None:
+        self.script = script
+        self.backend = Backend()
+        self.current: Any = None
+        self.named: dict[str, Any] = {}
+        self.module_ok = True
+
+    def run(self) -> Iterator[Outcome]:
+        """The outcome of every directive, in script order."""
+        for cmd in self.script.commands:
+            yield self.run_command(cmd)
+
+    def _instance(self, name: str | None) -> Any:
+        if name is None:
+            if not self.module_ok:
+                raise _ModuleMissing("the current module failed to instantiate")
+            return self.current
+        if name not in self.named:
+            raise _ModuleMissing(f"unknown module {name}")
+        return self.named[name]
+
+    def run_command(self, cmd: dict[str, Any]) -> Outcome:
+        """Run one directive (a ``json-from-wast`` command)."""
+        ctype = cmd["type"]
+        line = cmd.get("line", 0)
+        if cmd.get("module_type") == "text":
+            return Outcome(ctype, line, "skipped", detail="text-format module")
+        try:
+            return self._run(ctype, line, cmd)
+        except Unsupported as e:
+            stage = "decode" if ctype in ("assert_malformed", "assert_invalid") else "exec"
+            return Outcome(ctype, line, "skipped", stage, str(e))
+        except _ModuleMissing as e:
+            return Outcome(ctype, line, "failed", "exec", str(e))
+        except Exception as e:  # a reported failure, never a crash
+            stage = "decode" if ctype in DECODE_COMMANDS else "exec"
+            return Outcome(ctype, line, "failed", stage, f"{type(e).__name__}: {e}")
+
+    def _run(self, ctype: str, line: int, cmd: dict[str, Any]) -> Outcome:
+        backend = self.backend
+        if ctype == "module":
+            wasm = self.script.module_bytes(cmd["filename"])
+            self.module_ok = False
+            try:
+                backend.validate(wasm)
+            except Exception as e:
+                return Outcome(ctype, line, "failed", "decode", f"{type(e).__name__}: {e}")
+            try:
+                inst = backend.instantiate(wasm)
+            except Exception as e:
+                return Outcome(ctype, line, "failed", "exec", f"{type(e).__name__}: {e}")
+            self.current = inst
+            self.module_ok = True
+            if cmd.get("name"):
+                self.named[cmd["name"]] = inst
+            return Outcome(ctype, line, "passed", "exec")
+        if ctype in ("assert_malformed", "assert_invalid"):
+            wasm = self.script.module_bytes(cmd["filename"])
+            try:
+                backend.validate(wasm)
+            except Exception as e:
+                if not backend.is_wasm_error(e):
+                    return Outcome(ctype, line, "failed", detail=f"{type(e).__name__}: {e}")
+                msg = getattr(e, "message", str(e))
+                if _expected_message_matches(cmd["text"], msg):
+                    return Outcome(ctype, line, "passed")
+                return Outcome(
+                    ctype, line, "failed", detail=f"expected {cmd['text']!r}, got {msg!r}"
+                )
+            return Outcome(ctype, line, "failed", detail=f"accepted; expected {cmd['text']!r}")
+        if ctype == "register":
+            backend.register(cmd["as"], self._instance(cmd.get("name")))
+            return Outcome(ctype, line, "passed", "exec")
+        if ctype in ("action", "assert_return", "assert_trap", "assert_exhaustion"):
+            return self._run_action(ctype, line, cmd)
+        if ctype in ("assert_unlinkable", "assert_uninstantiable"):
+            wasm = self.script.module_bytes(cmd["filename"])
+            try:
+                backend.instantiate(wasm)
+            except Exception as e:
+                if backend.is_wasm_error(e):
+                    return Outcome(ctype, line, "failed", "exec", f"rejected by validation: {e}")
+                return Outcome(ctype, line, "passed", "exec", f"{type(e).__name__}: {e}")
+            return Outcome(ctype, line, "failed", "exec", "instantiated; expected a failure")
+        raise Unsupported(f"command {ctype}")
+
+    def _run_action(self, ctype: str, line: int, cmd: dict[str, Any]) -> Outcome:
+        backend = self.backend
+        action = cmd["action"]
+        inst = self._instance(action.get("module"))
+        try:
+            if action["type"] == "invoke":
+                args = [arg_value(a) for a in action.get("args", [])]
+                results = backend.invoke(inst, action["field"], args)
+            elif action["type"] == "get":
+                results = [backend.get(inst, action["field"])]
+            else:
+                raise ValueError(f"unknown action {action['type']}")
+        except Exception as e:
+            if ctype in ("assert_trap", "assert_exhaustion") and backend.is_trap(e):
+                if backend.trap_matches(e, cmd["text"]):
+                    return Outcome(ctype, line, "passed", "exec")
+                return Outcome(
+                    ctype,
+                    line,
+                    "failed",
+                    "exec",
+                    f"expected trap {cmd['text']!r}, got {backend.trap_message(e)!r}",
+                )
+            raise
+        if ctype in ("assert_trap", "assert_exhaustion"):
+            got = ", ".join(describe(r) for r in results)
+            return Outcome(
+                ctype, line, "failed", "exec", f"returned [{got}]; expected trap {cmd['text']!r}"
+            )
+        if ctype == "assert_return":
+            expected = cmd.get("expected", [])
+            if len(expected) != len(results) or not all(
+                result_matches(e, r) for e, r in zip(expected, results, strict=True)
+            ):
+                got = ", ".join(describe(r) for r in results)
+                want = ", ".join(describe_expected(e) for e in expected)
+                return Outcome(ctype, line, "failed", "exec", f"got [{got}], expected [{want}]")
+        return Outcome(ctype, line, "passed", "exec")
+
+
+def run_script(wast: Path) -> list[Outcome]:
+    """Convert and run one ``.wast`` file (in a scratch directory); every directive's outcome."""
+    with tempfile.TemporaryDirectory(prefix="cwasm-wast-") as tmp:
+        script = convert(wast, Path(tmp))
+        return list(ScriptRunner(script).run())
