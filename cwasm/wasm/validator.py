@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     EXTERNREF,
@@ -158,8 +159,8 @@ _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 class _Context:
     """The parts of a module a body is checked against (references, not copies)."""
 
-    module: ModuleTranslation
-    func_types: list[int]  # the module's type index per function index
+    module: ModuleRecord
+    func_types: tuple[int, ...]  # the module's type index per function index
     num_types: int
     num_memories: int
     data_count: int | None
@@ -193,12 +194,11 @@ class _Context:
 
 
 # Converted signatures outlive one call: the bodies of a module are validated one by
-# one, and share the module's type list. Keyed by that list's identity; entries are
-# never stale as long as types are only appended, never replaced.
-_sig_cache: tuple[list[FuncType], dict[int, tuple[list[int], list[int]]]] | None = None
+# one, and share the module's (immutable) type tuple. Keyed by that tuple's identity.
+_sig_cache: tuple[tuple[FuncType, ...], dict[int, tuple[list[int], list[int]]]] | None = None
 
 
-def _sigs_for(types: list[FuncType]) -> dict[int, tuple[list[int], list[int]]]:
+def _sigs_for(types: tuple[FuncType, ...]) -> dict[int, tuple[list[int], list[int]]]:
     global _sig_cache
     cache = _sig_cache
     if cache is not None and cache[0] is types:
@@ -208,14 +208,15 @@ def _sigs_for(types: list[FuncType]) -> dict[int, tuple[list[int], list[int]]]:
     return sigs
 
 
-def _context(m: ModuleTranslation) -> _Context:
+def _context(translation: ModuleTranslation) -> _Context:
+    m = translation.module
     return _Context(
         module=m,
         func_types=m.functions,
         num_types=len(m.types),
         num_memories=len(m.memories),
-        data_count=m.data_count,
-        declared_refs=m.declared_refs,
+        data_count=translation.data_count,
+        declared_refs=translation.declared_refs,
         sigs=_sigs_for(m.types),
     )
 
@@ -248,10 +249,10 @@ class _SparseLocals:
         return self.types[bisect.bisect_right(self.ends, index)]
 
 
-def validate_function_body(module: ModuleTranslation, defined_index: int) -> None:
-    """Validate ``module.bodies[defined_index]``; raise InvalidError or MalformedError."""
-    ctx = _context(module)
-    body = module.bodies[defined_index]
+def validate_function_body(translation: ModuleTranslation, defined_index: int) -> None:
+    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError."""
+    ctx = _context(translation)
+    body = translation.bodies[defined_index]
     if not 0 <= body.type_index < ctx.num_types:
         raise InvalidError(f"unknown type {body.type_index}", body.offset)
     params, results = ctx.sig(body.type_index)
@@ -262,7 +263,7 @@ def validate_function_body(module: ModuleTranslation, defined_index: int) -> Non
             local_types.extend([int(ty)] * count)
     else:
         local_types = _SparseLocals(params, body.locals)
-    code = module.wasm[body.code_start : body.end]
+    code = translation.wasm[body.code_start : body.end]
     base = body.code_start
     try:
         _validate(ctx, code, base, local_types, results)

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from cwasm.errors import InvalidError, MalformedError, WasmError
 from cwasm.wasm import validator
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
@@ -151,16 +152,18 @@ def make_context(
 ) -> ModuleTranslation:
     return ModuleTranslation(
         wasm=wasm,
-        types=types,
-        functions=[1, body.type_index],
-        num_imported_funcs=1,
-        tables=[TableType(FUNCREF, Limits(2)), TableType(EXTERNREF, Limits(2))],
-        memories=[MemoryType(Limits(1))] if memory else [],
-        globals=[GlobalType(I32, False), GlobalType(I64, True)],
-        elements=[
-            ElementSegment(SegmentMode.ACTIVE, FUNCREF, functions=(0,)),
-            ElementSegment(SegmentMode.PASSIVE, EXTERNREF, expressions=()),
-        ],
+        module=ModuleRecord(
+            types=tuple(types),
+            functions=(1, body.type_index),
+            num_imported_funcs=1,
+            tables=(TableType(FUNCREF, Limits(2)), TableType(EXTERNREF, Limits(2))),
+            memories=(MemoryType(Limits(1)),) if memory else (),
+            globals=(GlobalType(I32, False), GlobalType(I64, True)),
+            elements=(
+                ElementSegment(SegmentMode.ACTIVE, FUNCREF, functions=(0,)),
+                ElementSegment(SegmentMode.PASSIVE, EXTERNREF, expressions=()),
+            ),
+        ),
         data_count=data_count,
         declared_refs={0},
         bodies=[body],
