@@ -9,6 +9,6 @@
 * ``guard_layout``: the guard-page modes, sizes, symbols and the signal-handler layouts.
 
 ``cwasm.compile`` and ``cwasm.runtime`` never import each other; both import this package.
-It never imports llvmlite, nor anything of cwasm but
-``cwasm.errors`` and ``cwasm.obj.traps``.
+It never imports llvmlite, nor anything of cwasm but ``cwasm.errors``, ``cwasm.obj.traps``
+and the module record the vmctx layout is computed from (``cwasm.wasm.module``).
 """

@@ -22,11 +22,11 @@ runs the function; ``type_id`` is the engine-wide id of its signature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
+from cwasm.wasm.module import ModuleRecord
 
 POINTER_SIZE: Final = 8
 
@@ -107,27 +107,6 @@ GLOBAL_SIZE: Final = 16
 VMCTX_BUILTINS: Final = 16
 
 
-class ModuleShape(Protocol):
-    """What the layout depends on; both ``ModuleTranslation`` and ``ModuleInfo`` have it."""
-
-    @property
-    def types(self) -> Sequence[object]: ...
-    @property
-    def functions(self) -> Sequence[int]: ...
-    @property
-    def tables(self) -> Sequence[object]: ...
-    @property
-    def memories(self) -> Sequence[object]: ...
-    @property
-    def globals(self) -> Sequence[object]: ...
-    @property
-    def num_imported_tables(self) -> int: ...
-    @property
-    def num_imported_memories(self) -> int: ...
-    @property
-    def num_imported_globals(self) -> int: ...
-
-
 def _align(n: int, a: int) -> int:
     return (n + a - 1) & -a
 
@@ -152,15 +131,17 @@ class VMOffsets:
     num_funcs: int
 
     @classmethod
-    def for_module(cls, m: ModuleShape) -> VMOffsets:
+    def for_module(cls, m: ModuleRecord) -> VMOffsets:
+        """The layout of ``m``'s vmctx (the compiler's translation and the runtime's
+        artifact carry the same record, so both get the same offsets)."""
         return cls(
             num_types=len(m.types),
             num_imported_tables=m.num_imported_tables,
             num_imported_memories=m.num_imported_memories,
             num_imported_globals=m.num_imported_globals,
-            num_defined_tables=len(m.tables) - m.num_imported_tables,
-            num_defined_memories=len(m.memories) - m.num_imported_memories,
-            num_defined_globals=len(m.globals) - m.num_imported_globals,
+            num_defined_tables=m.num_defined_tables,
+            num_defined_memories=m.num_defined_memories,
+            num_defined_globals=m.num_defined_globals,
             num_funcs=len(m.functions),
         )
 

@@ -30,6 +30,7 @@ from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
 
@@ -46,9 +47,10 @@ class CompileOptions:
         return self.triple or host_triple()
 
 
-def escaping_functions(m: ModuleTranslation) -> set[int]:
+def escaping_functions(translation: ModuleTranslation) -> set[int]:
     """Functions whose address leaves their body: exported, in tables, ``ref.func``, start."""
-    out = set(m.declared_refs)
+    out = set(translation.declared_refs)
+    m = translation.module
     for e in m.exports:
         if e.kind == ExternKind.FUNC:
             out.add(e.index)
@@ -64,7 +66,7 @@ def escaping_functions(m: ModuleTranslation) -> set[int]:
     return out
 
 
-def import_trampoline_types(m: ModuleTranslation) -> list[tuple[int, FuncType]]:
+def import_trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
     """(type index, type) of one wasm-to-array trampoline per distinct imported signature."""
     seen: dict[FuncType, int] = {}
     for func_index in range(m.num_imported_funcs):
@@ -79,12 +81,12 @@ Progress = Callable[[str, int, int], None]
 
 
 def compile_module(
-    m: ModuleTranslation,
+    translation: ModuleTranslation,
     options: CompileOptions | None = None,
     *,
     progress: Progress | None = None,
 ) -> CompiledCode:
-    """Compile every function of ``m`` and its trampolines for ``options.triple``."""
+    """Compile every function of ``translation`` and its trampolines for ``options.triple``."""
     options = options or CompileOptions()
     triple = options.resolved_triple()
     if not 0 <= options.opt_level <= 3:
@@ -94,14 +96,15 @@ def compile_module(
         raise CwasmError(f"unknown bounds_checks setting {options.bounds_checks!r}")
     if guarded and not guard_layout.supported(triple):
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
+    m = translation.module
     offsets = VMOffsets.for_module(m)
     mod = IRModule(arch=triple.split("-", 1)[0], guard_pages=guarded)
-    total = len(m.bodies)
+    total = len(translation.bodies)
     for defined in range(total):
-        FunctionTranslator(m, offsets, mod, defined).translate()
+        FunctionTranslator(translation, offsets, mod, defined).translate()
         if progress is not None:
             progress("translate", defined + 1, total)
-    escaping = sorted(f for f in escaping_functions(m) if f >= m.num_imported_funcs)
+    escaping = sorted(f for f in escaping_functions(translation) if f >= m.num_imported_funcs)
     for func_index in escaping:
         array_to_wasm(mod, func_index, m.func_type(func_index))
     w2a = import_trampoline_types(m)
@@ -114,7 +117,7 @@ def compile_module(
     on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
     obj = compile_ir(mod.text(), triple, options.opt_level, on_stage=on_stage)
     linked = prelink(parse_object(obj))
-    return _collect(m, linked, escaping, w2a, mod.trap_codes, guarded)
+    return _collect(translation, linked, escaping, w2a, mod.trap_codes, guarded)
 
 
 def _loc(linked: LinkedCode, name: str) -> FunctionLoc:
@@ -126,17 +129,17 @@ def _loc(linked: LinkedCode, name: str) -> FunctionLoc:
 
 
 def _collect(
-    m: ModuleTranslation,
+    translation: ModuleTranslation,
     linked: LinkedCode,
     escaping: list[int],
     w2a: list[tuple[int, FuncType]],
     trap_codes: set[int],
     guarded: bool = False,
 ) -> CompiledCode:
-    n_imp = m.num_imported_funcs
+    n_imp = translation.module.num_imported_funcs
     escaping_set = set(escaping)
     funcs: list[CompiledFunctionInfo] = []
-    for defined, body in enumerate(m.bodies):
+    for defined, body in enumerate(translation.bodies):
         fi = n_imp + defined
         funcs.append(
             CompiledFunctionInfo(

@@ -22,7 +22,7 @@ from cwasm.errors import ArtifactError, CwasmError
 from cwasm.inspect import disasm
 from cwasm.inspect import wasmtime_v28 as wt
 from cwasm.inspect.convert import Json, nonzero_ranges, preview, to_json
-from cwasm.inspect.summary import cwasm_module_summary, wasmtime_module_summary
+from cwasm.inspect.summary import cwasm_info_json, cwasm_module_summary, wasmtime_module_summary
 from cwasm.inspect.text import format_inspection
 from cwasm.obj import constants as C
 from cwasm.obj import info as cw
@@ -328,7 +328,7 @@ class _Inspector:
     def cwasm_info(self, raw: bytes) -> None:
         info = cw.decode_info(raw)
         module = info.module
-        self.out["info"] = to_json(info)
+        self.out["info"] = cwasm_info_json(info)
         self.out["info_trailing_bytes"] = 0  # cwasm's decoder rejects trailing bytes
         names = self.names([(n.idx, n.offset, n.len) for n in info.func_names])
 
@@ -348,8 +348,8 @@ class _Inspector:
             type_text,
             [(t, _span(loc)) for t, loc in info.wasm_to_array_trampolines],
         )
-        self.out["module"] = cwasm_module_summary(module, names)
-        init = module.memory_initialization
+        self.out["module"] = cwasm_module_summary(module, info.name, names)
+        init = info.memory_initialization
         segments = images = None
         if isinstance(init, cw.SegmentedMemoryInitialization):
             segments = []
@@ -366,7 +366,7 @@ class _Inspector:
             images = [
                 None if i is None else _Image(i.offset, i.data.start, i.data.end) for i in init.map
             ]
-        passive = [(index, r.start, r.end) for index, r in module.passive_data]
+        passive = [(index, r.start, r.end) for index, r in info.passive_data]
         with self.part(C.ELF_WASM_DATA):
             self.data_segments(segments, images, passive)
 

@@ -1,16 +1,22 @@
 """The module summary of ``cwasm inspect``: imports, exports, types, tables, memories, segments.
 
 One function per producer, as their info sections differ: Wasmtime v28's ``Module`` and
-``ModuleTypes``, or cwasm's ``ModuleInfo`` (which embeds the decoded wasm module).
+``ModuleTypes``, or cwasm's ``CompiledModuleInfo`` (whose ``module`` is the decoder's
+``ModuleRecord``).
 """
 
 from __future__ import annotations
 
 from cwasm.inspect import wasmtime_v28 as wt
-from cwasm.inspect.convert import Json
+from cwasm.inspect.convert import Json, to_json
 from cwasm.obj import info as cw
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.summary import const_expr_text, func_type_text
 from cwasm.wasm.types import ElementSegment, ExternKind, SegmentMode
+
+#: the fields of cwasm's info shown under ``module`` besides the record's, as Wasmtime's
+#: ``Module`` holds them (so both producers' info JSON is grouped alike)
+_MODULE_LEVEL_INFO_FIELDS = frozenset({"name", "memory_initialization", "passive_data", "num_data"})
 
 
 def wasmtime_module_summary(
@@ -98,7 +104,20 @@ def _elements(e: wt.TableSegmentElements) -> list[str]:
     return [str(x) for x in e.expressions or ()]
 
 
-def cwasm_module_summary(module: cw.ModuleInfo, names: dict[int, str]) -> Json:
+def cwasm_info_json(info: cw.CompiledModuleInfo) -> Json:
+    """cwasm's info as JSON, field by field in encoding order, module-level fields under
+    ``module``."""
+    module: Json = {}
+    rest: Json = {}
+    for f in cw.INFO_FIELDS:
+        name = f.path.removeprefix("module.")
+        in_record = name != f.path
+        value = to_json(getattr(info.module if in_record else info, name))
+        (module if in_record or name in _MODULE_LEVEL_INFO_FIELDS else rest)[name] = value
+    return {"module": module, **rest}
+
+
+def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int, str]) -> Json:
     counters = dict.fromkeys(ExternKind, 0)
     imports = []
     for imp in module.imports:
@@ -119,7 +138,7 @@ def cwasm_module_summary(module: cw.ModuleInfo, names: dict[int, str]) -> Json:
 
     start = module.start
     return {
-        "name": module.name,
+        "name": name,
         "types": [func_type_text(t) for t in module.types],
         "imports": imports,
         "exports": [

@@ -442,7 +442,7 @@ class Artifact:
                     f"({names_size:#x} bytes)"
                 )
         data_size = self.data_section.nbytes
-        init = info.module.memory_initialization
+        init = info.memory_initialization
         if isinstance(init, SegmentedMemoryInitialization):
             for s in init.segments:
                 self._check_range(s.data, data_size, ELF_WASM_DATA, "data segment")
@@ -458,7 +458,7 @@ class Artifact:
                     or (self.data_offset + image.data.start) % page
                 ):
                     raise _corrupt(f"image of memory {mem} is not page-aligned")
-        for idx, rng in info.module.passive_data:
+        for idx, rng in info.passive_data:
             self._check_range(rng, data_size, ELF_WASM_DATA, f"passive data segment {idx}")
         dwarf_size = self.section_data(ELF_WASMTIME_DWARF).nbytes
         for section_id, rng in info.meta.dwarf:

@@ -48,7 +48,6 @@ from cwasm.obj.info import (
     FunctionName,
     MemoryInitialization,
     Metadata,
-    ModuleInfo,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     encode_info,
@@ -135,36 +134,6 @@ def _rebase(init: MemoryInitialization, by: int) -> MemoryInitialization:
     )
 
 
-def module_info_from_translation(
-    translation: ModuleTranslation, layout: DataLayout, data_offset: int = 0
-) -> ModuleInfo:
-    """The ``ModuleInfo`` of a translation, with data ranges placed at ``data_offset``."""
-    passive_start = data_offset + layout.active_size
-    return ModuleInfo(
-        name=translation.names.module,
-        types=tuple(translation.types),
-        imports=tuple(translation.imports),
-        functions=tuple(translation.functions),
-        tables=tuple(translation.tables),
-        memories=tuple(translation.memories),
-        globals=tuple(translation.globals),
-        global_inits=tuple(translation.global_inits),
-        exports=tuple(translation.exports),
-        start=translation.start,
-        elements=tuple(translation.elements),
-        memory_initialization=_rebase(layout.memory_initialization, data_offset),
-        passive_data=tuple(
-            (idx, DataRange(r.start + passive_start, r.end + passive_start))
-            for idx, r in layout.passive_data_map
-        ),
-        num_data=len(translation.data),
-        num_imported_funcs=translation.num_imported_funcs,
-        num_imported_tables=translation.num_imported_tables,
-        num_imported_memories=translation.num_imported_memories,
-        num_imported_globals=translation.num_imported_globals,
-    )
-
-
 class ObjectBuilder:
     """Adds the compiler-independent sections of one module to an ``ElfWriter``.
 
@@ -245,8 +214,16 @@ class ObjectBuilder:
         is_pulley = self.triple.split("-", 1)[0] in ("pulley32", "pulley64")
         if is_pulley and wasm_to_array_trampolines:
             raise ArtifactError("Pulley artifacts have no wasm-to-array trampolines")
+        passive_start = data_offset + layout.active_size
         return CompiledModuleInfo(
-            module=module_info_from_translation(translation, layout, data_offset),
+            module=translation.module,
+            name=translation.names.module,
+            memory_initialization=_rebase(layout.memory_initialization, data_offset),
+            passive_data=tuple(
+                (idx, DataRange(r.start + passive_start, r.end + passive_start))
+                for idx, r in layout.passive_data_map
+            ),
+            num_data=len(translation.data),
             funcs=tuple(funcs),
             func_names=tuple(func_names),
             wasm_to_array_trampolines=tuple(wasm_to_array_trampolines),
@@ -311,7 +288,7 @@ def _function_symbols(
     translation: ModuleTranslation, code: CompiledCode
 ) -> list[tuple[str, int, int]]:
     """Wasmtime v28's symbol for every function and trampoline, in text bucket order."""
-    n_imp = translation.num_imported_funcs
+    n_imp = translation.module.num_imported_funcs
     out = [
         (
             function_symbol_name(n_imp + i, translation.names.functions.get(n_imp + i)),

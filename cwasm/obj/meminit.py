@@ -81,7 +81,7 @@ class _MemoryExtent:
 def _try_static(
     translation: ModuleTranslation, page_size: int, dense_image_size: int
 ) -> tuple[tuple[bytes, ...], StaticMemoryInitialization] | None:
-    memories = translation.memories
+    memories = translation.module.memories
     extents = [_MemoryExtent(segments=[]) for _ in memories]
     for seg in translation.data:
         if seg.mode != SegmentMode.ACTIVE:
@@ -94,7 +94,7 @@ def _try_static(
         end = start + len(seg.data)
         if end > memories[seg.memory_index].limits.min * WASM_PAGE_SIZE:
             return None
-        if seg.memory_index < translation.num_imported_memories:
+        if seg.memory_index < translation.module.num_imported_memories:
             return None
         ext = extents[seg.memory_index]
         if seg.data:

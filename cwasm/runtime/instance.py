@@ -127,7 +127,7 @@ class Instance:
         store.keep(self)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
-        self._passive_data = dict(m.passive_data)
+        self._passive_data = dict(lm.info.passive_data)
         self._exports: InstanceExports | None = None
         self._initialize()
 
@@ -249,7 +249,7 @@ class Instance:
             for j, v in enumerate(values):
                 table.set_raw(offset + j, v)
             self._elements[i] = None
-        meminit = m.memory_initialization
+        meminit = lm.info.memory_initialization
         art = lm.artifact
         if isinstance(meminit, StaticMemoryInitialization):
             for mem_index, image in enumerate(meminit.map):

@@ -16,7 +16,7 @@ from typing import Self
 from cwasm.abi.vmoffsets import VMOffsets
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
-from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
+from cwasm.obj.info import CompiledModuleInfo
 from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
@@ -30,6 +30,7 @@ from cwasm.runtime.types import (
     MemoryType,
     TableType,
 )
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import ExternKind
 from cwasm.wasm.types import FuncType as WasmFuncType
 
@@ -42,7 +43,7 @@ class LoadedModule:
         self.artifact = artifact
         self._keep = keep  # the buffer the artifact's views point into
         self.info: CompiledModuleInfo = artifact.info
-        self.m: ModuleInfo = self.info.module
+        self.m: ModuleRecord = self.info.module
         self.offsets = VMOffsets.for_module(self.m)
         arch = engine.target.split("-")[0]
         self.call_size = 4 if arch == "aarch64" else 5
@@ -71,7 +72,7 @@ class LoadedModule:
                 guard.register_code(self.code, base, base + self.code.size)
 
     def func_type(self, func_index: int) -> WasmFuncType:
-        return self.m.types[self.m.functions[func_index]]
+        return self.m.func_type(func_index)
 
     def frame_at(self, text_offset: int) -> Frame | None:
         defined = self.artifact.func_by_text_offset(text_offset)
@@ -83,7 +84,7 @@ class LoadedModule:
         return Frame(
             func_index=func_index,
             func_name=self.artifact.func_name(func_index),
-            module_name=self.m.name,
+            module_name=self.info.name,
             func_offset=None if pos is None else pos - start,
             module_offset=pos,
         )
@@ -157,12 +158,12 @@ class Module:
 
     @property
     def name(self) -> str | None:
-        return self.loaded.m.name
+        return self.loaded.info.name
 
     def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
         m = self.loaded.m
         if kind == ExternKind.FUNC:
-            return FuncType.from_wasm(m.types[m.functions[index]])
+            return FuncType.from_wasm(m.func_type(index))
         if kind == ExternKind.TABLE:
             return TableType.from_wasm(m.tables[index])
         if kind == ExternKind.MEMORY:

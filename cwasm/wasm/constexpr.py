@@ -7,6 +7,7 @@ outermost instruction and validation applies the Wasm 2.0 rules.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cwasm.errors import InvalidError
@@ -59,7 +60,7 @@ _CONST_RESULT = _fixed_results()
 def validate_const_expr(
     expr: RawConstExpr,
     expected: ValType,
-    globals_: list[GlobalType],
+    globals_: Sequence[GlobalType],
     num_funcs: int,
 ) -> None:
     """Check a Wasm 2.0 constant expression producing one ``expected`` value.

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
 from cwasm.wasm.instructions import read_instructions
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.module_validator import validate_module
 from cwasm.wasm.names import read_name_section
 from cwasm.wasm.operators import read_ref_type, read_value_type
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
+    ConstExpr,
     DataSegment,
     ElementSegment,
     Export,
@@ -169,6 +171,21 @@ class _Decoder:
         self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
+        # the ModuleRecord's fields, filled section by section and frozen at the end
+        self.types: list[FuncType] = []
+        self.imports: list[Import] = []
+        self.functions: list[int] = []
+        self.tables: list[TableType] = []
+        self.memories: list[MemoryType] = []
+        self.globals: list[GlobalType] = []
+        self.global_inits: list[ConstExpr] = []
+        self.exports: list[Export] = []
+        self.start: int | None = None
+        self.elements: list[ElementSegment] = []
+        self.num_imported_funcs = 0
+        self.num_imported_tables = 0
+        self.num_imported_memories = 0
+        self.num_imported_globals = 0
         self.num_defined_funcs = 0
         # (offset, code_start, end, locals) of each body, typed once counts are known
         self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValType], ...]]] = []
@@ -208,11 +225,28 @@ class _Decoder:
             raise MalformedError("function and code section have inconsistent lengths", size)
         if m.data_count is not None and m.data_count != len(m.data):
             raise MalformedError("data count and data section have inconsistent lengths", size)
-        first = m.num_imported_funcs
+        first = self.num_imported_funcs
+        functions = self.functions
         m.bodies = [
-            FunctionBody(m.functions[first + i], offset, code_start, end, locals_)
+            FunctionBody(functions[first + i], offset, code_start, end, locals_)
             for i, (offset, code_start, end, locals_) in enumerate(self.raw_bodies)
         ]
+        m.module = ModuleRecord(
+            types=tuple(self.types),
+            imports=tuple(self.imports),
+            functions=tuple(functions),
+            tables=tuple(self.tables),
+            memories=tuple(self.memories),
+            globals=tuple(self.globals),
+            global_inits=tuple(self.global_inits),
+            exports=tuple(self.exports),
+            start=self.start,
+            elements=tuple(self.elements),
+            num_imported_funcs=self.num_imported_funcs,
+            num_imported_tables=self.num_imported_tables,
+            num_imported_memories=self.num_imported_memories,
+            num_imported_globals=self.num_imported_globals,
+        )
         return m, self.notes
 
     def body_error(self, *, data_count_known: bool) -> MalformedError | None:
@@ -250,13 +284,13 @@ class _Decoder:
         m = self.m
         m.custom_sections.append((name, payload, end))
         if name == "name":
-            read_name_section(self.wasm, payload, end, m.names, len(m.functions))
+            read_name_section(self.wasm, payload, end, m.names, len(self.functions))
         elif name.startswith(".debug_"):
             m.dwarf[name] = (payload, end)
 
     def _type_section(self, start: int) -> None:
         r = self.r
-        types = self.m.types
+        types = self.types
         for _ in range(r.len32()):
             form = r.u8()
             if form != 0x60:
@@ -269,7 +303,6 @@ class _Decoder:
 
     def _import_section(self, start: int) -> None:
         r = self.r
-        m = self.m
         offsets = self.notes.import_offsets
         for _ in range(r.len32()):
             offsets.append(r.pos)
@@ -279,27 +312,27 @@ class _Decoder:
             desc: int | TableType | MemoryType | GlobalType
             if kind == ExternKind.FUNC:
                 desc = r.u32()
-                m.functions.append(desc)
-                m.num_imported_funcs += 1
+                self.functions.append(desc)
+                self.num_imported_funcs += 1
             elif kind == ExternKind.TABLE:
                 desc = TableType(read_ref_type(r), _limits(r))
-                m.tables.append(desc)
-                m.num_imported_tables += 1
+                self.tables.append(desc)
+                self.num_imported_tables += 1
             elif kind == ExternKind.MEMORY:
                 desc = MemoryType(_limits(r))
-                m.memories.append(desc)
-                m.num_imported_memories += 1
+                self.memories.append(desc)
+                self.num_imported_memories += 1
             elif kind == ExternKind.GLOBAL:
                 desc = _global_type(r)
-                m.globals.append(desc)
-                m.num_imported_globals += 1
+                self.globals.append(desc)
+                self.num_imported_globals += 1
             else:
                 raise MalformedError("malformed import kind", r.pos - 1)
-            m.imports.append(Import(module_name, item_name, ExternKind(kind), desc))
+            self.imports.append(Import(module_name, item_name, ExternKind(kind), desc))
 
     def _function_section(self, start: int) -> None:
         r = self.r
-        functions = self.m.functions
+        functions = self.functions
         offsets = self.notes.func_offsets
         n = r.len32()
         for _ in range(n):
@@ -311,22 +344,22 @@ class _Decoder:
         r = self.r
         for _ in range(r.len32()):
             self.notes.table_offsets.append(r.pos)
-            self.m.tables.append(TableType(read_ref_type(r), _limits(r)))
+            self.tables.append(TableType(read_ref_type(r), _limits(r)))
 
     def _memory_section(self, start: int) -> None:
         r = self.r
         for _ in range(r.len32()):
             self.notes.memory_offsets.append(r.pos)
-            self.m.memories.append(MemoryType(_limits(r)))
+            self.memories.append(MemoryType(_limits(r)))
 
     def _global_section(self, start: int) -> None:
         r = self.r
         m = self.m
         for _ in range(r.len32()):
-            m.globals.append(_global_type(r))
+            self.globals.append(_global_type(r))
             init = read_const_expr(r)
             self.notes.global_inits.append(init)
-            m.global_inits.append(init.to_const_expr())
+            self.global_inits.append(init.to_const_expr())
             m.declared_refs.update(init.func_refs())
 
     def _export_section(self, start: int) -> None:
@@ -341,11 +374,11 @@ class _Decoder:
             index = r.u32()
             if kind == ExternKind.FUNC:
                 m.declared_refs.add(index)
-            m.exports.append(Export(name, ExternKind(kind), index))
+            self.exports.append(Export(name, ExternKind(kind), index))
 
     def _start_section(self, start: int) -> None:
         self.notes.start_offset = self.r.pos
-        self.m.start = self.r.u32()
+        self.start = self.r.u32()
 
     def _element_section(self, start: int) -> None:
         r = self.r
@@ -403,7 +436,7 @@ class _Decoder:
                     functions=tuple(functions),
                 )
                 self.notes.elements.append(ElementNotes(seg_offset, offset_expr, None, positions))
-            m.elements.append(segment)
+            self.elements.append(segment)
 
     def _data_count_section(self, start: int) -> None:
         self.m.data_count = self.r.u32()

@@ -53,9 +53,9 @@ def _check_memory_type(t: MemoryType, offset: int) -> None:
     _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
 
 
-def validate_module(module: ModuleTranslation, notes: DecodeNotes) -> None:
-    """Validate ``module``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
-    m = module
+def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
+    """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
+    m = translation.module
     num_types = len(m.types)
 
     for imp, offset in zip(m.imports, notes.import_offsets, strict=True):
@@ -77,7 +77,7 @@ def validate_module(module: ModuleTranslation, notes: DecodeNotes) -> None:
             raise InvalidError(f"unknown type {type_index}", offset)
 
     # initializers see only the imported globals (Wasm 2.0)
-    imported_globals: list[GlobalType] = m.globals[: m.num_imported_globals]
+    imported_globals: tuple[GlobalType, ...] = m.globals[: m.num_imported_globals]
     num_funcs = len(m.functions)
     defined_globals = m.globals[m.num_imported_globals :]
     for gtype, init in zip(defined_globals, notes.global_inits, strict=True):
@@ -112,19 +112,21 @@ def validate_module(module: ModuleTranslation, notes: DecodeNotes) -> None:
             assert seg_notes.offset_expr is not None
             validate_const_expr(seg_notes.offset_expr, ValType.I32, imported_globals, num_funcs)
 
-    for data_seg, offset, expr in zip(m.data, notes.data_offsets, notes.data_exprs, strict=True):
+    for data_seg, offset, expr in zip(
+        translation.data, notes.data_offsets, notes.data_exprs, strict=True
+    ):
         if data_seg.mode == SegmentMode.ACTIVE:
             if data_seg.memory_index >= len(m.memories):
                 raise InvalidError(f"unknown memory {data_seg.memory_index}", offset)
             assert expr is not None
             validate_const_expr(expr, ValType.I32, imported_globals, num_funcs)
 
-    for defined_index, body in enumerate(m.bodies):
+    for defined_index, body in enumerate(translation.bodies):
         num_locals = len(m.types[body.type_index].params)
         num_locals += sum(count for count, _ in body.locals)
         if num_locals > MAX_FUNCTION_LOCALS:
             raise InvalidError("too many locals: locals exceed maximum", body.offset)
-        validate_function_body(m, defined_index)
+        validate_function_body(translation, defined_index)
 
     if m.start is not None:
         if m.start >= num_funcs:
@@ -150,4 +152,4 @@ def validate_module(module: ModuleTranslation, notes: DecodeNotes) -> None:
         seen.add(export.name)
 
     if len(m.memories) > 1:
-        raise InvalidError("multiple memories", len(m.wasm))
+        raise InvalidError("multiple memories", len(translation.wasm))

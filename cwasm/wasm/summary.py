@@ -94,11 +94,12 @@ def _preview(data: bytes) -> Json:
 
 def summarize_module(t: ModuleTranslation) -> Json:
     """Everything a reader wants to see of one module, as JSON-ready values."""
+    m = t.module
     imports = []
-    for imp in t.imports:
+    for imp in m.imports:
         desc: Json
         if isinstance(imp.desc, int):
-            desc = {"type_index": imp.desc, "type": func_type_text(t.types[imp.desc])}
+            desc = {"type_index": imp.desc, "type": func_type_text(m.types[imp.desc])}
         elif isinstance(imp.desc, TableType):
             desc = _table(imp.desc)
         elif isinstance(imp.desc, MemoryType):
@@ -108,16 +109,16 @@ def summarize_module(t: ModuleTranslation) -> Json:
         imports.append({"module": imp.module, "name": imp.name, "kind": imp.kind.name, **desc})
 
     functions = []
-    for index, type_index in enumerate(t.functions):
+    for index, type_index in enumerate(m.functions):
         entry: Json = {
             "index": index,
             "name": t.func_name(index),
             "type_index": type_index,
-            "type": func_type_text(t.types[type_index]),
-            "imported": index < t.num_imported_funcs,
+            "type": func_type_text(m.types[type_index]),
+            "imported": index < m.num_imported_funcs,
             "body": None,
         }
-        defined = t.defined_func_index(index)
+        defined = m.defined_func_index(index)
         if defined is not None and defined < len(t.bodies):
             b = t.bodies[defined]
             entry["body"] = {
@@ -129,16 +130,16 @@ def summarize_module(t: ModuleTranslation) -> Json:
             }
         functions.append(entry)
 
-    n_imp_globals = t.num_imported_globals
+    n_imp_globals = m.num_imported_globals
     globals_ = []
-    for index, g in enumerate(t.globals):
+    for index, g in enumerate(m.globals):
         row = {"index": index, **_global(g), "init": None}
-        if index >= n_imp_globals and index - n_imp_globals < len(t.global_inits):
-            row["init"] = const_expr_text(t.global_inits[index - n_imp_globals])
+        if index >= n_imp_globals and index - n_imp_globals < len(m.global_inits):
+            row["init"] = const_expr_text(m.global_inits[index - n_imp_globals])
         globals_.append(row)
 
     elements = []
-    for i, e in enumerate(t.elements):
+    for i, e in enumerate(m.elements):
         items = (
             [f"func {f}" for f in e.functions]
             if e.functions is not None
@@ -171,14 +172,14 @@ def summarize_module(t: ModuleTranslation) -> Json:
         "kind": "wasm",
         "size": len(t.wasm),
         "name": t.names.module,
-        "types": [func_type_text(ft) for ft in t.types],
+        "types": [func_type_text(ft) for ft in m.types],
         "imports": imports,
         "functions": functions,
-        "tables": [{"index": i, **_table(tt)} for i, tt in enumerate(t.tables)],
-        "memories": [{"index": i, **_memory(m)} for i, m in enumerate(t.memories)],
+        "tables": [{"index": i, **_table(tt)} for i, tt in enumerate(m.tables)],
+        "memories": [{"index": i, **_memory(mt)} for i, mt in enumerate(m.memories)],
         "globals": globals_,
-        "exports": [{"name": e.name, "kind": e.kind.name, "index": e.index} for e in t.exports],
-        "start": t.start,
+        "exports": [{"name": e.name, "kind": e.kind.name, "index": e.index} for e in m.exports],
+        "start": m.start,
         "elements": elements,
         "data": data,
         "data_count": t.data_count,

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     ConstExpr,
@@ -98,59 +99,60 @@ def i32_offset(imported_globals: list[GlobalType]) -> st.SearchStrategy[ConstExp
 
 
 @st.composite
-def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
-    """A ModuleTranslation whose index spaces are consistent (not a validated module)."""
+def module_records(draw: st.DrawFn, max_funcs: int = 8) -> ModuleRecord:
+    """A ModuleRecord whose index spaces are consistent (not a validated module)."""
     types = draw(st.lists(FUNC_TYPES, min_size=1, max_size=4))
     ntypes = len(types)
     kinds = draw(st.lists(st.sampled_from(list(ExternKind)), max_size=6))
-    t = ModuleTranslation(wasm=b"\0asm\x01\0\0\0" + draw(st.binary(max_size=200)))
-    t.types = types
+    imports: list[Import] = []
+    functions: list[int] = []
+    tables: list[TableType] = []
+    memories: list[MemoryType] = []
+    globals_: list[GlobalType] = []
     for kind in kinds:
         module, name = draw(NAMES), draw(NAMES)
         desc: int | TableType | MemoryType | GlobalType
         if kind == ExternKind.FUNC:
             desc = draw(st.integers(0, ntypes - 1))
-            t.functions.append(desc)
-            t.num_imported_funcs += 1
+            functions.append(desc)
         elif kind == ExternKind.TABLE:
             desc = draw(TABLE_TYPES)
-            t.tables.append(desc)
-            t.num_imported_tables += 1
+            tables.append(desc)
         elif kind == ExternKind.MEMORY:
             desc = draw(MEMORY_TYPES)
-            t.memories.append(desc)
-            t.num_imported_memories += 1
+            memories.append(desc)
         else:
             desc = draw(GLOBAL_TYPES)
-            t.globals.append(desc)
-            t.num_imported_globals += 1
-        t.imports.append(Import(module, name, kind, desc))
-    t.functions += draw(st.lists(st.integers(0, ntypes - 1), max_size=max_funcs))
-    t.tables += draw(st.lists(TABLE_TYPES, max_size=2))
-    t.memories += draw(st.lists(MEMORY_TYPES, max_size=2))
+            globals_.append(desc)
+        imports.append(Import(module, name, kind, desc))
+    imported_globals = list(globals_)
+    num_imported = (len(functions), len(tables), len(memories), len(globals_))
+    functions += draw(st.lists(st.integers(0, ntypes - 1), max_size=max_funcs))
+    tables += draw(st.lists(TABLE_TYPES, max_size=2))
+    memories += draw(st.lists(MEMORY_TYPES, max_size=2))
     defined_globals = draw(st.lists(GLOBAL_TYPES, max_size=3))
-    t.globals += defined_globals
-    nfuncs, nglobals = len(t.functions), len(t.globals)
-    imported_globals = t.globals[: t.num_imported_globals]
-    t.global_inits = [
-        draw(const_expr(nfuncs, imported_globals, g.content)) for g in defined_globals
-    ]
+    globals_ += defined_globals
+    nfuncs, nglobals = len(functions), len(globals_)
+    global_inits = [draw(const_expr(nfuncs, imported_globals, g.content)) for g in defined_globals]
     spaces = {
         ExternKind.FUNC: nfuncs,
-        ExternKind.TABLE: len(t.tables),
-        ExternKind.MEMORY: len(t.memories),
+        ExternKind.TABLE: len(tables),
+        ExternKind.MEMORY: len(memories),
         ExternKind.GLOBAL: nglobals,
     }
+    exports: list[Export] = []
     export_names = draw(st.lists(NAMES, unique=True, max_size=5))
     for name in export_names:
         kind = draw(st.sampled_from([k for k, n in spaces.items() if n] or [None]))
         if kind is None:
             break
-        t.exports.append(Export(name, kind, draw(st.integers(0, spaces[kind] - 1))))
-    nullary = [i for i, ty in enumerate(t.functions) if types[ty] == FuncType((), ())]
+        exports.append(Export(name, kind, draw(st.integers(0, spaces[kind] - 1))))
+    start = None
+    nullary = [i for i, ty in enumerate(functions) if types[ty] == FuncType((), ())]
     if nullary and draw(st.booleans()):
-        t.start = draw(st.sampled_from(nullary))
-    funcref_tables = [i for i, tt in enumerate(t.tables) if tt.element == ValType.FUNCREF]
+        start = draw(st.sampled_from(nullary))
+    elements: list[ElementSegment] = []
+    funcref_tables = [i for i, tt in enumerate(tables) if tt.element == ValType.FUNCREF]
     for _ in range(draw(st.integers(0, 3))):
         modes = [SegmentMode.PASSIVE, SegmentMode.DECLARATIVE]
         if funcref_tables:
@@ -161,22 +163,46 @@ def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
         offset = draw(i32_offset(imported_globals)) if active else None
         if nfuncs and draw(st.booleans()):
             funcs = tuple(draw(st.lists(st.integers(0, nfuncs - 1), max_size=5)))
-            t.elements.append(ElementSegment(mode, ValType.FUNCREF, table, offset, functions=funcs))
+            elements.append(ElementSegment(mode, ValType.FUNCREF, table, offset, functions=funcs))
         else:
             item = const_expr(nfuncs, imported_globals, ValType.FUNCREF)
             exprs = tuple(draw(st.lists(item, max_size=3)))
-            t.elements.append(
-                ElementSegment(mode, ValType.FUNCREF, table, offset, expressions=exprs)
-            )
+            elements.append(ElementSegment(mode, ValType.FUNCREF, table, offset, expressions=exprs))
+    return ModuleRecord(
+        types=tuple(types),
+        imports=tuple(imports),
+        functions=tuple(functions),
+        tables=tuple(tables),
+        memories=tuple(memories),
+        globals=tuple(globals_),
+        global_inits=tuple(global_inits),
+        exports=tuple(exports),
+        start=start,
+        elements=tuple(elements),
+        num_imported_funcs=num_imported[0],
+        num_imported_tables=num_imported[1],
+        num_imported_memories=num_imported[2],
+        num_imported_globals=num_imported[3],
+    )
+
+
+@st.composite
+def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
+    """A ModuleTranslation whose index spaces are consistent (not a validated module)."""
+    wasm = b"\0asm\x01\0\0\0" + draw(st.binary(max_size=200))
+    m = draw(module_records(max_funcs))
+    t = ModuleTranslation(wasm=wasm, module=m)
+    imported_globals = list(m.globals[: m.num_imported_globals])
     for _ in range(draw(st.integers(0, 4))):
         payload = draw(st.binary(max_size=40))
-        if t.memories and draw(st.booleans()):
-            mem = draw(st.integers(0, len(t.memories) - 1))
+        if m.memories and draw(st.booleans()):
+            mem = draw(st.integers(0, len(m.memories) - 1))
             offset = draw(i32_offset(imported_globals))
             t.data.append(DataSegment(SegmentMode.ACTIVE, payload, mem, offset))
         else:
             t.data.append(DataSegment(SegmentMode.PASSIVE, payload))
     t.data_count = len(t.data) if t.data else None
+    nfuncs = len(m.functions)
     names = draw(st.dictionaries(st.integers(0, max(nfuncs - 1, 0)), NAMES, max_size=nfuncs))
     t.names.functions = names if nfuncs else {}
     t.names.module = draw(st.none() | NAMES)
@@ -189,9 +215,9 @@ def translations(draw: st.DrawFn, max_funcs: int = 8) -> ModuleTranslation:
 
 
 @st.composite
-def compiled_code(draw: st.DrawFn, t: ModuleTranslation) -> CompiledCode:
-    """Random code laid out like the compiler's: functions, trampolines, then tables."""
-    ndefined = len(t.functions) - t.num_imported_funcs
+def compiled_code(draw: st.DrawFn, m: ModuleRecord) -> CompiledCode:
+    """Random code for ``m`` laid out like the compiler's: functions, trampolines, then tables."""
+    ndefined = m.num_defined_funcs
     pos = 0
     funcs: list[CompiledFunctionInfo] = []
     bodies: list[FunctionLoc] = []
@@ -208,7 +234,7 @@ def compiled_code(draw: st.DrawFn, t: ModuleTranslation) -> CompiledCode:
             pos += length
         funcs.append(CompiledFunctionInfo(draw(st.integers(0, 2**32 - 1)), loc, tramp))
     w2a = []
-    for ty in sorted(draw(st.sets(st.integers(0, len(t.types) - 1), max_size=3))):
+    for ty in sorted(draw(st.sets(st.integers(0, len(m.types) - 1), max_size=3))):
         length = draw(st.integers(1, 80))
         w2a.append((ty, FunctionLoc(pos, length)))
         pos += length

@@ -37,6 +37,7 @@ from cwasm.obj.info import (
 )
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
 from cwasm.obj.traps import Trap
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import FuncType, ValType
 
@@ -48,8 +49,9 @@ ENGINE = EngineMetadata(target="x86_64-unknown-linux-gnu")
 
 def sample() -> tuple[ModuleTranslation, CompiledCode]:
     t = to_translation(FIXED["two-memories"])
-    t.types = [FuncType((ValType.I32,), (ValType.I32,))]
-    t.functions = [0, 0]
+    t.module = dataclasses.replace(
+        t.module, types=(FuncType((ValType.I32,), (ValType.I32,)),), functions=(0, 0)
+    )
     t.names.functions = {0: "first", 1: "second"}
     code = CompiledCode(
         text=bytes(range(256)) * 2,
@@ -261,8 +263,7 @@ def test_info_locations_are_checked() -> None:
         ),
         ({"func_names": (FunctionName(0, 5, 100),)}, "name of function 0 lies outside"),
     ]
-    module = info.module
-    static = module.memory_initialization
+    static = info.memory_initialization
     assert isinstance(static, StaticMemoryInitialization)
     bad_static = StaticMemoryInitialization(
         (StaticMemoryInitializer(0, DataRange(0, 0x100000)), static.map[1])
@@ -271,13 +272,12 @@ def test_info_locations_are_checked() -> None:
         (StaticMemoryInitializer(0x10, DataRange(0, 0x1000)), static.map[1])
     )
     passive = ((2, DataRange(0x2000, 0x2005)),)
-    for change, message in [
+    cases += [
         ({"memory_initialization": bad_static}, "image of memory 0 .* lies outside"),
         ({"memory_initialization": unaligned}, "image of memory 0 is not page-aligned"),
         ({"passive_data": passive}, "passive data segment 2 .* lies outside"),
-        ({"start": 9}, "start function 9"),
-    ]:
-        cases.append(({"module": dataclasses.replace(module, **change)}, message))  # type: ignore[arg-type]
+        ({"module": dataclasses.replace(info.module, start=9)}, "start function 9"),
+    ]
     for changes, message in cases:
         with pytest.raises(CorruptArtifactError, match=message):
             Artifact.from_bytes(with_info(blob, **changes))
@@ -375,9 +375,10 @@ def test_one_thousand_corruptions_raise_only_artifact_errors() -> None:
 
 def test_from_bytes_on_a_one_megabyte_artifact_is_fast() -> None:
     n = 1800
-    t = ModuleTranslation(wasm=b"")
-    t.types = [FuncType((ValType.I32,), (ValType.I32,))]
-    t.functions = [0] * n
+    t = ModuleTranslation(
+        wasm=b"",
+        module=ModuleRecord(types=(FuncType((ValType.I32,), (ValType.I32,)),), functions=(0,) * n),
+    )
     t.names.functions = {i: f"function_number_{i}" for i in range(n)}
     funcs = tuple(
         CompiledFunctionInfo(100 + i, FunctionLoc(i * 224, 200), FunctionLoc(n * 224 + i * 32, 30))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,6 @@ from cwasm.obj.builder import (
     build_artifact,
     clean_symbol_name,
     function_symbol_name,
-    module_info_from_translation,
 )
 from cwasm.obj.constants import EM_X86_64, NO_FILE_POS, machine_for, page_align_for
 from cwasm.obj.elf import ElfFile
@@ -28,6 +28,7 @@ from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.engine import EngineMetadata
 from cwasm.obj.info import (
     CompiledFunctionInfo,
+    DataRange,
     FunctionLoc,
     SegmentedMemoryInitialization,
 )
@@ -90,7 +91,7 @@ def expected_memory(t: ModuleTranslation, memory: int) -> dict[int, int]:
 @given(data=st.data())
 def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
     t = data.draw(translations())
-    code = data.draw(compiled_code(t))
+    code = data.draw(compiled_code(t.module))
     target = data.draw(st.sampled_from(TARGETS))
     engine = EngineMetadata(
         target=target,
@@ -114,7 +115,14 @@ def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
     assert a.bti == code.bti
 
     layout = plan_data(t, page_size=page, memory_init_cow=engine.memory_init_cow)
-    assert a.info.module == module_info_from_translation(t, layout)
+    assert a.info.module == t.module
+    assert (a.info.name, a.info.num_data) == (t.names.module, len(t.data))
+    # the only module's data starts .rodata.wasm: active chunks, then passive segments
+    assert a.info.memory_initialization == layout.memory_initialization
+    assert a.info.passive_data == tuple(
+        (idx, DataRange(r.start + layout.active_size, r.end + layout.active_size))
+        for idx, r in layout.passive_data_map
+    )
     assert a.info.funcs == code.funcs
     assert a.info.wasm_to_array_trampolines == code.wasm_to_array_trampolines
     assert a.info.meta.code_section_offset == t.code_section_offset
@@ -129,10 +137,10 @@ def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
     else:
         assert a.section(".wasmtime.addrmap") is None
         assert all(a.lookup_file_pos(o) is None for o, _ in code.address_map)
-    for i in range(len(t.functions)):
+    for i in range(len(t.module.functions)):
         assert a.func_name(i) == t.names.functions.get(i)
 
-    init = a.info.module.memory_initialization
+    init = a.info.memory_initialization
     if isinstance(init, SegmentedMemoryInitialization):
         active = [s for s in t.data if s.mode == SegmentMode.ACTIVE]
         assert [bytes(a.data(s.data)) for s in init.segments] == [s.data for s in active]
@@ -146,7 +154,7 @@ def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
             got = bytes(a.data(image.data))
             assert {image.offset + i: b for i, b in enumerate(got) if b} == expected
     passive = [s.data for s in t.data if s.mode == SegmentMode.PASSIVE]
-    assert [bytes(a.data(r)) for _, r in a.info.module.passive_data] == passive
+    assert [bytes(a.data(r)) for _, r in a.info.passive_data] == passive
     if debug:
         got_dwarf = {
             sid: bytes(a.section_data(".wasmtime.dwarf")[r.start : r.end])
@@ -160,7 +168,7 @@ def test_build_read_equal(data: st.DataObject, tmp_path: Path) -> None:
         assert a.info.meta.dwarf == ()
 
     symbols = [(s.name, s.value, s.size) for s in a.elf.symbols[1:]]
-    n_imp = t.num_imported_funcs
+    n_imp = t.module.num_imported_funcs
     expected_syms = [
         (function_symbol_name(n_imp + i, t.names.functions.get(n_imp + i)), *_loc(f.wasm_func_loc))
         for i, f in enumerate(code.funcs)
@@ -186,12 +194,10 @@ def _t28_like() -> tuple[ModuleTranslation, CompiledCode]:
     from .test_meminit import FIXED, to_translation
 
     t = to_translation(FIXED["t28"])
-    t.types = []
     t.names.functions = {0: "add"}
     from cwasm.wasm.types import FuncType, ValType
 
-    t.types = [FuncType((ValType.I32,), (ValType.I32,))]
-    t.functions = [0]
+    t.module = replace(t.module, types=(FuncType((ValType.I32,), (ValType.I32,)),), functions=(0,))
     code = CompiledCode(
         text=b"\x90" * 40,
         funcs=(CompiledFunctionInfo(0x41, FunctionLoc(0, 12), FunctionLoc(32, 8)),),

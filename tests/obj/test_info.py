@@ -8,9 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cwasm.obj.builder import module_info_from_translation
+from cwasm.obj.builder import ObjectBuilder
+from cwasm.obj.constants import EM_X86_64
+from cwasm.obj.elfwriter import ElfWriter
 from cwasm.obj.errors import CorruptArtifactError
 from cwasm.obj.info import (
+    INFO_FIELDS,
     INFO_FORMAT_VERSION,
     CompiledFunctionInfo,
     CompiledModuleInfo,
@@ -19,17 +22,16 @@ from cwasm.obj.info import (
     FunctionName,
     MemoryInitializer,
     Metadata,
-    ModuleInfo,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     StaticMemoryInitializer,
     check_info,
-    check_module_info,
+    check_module,
     decode_info,
     encode_info,
 )
-from cwasm.obj.meminit import plan_data
 from cwasm.obj.postcard import Writer
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     ConstExpr,
@@ -48,9 +50,11 @@ from .strategies import compiled_code, translations
 @st.composite
 def infos(draw: st.DrawFn) -> CompiledModuleInfo:
     t: ModuleTranslation = draw(translations())
-    code = draw(compiled_code(t))
-    layout = plan_data(t, page_size=draw(st.sampled_from([0x1000, 0x10000])))
-    module = module_info_from_translation(t, layout, draw(st.integers(0, 1 << 20)))
+    code = draw(compiled_code(t.module))
+    builder = ObjectBuilder(ElfWriter(EM_X86_64), triple="x86_64-unknown-linux-gnu")
+    # the module's data after some other module's, as in a multi-module artifact
+    builder.writer.append_section_data(builder.data, bytes(draw(st.integers(0, 1 << 20))), 1)
+    placed = builder.append(t, code.funcs, code.wasm_to_array_trampolines)
     names = tuple(
         FunctionName(i, draw(st.integers(0, 2**32 - 1)), draw(st.integers(0, 2**32 - 1)))
         for i in sorted(t.names.functions)
@@ -67,7 +71,7 @@ def infos(draw: st.DrawFn) -> CompiledModuleInfo:
             )
         ),
     )
-    return CompiledModuleInfo(module, code.funcs, names, code.wasm_to_array_trampolines, meta)
+    return dataclasses.replace(placed, func_names=names, meta=meta)
 
 
 @settings(max_examples=60, deadline=None)
@@ -113,7 +117,7 @@ def test_random_bytes_never_crash_the_decoder(raw: bytes) -> None:
 
 
 def test_other_format_versions_are_rejected_clearly() -> None:
-    data = encode_info(CompiledModuleInfo(ModuleInfo()))
+    data = encode_info(CompiledModuleInfo())
     assert data[0] == INFO_FORMAT_VERSION
     for version in (0, INFO_FORMAT_VERSION + 1, 300):
         w = Writer()
@@ -130,7 +134,7 @@ def test_constant_expressions_keep_every_value() -> None:
         ConstOp(ConstOpKind.V128_CONST, 2**128 - 1),
         ConstOp(ConstOpKind.REF_NULL, int(ValType.EXTERNREF)),
     )
-    module = ModuleInfo(
+    module = ModuleRecord(
         functions=(),
         elements=(
             ElementSegment(
@@ -144,48 +148,62 @@ def test_constant_expressions_keep_every_value() -> None:
     assert decode_info(encode_info(info)) == info
 
 
-def _module() -> ModuleInfo:
-    i32 = ConstExpr((ConstOp(ConstOpKind.I32_CONST, 0),))
-    return ModuleInfo(
-        types=(),
-        functions=(),
-        memories=(),
-        memory_initialization=SegmentedMemoryInitialization(
-            (MemoryInitializer(0, i32, DataRange(0, 1)),)
-        ),
-    )
+def test_every_field_is_encoded_once() -> None:
+    """A new field of the record or of the info needs its ``INFO_FIELDS`` entry."""
+    paths = [f.path for f in INFO_FIELDS]
+    record = [f"module.{f.name}" for f in dataclasses.fields(ModuleRecord)]
+    own = [f.name for f in dataclasses.fields(CompiledModuleInfo) if f.name != "module"]
+    assert sorted(paths) == sorted(record + own)
+
+
+def _changed(info: CompiledModuleInfo, change: dict[str, object]) -> CompiledModuleInfo:
+    """``info`` with fields replaced: ``module.<field>`` ones in its record."""
+    record = {k.removeprefix("module."): v for k, v in change.items() if k.startswith("module.")}
+    own = {k: v for k, v in change.items() if not k.startswith("module.")}
+    module = dataclasses.replace(info.module, **record)  # type: ignore[arg-type]
+    return dataclasses.replace(info, module=module, **own)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"functions": (3,)}, "type index 3"),
-        ({"exports": (Export("x", ExternKind.FUNC, 0),)}, "missing func 0"),
-        ({"start": 0}, "start function"),
-        ({"num_imported_funcs": 1}, "0 func imports, but 1"),
-        ({"global_inits": (ConstExpr(()),)}, "global initializers"),
+        ({"module.functions": (3,)}, "type index 3"),
+        ({"module.exports": (Export("x", ExternKind.FUNC, 0),)}, "missing func 0"),
+        ({"module.start": 0}, "start function"),
+        ({"module.num_imported_funcs": 1}, "0 func imports, but 1"),
+        ({"module.global_inits": (ConstExpr(()),)}, "global initializers"),
         ({"passive_data": ((0, DataRange(0, 1)),)}, "passive data index 0"),
         ({"memory_initialization": StaticMemoryInitialization((None,))}, "memory images"),
         (
-            {"elements": (ElementSegment(SegmentMode.PASSIVE, ValType.FUNCREF, functions=(0,)),)},
+            {
+                "module.elements": (
+                    ElementSegment(SegmentMode.PASSIVE, ValType.FUNCREF, functions=(0,)),
+                )
+            },
             "missing function 0",
         ),
     ],
 )
 def test_consistency_check_names_the_problem(change: dict[str, object], message: str) -> None:
-    base = dataclasses.replace(_module(), memory_initialization=SegmentedMemoryInitialization())
-    check_module_info(base)
+    base = CompiledModuleInfo()
+    check_info(base)
     with pytest.raises(CorruptArtifactError, match=message):
-        check_module_info(dataclasses.replace(base, **change))  # type: ignore[arg-type]
+        check_info(_changed(base, change))
+    if all(k.startswith("module.") for k in change):
+        with pytest.raises(CorruptArtifactError, match=message):
+            check_module(_changed(base, change).module)
 
 
 def test_segment_targeting_missing_memory_is_inconsistent() -> None:
+    i32 = ConstExpr((ConstOp(ConstOpKind.I32_CONST, 0),))
+    segment = MemoryInitializer(0, i32, DataRange(0, 1))
+    info = CompiledModuleInfo(memory_initialization=SegmentedMemoryInitialization((segment,)))
     with pytest.raises(CorruptArtifactError, match="missing memory 0"):
-        check_module_info(_module())
+        check_info(info)
 
 
 def test_compiled_tables_must_match_the_module() -> None:
-    module = ModuleInfo(types=(), functions=())
+    module = ModuleRecord()
     loc = FunctionLoc(0, 4)
     with pytest.raises(CorruptArtifactError, match="compiled functions"):
         check_info(CompiledModuleInfo(module, funcs=(CompiledFunctionInfo(0, loc),)))
@@ -198,7 +216,8 @@ def test_compiled_tables_must_match_the_module() -> None:
 
 
 def test_passive_data_lookup() -> None:
-    module = ModuleInfo(passive_data=((1, DataRange(0, 4)), (4, DataRange(4, 9))), num_data=6)
-    assert module.passive_data_range(4) == DataRange(4, 9)
-    assert module.passive_data_range(1) == DataRange(0, 4)
-    assert module.passive_data_range(0) is None and module.passive_data_range(5) is None
+    passive = ((1, DataRange(0, 4)), (4, DataRange(4, 9)))
+    info = CompiledModuleInfo(passive_data=passive, num_data=6)
+    assert info.passive_data_range(4) == DataRange(4, 9)
+    assert info.passive_data_range(1) == DataRange(0, 4)
+    assert info.passive_data_range(0) is None and info.passive_data_range(5) is None

@@ -65,7 +65,7 @@ def test_producer_engine_and_checksum(built: Any) -> None:
 
 def test_functions_traps_and_address_map(built: Any) -> None:
     name, _, code, translation, d = built
-    n_imp = translation.num_imported_funcs
+    n_imp = translation.module.num_imported_funcs
     assert [(f["text"]["start"], f["text"]["length"]) for f in d["functions"]] == [
         (f.wasm_func_loc.start, f.wasm_func_loc.length) for f in code.funcs
     ]

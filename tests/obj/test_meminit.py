@@ -27,6 +27,7 @@ from cwasm.obj.info import (
     StaticMemoryInitializer,
 )
 from cwasm.obj.meminit import plan_data
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     ConstExpr,
@@ -81,16 +82,22 @@ def to_wat(case: Case) -> str:
 
 
 def to_translation(case: Case) -> ModuleTranslation:
-    t = ModuleTranslation(wasm=b"")
-    t.imports.append(Import("env", "g", ExternKind.GLOBAL, GlobalType(ValType.I32, False)))
-    t.globals.append(GlobalType(ValType.I32, False))
-    t.num_imported_globals = 1
+    g = GlobalType(ValType.I32, False)
+    imports = [Import("env", "g", ExternKind.GLOBAL, g)]
+    memories = []
     if case.imported_memory:
         mem = MemoryType(Limits(1))
-        t.imports.append(Import("env", "m", ExternKind.MEMORY, mem))
-        t.memories.append(mem)
-        t.num_imported_memories = 1
-    t.memories += [MemoryType(Limits(p)) for p in case.memories]
+        imports.append(Import("env", "m", ExternKind.MEMORY, mem))
+        memories.append(mem)
+    memories += [MemoryType(Limits(p)) for p in case.memories]
+    module = ModuleRecord(
+        imports=tuple(imports),
+        memories=tuple(memories),
+        globals=(g,),
+        num_imported_memories=1 if case.imported_memory else 0,
+        num_imported_globals=1,
+    )
+    t = ModuleTranslation(wasm=b"", module=module)
     active = []
     for seg in case.active:
         if seg.offset is None:

@@ -131,7 +131,6 @@ def test_pristine_artifact_loads_and_runs(artifact: bytes) -> None:
             lambda i: _module(
                 i,
                 memories=(dataclasses.replace(i.module.memories[0], limits=Limits(3, 2)),),
-                memory_initialization=i.module.memory_initialization,
             ),
             "memory 0 has limits 3..2",
         ),

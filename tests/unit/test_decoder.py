@@ -9,6 +9,7 @@ import pytest
 
 from cwasm.errors import InvalidError, MalformedError, WasmError
 from cwasm.wasm import ModuleTranslation, decode_module
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     ConstOp,
     ConstOpKind,
@@ -120,8 +121,8 @@ def test_empty_module() -> None:
     m = decode_module(HEADER)
     assert isinstance(m, ModuleTranslation)
     assert m.wasm == HEADER
-    assert (m.types, m.imports, m.functions, m.bodies, m.exports) == ([], [], [], [], [])
-    assert m.start is None and m.data_count is None and m.code_section_offset == 0
+    assert m.module == ModuleRecord() and m.bodies == []
+    assert m.data_count is None and m.code_section_offset == 0
 
 
 @pytest.mark.parametrize(
@@ -198,14 +199,14 @@ def test_type_section() -> None:
             )
         )
     )
-    assert m.types == [
+    assert m.module.types == (
         FuncType((), ()),
         FuncType((ValType.I32, ValType.I64), (ValType.F32,)),
         FuncType(
             (ValType.F64, ValType.V128, ValType.FUNCREF, ValType.EXTERNREF),
             (ValType.I32, ValType.I32),
         ),
-    ]
+    )
     e = malformed(module(section(1, vec([b"\x61\x00\x00"]))))
     assert e.message == "malformed function type"
     e = malformed(module(section(1, vec([b"\x60\x01\x40\x00"]))))
@@ -223,19 +224,19 @@ def test_imports_fill_index_spaces() -> None:
         ]
     )
     m = decode_module(module(section(1, vec([functype(I32)])), section(2, imports)))
-    assert [(i.module, i.name, i.kind) for i in m.imports] == [
+    assert [(i.module, i.name, i.kind) for i in m.module.imports] == [
         ("env", "f", ExternKind.FUNC),
         ("env", "t", ExternKind.TABLE),
         ("env", "m", ExternKind.MEMORY),
         ("env", "g", ExternKind.GLOBAL),
         ("env", "h", ExternKind.FUNC),
     ]
-    assert m.functions == [0, 0]
-    assert m.tables == [TableType(ValType.FUNCREF, Limits(1, 5))]
-    assert m.memories == [MemoryType(Limits(2))]
-    assert m.globals == [GlobalType(ValType.I64, True)]
-    assert (m.num_imported_funcs, m.num_imported_tables) == (2, 1)
-    assert (m.num_imported_memories, m.num_imported_globals) == (1, 1)
+    assert m.module.functions == (0, 0)
+    assert m.module.tables == (TableType(ValType.FUNCREF, Limits(1, 5)),)
+    assert m.module.memories == (MemoryType(Limits(2)),)
+    assert m.module.globals == (GlobalType(ValType.I64, True),)
+    assert (m.module.num_imported_funcs, m.module.num_imported_tables) == (2, 1)
+    assert (m.module.num_imported_memories, m.module.num_imported_globals) == (1, 1)
 
 
 @pytest.mark.parametrize("kind", [b"\x04", b"\x05", b"\x80"])
@@ -269,13 +270,13 @@ def test_functions_tables_memories_globals() -> None:
             section(10, vec([body(b"\x20\x00" + END), body(END)])),
         )
     )
-    assert m.functions == [1, 0]
-    assert m.tables == [
+    assert m.module.functions == (1, 0)
+    assert m.module.tables == (
         TableType(ValType.FUNCREF, Limits(3)),
         TableType(ValType.EXTERNREF, Limits(0, 16)),
-    ]
-    assert m.memories == [MemoryType(Limits(1, 2))]
-    assert [g.content for g in m.globals] == [
+    )
+    assert m.module.memories == (MemoryType(Limits(1, 2)),)
+    assert [g.content for g in m.module.globals] == [
         ValType.I32,
         ValType.I32,
         ValType.I64,
@@ -287,8 +288,8 @@ def test_functions_tables_memories_globals() -> None:
         ValType.EXTERNREF,
         ValType.I32,
     ]
-    assert m.globals[2].mutable and not m.globals[1].mutable
-    assert [init.ops for init in m.global_inits] == [
+    assert m.module.globals[2].mutable and not m.module.globals[1].mutable
+    assert [init.ops for init in m.module.global_inits] == [
         (ConstOp(ConstOpKind.I32_CONST, 0xFFFF_FFFB),),
         (ConstOp(ConstOpKind.I64_CONST, 2**64 - 1),),
         (ConstOp(ConstOpKind.F32_CONST, 0x3F80_0000),),
@@ -299,7 +300,7 @@ def test_functions_tables_memories_globals() -> None:
         (ConstOp(ConstOpKind.REF_NULL, ValType.EXTERNREF),),
         (ConstOp(ConstOpKind.GLOBAL_GET, 0),),
     ]
-    first_init = m.global_inits[0]
+    first_init = m.module.global_inits[0]
     assert m.wasm[first_init.offset] == 0x41
     assert m.declared_refs == {1}
 
@@ -334,13 +335,13 @@ def test_exports_and_start() -> None:
             ONE_BODY,
         )
     )
-    assert [(x.name, x.kind, x.index) for x in m.exports] == [
+    assert [(x.name, x.kind, x.index) for x in m.module.exports] == [
         ("f", ExternKind.FUNC, 0),
         ("t", ExternKind.TABLE, 0),
         ("m", ExternKind.MEMORY, 0),
         ("g", ExternKind.GLOBAL, 0),
     ]
-    assert m.start == 0
+    assert m.module.start == 0
     assert m.declared_refs == {0}
     e = malformed(module(section(7, vec([name("x") + b"\x04\x00"]))))
     assert e.message == "malformed export kind"
@@ -430,7 +431,7 @@ def test_element_segment_encodings(
     expressions: int | None,
 ) -> None:
     m = decode_module(module(*TWO_FUNCS, TABLES, section(9, vec([encoding])), TWO_BODIES))
-    (seg,) = m.elements
+    (seg,) = m.module.elements
     assert seg.mode == mode
     assert seg.element == ValType.FUNCREF
     assert seg.table_index == table
@@ -451,7 +452,7 @@ def test_element_segment_encodings(
 def test_externref_element_segment() -> None:
     seg = b"\x05" + EXTERNREF + vec([b"\xd0\x6f" + END, b"\xd0\x6f" + END])
     m = decode_module(module(section(9, vec([seg]))))
-    assert m.elements[0].element == ValType.EXTERNREF and len(m.elements[0]) == 2
+    assert m.module.elements[0].element == ValType.EXTERNREF and len(m.module.elements[0]) == 2
 
 
 def test_element_segment_errors() -> None:
@@ -539,11 +540,10 @@ def test_limits() -> None:
     assert e.message == "memory size must be at most 65536 pages (4GiB)"
     e = invalid(module(section(2, vec([name("a") + name("b") + b"\x02\x00" + leb(70000)]))))
     assert e.message == "memory size must be at most 65536 pages (4GiB)"
-    assert decode_module(module(section(5, vec([b"\x01\x00" + leb(65536)])))).memories == [
-        MemoryType(Limits(0, 65536))
-    ]
+    max_memory = module(section(5, vec([b"\x01\x00" + leb(65536)])))
+    assert decode_module(max_memory).module.memories == (MemoryType(Limits(0, 65536)),)
     table_max = module(section(4, vec([FUNCREF + b"\x01\x00" + leb(0xFFFF_FFFF)])))
-    assert decode_module(table_max).tables[0].limits.max == 0xFFFF_FFFF
+    assert decode_module(table_max).module.tables[0].limits.max == 0xFFFF_FFFF
     # the flag is a 1-bit LEB
     e = malformed(module(section(5, vec([b"\x02\x00"]))))
     assert e.message == "integer too large"
@@ -622,7 +622,7 @@ def test_global_initializers(init: bytes, message: str | None) -> None:
     )
     wasm = module(imports, section(6, vec([I32 + b"\x00" + init + END])))
     if message is None:
-        assert len(decode_module(wasm).global_inits) == 1
+        assert len(decode_module(wasm).module.global_inits) == 1
     else:
         assert invalid(wasm).message.startswith(message)
 
@@ -631,7 +631,7 @@ def test_validate_false_skips_validation() -> None:
     wasm = module(section(5, vec([b"\x01\x02\x01"])))
     with pytest.raises(InvalidError):
         decode_module(wasm)
-    assert decode_module(wasm, validate=False).memories[0].limits == Limits(2, 1)
+    assert decode_module(wasm, validate=False).module.memories[0].limits == Limits(2, 1)
     # malformed modules are still rejected
     with pytest.raises(MalformedError):
         decode_module(b"\0asm", validate=False)
@@ -765,15 +765,18 @@ def test_module_from_wat() -> None:
     m = decode_module(wasm)
     assert m.names.module == "demo"
     assert m.names.functions == {0: "log", 1: "add", 2: "start", 3: "tick"}
-    assert m.num_imported_funcs == 1 and len(m.bodies) == 3
-    assert m.func_type(1) == FuncType((ValType.I32, ValType.I32), (ValType.I32,))
+    assert m.module.num_imported_funcs == 1 and len(m.bodies) == 3
+    assert m.module.func_type(1) == FuncType((ValType.I32, ValType.I32), (ValType.I32,))
     assert m.bodies[0].locals == ((2, ValType.I64), (1, ValType.F32))
-    assert m.start == 2
-    assert [x.name for x in m.exports] == ["mem", "add"]
-    assert m.elements[0].functions == (1, 3) and m.elements[1].mode == SegmentMode.DECLARATIVE
+    assert m.module.start == 2
+    assert [x.name for x in m.module.exports] == ["mem", "add"]
+    assert (
+        m.module.elements[0].functions == (1, 3)
+        and m.module.elements[1].mode == SegmentMode.DECLARATIVE
+    )
     assert [d.data for d in m.data] == [b"hello", b"world"]
     assert m.declared_refs == {0, 1, 3}
-    assert m.global_inits[0].ops == (ConstOp(ConstOpKind.GLOBAL_GET, 0),)
+    assert m.module.global_inits[0].ops == (ConstOp(ConstOpKind.GLOBAL_GET, 0),)
     for b in m.bodies:
         assert wasm[b.end - 1] == 0x0B
 

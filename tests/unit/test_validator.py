@@ -1,4 +1,4 @@
-"""Tests of the function-body validator (cwasm/wasm/validator.py).
+"""Tests of the function-body validator (cwasm/wasm/validator/).
 
 Each case is one function in a fixed module context. Bodies are written in WAT and
 assembled with wasm-tools (which does not validate, so invalid bodies assemble too);
@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cwasm.errors import InvalidError, MalformedError, WasmError
-from cwasm.wasm import validator
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
@@ -40,7 +40,7 @@ from cwasm.wasm.types import (
     TableType,
     ValType,
 )
-from cwasm.wasm.validator import validate_function_body
+from cwasm.wasm.validator import immediates, validate_function_body
 
 WASM_TOOLS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "wasm-tools")
 if not Path(WASM_TOOLS).exists():  # pragma: no cover - outside the project venv
@@ -151,16 +151,18 @@ def make_context(
 ) -> ModuleTranslation:
     return ModuleTranslation(
         wasm=wasm,
-        types=types,
-        functions=[1, body.type_index],
-        num_imported_funcs=1,
-        tables=[TableType(FUNCREF, Limits(2)), TableType(EXTERNREF, Limits(2))],
-        memories=[MemoryType(Limits(1))] if memory else [],
-        globals=[GlobalType(I32, False), GlobalType(I64, True)],
-        elements=[
-            ElementSegment(SegmentMode.ACTIVE, FUNCREF, functions=(0,)),
-            ElementSegment(SegmentMode.PASSIVE, EXTERNREF, expressions=()),
-        ],
+        module=ModuleRecord(
+            types=tuple(types),
+            functions=(1, body.type_index),
+            num_imported_funcs=1,
+            tables=(TableType(FUNCREF, Limits(2)), TableType(EXTERNREF, Limits(2))),
+            memories=(MemoryType(Limits(1)),) if memory else (),
+            globals=(GlobalType(I32, False), GlobalType(I64, True)),
+            elements=(
+                ElementSegment(SegmentMode.ACTIVE, FUNCREF, functions=(0,)),
+                ElementSegment(SegmentMode.PASSIVE, EXTERNREF, expressions=()),
+            ),
+        ),
         data_count=data_count,
         declared_refs={0},
         bodies=[body],
@@ -539,7 +541,7 @@ def test_fast_u32_reader_matches_binary_reader(data: bytes) -> None:
         r = BinaryReader(data)
         return r.u32(), r.pos
 
-    assert _outcome(lambda: validator._read_u32(data, 0, 0)) == _outcome(reference)
+    assert _outcome(lambda: immediates.read_u32(data, 0, 0)) == _outcome(reference)
 
 
 @settings(max_examples=300, deadline=None)
@@ -550,6 +552,6 @@ def test_fast_sleb_skip_matches_binary_reader(data: bytes, bits: int) -> None:
         r.s32() if bits == 32 else r.s64()
         return r.pos
 
-    mask = validator.S32_LAST_MASK if bits == 32 else validator.S64_LAST_MASK
-    fast = _outcome(lambda: validator._skip_sleb(data, 0, 0, 5 if bits == 32 else 10, mask))
+    mask = immediates.S32_LAST_MASK if bits == 32 else immediates.S64_LAST_MASK
+    fast = _outcome(lambda: immediates.skip_sleb(data, 0, 0, 5 if bits == 32 else 10, mask))
     assert fast == _outcome(reference)

@@ -220,10 +220,10 @@ class ControlMixin(EnvironMixin):
             self.push(ir_type(t), self.val(f"extractvalue {sty} {r}, {i}"))
 
     def op_call(self, func_index: int) -> None:
-        ft = self.env.func_type(func_index)
+        ft = self.module.func_type(func_index)
         ret = return_type(ft.results)
         args = self.call_args(ft.params)
-        if func_index >= self.env.num_imported_funcs:
+        if func_index >= self.module.num_imported_funcs:
             callee, cvm = func_symbol(func_index), "%vmctx"
         else:
             fr = self.vm_field(self.offsets.func_ref(func_index))
@@ -233,7 +233,7 @@ class ControlMixin(EnvironMixin):
 
     def op_call_indirect(self, imm: tuple[int, int]) -> None:
         type_index, table_index = imm
-        ft = self.env.types[type_index]
+        ft = self.module.types[type_index]
         index = self.pop()
         slot = self.table_slot(table_index, index)
         fr = self.val(f"load ptr, ptr {slot}")

@@ -101,12 +101,13 @@ class TranslatorCore:
         self, env: ModuleTranslation, offsets: VMOffsets, mod: IRModule, defined_index: int
     ) -> None:
         self.env = env
+        self.module = env.module
         self.offsets = offsets
         self.mod = mod
         self.defined_index = defined_index
-        self.func_index = env.num_imported_funcs + defined_index
+        self.func_index = env.module.num_imported_funcs + defined_index
         self.body = env.bodies[defined_index]
-        self.ftype = env.types[self.body.type_index]
+        self.ftype = env.module.types[self.body.type_index]
         self.lines: list[str] = []
         self.trap_lines: list[str] = []
         #: allocas made after translation started; they join the entry block at the end,
@@ -220,7 +221,7 @@ class TranslatorCore:
             return [], []
         if bt < 0:
             return [], [ir_type(-bt)]
-        ft = self.env.types[bt]
+        ft = self.module.types[bt]
         return [ir_type(t) for t in ft.params], [ir_type(t) for t in ft.results]
 
     # --- the function ---

@@ -31,9 +31,9 @@ class EnvironMixin(TranslatorCore):
     def table_def(self, table_index: int) -> str:
         """Pointer to the table's definition (base, length)."""
         o = self.offsets
-        if table_index < self.env.num_imported_tables:
+        if table_index < self.module.num_imported_tables:
             return self.val(f"load ptr, ptr {self.vm_field(o.imported_table(table_index))}")
-        return self.vm_field(o.defined_table(table_index - self.env.num_imported_tables))
+        return self.vm_field(o.defined_table(table_index - self.module.num_imported_tables))
 
     def table_slot(self, table_index: int, index: str) -> str:
         """Bounds-checked pointer to element ``index`` (an i32) of a table."""
@@ -48,12 +48,12 @@ class EnvironMixin(TranslatorCore):
 
     def global_ptr(self, index: int) -> str:
         o = self.offsets
-        if index < self.env.num_imported_globals:
+        if index < self.module.num_imported_globals:
             return self.val(f"load ptr, ptr {self.vm_field(o.imported_global(index))}")
-        return self.vm_field(o.defined_global(index - self.env.num_imported_globals))
+        return self.vm_field(o.defined_global(index - self.module.num_imported_globals))
 
     def op_global_get(self, index: int) -> None:
-        t = ir_type(self.env.globals[index].content)
+        t = ir_type(self.module.globals[index].content)
         self.push(t, self.val(f"load {t}, ptr {self.global_ptr(index)}, align 8{VMCTX}"))
 
     def op_global_set(self, index: int) -> None:
@@ -164,11 +164,11 @@ class EnvironMixin(TranslatorCore):
 
     def memory_def(self, memory_index: int) -> str:
         o = self.offsets
-        if memory_index < self.env.num_imported_memories:
+        if memory_index < self.module.num_imported_memories:
             return self.val(
                 f"load ptr, ptr {self.vm_field(o.imported_memory(memory_index))}{INVARIANT}"
             )
-        return self.vm_field(o.defined_memory(memory_index - self.env.num_imported_memories))
+        return self.vm_field(o.defined_memory(memory_index - self.module.num_imported_memories))
 
     def mem_addr(self, addr: str, offset: int, size: int) -> str:
         """Native pointer (for ``heap_load``/``heap_store``) for a ``size``-byte access at

@@ -1,17 +1,20 @@
 """cwasm's ``.wasmtime.info``: the schema, its versioned postcard codec and its consistency checks.
 
-``schema`` holds the records (``CompiledModuleInfo`` and what is inside it), ``codec``
-``encode_info``/``decode_info`` and ``checks`` ``check_info``; this package re-exports them.
+``schema`` holds the records (``CompiledModuleInfo`` and what is inside it besides the
+``cwasm.wasm.module.ModuleRecord``), ``codec`` ``encode_info``/``decode_info`` (one
+``INFO_FIELDS`` entry per field) and ``checks`` ``check_info``; this package re-exports them.
 """
 
 from cwasm.obj.info.checks import (
     MAX_MEMORY_PAGES,
     MAX_TABLE_ELEMENTS,
     check_info,
-    check_module_info,
+    check_module,
 )
 from cwasm.obj.info.codec import (
+    INFO_FIELDS,
     INFO_FORMAT_VERSION,
+    InfoField,
     decode_info,
     encode_info,
 )
@@ -24,7 +27,6 @@ from cwasm.obj.info.schema import (
     MemoryInitialization,
     MemoryInitializer,
     Metadata,
-    ModuleInfo,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     StaticMemoryInitializer,
@@ -36,18 +38,19 @@ __all__ = [
     "DataRange",
     "FunctionLoc",
     "FunctionName",
+    "INFO_FIELDS",
     "INFO_FORMAT_VERSION",
+    "InfoField",
     "MAX_MEMORY_PAGES",
     "MAX_TABLE_ELEMENTS",
     "MemoryInitialization",
     "MemoryInitializer",
     "Metadata",
-    "ModuleInfo",
     "SegmentedMemoryInitialization",
     "StaticMemoryInitialization",
     "StaticMemoryInitializer",
     "check_info",
-    "check_module_info",
+    "check_module",
     "decode_info",
     "encode_info",
 ]

@@ -8,11 +8,8 @@ runtime trusts any of it.
 from __future__ import annotations
 
 from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.info.schema import (
-    CompiledModuleInfo,
-    ModuleInfo,
-    SegmentedMemoryInitialization,
-)
+from cwasm.obj.info.schema import CompiledModuleInfo, SegmentedMemoryInitialization
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     ConstExpr,
     ConstOpKind,
@@ -56,8 +53,38 @@ def _check_limits(lim: Limits, most: int, what: str) -> None:
         raise _bad(f"{what} has limits {lim.min}..{lim.max} (at most {most})")
 
 
-def check_module_info(m: ModuleInfo) -> None:
-    """Check that every index in the module description refers to something that exists,
+def _check_const_expr(m: ModuleRecord, e: ConstExpr, want: ValType, what: str) -> None:
+    """A constant expression of exactly one operator whose result is ``want``."""
+    if len(e.ops) != 1:
+        raise _bad(f"{what} has {len(e.ops)} operators, not one")
+    op = e.ops[0]
+    kind, value = op.kind, op.value
+    if kind == ConstOpKind.GLOBAL_GET:
+        # as the spec says: only imported globals, which are initialized first
+        if not 0 <= value < m.num_imported_globals:
+            raise _bad(f"{what} reads global {value}, which is not an imported global")
+        have = m.globals[value].content
+    elif kind == ConstOpKind.REF_NULL:
+        if value not in (ValType.FUNCREF, ValType.EXTERNREF):
+            raise _bad(f"{what} is a null reference of type {value:#x}")
+        have = ValType(value)
+    else:
+        have = _CONST_RESULT[kind]
+        if kind == ConstOpKind.REF_FUNC:
+            if not 0 <= value < len(m.functions):
+                raise _bad(f"{what} refers to missing function {value}")
+        else:
+            # integers may be kept signed or unsigned; floats and v128 are raw bits
+            bits = _CONST_BITS[kind]
+            lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
+            if not lowest <= value < 1 << bits:
+                raise _bad(f"{what}: {have.text} constant {value} is out of range")
+    if have != want:
+        raise _bad(f"{what} produces {have.text}, but {want.text} is needed")
+
+
+def check_module(m: ModuleRecord) -> None:
+    """Check that every index in the module record refers to something that exists,
     every limit is possible and every constant expression has the type its use needs."""
     nfuncs, ntables, nmems, nglobals = (
         len(m.functions),
@@ -122,38 +149,9 @@ def check_module_info(m: ModuleInfo) -> None:
         if ft.params or ft.results:
             raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
 
-    def expr(e: ConstExpr, want: ValType, what: str) -> None:
-        """A constant expression of exactly one operator whose result is ``want``."""
-        if len(e.ops) != 1:
-            raise _bad(f"{what} has {len(e.ops)} operators, not one")
-        op = e.ops[0]
-        kind, value = op.kind, op.value
-        if kind == ConstOpKind.GLOBAL_GET:
-            # as the spec says: only imported globals, which are initialized first
-            if not 0 <= value < m.num_imported_globals:
-                raise _bad(f"{what} reads global {value}, which is not an imported global")
-            have = m.globals[value].content
-        elif kind == ConstOpKind.REF_NULL:
-            if value not in (ValType.FUNCREF, ValType.EXTERNREF):
-                raise _bad(f"{what} is a null reference of type {value:#x}")
-            have = ValType(value)
-        else:
-            have = _CONST_RESULT[kind]
-            if kind == ConstOpKind.REF_FUNC:
-                if not 0 <= value < nfuncs:
-                    raise _bad(f"{what} refers to missing function {value}")
-            else:
-                # integers may be kept signed or unsigned; floats and v128 are raw bits
-                bits = _CONST_BITS[kind]
-                lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
-                if not lowest <= value < 1 << bits:
-                    raise _bad(f"{what}: {have.text} constant {value} is out of range")
-        if have != want:
-            raise _bad(f"{what} produces {have.text}, but {want.text} is needed")
-
     for i, init_expr in enumerate(m.global_inits):
         g = m.num_imported_globals + i
-        expr(init_expr, m.globals[g].content, f"initializer of global {g}")
+        _check_const_expr(m, init_expr, m.globals[g].content, f"initializer of global {g}")
     for i, seg in enumerate(m.elements):
         what = f"element segment {i}"
         if not seg.element.is_ref:
@@ -168,33 +166,34 @@ def check_module_info(m: ModuleInfo) -> None:
             if m.tables[seg.table_index].element != seg.element:
                 raise _bad(f"{what} holds {seg.element.text}, but its table does not")
         if seg.offset is not None:
-            expr(seg.offset, ValType.I32, f"offset of {what}")
+            _check_const_expr(m, seg.offset, ValType.I32, f"offset of {what}")
         if seg.functions is not None:
             if seg.element != ValType.FUNCREF:
                 raise _bad(f"{what} lists functions but holds {seg.element.text}")
             if seg.functions and max(seg.functions) >= nfuncs:
                 raise _bad(f"{what} refers to missing function {max(seg.functions)}")
         for item in seg.expressions or ():
-            expr(item, seg.element, what)
-    init = m.memory_initialization
+            _check_const_expr(m, item, seg.element, what)
+
+
+def check_info(info: CompiledModuleInfo) -> None:
+    """``check_module`` plus the data segments' and per-function tables' shapes."""
+    m = info.module
+    check_module(m)
+    nmems = len(m.memories)
+    init = info.memory_initialization
     if isinstance(init, SegmentedMemoryInitialization):
         for s in init.segments:
             if s.memory_index >= nmems:
                 raise _bad(f"data segment targets missing memory {s.memory_index}")
-            expr(s.offset, ValType.I32, "data segment offset")
+            _check_const_expr(m, s.offset, ValType.I32, "data segment offset")
     elif len(init.map) != nmems:
         raise _bad(f"{len(init.map)} memory images for {nmems} memories")
     previous = -1
-    for idx, _rng in m.passive_data:
-        if idx <= previous or idx >= m.num_data:
+    for idx, _rng in info.passive_data:
+        if idx <= previous or idx >= info.num_data:
             raise _bad(f"passive data index {idx} is out of order or out of range")
         previous = idx
-
-
-def check_info(info: CompiledModuleInfo) -> None:
-    """``check_module_info`` plus the per-function tables' shapes."""
-    m = info.module
-    check_module_info(m)
     if len(info.funcs) != m.num_defined_funcs:
         raise _bad(f"{len(info.funcs)} compiled functions for {m.num_defined_funcs} defined")
     previous = -1

@@ -1,16 +1,17 @@
 """The versioned postcard codec of cwasm's ``.wasmtime.info`` (schema in ``schema``).
 
-Encoding: ``INFO_FORMAT_VERSION`` as a varint, then the record in postcard (see
-``postcard.py``); trailing bytes are rejected. Integers inside constant expressions are
+Encoding: ``INFO_FORMAT_VERSION`` as a varint, then the fields listed in ``INFO_FIELDS``
+in postcard (see ``postcard.py``), the ``ModuleRecord``'s among them; trailing bytes are
+rejected. Integers inside constant expressions are
 encoded as arbitrary-precision zigzag varints so any operator value round-trips. Every
 decoding problem raises ``CorruptArtifactError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import fields
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from cwasm.errors import ArtifactError
 from cwasm.obj.errors import CorruptArtifactError
@@ -23,12 +24,12 @@ from cwasm.obj.info.schema import (
     MemoryInitialization,
     MemoryInitializer,
     Metadata,
-    ModuleInfo,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     StaticMemoryInitializer,
 )
 from cwasm.obj.postcard import Reader, Writer
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     ConstExpr,
     ConstOp,
@@ -162,58 +163,41 @@ def _w_meminit(w: Writer, init: MemoryInitialization) -> None:
         w.seq(init.map, lambda s: w.option(s, image))
 
 
-def _w_module(w: Writer, m: ModuleInfo) -> None:
-    w.option(m.name, w.str)
-    w.seq(m.types, lambda t: _w_functype(w, t))
-    w.seq(m.imports, lambda i: _w_import(w, i))
-    w.seq(m.functions, w.varint)
-    w.seq(m.tables, lambda t: _w_tabletype(w, t))
-    w.seq(m.memories, lambda t: _w_memorytype(w, t))
-    w.seq(m.globals, lambda t: _w_globaltype(w, t))
-    w.seq(m.global_inits, lambda e: _w_constexpr(w, e))
-    w.seq(m.exports, lambda e: _w_export(w, e))
-    w.option(m.start, w.varint)
-    w.seq(m.elements, lambda s: _w_element(w, s))
-    _w_meminit(w, m.memory_initialization)
-
-    def passive(item: tuple[int, DataRange]) -> None:
-        w.varint(item[0])
-        _w_range(w, item[1])
-
-    w.seq(m.passive_data, passive)
-    w.varint(m.num_data)
-    w.varint(m.num_imported_funcs)
-    w.varint(m.num_imported_tables)
-    w.varint(m.num_imported_memories)
-    w.varint(m.num_imported_globals)
+def _w_u32(w: Writer, v: int) -> None:
+    w.varint(v)
 
 
-def encode_info(info: CompiledModuleInfo) -> bytes:
-    """Serialize ``info`` (version first) for the ``.wasmtime.info`` section."""
-    w = Writer()
-    w.varint(INFO_FORMAT_VERSION)
-    _w_module(w, info.module)
+def _w_name(w: Writer, name: str | None) -> None:
+    w.option(name, w.str)
 
-    def func(f: CompiledFunctionInfo) -> None:
-        w.varint(f.start_srcloc)
-        _w_loc(w, f.wasm_func_loc)
-        w.option(f.array_to_wasm_trampoline, lambda loc: _w_loc(w, loc))
 
-    w.seq(info.funcs, func)
+def _w_start(w: Writer, start: int | None) -> None:
+    w.option(start, w.varint)
 
-    def name(n: FunctionName) -> None:
-        w.varint(n.idx)
-        w.varint(n.offset)
-        w.varint(n.len)
 
-    w.seq(info.func_names, name)
+def _w_passive(w: Writer, item: tuple[int, DataRange]) -> None:
+    w.varint(item[0])
+    _w_range(w, item[1])
 
-    def tramp(t: tuple[int, FunctionLoc]) -> None:
-        w.varint(t[0])
-        _w_loc(w, t[1])
 
-    w.seq(info.wasm_to_array_trampolines, tramp)
-    meta = info.meta
+def _w_func(w: Writer, f: CompiledFunctionInfo) -> None:
+    w.varint(f.start_srcloc)
+    _w_loc(w, f.wasm_func_loc)
+    w.option(f.array_to_wasm_trampoline, lambda loc: _w_loc(w, loc))
+
+
+def _w_func_name(w: Writer, n: FunctionName) -> None:
+    w.varint(n.idx)
+    w.varint(n.offset)
+    w.varint(n.len)
+
+
+def _w_trampoline(w: Writer, t: tuple[int, FunctionLoc]) -> None:
+    w.varint(t[0])
+    _w_loc(w, t[1])
+
+
+def _w_meta(w: Writer, meta: Metadata) -> None:
     w.bool(meta.has_unparsed_debuginfo)
     w.varint(meta.code_section_offset)
     w.bool(meta.has_wasm_debuginfo)
@@ -224,7 +208,15 @@ def encode_info(info: CompiledModuleInfo) -> bytes:
         _w_range(w, d[1])
 
     w.seq(meta.dwarf, dwarf)
-    return w.getvalue()
+
+
+def _seq_of(item: Callable[[Writer, T], None]) -> Callable[[Writer, Sequence[T]], None]:
+    """A writer of a postcard sequence of ``item``s."""
+
+    def write(w: Writer, items: Sequence[T]) -> None:
+        w.seq(items, lambda x: item(w, x))
+
+    return write
 
 
 # ---------------------------------------------------------------------------
@@ -398,39 +390,19 @@ class _Decoder(Reader):
 
         return StaticMemoryInitialization(self.tuple_of(lambda: self.option(image)))
 
-    def module(self) -> ModuleInfo:
-        name = self.option(self.str)
-        types = self.tuple_of(self.functype)
-        imports = self.tuple_of(self.import_)
-        functions = self.tuple_of(self.u32)
-        tables = self.tuple_of(self.tabletype)
-        memories = self.tuple_of(self.memorytype)
-        globals_ = self.tuple_of(self.globaltype)
-        global_inits = self.tuple_of(self.constexpr)
-        exports = self.tuple_of(self.export)
-        start = self.option(self.u32)
-        elements = self.tuple_of(self.element)
-        meminit = self.meminit()
-        passive = self.tuple_of(lambda: (self.u32(), self.range_()))
-        return ModuleInfo(
-            name=name,
-            types=types,
-            imports=imports,
-            functions=functions,
-            tables=tables,
-            memories=memories,
-            globals=globals_,
-            global_inits=global_inits,
-            exports=exports,
-            start=start,
-            elements=elements,
-            memory_initialization=meminit,
-            passive_data=passive,
-            num_data=self.u32(),
-            num_imported_funcs=self.u32(),
-            num_imported_tables=self.u32(),
-            num_imported_memories=self.u32(),
-            num_imported_globals=self.u32(),
+    def passive(self) -> tuple[int, DataRange]:
+        return self.u32(), self.range_()
+
+    def trampoline(self) -> tuple[int, FunctionLoc]:
+        return self.u32(), self.loc()
+
+    def meta(self) -> Metadata:
+        return Metadata(
+            has_unparsed_debuginfo=self.bool(),
+            code_section_offset=self.u64(),
+            has_wasm_debuginfo=self.bool(),
+            is_pulley=self.bool(),
+            dwarf=self.tuple_of(lambda: (self.u8(), self.range_(64))),
         )
 
     def count(self) -> int:
@@ -467,21 +439,74 @@ class _Decoder(Reader):
                 f"`.wasmtime.info` has format version {version}, but this cwasm reads "
                 f"version {INFO_FORMAT_VERSION}; recompile the module"
             )
-        module = self.module()
-
-        funcs = self.funcs()
-        names = self.func_names()
-        tramps = self.tuple_of(lambda: (self.u32(), self.loc()))
-        meta = Metadata(
-            has_unparsed_debuginfo=self.bool(),
-            code_section_offset=self.u64(),
-            has_wasm_debuginfo=self.bool(),
-            is_pulley=self.bool(),
-            dwarf=self.tuple_of(lambda: (self.u8(), self.range_(64))),
-        )
+        module: dict[str, Any] = {}
+        info: dict[str, Any] = {}
+        for in_module, name, _, read in _PLAN:
+            (module if in_module else info)[name] = read(self)
         if self.remaining():
             raise CorruptArtifactError(f"{self.remaining()} unexpected trailing bytes")
-        return CompiledModuleInfo(module, funcs, names, tramps, meta)
+        return CompiledModuleInfo(module=ModuleRecord(**module), **info)
+
+
+@dataclass(frozen=True, slots=True)
+class InfoField:
+    """One field of ``.wasmtime.info``: where it lives, how it is written and read back.
+
+    ``path`` is ``module.<field>`` for a field of the ``ModuleRecord``, else the name of a
+    field of ``CompiledModuleInfo``.
+    """
+
+    path: str
+    write: Callable[[Writer, Any], None]
+    read: Callable[[_Decoder], Any]
+
+
+#: The encoding of ``CompiledModuleInfo`` after the version, field by field in this order.
+#: Every field of ``ModuleRecord`` and of ``CompiledModuleInfo`` has exactly one entry
+#: (``tests/obj/test_info.py`` checks it); changing the list means bumping
+#: ``INFO_FORMAT_VERSION``.
+INFO_FIELDS: tuple[InfoField, ...] = (
+    InfoField("name", _w_name, lambda d: d.option(d.str)),
+    InfoField("module.types", _seq_of(_w_functype), lambda d: d.tuple_of(d.functype)),
+    InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
+    InfoField("module.functions", _seq_of(_w_u32), lambda d: d.tuple_of(d.u32)),
+    InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
+    InfoField("module.memories", _seq_of(_w_memorytype), lambda d: d.tuple_of(d.memorytype)),
+    InfoField("module.globals", _seq_of(_w_globaltype), lambda d: d.tuple_of(d.globaltype)),
+    InfoField("module.global_inits", _seq_of(_w_constexpr), lambda d: d.tuple_of(d.constexpr)),
+    InfoField("module.exports", _seq_of(_w_export), lambda d: d.tuple_of(d.export)),
+    InfoField("module.start", _w_start, lambda d: d.option(d.u32)),
+    InfoField("module.elements", _seq_of(_w_element), lambda d: d.tuple_of(d.element)),
+    InfoField("memory_initialization", _w_meminit, _Decoder.meminit),
+    InfoField("passive_data", _seq_of(_w_passive), lambda d: d.tuple_of(d.passive)),
+    InfoField("num_data", _w_u32, _Decoder.u32),
+    InfoField("module.num_imported_funcs", _w_u32, _Decoder.u32),
+    InfoField("module.num_imported_tables", _w_u32, _Decoder.u32),
+    InfoField("module.num_imported_memories", _w_u32, _Decoder.u32),
+    InfoField("module.num_imported_globals", _w_u32, _Decoder.u32),
+    InfoField("funcs", _seq_of(_w_func), _Decoder.funcs),
+    InfoField("func_names", _seq_of(_w_func_name), _Decoder.func_names),
+    InfoField(
+        "wasm_to_array_trampolines", _seq_of(_w_trampoline), lambda d: d.tuple_of(d.trampoline)
+    ),
+    InfoField("meta", _w_meta, _Decoder.meta),
+)
+
+# (in the ModuleRecord?, field name, write, read) per field, resolved once
+_PLAN = tuple(
+    (f.path.startswith("module."), f.path.removeprefix("module."), f.write, f.read)
+    for f in INFO_FIELDS
+)
+
+
+def encode_info(info: CompiledModuleInfo) -> bytes:
+    """Serialize ``info`` (version first) for the ``.wasmtime.info`` section."""
+    w = Writer()
+    w.varint(INFO_FORMAT_VERSION)
+    module = info.module
+    for in_module, name, write, _ in _PLAN:
+        write(w, getattr(module if in_module else info, name))
+    return w.getvalue()
 
 
 def decode_info(data: bytes | memoryview) -> CompiledModuleInfo:

@@ -3,6 +3,7 @@
 It follows the shape of Wasmtime's ``CompiledModuleInfo`` (``module``, ``funcs``,
 ``func_names``, ``wasm_to_array_trampolines``, ``meta``) but is cwasm's own: it holds
 everything the runtime needs to instantiate a module without the original wasm bytes.
+Its ``module`` is ``cwasm.wasm.module.ModuleRecord``, the record the decoder builds.
 ``codec`` encodes and decodes it; ``checks`` validates a decoded one.
 """
 
@@ -11,16 +12,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from cwasm.wasm.types import (
-    ConstExpr,
-    ElementSegment,
-    Export,
-    FuncType,
-    GlobalType,
-    Import,
-    MemoryType,
-    TableType,
-)
+from cwasm.wasm.module import ModuleRecord
+from cwasm.wasm.types import ConstExpr
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,46 +92,6 @@ MemoryInitialization = SegmentedMemoryInitialization | StaticMemoryInitializatio
 
 
 @dataclass(frozen=True, slots=True)
-class ModuleInfo:
-    """The module's static description, indexed as the spec's index spaces."""
-
-    name: str | None = None
-    types: tuple[FuncType, ...] = ()
-    imports: tuple[Import, ...] = ()
-    functions: tuple[int, ...] = ()  # type index per FuncIndex
-    tables: tuple[TableType, ...] = ()
-    memories: tuple[MemoryType, ...] = ()
-    globals: tuple[GlobalType, ...] = ()
-    global_inits: tuple[ConstExpr, ...] = ()  # defined globals only
-    exports: tuple[Export, ...] = ()
-    start: int | None = None
-    elements: tuple[ElementSegment, ...] = ()  # every segment, in module order
-    memory_initialization: MemoryInitialization = field(
-        default_factory=SegmentedMemoryInitialization
-    )
-    passive_data: tuple[tuple[int, DataRange], ...] = ()  # (DataIndex, range), ascending
-    num_data: int = 0  # number of data segments (active and passive)
-    num_imported_funcs: int = 0
-    num_imported_tables: int = 0
-    num_imported_memories: int = 0
-    num_imported_globals: int = 0
-
-    @property
-    def num_defined_funcs(self) -> int:
-        return len(self.functions) - self.num_imported_funcs
-
-    def func_type(self, func_index: int) -> FuncType:
-        return self.types[self.functions[func_index]]
-
-    def passive_data_range(self, data_index: int) -> DataRange | None:
-        """The ``.rodata.wasm`` range of a passive data segment (None: not passive)."""
-        i = bisect.bisect_left(self.passive_data, data_index, key=lambda item: item[0])
-        if i < len(self.passive_data) and self.passive_data[i][0] == data_index:
-            return self.passive_data[i][1]
-        return None
-
-
-@dataclass(frozen=True, slots=True)
 class Metadata:
     """Facts about the compilation that backtraces and debuggers need."""
 
@@ -151,10 +104,29 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class CompiledModuleInfo:
-    """Everything ``.wasmtime.info`` records about one compiled core module."""
+    """Everything ``.wasmtime.info`` records about one compiled core module.
 
-    module: ModuleInfo
+    ``module`` is the decoder's ``ModuleRecord`` as it is; ``name``,
+    ``memory_initialization``, ``passive_data`` and ``num_data`` are what Wasmtime's
+    ``Module`` adds to it and only an artifact has (its data segments, placed in
+    ``.rodata.wasm``); the rest locates the compiled code.
+    """
+
+    module: ModuleRecord = field(default_factory=ModuleRecord)
+    name: str | None = None  # the name section's module name
+    memory_initialization: MemoryInitialization = field(
+        default_factory=SegmentedMemoryInitialization
+    )
+    passive_data: tuple[tuple[int, DataRange], ...] = ()  # (DataIndex, range), ascending
+    num_data: int = 0  # number of data segments (active and passive)
     funcs: tuple[CompiledFunctionInfo, ...] = ()  # DefinedFuncIndex order
     func_names: tuple[FunctionName, ...] = ()  # sorted by idx
     wasm_to_array_trampolines: tuple[tuple[int, FunctionLoc], ...] = ()  # sorted by type index
     meta: Metadata = field(default_factory=Metadata)
+
+    def passive_data_range(self, data_index: int) -> DataRange | None:
+        """The ``.rodata.wasm`` range of a passive data segment (None: not passive)."""
+        i = bisect.bisect_left(self.passive_data, data_index, key=lambda item: item[0])
+        if i < len(self.passive_data) and self.passive_data[i][0] == data_index:
+            return self.passive_data[i][1]
+        return None

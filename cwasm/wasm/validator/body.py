@@ -1,0 +1,546 @@
+"""``validate_function_body`` and its hot loop: one handler kind per opcode, tested inline.
+
+The control, variable, call, memory-access and fixed-effect instructions real code is
+made of are checked in the loop itself; the rest goes to ``rules``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from cwasm.errors import InvalidError, MalformedError
+from cwasm.wasm import operators as ops
+from cwasm.wasm.operators import FUNCREF, I32, OPERATORS, VALTYPE_BYTES
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.validator.context import (
+    MAX_EXPANDED_LOCALS,
+    BodyContext,
+    SparseLocals,
+    block_sig,
+    body_context,
+    check_memarg,
+)
+from cwasm.wasm.validator.immediates import (
+    S32_LAST_MASK,
+    S64_LAST_MASK,
+    read_u32,
+    read_with,
+    skip_sleb,
+)
+from cwasm.wasm.validator.rules import check_reference_or_table, check_static, skim
+from cwasm.wasm.validator.stack import (
+    END_TYPES,
+    FRAME_BLOCK,
+    FRAME_ELSE,
+    FRAME_FUNC,
+    FRAME_IF,
+    FRAME_LOOP,
+    HEIGHT,
+    KIND,
+    LABEL_TYPES,
+    NUMERIC_OR_VECTOR,
+    START_TYPES,
+    UNKNOWN,
+    UNREACHABLE,
+    mismatch,
+    pop_any,
+    pop_one,
+    pop_types,
+    pop_types_actual,
+)
+
+# handler kinds, one per opcode id, numbered by how often real code uses them (the
+# hot loop tests them in this order, as int literals)
+K_ILLEGAL: Final = 0
+K_NUM2: Final = 1  # fixed effect (a b -> r), no immediates
+K_LOAD: Final = 2
+K_LOCAL_SET: Final = 3
+K_LOCAL_TEE: Final = 4
+K_END: Final = 5
+K_BLOCK: Final = 6  # block, loop, if
+K_BR_IF: Final = 7
+K_CALL: Final = 8
+K_STORE: Final = 9
+K_CONST: Final = 10
+K_BR: Final = 11
+K_NUM1: Final = 12  # fixed effect (a -> r), no immediates
+K_GLOBAL: Final = 13  # global.get, global.set
+K_DROP: Final = 14
+K_UNREACHABLE: Final = 15
+K_STATIC: Final = 16  # any other fixed effect, with immediates to check
+K_ELSE: Final = 17
+K_SELECT: Final = 18
+K_SELECT_T: Final = 19
+K_RETURN: Final = 20
+K_BR_TABLE: Final = 21
+K_CALL_INDIRECT: Final = 22
+K_NOP: Final = 23
+K_OTHER: Final = 24  # reference and table instructions
+K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
+
+_NAMED_KINDS: Final = {
+    "unreachable": K_UNREACHABLE,
+    "nop": K_NOP,
+    "block": K_BLOCK,
+    "loop": K_BLOCK,
+    "if": K_BLOCK,
+    "else": K_ELSE,
+    "end": K_END,
+    "br": K_BR,
+    "br_if": K_BR_IF,
+    "br_table": K_BR_TABLE,
+    "return": K_RETURN,
+    "call": K_CALL,
+    "call_indirect": K_CALL_INDIRECT,
+    "drop": K_DROP,
+    "select": K_SELECT,
+    "select_t": K_SELECT_T,
+    "local.get": K_LOCAL_GET,
+    "local.set": K_LOCAL_SET,
+    "local.tee": K_LOCAL_TEE,
+    "global.get": K_GLOBAL,
+    "global.set": K_GLOBAL,
+}
+_FRAME_KINDS: Final = {0x02: FRAME_BLOCK, 0x03: FRAME_LOOP, 0x04: FRAME_IF}
+_EMPTY: Final[list[int]] = []
+_SINGLE: Final = {t: [t] for t in VALTYPE_BYTES}  # block types of one value type
+
+_CONST_SIZES: Final = {ops.IMM_F32: 4, ops.IMM_F64: 8, ops.IMM_V128: 16}
+
+
+def _build_tables() -> tuple[list[int], list[Any]]:
+    kinds = [K_ILLEGAL] * ops.NUM_OPCODE_IDS
+    # per opcode: the data its handler needs (see the cases of _validate)
+    data: list[Any] = [None] * ops.NUM_OPCODE_IDS
+    for info in OPERATORS:
+        if info is None:
+            continue
+        code = info.code
+        if info.name in _NAMED_KINDS:
+            kinds[code] = _NAMED_KINDS[info.name]
+        elif info.params is None:
+            kinds[code] = K_OTHER
+        elif info.imm == ops.IMM_NONE and len(info.params) in (1, 2) and len(info.results) == 1:
+            p = info.params
+            kinds[code] = K_NUM1 if len(p) == 1 else K_NUM2
+            data[code] = (p[0], p[-1], info.results[0])
+        elif info.imm == ops.IMM_MEMARG and info.params == (I32,) and len(info.results) == 1:
+            kinds[code] = K_LOAD
+            data[code] = (info.align, info.results[0])
+        elif info.imm == ops.IMM_MEMARG and len(info.params) == 2 and not info.results:
+            kinds[code] = K_STORE
+            data[code] = (info.align, info.params[1])
+        elif info.imm in (ops.IMM_I32, ops.IMM_I64, ops.IMM_F32, ops.IMM_F64, ops.IMM_V128):
+            kinds[code] = K_CONST
+            data[code] = (info.imm, info.results[0], _CONST_SIZES.get(info.imm, 0))
+        else:
+            kinds[code] = K_STATIC
+    return kinds, data
+
+
+_KINDS, _DATA = _build_tables()
+# fixed stack effects as lists, for the generic K_STATIC path
+_PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
+_RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
+
+
+def validate_function_body(translation: ModuleTranslation, defined_index: int) -> None:
+    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError."""
+    ctx = body_context(translation)
+    body = translation.bodies[defined_index]
+    if not 0 <= body.type_index < ctx.num_types:
+        raise InvalidError(f"unknown type {body.type_index}", body.offset)
+    params, results = ctx.sig(body.type_index)
+    local_types: list[int] | SparseLocals
+    if sum(count for count, _ in body.locals) <= MAX_EXPANDED_LOCALS:
+        local_types = list(params)
+        for count, ty in body.locals:
+            local_types.extend([int(ty)] * count)
+    else:
+        local_types = SparseLocals(params, body.locals)
+    code = translation.wasm[body.code_start : body.end]
+    base = body.code_start
+    try:
+        _validate(ctx, code, base, local_types, results)
+    except InvalidError:
+        skim(ctx, code, base)  # a malformed encoding later in the body takes precedence
+        raise
+    except IndexError:
+        # a fast path indexed past the end of the body
+        skim(ctx, code, base)
+        raise MalformedError("unexpected end", body.end) from None
+
+
+def _validate(
+    ctx: BodyContext,
+    code: bytes,
+    base: int,
+    local_types: list[int] | SparseLocals,
+    results: list[int],
+) -> None:
+    # The dispatch compares handler kinds as int literals (K_* values, named in the
+    # comments): module-global lookups are a measurable share of this hot loop.
+    kinds = _KINDS
+    opdata = _DATA
+    single = _SINGLE
+    func_types = ctx.func_types
+    vals: list[int] = []
+    ctrl: list[list] = [[FRAME_FUNC, _EMPTY, results, 0, False, results]]
+    height = 0
+    unreach = False
+    nlocals = len(local_types)
+    size = len(code)
+    pos = 0
+    push = vals.append
+    # Runs until the function's final `end` returns; indexing past the body raises
+    # IndexError, which the caller turns into the right malformed error.
+    while True:
+        start = pos
+        op = code[pos]
+        pos += 1
+        # the two most frequent instructions first, without the kind lookup
+        if op == 0x20:  # local.get
+            idx = code[pos]
+            if idx < 0x80:
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                idx = (idx & 0x7F) | (code[pos + 1] << 7)
+                pos += 2
+            else:
+                idx, pos = read_u32(code, pos, base)
+            if idx >= nlocals:
+                raise InvalidError(f"unknown local {idx}", base + start)
+            push(local_types[idx])
+            continue
+        if op == 0x41:  # i32.const
+            if code[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_sleb(code, pos, base, 5, S32_LAST_MASK)
+            push(I32)
+            continue
+        if op >= 0xFC:
+            if op == 0xFC or op == 0xFD:
+                sub = code[pos]
+                if sub < 0x80:
+                    pos += 1
+                else:
+                    sub, pos = read_u32(code, pos, base)
+                if sub >= 0x100:
+                    raise ops.illegal_opcode(op, sub, base + start)
+                op = (ops.FC_BASE if op == 0xFC else ops.FD_BASE) + sub
+        k = kinds[op]
+
+        if k == 1:  # K_NUM2
+            p0, p1, r = opdata[op]
+            if len(vals) - 2 >= height and vals[-1] == p1 and vals[-2] == p0:
+                del vals[-1]
+                vals[-1] = r
+            else:
+                pop_one(vals, height, unreach, p1, base + start)
+                pop_one(vals, height, unreach, p0, base + start)
+                push(r)
+
+        elif k == 2:  # K_LOAD
+            natural, t = opdata[op]
+            align = code[pos]
+            if align < 0x80:
+                pos += 1
+            else:
+                align, pos = read_u32(code, pos, base)
+            if code[pos] < 0x80:  # the offset
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                pos += 2
+            else:
+                _, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:
+                check_memarg(ctx, align, natural, base + start)
+            if len(vals) > height and vals[-1] == I32:
+                vals[-1] = t
+            else:
+                pop_one(vals, height, unreach, I32, base + start)
+                push(t)
+
+        elif k == 3 or k == 4:  # K_LOCAL_SET, K_LOCAL_TEE
+            idx = code[pos]
+            if idx < 0x80:
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                idx = (idx & 0x7F) | (code[pos + 1] << 7)
+                pos += 2
+            else:
+                idx, pos = read_u32(code, pos, base)
+            if idx >= nlocals:
+                raise InvalidError(f"unknown local {idx}", base + start)
+            t = local_types[idx]
+            if len(vals) > height and vals[-1] == t:
+                if k == 3:
+                    vals.pop()
+            else:
+                pop_one(vals, height, unreach, t, base + start)
+                if k == 4:
+                    push(t)
+
+        elif k == 5:  # K_END
+            frame = ctrl[-1]
+            end_types = frame[END_TYPES]
+            n = len(end_types)
+            if len(vals) != height + n or (n and vals[height:] != end_types):
+                pop_types(vals, height, unreach, end_types, base + start)
+                if len(vals) != height:
+                    raise mismatch(base + start)
+            if frame[KIND] == FRAME_IF and frame[START_TYPES] != end_types:
+                # an `if` without `else` passes its parameters through the empty else
+                raise mismatch(base + start)
+            del vals[height:]
+            ctrl.pop()
+            if not ctrl:
+                if pos != size:
+                    raise MalformedError("section size mismatch", base + pos)
+                return
+            vals.extend(end_types)
+            outer = ctrl[-1]
+            height = outer[HEIGHT]
+            unreach = outer[UNREACHABLE]
+
+        elif k == 6:  # K_BLOCK (block, loop, if)
+            bt = code[pos]
+            if bt == 0x40:
+                pos += 1
+                bparams: list[int] = _EMPTY
+                bresults: list[int] = _EMPTY
+            elif bt in single:
+                pos += 1
+                bparams = _EMPTY
+                bresults = single[bt]
+            else:
+                bt_val, pos = read_with(code, pos, base, ops.IMM_BLOCKTYPE)
+                bparams, bresults = block_sig(ctx, bt_val, base + start)
+            if op == 0x04:  # if
+                if len(vals) > height and vals[-1] == I32:
+                    vals.pop()
+                else:
+                    pop_one(vals, height, unreach, I32, base + start)
+            if bparams:
+                pop_types(vals, height, unreach, bparams, base + start)
+            height = len(vals)
+            unreach = False
+            frame_kind = _FRAME_KINDS[op]
+            label = bparams if frame_kind == FRAME_LOOP else bresults
+            ctrl.append([frame_kind, bparams, bresults, height, False, label])
+            if bparams:
+                vals.extend(bparams)
+
+        elif k == 7:  # K_BR_IF
+            depth = code[pos]
+            if depth < 0x80:
+                pos += 1
+            else:
+                depth, pos = read_u32(code, pos, base)
+            if depth >= len(ctrl):
+                raise InvalidError(f"unknown label {depth}", base + start)
+            if len(vals) > height and vals[-1] == I32:
+                vals.pop()
+            else:
+                pop_one(vals, height, unreach, I32, base + start)
+            target = ctrl[-1 - depth]
+            label = target[LABEL_TYPES]
+            if label:
+                pop_types(vals, height, unreach, label, base + start)
+                vals.extend(label)
+
+        elif k == 8:  # K_CALL
+            f = code[pos]
+            if f < 0x80:
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                f = (f & 0x7F) | (code[pos + 1] << 7)
+                pos += 2
+            else:
+                f, pos = read_u32(code, pos, base)
+            if f >= len(func_types):
+                raise InvalidError(f"unknown function {f}", base + start)
+            fparams, fresults = ctx.sig(func_types[f])
+            n = len(fparams)
+            if n:
+                top = len(vals) - n
+                if top >= height and vals[top:] == fparams:
+                    del vals[top:]
+                else:
+                    pop_types(vals, height, unreach, fparams, base + start)
+            if fresults:
+                vals.extend(fresults)
+
+        elif k == 9:  # K_STORE
+            natural, t = opdata[op]
+            align = code[pos]
+            if align < 0x80:
+                pos += 1
+            else:
+                align, pos = read_u32(code, pos, base)
+            if code[pos] < 0x80:  # the offset
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                pos += 2
+            else:
+                _, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:
+                check_memarg(ctx, align, natural, base + start)
+            if len(vals) - 2 >= height and vals[-1] == t and vals[-2] == I32:
+                del vals[-2:]
+            else:
+                pop_one(vals, height, unreach, t, base + start)
+                pop_one(vals, height, unreach, I32, base + start)
+
+        elif k == 10:  # K_CONST: i64.const, f32.const, f64.const, v128.const
+            _imm, r, n = opdata[op]
+            if n:
+                if pos + n > size:
+                    raise MalformedError("unexpected end", base + pos)
+                pos += n
+            elif code[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_sleb(code, pos, base, 10, S64_LAST_MASK)
+            push(r)
+
+        elif k == 11:  # K_BR
+            depth = code[pos]
+            if depth < 0x80:
+                pos += 1
+            else:
+                depth, pos = read_u32(code, pos, base)
+            if depth >= len(ctrl):
+                raise InvalidError(f"unknown label {depth}", base + start)
+            target = ctrl[-1 - depth]
+            label = target[LABEL_TYPES]
+            pop_types(vals, height, unreach, label, base + start)
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
+
+        elif k == 12:  # K_NUM1
+            p0, _p1, r = opdata[op]
+            if len(vals) > height and vals[-1] == p0:
+                vals[-1] = r
+            else:
+                pop_one(vals, height, unreach, p0, base + start)
+                push(r)
+
+        elif k == 13:  # K_GLOBAL (get, set)
+            g = code[pos]
+            if g < 0x80:
+                pos += 1
+            elif code[pos + 1] < 0x80:
+                g = (g & 0x7F) | (code[pos + 1] << 7)
+                pos += 2
+            else:
+                g, pos = read_u32(code, pos, base)
+            t, mutable = ctx.global_type(g, base + start)
+            if op == 0x23:  # global.get
+                push(t)
+            else:
+                if not mutable:
+                    raise InvalidError("global is immutable", base + start)
+                pop_one(vals, height, unreach, t, base + start)
+
+        elif k == 14:  # K_DROP
+            pop_any(vals, height, unreach, base + start)
+
+        elif k == 15:  # K_UNREACHABLE
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
+
+        elif k == 16:  # K_STATIC
+            pos = check_static(ctx, op, code, pos, base, start)
+            pop_types(vals, height, unreach, _PARAMS[op], base + start)
+            vals.extend(_RESULTS[op])
+
+        elif k == 17:  # K_ELSE
+            frame = ctrl[-1]
+            if frame[KIND] != FRAME_IF:
+                raise MalformedError("END opcode expected", base + start)
+            end_types = frame[END_TYPES]
+            pop_types(vals, height, unreach, end_types, base + start)
+            if len(vals) != height:
+                raise mismatch(base + start)
+            frame[KIND] = FRAME_ELSE
+            frame[UNREACHABLE] = unreach = False
+            vals.extend(frame[START_TYPES])
+
+        elif k == 18:  # K_SELECT
+            at = base + start
+            pop_one(vals, height, unreach, I32, at)
+            t1 = pop_any(vals, height, unreach, at)
+            t2 = pop_any(vals, height, unreach, at)
+            if t1 not in NUMERIC_OR_VECTOR or t2 not in NUMERIC_OR_VECTOR:
+                raise mismatch(at)
+            if t1 != t2 and t1 != UNKNOWN and t2 != UNKNOWN:
+                raise mismatch(at)
+            push(t2 if t1 == UNKNOWN else t1)
+
+        elif k == 19:  # K_SELECT_T
+            types, pos = read_with(code, pos, base, ops.IMM_SELECT_TYPES)
+            at = base + start
+            if len(types) != 1:
+                raise InvalidError("invalid result arity", at)
+            t = types[0]
+            pop_one(vals, height, unreach, I32, at)
+            pop_one(vals, height, unreach, t, at)
+            pop_one(vals, height, unreach, t, at)
+            push(t)
+
+        elif k == 20:  # K_RETURN
+            pop_types(vals, height, unreach, results, base + start)
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
+
+        elif k == 21:  # K_BR_TABLE
+            imm, pos = read_with(code, pos, base, ops.IMM_BR_TABLE)
+            targets, default = imm
+            at = base + start
+            pop_one(vals, height, unreach, I32, at)
+            nctrl = len(ctrl)
+            if default >= nctrl:
+                raise InvalidError(f"unknown label {default}", at)
+            frame = ctrl[-1 - default]
+            default_label = frame[LABEL_TYPES]
+            arity = len(default_label)
+            for depth in targets:
+                if depth >= nctrl:
+                    raise InvalidError(f"unknown label {depth}", at)
+                frame = ctrl[-1 - depth]
+                label = frame[LABEL_TYPES]
+                if len(label) != arity:
+                    raise mismatch(at)
+                vals.extend(pop_types_actual(vals, height, unreach, label, at))
+            pop_types(vals, height, unreach, default_label, at)
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
+
+        elif k == 22:  # K_CALL_INDIRECT
+            imm, pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
+            type_index, table = imm
+            at = base + start
+            table_type = ctx.table_type(table, at)
+            if type_index >= ctx.num_types:
+                raise InvalidError(f"unknown type {type_index}", at)
+            if table_type != FUNCREF:
+                raise mismatch(at)
+            pop_one(vals, height, unreach, I32, at)
+            fparams, fresults = ctx.sig(type_index)
+            pop_types(vals, height, unreach, fparams, at)
+            vals.extend(fresults)
+
+        elif k == 23:  # K_NOP
+            pass
+
+        elif k == 24:  # K_OTHER
+            pos = check_reference_or_table(ctx, op, code, pos, base, start, vals, height, unreach)
+
+        else:  # K_ILLEGAL
+            raise ops.illegal_opcode_id(op, base + start)

@@ -1,0 +1,146 @@
+"""What of the module a function body is validated against, and the body's local types.
+
+``BodyContext`` holds references into the ``ModuleRecord`` (and the translation's data
+count and declared references) plus the module's signatures converted to plain-int
+lists, which outlive one body: they are cached for the module being validated.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Final
+
+from cwasm.errors import InvalidError
+from cwasm.wasm.module import ModuleRecord
+from cwasm.wasm.operators import BLOCK_EMPTY
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import FuncType, ValType
+
+
+@dataclass(slots=True)
+class BodyContext:
+    """The parts of a module a body is checked against (references, not copies)."""
+
+    module: ModuleRecord
+    func_types: tuple[int, ...]  # the module's type index per function index
+    num_types: int
+    num_memories: int
+    data_count: int | None
+    declared_refs: set[int]
+    sigs: dict[int, tuple[list[int], list[int]]]  # see _sigs_for
+
+    def sig(self, type_index: int) -> tuple[list[int], list[int]]:
+        """(params, results) of a type, as lists of plain ints."""
+        s = self.sigs.get(type_index)
+        if s is None:
+            ft = self.module.types[type_index]
+            s = ([int(t) for t in ft.params], [int(t) for t in ft.results])
+            self.sigs[type_index] = s
+        return s
+
+    def global_type(self, index: int, at: int) -> tuple[int, bool]:
+        """(content type, mutable) of global ``index``."""
+        if index >= len(self.module.globals):
+            raise InvalidError(f"unknown global {index}", at)
+        g = self.module.globals[index]
+        return int(g.content), g.mutable
+
+    def table_type(self, index: int, at: int) -> int:
+        """The element type of table ``index``."""
+        if index >= len(self.module.tables):
+            raise InvalidError(f"unknown table {index}", at)
+        return int(self.module.tables[index].element)
+
+    def elem_type(self, index: int, at: int) -> int:
+        """The element type of element segment ``index``."""
+        if index >= len(self.module.elements):
+            raise InvalidError(f"unknown elem segment {index}", at)
+        return int(self.module.elements[index].element)
+
+
+# Converted signatures outlive one call: the bodies of a module are validated one by
+# one, and share the module's (immutable) type tuple. Keyed by that tuple's identity.
+_sig_cache: tuple[tuple[FuncType, ...], dict[int, tuple[list[int], list[int]]]] | None = None
+
+
+def _sigs_for(types: tuple[FuncType, ...]) -> dict[int, tuple[list[int], list[int]]]:
+    global _sig_cache
+    cache = _sig_cache
+    if cache is not None and cache[0] is types:
+        return cache[1]
+    sigs: dict[int, tuple[list[int], list[int]]] = {}
+    _sig_cache = (types, sigs)
+    return sigs
+
+
+def body_context(translation: ModuleTranslation) -> BodyContext:
+    """The context the bodies of ``translation`` are validated against."""
+    m = translation.module
+    return BodyContext(
+        module=m,
+        func_types=m.functions,
+        num_types=len(m.types),
+        num_memories=len(m.memories),
+        data_count=translation.data_count,
+        declared_refs=translation.declared_refs,
+        sigs=_sigs_for(m.types),
+    )
+
+
+#: bodies declaring more locals than this keep them as runs (``SparseLocals``)
+MAX_EXPANDED_LOCALS: Final = 1 << 16
+
+
+class SparseLocals:
+    """The local types of a body declaring very many locals, without expanding them."""
+
+    def __init__(self, params: list[int], declared: tuple[tuple[int, ValType], ...]) -> None:
+        self.ends: list[int] = []  # one past the last index of each run
+        self.types: list[int] = []
+        n = 0
+        for t in params:
+            n += 1
+            self.ends.append(n)
+            self.types.append(t)
+        for count, ty in declared:
+            if count:
+                n += count
+                self.ends.append(n)
+                self.types.append(int(ty))
+        self.count = n
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> int:
+        return self.types[bisect.bisect_right(self.ends, index)]
+
+
+def block_sig(ctx: BodyContext, bt: int, at: int) -> tuple[list[int], list[int]]:
+    """(params, results) of a block type: empty, one value type or a type index."""
+    if bt == BLOCK_EMPTY:
+        return [], []
+    if bt < 0:
+        return [], [-bt]
+    if bt >= ctx.num_types:
+        raise InvalidError(f"unknown type {bt}", at)
+    return ctx.sig(bt)
+
+
+def check_memarg(ctx: BodyContext, align: int, natural: int, at: int) -> None:
+    """A memory access needs memory 0 and at most its natural alignment."""
+    check_memory(ctx, at)
+    check_align(align, natural, at)
+
+
+def check_memory(ctx: BodyContext, at: int) -> None:
+    """Memory 0 must exist."""
+    if not ctx.num_memories:
+        raise InvalidError("unknown memory 0", at)
+
+
+def check_align(align: int, natural: int, at: int) -> None:
+    """An alignment (log2) must not exceed the access's natural one."""
+    if align > natural:
+        raise InvalidError("alignment must not be larger than natural", at)
