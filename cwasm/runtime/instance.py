@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.store import register_instance, unregister_instance
+from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.types import ConstExpr, ConstOpKind, ExternKind, SegmentMode
@@ -122,8 +121,7 @@ class Instance:
         self.globals: list[Global] = []
         self._link(imports)
         self._define()
-        register_instance(self.vmctx, self)
-        weakref.finalize(self, unregister_instance, self.vmctx)
+        INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
@@ -221,14 +219,11 @@ class Instance:
         if k in (ConstOpKind.F32_CONST, ConstOpKind.F64_CONST, ConstOpKind.V128_CONST):
             return op.value
         if k == ConstOpKind.GLOBAL_GET:
-            g = self.globals[op.value]
-            if g.wasm_type.content.is_ref:
-                return int(struct.unpack_from("<Q", g._view, 0)[0])
-            return int(g.value_raw())
+            return self.globals[op.value].read_raw()
         if k == ConstOpKind.REF_NULL:
             return 0
         if k == ConstOpKind.REF_FUNC:
-            return self.vmctx + self.module.offsets.func_ref(op.value)
+            return self.funcref_address(op.value)
         raise CwasmError(f"unsupported constant operator {k!r}")
 
     def _initialize(self) -> None:
@@ -276,8 +271,7 @@ class Instance:
     def _element_values(self, index: int) -> list[int]:
         seg = self.module.m.elements[index]
         if seg.functions is not None:
-            o = self.module.offsets
-            return [self.vmctx + o.func_ref(f) for f in seg.functions]
+            return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
         return [self.eval_const(e) for e in seg.expressions]
 
@@ -337,10 +331,20 @@ class Instance:
     def func(self, index: int) -> Func:
         f = self.funcs[index]
         if f is None:
-            defined = index - self.module.m.num_imported_funcs
-            f = Func._wasm(self.store, self, index, self.module.entry_addrs[defined])
+            f = Func._wasm(self.store, self, index)
             self.funcs[index] = f
         return f
+
+    def funcref_address(self, index: int) -> int:
+        """The address of function ``index``'s ``VMFuncRef`` in this instance's vmctx: the
+        bits of a funcref to it (``cwasm.runtime.refs``)."""
+        return self.vmctx + self.module.offsets.func_ref(index)
+
+    def func_at_funcref(self, address: int) -> Func:
+        """The function whose ``VMFuncRef`` in this vmctx is at ``address`` (the inverse of
+        ``funcref_address``)."""
+        index = (address - self.vmctx - self.module.offsets.func_refs) // vo.FUNCREF_SIZE
+        return self.func(index)
 
     def exports(self, store: Store | None = None) -> InstanceExports:
         if self._exports is None:

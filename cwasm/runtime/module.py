@@ -10,7 +10,6 @@ with ``cwasm.compile`` and then loads the artifact exactly as ``Module.deseriali
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Self
 
 from cwasm.abi.vmoffsets import VMOffsets
@@ -20,7 +19,8 @@ from cwasm.obj.info import CompiledModuleInfo, ModuleInfo
 from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
-from cwasm.runtime.trap import Frame, register_code, unregister_code
+from cwasm.runtime.registry import CODE
+from cwasm.runtime.trap import Frame
 from cwasm.runtime.types import (
     ExportType,
     ExternTypeT,
@@ -64,8 +64,7 @@ class LoadedModule:
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         if base:
-            register_code(base, self)
-            self._unregister: weakref.finalize | None = _finalize(self, base)
+            CODE.register(base, base + self.code.size, self)
             if handler is not None:
                 guard.ensure_installed(handler)
                 guard.register_code(self.code, base, base + self.code.size)
@@ -95,10 +94,6 @@ class _NoCode(CodeMemory):
     def __init__(self) -> None:  # no mapping at all
         self.base = 0
         self.size = 0
-
-
-def _finalize(module: LoadedModule, base: int) -> weakref.finalize:
-    return weakref.finalize(module, unregister_code, base)
 
 
 class Module:

@@ -1,0 +1,135 @@
+"""Address → object lookups: ``AddressRegistry`` and the runtime's two registries.
+
+Native code hands the runtime bare addresses — a vmctx, a funcref, a return address
+— and the runtime must find the Python object behind each. An ``AddressRegistry``
+maps non-overlapping half-open ranges ``[start, end)`` to live objects: ``at(start)``
+finds the object registered at exactly ``start`` (one dict look-up, for the hot
+paths), ``lookup(addr)`` the one whose range contains ``addr`` (a bisection). Objects
+are held weakly and leave the registry when they die.
+
+Both registries are process-wide, not per ``Store``:
+
+* ``INSTANCES`` (vmctx range → ``Instance``): the builtins are plain C callbacks
+  shared by every instance of every store (their addresses are in each module's
+  vmctx image), and compiled code passes them only its vmctx, so they must find the
+  instance from that address alone; a per-store registry would first need a
+  process-wide store-by-context look-up on that path. Host functions (the caller's
+  vmctx) and funcref values (an address inside some vmctx) use the same registry.
+  The ``Store`` still owns its instances, in the sense that it keeps them alive;
+  this registry only indexes them, and vmctx addresses are unique in the process.
+* ``CODE`` (mapped ``.text`` range → ``LoadedModule``): a trap's return addresses
+  may belong to any loaded module, and a module is shared by the stores of its
+  engine.
+
+Registration may happen on several threads (stores created in parallel) and is
+serialised by a lock. Look-ups take none, because they are on the host-call path: the
+sorted start addresses are published as a new list on every change (a reader bisects
+the list it read, which no one mutates), and an entry is added before its start is
+published, so a reader sees either the whole entry or none of it. A dying object's
+finalizer only queues its start; the next registration removes it (until then
+look-ups find its weak reference dead), so no finalizer ever waits for the lock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from cwasm.runtime.instance import Instance
+    from cwasm.runtime.module import LoadedModule
+
+T = TypeVar("T")
+
+
+class AddressRegistry(Generic[T]):
+    """Live objects by the address range ``[start, end)`` each occupies; ranges never overlap."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # what the ranges are, for error messages
+        self._lock = threading.Lock()
+        #: the start addresses in ascending order; replaced, never mutated, once published
+        self._starts: list[int] = []
+        #: start -> (end, the object)
+        self._entries: dict[int, tuple[int, weakref.ref[T]]] = {}
+        #: (start, reference) of objects that died, for the next registration to remove
+        self._dead: deque[tuple[int, weakref.ref[T]]] = deque()
+
+    def register(self, start: int, end: int, obj: T) -> None:
+        """Map ``[start, end)`` to ``obj`` until ``obj`` dies or ``unregister(start)``.
+
+        Raises ``ValueError`` for an empty range or one that overlaps a live object's.
+        """
+        if not 0 <= start < end:
+            raise ValueError(f"empty {self.what} range [{start:#x}, {end:#x})")
+        ref = weakref.ref(obj)
+        entry = (end, ref)
+        with self._lock:
+            self._remove_dead()
+            starts = self._starts
+            lo = bisect.bisect_left(starts, start)
+            hi = bisect.bisect_left(starts, end)
+            if (lo > 0 and self._live_end(starts[lo - 1]) > start) or any(
+                self._live_end(starts[k]) > starts[k] for k in range(lo, hi)
+            ):
+                raise ValueError(
+                    f"{self.what} range [{start:#x}, {end:#x}) overlaps a registered one"
+                )
+            for k in range(lo, hi):  # dead objects whose finalizers have not run yet
+                self._entries.pop(starts[k], None)
+            self._entries[start] = entry
+            self._starts = [*starts[:lo], start, *starts[hi:]]
+        weakref.finalize(obj, self._dead.append, (start, ref))
+
+    def unregister(self, start: int) -> None:
+        """Forget the object registered at ``start`` (nothing if there is none)."""
+        with self._lock:
+            self._remove(start)
+
+    def at(self, start: int) -> T | None:
+        """The live object registered at exactly ``start``, or None."""
+        entry = self._entries.get(start)
+        return entry[1]() if entry is not None else None
+
+    def lookup(self, addr: int) -> T | None:
+        """The live object whose range contains ``addr``, or None."""
+        starts = self._starts
+        i = bisect.bisect_right(starts, addr) - 1
+        if i < 0:
+            return None
+        entry = self._entries.get(starts[i])
+        if entry is None or addr >= entry[0]:
+            return None
+        return entry[1]()
+
+    # --- under the lock ---
+
+    def _live_end(self, start: int) -> int:
+        """The end of the range at ``start`` if its object lives, else ``start``."""
+        entry = self._entries.get(start)
+        if entry is None or entry[1]() is None:
+            return start
+        return entry[0]
+
+    def _remove(self, start: int) -> None:
+        starts = self._starts
+        i = bisect.bisect_left(starts, start)
+        if i < len(starts) and starts[i] == start:
+            self._starts = starts[:i] + starts[i + 1 :]
+        self._entries.pop(start, None)
+
+    def _remove_dead(self) -> None:
+        while self._dead:
+            start, ref = self._dead.popleft()
+            entry = self._entries.get(start)
+            if entry is not None and entry[1] is ref:  # not since reused by another object
+                self._remove(start)
+
+
+#: every live instance, by the range of its vmctx
+INSTANCES: AddressRegistry[Instance] = AddressRegistry("vmctx")
+#: every loaded module mapped for execution, by the range of its code
+CODE: AddressRegistry[LoadedModule] = AddressRegistry("code")
