@@ -165,7 +165,7 @@ class Func:
         store.keep(self)
 
     @classmethod
-    def _wasm(cls, store: Store, instance: Instance, func_index: int) -> Func:
+    def _from_raw(cls, store: Store, instance: Instance, func_index: int) -> Func:
         """The wasm function ``func_index`` defined by ``instance`` (whose vmctx holds its
         ``VMFuncRef``)."""
         self = cls.__new__(cls)

@@ -49,7 +49,7 @@ class Global:
         store.keep(self)
 
     @classmethod
-    def _at(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
+    def _from_raw(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
         """The global an instance defines, stored at ``addr`` in its vmctx."""
         self = cls.__new__(cls)
         self._setup(store, ty, addr)

@@ -192,11 +192,11 @@ class Instance:
         store = self.store
         words = self._words
         for k, tt in enumerate(m.tables[m.num_imported_tables :]):
-            self.tables.append(Table._in_vmctx(store, tt, self.vmctx + o.defined_table(k)))
+            self.tables.append(Table._from_raw(store, tt, self.vmctx + o.defined_table(k)))
         for k, mt in enumerate(m.memories[m.num_imported_memories :]):
-            self.memories.append(Memory._in_vmctx(store, mt, self.vmctx + o.defined_memory(k)))
+            self.memories.append(Memory._from_raw(store, mt, self.vmctx + o.defined_memory(k)))
         for k, gt in enumerate(m.globals[m.num_imported_globals :]):
-            self.globals.append(Global._at(store, gt, self.vmctx + o.defined_global(k)))
+            self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
         n_defined = len(lm.func_addrs)
         if n_defined:
@@ -331,7 +331,7 @@ class Instance:
     def func(self, index: int) -> Func:
         f = self.funcs[index]
         if f is None:
-            f = Func._wasm(self.store, self, index)
+            f = Func._from_raw(self.store, self, index)
             self.funcs[index] = f
         return f
 

@@ -36,7 +36,7 @@ class Table:
         store.keep(self)
 
     @classmethod
-    def _in_vmctx(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
+    def _from_raw(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
         """The table an instance defines, described by the definition at ``def_addr`` in its
         vmctx."""
         self = cls.__new__(cls)
