@@ -172,19 +172,19 @@ class Func:
         self.store = store
         self.instance = instance
         self.func_index = func_index
-        lm = instance.module
-        self.wasm_type = lm.func_type(func_index)
+        compiled = instance.compiled
+        self.wasm_type = compiled.func_type(func_index)
         self._host = None
         self._access_caller = False
         self._init_codecs()
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         self._buf = (ctypes.c_uint64 * (2 * n))()
-        entry = lm.entry_addrs[func_index - lm.m.num_imported_funcs]
+        entry = compiled.entry_addrs[func_index - compiled.m.num_imported_funcs]
         self._entry = ENTRY_PROTO(entry) if entry else None
         self._vmctx = ctypes.c_void_p(instance.vmctx)
         self._call = self._make_call()
         self._funcref_addr = instance.funcref_address(func_index)
-        self.type_id = lm.type_ids[lm.m.functions[func_index]]
+        self.type_id = compiled.type_ids[compiled.m.functions[func_index]]
         return self
 
     def _init_codecs(self) -> None:

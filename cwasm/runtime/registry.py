@@ -17,7 +17,7 @@ Both registries are process-wide, not per ``Store``:
   vmctx) and funcref values (an address inside some vmctx) use the same registry.
   The ``Store`` still owns its instances, in the sense that it keeps them alive;
   this registry only indexes them, and vmctx addresses are unique in the process.
-* ``CODE`` (mapped ``.text`` range → ``LoadedModule``): a trap's return addresses
+* ``CODE`` (mapped ``.text`` range → ``CompiledModule``): a trap's return addresses
   may belong to any loaded module, and a module is shared by the stores of its
   engine.
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from cwasm.runtime.instance import Instance
-    from cwasm.runtime.module import LoadedModule
+    from cwasm.runtime.module import CompiledModule
 
 T = TypeVar("T")
 
@@ -132,4 +132,4 @@ class AddressRegistry(Generic[T]):
 #: every live instance, by the range of its vmctx
 INSTANCES: AddressRegistry[Instance] = AddressRegistry("vmctx")
 #: every loaded module mapped for execution, by the range of its code
-CODE: AddressRegistry[LoadedModule] = AddressRegistry("code")
+CODE: AddressRegistry[CompiledModule] = AddressRegistry("code")

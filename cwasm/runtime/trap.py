@@ -5,7 +5,7 @@ addresses of the frame-pointer chain in the store context. ``Trap`` keeps those 
 addresses and resolves them lazily into frames — function index and name from the
 module's info and name section, module offset from its address map — using the
 registry of loaded code (``registry.CODE``), which maps any native address back to
-its ``LoadedModule``.
+its ``CompiledModule``.
 """
 
 from __future__ import annotations
