@@ -22,12 +22,13 @@ Both registries are process-wide, not per ``Store``:
   engine.
 
 Registration may happen on several threads (stores created in parallel) and is
-serialised by a lock. Look-ups take none, because they are on the host-call path: the
-sorted start addresses are published as a new list on every change (a reader bisects
-the list it read, which no one mutates), and an entry is added before its start is
-published, so a reader sees either the whole entry or none of it. A dying object's
-finalizer only queues its start; the next registration removes it (until then
-look-ups find its weak reference dead), so no finalizer ever waits for the lock.
+serialised by a lock. Look-ups, on the host-call path, take it only to confirm a miss:
+each change of the sorted start list is one list operation (atomic under the GIL), and
+a hit is checked against its entry (its range contains the address and its object
+lives; live ranges never overlap), so a look-up racing a registration can only miss,
+and then retries under the lock. A dying object's finalizer only queues its start; the
+next registration removes it (until then look-ups find its weak reference dead), so no
+finalizer ever waits for the lock.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class AddressRegistry(Generic[T]):
 
     def __init__(self, what: str) -> None:
         self.what = what  # what the ranges are, for error messages
-        self._lock = threading.Lock()
-        #: the start addresses in ascending order; replaced, never mutated, once published
+        # reentrant: code run by the garbage collector inside a registration may look up
+        self._lock = threading.RLock()
+        #: the start addresses in ascending order
         self._starts: list[int] = []
         #: start -> (end, the object)
         self._entries: dict[int, tuple[int, weakref.ref[T]]] = {}
@@ -67,21 +69,23 @@ class AddressRegistry(Generic[T]):
             raise ValueError(f"empty {self.what} range [{start:#x}, {end:#x})")
         ref = weakref.ref(obj)
         entry = (end, ref)
+        new = [start]
         with self._lock:
             self._remove_dead()
             starts = self._starts
             lo = bisect.bisect_left(starts, start)
             hi = bisect.bisect_left(starts, end)
-            if (lo > 0 and self._live_end(starts[lo - 1]) > start) or any(
-                self._live_end(starts[k]) > starts[k] for k in range(lo, hi)
-            ):
+            overlaps = lo > 0 and self._live_end(starts[lo - 1]) > start
+            for k in range(lo, hi):
+                overlaps = overlaps or self._live_end(starts[k]) > starts[k]
+            if overlaps:
                 raise ValueError(
                     f"{self.what} range [{start:#x}, {end:#x}) overlaps a registered one"
                 )
             for k in range(lo, hi):  # dead objects whose finalizers have not run yet
                 self._entries.pop(starts[k], None)
             self._entries[start] = entry
-            self._starts = [*starts[:lo], start, *starts[hi:]]
+            starts[lo:hi] = new
         weakref.finalize(obj, self._dead.append, (start, ref))
 
     def unregister(self, start: int) -> None:
@@ -96,12 +100,23 @@ class AddressRegistry(Generic[T]):
 
     def lookup(self, addr: int) -> T | None:
         """The live object whose range contains ``addr``, or None."""
+        found = self._find(addr)
+        if found is None:  # a registration may have moved the list under our feet
+            with self._lock:
+                found = self._find(addr)
+        return found
+
+    def _find(self, addr: int) -> T | None:
         starts = self._starts
         i = bisect.bisect_right(starts, addr) - 1
         if i < 0:
             return None
-        entry = self._entries.get(starts[i])
-        if entry is None or addr >= entry[0]:
+        try:
+            start = starts[i]
+        except IndexError:
+            return None
+        entry = self._entries.get(start)
+        if entry is None or not start <= addr < entry[0]:
             return None
         return entry[1]()
 
@@ -118,7 +133,7 @@ class AddressRegistry(Generic[T]):
         starts = self._starts
         i = bisect.bisect_left(starts, start)
         if i < len(starts) and starts[i] == start:
-            self._starts = starts[:i] + starts[i + 1 :]
+            del starts[i]
         self._entries.pop(start, None)
 
     def _remove_dead(self) -> None:
