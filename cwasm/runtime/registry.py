@@ -26,9 +26,9 @@ serialised by a lock. Look-ups, on the host-call path, take it only to confirm a
 each change of the sorted start list is one list operation (atomic under the GIL), and
 a hit is checked against its entry (its range contains the address and its object
 lives; live ranges never overlap), so a look-up racing a registration can only miss,
-and then retries under the lock. A dying object's finalizer only queues its start; the
-next registration removes it (until then look-ups find its weak reference dead), so no
-finalizer ever waits for the lock.
+and then retries under the lock. A dying object's weak-reference callback only queues
+the reference; the next registration removes the entry (until then look-ups find the
+reference dead), so the garbage collector never waits for the lock.
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class _Ref(weakref.ref[T]):
+    """A registered object's weak reference, which remembers where it was registered."""
+
+    __slots__ = ("start",)
+    start: int
+
+
 class AddressRegistry(Generic[T]):
     """Live objects by the address range ``[start, end)`` each occupies; ranges never overlap."""
 
@@ -56,9 +63,9 @@ class AddressRegistry(Generic[T]):
         #: the start addresses in ascending order
         self._starts: list[int] = []
         #: start -> (end, the object)
-        self._entries: dict[int, tuple[int, weakref.ref[T]]] = {}
-        #: (start, reference) of objects that died, for the next registration to remove
-        self._dead: deque[tuple[int, weakref.ref[T]]] = deque()
+        self._entries: dict[int, tuple[int, _Ref[T]]] = {}
+        #: the references of objects that died, for the next registration to remove
+        self._dead: deque[_Ref[T]] = deque()
 
     def register(self, start: int, end: int, obj: T) -> None:
         """Map ``[start, end)`` to ``obj`` until ``obj`` dies or ``unregister(start)``.
@@ -67,26 +74,27 @@ class AddressRegistry(Generic[T]):
         """
         if not 0 <= start < end:
             raise ValueError(f"empty {self.what} range [{start:#x}, {end:#x})")
-        ref = weakref.ref(obj)
+        ref = _Ref(obj, self._dead.append)
+        ref.start = start
         entry = (end, ref)
-        new = [start]
         with self._lock:
-            self._remove_dead()
-            starts = self._starts
+            if self._dead:
+                self._remove_dead()
+            starts, entries = self._starts, self._entries
             lo = bisect.bisect_left(starts, start)
-            hi = bisect.bisect_left(starts, end)
-            overlaps = lo > 0 and self._live_end(starts[lo - 1]) > start
-            for k in range(lo, hi):
-                overlaps = overlaps or self._live_end(starts[k]) > starts[k]
-            if overlaps:
-                raise ValueError(
-                    f"{self.what} range [{start:#x}, {end:#x}) overlaps a registered one"
-                )
-            for k in range(lo, hi):  # dead objects whose finalizers have not run yet
-                self._entries.pop(starts[k], None)
-            self._entries[start] = entry
-            starts[lo:hi] = new
-        weakref.finalize(obj, self._dead.append, (start, ref))
+            hi = bisect.bisect_left(starts, end, lo)
+            if lo and self._live_end(starts[lo - 1]) > start:
+                raise self._overlap(start, end)
+            if lo == hi:
+                entries[start] = entry
+                starts.insert(lo, start)
+            else:  # only dead objects, not yet removed, may start inside
+                if any(self._live_end(starts[k]) > starts[k] for k in range(lo, hi)):
+                    raise self._overlap(start, end)
+                for k in range(lo, hi):
+                    entries.pop(starts[k], None)
+                entries[start] = entry
+                starts[lo:hi] = [start]
 
     def unregister(self, start: int) -> None:
         """Forget the object registered at ``start`` (nothing if there is none)."""
@@ -122,6 +130,9 @@ class AddressRegistry(Generic[T]):
 
     # --- under the lock ---
 
+    def _overlap(self, start: int, end: int) -> ValueError:
+        return ValueError(f"{self.what} range [{start:#x}, {end:#x}) overlaps a registered one")
+
     def _live_end(self, start: int) -> int:
         """The end of the range at ``start`` if its object lives, else ``start``."""
         entry = self._entries.get(start)
@@ -138,10 +149,10 @@ class AddressRegistry(Generic[T]):
 
     def _remove_dead(self) -> None:
         while self._dead:
-            start, ref = self._dead.popleft()
-            entry = self._entries.get(start)
+            ref = self._dead.popleft()
+            entry = self._entries.get(ref.start)
             if entry is not None and entry[1] is ref:  # not since reused by another object
-                self._remove(start)
+                self._remove(ref.start)
 
 
 #: every live instance, by the range of its vmctx
