@@ -18,7 +18,7 @@ from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance, InstanceExports
 from cwasm.runtime.linker import Linker
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.module import Module as LoadedArtifactModule
+from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Frame, Trap, TrapCode
@@ -64,11 +64,12 @@ def compile_artifact(
     return artifact
 
 
-class Module(LoadedArtifactModule):
+class Module(ArtifactModule):
     """A compiled WebAssembly module (wasmtime-py's ``Module``).
 
     ``Module(engine, wasm_or_wat)`` compiles and then loads the artifact exactly as
-    ``Module.deserialize(engine, module.serialize())`` would.
+    ``Module.deserialize(engine, module.serialize())`` would; everything else is the
+    runtime's ``ArtifactModule``.
     """
 
     def __init__(

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from cwasm.cache import Progress
     from cwasm.runtime.engine import Engine
     from cwasm.runtime.func import Func
-    from cwasm.runtime.module import Module
+    from cwasm.runtime.module import ArtifactModule
     from cwasm.wasi import WasiConfig
     from cwasm.wasm.types import ValType
 
@@ -228,14 +228,14 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_run)
 
 
-def _load_for_run(args: argparse.Namespace, engine: Engine) -> Module:
+def _load_for_run(args: argparse.Namespace, engine: Engine) -> ArtifactModule:
     from cwasm.obj.artifact import is_artifact
-    from cwasm.runtime.module import Module
+    from cwasm.runtime.module import ArtifactModule
 
     path: Path = args.file
     data = path.read_bytes()
     if is_artifact(data[:64]):
-        return Module.deserialize_file(engine, path)
+        return ArtifactModule.deserialize_file(engine, path)
     from cwasm.cache import CacheKeyError, CompileCache, load_or_compile
 
     wasm = _module_bytes(path, data)

@@ -14,7 +14,7 @@ import pytest
 
 from cwasm.cache import CompileCache
 from cwasm.runtime.engine import Engine
-from cwasm.runtime.module import Module
+from cwasm.runtime.module import ArtifactModule
 from tests.bench_artifacts import BENCH_WASM, EXERCISE, EXPECTED, NAMES, bench_artifact
 
 HELLO = """
@@ -180,7 +180,7 @@ def test_corrupt_cache_entry_is_recompiled(tmp_path: Path) -> None:
     entry.write_bytes(entry.read_bytes()[:-100])
     proc = cwasm("run", program, cache=cache)
     assert (proc.returncode, proc.stdout) == (0, "hello\n")
-    Module.deserialize(Engine(), entry.read_bytes())  # replaced by a sound artifact
+    ArtifactModule.deserialize(Engine(), entry.read_bytes())  # replaced by a sound artifact
 
 
 def test_proc_exit_status_becomes_the_exit_status(tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_wast_is_a_leaf_used_only_by_the_cli() -> None:
 
 def test_the_runtime_module_only_loads() -> None:
     from cwasm.runtime.engine import Engine
-    from cwasm.runtime.module import Module
+    from cwasm.runtime.module import ArtifactModule
 
     with pytest.raises(CwasmError, match="only loads artifacts"):
-        Module(Engine(), b"\0asm\x01\0\0\0")
+        ArtifactModule(Engine(), b"\0asm\x01\0\0\0")

@@ -3,10 +3,11 @@ builtin slots; their signatures are ``cwasm.abi.builtins.Builtin``'s.
 
 memory.grow, the table operations and the bulk-memory segment operations run here
 in Python (they are rare or already linear in their length); memmove and memset are
-libc's. Every callback finds its instance by vmctx address, never lets an exception
-escape (an unexpected one is recorded in the store and re-raised at the Python
-boundary), and reports bounds failures as a non-zero status that the calling code
-turns into the right trap.
+libc's. Every callback finds its instance by vmctx address (in the process-wide
+``registry.INSTANCES``: the callbacks are shared by all instances), never lets an
+exception escape (an unexpected one is recorded in the store and re-raised at the
+Python boundary), and reports bounds failures as a non-zero status that the calling
+code turns into the right trap.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 
 from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
 from cwasm.runtime.native import MEMMOVE_ADDRESS, MEMSET_ADDRESS
-from cwasm.runtime.store import instance_at
+from cwasm.runtime.registry import INSTANCES
 
 
 def _guard(fail: int, fn: Callable[..., int]) -> Callable[..., int]:
     """The callback for ``fn(instance, *params)``: ``(vmctx, *params, done)``, setting
     ``*done`` once ``fn`` returned, or returning ``fail`` without it."""
+    instance_at = INSTANCES.at
 
     def call(vmctx: int, *args: Any) -> int:
         *params, done = args

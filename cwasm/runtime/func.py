@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
+from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.types import FuncType
 from cwasm.runtime.values import SlotCodec
 from cwasm.wasm import types as wt
@@ -160,26 +161,30 @@ class Func:
         self._funcref[vo.FUNCREF_VMCTX // 8] = self.hostctx_address
         self._funcref[vo.FUNCREF_TYPE_ID // 8] = self.type_id
         self._funcref_addr = ctypes.addressof(self._funcref)
-        store.register_host_funcref(self._funcref_addr, self)
+        store.refs.add_host_funcref(self._funcref_addr, self)
         store.keep(self)
 
     @classmethod
-    def _wasm(cls, store: Store, instance: Instance, func_index: int, entry: int) -> Func:
+    def _from_raw(cls, store: Store, instance: Instance, func_index: int) -> Func:
+        """The wasm function ``func_index`` defined by ``instance`` (whose vmctx holds its
+        ``VMFuncRef``)."""
         self = cls.__new__(cls)
         self.store = store
         self.instance = instance
         self.func_index = func_index
-        self.wasm_type = instance.module.func_type(func_index)
+        compiled = instance.compiled
+        self.wasm_type = compiled.func_type(func_index)
         self._host = None
         self._access_caller = False
         self._init_codecs()
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         self._buf = (ctypes.c_uint64 * (2 * n))()
+        entry = compiled.entry_addrs[func_index - compiled.m.num_imported_funcs]
         self._entry = ENTRY_PROTO(entry) if entry else None
         self._vmctx = ctypes.c_void_p(instance.vmctx)
         self._call = self._make_call()
-        self._funcref_addr = instance.vmctx + instance.module.offsets.func_ref(func_index)
-        self.type_id = instance.module.type_ids[instance.module.m.functions[func_index]]
+        self._funcref_addr = instance.funcref_address(func_index)
+        self.type_id = compiled.type_ids[compiled.m.functions[func_index]]
         return self
 
     def _init_codecs(self) -> None:
@@ -287,9 +292,7 @@ class Func:
         try:
             args = codec(self.wasm_type.params, raw=False, decode=True).decode_from(store, view)
             if self._access_caller:
-                from cwasm.runtime.store import instance_at
-
-                inst = instance_at(caller_vmctx) if caller_vmctx else None
+                inst = INSTANCES.at(caller_vmctx) if caller_vmctx else None
                 result = host(Caller(store, inst), *args)
             else:
                 result = host(*args)
@@ -313,7 +316,9 @@ class Func:
 
     # --- references ---
 
-    def funcref_address(self, store: Store) -> int:
+    def funcref_address(self) -> int:
+        """The address of this function's ``VMFuncRef`` (for a host function, made callable
+        from wasm on first use)."""
         if self._host is not None:
             if self._funcref[vo.FUNCREF_WASM_CALL // 8] == 0:
                 tramp = self.store.engine.host_trampolines.get(self.type_id)

@@ -1,7 +1,8 @@
 """Global: one global variable's 16 bytes of storage, in a vmctx or a buffer of its own.
 
 Compiled code loads and stores the value in place (through a pointer in the vmctx
-for imported globals). Python reads and writes it as the API value or as raw bits.
+for imported globals). Python reads and writes it as the API value or as raw bits; a
+reference is kept as the store converts it (``cwasm.runtime.refs``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class Global:
         store.keep(self)
 
     @classmethod
-    def _at(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
+    def _from_raw(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
+        """The global an instance defines, stored at ``addr`` in its vmctx."""
         self = cls.__new__(cls)
         self._setup(store, ty, addr)
         return self
@@ -67,10 +69,8 @@ class Global:
         vals = struct.unpack_from(_API[t], self._view, 0)
         if t == wt.ValType.V128:
             return vals[0] | (vals[1] << 64)
-        if t == wt.ValType.FUNCREF:
-            return self.store.func_from_address(vals[0])
-        if t == wt.ValType.EXTERNREF:
-            return self.store.externref_object(vals[0])
+        if t.is_ref:
+            return self.store.refs.from_bits(t, vals[0])
         return vals[0]
 
     def value_raw(self, store: Store | None = None) -> Any:
@@ -78,6 +78,11 @@ class Global:
         t = self.wasm_type.content
         if t.is_ref:
             return self.value()
+        return self.read_raw()
+
+    def read_raw(self) -> int:
+        """The raw bits (integers and float bit patterns; references as their bits)."""
+        t = self.wasm_type.content
         vals = struct.unpack_from(_RAW[t], self._view, 0)
         return vals[0] | (vals[1] << 64) if t == wt.ValType.V128 else vals[0]
 
@@ -90,10 +95,8 @@ class Global:
         if isinstance(val, Val):
             val = val.value
         t = self.wasm_type.content
-        if t == wt.ValType.FUNCREF:
-            struct.pack_into("<Q", self._view, 0, self.store.funcref_address(val))
-        elif t == wt.ValType.EXTERNREF:
-            struct.pack_into("<Q", self._view, 0, self.store.externref_handle(val))
+        if t.is_ref:
+            struct.pack_into("<Q", self._view, 0, self.store.refs.to_bits(t, val))
         elif t == wt.ValType.V128:
             v = int(val) & ((1 << 128) - 1)
             struct.pack_into("<QQ", self._view, 0, v & ((1 << 64) - 1), v >> 64)
@@ -106,7 +109,7 @@ class Global:
             struct.pack_into(_RAW[t], self._view, 0, val & ((1 << bits) - 1))
 
     def write_raw(self, bits: int) -> None:
-        """Store raw bits (integers and float bit patterns; references as handles)."""
+        """Store raw bits (integers and float bit patterns; references as their bits)."""
         t = self.wasm_type.content
         if t == wt.ValType.V128:
             struct.pack_into("<QQ", self._view, 0, bits & ((1 << 64) - 1), bits >> 64)

@@ -1,4 +1,4 @@
-"""Instance: instantiation of a loaded module — the vmctx, its imports, and initialization.
+"""Instance: instantiation of a compiled module — the vmctx, its imports, and initialization.
 
 Instantiation allocates the vmctx (laid out by ``VMOffsets``), checks and links the
 imports, creates the defined memories, tables and globals in place, fills one
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +22,13 @@ from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.store import register_instance, unregister_instance
+from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.types import ConstExpr, ConstOpKind, ExternKind, SegmentMode
 
 if TYPE_CHECKING:
-    from cwasm.runtime.module import LoadedModule, Module
+    from cwasm.runtime.module import ArtifactModule, CompiledModule
     from cwasm.runtime.store import Store
 
 Extern = Func | Table | Memory | Global
@@ -69,50 +68,50 @@ class InstanceExports:
         return list(self._order)
 
 
-def _vmctx_image(lm: LoadedModule) -> bytes:
-    """The vmctx contents every instance of ``lm`` starts from: magic, builtins, engine type
+def _vmctx_image(cm: CompiledModule) -> bytes:
+    """The vmctx contents every instance of ``cm`` starts from: magic, builtins, engine type
     ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
-    o = lm.offsets
-    m = lm.m
+    o = cm.offsets
+    m = cm.m
     words = (ctypes.c_uint64 * (o.size // 8))()
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
     for slot, addr in enumerate(BUILTIN_ADDRESSES):
         words[(o.builtins + vo.POINTER_SIZE * slot) // 8] = addr
-    for ti, tid in enumerate(lm.type_ids):
+    for ti, tid in enumerate(cm.type_ids):
         struct.pack_into("<I", words, o.type_id(ti), tid)
     n_imp = m.num_imported_funcs
-    for defined in range(len(lm.func_addrs)):
+    for defined in range(len(cm.func_addrs)):
         fi = n_imp + defined
         ref = o.func_ref(fi)
-        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = lm.func_addrs[defined]
-        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = lm.entry_addrs[defined]
-        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = lm.type_ids[m.functions[fi]]
+        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = cm.func_addrs[defined]
+        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = cm.entry_addrs[defined]
+        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = cm.type_ids[m.functions[fi]]
     return bytes(words)
 
 
 class Instance:
     """An instantiated module (wasmtime-py's ``Instance(store, module, imports)``)."""
 
-    def __init__(self, store: Store, module: Module, imports: Sequence[Any] = ()) -> None:
-        lm = module.loaded
-        if not lm.code.base:
+    def __init__(self, store: Store, module: ArtifactModule, imports: Sequence[Any] = ()) -> None:
+        cm = module.compiled
+        if not cm.code.base:
             raise CwasmError(
                 f"module was compiled for {module.engine.target}, which cannot run here"
             )
         if module.engine is not store.engine:
             raise CwasmError("module and store belong to different engines")
         self.store = store
-        self.module: LoadedModule = lm
-        self._module_obj = module
-        o = lm.offsets
-        m = lm.m
+        self.module = module
+        self.compiled: CompiledModule = cm
+        o = cm.offsets
+        m = cm.m
         self._vm = (ctypes.c_uint64 * (o.size // 8 + 2))()
         self.vmctx = (ctypes.addressof(self._vm) + 15) & ~15
         words = (ctypes.c_uint64 * (o.size // 8)).from_address(self.vmctx)
         self._words = words
-        image = lm.vmctx_image
+        image = cm.vmctx_image
         if image is None:
-            image = lm.vmctx_image = _vmctx_image(lm)
+            image = cm.vmctx_image = _vmctx_image(cm)
         ctypes.memmove(self.vmctx, image, len(image))
         words[vo.CTX_STORE // 8] = store.ctx_address
 
@@ -122,21 +121,20 @@ class Instance:
         self.globals: list[Global] = []
         self._link(imports)
         self._define()
-        register_instance(self.vmctx, self)
-        weakref.finalize(self, unregister_instance, self.vmctx)
+        INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
-        self._passive_data = dict(lm.info.passive_data)
+        self._passive_data = dict(cm.info.passive_data)
         self._exports: InstanceExports | None = None
         self._initialize()
 
     # --- linking ---
 
     def _link(self, imports: Sequence[Any]) -> None:
-        lm = self.module
-        m = lm.m
-        o = lm.offsets
+        cm = self.compiled
+        m = cm.m
+        o = cm.offsets
         if len(imports) != len(m.imports):
             raise LinkError(f"expected {len(m.imports)} imports, found {len(imports)}")
         words = self._words
@@ -171,10 +169,10 @@ class Instance:
                 ng += 1
 
     def _link_func(self, index: int, func: Func) -> None:
-        lm = self.module
-        ref = lm.offsets.func_ref(index)
+        cm = self.compiled
+        ref = cm.offsets.func_ref(index)
         if func.instance is None:  # a host function: enter it through our trampoline
-            tramp = lm.host_trampolines.get(func.wasm_type)
+            tramp = cm.host_trampolines.get(func.wasm_type)
             if tramp is None:
                 raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
             w, v, a, t = tramp, func.hostctx_address, 0, func.type_id
@@ -188,19 +186,19 @@ class Instance:
         self.funcs[index] = func
 
     def _define(self) -> None:
-        lm = self.module
-        m = lm.m
-        o = lm.offsets
+        cm = self.compiled
+        m = cm.m
+        o = cm.offsets
         store = self.store
         words = self._words
         for k, tt in enumerate(m.tables[m.num_imported_tables :]):
-            self.tables.append(Table._in_vmctx(store, tt, self.vmctx + o.defined_table(k)))
+            self.tables.append(Table._from_raw(store, tt, self.vmctx + o.defined_table(k)))
         for k, mt in enumerate(m.memories[m.num_imported_memories :]):
-            self.memories.append(Memory._in_vmctx(store, mt, self.vmctx + o.defined_memory(k)))
+            self.memories.append(Memory._from_raw(store, mt, self.vmctx + o.defined_memory(k)))
         for k, gt in enumerate(m.globals[m.num_imported_globals :]):
-            self.globals.append(Global._at(store, gt, self.vmctx + o.defined_global(k)))
+            self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
-        n_defined = len(lm.func_addrs)
+        n_defined = len(cm.func_addrs)
         if n_defined:
             first = (o.func_ref(m.num_imported_funcs) + vo.FUNCREF_VMCTX) // 8
             stride = vo.FUNCREF_SIZE // 8
@@ -221,19 +219,16 @@ class Instance:
         if k in (ConstOpKind.F32_CONST, ConstOpKind.F64_CONST, ConstOpKind.V128_CONST):
             return op.value
         if k == ConstOpKind.GLOBAL_GET:
-            g = self.globals[op.value]
-            if g.wasm_type.content.is_ref:
-                return int(struct.unpack_from("<Q", g._view, 0)[0])
-            return int(g.value_raw())
+            return self.globals[op.value].read_raw()
         if k == ConstOpKind.REF_NULL:
             return 0
         if k == ConstOpKind.REF_FUNC:
-            return self.vmctx + self.module.offsets.func_ref(op.value)
+            return self.funcref_address(op.value)
         raise CwasmError(f"unsupported constant operator {k!r}")
 
     def _initialize(self) -> None:
-        lm = self.module
-        m = lm.m
+        cm = self.compiled
+        m = cm.m
         for k, init in enumerate(m.global_inits):
             self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
         for i, seg in enumerate(m.elements):
@@ -249,8 +244,8 @@ class Instance:
             for j, v in enumerate(values):
                 table.set_raw(offset + j, v)
             self._elements[i] = None
-        meminit = lm.info.memory_initialization
-        art = lm.artifact
+        meminit = cm.info.memory_initialization
+        art = cm.artifact
         if isinstance(meminit, StaticMemoryInitialization):
             for mem_index, image in enumerate(meminit.map):
                 if image is None:
@@ -274,10 +269,9 @@ class Instance:
             self.func(m.start)(self.store)
 
     def _element_values(self, index: int) -> list[int]:
-        seg = self.module.m.elements[index]
+        seg = self.compiled.m.elements[index]
         if seg.functions is not None:
-            o = self.module.offsets
-            return [self.vmctx + o.func_ref(f) for f in seg.functions]
+            return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
         return [self.eval_const(e) for e in seg.expressions]
 
@@ -322,7 +316,7 @@ class Instance:
             seg = memoryview(b"")
         else:
             rng = self._passive_data.get(data)
-            seg = self.module.artifact.data(rng) if rng is not None else memoryview(b"")
+            seg = self.compiled.artifact.data(rng) if rng is not None else memoryview(b"")
         if src + n > len(seg) or dst + n > mem.data_len():
             return 1
         if n:
@@ -337,16 +331,26 @@ class Instance:
     def func(self, index: int) -> Func:
         f = self.funcs[index]
         if f is None:
-            defined = index - self.module.m.num_imported_funcs
-            f = Func._wasm(self.store, self, index, self.module.entry_addrs[defined])
+            f = Func._from_raw(self.store, self, index)
             self.funcs[index] = f
         return f
+
+    def funcref_address(self, index: int) -> int:
+        """The address of function ``index``'s ``VMFuncRef`` in this instance's vmctx: the
+        bits of a funcref to it (``cwasm.runtime.refs``)."""
+        return self.vmctx + self.compiled.offsets.func_ref(index)
+
+    def func_at_funcref(self, address: int) -> Func:
+        """The function whose ``VMFuncRef`` in this vmctx is at ``address`` (the inverse of
+        ``funcref_address``)."""
+        index = (address - self.vmctx - self.compiled.offsets.func_refs) // vo.FUNCREF_SIZE
+        return self.func(index)
 
     def exports(self, store: Store | None = None) -> InstanceExports:
         if self._exports is None:
             items: dict[str, Extern] = {}
             order: list[Extern] = []
-            for e in self.module.m.exports:
+            for e in self.compiled.m.exports:
                 ext: Extern
                 if e.kind == ExternKind.FUNC:
                     ext = self.func(e.index)

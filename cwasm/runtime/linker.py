@@ -18,7 +18,7 @@ from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.module import Module
+from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
 from cwasm.runtime.types import FuncType
@@ -84,7 +84,7 @@ class Linker:
         for export, item in instance.exports(store).items():
             self._insert(name, export, item)
 
-    def define_module(self, store: Store, name: str, module: Module) -> None:
+    def define_module(self, store: Store, name: str, module: ArtifactModule) -> None:
         """Define a module's exports under ``name``: a *command* (it exports ``_start``)
         gets a fresh instance for every call of an export; a *reactor* is instantiated
         once, its ``_initialize`` (if any) called, and its exports defined."""
@@ -100,7 +100,7 @@ class Linker:
             init(store)
         self.define_instance(store, name, instance)
 
-    def _command_export(self, module: Module, export: str, ty: FuncType) -> _FuncDef:
+    def _command_export(self, module: ArtifactModule, export: str, ty: FuncType) -> _FuncDef:
         def make(store: Store) -> Func:
             def call(*args: Any) -> Any:
                 fresh = self.instantiate(store, module)
@@ -154,7 +154,7 @@ class Linker:
                     return f
         return Func(store, FuncType([], []), lambda: None)
 
-    def instantiate(self, store: Store, module: Module) -> Instance:
+    def instantiate(self, store: Store, module: ArtifactModule) -> Instance:
         if module.engine is not self.engine or store.engine is not self.engine:
             raise LinkError("the module, the store and the linker belong to different engines")
         imports: list[Extern] = []

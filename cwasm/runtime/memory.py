@@ -37,7 +37,9 @@ class Memory:
         store.keep(self)
 
     @classmethod
-    def _in_vmctx(cls, store: Store, ty: wt.MemoryType, def_addr: int) -> Memory:
+    def _from_raw(cls, store: Store, ty: wt.MemoryType, def_addr: int) -> Memory:
+        """The memory an instance defines, described by the definition at ``def_addr`` in its
+        vmctx."""
         self = cls.__new__(cls)
         self._setup(store, ty, def_addr)
         return self

@@ -1,16 +1,19 @@
-"""Module: a compiled module, always held as artifact bytes and loaded from them.
+"""The runtime's modules: ``ArtifactModule`` (the API object) and ``CompiledModule`` (its code).
 
-Loading checks the artifact, copies its ``.text`` into executable pages and reads
-everything instantiation needs from its info section; ``LoadedModule`` is that
-loaded state, and it also resolves native addresses inside its code to wasm frames.
-The runtime never compiles: ``cwasm.Module(engine, wasm)`` (in ``cwasm.api``) compiles
-with ``cwasm.compile`` and then loads the artifact exactly as ``Module.deserialize``.
+* ``ArtifactModule`` is wasmtime-py's ``Module`` as far as the runtime goes: always held
+  as artifact bytes and loaded from them (``deserialize``), with its imports and
+  exports. The runtime never compiles: ``cwasm.Module`` (in ``cwasm.api``) is the
+  subclass whose constructor compiles wasm with ``cwasm.compile`` and then loads the
+  artifact exactly as ``deserialize`` does.
+* ``CompiledModule`` (Wasmtime's name) is what loading produces: the artifact checked,
+  its ``.text`` copied into executable pages (a ``CodeMemory``), and everything
+  instantiation needs read from its info section. It also resolves native addresses
+  inside its code to wasm frames.
 """
 
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Self
 
 from cwasm.abi.vmoffsets import VMOffsets
@@ -20,7 +23,8 @@ from cwasm.obj.info import CompiledModuleInfo
 from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
-from cwasm.runtime.trap import Frame, register_code, unregister_code
+from cwasm.runtime.registry import CODE
+from cwasm.runtime.trap import Frame
 from cwasm.runtime.types import (
     ExportType,
     ExternTypeT,
@@ -35,7 +39,7 @@ from cwasm.wasm.types import ExternKind
 from cwasm.wasm.types import FuncType as WasmFuncType
 
 
-class LoadedModule:
+class CompiledModule:
     """An artifact checked and mapped for execution (or only checked, for a foreign target)."""
 
     def __init__(self, engine: Engine, artifact: Artifact, keep: object) -> None:
@@ -65,8 +69,7 @@ class LoadedModule:
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         if base:
-            register_code(base, self)
-            self._unregister: weakref.finalize | None = _finalize(self, base)
+            CODE.register(base, base + self.code.size, self)
             if handler is not None:
                 guard.ensure_installed(handler)
                 guard.register_code(self.code, base, base + self.code.size)
@@ -98,12 +101,9 @@ class _NoCode(CodeMemory):
         self.size = 0
 
 
-def _finalize(module: LoadedModule, base: int) -> weakref.finalize:
-    return weakref.finalize(module, unregister_code, base)
-
-
-class Module:
-    """A compiled WebAssembly module (wasmtime-py's ``Module``)."""
+class ArtifactModule:
+    """A compiled WebAssembly module loaded from artifact bytes (wasmtime-py's ``Module``
+    without the compiler; ``cwasm.Module`` adds it)."""
 
     def __init__(
         self, engine: Engine, wasm: bytes | bytearray | str, validate: bool = True
@@ -121,7 +121,7 @@ class Module:
             engine.metadata(for_loading=True),
             key=engine.artifact_key if key is None else key,
         )
-        self.loaded = LoadedModule(engine, artifact, artifact_bytes)
+        self.compiled = CompiledModule(engine, artifact, artifact_bytes)
 
     @classmethod
     def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Self:
@@ -158,10 +158,10 @@ class Module:
 
     @property
     def name(self) -> str | None:
-        return self.loaded.info.name
+        return self.compiled.info.name
 
     def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
-        m = self.loaded.m
+        m = self.compiled.m
         if kind == ExternKind.FUNC:
             return FuncType.from_wasm(m.func_type(index))
         if kind == ExternKind.TABLE:
@@ -174,7 +174,7 @@ class Module:
     def imports(self) -> list[ImportType]:
         out: list[ImportType] = []
         counters = dict.fromkeys(ExternKind, 0)
-        for imp in self.loaded.m.imports:
+        for imp in self.compiled.m.imports:
             idx = counters[imp.kind]
             counters[imp.kind] += 1
             out.append(ImportType(imp.module, imp.name, self._extern_type(imp.kind, idx)))
@@ -183,5 +183,5 @@ class Module:
     @property
     def exports(self) -> list[ExportType]:
         return [
-            ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.loaded.m.exports
+            ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.compiled.m.exports
         ]

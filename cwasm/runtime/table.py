@@ -1,7 +1,7 @@
 """Table: a table of references, as 8-byte elements compiled code indexes directly.
 
-A funcref element is the address of a ``VMFuncRef`` (0 = null); an externref element
-is the store's handle for the object (0 = null). Like a memory, a table is described
+Elements hold references as the store converts them (``cwasm.runtime.refs``: a
+funcref as the address of a ``VMFuncRef``, an externref as a handle, 0 for null). Like a memory, a table is described
 to compiled code by a definition (element base, current length) in the owning vmctx
 or in a buffer of its own. Growing past the allocated capacity moves the elements to a
 larger buffer and updates the definition.
@@ -30,13 +30,15 @@ class Table:
     def __init__(self, store: Store, ty: TableType, init: Any) -> None:
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
-        fill = self._encode(init)
+        fill = store.refs.to_bits(ty.wasm.element, init)
         for i in range(ty.wasm.limits.min):
             self._elems[i] = fill
         store.keep(self)
 
     @classmethod
-    def _in_vmctx(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
+    def _from_raw(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
+        """The table an instance defines, described by the definition at ``def_addr`` in its
+        vmctx."""
         self = cls.__new__(cls)
         self._setup(store, ty, def_addr)
         return self
@@ -63,18 +65,6 @@ class Table:
         self._base.value = ctypes.addressof(self._elems)
         self._len.value = ty.limits.min
 
-    # --- conversions ---
-
-    def _encode(self, value: Any) -> int:
-        if self.wasm_type.element == wt.ValType.FUNCREF:
-            return self.store.funcref_address(_unwrap(value))
-        return self.store.externref_handle(_unwrap(value))
-
-    def _decode(self, bits: int) -> Any:
-        if self.wasm_type.element == wt.ValType.FUNCREF:
-            return self.store.func_from_address(bits)
-        return self.store.externref_object(bits)
-
     # --- wasmtime-py API ---
 
     def type(self, store: Store | None = None) -> TableType:
@@ -86,15 +76,15 @@ class Table:
     def get(self, store: Store | None, idx: int) -> Any:
         if not 0 <= idx < self.size():
             return None
-        return self._decode(self._elems[idx])
+        return self.store.refs.from_bits(self.wasm_type.element, self._elems[idx])
 
     def set(self, store: Store | None, idx: int, val: Any) -> None:
         if not 0 <= idx < self.size():
             raise CwasmError("table index out of bounds")
-        self._elems[idx] = self._encode(val)
+        self._elems[idx] = self.store.refs.to_bits(self.wasm_type.element, val)
 
     def grow(self, store: Store | None, amt: int, init: Any) -> int:
-        old = self.grow_raw(amt, self._encode(init))
+        old = self.grow_raw(amt, self.store.refs.to_bits(self.wasm_type.element, init))
         if old < 0:
             raise CwasmError(f"failed to grow table by {amt}")
         return old
@@ -134,9 +124,3 @@ class Table:
         if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
             return False
         return True
-
-
-def _unwrap(v: Any) -> Any:
-    from cwasm.runtime.types import Val
-
-    return v.value if isinstance(v, Val) else v

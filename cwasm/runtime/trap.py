@@ -1,25 +1,21 @@
-"""Traps as Python sees them: the ``Trap`` exception, its ``Frame``s and the code registry.
+"""Traps as Python sees them: the ``Trap`` exception and its ``Frame``s.
 
 When compiled code traps, the trap routine leaves the trap code and the return
 addresses of the frame-pointer chain in the store context. ``Trap`` keeps those raw
 addresses and resolves them lazily into frames — function index and name from the
 module's info and name section, module offset from its address map — using the
-registry of loaded code, which maps any native address back to its module.
+registry of loaded code (``registry.CODE``), which maps any native address back to
+its ``CompiledModule``.
 """
 
 from __future__ import annotations
 
-import bisect
 import enum
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cwasm.errors import CwasmError
 from cwasm.obj.traps import Trap as TrapKind
-
-if TYPE_CHECKING:
-    from cwasm.runtime.module import LoadedModule
+from cwasm.runtime.registry import CODE
 
 
 class TrapCode(enum.IntEnum):
@@ -113,40 +109,11 @@ class Trap(CwasmError):
         return "\n".join(lines)
 
 
-# --- registry of loaded code: native address -> module ---
-
-_starts: list[int] = []
-_modules: dict[int, weakref.ref[LoadedModule]] = {}
-
-
-def register_code(start: int, module: LoadedModule) -> None:
-    bisect.insort(_starts, start)
-    _modules[start] = weakref.ref(module)
-
-
-def unregister_code(start: int) -> None:
-    i = bisect.bisect_left(_starts, start)
-    if i < len(_starts) and _starts[i] == start:
-        del _starts[i]
-    _modules.pop(start, None)
-
-
-def module_at(addr: int) -> LoadedModule | None:
-    i = bisect.bisect_right(_starts, addr) - 1
-    if i < 0:
-        return None
-    ref = _modules.get(_starts[i])
-    m = ref() if ref is not None else None
-    if m is None or not m.code.contains(addr):
-        return None
-    return m
-
-
 def resolve_frames(return_addresses: tuple[int, ...]) -> list[Frame]:
     """Wasm frames for the recorded return addresses (the first one is the trap site's)."""
     frames: list[Frame] = []
     for i, ra in enumerate(return_addresses):
-        m = module_at(ra)
+        m = CODE.lookup(ra)
         if m is None:
             continue
         # the trap site is the call instruction itself; a return address is one past a call

@@ -8,6 +8,9 @@ argument or result list with one ``struct`` call. Two flavours exist:
   f32/f64 as floats, references as objects (``None`` = null);
 * the raw flavour (for the spec harness): integers as unsigned bit patterns,
   floats as their IEEE bits (NaN payloads survive), v128 as a 128-bit int.
+
+References are converted by the store (``Store.refs``, see ``cwasm.runtime.refs``) in
+both flavours.
 """
 
 from __future__ import annotations
@@ -85,19 +88,19 @@ def _enc_float(store: Store, v: Any) -> float:
 
 
 def _enc_funcref(store: Store, v: Any) -> int:
-    return store.funcref_address(_unwrap(v))
+    return store.refs.funcref_to_bits(v)
 
 
 def _enc_externref(store: Store, v: Any) -> int:
-    return store.externref_handle(_unwrap(v))
+    return store.refs.externref_to_bits(v)
 
 
-def _dec_funcref(store: Store, addr: int) -> Any:
-    return store.func_from_address(addr)
+def _dec_funcref(store: Store, bits: int) -> Any:
+    return store.refs.funcref_from_bits(bits)
 
 
-def _dec_externref(store: Store, handle: int) -> Any:
-    return store.externref_object(handle)
+def _dec_externref(store: Store, bits: int) -> Any:
+    return store.refs.externref_from_bits(bits)
 
 
 _API_ENC: dict[ValType, Encoder] = {
@@ -181,9 +184,9 @@ class SlotCodec:
             elif t == ValType.V128:
                 exprs.append(f"{a} & 0xFFFFFFFFFFFFFFFF, ({a} >> 64) & 0xFFFFFFFFFFFFFFFF")
             elif t == ValType.FUNCREF:
-                exprs.append(f"store.funcref_address({a})")
+                exprs.append(f"store.refs.funcref_to_bits({a})")
             else:
-                exprs.append(f"store.externref_handle({a})")
+                exprs.append(f"store.refs.externref_to_bits({a})")
         return exprs
 
     def _compile_encoder(self, raw: bool) -> Callable[[Store, Any, Sequence[Any]], None]:

@@ -38,7 +38,7 @@ def test_instances_of_one_module_are_independent(engine: Engine) -> None:
     store = Store(engine)
     first = Instance(store, module, []).exports(store)
     second = Instance(store, module, []).exports(store)  # built from the cached vmctx image
-    assert module.loaded.vmctx_image is not None
+    assert module.compiled.vmctx_image is not None
     assert [first["bump"](store) for _ in range(3)] == [1, 2, 3]
     assert second["bump"](store) == 1  # its table's funcrefs point at its own vmctx
     assert (first["get"](store), second["get"](store)) == (3, 1)

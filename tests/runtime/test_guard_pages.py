@@ -258,8 +258,8 @@ def test_backtrace_points_at_the_faulting_access() -> None:
         if mode == guard_layout.GUARD_PAGES:
             # the faulting pc is a MemoryOutOfBounds trap site of the artifact
             ra = store._ctx[vo.STORE_FRAMES // 8]
-            pc = ra - 5 - module.loaded.code.base
-            art = module.loaded.artifact
+            pc = ra - 5 - module.compiled.code.base
+            art = module.compiled.artifact
             assert art.lookup_trap_code(pc) == TrapKind.MemoryOutOfBounds
             assert art.lookup_file_pos(pc) == offsets["i64.load"][0]
     assert traces[guard_layout.EXPLICIT] == traces[guard_layout.GUARD_PAGES]

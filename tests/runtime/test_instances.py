@@ -89,7 +89,7 @@ def test_code_is_never_writable_and_executable() -> None:
     store = Store(engine)
     module = Module(engine, wat(MEMORY))
     Instance(store, module, [])
-    base = module.loaded.code.base
+    base = module.compiled.code.base
     with open("/proc/self/maps") as f:
         for line in f:
             span, perms = line.split()[:2]
