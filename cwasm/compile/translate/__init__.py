@@ -8,7 +8,8 @@ The package is laid out like Cranelift's wasm translator:
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;
 - ``numeric``: scalar numeric instructions and constants;
-- ``simd``: the fixed-width SIMD instructions;
+- ``simd``, ``simd_memory``, ``simd_convert``: the fixed-width SIMD instructions (lane
+  and arithmetic ops with the shape helpers; v128 loads and stores; conversions);
 - ``dispatch``: merges the ``HANDLERS`` each of them exports into the opcode-indexed
   list the driver uses.
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cwasm.compile.translate import control, driver, environ, numeric, simd
+from cwasm.compile.translate import (
+    control,
+    driver,
+    environ,
+    numeric,
+    simd,
+    simd_convert,
+    simd_memory,
+)
 from cwasm.compile.translate.driver import Handler
 from cwasm.wasm.operators import BY_NAME, OPERATORS
 
@@ -21,6 +29,8 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "environ": environ.HANDLERS,
     "numeric": numeric.HANDLERS,
     "simd": simd.HANDLERS,
+    "simd_memory": simd_memory.HANDLERS,
+    "simd_convert": simd_convert.HANDLERS,
 }
 
 
