@@ -10,7 +10,7 @@ from pathlib import Path
 import llvmlite.binding as llvm
 import pytest
 
-from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, TYPES, Builtin
+from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK, NUM_BUILTIN_SLOTS, TYPES, Builtin
 from cwasm.abi.vmoffsets import VMCTX_BUILTINS, VMOffsets
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.translate import FunctionTranslator
@@ -161,3 +161,28 @@ def test_the_documented_table_is_the_table() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "runtime-abi.md").read_text()
     rows = [line for line in doc.splitlines() if re.match(r"\| `[A-Z_]+` \| \d+ \|", line)]
     assert rows == [f"| `{b.name}` | {int(b)} | `{b.signature}` | `{b.ir_type}` |" for b in Builtin]
+
+
+def test_the_trampolines_and_the_runtime_use_the_two_seam_signatures() -> None:
+    """The entry trampoline and the host callback are stated once (``abi.builtins``): the
+    trampolines' IR and the runtime's ctypes prototypes agree with that statement."""
+    from cwasm.compile.trampolines import array_to_wasm, wasm_to_array
+    from cwasm.runtime.func import ENTRY_PROTO, HOST_PROTO
+    from cwasm.wasm.types import FuncType, ValType
+
+    assert ENTRY_TRAMPOLINE.ir_type == "i32 (ptr, ptr)"
+    assert HOST_CALLBACK.ir_type == "i32 (ptr, ptr, ptr, i64)"
+    mod = IRModule(arch="x86_64", guard_pages=False)
+    ft = FuncType((ValType.I32, ValType.F64), (ValType.I64,))
+    array_to_wasm(mod, 0, ft)
+    wasm_to_array(mod, 0, ft)
+    text = mod.text()
+    define = re.search(r"define hidden i32 @a2w0\(([^)]*)\)", text)
+    assert define is not None
+    assert [a.split()[0] for a in define.group(1).split(", ")] == ["ptr", "ptr"]
+    call = re.search(r"call i32 %cb\(([^)]*)\)", text)
+    assert call is not None
+    assert [a.split()[0] for a in call.group(1).split(", ")] == ["ptr", "ptr", "ptr", "i64"]
+    assert ENTRY_PROTO._restype_ is CTYPE[ENTRY_TRAMPOLINE.result]
+    assert HOST_PROTO._restype_ is CTYPE[HOST_CALLBACK.result]
+    assert HOST_PROTO._argtypes_ == tuple(CTYPE[t] for t in HOST_CALLBACK.param_types)

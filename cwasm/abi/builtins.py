@@ -55,8 +55,72 @@ TYPES: Final[dict[str, AbiType]] = {
 NUM_BUILTIN_SLOTS: Final = 16
 
 
-#: slot -> (result, params), filled as the members are made
-_SIGNATURES: dict[int, tuple[str, tuple[str, ...]]] = {}
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A call across the seam: ``result (param, ...)``, each param ``type [name]``."""
+
+    result: str
+    params: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Signature:
+        """``Signature.parse("i32 (vmctx, u32 elem, done)")``."""
+        result, _, rest = text.partition(" (")
+        params = tuple(p.strip() for p in rest.removesuffix(")").split(","))
+        if result not in TYPES or any(p.split()[0] not in TYPES for p in params):
+            raise ValueError(f"a type of {text!r} is not in the vocabulary")
+        return cls(result, params)
+
+    @property
+    def param_types(self) -> tuple[str, ...]:
+        return tuple(p.split()[0] for p in self.params)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.split()[-1] for p in self.params)
+
+    @property
+    def text(self) -> str:
+        """The signature as written, e.g. ``i32 (vmctx, u32 elem, done)``."""
+        return f"{self.result} ({', '.join(self.params)})"
+
+    # --- the compiler's side ---
+
+    @property
+    def ir_type(self) -> str:
+        """The LLVM IR function type, e.g. ``i32 (ptr, i32, ptr)``."""
+        params = ", ".join(TYPES[t].ir for t in self.param_types)
+        return f"{TYPES[self.result].ir} ({params})"
+
+    def ir_params(self, names: Sequence[str]) -> str:
+        """The parameter list of a ``define`` with these IR names, e.g. ``ptr %vmctx, ptr %v``."""
+        return self._ir_operands(names)
+
+    def ir_call(self, callee: str, operands: Sequence[str]) -> str:
+        """The IR ``call`` of ``callee`` with one operand per parameter, e.g.
+        ``call i32 %7(ptr %vmctx, i32 3, ptr %done)``."""
+        return f"call {TYPES[self.result].ir} {callee}({self._ir_operands(operands)})"
+
+    def _ir_operands(self, operands: Sequence[str]) -> str:
+        if len(operands) != len(self.params):
+            raise ValueError(f"{self.text} takes {len(self.params)} operands, not {len(operands)}")
+        return ", ".join(
+            f"{TYPES[t].ir} {v}" for t, v in zip(self.param_types, operands, strict=True)
+        )
+
+    # --- the runtime's side ---
+
+    @property
+    def ctypes_result(self) -> Any:
+        return TYPES[self.result].ctype
+
+    def ctypes_prototype(self) -> Any:
+        """The ``ctypes.CFUNCTYPE`` of a routine with this signature (ctypes caches it)."""
+        return ctypes.CFUNCTYPE(self.ctypes_result, *(TYPES[t].ctype for t in self.param_types))
+
+
+#: slot -> signature, filled as the members are made
+_SIGNATURES: dict[int, Signature] = {}
 
 
 class Builtin(enum.IntEnum):
@@ -65,8 +129,7 @@ class Builtin(enum.IntEnum):
     def __new__(cls, slot: int, signature: str) -> Builtin:
         obj = int.__new__(cls, slot)
         obj._value_ = slot
-        result, _, rest = signature.partition(" (")
-        _SIGNATURES[slot] = (result, tuple(p.strip() for p in rest.removesuffix(")").split(",")))
+        _SIGNATURES[slot] = Signature.parse(signature)
         return obj
 
     #: old size in pages, or -1
@@ -90,25 +153,28 @@ class Builtin(enum.IntEnum):
     #: libc ``memset``: dst
     MEMSET = 9, "ptr (ptr dst, i32 byte, u64 n)"
 
-    # --- the table, read ---
+    @property
+    def sig(self) -> Signature:
+        """The routine's entry in the table."""
+        return _SIGNATURES[self]
 
     @property
     def result(self) -> str:
         """The result's type."""
-        return _SIGNATURES[self][0]
+        return self.sig.result
 
     @property
     def params(self) -> tuple[str, ...]:
         """The parameters, each ``type`` or ``type name``."""
-        return _SIGNATURES[self][1]
+        return self.sig.params
 
     @property
     def param_types(self) -> tuple[str, ...]:
-        return tuple(p.split()[0] for p in self.params)
+        return self.sig.param_types
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return tuple(p.split()[-1] for p in self.params)
+        return self.sig.param_names
 
     @property
     def in_python(self) -> bool:
@@ -118,33 +184,35 @@ class Builtin(enum.IntEnum):
     @property
     def signature(self) -> str:
         """The entry as text, e.g. ``i32 (vmctx, u32 elem, done)``."""
-        return f"{self.result} ({', '.join(self.params)})"
-
-    # --- the compiler's side ---
+        return self.sig.text
 
     @property
     def ir_type(self) -> str:
         """The LLVM IR function type, e.g. ``i32 (ptr, i32, ptr)``."""
-        params = ", ".join(TYPES[t].ir for t in self.param_types)
-        return f"{TYPES[self.result].ir} ({params})"
+        return self.sig.ir_type
 
     def ir_call(self, callee: str, operands: Sequence[str]) -> str:
         """The IR ``call`` of ``callee`` (the pointer loaded from the slot) with one
         operand per parameter, e.g. ``call i32 %7(ptr %vmctx, i32 3, ptr %done)``."""
         if len(operands) != len(self.params):
             raise ValueError(f"{self.name} takes {len(self.params)} operands, not {len(operands)}")
-        args = ", ".join(
-            f"{TYPES[t].ir} {v}" for t, v in zip(self.param_types, operands, strict=True)
-        )
-        return f"call {TYPES[self.result].ir} {callee}({args})"
-
-    # --- the runtime's side ---
+        return self.sig.ir_call(callee, operands)
 
     def ctypes_prototype(self) -> Any:
         """The ``ctypes.CFUNCTYPE`` of the routine (ctypes caches it)."""
-        return ctypes.CFUNCTYPE(
-            TYPES[self.result].ctype, *(TYPES[t].ctype for t in self.param_types)
-        )
+        return self.sig.ctypes_prototype()
+
+
+# --- the other two calls across the seam: into wasm, and from wasm to a host function ---
+
+#: the entry trampoline (``array_to_wasm``, a ``VMFuncRef``'s ``array_call``): the callee's
+#: vmctx and the 16-byte value slots (arguments in, results out); 0, or 1 after a trap
+ENTRY_TRAMPOLINE: Final = Signature.parse("i32 (vmctx callee, ptr values)")
+
+#: the callback a host function context holds (``HOSTCTX_CALLBACK``), called by the
+#: wasm-to-array trampoline: the host context, the caller's vmctx, the value slots and
+#: their count; it sets the completion flag after the slots as its last act
+HOST_CALLBACK: Final = Signature.parse("i32 (ptr hostctx, vmctx caller, ptr values, u64 count)")
 
 
 assert all(0 <= b < NUM_BUILTIN_SLOTS for b in Builtin)

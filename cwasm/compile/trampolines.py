@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
     HOSTCTX_CALLBACK,
@@ -65,7 +66,8 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
     """Append the entry trampoline of ``func_index`` (signature ``ft``)."""
     fa = mod.use("llvm.frameaddress.p0")
     L = [
-        f"define hidden i32 {array_to_wasm_symbol(func_index)}(ptr %vmctx, ptr %values) "
+        f"define hidden i32 {array_to_wasm_symbol(func_index)}"
+        f"({ENTRY_TRAMPOLINE.ir_params(['%vmctx', '%values'])}) "
         f"{ATTR_TRAMPOLINE} {SECTION} {{",
         "entry:",
         "  %saved = alloca [3 x i64], align 8",
@@ -179,7 +181,7 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     L += [
         _gep("%cbp", "%ctx", HOSTCTX_CALLBACK),
         "  %cb = load ptr, ptr %cbp",
-        f"  %st = call i32 %cb(ptr %ctx, ptr %caller, ptr %buf, i64 {n})",
+        f"  %st = {HOST_CALLBACK.ir_call('%cb', ['%ctx', '%caller', '%buf', str(n)])}",
         "  %done = load volatile i64, ptr %donep",
         "  %bad = icmp eq i64 %done, 0",
         "  br i1 %bad, label %trap, label %ok",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
+from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.errors import CwasmError
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.types import FuncType
@@ -30,14 +31,12 @@ if TYPE_CHECKING:
     from cwasm.runtime.instance import Instance
     from cwasm.runtime.store import Store
 
-#: every entry trampoline: ``int (vmctx, values)``; the GIL stays held. The arguments are
-#: ctypes objects (a ``c_void_p`` and the values array), so no argtypes are needed, which
-#: makes the call cheaper.
-ENTRY_PROTO = ctypes.PYFUNCTYPE(ctypes.c_int)
-#: every host callback: ``int (hostctx, caller_vmctx, values, count)``
-HOST_PROTO = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64
-)
+#: every entry trampoline (``ENTRY_TRAMPOLINE``); the GIL stays held. The arguments are
+#: ctypes objects (a ``c_void_p`` and the values array), so no argtypes are declared,
+#: which makes the call cheaper.
+ENTRY_PROTO = ctypes.PYFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
+#: every host callback (``HOST_CALLBACK``)
+HOST_PROTO = HOST_CALLBACK.ctypes_prototype()
 
 _codecs: dict[tuple[tuple[wt.ValType, ...], bool, bool], SlotCodec] = {}
 
