@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
 from cwasm.runtime.trap import Trap
@@ -53,6 +54,8 @@ class Store:
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
         self.refs = References()
+        #: every module instantiated here, alive as long as the store (see the class)
+        self.modules = ModuleRegistry()
         self._objects: list[Any] = []
         #: the WASI state ``set_wasi`` created (used by ``Linker.define_wasi``'s functions)
         self.wasi: WasiContext | None = None
