@@ -1,12 +1,15 @@
 """Compile, load, instantiate and call costs of cwasm, next to wasmtime-py's, in one run.
 
-    .venv/bin/python bench/runtime_bench.py [--quick] [--calls N]
+    .venv/bin/python bench/runtime_bench.py [--quick] [--calls N] [--indirect]
 
 Reports, per bench program (bench/wasm/*.wasm): compile time per function at O0 and
 O2 (decode + translate + LLVM + pre-link + artifact), artifact load time
 (``Module.deserialize``) and instantiation time; then the cost of one Python → wasm
-call (``nop()`` and ``add(i32, i32)``). Every number is the minimum over several
-repetitions on this machine; wasmtime-py 28 is measured the same way for comparison.
+call (``nop()`` and ``add(i32, i32)``), and of one ``call_indirect`` from a wasm loop to
+a host function and to a wasm function in a table. Every number is the minimum over
+several repetitions on this machine (``call_indirect``: one run of ``--indirect-calls``
+calls); wasmtime-py (the project environment's, 28) is measured the same way for
+comparison. ``--indirect`` measures only ``call_indirect``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,37 @@ CALLS_WAT = """
 (module
   (func (export "nop"))
   (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
+"""
+
+#: ``run(n, index)`` calls table element ``index`` ``n`` times through ``call_indirect``,
+#: each call adding one to the accumulator: element 0 is a host function (set by the
+#: embedder), element 1 the wasm function ``$inc`` (set by the element segment);
+#: ``run_import(n)`` calls the same host function, imported, with ``call``
+INDIRECT_WAT = """
+(module
+  (type $t (func (param i32) (result i32)))
+  (import "" "f" (func $f (type $t)))
+  (import "" "t" (table 2 funcref))
+  (func $inc (type $t) local.get 0 i32.const 1 i32.add)
+  (elem (i32.const 1) $inc)
+  (func (export "run") (param $n i32) (param $index i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call_indirect (type $t) (local.get $acc) (local.get $index)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next)))
+    local.get $acc)
+  (func (export "run_import") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call $f (local.get $acc)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next)))
+    local.get $acc))
 """
 
 
@@ -152,17 +186,66 @@ def bench_calls(n: int, repeat: int) -> None:
         print(f"{name:16} {a:10.0f} {b:12.0f} {b / a:6.1f}x")
 
 
+def bench_indirect(n: int) -> None:
+    """ns per ``call_indirect`` to a host function and to a wasm function (and per ``call``
+    of the host function imported), one run of ``n`` calls each."""
+    import wasmtime
+
+    def runner(api: Any) -> Callable[[str, int], float]:
+        engine = api.Engine()
+        store = api.Store(engine)
+        i32 = api.ValType.i32()
+        host = api.Func(store, api.FuncType([i32], [i32]), lambda x: x + 1)
+        table = api.Table(store, api.TableType(api.ValType.funcref(), api.Limits(2, None)), host)
+        module = api.Module(engine, INDIRECT_WAT)
+        ex = api.Instance(store, module, [host, table]).exports(store)
+        calls = {
+            "host": lambda count: ex["run"](store, count, 0),
+            "wasm": lambda count: ex["run"](store, count, 1),
+            "import": lambda count: ex["run_import"](store, count),
+        }
+        assert all(call(10) == 10 for call in calls.values())  # warm, and all work
+
+        def per_call(which: str) -> float:
+            t = time.perf_counter()
+            assert calls[which](n) == n
+            return (time.perf_counter() - t) / n * 1e9
+
+        return per_call
+
+    ours, theirs = runner(cwasm), runner(wasmtime)
+    print()
+    print(f"wasm -> host or wasm function (ns/call, one run of {n:,} calls)")
+    print(f"{'callee':42} {'cwasm':>10} {'wasmtime-py':>12} {'ratio':>7}")
+    rows = (
+        ("host", "host function in a table, call_indirect"),
+        ("wasm", "wasm function in a table, call_indirect"),
+        ("import", "host function imported, call"),
+    )
+    for which, name in rows:
+        a, b = ours(which), theirs(which)
+        print(f"{name:42} {a:10.1f} {b:12.1f} {b / a:6.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one program, fewer repetitions")
     ap.add_argument("--calls", type=int, default=200_000, help="calls per timing loop")
+    ap.add_argument("--indirect", action="store_true", help="only the call_indirect costs")
+    ap.add_argument(
+        "--indirect-calls", type=int, default=1_000_000, help="call_indirects per measurement"
+    )
     args = ap.parse_args(argv)
+    if args.indirect:
+        bench_indirect(args.indirect_calls)
+        return 0
     programs = sorted((ROOT / "bench" / "wasm").glob("*.wasm"))
     repeat = 2 if args.quick else 3
     if args.quick:
         programs = programs[:1]
     bench_programs(repeat, programs)
     bench_calls(args.calls // (10 if args.quick else 1), 5)
+    bench_indirect(args.indirect_calls // (10 if args.quick else 1))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 One LLVM module holds, in this order (the artifact's ``.text`` bucket order): every
 defined wasm function, the entry trampoline of every escaping function, one
-wasm-to-array trampoline per signature of imported functions, and the trap routines.
+wasm-to-array trampoline per distinct signature of the type section, and the trap
+routines.
 After LLVM has emitted the object, the pre-linker turns it into one blob; the trap
 table comes from the calls to trap routines inside the rows the line table marks
 (column = trap code + 1), and the address map from the line table itself
@@ -66,13 +67,20 @@ def escaping_functions(translation: ModuleTranslation) -> set[int]:
     return out
 
 
-def import_trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
-    """(type index, type) of one wasm-to-array trampoline per distinct imported signature."""
+def trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
+    """(type index, type) of one wasm-to-array trampoline per distinct signature of the
+    type section, each at its first type index, in type index order.
+
+    Every signature, not only the imported ones (as Wasmtime does): a host function of
+    any type may reach this module's code as a funcref, and ``call_indirect`` of a type
+    needs that type in the module, so the store that instantiated it finds the
+    trampoline there. Wasmtime interns the type section first, so its
+    ``signatures[N]`` count distinct types; ``N`` here is a type section index.
+    """
     seen: dict[FuncType, int] = {}
-    for func_index in range(m.num_imported_funcs):
-        ti = m.functions[func_index]
-        seen.setdefault(m.types[ti], ti)
-    return sorted(((ti, ft) for ft, ti in seen.items()), key=lambda x: x[0])
+    for ti, ft in enumerate(m.types):
+        seen.setdefault(ft, ti)
+    return [(ti, ft) for ft, ti in seen.items()]
 
 
 #: progress callback: ``(stage, done, total)``; stage ``"translate"`` counts functions,
@@ -107,7 +115,7 @@ def compile_module(
     escaping = sorted(f for f in escaping_functions(translation) if f >= m.num_imported_funcs)
     for func_index in escaping:
         array_to_wasm(mod, func_index, m.func_type(func_index))
-    w2a = import_trampoline_types(m)
+    w2a = trampoline_types(m)
     for ti, ft in w2a:
         wasm_to_array(mod, ti, ft)
     for code in sorted(mod.trap_codes):

@@ -4,7 +4,8 @@
   pushes a fresh jump buffer into the store context, calls ``_setjmp`` through the
   pointer stored there, loads the arguments from the ``u64x2`` values array, calls
   the wasm function and stores its results back. Returns 0, or 1 after a trap.
-* ``wasm_to_array``: one per signature of imported functions. Called like a wasm
+* ``wasm_to_array``: one per distinct signature of the type section (host functions
+  enter wasm's calls through it, imported or reached as funcrefs). Called like a wasm
   function with a host function context as its vmctx; it spills the arguments into
   a values array on its stack, calls the Python callback stored in the context and
   traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception.

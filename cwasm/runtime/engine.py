@@ -110,8 +110,6 @@ class Engine:
         self._lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._types: list[FuncType] = []
-        #: engine type id -> address of some loaded module's wasm-to-array trampoline
-        self.host_trampolines: dict[int, int] = {}
 
     @property
     def is_native(self) -> bool:

@@ -316,17 +316,11 @@ class Func:
     # --- references ---
 
     def funcref_address(self) -> int:
-        """The address of this function's ``VMFuncRef`` (for a host function, made callable
-        from wasm on first use)."""
-        if self._host is not None:
-            if self._funcref[vo.FUNCREF_WASM_CALL // 8] == 0:
-                tramp = self.store.engine.host_trampolines.get(self.type_id)
-                if tramp is None:
-                    raise CwasmError(
-                        f"cannot make a reference to a host function of type {self.wasm_type}: "
-                        "no loaded module has a trampoline for that signature"
-                    )
-                self._funcref[vo.FUNCREF_WASM_CALL // 8] = tramp
+        """The address of this function's ``VMFuncRef``. A host function's gets its
+        ``wasm_call`` from a module of the store with a trampoline of its type, now or when
+        one is instantiated (``cwasm.runtime.module_registry``)."""
+        if self._host is not None and self._funcref[vo.FUNCREF_WASM_CALL // 8] == 0:
+            self.store.modules.fill_func_ref(self._funcref, self.type_id)
         return self._funcref_addr
 
     def vmfuncref(self) -> tuple[int, int, int, int]:

@@ -100,6 +100,7 @@ class Instance:
             )
         if module.engine is not store.engine:
             raise CwasmError("module and store belong to different engines")
+        store.modules.register(cm)  # before any of its code can run
         self.store = store
         self.module = module
         self.compiled: CompiledModule = cm
@@ -172,7 +173,7 @@ class Instance:
         cm = self.compiled
         ref = cm.offsets.func_ref(index)
         if func.instance is None:  # a host function: enter it through our trampoline
-            tramp = cm.host_trampolines.get(func.wasm_type)
+            tramp = cm.wasm_to_array.get(func.type_id)
             if tramp is None:
                 raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
             w, v, a, t = tramp, func.hostctx_address, 0, func.type_id

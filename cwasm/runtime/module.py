@@ -53,6 +53,7 @@ class CompiledModule:
         self.call_size = 4 if arch == "aarch64" else 5
         self.type_ids = [engine.type_id(t) for t in self.m.types]
         # checked before any code is mapped
+        self._check_wasm_to_array_trampolines()
         handler = guard.builtin_block(artifact) if engine.is_native and engine.guard_pages else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
@@ -61,11 +62,10 @@ class CompiledModule:
             base + f.array_to_wasm_trampoline.start if f.array_to_wasm_trampoline else 0
             for f in self.info.funcs
         ]
-        self.host_trampolines: dict[WasmFuncType, int] = {}
+        #: engine type id -> address of this module's wasm-to-array trampoline of that type
+        self.wasm_to_array: dict[int, int] = {}
         for ti, loc in self.info.wasm_to_array_trampolines:
-            self.host_trampolines.setdefault(self.m.types[ti], base + loc.start)
-            if base:
-                engine.host_trampolines.setdefault(self.type_ids[ti], base + loc.start)
+            self.wasm_to_array.setdefault(self.type_ids[ti], base + loc.start)
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         if base:
@@ -73,6 +73,19 @@ class CompiledModule:
             if handler is not None:
                 guard.ensure_installed(handler)
                 guard.register_code(self.code, base, base + self.code.size)
+
+    def _check_wasm_to_array_trampolines(self) -> None:
+        """Every type of the type section has a wasm-to-array trampoline: a host function's
+        funcref of any type the code may call gets its ``wasm_call`` from the modules of
+        its store (``cwasm.runtime.module_registry``), so an artifact written before cwasm
+        compiled them all (only the imported types') is refused rather than run."""
+        have = {self.m.types[ti] for ti, _ in self.info.wasm_to_array_trampolines}
+        for ti, ft in enumerate(self.m.types):
+            if ft not in have:
+                raise CwasmError(
+                    f"artifact has no wasm-to-array trampoline for type {ti} ({ft}): it was "
+                    "compiled by an older cwasm; compile the module again"
+                )
 
     def func_type(self, func_index: int) -> WasmFuncType:
         return self.m.func_type(func_index)

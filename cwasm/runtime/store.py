@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
 from cwasm.runtime.trap import Trap
@@ -36,7 +37,23 @@ STACK_MARGIN = 256 * 1024
 
 
 class Store:
-    """A collection of wasm objects that may reference each other (wasmtime-py's ``Store``)."""
+    """A collection of wasm objects that may reference each other (wasmtime-py's ``Store``).
+
+    Lifetimes: no code is unmapped and no vmctx freed while compiled code can reach it.
+
+    * The store holds every instance, host function, table, memory and global created in
+      it (``keep``) and every module instantiated in it (``modules``, which holds its
+      code), until the store itself dies.
+    * Every ``Func``, ``Table``, ``Memory``, ``Global`` and ``Instance`` holds its store,
+      so the store lives as long as any object of it does.
+    * Native addresses never cross stores: an import, a funcref written to a table or a
+      global, or a call argument must belong to the same store (else ``LinkError`` or
+      ``CwasmError``). So every address in a vmctx, table or global (a ``VMFuncRef``,
+      its code, a memory or table definition) is owned by the same store.
+    * A host function's ``VMFuncRef`` calls a wasm-to-array trampoline of a module of
+      its store (``cwasm.runtime.module_registry``), an imported host function the
+      importing module's.
+    """
 
     def __init__(self, engine: Engine | None = None, data: Any = None) -> None:
         self.engine = engine or Engine()
@@ -53,6 +70,8 @@ class Store:
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
         self.refs = References()
+        #: every module instantiated here, alive as long as the store (see the class)
+        self.modules = ModuleRegistry()
         self._objects: list[Any] = []
         #: the WASI state ``set_wasi`` created (used by ``Linker.define_wasi``'s functions)
         self.wasi: WasiContext | None = None

@@ -7,11 +7,13 @@ import subprocess
 
 import capstone
 import pytest
+import wasmtime
 
 from cwasm.compile.compiler import CompileOptions, compile_module
 from cwasm.compile.llvm_driver import compile_ir
 from cwasm.compile.prelink import PrelinkError, decode_line_program, parse_object, prelink
 from cwasm.errors import CwasmError
+from cwasm.inspect import inspect_artifact
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.builder import CompiledCode, build_artifact
 from cwasm.obj.engine import EngineMetadata
@@ -316,3 +318,38 @@ def test_loop_with_params_around_a_first_builtin_call(opt: int) -> None:
     store = Store(engine)
     f = Instance(store, Module(engine, wat(text)), []).exports(store)["f"]
     assert f(store, 42) == 42
+
+
+# equal types twice, a type nothing uses, an import of the second copy of a type
+TYPES = """
+(module
+  (type $a (func))
+  (type $b (func (param i32) (result i32)))
+  (type $c (func))
+  (type $d (func (param i64 f32) (result f64 i32)))
+  (type $e (func (param i32) (result i32)))
+  (import "m" "f" (func (type $e)))
+  (func (type $c))
+  (func (type $b) local.get 0))
+"""
+
+
+def test_one_wasm_to_array_trampoline_per_distinct_type_as_wasmtime() -> None:
+    """Like Wasmtime v28: a trampoline for every type of the type section, not only the
+    imported ones, one per distinct signature, in order of first appearance. (Wasmtime
+    numbers them by its deduplicated type list; cwasm by the first type index.)"""
+
+    def trampoline_types(artifact: bytes) -> list[tuple[int, str]]:
+        d = inspect_artifact(artifact)
+        types = d["module"]["types"]
+        return [(w["type_index"], types[w["type_index"]]) for w in d["wasm_to_array_trampolines"]]
+
+    binary = wat(TYPES)
+    theirs = trampoline_types(wasmtime.Module(wasmtime.Engine(), binary).serialize())
+    m = decode_module(binary)
+    ours = trampoline_types(
+        build_artifact(m, compile_module(m, CompileOptions(X86, 2)), EngineMetadata(target=X86))
+    )
+    expected = ["func() -> ()", "func(i32) -> (i32)", "func(i64, f32) -> (f64, i32)"]
+    assert [t for _, t in ours] == [t for _, t in theirs] == expected
+    assert [i for i, _ in ours] == [0, 1, 3] and [i for i, _ in theirs] == [0, 1, 2]
