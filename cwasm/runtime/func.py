@@ -63,7 +63,13 @@ def _call_factory(api_in: SlotCodec, out: SlotCodec) -> CallFactory:
     if make is not None:
         return make
     nparams, n = len(api_in.types), len(out.types)
-    body = ["if get_ident() != store.thread:", "    store.enter_thread()"]
+    body = [
+        "if get_ident() != store.thread:",
+        "    store.enter_thread()",
+        # a safe point for the externref collector: no argument is encoded yet
+        "if externs.due:",
+        "    externs.collect()",
+    ]
     if nparams == 0:
         body += ["if params:", "    slow(store, buf, params)"]
     else:
@@ -84,7 +90,8 @@ def _call_factory(api_in: SlotCodec, out: SlotCodec) -> CallFactory:
         body.append("res = decode(store, buf)")
         body.append("return res[0]" if n == 1 else "return res")
     lines = [
-        "def make(get_ident, store, slow, pack_into, entry, vm, buf, raise_trap, unpack, decode):",
+        "def make(get_ident, store, externs, slow, pack_into, entry, vm, buf, raise_trap, unpack,"
+        " decode):",
         "    def call(params):",
         *(f"        {line}" for line in body),
         "    return call",
@@ -222,6 +229,7 @@ class Func:
         return make(
             threading.get_ident,
             store,
+            store.refs.externs,
             api_in.encode_into,
             api_in.struct.pack_into,
             entry,
@@ -238,6 +246,7 @@ class Func:
         if self._host is not None:
             return self._call_host_raw(args)
         buf = self._buf
+        self.store.refs.externs.collect_if_due()
         self._raw_in.encode(self.store, buf, args)
         self._invoke(buf)
         return self._raw_out.decode_from(self.store, buf)
@@ -255,6 +264,7 @@ class Func:
 
     def _call_host_from_python(self, params: Sequence[Any]) -> Any:
         buf = (ctypes.c_uint64 * (2 * max(len(params), 1)))()
+        self.store.refs.externs.collect_if_due()
         self._api_in.encode_into(self.store, buf, params)  # type-checks the arguments
         args = self._api_in_as_api(buf)
         host = self._host
@@ -269,6 +279,7 @@ class Func:
     def _call_host_raw(self, args: Sequence[Any]) -> list[Any]:
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         buf = (ctypes.c_uint64 * (2 * n))()
+        self.store.refs.externs.collect_if_due()
         self._raw_in.encode_into(self.store, buf, args)
         view = self._view_t.from_buffer(buf)
         if self._run_host(view, None) != 0:

@@ -2,7 +2,8 @@
 
 Compiled code loads and stores the value in place (through a pointer in the vmctx
 for imported globals). Python reads and writes it as the API value or as raw bits; a
-reference is kept as the store converts it (``cwasm.runtime.refs``).
+reference is kept as the store converts it (``cwasm.runtime.refs``), and an externref
+global is a root of the store's externref collector (``cwasm.runtime.externref``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Global:
         self._setup(store, ty.wasm, ctypes.addressof(self._own))
         self._write(val)
         store.keep(self)
+        store.refs.externs.add_global(self)
 
     @classmethod
     def _from_raw(cls, store: Store, ty: wt.GlobalType, addr: int) -> Global:
@@ -89,7 +91,12 @@ class Global:
     def set_value(self, store: Store | None, val: Any) -> None:
         if not self.wasm_type.mutable:
             raise CwasmError("immutable global cannot be set")
+        if self.wasm_type.content != wt.ValType.EXTERNREF:
+            self._write(val)
+            return
+        old = self.read_raw()
         self._write(val)
+        self.store.refs.externs.release_unreferenced(old)
 
     def _write(self, val: Any) -> None:
         if isinstance(val, Val):

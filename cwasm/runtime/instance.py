@@ -124,6 +124,11 @@ class Instance:
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)
+        externs = store.refs.externs
+        for table in self.tables[m.num_imported_tables :]:
+            externs.add_table(table)
+        for glob in self.globals[m.num_imported_globals :]:
+            externs.add_global(glob)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
         self._passive_data = dict(cm.info.passive_data)

@@ -6,8 +6,8 @@ word, 0 for null:
 * a funcref is the address of a ``VMFuncRef``: for a wasm function, the slot of its
   function index in the vmctx of an instance that defines or imports it; for a host
   function, a block of its own (registered here, as no instance contains it);
-* an externref is a handle: the 1-based index of the object in its store's externref
-  table, which keeps every object ever passed to wasm alive as long as the store.
+* an externref is a handle into its store's externref table (``refs.externs``, see
+  ``cwasm.runtime.externref``), which keeps the object alive while wasm may reach it.
 
 Every value may come boxed in a ``Val``. A reference belongs to one store: a function
 of another store is refused.
@@ -15,9 +15,11 @@ of another store is refused.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 from cwasm.errors import CwasmError
+from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.types import Val
@@ -28,9 +30,9 @@ class References:
     """A store's references: its externref table, its host functions' funcrefs, and the
     conversions between reference values and their bits."""
 
-    def __init__(self) -> None:
-        self._externs: list[Any] = []
-        self._extern_handles: dict[int, int] = {}  # id(object) -> handle
+    def __init__(self, entry_depth: ctypes.c_uint64) -> None:
+        #: the externref table (``entry_depth``: the store context's count of live entries)
+        self.externs = ExternRefTable(entry_depth)
         self._host_funcrefs: dict[int, Func] = {}  # VMFuncRef address -> host function
 
     def add_host_funcref(self, address: int, func: Func) -> None:
@@ -43,13 +45,13 @@ class References:
         """The word for ``value`` as a reference of type ``kind``."""
         if kind == ValType.FUNCREF:
             return self.funcref_to_bits(value)
-        return self.externref_to_bits(value)
+        return self.externs.to_bits(value)
 
     def from_bits(self, kind: ValType, bits: int) -> Any:
         """The reference value of type ``kind`` that ``bits`` stands for."""
         if kind == ValType.FUNCREF:
             return self.funcref_from_bits(bits)
-        return self.externref_from_bits(bits)
+        return self.externs.from_bits(bits)
 
     # --- funcref ---
 
@@ -74,24 +76,3 @@ class References:
         if inst is None:
             raise CwasmError(f"funcref {bits:#x} does not belong to a live instance")
         return inst.func_at_funcref(bits)
-
-    # --- externref ---
-
-    def externref_to_bits(self, value: Any) -> int:
-        if isinstance(value, Val):
-            value = value.value
-        if value is None:
-            return 0
-        h = self._extern_handles.get(id(value))
-        if h is None:
-            self._externs.append(value)
-            h = len(self._externs)
-            self._extern_handles[id(value)] = h
-        return h
-
-    def externref_from_bits(self, bits: int) -> Any:
-        if bits == 0:
-            return None
-        if not 0 < bits <= len(self._externs):
-            raise CwasmError(f"invalid externref handle {bits:#x}")
-        return self._externs[bits - 1]

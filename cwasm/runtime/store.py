@@ -4,7 +4,8 @@ Its native half is the *store context* (see ``vmoffsets``): the stack limit, the
 buffer of the innermost entry trampoline, and where the trap routine leaves the trap
 code and backtrace. Its Python half keeps the objects alive as long as the store, the
 host exception waiting to be re-raised, and its references (``refs``: the externref
-table and the host funcrefs, see ``cwasm.runtime.refs``). Native code finds an instance
+table and the host funcrefs, see ``cwasm.runtime.refs``; ``gc`` releases the externrefs
+wasm can no longer reach, see ``cwasm.runtime.externref``). Native code finds an instance
 from its vmctx through the process-wide ``cwasm.runtime.registry.INSTANCES``, which
 says why that index is not per store.
 """
@@ -69,7 +70,7 @@ class Store:
         self.enter_thread()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
-        self.refs = References()
+        self.refs = References(ctypes.c_uint64.from_buffer(self._ctx, vo.STORE_DEPTH))
         #: every module instantiated here, alive as long as the store (see the class)
         self.modules = ModuleRegistry()
         self._objects: list[Any] = []
@@ -103,7 +104,9 @@ class Store:
         self._objects.append(obj)
 
     def gc(self) -> None:
-        """Kept for wasmtime-py compatibility; externrefs live as long as the store."""
+        """Release the externrefs that no table element or global of this store holds
+        (nothing while wasm of this store is running: its frames may hold any of them)."""
+        self.refs.externs.collect()
 
     # --- traps ---
 

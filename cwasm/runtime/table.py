@@ -1,7 +1,9 @@
 """Table: a table of references, as 8-byte elements compiled code indexes directly.
 
 Elements hold references as the store converts them (``cwasm.runtime.refs``: a
-funcref as the address of a ``VMFuncRef``, an externref as a handle, 0 for null). Like a memory, a table is described
+funcref as the address of a ``VMFuncRef``, an externref as a handle, 0 for null); the
+elements of an externref table are roots of the store's externref collector
+(``cwasm.runtime.externref``). Like a memory, a table is described
 to compiled code by a definition (element base, current length) in the owning vmctx
 or in a buffer of its own. Growing past the allocated capacity moves the elements to a
 larger buffer and updates the definition.
@@ -34,6 +36,7 @@ class Table:
         for i in range(ty.wasm.limits.min):
             self._elems[i] = fill
         store.keep(self)
+        store.refs.externs.add_table(self)
 
     @classmethod
     def _from_raw(cls, store: Store, ty: wt.TableType, def_addr: int) -> Table:
@@ -81,7 +84,11 @@ class Table:
     def set(self, store: Store | None, idx: int, val: Any) -> None:
         if not 0 <= idx < self.size():
             raise CwasmError("table index out of bounds")
-        self._elems[idx] = self.store.refs.to_bits(self.wasm_type.element, val)
+        refs = self.store.refs
+        old = self._elems[idx]
+        self._elems[idx] = refs.to_bits(self.wasm_type.element, val)
+        if self.wasm_type.element == wt.ValType.EXTERNREF:
+            refs.externs.release_unreferenced(old)
 
     def grow(self, store: Store | None, amt: int, init: Any) -> int:
         old = self.grow_raw(amt, self.store.refs.to_bits(self.wasm_type.element, init))
@@ -108,6 +115,10 @@ class Table:
             self._elems[old:new] = [fill] * delta
         self._len.value = new
         return old
+
+    def raw_elements(self) -> bytes:
+        """A copy of the elements' bits, as native-endian 8-byte words."""
+        return bytes(memoryview(self._elems)[: self.size()])
 
     def raw(self, idx: int) -> int:
         return int(self._elems[idx])

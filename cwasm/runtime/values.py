@@ -92,7 +92,7 @@ def _enc_funcref(store: Store, v: Any) -> int:
 
 
 def _enc_externref(store: Store, v: Any) -> int:
-    return store.refs.externref_to_bits(v)
+    return store.refs.externs.to_bits(v)
 
 
 def _dec_funcref(store: Store, bits: int) -> Any:
@@ -100,7 +100,7 @@ def _dec_funcref(store: Store, bits: int) -> Any:
 
 
 def _dec_externref(store: Store, bits: int) -> Any:
-    return store.refs.externref_from_bits(bits)
+    return store.refs.externs.from_bits(bits)
 
 
 _API_ENC: dict[ValType, Encoder] = {
@@ -186,7 +186,7 @@ class SlotCodec:
             elif t == ValType.FUNCREF:
                 exprs.append(f"store.refs.funcref_to_bits({a})")
             else:
-                exprs.append(f"store.refs.externref_to_bits({a})")
+                exprs.append(f"store.refs.externs.to_bits({a})")
         return exprs
 
     def _compile_encoder(self, raw: bool) -> Callable[[Store, Any, Sequence[Any]], None]:

@@ -49,22 +49,22 @@ def module(engine: Engine) -> Module:
 def test_externref_round_trip() -> None:
     refs = Store().refs
     a, b = object(), [1, 2]
-    assert refs.externref_to_bits(None) == 0
-    assert refs.externref_from_bits(0) is None
-    ha, hb = refs.externref_to_bits(a), refs.externref_to_bits(b)
+    assert refs.externs.to_bits(None) == 0
+    assert refs.externs.from_bits(0) is None
+    ha, hb = refs.externs.to_bits(a), refs.externs.to_bits(b)
     assert 0 < ha != hb > 0
-    assert refs.externref_to_bits(a) == ha  # one handle per object
-    assert refs.externref_to_bits(Val.externref(a)) == ha
-    assert refs.externref_from_bits(ha) is a and refs.externref_from_bits(hb) is b
+    assert refs.externs.to_bits(a) == ha  # one handle per object
+    assert refs.externs.to_bits(Val.externref(a)) == ha
+    assert refs.externs.from_bits(ha) is a and refs.externs.from_bits(hb) is b
     assert refs.to_bits(Kind.EXTERNREF, a) == ha
     assert refs.from_bits(Kind.EXTERNREF, hb) is b
 
 
 def test_invalid_externref_handle() -> None:
     refs = Store().refs
-    refs.externref_to_bits(object())
+    refs.externs.to_bits(object())
     with pytest.raises(CwasmError, match="invalid externref handle 0x2"):
-        refs.externref_from_bits(2)
+        refs.externs.from_bits(2)
 
 
 def test_funcref_round_trip(engine: Engine, module: Module) -> None:
@@ -106,7 +106,7 @@ def test_tables_and_globals_convert_through_the_store(engine: Engine) -> None:
     f = Func(store, I32_TO_I32, lambda x: x)
     obj = object()
     ext = Table(store, TableType(ValType.externref(), Limits(2, None)), Val.externref(obj))
-    assert ext.get(store, 1) is obj and ext.raw(1) == store.refs.externref_to_bits(obj)
+    assert ext.get(store, 1) is obj and ext.raw(1) == store.refs.externs.to_bits(obj)
     funcs = Table(store, TableType(ValType.funcref(), Limits(1, None)), None)
     funcs.set(store, 0, Val.funcref(f))
     assert funcs.get(store, 0) is f

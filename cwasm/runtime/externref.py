@@ -1,0 +1,172 @@
+"""Externrefs: a store's table of the host objects wasm holds, and its collector.
+
+Compiled code sees an externref as a *handle*, a non-zero 64-bit word (0 is null); the
+store's ``ExternRefTable`` maps each handle to its object and keeps that object alive.
+Handles count up from 1 and are never reused, so a handle that outlived its object
+(which the collector rules out) would decode to an error, never to another object.
+
+Compiled code has no write barriers and no stack maps, so the collector works from
+what the runtime can see (docs/externref.md says why this is safe and what it costs):
+
+* roots: every element of the store's externref tables and every externref global,
+  host-created or defined by an instance (``add_table`` / ``add_global``);
+* while an activation of the store is live (the store context's entry depth is
+  non-zero) wasm frames may hold any handle in registers or spill slots, so nothing is
+  released then;
+* ``collect`` (``Store.gc()`` and the automatic collections) releases every handle no
+  root holds; ``release_unreferenced`` releases one handle at once after Python
+  overwrote the element or global that held it.
+
+Collections run automatically once the table has grown by ``MIN_COLLECTION_INTERVAL``
+handles or by as many as the last collection had to look at, whichever is more, so the
+work per handle stays constant. The call paths from Python check ``due`` before they
+encode their arguments: a handle encoded but not yet passed to wasm is held by no root.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+from cwasm.errors import CwasmError
+from cwasm.runtime.types import Val
+from cwasm.wasm.types import ValType
+
+if TYPE_CHECKING:
+    from cwasm.runtime.global_ import Global
+    from cwasm.runtime.table import Table
+
+#: fewest handles created between two automatic collections
+MIN_COLLECTION_INTERVAL: Final = 1024
+
+
+def _holds_word(data: bytes, word: bytes) -> bool:
+    """Whether ``data``, a sequence of 8-byte words, contains ``word`` as one of them."""
+    at = data.find(word)
+    while at >= 0:
+        if at % 8 == 0:
+            return True
+        at = data.find(word, at + 1)
+    return False
+
+
+class ExternRefTable:
+    """A store's externrefs: handle ↔ object, the roots, and their collection."""
+
+    __slots__ = (
+        "due",
+        "_depth",
+        "_objects",
+        "_handles",
+        "_next_handle",
+        "_tables",
+        "_globals",
+        "_collect_at",
+    )
+
+    def __init__(self, entry_depth: ctypes.c_uint64) -> None:
+        #: the table has grown enough that the next safe point should ``collect``
+        self.due = False
+        self._depth = entry_depth  # the store context's count of live entry trampolines
+        self._objects: dict[int, Any] = {}  # handle -> object
+        self._handles: dict[int, int] = {}  # id(object) -> handle
+        self._next_handle = 1
+        self._tables: list[Table] = []
+        self._globals: list[Global] = []
+        self._collect_at = MIN_COLLECTION_INTERVAL
+
+    def __len__(self) -> int:
+        """The number of live handles."""
+        return len(self._objects)
+
+    # --- conversions ---
+
+    def to_bits(self, value: Any) -> int:
+        """The handle of ``value`` (unboxed from a ``Val``), made on first use; 0 for None."""
+        if isinstance(value, Val):
+            value = value.value
+        if value is None:
+            return 0
+        key = id(value)
+        h = self._handles.get(key)
+        if h is None:
+            h = self._next_handle
+            self._next_handle = h + 1
+            self._objects[h] = value
+            self._handles[key] = h
+            if len(self._objects) >= self._collect_at:
+                self.due = True
+        return h
+
+    def from_bits(self, bits: int) -> Any:
+        """The object behind handle ``bits``; None for 0."""
+        if bits == 0:
+            return None
+        try:
+            return self._objects[bits]
+        except KeyError:
+            raise CwasmError(f"invalid externref handle {bits:#x}") from None
+
+    # --- roots ---
+
+    def add_table(self, table: Table) -> None:
+        """Count ``table``'s elements as roots if it holds externrefs (it must live as long
+        as the store)."""
+        if table.wasm_type.element == ValType.EXTERNREF:
+            self._tables.append(table)
+
+    def add_global(self, glob: Global) -> None:
+        """Count ``glob`` as a root if it holds an externref (it must live as long as the
+        store)."""
+        if glob.wasm_type.content == ValType.EXTERNREF:
+            self._globals.append(glob)
+
+    # --- collection ---
+
+    def collect(self) -> int:
+        """Release every handle no table element or global holds; the number released.
+        Releases nothing while an activation of the store is live."""
+        if self._depth.value:
+            return 0
+        held: set[int] = set()
+        scanned = len(self._globals)
+        for table in self._tables:
+            words = memoryview(table.raw_elements()).cast("Q")
+            scanned += len(words)
+            held.update(words)
+        held.update(glob.read_raw() for glob in self._globals)
+        dead = [h for h in self._objects if h not in held]
+        released = [self._forget(h) for h in dead]
+        live = len(self._objects)
+        self._collect_at = live + max(MIN_COLLECTION_INTERVAL, live + scanned)
+        self.due = False
+        # the objects' destructors run here, once the table is consistent again
+        released.clear()
+        return len(dead)
+
+    def collect_if_due(self) -> None:
+        """``collect`` if the table has grown enough since the last collection."""
+        if self.due:
+            self.collect()
+
+    def release_unreferenced(self, bits: int) -> None:
+        """Release handle ``bits`` if no table element or global holds it any more, after
+        Python overwrote one that did. Keeps it while an activation of the store is live."""
+        if bits == 0 or bits not in self._objects or self._depth.value:
+            return
+        for glob in self._globals:
+            if glob.read_raw() == bits:
+                return
+        word = bits.to_bytes(8, sys.byteorder)
+        for table in self._tables:
+            if _holds_word(table.raw_elements(), word):
+                return
+        released = self._forget(bits)
+        del released  # its destructor runs here
+
+    def _forget(self, bits: int) -> Any:
+        """Drop handle ``bits``; its object, for the caller to let go of."""
+        obj = self._objects.pop(bits)
+        del self._handles[id(obj)]
+        return obj
