@@ -174,7 +174,7 @@ def test_config_and_opt_levels() -> None:
     inst = cwasm.Instance(store, cwasm.Module(engine, wat(OPS)), [])
     assert inst.exports(store)["i32_div"](store, 7, 2) == 3
     with pytest.raises(cwasm.WasmtimeError):
-        config.cranelift_opt_level = "fastest"
+        cwasm.Config().cranelift_opt_level = "fastest"
     bad = cwasm.Config()
     bad.opt_level = 4
     with pytest.raises(cwasm.WasmtimeError):

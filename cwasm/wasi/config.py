@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 
 PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
@@ -67,9 +68,12 @@ def _fspath(path: PathArg) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
-class WasiConfig:
+class WasiConfig(Closable):
     """The WASI view a program gets: by default no arguments, no environment,
-    an empty stdin, discarded stdout/stderr and no directories."""
+    an empty stdin, discarded stdout/stderr and no directories.
+
+    Unlike wasmtime-py's, ``Store.set_wasi`` does not consume it: one configuration
+    may serve several stores. A closed one cannot be given to ``Store.set_wasi``."""
 
     def __init__(self) -> None:
         self._argv: list[str] = []
