@@ -287,6 +287,7 @@ class Instance:
     # --- segment and table operations (the builtins) ---
 
     def table_init(self, table: int, elem: int, dst: int, src: int, n: int) -> int:
+        """``table.init``: 0, or 1 if out of bounds (the builtin then traps)."""
         if elem in self._elements and self._elements[elem] is None:
             values: list[int] = []
         else:
@@ -299,9 +300,11 @@ class Instance:
         return 0
 
     def elem_drop(self, elem: int) -> None:
+        """``elem.drop``."""
         self._elements[elem] = None
 
     def table_copy(self, dst_t: int, src_t: int, dst: int, src: int, n: int) -> int:
+        """``table.copy``: 0, or 1 if out of bounds."""
         d = self.tables[dst_t]
         s = self.tables[src_t]
         if src + n > s.size() or dst + n > d.size():
@@ -312,6 +315,7 @@ class Instance:
         return 0
 
     def table_fill(self, table: int, dst: int, value: int, n: int) -> int:
+        """``table.fill``: 0, or 1 if out of bounds."""
         t = self.tables[table]
         if dst + n > t.size():
             return 1
@@ -320,6 +324,7 @@ class Instance:
         return 0
 
     def memory_init(self, memory: int, data: int, dst: int, src: int, n: int) -> int:
+        """``memory.init``: 0, or 1 if out of bounds."""
         mem = self.memories[memory]
         if data in self._dropped_data:
             seg = memoryview(b"")
@@ -333,11 +338,13 @@ class Instance:
         return 0
 
     def data_drop(self, data: int) -> None:
+        """``data.drop``."""
         self._dropped_data.add(data)
 
     # --- access ---
 
     def func(self, index: int) -> Func:
+        """The ``Func`` of function ``index`` (defined or imported) in this instance."""
         f = self.funcs[index]
         if f is None:
             f = Func._from_raw(self.store, self, index)

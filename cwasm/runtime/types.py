@@ -27,30 +27,37 @@ class ValType:
 
     @classmethod
     def i32(cls) -> ValType:
+        """The ``i32`` value type."""
         return cls(wt.ValType.I32)
 
     @classmethod
     def i64(cls) -> ValType:
+        """The ``i64`` value type."""
         return cls(wt.ValType.I64)
 
     @classmethod
     def f32(cls) -> ValType:
+        """The ``f32`` value type."""
         return cls(wt.ValType.F32)
 
     @classmethod
     def f64(cls) -> ValType:
+        """The ``f64`` value type."""
         return cls(wt.ValType.F64)
 
     @classmethod
     def v128(cls) -> ValType:
+        """The ``v128`` value type."""
         return cls(wt.ValType.V128)
 
     @classmethod
     def funcref(cls) -> ValType:
+        """The ``funcref`` value type."""
         return cls(wt.ValType.FUNCREF)
 
     @classmethod
     def externref(cls) -> ValType:
+        """The ``externref`` value type."""
         return cls(wt.ValType.EXTERNREF)
 
     def __eq__(self, other: object) -> bool:
@@ -90,16 +97,19 @@ class FuncType:
 
     @classmethod
     def from_wasm(cls, ft: wt.FuncType) -> FuncType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = ft
         return self
 
     @property
     def params(self) -> list[ValType]:
+        """Returns the list of parameter types for this function type."""
         return [ValType(t) for t in self.wasm.params]
 
     @property
     def results(self) -> list[ValType]:
+        """Returns the list of result types for this function type."""
         return [ValType(t) for t in self.wasm.results]
 
     def __eq__(self, other: object) -> bool:
@@ -175,20 +185,25 @@ class MemoryType:
 
     @classmethod
     def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def limits(self) -> Limits:
+        """Returns the limits on the size of this memory, in pages."""
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
     @property
     def is_64(self) -> bool:
+        """Returns whether or not this is a 64-bit memory (never: memory64 is not
+        supported)."""
         return False  # 64-bit memories (memory64) are not supported
 
     @property
     def is_shared(self) -> bool:
+        """Returns whether or not this is a shared memory."""
         return self.wasm.shared
 
     def __repr__(self) -> str:
@@ -207,16 +222,19 @@ class TableType:
 
     @classmethod
     def from_wasm(cls, t: wt.TableType) -> TableType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def element(self) -> ValType:
+        """Returns the type of this table's elements."""
         return ValType(self.wasm.element)
 
     @property
     def limits(self) -> Limits:
+        """Returns the limits on the size of this table, in elements."""
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
     def __repr__(self) -> str:
@@ -233,16 +251,19 @@ class GlobalType:
 
     @classmethod
     def from_wasm(cls, t: wt.GlobalType) -> GlobalType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def content(self) -> ValType:
+        """Returns the type this global contains."""
         return ValType(self.wasm.content)
 
     @property
     def mutable(self) -> bool:
+        """Returns whether this global is mutable or not."""
         return self.wasm.mutable
 
     def __repr__(self) -> str:
@@ -353,22 +374,29 @@ class Val:
         return self.value if self.kind == kind else None
 
     def as_i32(self) -> int | None:
-        """The value if this is an i32, else None (likewise the other ``as_*``)."""
+        """Get the 32-bit integer value of this value, or ``None`` if it's not an i32."""
         return self._as(wt.ValType.I32)
 
     def as_i64(self) -> int | None:
+        """Get the 64-bit integer value of this value, or ``None`` if it's not an i64."""
         return self._as(wt.ValType.I64)
 
     def as_f32(self) -> float | None:
+        """Get the 32-bit float value of this value, or ``None`` if it's not an f32."""
         return self._as(wt.ValType.F32)
 
     def as_f64(self) -> float | None:
+        """Get the 64-bit float value of this value, or ``None`` if it's not an f64."""
         return self._as(wt.ValType.F64)
 
     def as_externref(self) -> Any:
+        """Get the extern data referenced by this ``externref`` value, or ``None`` if it's
+        not an ``externref``."""
         return self._as(wt.ValType.EXTERNREF)
 
     def as_funcref(self) -> Any:
+        """Get the function that this ``funcref`` value is referencing, or ``None`` if this
+        is not a ``funcref`` value, or is a null reference."""
         return self._as(wt.ValType.FUNCREF)
 
     def __eq__(self, other: object) -> bool:
