@@ -310,6 +310,7 @@ class Func:
         return results[0] if self._nres == 1 else results
 
     def _call_host_raw(self, args: Sequence[Any]) -> list[Any]:
+        self.store._check_open()
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         buf = (ctypes.c_uint64 * (2 * n))()
         self._raw_in.encode_into(self.store, buf, args)
