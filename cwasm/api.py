@@ -12,7 +12,8 @@ from collections.abc import Callable
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.artifact import is_artifact
 from cwasm.obj.integrity import reseal_with_key
-from cwasm.runtime.engine import Config, Engine
+from cwasm.runtime.config import Config
+from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Caller, Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance, InstanceExports
@@ -64,6 +65,19 @@ def compile_artifact(
     return artifact
 
 
+def wat2wasm(wat: str | bytes) -> bytearray:
+    """Converts the WebAssembly Text format to the binary format.
+
+    This function is intended to be a convenience function for local development and you
+    likely don't want to use it extensively in production. It's much faster to parse and
+    compile the binary format than it is to process the text format.
+
+    Takes a ``str`` as input, raises an error if it fails to parse, and returns the binary
+    module as a ``bytearray`` (as wasmtime-py does).
+    """
+    return bytearray(wat_to_wasm(wat))
+
+
 class Module(ArtifactModule):
     """A compiled WebAssembly module (wasmtime-py's ``Module``).
 
@@ -75,14 +89,33 @@ class Module(ArtifactModule):
     def __init__(
         self, engine: Engine, wasm: bytes | bytearray | str, validate: bool = True
     ) -> None:
-        if isinstance(wasm, str) or bytes(wasm[:4]) != b"\0asm":
-            if not isinstance(wasm, str) and is_artifact(bytes(wasm[:64])):
-                raise CwasmError("this is a compiled artifact: use Module.deserialize")
+        """Compiles ``wasm`` for ``engine``: a binary module, or text (a ``str``, or bytes
+        not starting with a zero byte, as wasmtime-py tells them apart). With
+        ``Config.cache`` enabled, an artifact compiled before is loaded from the cache."""
+        if not isinstance(engine, Engine):
+            raise TypeError("expected an Engine")
+        if isinstance(wasm, (bytes, bytearray)) and is_artifact(bytes(wasm[:64])):
+            raise CwasmError("this is a compiled artifact: use Module.deserialize")
+        if isinstance(wasm, str) and wasm[:1] not in ("", "\0"):
             wasm = wat_to_wasm(wasm)
-        self._init(engine, compile_artifact(engine, bytes(wasm)))
+        elif isinstance(wasm, (bytes, bytearray)) and wasm[:1] not in (b"", b"\0"):
+            wasm = wat_to_wasm(wasm)
+        if not isinstance(wasm, (bytes, bytearray)):
+            raise TypeError("expected wasm bytes")
+        engine._check_open()
+        cache = engine.config.cache
+        if cache is False:
+            self._init(engine, compile_artifact(engine, bytes(wasm)))
+            return
+        from cwasm.cache import CompileCache, default_cache_dir, load_or_compile
+
+        directory = default_cache_dir() if cache is True else cache
+        self._adopt(load_or_compile(engine, bytes(wasm), CompileCache(directory))[0])
 
     @classmethod
     def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+        """Compiles and creates a new ``Module`` by reading the file at ``path`` (binary or
+        text) and then delegating to the ``Module`` constructor."""
         with open(path, "rb") as f:
             data = f.read()
         if data[:4] == b"\0asm":
@@ -122,4 +155,5 @@ __all__ = [
     "ValType",
     "WasiConfig",
     "WasmtimeError",
+    "wat2wasm",
 ]

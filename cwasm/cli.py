@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cwasm.errors import CwasmError
+from cwasm.errors import CwasmError, error_chain
 
 if TYPE_CHECKING:
     from cwasm.cache import Progress
@@ -109,7 +109,8 @@ def _add_codegen_options(p: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    from cwasm.runtime.engine import Config, Engine
+    from cwasm.runtime.config import Config
+    from cwasm.runtime.engine import Engine
 
     config = Config()
     config.opt_level = args.opt_level
@@ -313,7 +314,9 @@ def run_run(args: argparse.Namespace) -> int:
         return e.code
     except Trap as trap:
         sys.stdout.flush()
-        print(f"cwasm: error: failed to run main module `{args.file}`\n{trap}", file=sys.stderr)
+        # Wasmtime's layout: the failure, then its causes (the backtrace, the trap)
+        text = error_chain([f"failed to run main module `{args.file}`", *trap.chain])
+        print(f"cwasm: error: {text}", file=sys.stderr)
         return EXIT_TRAP
     return 0
 

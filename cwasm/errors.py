@@ -1,6 +1,9 @@
-"""The exception types every part of cwasm raises, rooted in one base class."""
+"""The exception types every part of cwasm raises, rooted in one base class, and the layout
+of error texts with causes (``error_chain``)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class CwasmError(Exception):
@@ -35,3 +38,22 @@ class ArtifactError(CwasmError):
 
 class LinkError(CwasmError):
     """Instantiation failed: an import is missing or has an incompatible type."""
+
+
+def error_chain(messages: Sequence[str]) -> str:
+    """An error and its causes (outermost first) in anyhow's ``{:?}`` layout, which is what
+    Wasmtime's error texts are: ``head``, then ``Caused by:`` and the causes, indented (and
+    numbered when there are several)."""
+    head, *causes = messages
+    if not causes:
+        return head
+    lines = [head, "", "Caused by:"]
+    for n, cause in enumerate(causes):
+        first, *rest = cause.split("\n")
+        if len(causes) == 1:
+            lines.append(f"    {first}")
+            lines.extend(f"    {line}" for line in rest)
+        else:
+            lines.append(f"{n:>5}: {first}")
+            lines.extend(f"       {line}" for line in rest)
+    return "\n".join(lines)

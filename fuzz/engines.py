@@ -9,8 +9,9 @@ differs is handled here:
   ``Val``, so calls, host functions and globals go through its ctypes bindings directly,
   with v128 as 16 bytes (this also avoids a stray debug ``print`` in its externref
   conversion);
-* traps: wasmtime's ``Trap.message`` carries a backtrace and a ``Caused by:`` chain; the
-  comparable part is its ``wasm trap: ...`` line, which is what cwasm's message is;
+* traps: a ``Trap.message`` carries a backtrace and a ``Caused by:`` chain (Wasmtime's
+  text, in both); the comparable part is its ``wasm trap: ...`` line, which is cwasm's
+  ``Trap.description``;
 * function identity (for funcref results and table elements): cwasm hands back the same
   ``Func`` object for a function, wasmtime a fresh wrapper whose raw ``VMFuncRef``
   address identifies it.
@@ -307,8 +308,8 @@ class CwasmShim(EngineShim):
     def classify(self, e: BaseException) -> TrapInfo:
         if isinstance(e, self.api.Trap):
             code = e.trap_code
-            return TrapInfo("trap", code.name if code is not None else None, e.message)
-        return TrapInfo("error", None, f"{type(e).__name__}: {e}")
+            return TrapInfo("trap", code.name if code is not None else None, e.description)
+        return TrapInfo("error", None, f"{type(e).__name__}: {trap_line(str(e))}")
 
 
 # --- wasmtime-py ---

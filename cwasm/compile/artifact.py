@@ -8,6 +8,7 @@ from cwasm.compile.compiler import CompileOptions, compile_module
 from cwasm.obj.builder import build_artifact
 from cwasm.obj.engine import EngineMetadata
 from cwasm.wasm.decoder import decode_module
+from cwasm.wasm.features import check_features
 
 #: the compiler's progress reports: ``(stage, done, total)``
 Progress = Callable[[str, int, int], None]
@@ -20,7 +21,9 @@ def compile_to_artifact(
     *,
     progress: Progress | None = None,
 ) -> bytes:
-    """Decode and validate ``wasm``, compile it with ``options`` and build its artifact."""
+    """Decode and validate ``wasm`` (refusing the proposals the engine turns off), compile
+    it with ``options`` and build its artifact."""
     translation = decode_module(wasm)
+    check_features(translation, engine.wasm_features)
     code = compile_module(translation, options, progress=progress)
     return build_artifact(translation, code, engine)

@@ -103,22 +103,35 @@ def _call_factory(api_in: SlotCodec, out: SlotCodec) -> CallFactory:
 
 
 class Caller:
-    """What a host function created with ``access_caller=True`` receives first."""
+    """What a host function created with ``access_caller=True`` receives first: access to
+    the exports of the instance that called it. It is valid only during that call."""
 
     def __init__(self, store: Store, instance: Instance | None) -> None:
         self.store = store
         self._instance = instance
 
     def get(self, name: str) -> Any:
+        """Looks up an export with ``name`` on the calling module.
+
+        May return ``None`` if the export isn't found, if the function was not called by
+        wasm, or if the caller has gone away and this ``Caller`` object has persisted too
+        long."""
+        if not isinstance(name, str):
+            raise TypeError(f"expected a str, got {type(name).__name__}")
         if self._instance is None:
             return None
         return self._instance.exports(self.store).get(name)
 
     def __getitem__(self, name: str) -> Any:
+        """Looks up an export with ``name`` on the calling module; ``KeyError`` if ``get``
+        would return ``None``."""
         item = self.get(name)
         if item is None:
-            raise KeyError(name)
+            raise KeyError(f"failed to find export {name}")
         return item
+
+    def _invalidate(self) -> None:
+        self._instance = None
 
 
 class Func:
@@ -144,6 +157,20 @@ class Func:
         func: Callable[..., Any],
         access_caller: bool = False,
     ) -> None:
+        """Creates a new func in ``store`` with the given ``ty`` which calls the closure
+        given.
+
+        The ``func`` is called with the parameters natively and they'll have native
+        Python values rather than being wrapped in ``Val``. If ``access_caller`` is set to
+        ``True`` then the first argument given to ``func`` is an instance of type
+        ``Caller``. Its results are checked against ``ty`` wherever it is called from."""
+        from cwasm.runtime.store import Store  # the store imports this module
+
+        if not isinstance(store, Store):
+            raise TypeError("expected a Store")
+        if not isinstance(ty, FuncType):
+            raise TypeError("expected a FuncType")
+        store._check_open()
         self.store = store
         self.wasm_type = ty.wasm
         self.instance: Instance | None = None
@@ -200,21 +227,35 @@ class Func:
         self._api_out = codec(r, raw=False, decode=True)
         self._raw_in = codec(p, raw=True, decode=False)
         self._raw_out = codec(r, raw=True, decode=True)
+        if self._host is not None:  # what a host function receives, and returns
+            self._host_args = codec(p, raw=False, decode=True)
+            self._host_results = codec(r, raw=False, decode=False)
 
     # --- wasmtime-py API ---
 
     def type(self, store: Store | None = None) -> FuncType:
+        """Gets the type of this func as a ``FuncType``."""
         return FuncType.from_wasm(self.wasm_type)
 
     @property
     def param_arity(self) -> int:
+        """The number of parameters."""
         return len(self.wasm_type.params)
 
     @property
     def result_arity(self) -> int:
+        """The number of results."""
         return len(self.wasm_type.results)
 
     def __call__(self, store: Store, *params: Any) -> Any:
+        """Calls this function with the given parameters.
+
+        Parameters can either be a ``Val`` or a native python value which can be
+        converted to a ``Val`` of the corresponding correct type (a ``TypeError``
+        otherwise; a wrong count is a ``WasmtimeError``).
+
+        Returns ``None`` if this func has 0 return types, a single value if it has 1
+        return type, and a list if it has more than 1 return type."""
         return self._call(params)  # the host or the generated wasm call path
 
     def _make_call(self) -> Callable[[Sequence[Any]], Any]:
@@ -262,21 +303,23 @@ class Func:
 
     # --- host functions called from Python ---
 
-    def _call_host_from_python(self, params: Sequence[Any]) -> Any:
-        buf = (ctypes.c_uint64 * (2 * max(len(params), 1)))()
+    def _call_host_from_python(self, params: Sequence[Any], caller_vmctx: int = 0) -> Any:
+        """Call the host function as wasm would (``caller_vmctx``: the calling instance's),
+        with the same checks of its arguments and results."""
+        self.store._check_open()
         self.store.refs.externs.collect_if_due()
+        n = max(len(self.wasm_type.params), self._nres, 1)
+        buf = (ctypes.c_uint64 * (2 * n))()
         self._api_in.encode_into(self.store, buf, params)  # type-checks the arguments
-        args = self._api_in_as_api(buf)
-        host = self._host
-        assert host is not None
-        if self._access_caller:
-            return host(Caller(self.store, None), *args)
-        return host(*args)
-
-    def _api_in_as_api(self, buf: Any) -> list[Any]:
-        return codec(self.wasm_type.params, raw=False, decode=True).decode_from(self.store, buf)
+        if self._run_host(self._view_t.from_buffer(buf), caller_vmctx) != 0:
+            self.store.raise_trap()
+        if self._nres == 0:
+            return None
+        results = self._api_out.decode_from(self.store, buf)
+        return results[0] if self._nres == 1 else results
 
     def _call_host_raw(self, args: Sequence[Any]) -> list[Any]:
+        self.store._check_open()
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         buf = (ctypes.c_uint64 * (2 * n))()
         self.store.refs.externs.collect_if_due()
@@ -296,33 +339,36 @@ class Func:
         return status
 
     def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
+        """Run the host function on the arguments in ``view`` and leave its results there,
+        checked as wasmtime-py checks them; 0, or 1 with the exception in the store."""
         store = self.store
         host = self._host
         assert host is not None
+        caller = None
         try:
-            args = codec(self.wasm_type.params, raw=False, decode=True).decode_from(store, view)
+            args = self._host_args.decode_from(store, view)
             if self._access_caller:
-                inst = INSTANCES.at(caller_vmctx) if caller_vmctx else None
-                result = host(Caller(store, inst), *args)
+                caller = Caller(store, INSTANCES.at(caller_vmctx) if caller_vmctx else None)
+                result = host(caller, *args)
             else:
                 result = host(*args)
             n = self._nres
-            if n == 0:
-                results: Sequence[Any] = ()
-            elif n == 1:
-                results = (result,)
+            if n == 1:
+                self._host_results.encode_into(store, view, (result,))
+            elif n == 0:
+                if result is not None:
+                    raise CwasmError("callback produced results when it shouldn't")
             else:
-                if not isinstance(result, (list, tuple)):
-                    raise TypeError(f"host function must return {n} values as a list or tuple")
-                results = result
-            self._api_in_results().encode_into(store, view, results)
+                if len(result) != n:
+                    raise CwasmError("callback produced wrong number of results")
+                self._host_results.encode_into(store, view, result)
             return 0
         except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
             store.pending = e
             return 1
-
-    def _api_in_results(self) -> SlotCodec:
-        return codec(self.wasm_type.results, raw=False, decode=False)
+        finally:
+            if caller is not None:
+                caller._invalidate()
 
     # --- references ---
 

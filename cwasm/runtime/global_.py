@@ -44,6 +44,10 @@ class Global:
     """A global (wasmtime-py's ``Global``)."""
 
     def __init__(self, store: Store, ty: GlobalType, val: Any) -> None:
+        """Creates a new global in ``store`` of type ``ty`` with the initial value ``val``
+        (a ``Val`` of the global's type or a native python value)."""
+        if not isinstance(ty, GlobalType):
+            raise TypeError("expected a GlobalType")
         self._own = (ctypes.c_uint64 * (GLOBAL_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own))
         self._write(val)
@@ -64,9 +68,11 @@ class Global:
         self._view = (ctypes.c_char * 16).from_address(addr)
 
     def type(self, store: Store | None = None) -> GlobalType:
+        """Gets the type of this global as a ``GlobalType``."""
         return GlobalType.from_wasm(self.wasm_type)
 
     def value(self, store: Store | None = None) -> Any:
+        """Gets the current value of this global, as a native python value."""
         t = self.wasm_type.content
         vals = struct.unpack_from(_API[t], self._view, 0)
         if t == wt.ValType.V128:
@@ -89,6 +95,7 @@ class Global:
         return vals[0] | (vals[1] << 64) if t == wt.ValType.V128 else vals[0]
 
     def set_value(self, store: Store | None, val: Any) -> None:
+        """Sets the value of this (mutable) global to a new value."""
         if not self.wasm_type.mutable:
             raise CwasmError("immutable global cannot be set")
         if self.wasm_type.content != wt.ValType.EXTERNREF:
@@ -99,15 +106,19 @@ class Global:
         self.store.refs.externs.release_unreferenced(old)
 
     def _write(self, val: Any) -> None:
-        if isinstance(val, Val):
-            val = val.value
         t = self.wasm_type.content
+        if isinstance(val, Val):
+            if val.kind != t:
+                raise TypeError("wrong type of `Val` provided")
+            val = val.value
         if t.is_ref:
             struct.pack_into("<Q", self._view, 0, self.store.refs.to_bits(t, val))
         elif t == wt.ValType.V128:
             v = int(val) & ((1 << 128) - 1)
             struct.pack_into("<QQ", self._view, 0, v & ((1 << 64) - 1), v >> 64)
         elif t in (wt.ValType.F32, wt.ValType.F64):
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise TypeError(f"expected a float for a global of type {t.text}")
             struct.pack_into(_API[t], self._view, 0, float(val))
         else:
             bits = 32 if t == wt.ValType.I32 else 64
@@ -124,4 +135,5 @@ class Global:
             struct.pack_into(_RAW[t], self._view, 0, bits)
 
     def matches(self, want: wt.GlobalType) -> bool:
+        """Whether this global can be imported as one of type ``want``."""
         return self.wasm_type == want

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
@@ -35,24 +35,20 @@ Extern = Func | Table | Memory | Global
 _M32 = 0xFFFFFFFF
 
 
-class InstanceExports:
-    """The exports of an instance, by name (wasmtime-py's ``InstanceExports``)."""
+class InstanceExports(Mapping[str, Extern]):
+    """The exports of an instance, by name (wasmtime-py's ``InstanceExports``): a
+    ``Mapping`` from export names to externs, and ``by_index`` in export order."""
 
     def __init__(self, items: dict[str, Extern], order: list[Extern]) -> None:
         self._items = items
         self._order = order
 
     def __getitem__(self, name: str) -> Extern:
+        """The export named ``name`` (``KeyError`` if there is none)."""
         try:
             return self._items[name]
         except KeyError:
             raise KeyError(f"instance has no export named {name!r}") from None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._items.get(name, default)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -60,11 +56,9 @@ class InstanceExports:
     def __len__(self) -> int:
         return len(self._items)
 
-    def items(self) -> list[tuple[str, Extern]]:
-        return list(self._items.items())
-
     @property
     def by_index(self) -> list[Extern]:
+        """The exports in the order the module lists them."""
         return list(self._order)
 
 
@@ -93,7 +87,18 @@ class Instance:
     """An instantiated module (wasmtime-py's ``Instance(store, module, imports)``)."""
 
     def __init__(self, store: Store, module: ArtifactModule, imports: Sequence[Any] = ()) -> None:
+        """Creates a new instance by instantiating the ``module`` given with the
+        ``imports`` into the ``store`` provided.
+
+        The ``imports`` must be an iterable of external values: ``Func``, ``Table``,
+        ``Memory`` or ``Global``. Raises an error if instantiation fails (e.g. linking or
+        trap) and otherwise initializes the new instance."""
+        for ext in imports:
+            if not isinstance(ext, (Func, Table, Memory, Global)):
+                raise TypeError("expected a Func, Global, Memory or Table")
         cm = module.compiled
+        store._check_open()
+        module._check_open()
         if not cm.code.base:
             raise CwasmError(
                 f"module was compiled for {module.engine.target}, which cannot run here"
@@ -272,7 +277,11 @@ class Instance:
         # active data segments count as dropped once applied: memory_init finds no
         # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:
-            self.func(m.start)(self.store)
+            start = self.func(m.start)
+            if start.instance is None:  # an imported host function: this instance calls it
+                start._call_host_from_python((), self.vmctx)
+            else:
+                start(self.store)
 
     def _element_values(self, index: int) -> list[int]:
         seg = self.compiled.m.elements[index]
@@ -284,6 +293,7 @@ class Instance:
     # --- segment and table operations (the builtins) ---
 
     def table_init(self, table: int, elem: int, dst: int, src: int, n: int) -> int:
+        """``table.init``: 0, or 1 if out of bounds (the builtin then traps)."""
         if elem in self._elements and self._elements[elem] is None:
             values: list[int] = []
         else:
@@ -296,9 +306,11 @@ class Instance:
         return 0
 
     def elem_drop(self, elem: int) -> None:
+        """``elem.drop``."""
         self._elements[elem] = None
 
     def table_copy(self, dst_t: int, src_t: int, dst: int, src: int, n: int) -> int:
+        """``table.copy``: 0, or 1 if out of bounds."""
         d = self.tables[dst_t]
         s = self.tables[src_t]
         if src + n > s.size() or dst + n > d.size():
@@ -309,6 +321,7 @@ class Instance:
         return 0
 
     def table_fill(self, table: int, dst: int, value: int, n: int) -> int:
+        """``table.fill``: 0, or 1 if out of bounds."""
         t = self.tables[table]
         if dst + n > t.size():
             return 1
@@ -317,6 +330,7 @@ class Instance:
         return 0
 
     def memory_init(self, memory: int, data: int, dst: int, src: int, n: int) -> int:
+        """``memory.init``: 0, or 1 if out of bounds."""
         mem = self.memories[memory]
         if data in self._dropped_data:
             seg = memoryview(b"")
@@ -330,11 +344,13 @@ class Instance:
         return 0
 
     def data_drop(self, data: int) -> None:
+        """``data.drop``."""
         self._dropped_data.add(data)
 
     # --- access ---
 
     def func(self, index: int) -> Func:
+        """The ``Func`` of function ``index`` (defined or imported) in this instance."""
         f = self.funcs[index]
         if f is None:
             f = Func._from_raw(self.store, self, index)
@@ -353,6 +369,7 @@ class Instance:
         return self.func(index)
 
     def exports(self, store: Store | None = None) -> InstanceExports:
+        """Returns the exports of this instance, by name (and ``by_index``)."""
         if self._exports is None:
             items: dict[str, Extern] = {}
             order: list[Extern] = []

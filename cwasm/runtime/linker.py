@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cwasm.closable import Closable
 from cwasm.errors import LinkError
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Func
@@ -34,25 +35,41 @@ class _FuncDef:
     make: Callable[[Store], Func]
 
 
-class Linker:
+def _check_name(name: str) -> None:
+    # wasmtime-py encodes names to UTF-8 first, so a non-str is an AttributeError there
+    if not isinstance(name, str):
+        raise AttributeError(f"a linker name must be a str, not {type(name).__name__}")
+
+
+class Linker(Closable):
     """Name → item table used to satisfy imports (wasmtime-py's ``Linker``)."""
 
     def __init__(self, engine: Engine) -> None:
+        """Creates a new linker ready to instantiate modules for ``engine``."""
+        engine._check_open()
         self.engine = engine
         self._items: dict[tuple[str, str], Extern | _FuncDef] = {}
         self._allow_shadowing = False
 
     @property
     def allow_shadowing(self) -> bool:
+        """Configures whether definitions are allowed to shadow one another within this
+        linker (a bool)."""
         return self._allow_shadowing
 
     @allow_shadowing.setter
     def allow_shadowing(self, allow: bool) -> None:
-        self._allow_shadowing = bool(allow)
+        self._check_open()
+        if not isinstance(allow, bool):
+            raise TypeError("expected a boolean")
+        self._allow_shadowing = allow
 
     # --- defining ---
 
     def _insert(self, module: str, name: str, item: Extern | _FuncDef) -> None:
+        self._check_open()
+        _check_name(module)
+        _check_name(name)
         key = (module, name)
         if key in self._items and not self._allow_shadowing:
             raise LinkError(f"import of `{module}::{name}` defined twice")
@@ -63,6 +80,10 @@ class Linker:
             raise LinkError(f"{what} belongs to another store")
 
     def define(self, store: Store, module: str, name: str, item: Extern) -> None:
+        """Defines a new item, by name, in this linker.
+
+        Raises an error if ``item`` comes from the wrong store or if shadowing is
+        disallowed and the module/name pair has already been defined."""
         if not isinstance(item, (Func, Table, Memory, Global)):
             raise TypeError(f"cannot define a {type(item).__name__} in a linker")
         self._check_store(store, item, f"`{module}::{name}`")
@@ -76,9 +97,24 @@ class Linker:
         func: Callable[..., Any],
         access_caller: bool = False,
     ) -> None:
+        """Defines a new function, by name, in this linker.
+
+        This method is similar to ``define`` except that you can directly define a
+        function without creating a ``Func`` itself. This enables ``Store``-independent
+        functions to be inserted into this linker, meaning the linker can be used to
+        instantiate modules in multiple stores."""
+        if not isinstance(ty, FuncType):
+            raise TypeError("expected a FuncType")
         self._insert(module, name, _FuncDef(ty, lambda s: Func(s, ty, func, access_caller)))
 
     def define_instance(self, store: Store, name: str, instance: Instance) -> None:
+        """Convenience wrapper to define an entire instance in this linker: each of its
+        exports under ``name`` as the module name and the export's own name.
+
+        Raises an error if ``instance`` comes from the wrong store or if shadowing is
+        disallowed and a name was previously defined."""
+        if not isinstance(instance, Instance):
+            raise TypeError("expected an `Instance`")
         if instance.store is not store:
             raise LinkError(f"instance defined as `{name}` belongs to another store")
         for export, item in instance.exports(store).items():
@@ -88,6 +124,9 @@ class Linker:
         """Define a module's exports under ``name``: a *command* (it exports ``_start``)
         gets a fresh instance for every call of an export; a *reactor* is instantiated
         once, its ``_initialize`` (if any) called, and its exports defined."""
+        if not isinstance(module, ArtifactModule):
+            raise TypeError("expected a `Module`")
+        self._check_open()
         exports = {e.name: e.type for e in module.exports}
         if "_start" in exports:
             for export, ty in exports.items():
@@ -138,6 +177,8 @@ class Linker:
         return item
 
     def get(self, store: Store, module: str, name: str) -> Extern:
+        """Gets a singular item defined in this linker (an error if it is not defined)."""
+        self._check_open()
         item = self._items.get((module, name))
         if item is None:
             raise LinkError(f"no item named `{module}::{name}` in the linker")
@@ -146,6 +187,7 @@ class Linker:
     def get_default(self, store: Store, name: str) -> Func:
         """``name``'s default export (the function named ``""``, else ``_start``), or a
         function that does nothing if it has neither."""
+        self._check_open()
         for export in ("", "_start"):
             item = self._items.get((name, export))
             if item is not None:
@@ -155,6 +197,11 @@ class Linker:
         return Func(store, FuncType([], []), lambda: None)
 
     def instantiate(self, store: Store, module: ArtifactModule) -> Instance:
+        """Instantiates a module using this linker's defined set of names.
+
+        Raises an error if an import of ``module`` hasn't been defined in this linker or
+        if a trap happens while instantiating the instance."""
+        self._check_open()
         if module.engine is not self.engine or store.engine is not self.engine:
             raise LinkError("the module, the store and the linker belong to different engines")
         imports: list[Extern] = []

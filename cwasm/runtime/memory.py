@@ -32,6 +32,8 @@ class Memory:
     """A linear memory (wasmtime-py's ``Memory``)."""
 
     def __init__(self, store: Store, ty: MemoryType) -> None:
+        """Creates a new memory in ``store`` with the given ``ty``."""
+        store._check_open()
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         store.keep(self)
@@ -74,15 +76,22 @@ class Memory:
     # --- wasmtime-py API ---
 
     def type(self, store: Store | None = None) -> MemoryType:
+        """Gets the type of this memory as a ``MemoryType``."""
         return MemoryType.from_wasm(self.wasm_type)
 
     def data_len(self, store: Store | None = None) -> int:
+        """Returns the raw byte length of this memory."""
         return int(self._len.value)
 
     def size(self, store: Store | None = None) -> int:
+        """Returns the size, in WebAssembly pages, of this memory."""
         return int(self._len.value) // WASM_PAGE
 
     def data_ptr(self, store: Store | None = None) -> ctypes._Pointer[ctypes.c_ubyte]:
+        """Returns the raw pointer in memory where this wasm memory lives.
+
+        Remember that all accesses to wasm memory should be bounds-checked against the
+        ``data_len`` method."""
         return ctypes.cast(self.base, ctypes.POINTER(ctypes.c_ubyte))
 
     def get_buffer_ptr(
@@ -98,13 +107,22 @@ class Memory:
         return (ctypes.c_ubyte * size).from_address(self.base + offset)
 
     def grow(self, store: Store | None, delta: int) -> int:
-        """Grow by ``delta`` pages; returns the old size in pages."""
+        """Grows this memory by the given number of pages; returns the old size in pages."""
+        if delta < 0:
+            raise CwasmError("cannot grow by negative amount")
         old = self.grow_pages(delta)
         if old < 0:
             raise CwasmError(f"failed to grow memory by {delta} pages")
         return old
 
-    def read(self, store: Store | None, start: int = 0, stop: int | None = None) -> bytearray:
+    def read(
+        self, store: Store | None, start: int | None = 0, stop: int | None = None
+    ) -> bytearray:
+        """Reads this memory starting from ``start`` and up to ``stop`` and returns a copy
+        of the contents as a ``bytearray``.
+
+        The indexing behavior of this method is similar to ``list[start:stop]`` where
+        negative starts can be used to read from the end, for example."""
         n = self.data_len()
         start, stop, _ = slice(start, stop).indices(n)
         if stop <= start:
@@ -112,11 +130,22 @@ class Memory:
         return bytearray(ctypes.string_at(self.base + start, stop - start))
 
     def write(
-        self, store: Store | None, value: bytes | bytearray | memoryview, start: int = 0
+        self, store: Store | None, value: bytes | bytearray | memoryview, start: int | None = None
     ) -> int:
+        """Write ``value`` into this memory at ``start``; returns the number of bytes written.
+
+        A negative ``start`` counts from the end, as in a list slice ``mylist[-10:]``.
+        Raises ``IndexError`` when trying to write outside the memory range: when
+        ``start`` is at or past the end, or ``value`` does not fit before it."""
+        size = self.data_len()
+        start = slice(start, None).indices(size)[0]
+        if start >= size:
+            raise IndexError("index out of range")
         data = bytes(value)
-        if start < 0 or start + len(data) > self.data_len():
-            raise CwasmError("out of bounds memory access")
+        if not data:
+            return 0
+        if start + len(data) > size:
+            raise IndexError("index out of range")
         ctypes.memmove(self.base + start, data, len(data))
         return len(data)
 

@@ -17,6 +17,7 @@ import os
 from typing import Self
 
 from cwasm.abi.vmoffsets import VMOffsets
+from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo
@@ -88,9 +89,12 @@ class CompiledModule:
                 )
 
     def func_type(self, func_index: int) -> WasmFuncType:
+        """The signature of function ``func_index``."""
         return self.m.func_type(func_index)
 
     def frame_at(self, text_offset: int) -> Frame | None:
+        """The wasm frame of the code at ``text_offset`` in ``.text`` (None outside the
+        wasm functions)."""
         defined = self.artifact.func_by_text_offset(text_offset)
         if defined is None:
             return None
@@ -114,7 +118,7 @@ class _NoCode(CodeMemory):
         self.size = 0
 
 
-class ArtifactModule:
+class ArtifactModule(Closable):
     """A compiled WebAssembly module loaded from artifact bytes (wasmtime-py's ``Module``
     without the compiler; ``cwasm.Module`` adds it)."""
 
@@ -127,6 +131,7 @@ class ArtifactModule:
         )
 
     def _init(self, engine: Engine, artifact_bytes: bytes, key: bytes | None = None) -> None:
+        engine._check_open()
         self.engine = engine
         self._bytes = artifact_bytes
         artifact = Artifact.from_bytes(
@@ -136,8 +141,20 @@ class ArtifactModule:
         )
         self.compiled = CompiledModule(engine, artifact, artifact_bytes)
 
+    def _adopt(self, other: ArtifactModule) -> None:
+        """Become ``other``, a module loaded for the same engine (what ``_init`` made)."""
+        self.engine = other.engine
+        self._bytes = other._bytes
+        self.compiled = other.compiled
+
     @classmethod
     def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Self:
+        """Deserializes bytes previously created by ``Module.serialize``.
+
+        This only succeeds if the bytes were created by a compatible cwasm, for the same
+        target and with the same code-shaping configuration of the ``Engine``."""
+        if not isinstance(encoded, (bytes, bytearray, memoryview)):
+            raise TypeError("expected bytes")
         self = cls.__new__(cls)
         self._init(engine, bytes(encoded))
         return self
@@ -153,6 +170,8 @@ class ArtifactModule:
 
     @classmethod
     def deserialize_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Self:
+        """Deserializes bytes previously created by ``Module.serialize`` that are stored in
+        a file on the filesystem (otherwise the same as ``Module.deserialize``)."""
         with open(path, "rb") as f:
             data = f.read()
         try:
@@ -161,16 +180,29 @@ class ArtifactModule:
             raise type(e)(f"failed deserialization for: {os.fspath(path)}: {e}") from e
 
     @classmethod
-    def validate(cls, engine: Engine, wasm: bytes) -> None:
-        from cwasm.wasm.decoder import decode_module
+    def validate(cls, engine: Engine, wasm: bytes | bytearray) -> None:
+        """Validates whether the list of bytes ``wasm`` provided is a valid WebAssembly
+        binary given the configuration in ``engine``.
 
-        decode_module(bytes(wasm))
+        Raises a ``WasmtimeError`` if the wasm isn't valid."""
+        from cwasm.wasm.decoder import decode_module
+        from cwasm.wasm.features import check_features
+
+        if not isinstance(wasm, (bytes, bytearray)):
+            raise TypeError("expected wasm bytes")
+        features = engine.wasm_features
+        engine._check_open()
+        check_features(decode_module(bytes(wasm)), features)
 
     def serialize(self) -> bytes:
+        """Serializes this module to a binary representation (its artifact), which
+        ``Module.deserialize`` turns back into a module."""
+        self._check_open()
         return self._bytes
 
     @property
     def name(self) -> str | None:
+        """The module's name (from its name section), if it has one."""
         return self.compiled.info.name
 
     def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
@@ -185,6 +217,8 @@ class ArtifactModule:
 
     @property
     def imports(self) -> list[ImportType]:
+        """Returns the types of imports that this module has."""
+        self._check_open()
         out: list[ImportType] = []
         counters = dict.fromkeys(ExternKind, 0)
         for imp in self.compiled.m.imports:
@@ -195,6 +229,8 @@ class ArtifactModule:
 
     @property
     def exports(self) -> list[ExportType]:
+        """Returns the types of the exports that this module has."""
+        self._check_open()
         return [
             ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.compiled.m.exports
         ]

@@ -17,12 +17,14 @@ import threading
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.errors import CwasmError
+from cwasm.closable import Closable
+from cwasm.errors import CwasmError, error_chain
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
-from cwasm.runtime.trap import Trap
+from cwasm.runtime.trap import Trap, backtrace_text, resolve_frames
+from cwasm.wasi import WasiExit
 
 if TYPE_CHECKING:
     from cwasm.runtime.func import Func
@@ -37,7 +39,7 @@ class HostCallError(CwasmError):
 STACK_MARGIN = 256 * 1024
 
 
-class Store:
+class Store(Closable):
     """A collection of wasm objects that may reference each other (wasmtime-py's ``Store``).
 
     Lifetimes: no code is unmapped and no vmctx freed while compiled code can reach it.
@@ -54,11 +56,20 @@ class Store:
     * A host function's ``VMFuncRef`` calls a wasm-to-array trampoline of a module of
       its store (``cwasm.runtime.module_registry``), an imported host function the
       importing module's.
+
+    ``close()`` (or leaving a ``with Store() as store:`` block) ends its use: every method
+    then raises ``ValueError``, as do calls into its wasm and creating objects in it. Its
+    WASI files are closed then; the memory of its objects goes when Python collects them.
     """
 
     def __init__(self, engine: Engine | None = None, data: Any = None) -> None:
-        self.engine = engine or Engine()
-        self.data = data
+        if engine is None:
+            engine = Engine()
+        elif not isinstance(engine, Engine):
+            raise TypeError("expected an Engine")
+        engine._check_open()
+        self.engine = engine
+        self._data = data
         words = vo.STORE_SIZE // 8
         self._ctx = (ctypes.c_uint64 * words)()
         self.ctx_address = ctypes.addressof(self._ctx)
@@ -79,18 +90,28 @@ class Store:
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
 
+    def data(self) -> Any:
+        """The data this store was created with (``Store(engine, data)``)."""
+        self._check_open()
+        return self._data
+
     # --- WASI ---
 
     def set_wasi(self, wasi: WasiConfig) -> None:
         """Serve this store's WASI imports (``Linker.define_wasi``) as ``wasi`` describes."""
         from cwasm.runtime.wasi_link import set_wasi
 
+        self._check_open()
         set_wasi(self, wasi)
 
     # --- threads ---
 
     def enter_thread(self) -> None:
-        """Adopt the calling thread: wasm entered from it never runs past its stack's end."""
+        """Adopt the calling thread: wasm entered from it never runs past its stack's end.
+
+        Every entry into wasm from another thread than the last one comes here, and so
+        does every entry once the store is closed (``close`` forgets the thread)."""
+        self._check_open()
         self.thread = threading.get_ident()
         bounds = thread_stack_bounds()
         floor = 0
@@ -101,28 +122,48 @@ class Store:
     # --- lifetime ---
 
     def keep(self, obj: Any) -> None:
+        """Keep ``obj`` (created in this store) alive as long as the store."""
+        self._check_open()
         self._objects.append(obj)
 
     def gc(self) -> None:
         """Release the externrefs that no table element or global of this store holds
         (nothing while wasm of this store is running: its frames may hold any of them)."""
+        self._check_open()
         self.refs.externs.collect()
+
+    def _release(self) -> None:
+        self.thread = 0  # no thread has this id: the next entry into wasm checks, and fails
+        if self.wasi is not None:
+            self.wasi.close()
+            self.wasi = None
 
     # --- traps ---
 
     def raise_trap(self) -> NoReturn:
         """Raise what made the last entry trampoline return a non-zero status."""
         exc = self.pending
+        ctx = self._ctx
         if exc is not None:
             self.pending = None
+            # Wasmtime gives an exit the backtrace of the wasm that called proc_exit (of
+            # the innermost entry only: an exit crossing several keeps the first one)
+            if isinstance(exc, WasiExit) and exc.args == (exc.status_text,):
+                frames = resolve_frames(self._return_addresses())
+                if frames:
+                    exc.args = (error_chain([backtrace_text(frames), exc.status_text]),)
             raise exc
-        ctx = self._ctx
         code = ctx[vo.STORE_TRAP_CODE // 8]
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "
                 "exception as 'ignored' on stderr, e.g. a RecursionError)"
             )
+        raise Trap(code, self._return_addresses())
+
+    def _return_addresses(self) -> tuple[int, ...]:
+        """The return addresses the trap routine recorded, innermost first."""
+        ctx = self._ctx
         n = min(ctx[vo.STORE_NUM_FRAMES // 8], vo.MAX_FRAMES)
         first = vo.STORE_FRAMES // 8
-        raise Trap(code, tuple(ctx[first : first + n]))
+        return tuple(ctx[first : first + n])

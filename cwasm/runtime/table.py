@@ -71,17 +71,24 @@ class Table:
     # --- wasmtime-py API ---
 
     def type(self, store: Store | None = None) -> TableType:
+        """Gets the type of this table as a ``TableType``."""
         return TableType.from_wasm(self.wasm_type)
 
     def size(self, store: Store | None = None) -> int:
+        """Gets the size, in elements, of this table."""
         return int(self._len.value)
 
     def get(self, store: Store | None, idx: int) -> Any:
+        """Gets an individual element within this table: a ``Func`` for a non-null
+        ``funcref``, the wrapped object for a non-null ``externref``, ``None`` for null
+        references and if ``idx`` is out of bounds."""
         if not 0 <= idx < self.size():
             return None
         return self.store.refs.from_bits(self.wasm_type.element, self._elems[idx])
 
     def set(self, store: Store | None, idx: int, val: Any) -> None:
+        """Sets an individual element within this table (an error if ``idx`` is out of
+        bounds or ``val`` has the wrong type)."""
         if not 0 <= idx < self.size():
             raise CwasmError("table index out of bounds")
         refs = self.store.refs
@@ -91,6 +98,9 @@ class Table:
             refs.externs.release_unreferenced(old)
 
     def grow(self, store: Store | None, amt: int, init: Any) -> int:
+        """Grows this table by the specified number of slots, using the specified
+        initializer for all new table slots. Returns the previous size; raises a
+        ``WasmtimeError`` if the table could not be grown."""
         old = self.grow_raw(amt, self.store.refs.to_bits(self.wasm_type.element, init))
         if old < 0:
             raise CwasmError(f"failed to grow table by {amt}")
@@ -121,12 +131,16 @@ class Table:
         return bytes(memoryview(self._elems)[: self.size()])
 
     def raw(self, idx: int) -> int:
+        """The bits of element ``idx`` (no bounds check)."""
         return int(self._elems[idx])
 
     def set_raw(self, idx: int, bits: int) -> None:
+        """Store the bits of element ``idx`` (no bounds check)."""
         self._elems[idx] = bits
 
     def matches(self, want: wt.TableType) -> bool:
+        """Import subtyping: the same element type, at least the wanted minimum, at most
+        the wanted maximum."""
         if self.wasm_type.element != want.element:
             return False
         have_max = self.wasm_type.limits.max

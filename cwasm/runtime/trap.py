@@ -11,9 +11,10 @@ its ``CompiledModule``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cwasm.errors import CwasmError
+from cwasm.errors import CwasmError, error_chain
 from cwasm.obj.traps import Trap as TrapKind
 from cwasm.runtime.registry import CODE
 
@@ -57,16 +58,30 @@ class Frame:
     module_offset: int | None  # offset of the position within the wasm module
 
     def __str__(self) -> str:
+        """``0x2d - module!name`` as in Wasmtime's backtraces (without a position when the
+        frame has none)."""
         name = (
             self.func_name if self.func_name is not None else f"<wasm function {self.func_index}>"
         )
         mod = self.module_name if self.module_name is not None else "<unknown>"
-        off = f"{self.module_offset:#x}" if self.module_offset is not None else "?"
-        return f"{off} - {mod}!{name}"
+        at = f"{self.module_offset:#6x} - " if self.module_offset is not None else ""
+        return f"{at}{mod}!{name}"
+
+
+def backtrace_text(frames: Sequence[Frame]) -> str:
+    """Wasmtime's ``WasmBacktrace`` text: the context it adds to an error raised in wasm."""
+    lines = ["error while executing at wasm backtrace:"]
+    lines.extend(f"  {i:>3}: {f}" for i, f in enumerate(frames))
+    return "\n".join(lines)
 
 
 class Trap(CwasmError):
-    """A WebAssembly trap: ``trap_code``, ``message`` and a wasm backtrace in ``frames``."""
+    """A WebAssembly trap: ``trap_code``, ``message`` and a wasm backtrace in ``frames``.
+
+    ``Trap(message)`` creates a new trap with the given ``message`` (wasmtime-py's
+    constructor); the runtime raises the ones compiled code reports, with their code and
+    the return addresses of the frames it unwound.
+    """
 
     def __init__(self, code: int | str, return_addresses: tuple[int, ...] = ()) -> None:
         if isinstance(code, str):
@@ -74,39 +89,54 @@ class Trap(CwasmError):
             self._text = code
         elif code in _KNOWN_CODES:
             self._code = TrapCode(code)
-            self._text = TrapKind(code).message
+            self._text = f"wasm trap: {TrapKind(code).message}"
         else:  # compiled code is trusted, but an unknown code is still reported, not raised
             self._code = None
-            self._text = f"unknown trap code {code}"
+            self._text = f"wasm trap: unknown trap code {code}"
         self._ras = return_addresses
         self._frames: list[Frame] | None = None
         super().__init__(self._text)
 
     @property
     def trap_code(self) -> TrapCode | None:
+        """An optional ``TrapCode`` that corresponds to why this trap happened.
+
+        ``None`` for traps created with ``Trap(message)``, which have no code."""
         return self._code
 
     @property
+    def description(self) -> str:
+        """Why wasm trapped, alone: ``wasm trap: <what happened>`` (Wasmtime's wording), or
+        the message a ``Trap(message)`` was created with."""
+        return self._text
+
+    @property
     def message(self) -> str:
-        """``wasm trap: <description>``, Wasmtime's wording."""
-        return f"wasm trap: {self._text}"
+        """The message for this trap: Wasmtime's error text, the description with the wasm
+        backtrace as its context (``error while executing at wasm backtrace:`` ...
+        ``Caused by:`` ...) when there are wasm frames."""
+        return error_chain(self.chain)
+
+    @property
+    def chain(self) -> list[str]:
+        """The messages of the error chain ``message`` shows, outermost first."""
+        frames = self.frames
+        return [backtrace_text(frames), self._text] if frames else [self._text]
 
     @property
     def frames(self) -> list[Frame]:
+        """The wasm frames of the backtrace, innermost first."""
         if self._frames is None:
             self._frames = resolve_frames(self._ras)
         return self._frames
 
     @property
     def trace(self) -> list[str]:
+        """Each frame of ``frames`` as Wasmtime's backtrace shows it."""
         return [str(f) for f in self.frames]
 
     def __str__(self) -> str:
-        lines = [self.message]
-        if self.frames:
-            lines.append("wasm backtrace:")
-            lines.extend(f"  {i:>3}: {f}" for i, f in enumerate(self.frames))
-        return "\n".join(lines)
+        return self.message
 
 
 def resolve_frames(return_addresses: tuple[int, ...]) -> list[Frame]:

@@ -7,11 +7,13 @@ which is what the runtime itself works with.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from typing import Any
 
 from cwasm.errors import CwasmError
 from cwasm.wasm import types as wt
+from cwasm.wasm.module_validator import MAX_PAGES
 
 
 class ValType:
@@ -25,30 +27,37 @@ class ValType:
 
     @classmethod
     def i32(cls) -> ValType:
+        """The ``i32`` value type."""
         return cls(wt.ValType.I32)
 
     @classmethod
     def i64(cls) -> ValType:
+        """The ``i64`` value type."""
         return cls(wt.ValType.I64)
 
     @classmethod
     def f32(cls) -> ValType:
+        """The ``f32`` value type."""
         return cls(wt.ValType.F32)
 
     @classmethod
     def f64(cls) -> ValType:
+        """The ``f64`` value type."""
         return cls(wt.ValType.F64)
 
     @classmethod
     def v128(cls) -> ValType:
+        """The ``v128`` value type."""
         return cls(wt.ValType.V128)
 
     @classmethod
     def funcref(cls) -> ValType:
+        """The ``funcref`` value type."""
         return cls(wt.ValType.FUNCREF)
 
     @classmethod
     def externref(cls) -> ValType:
+        """The ``externref`` value type."""
         return cls(wt.ValType.EXTERNREF)
 
     def __eq__(self, other: object) -> bool:
@@ -65,7 +74,11 @@ class ValType:
 
 
 def _valtype(t: ValType | wt.ValType) -> wt.ValType:
-    return t.kind if isinstance(t, ValType) else wt.ValType(t)
+    if isinstance(t, ValType):
+        return t.kind
+    if isinstance(t, wt.ValType):
+        return t
+    raise TypeError("expected ValType")
 
 
 class FuncType:
@@ -84,16 +97,19 @@ class FuncType:
 
     @classmethod
     def from_wasm(cls, ft: wt.FuncType) -> FuncType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = ft
         return self
 
     @property
     def params(self) -> list[ValType]:
+        """Returns the list of parameter types for this function type."""
         return [ValType(t) for t in self.wasm.params]
 
     @property
     def results(self) -> list[ValType]:
+        """Returns the list of result types for this function type."""
         return [ValType(t) for t in self.wasm.results]
 
     def __eq__(self, other: object) -> bool:
@@ -125,32 +141,69 @@ class Limits:
         return f"Limits({self.min}, {self.max})"
 
 
+_U64 = (1 << 64) - 1
+
+
+def _check_memory_limits(limits: Limits, is_64: bool, shared: bool) -> None:
+    """wasmtime-py's checks of a memory type's limits, then Wasmtime's (on the limits as
+    the 64-bit integers its C API receives), with their messages."""
+    maximum = 1 << 64 if is_64 else 1 << 32
+    if limits.min >= maximum:
+        raise CwasmError("minimum size too large")
+    if limits.max and limits.max >= maximum:
+        raise CwasmError("maximum size too large")
+    low = limits.min & _U64
+    high = None if limits.max is None else limits.max & _U64
+    if high is not None and high < low:
+        raise CwasmError("maximum page size cannot be smaller than the minimum page size")
+    if shared and high is None:
+        raise CwasmError("shared memories must have a maximum size")
+    pages = (1 << 48) if is_64 else MAX_PAGES  # 2**64 or 2**32 bytes
+    if low > pages:
+        raise CwasmError("minimum size is too large for this memory type's index type")
+    if high is not None and high > pages:
+        raise CwasmError("maximum size is too large for this memory type's index type")
+
+
 class MemoryType:
-    """A memory type: ``MemoryType(Limits(1, 2))``."""
+    """A memory type: ``MemoryType(Limits(1, 2))``.
+
+    Its limits are checked as wasmtime-py and Wasmtime check them (``WasmtimeError``): in
+    pages, at most 65536 for a 32-bit memory, a maximum not below the minimum, and a
+    maximum for a shared memory. 64-bit memories (memory64) are not supported.
+    """
 
     __slots__ = ("wasm",)
 
     def __init__(self, limits: Limits, is_64: bool = False, shared: bool = False) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError("expected Limits")
+        _check_memory_limits(limits, is_64, shared)
         if is_64:
             raise CwasmError("64-bit memories are not supported")
         self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared)
 
     @classmethod
     def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def limits(self) -> Limits:
+        """Returns the limits on the size of this memory, in pages."""
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
     @property
     def is_64(self) -> bool:
+        """Returns whether or not this is a 64-bit memory (never: memory64 is not
+        supported)."""
         return False  # 64-bit memories (memory64) are not supported
 
     @property
     def is_shared(self) -> bool:
+        """Returns whether or not this is a shared memory."""
         return self.wasm.shared
 
     def __repr__(self) -> str:
@@ -163,20 +216,25 @@ class TableType:
     __slots__ = ("wasm",)
 
     def __init__(self, valtype: ValType, limits: Limits) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError("expected Limits")
         self.wasm = wt.TableType(_valtype(valtype), wt.Limits(limits.min, limits.max))
 
     @classmethod
     def from_wasm(cls, t: wt.TableType) -> TableType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def element(self) -> ValType:
+        """Returns the type of this table's elements."""
         return ValType(self.wasm.element)
 
     @property
     def limits(self) -> Limits:
+        """Returns the limits on the size of this table, in elements."""
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
     def __repr__(self) -> str:
@@ -193,16 +251,19 @@ class GlobalType:
 
     @classmethod
     def from_wasm(cls, t: wt.GlobalType) -> GlobalType:
+        """The API object for the decoder's record."""
         self = cls.__new__(cls)
         self.wasm = t
         return self
 
     @property
     def content(self) -> ValType:
+        """Returns the type this global contains."""
         return ValType(self.wasm.content)
 
     @property
     def mutable(self) -> bool:
+        """Returns whether this global is mutable or not."""
         return self.wasm.mutable
 
     def __repr__(self) -> str:
@@ -250,62 +311,92 @@ class Val:
 
     @classmethod
     def i32(cls, v: int) -> Val:
+        """Create a new 32-bit integer value (wrapped to a signed i32)."""
+        if not isinstance(v, int):
+            raise TypeError("expected an integer")
         v &= 0xFFFFFFFF
         return cls(wt.ValType.I32, v - (1 << 32) if v >= 1 << 31 else v)
 
     @classmethod
     def i64(cls, v: int) -> Val:
+        """Create a new 64-bit integer value (wrapped to a signed i64)."""
+        if not isinstance(v, int):
+            raise TypeError("expected an integer")
         v &= 0xFFFFFFFFFFFFFFFF
         return cls(wt.ValType.I64, v - (1 << 64) if v >= 1 << 63 else v)
 
     @classmethod
     def f32(cls, v: float) -> Val:
-        return cls(wt.ValType.F32, float(v))
+        """Create a new 32-bit float value (rounded to single precision)."""
+        if not isinstance(v, float):
+            raise TypeError("expected a float")
+        return cls(wt.ValType.F32, ctypes.c_float(v).value)
 
     @classmethod
     def f64(cls, v: float) -> Val:
-        return cls(wt.ValType.F64, float(v))
+        """Create a new 64-bit float value."""
+        if not isinstance(v, float):
+            raise TypeError("expected a float")
+        return cls(wt.ValType.F64, v)
 
     @classmethod
     def v128(cls, v: int) -> Val:
+        """Create a new 128-bit vector value from its bits."""
+        if not isinstance(v, int):
+            raise TypeError("expected an integer")
         return cls(wt.ValType.V128, v & ((1 << 128) - 1))
 
     @classmethod
     def externref(cls, v: Any) -> Val:
+        """Create a new ``externref`` value referencing ``v`` (``None``: null)."""
         return cls(wt.ValType.EXTERNREF, v)
 
     @classmethod
     def funcref(cls, f: Any) -> Val:
+        """Create a new ``funcref`` value referencing the ``Func`` ``f`` (``None``: null)."""
         return cls(wt.ValType.FUNCREF, f)
 
     @classmethod
     def ref_null(cls, ty: ValType) -> Val:
+        """Create a null reference value of the given type.
+
+        Raise an exception if ``ty`` is not a reference type."""
+        if not ty.kind.is_ref:
+            raise CwasmError(f"Invalid reference type for `ref_null`: {ty}")
         return cls(ty.kind, None)
 
     @property
     def type(self) -> ValType:
+        """Returns the ``ValType`` corresponding to this ``Val``."""
         return ValType(self.kind)
 
     def _as(self, kind: wt.ValType) -> Any:
         return self.value if self.kind == kind else None
 
     def as_i32(self) -> int | None:
-        """The value if this is an i32, else None (likewise the other ``as_*``)."""
+        """Get the 32-bit integer value of this value, or ``None`` if it's not an i32."""
         return self._as(wt.ValType.I32)
 
     def as_i64(self) -> int | None:
+        """Get the 64-bit integer value of this value, or ``None`` if it's not an i64."""
         return self._as(wt.ValType.I64)
 
     def as_f32(self) -> float | None:
+        """Get the 32-bit float value of this value, or ``None`` if it's not an f32."""
         return self._as(wt.ValType.F32)
 
     def as_f64(self) -> float | None:
+        """Get the 64-bit float value of this value, or ``None`` if it's not an f64."""
         return self._as(wt.ValType.F64)
 
     def as_externref(self) -> Any:
+        """Get the extern data referenced by this ``externref`` value, or ``None`` if it's
+        not an ``externref``."""
         return self._as(wt.ValType.EXTERNREF)
 
     def as_funcref(self) -> Any:
+        """Get the function that this ``funcref`` value is referencing, or ``None`` if this
+        is not a ``funcref`` value, or is a null reference."""
         return self._as(wt.ValType.FUNCREF)
 
     def __eq__(self, other: object) -> bool:

@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cwasm.errors import CwasmError
 from cwasm.wasm.types import ValType
 
 if TYPE_CHECKING:
@@ -54,37 +55,49 @@ Encoder = Callable[["Store", Any], Any]
 Decoder = Callable[["Store", int], Any]
 
 
-def _unwrap(v: Any) -> Any:
+def _unwrap(v: Any, kind: ValType | None) -> Any:
+    """``v`` itself, or the value of a ``Val`` box, which must be of type ``kind`` (any type
+    when ``kind`` is None)."""
     from cwasm.runtime.types import Val
 
-    return v.value if isinstance(v, Val) else v
+    if not isinstance(v, Val):
+        return v
+    if kind is not None and v.kind != kind:
+        raise TypeError("wrong type of `Val` provided")
+    return v.value
 
 
 def _enc_i32(store: Store, v: Any) -> int:
     if type(v) is not int:
-        v = _check_int(v, "i32")
+        v = _check_int(v, ValType.I32)
     return v & M32
 
 
 def _enc_i64(store: Store, v: Any) -> int:
     if type(v) is not int:
-        v = _check_int(v, "i64")
+        v = _check_int(v, ValType.I64)
     return v & M64
 
 
-def _check_int(v: Any, what: str) -> int:
-    v = _unwrap(v)
+def _check_int(v: Any, kind: ValType | None) -> int:
+    v = _unwrap(v, kind)
     if isinstance(v, bool) or not isinstance(v, int):
+        what = kind.text if kind is not None else "raw bits"
         raise TypeError(f"expected an int for a value of type {what}, got {type(v).__name__}")
     return v
 
 
-def _enc_float(store: Store, v: Any) -> float:
-    if type(v) is not float:
-        v = _unwrap(v)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"expected a float, got {type(v).__name__}")
-    return float(v)
+def _float_encoder(kind: ValType) -> Encoder:
+    def enc(store: Store, v: Any) -> float:
+        if type(v) is not float:
+            v = _unwrap(v, kind)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(
+                    f"expected a float for a value of type {kind.text}, got {type(v).__name__}"
+                )
+        return float(v)
+
+    return enc
 
 
 def _enc_funcref(store: Store, v: Any) -> int:
@@ -106,8 +119,8 @@ def _dec_externref(store: Store, bits: int) -> Any:
 _API_ENC: dict[ValType, Encoder] = {
     ValType.I32: _enc_i32,
     ValType.I64: _enc_i64,
-    ValType.F32: _enc_float,
-    ValType.F64: _enc_float,
+    ValType.F32: _float_encoder(ValType.F32),
+    ValType.F64: _float_encoder(ValType.F64),
     ValType.FUNCREF: _enc_funcref,
     ValType.EXTERNREF: _enc_externref,
 }
@@ -115,7 +128,7 @@ _API_ENC: dict[ValType, Encoder] = {
 
 def _raw_bits(mask: int) -> Encoder:
     def enc(store: Store, v: Any) -> int:
-        return _check_int(v, "raw bits") & mask
+        return _check_int(v, None) & mask
 
     return enc
 
@@ -211,12 +224,18 @@ class SlotCodec:
         return fn
 
     def encode_into(self, store: Store, buf: Any, values: Sequence[Any]) -> None:
+        """Pack ``values`` (arguments) into ``buf``, converting ``Val`` boxes; raises
+        wasmtime-py's errors: ``WasmtimeError`` for a wrong count, ``TypeError`` for a
+        value (or ``Val``) of the wrong type."""
         if len(values) != len(self.types):
-            raise TypeError(f"expected {len(self.types)} values, got {len(values)}")
+            many = "many" if len(values) > len(self.types) else "few"
+            raise CwasmError(
+                f"too {many} parameters provided: given {len(values)}, expected {len(self.types)}"
+            )
         fields: list[Any] = []
         for enc, v in zip(self._enc, values, strict=True):
             if enc is None:  # v128
-                v = _check_int(v, "v128") & ((1 << 128) - 1)
+                v = _check_int(v, None if self._raw else ValType.V128) & ((1 << 128) - 1)
                 fields.append(v & M64)
                 fields.append(v >> 64)
             else:

@@ -30,6 +30,7 @@ _EMPTY = RawMemory(0, 0)
 
 def set_wasi(store: Store, config: WasiConfig) -> WasiContext:
     """Give ``store`` a fresh WASI context for ``config`` (closing any previous one)."""
+    config._check_open()
     old = store.wasi
     context = WasiContext(config)
     store.wasi = context

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 
 PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
@@ -67,9 +68,12 @@ def _fspath(path: PathArg) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
-class WasiConfig:
+class WasiConfig(Closable):
     """The WASI view a program gets: by default no arguments, no environment,
-    an empty stdin, discarded stdout/stderr and no directories."""
+    an empty stdin, discarded stdout/stderr and no directories.
+
+    Unlike wasmtime-py's, ``Store.set_wasi`` does not consume it: one configuration
+    may serve several stores. A closed one cannot be given to ``Store.set_wasi``."""
 
     def __init__(self) -> None:
         self._argv: list[str] = []
@@ -111,11 +115,11 @@ class WasiConfig:
 
     @property
     def stdin_file(self) -> str | None:
+        """The file reads of stdin read (set it to a path that must exist)."""
         return self.stdin.path
 
     @stdin_file.setter
     def stdin_file(self, path: PathArg) -> None:
-        """Reads of stdin read the file at ``path``, which must exist."""
         host = _fspath(path)
         try:
             os.close(os.open(host, os.O_RDONLY | os.O_CLOEXEC))
@@ -124,30 +128,33 @@ class WasiConfig:
         self.stdin = Stdio(StdioMode.FILE, host)
 
     def inherit_stdin(self) -> None:
+        """Reads of stdin read this Python process's stdin."""
         self.stdin = Stdio(StdioMode.INHERIT)
 
     @property
     def stdout_file(self) -> str | None:
+        """The file writes to stdout go to (set it to a path: created or truncated now)."""
         return self.stdout.path
 
     @stdout_file.setter
     def stdout_file(self, path: PathArg) -> None:
-        """Writes to stdout go to ``path``, created or truncated now."""
         self.stdout = Stdio(StdioMode.FILE, _create_output(path, "stdout"))
 
     def inherit_stdout(self) -> None:
+        """Writes to stdout go to this Python process's stdout."""
         self.stdout = Stdio(StdioMode.INHERIT)
 
     @property
     def stderr_file(self) -> str | None:
+        """The file writes to stderr go to (set it to a path: created or truncated now)."""
         return self.stderr.path
 
     @stderr_file.setter
     def stderr_file(self, path: PathArg) -> None:
-        """Writes to stderr go to ``path``, created or truncated now."""
         self.stderr = Stdio(StdioMode.FILE, _create_output(path, "stderr"))
 
     def inherit_stderr(self) -> None:
+        """Writes to stderr go to this Python process's stderr."""
         self.stderr = Stdio(StdioMode.INHERIT)
 
     def preopen_dir(

@@ -21,10 +21,16 @@ HOST_CLOCKS = {
 
 
 class WasiExit(CwasmError):
-    """The guest called ``proc_exit``: the program is over with exit status ``code``."""
+    """The guest called ``proc_exit``: the program is over with exit status ``code``.
+
+    Its text is Wasmtime's (``Exited with i32 exit status <code>``); the runtime adds the
+    wasm backtrace of the call as its context, as Wasmtime does.
+    """
 
     def __init__(self, code: int) -> None:
-        super().__init__(f"WASI program exited with status {code}")
+        #: the exit alone, without the context the runtime adds
+        self.status_text = f"Exited with i32 exit status {code}"
+        super().__init__(self.status_text)
         self.code = code
 
 

@@ -97,7 +97,7 @@ class Backend:
         """The trap's description without Wasmtime's ``wasm trap:`` prefix (None: no trap)."""
         if not isinstance(exc, api.Trap):
             return None
-        return str(exc.message).removeprefix("wasm trap: ")
+        return exc.description.removeprefix("wasm trap: ")
 
     def trap_matches(self, exc: BaseException, expected: str) -> bool:
         """Whether the trap is the one the script expects (by message, or by trap code where

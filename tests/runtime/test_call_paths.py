@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cwasm.api import Engine, Func, FuncType, Instance, Module, Store, Val, ValType
+from cwasm.errors import CwasmError
 from cwasm.runtime.func import _call_factories
 from cwasm.runtime.values import SlotCodec
 from cwasm.wasm import types as wt
@@ -61,11 +62,14 @@ def test_generated_call_paths(engine: Engine) -> None:
     assert ex["nop"](store) is None
     obj = object()
     assert ex["ref"](store, obj) is obj and ex["ref"](store, None) is None
-    with pytest.raises(TypeError):
+    # wasmtime-py's errors: a wrong count is a WasmtimeError, a wrong type a TypeError
+    with pytest.raises(CwasmError, match="too few parameters provided: given 1, expected 2"):
         add(store, 1)
     with pytest.raises(TypeError):
         add(store, 1.5, 2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="wrong type of `Val` provided"):
+        add(store, Val.i64(1), 2)
+    with pytest.raises(CwasmError, match="too many parameters provided: given 1, expected 0"):
         ex["nop"](store, 1)
 
 

@@ -112,7 +112,7 @@ def _outcome(f: Func, store: Store, *args: int) -> str:
         f(store, *args)
     except Trap as e:
         assert e.trap_code == TrapCode.MEMORY_OUT_OF_BOUNDS
-        assert e.message == "wasm trap: out of bounds memory access"
+        assert e.description == "wasm trap: out of bounds memory access"
         return "trap"
     return "ok"
 
@@ -374,6 +374,8 @@ def test_mode_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     cross = Config()
     cross.target = "aarch64-unknown-linux-gnu"
     assert Engine(cross).bounds_checks == guard_layout.EXPLICIT  # automatic: falls back
+    cross = Config()  # an Engine consumes its Config
+    cross.target = "aarch64-unknown-linux-gnu"
     cross.bounds_checks = guard_layout.GUARD_PAGES
     with pytest.raises(CwasmError, match="only supported on x86_64 Linux"):
         Engine(cross)

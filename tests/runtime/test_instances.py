@@ -70,7 +70,7 @@ def test_memory_from_python_and_wasm() -> None:
     with pytest.raises(Trap) as info:
         ex["fill"](store, 4 * 65536 - 2, 0, 3)
     assert info.value.trap_code == TrapCode.MEMORY_OUT_OF_BOUNDS
-    with pytest.raises(CwasmError):
+    with pytest.raises(IndexError):  # wasmtime-py's error
         mem.write(store, b"xx", 4 * 65536 - 1)
 
 
@@ -262,7 +262,7 @@ def test_values_and_multi_value() -> None:
     assert ex["bits"](store, -0.0) == -0x80000000  # i32 results are signed
     assert [math.copysign(1, x) for x in ex["swap"](store, 0, 0, -0.0, -0.0)[:2]] == [-1, -1]
     assert ex["nan"].call_raw(store, []) == [0x7FA00001]  # the payload survives exactly
-    with pytest.raises(TypeError):
+    with pytest.raises(CwasmError, match="too few parameters provided"):
         ex["swap"](store, 1, 2, 3.0)
     with pytest.raises(TypeError):
         ex["bits"](store, "x")

@@ -1,0 +1,131 @@
+"""The WebAssembly 2.0 proposals a module uses, checked against those an engine enables.
+
+cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
+turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
+as Wasmtime does, with wasmparser's messages. ``check_features`` runs after validation
+and only when something is off, so the default path never pays for it: it looks at the
+module's types and segments, then steps over each body's instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from cwasm.errors import InvalidError
+from cwasm.wasm.operators import (
+    BLOCK_EMPTY,
+    BY_NAME,
+    FD_BASE,
+    OPERATORS,
+    READ_IMMEDIATES,
+    read_opcode,
+)
+from cwasm.wasm.reader import BinaryReader
+from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import SegmentMode, ValType
+
+#: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
+CHECKED_FEATURES = ("bulk_memory", "multi_value", "reference_types", "simd")
+
+_SIMD = "SIMD support is not enabled"
+_REFERENCE_TYPES = "reference types support is not enabled"
+_BULK_MEMORY = "bulk memory support is not enabled"
+_MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
+_MULTI_VALUE_BLOCK = (
+    "blocks, loops, and ifs may only produce a resulttype when multi-value is not enabled"
+)
+
+_BULK_MEMORY_OPS = frozenset(
+    BY_NAME[n]
+    for n in (
+        "memory.init",
+        "data.drop",
+        "memory.copy",
+        "memory.fill",
+        "table.init",
+        "elem.drop",
+        "table.copy",
+    )
+)
+_REFERENCE_TYPES_OPS = frozenset(
+    BY_NAME[n]
+    for n in (
+        "ref.null",
+        "ref.is_null",
+        "ref.func",
+        "table.get",
+        "table.set",
+        "table.size",
+        "table.grow",
+        "table.fill",
+        "select_t",
+    )
+)
+_BLOCK_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if"))
+
+
+def check_features(m: ModuleTranslation, enabled: Collection[str]) -> None:
+    """Raise ``InvalidError`` if ``m`` uses a proposal of ``CHECKED_FEATURES`` that is not
+    in ``enabled``."""
+    off = frozenset(f for f in CHECKED_FEATURES if f not in enabled)
+    if off:
+        _check_module(m, off)
+        for body in m.bodies:
+            _check_body(m, off, body.code_start, body.end, (t for _, t in body.locals))
+
+
+def _check_value_types(off: frozenset[str], types: Iterable[ValType], offset: int) -> None:
+    for t in types:
+        if t == ValType.V128 and "simd" in off:
+            raise InvalidError(_SIMD, offset)
+        if t.is_ref and "reference_types" in off:
+            raise InvalidError(_REFERENCE_TYPES, offset)
+
+
+def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
+    rec = m.module
+    for ft in rec.types:
+        _check_value_types(off, (*ft.params, *ft.results), 0)
+        if len(ft.results) > 1 and "multi_value" in off:
+            raise InvalidError(_MULTI_VALUE_TYPE, 0)
+    _check_value_types(off, (g.content for g in rec.globals), 0)
+    if "reference_types" in off:
+        if len(rec.tables) > 1:
+            raise InvalidError("multiple tables", 0)
+        if any(t.element != ValType.FUNCREF for t in rec.tables):
+            raise InvalidError(_REFERENCE_TYPES, 0)
+    if "bulk_memory" in off:
+        if any(e.mode != SegmentMode.ACTIVE for e in rec.elements) or any(
+            d.mode != SegmentMode.ACTIVE for d in m.data
+        ):
+            raise InvalidError(_BULK_MEMORY, 0)
+        if m.data_count is not None:
+            raise InvalidError(_BULK_MEMORY, 0)
+
+
+def _check_body(
+    m: ModuleTranslation, off: frozenset[str], start: int, end: int, locals_: Iterable[ValType]
+) -> None:
+    _check_value_types(off, locals_, start)
+    r = BinaryReader(m.wasm, start, end)
+    simd = "simd" in off
+    bulk = "bulk_memory" in off
+    refs = "reference_types" in off
+    multi = "multi_value" in off
+    while r.pos < end:
+        at = r.pos
+        op = read_opcode(r)
+        if op >= FD_BASE and simd:
+            raise InvalidError(_SIMD, at)
+        if op in _BULK_MEMORY_OPS and bulk:
+            raise InvalidError(_BULK_MEMORY, at)
+        if op in _REFERENCE_TYPES_OPS and refs:
+            raise InvalidError(_REFERENCE_TYPES, at)
+        info = OPERATORS[op]
+        assert info is not None
+        imm = READ_IMMEDIATES[info.imm](r)
+        if op in _BLOCK_OPS:
+            if imm >= 0 and multi:  # a type index rather than at most one result type
+                raise InvalidError(_MULTI_VALUE_BLOCK, at)
+            if imm < 0 and imm != BLOCK_EMPTY:
+                _check_value_types(off, (ValType(-imm),), at)
