@@ -374,7 +374,9 @@ def test_other_objects_close(w: ModuleType) -> None:
     linker = w.Linker(engine)
     with w.WasiConfig() as wasi:
         pass
-    for obj in (module, linker, wasi):
+    with w.FuncType([], [w.ValType.i32()]) as ty:
+        pass
+    for obj in (module, linker, wasi, ty, w.ValType.i32(), w.MemoryType(w.Limits(1, None))):
         obj.close()
         obj.close()
     with pytest.raises(ValueError):

@@ -116,8 +116,8 @@ class Caller:
         May return ``None`` if the export isn't found, if the function was not called by
         wasm, or if the caller has gone away and this ``Caller`` object has persisted too
         long."""
-        if not isinstance(name, str):
-            raise TypeError(f"expected a str, got {type(name).__name__}")
+        if not isinstance(name, str):  # wasmtime-py encodes it first: an AttributeError there
+            raise AttributeError(f"an export name must be a str, not {type(name).__name__}")
         if self._instance is None:
             return None
         return self._instance.exports(self.store).get(name)

@@ -2,7 +2,8 @@
 TableType, GlobalType, ImportType, ExportType, and the ``Val`` value box.
 
 Each wraps the decoder's plain records from ``cwasm.wasm.types`` (``wasm`` attribute),
-which is what the runtime itself works with.
+which is what the runtime itself works with. The type objects have wasmtime-py's
+``close()`` and context-manager protocol; they own nothing, so closing one only marks it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import ctypes
 from collections.abc import Sequence
 from typing import Any
 
+from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.wasm import types as wt
 from cwasm.wasm.module_validator import MAX_PAGES
 
 
-class ValType:
+class ValType(Closable):
     """A value type: ``ValType.i32()``, ``.i64()``, ``.f32()``, ``.f64()``, ``.v128()``,
     ``.funcref()``, ``.externref()``."""
 
@@ -81,7 +83,7 @@ def _valtype(t: ValType | wt.ValType) -> wt.ValType:
     raise TypeError("expected ValType")
 
 
-class FuncType:
+class FuncType(Closable):
     """A function signature: ``FuncType([ValType.i32()], [ValType.i64()])``."""
 
     __slots__ = ("wasm",)
@@ -165,7 +167,7 @@ def _check_memory_limits(limits: Limits, is_64: bool, shared: bool) -> None:
         raise CwasmError("maximum size is too large for this memory type's index type")
 
 
-class MemoryType:
+class MemoryType(Closable):
     """A memory type: ``MemoryType(Limits(1, 2))``.
 
     Its limits are checked as wasmtime-py and Wasmtime check them (``WasmtimeError``): in
@@ -210,7 +212,7 @@ class MemoryType:
         return f"MemoryType({self.limits!r})"
 
 
-class TableType:
+class TableType(Closable):
     """A table type: ``TableType(ValType.funcref(), Limits(10, 20))``."""
 
     __slots__ = ("wasm",)
@@ -241,7 +243,7 @@ class TableType:
         return f"TableType({self.element!r}, {self.limits!r})"
 
 
-class GlobalType:
+class GlobalType(Closable):
     """A global type: ``GlobalType(ValType.i32(), mutable=False)``."""
 
     __slots__ = ("wasm",)
@@ -273,7 +275,7 @@ class GlobalType:
 ExternTypeT = FuncType | TableType | MemoryType | GlobalType
 
 
-class ImportType:
+class ImportType(Closable):
     """One import of a module: ``module``, ``name`` and ``type``."""
 
     __slots__ = ("module", "name", "type")
@@ -287,7 +289,7 @@ class ImportType:
         return f"ImportType({self.module!r}, {self.name!r}, {self.type!r})"
 
 
-class ExportType:
+class ExportType(Closable):
     """One export of a module: ``name`` and ``type``."""
 
     __slots__ = ("name", "type")
