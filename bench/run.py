@@ -5,7 +5,10 @@ measures, under cwasm (opt level 2) and under wasmtime-py, the compile, artifact
 load, instantiate and run times (``bench/driver.py`` in a subprocess each), and
 the native build's run time; it checks every run printed the checksum recorded in
 ``bench/expected.json`` and prints a table with the run-time ratios cwasm/wasmtime
-and cwasm/native and their geometric means.
+and cwasm/native and their geometric means. A second table gives the start-up of a
+process that only runs the precompiled artifact (``driver.py load``): the import, the
+first ``Module.deserialize_file`` and instantiation in the process (what the CLI
+pays) and their steady-state figures, with the ratios cwasm/wasmtime.
 
 wasmtime-py lives in its own virtual environment, ``build/bench-venv-wasmtime``,
 created (``python -m venv`` + ``pip install wasmtime``) on first use; native builds
@@ -40,6 +43,14 @@ WASMTIME_VENV = ROOT / "build" / "bench-venv-wasmtime"
 NATIVE_DIR = ROOT / "build" / "native"
 EXPECTED: dict[str, Any] = json.loads((BENCH / "expected.json").read_text())
 PHASES = ("compile", "load", "instantiate", "run")
+#: the figures of driver.py's load mode: a fresh process that only loads and instantiates
+START_PHASES = (
+    "import",
+    "load_first",
+    "load_steady",
+    "instantiate_first",
+    "instantiate_steady",
+)
 
 
 @dataclass
@@ -90,19 +101,27 @@ def ensure_native(name: str) -> Path | None:
 
 
 def run_driver(python: Path, runtime: str, name: str, args: list[str], want: str) -> dict[str, Any]:
+    """Compile, load, instantiate and run ``name`` in one process, then load and
+    instantiate its artifact in a fresh one (driver.py's two modes)."""
     with tempfile.TemporaryDirectory(prefix="cwasm-bench-") as tmp:
         out = Path(tmp) / "stdout"
-        proc = subprocess.run(
-            [str(python), str(DRIVER), runtime, str(BENCH / "wasm" / f"{name}.wasm"), str(out)]
-            + args,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"{runtime} driver failed on {name}:\n{proc.stderr}")
-        result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
-        result["ok"] = out.read_text() == want
+        artifact = Path(tmp) / f"{name}.{runtime}"
+        wasm = BENCH / "wasm" / f"{name}.wasm"
+        result = _driver(python, ["compile", runtime, str(wasm), str(out), str(artifact), *args])
+        ok = out.read_text() == want
+        started = _driver(python, ["load", runtime, str(artifact), str(out), *args])
+        result.update({k: started[k] for k in START_PHASES})
+        result["ok"] = ok and out.read_text() == want
+    return result
+
+
+def _driver(python: Path, argv: list[str]) -> dict[str, Any]:
+    proc = subprocess.run(
+        [str(python), str(DRIVER), *argv], capture_output=True, text=True, cwd=ROOT
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"driver {' '.join(argv[:3])} failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     return result
 
 
@@ -116,7 +135,7 @@ def run_native(exe: Path, args: list[str], want: str) -> dict[str, Any]:
 def best(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Per phase, the fastest of the samples; ``ok`` only if every sample was."""
     merged = dict(samples[0])
-    for key in PHASES:
+    for key in (*PHASES, *START_PHASES):
         values = [s[key] for s in samples if key in s]
         if values:
             merged[key] = min(values)
@@ -181,6 +200,41 @@ def table(results: list[Result]) -> str:
     return "\n".join([line(head), sep, *(line(row) for row in rows)])
 
 
+def startup_table(results: list[Result]) -> str:
+    """Load and instantiate in a process that only runs a precompiled module: the first
+    call (first-use costs included; what the CLI pays) and the steady state, with the
+    ratios cwasm/wasmtime and their geometric means."""
+    ratio_keys = START_PHASES[1:]
+    head = ["program"]
+    for runtime in ("cwasm", "wasmtime"):
+        head += [f"{runtime} {phase}" for phase in START_PHASES]
+    head += [f"{key} cwasm/wasmtime" for key in ratio_keys]
+    rows: list[list[str]] = []
+    ratios: dict[str, list[float]] = {key: [] for key in ratio_keys}
+    for r in results:
+        row = [r.name]
+        for runtime in ("cwasm", "wasmtime"):
+            row += [fmt_time(r.times.get(runtime, {}).get(phase)) for phase in START_PHASES]
+        cw = r.times.get("cwasm", {})
+        wt = r.times.get("wasmtime", {})
+        for key in ratio_keys:
+            value = cw[key] / wt[key] if key in cw and key in wt else None
+            if value is not None:
+                ratios[key].append(value)
+            row.append(fmt_ratio(value))
+        rows.append(row)
+    footer = ["geomean"] + [""] * (len(head) - 1 - len(ratio_keys))
+    footer += [fmt_ratio(geomean(ratios[key])) for key in ratio_keys]
+    rows.append(footer)
+    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(head), sep, *(line(row) for row in rows)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="use the small test sizes")
@@ -218,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             sample = best([run() for _ in range(max(opts.repeat, 1))])
             if not sample["ok"]:
                 result.errors.append(f"{runtime}: output differs from bench/expected.json")
-            result.times[runtime] = {k: float(sample[k]) for k in PHASES if k in sample}
+            result.times[runtime] = {
+                k: float(sample[k]) for k in (*PHASES, *START_PHASES) if k in sample
+            }
         results.append(result)
 
     print()
@@ -227,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{size} sizes; {platform.machine()}, {os.cpu_count()} cpus; best of {opts.repeat}"
     )
     print(table(results))
+    print()
+    print(
+        "start-up: a fresh process imports the runtime, then loads the artifact "
+        "(Module.deserialize_file) and instantiates it; first call and best of "
+        "later repetitions"
+    )
+    print(startup_table(results))
     failures = [f"{r.name}: {e}" for r in results for e in r.errors]
     print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
     for failure in failures:
