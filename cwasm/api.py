@@ -36,7 +36,6 @@ from cwasm.runtime.types import (
 )
 from cwasm.runtime.wasi_link import ExitTrap
 from cwasm.wasi import DirPerms, FilePerms, WasiConfig
-from cwasm.wasm.text import wat_to_wasm
 
 #: wasmtime-py's name for the error every failed operation raises
 WasmtimeError = CwasmError
@@ -75,6 +74,8 @@ def wat2wasm(wat: str | bytes) -> bytearray:
     Takes a ``str`` as input, raises an error if it fails to parse, and returns the binary
     module as a ``bytearray`` (as wasmtime-py does).
     """
+    from cwasm.wasm.text import wat_to_wasm
+
     return bytearray(wat_to_wasm(wat))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.wasm import types as wt
-from cwasm.wasm.module_validator import MAX_PAGES
+from cwasm.wasm.types import MAX_PAGES
 
 
 class ValType(Closable):

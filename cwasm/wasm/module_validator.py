@@ -14,6 +14,7 @@ from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import validate_const_expr
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
+    MAX_PAGES,
     ExternKind,
     FuncType,
     GlobalType,
@@ -28,7 +29,6 @@ from cwasm.wasm.validator import validate_function_body
 if TYPE_CHECKING:
     from cwasm.wasm.decoder import DecodeNotes
 
-MAX_PAGES = 0x1_0000
 MAX_TABLE_SIZE = 0xFFFF_FFFF
 # Wasmtime's implementation limit on parameters plus locals of one function (the spec
 # only bounds them by 2^32-1); it also keeps local lists from growing absurdly.

@@ -57,6 +57,10 @@ class FuncType:
         return f"(func (param {p}) (result {r}))"
 
 
+#: the most pages a 32-bit linear memory can have (64 KiB each: 4 GiB)
+MAX_PAGES = 0x1_0000
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     min: int
