@@ -98,9 +98,9 @@ class Module(ArtifactModule):
         if isinstance(wasm, (bytes, bytearray)) and is_artifact(bytes(wasm[:64])):
             raise CwasmError("this is a compiled artifact: use Module.deserialize")
         if isinstance(wasm, str) and wasm[:1] not in ("", "\0"):
-            wasm = wat_to_wasm(wasm)
+            wasm = wat2wasm(wasm)
         elif isinstance(wasm, (bytes, bytearray)) and wasm[:1] not in (b"", b"\0"):
-            wasm = wat_to_wasm(wasm)
+            wasm = wat2wasm(wasm)
         if not isinstance(wasm, (bytes, bytearray)):
             raise TypeError("expected wasm bytes")
         engine._check_open()

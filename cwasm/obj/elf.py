@@ -12,6 +12,7 @@ from __future__ import annotations
 import mmap
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cwasm.obj.constants import (
     ELF64_EHDR_SIZE,
@@ -58,8 +59,9 @@ class ElfSection:
     entsize: int
 
 
-@dataclass(frozen=True)
-class ElfSymbol:
+class ElfSymbol(NamedTuple):
+    """One symbol table entry (a named tuple: artifacts hold many, read on every load)."""
+
     name: str
     value: int
     size: int
@@ -269,6 +271,7 @@ class ElfFile:
         raw = self.data[symtab.offset : symtab.offset + symtab.size]
         nsections = len(self.sections)
         append = self.symbols.append
+        new = tuple.__new__
         for i, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(
             sym.iter_unpack(raw)
         ):
@@ -278,7 +281,10 @@ class ElfFile:
                 raise ElfError(f"symbol [{i}] refers to section [{st_shndx}], which does not exist")
             name = _cstring(names, st_name, "symbol", i) if st_name else ""
             append(
-                ElfSymbol(name, st_value, st_size, st_info >> 4, st_info & 0xF, st_other, st_shndx)
+                new(
+                    ElfSymbol,
+                    (name, st_value, st_size, st_info >> 4, st_info & 0xF, st_other, st_shndx),
+                )
             )
 
     def _parse_relocations(self, e: str) -> None:

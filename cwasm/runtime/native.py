@@ -14,6 +14,7 @@ import ctypes
 import mmap
 import os
 import sys
+import threading
 import weakref
 
 from cwasm.errors import CwasmError
@@ -100,8 +101,24 @@ _attr_destroy = _libc.pthread_attr_destroy
 _attr_destroy.argtypes = (ctypes.c_void_p,)
 
 
+_stacks = threading.local()
+
+
 def thread_stack_bounds() -> tuple[int, int] | None:
-    """(lowest address, size) of the calling thread's stack, or None if unknown."""
+    """(lowest address, size) of the calling thread's stack, or None if unknown.
+
+    Asked of libc once per thread (for the main thread glibc reads ``/proc/self/maps``,
+    which costs more than the rest of a store's creation); the answer is kept in a
+    thread-local, which dies with its thread, so a later thread that reuses the
+    thread id asks again."""
+    try:
+        bounds: tuple[int, int] | None = _stacks.bounds
+    except AttributeError:
+        bounds = _stacks.bounds = _query_stack_bounds()
+    return bounds
+
+
+def _query_stack_bounds() -> tuple[int, int] | None:
     if _getattr_np is None:
         return None
     attr = ctypes.create_string_buffer(256)
