@@ -100,7 +100,7 @@ class Module(ArtifactModule):
         if isinstance(wasm, str) and wasm[:1] not in ("", "\0"):
             wasm = wat2wasm(wasm)
         elif isinstance(wasm, (bytes, bytearray)) and wasm[:1] not in (b"", b"\0"):
-            wasm = wat2wasm(wasm)
+            wasm = wat2wasm(bytes(wasm))
         if not isinstance(wasm, (bytes, bytearray)):
             raise TypeError("expected wasm bytes")
         engine._check_open()

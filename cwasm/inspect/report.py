@@ -195,7 +195,7 @@ class _Inspector:
     def symbols(self) -> None:
         rows = []
         for i, sym in enumerate(self.elf.symbols):
-            row: Json = {"index": i, **dataclasses.asdict(sym)}
+            row: Json = {"index": i, **sym._asdict()}
             row["bind_name"] = _SYMBOL_BINDS.get(sym.bind, str(sym.bind))
             row["type_name"] = _SYMBOL_TYPES.get(sym.type, str(sym.type))
             rows.append(row)
