@@ -3,7 +3,11 @@
 The same script drives cwasm and wasmtime-py, since cwasm's API has wasmtime-py's
 names: ``driver.py cwasm|wasmtime WASM STDOUT_FILE ARGS...``. It measures
 
-* compile: ``Module(engine, wasm)`` (translation, code generation, making it runnable);
+* compile: ``Module(engine, wasm)`` (translation, code generation, making it runnable),
+  the first in the process;
+* compile_steady: a second compile of the same module in the same process (for cwasm:
+  ``compile_artifact`` with its stage ``timings``, which the JSON also gives, then
+  ``Module.deserialize``, which is what ``Module(engine, wasm)`` does);
 * load: ``Module.deserialize`` of that module's serialized artifact;
 * instantiate: ``Linker.instantiate`` with the WASI imports defined;
 * run: the call of ``_start`` until it returns or the program exits.
@@ -39,6 +43,12 @@ def main(argv: list[str]) -> int:
     t2 = clock()
     module = rt.Module.deserialize(engine, artifact)
     t3 = clock()
+    timings: dict[str, float] = {}
+    if runtime_name == "cwasm":
+        rt.Module.deserialize(engine, rt.compile_artifact(engine, wasm, timings=timings))
+    else:
+        rt.Module(engine, wasm)
+    steady = clock() - t3
 
     linker = rt.Linker(engine)
     linker.define_wasi()
@@ -69,6 +79,8 @@ def main(argv: list[str]) -> int:
         "runtime": runtime_name,
         "version": version,
         "compile": t1 - t0,
+        "compile_steady": steady,
+        "timings": timings,
         "load": t3 - t2,
         "instantiate": t5 - t4,
         "run": t7 - t6,
