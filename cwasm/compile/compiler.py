@@ -108,7 +108,7 @@ def partition(translation: ModuleTranslation) -> list[range]:
     count = max(1, min(MAX_PARTS, total // PART_MIN_CODE_BYTES, len(sizes)))
     parts: list[range] = []
     start = done = 0
-    for i, size in enumerate(sizes):
+    for i, size in enumerate(sizes[:-1]):
         done += size
         if done * count >= total * (len(parts) + 1) and len(parts) + 1 < count:
             parts.append(range(start, i + 1))

@@ -136,6 +136,10 @@ def compile_ir(
         on_stage("codegen")
     obj = bytes(tm.emit_object(mod))
     if timings is not None:
-        for stage, seconds in (("ir parse", t1 - t0), ("optimise", t2 - t1), ("codegen", clock() - t2)):
+        for stage, seconds in (
+            ("ir parse", t1 - t0),
+            ("optimise", t2 - t1),
+            ("codegen", clock() - t2),
+        ):
             timings[stage] = timings.get(stage, 0.0) + seconds
     return obj

@@ -198,7 +198,9 @@ def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
                 base = placed.get((n, lsym.shndx), 0) if lsym.shndx != SHN_UNDEF else 0
                 value = base + (0 if lsym.type == STT_SECTION else lsym.value) + rel.addend
                 width = 8 if _RELOC_WIDTH.get((machine, rel.type), 8) == 8 else 4
-                data[rel.offset : rel.offset + width] = value.to_bytes(width, "little", signed=False)
+                data[rel.offset : rel.offset + width] = value.to_bytes(
+                    width, "little", signed=False
+                )
             rows.extend(decode_line_program(bytes(data)))
     return LinkedCode(bytes(blob), functions, rows, code_size, machine)
 
