@@ -51,6 +51,8 @@ START_PHASES = (
     "instantiate_first",
     "instantiate_steady",
 )
+#: phases measured and compared, but not shown as time columns
+EXTRA_PHASES = ("compile_steady",)
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Result:
     name: str
     args: list[str]
     times: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: cwasm's compile stage breakdown (seconds), from its steady-state compile
+    stages: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -135,7 +139,7 @@ def run_native(exe: Path, args: list[str], want: str) -> dict[str, Any]:
 def best(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Per phase, the fastest of the samples; ``ok`` only if every sample was."""
     merged = dict(samples[0])
-    for key in (*PHASES, *START_PHASES):
+    for key in (*PHASES, *START_PHASES, *EXTRA_PHASES):
         values = [s[key] for s in samples if key in s]
         if values:
             merged[key] = min(values)
@@ -164,8 +168,10 @@ def table(results: list[Result]) -> str:
     for runtime in ("cwasm", "wasmtime"):
         head += [f"{runtime} {phase}" for phase in PHASES]
     head += ["native run", "run cwasm/wasmtime", "run cwasm/native", "compile cwasm/wasmtime"]
+    head += ["compile steady cwasm/wasmtime"]
     rows: list[list[str]] = []
-    ratios: dict[str, list[float]] = {"vs_wasmtime": [], "vs_native": [], "compile": []}
+    keys = ("vs_wasmtime", "vs_native", "compile", "compile_steady")
+    ratios: dict[str, list[float]] = {k: [] for k in keys}
     for r in results:
         row = [r.name]
         for runtime in ("cwasm", "wasmtime"):
@@ -179,17 +185,18 @@ def table(results: list[Result]) -> str:
         compile_ratio = (
             cw["compile"] / wt["compile"] if "compile" in cw and "compile" in wt else None
         )
-        for key, value in (
-            ("vs_wasmtime", vs_wt),
-            ("vs_native", vs_native),
-            ("compile", compile_ratio),
-        ):
+        steady_ratio = (
+            cw["compile_steady"] / wt["compile_steady"]
+            if "compile_steady" in cw and "compile_steady" in wt
+            else None
+        )
+        for key, value in zip(keys, (vs_wt, vs_native, compile_ratio, steady_ratio), strict=True):
             if value is not None:
                 ratios[key].append(value)
-        row += [fmt_ratio(vs_wt), fmt_ratio(vs_native), fmt_ratio(compile_ratio)]
+        row += [fmt_ratio(v) for v in (vs_wt, vs_native, compile_ratio, steady_ratio)]
         rows.append(row)
-    footer = ["geomean"] + [""] * (len(head) - 4)
-    footer += [fmt_ratio(geomean(ratios[k])) for k in ("vs_wasmtime", "vs_native", "compile")]
+    footer = ["geomean"] + [""] * (len(head) - 1 - len(keys))
+    footer += [fmt_ratio(geomean(ratios[k])) for k in keys]
     rows.append(footer)
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
 
@@ -235,6 +242,24 @@ def startup_table(results: list[Result]) -> str:
     return "\n".join([line(head), sep, *(line(row) for row in rows)])
 
 
+def stage_table(results: list[Result]) -> str:
+    """cwasm's compile stage breakdown per program (ms; LLVM's stages summed over parts)."""
+    from cwasm.compile.artifact import STAGES
+
+    stages = [s for s in STAGES if any(s in r.stages for r in results)]
+    head = ["program", *stages, "total", "cpu/wall"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in results:
+        if not r.stages:
+            continue
+        total = r.stages.get("total", 0.0)
+        busy = sum(r.stages.get(s, 0.0) for s in STAGES)
+        cells = [r.name] + [f"{r.stages.get(s, 0.0) * 1000:.0f}" for s in stages]
+        cells += [f"{total * 1000:.0f}", fmt_ratio(busy / total if total else None)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="use the small test sizes")
@@ -273,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             if not sample["ok"]:
                 result.errors.append(f"{runtime}: output differs from bench/expected.json")
             result.times[runtime] = {
-                k: float(sample[k]) for k in (*PHASES, *START_PHASES) if k in sample
+                k: float(sample[k]) for k in (*PHASES, *START_PHASES, *EXTRA_PHASES) if k in sample
             }
+            if runtime == "cwasm" and sample.get("timings"):
+                result.stages = {k: float(v) for k, v in sample["timings"].items()}
         results.append(result)
 
     print()
@@ -290,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         "later repetitions"
     )
     print(startup_table(results))
+    if any(r.stages for r in results):
+        print()
+        print("cwasm compile stages (steady-state compile, ms):")
+        print(stage_table(results))
     failures = [f"{r.name}: {e}" for r in results for e in r.errors]
     print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
     for failure in failures:

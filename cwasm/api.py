@@ -42,13 +42,18 @@ WasmtimeError = CwasmError
 
 
 def compile_artifact(
-    engine: Engine, wasm: bytes, *, progress: Callable[[str, int, int], None] | None = None
+    engine: Engine,
+    wasm: bytes,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> bytes:
     """Decode, validate and compile ``wasm`` for ``engine`` into artifact bytes (with a MAC
     under the engine's ``artifact_key`` if it has one).
 
     This imports the compiler (and so llvmlite); ``progress`` receives its
-    ``(stage, done, total)`` reports.
+    ``(stage, done, total)`` reports, and ``timings`` (if given) gains the seconds
+    spent in each stage.
     """
     from cwasm.compile.artifact import compile_to_artifact
     from cwasm.compile.compiler import CompileOptions
@@ -58,7 +63,14 @@ def compile_artifact(
         opt_level=engine.config.opt_level,
         bounds_checks=engine.bounds_checks,
     )
-    artifact = compile_to_artifact(wasm, options, engine.metadata(), progress=progress)
+    artifact = compile_to_artifact(
+        wasm,
+        options,
+        engine.metadata(),
+        progress=progress,
+        parallel=engine.config.parallel_compilation,
+        timings=timings,
+    )
     if engine.artifact_key is not None:
         artifact = reseal_with_key(artifact, engine.artifact_key)
     return artifact

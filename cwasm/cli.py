@@ -115,6 +115,7 @@ def _engine(args: argparse.Namespace) -> Engine:
     config = Config()
     config.opt_level = args.opt_level
     config.target = args.target
+    config.parallel_compilation = not getattr(args, "no_parallel", False)
     return Engine(config)
 
 
@@ -165,6 +166,17 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument(
         "--progress", action="store_true", help="always show compilation progress on stderr"
     )
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="print the time each compilation stage took on stderr (LLVM's stages summed "
+        "over the parts of the module, wherever they were compiled)",
+    )
+    p.add_argument(
+        "--no-parallel",
+        action="store_true",
+        help="compile in this process only (no worker processes; the artifact is the same)",
+    )
     p.set_defaults(handler=run_compile)
 
 
@@ -175,11 +187,29 @@ def run_compile(args: argparse.Namespace) -> int:
     wasm = _module_bytes(args.file, args.file.read_bytes())
     output: Path = args.output or Path(args.file.stem + ".cwasm")
     engine = _engine(args)
+    timings: dict[str, float] | None = {} if args.timings else None
     with _compile_progress(args) as progress:
-        artifact = compile_artifact(engine, wasm, progress=progress)
+        artifact = compile_artifact(engine, wasm, progress=progress, timings=timings)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, artifact)
+    if timings is not None:
+        print(format_timings(timings), file=sys.stderr)
     return 0
+
+
+def format_timings(timings: dict[str, float]) -> str:
+    """The stage breakdown of one compilation, one stage a line (``--timings``)."""
+    from cwasm.compile.artifact import STAGES
+
+    total = timings.get("total", 0.0)
+    lines = []
+    for stage in (*STAGES, "total"):
+        if stage in timings:
+            lines.append(f"{stage:>16}: {timings[stage] * 1000:9.1f} ms")
+    busy = sum(timings.get(s, 0.0) for s in STAGES)
+    if total > 0 and busy > total * 1.05:
+        lines.append(f"{'(cpu / wall)':>16}: {busy / total:9.2f}x  (stages ran in parallel)")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------

@@ -334,6 +334,21 @@ def test_compile_options_and_progress(tmp_path: Path) -> None:
     assert (same.returncode, same.stdout) == (0, "3\n")
 
 
+def test_compile_timings_and_no_parallel(tmp_path: Path) -> None:
+    from cwasm.compile.artifact import STAGES
+
+    program = BENCH_WASM / "vm.wasm"  # large enough to be compiled as several parts
+    parallel, serial = tmp_path / "parallel.cwasm", tmp_path / "serial.cwasm"
+    proc = cwasm("compile", "--timings", program, "-o", parallel, cache=tmp_path)
+    assert proc.returncode == 0
+    shown = [line.split(":")[0].strip() for line in proc.stderr.splitlines()]
+    assert [s for s in shown if s in STAGES] == list(STAGES)
+    assert "total" in shown
+    proc = cwasm("compile", "--no-parallel", program, "-o", serial, cache=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert parallel.read_bytes() == serial.read_bytes()
+
+
 def test_compile_for_another_target_then_refuse_to_run(tmp_path: Path) -> None:
     program = write(tmp_path / "invoke.wat", INVOKE)
     out = tmp_path / "arm.cwasm"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from cwasm.compile.compiler import CompileOptions, compile_module
@@ -13,6 +14,10 @@ from cwasm.wasm.features import check_features
 #: the compiler's progress reports: ``(stage, done, total)``
 Progress = Callable[[str, int, int], None]
 
+#: the stages ``timings`` reports, in the order they run (the LLVM ones summed over
+#: the parts of the module, in whichever process compiled them)
+STAGES = ("decode+validate", "translate", "ir parse", "optimise", "codegen", "link", "emit")
+
 
 def compile_to_artifact(
     wasm: bytes,
@@ -20,10 +25,25 @@ def compile_to_artifact(
     engine: EngineMetadata,
     *,
     progress: Progress | None = None,
+    parallel: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> bytes:
     """Decode and validate ``wasm`` (refusing the proposals the engine turns off), compile
-    it with ``options`` and build its artifact."""
+    it with ``options`` (in worker processes too with ``parallel``) and build its
+    artifact. ``timings``, if given, gains the seconds of each of ``STAGES`` and the
+    wall-clock ``total``."""
+    clock = time.perf_counter
+    t0 = clock()
     translation = decode_module(wasm)
     check_features(translation, engine.wasm_features)
-    code = compile_module(translation, options, progress=progress)
-    return build_artifact(translation, code, engine)
+    t1 = clock()
+    code = compile_module(
+        translation, options, progress=progress, parallel=parallel, timings=timings
+    )
+    t2 = clock()
+    artifact = build_artifact(translation, code, engine)
+    if timings is not None:
+        t3 = clock()
+        for stage, seconds in (("decode+validate", t1 - t0), ("emit", t3 - t2), ("total", t3 - t0)):
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    return artifact

@@ -15,7 +15,8 @@ the signal-handler builtins (``cwasm.compile.signals``) end the code.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cwasm.abi import guard_layout
@@ -88,13 +89,49 @@ def trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
 Progress = Callable[[str, int, int], None]
 
 
+#: wasm code bytes per part below which a module is not split (one LLVM module, no
+#: worker): a part's fixed costs (an IPC round trip, a module header) stay small
+PART_MIN_CODE_BYTES = 8 * 1024
+#: the most parts one module is split into
+MAX_PARTS = 64
+
+
+def partition(translation: ModuleTranslation) -> list[range]:
+    """The defined functions, split into parts compiled as separate LLVM modules.
+
+    Consecutive runs of functions of about equal wasm code size; how many depends
+    only on the module (never on the cores), so every machine and both parallel and
+    serial compilation split a module the same way and produce the same code.
+    """
+    sizes = [body.end - body.code_start for body in translation.bodies]
+    total = sum(sizes)
+    count = max(1, min(MAX_PARTS, total // PART_MIN_CODE_BYTES, len(sizes)))
+    parts: list[range] = []
+    start = done = 0
+    for i, size in enumerate(sizes[:-1]):
+        done += size
+        if done * count >= total * (len(parts) + 1) and len(parts) + 1 < count:
+            parts.append(range(start, i + 1))
+            start = i + 1
+    parts.append(range(start, len(sizes)))
+    return parts
+
+
 def compile_module(
     translation: ModuleTranslation,
     options: CompileOptions | None = None,
     *,
     progress: Progress | None = None,
+    parallel: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> CompiledCode:
-    """Compile every function of ``translation`` and its trampolines for ``options.triple``."""
+    """Compile every function of ``translation`` and its trampolines for ``options.triple``.
+
+    The functions are split into parts (``partition``), each its own LLVM module; with
+    ``parallel`` the parts are compiled in worker processes too (``cwasm.compile.parallel``).
+    The code is the same either way. ``timings``, if given, gains the seconds of each
+    stage (``translate``, then LLVM's, summed over the parts, then ``link``).
+    """
     options = options or CompileOptions()
     triple = options.resolved_triple()
     if not 0 <= options.opt_level <= 3:
@@ -106,26 +143,70 @@ def compile_module(
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     m = translation.module
     offsets = VMOffsets.for_module(m)
-    mod = IRModule(arch=triple.split("-", 1)[0], guard_pages=guarded)
+    arch = triple.split("-", 1)[0]
     total = len(translation.bodies)
-    for defined in range(total):
-        FunctionTranslator(translation, offsets, mod, defined).translate()
-        if progress is not None:
-            progress("translate", defined + 1, total)
+    parts = partition(translation)
     escaping = sorted(f for f in escaping_functions(translation) if f >= m.num_imported_funcs)
-    for func_index in escaping:
-        array_to_wasm(mod, func_index, m.func_type(func_index))
     w2a = trampoline_types(m)
-    for ti, ft in w2a:
-        wasm_to_array(mod, ti, ft)
-    for code in sorted(mod.trap_codes):
-        trap_routine(mod, code)
-    if guarded:
-        guard_builtins(mod)  # last, so that the block is contiguous at the end of the code
-    on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
-    obj = compile_ir(mod.text(), triple, options.opt_level, on_stage=on_stage)
-    linked = prelink(parse_object(obj))
-    return _collect(translation, linked, escaping, w2a, mod.trap_codes, guarded)
+    trap_codes: set[int] = set()
+    clock = time.perf_counter
+    spent = {"translate": 0.0}
+
+    def part_texts() -> Iterator[str]:
+        for k, defined in enumerate(parts):
+            t0 = clock()
+            mod = IRModule(arch=arch, guard_pages=guarded)
+            for d in defined:
+                FunctionTranslator(translation, offsets, mod, d).translate()
+                if progress is not None:
+                    progress("translate", d + 1, total)
+            trap_codes.update(mod.trap_codes)
+            if k == len(parts) - 1:
+                for func_index in escaping:
+                    array_to_wasm(mod, func_index, m.func_type(func_index))
+                mod.callees.update(escaping)
+                for ti, ft in w2a:
+                    wasm_to_array(mod, ti, ft)
+                trap_codes.update(mod.trap_codes)
+                for code in sorted(trap_codes):
+                    trap_routine(mod, code)
+                if guarded:
+                    guard_builtins(mod)  # last, so that the block is contiguous at the end
+            else:
+                for code in sorted(mod.trap_codes):
+                    mod.declare_trap_routine(code)
+            n_imp = m.num_imported_funcs
+            here = range(n_imp + defined.start, n_imp + defined.stop)
+            for fi in sorted(mod.callees):
+                if fi not in here:
+                    mod.declare_function(fi, m.func_type(fi))
+            text = mod.text()
+            spent["translate"] += clock() - t0
+            yield text
+
+    if len(parts) == 1:
+        on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
+        text = next(part_texts())
+        objs = [compile_ir(text, triple, options.opt_level, on_stage=on_stage, timings=timings)]
+    else:
+        from cwasm.compile.parallel import WorkerPool, shared_pool
+
+        pool = shared_pool() if parallel else WorkerPool(0)
+        pool.start()  # the workers start up while the first part is translated
+
+        def reported() -> Iterator[str]:
+            yield from part_texts()
+            if progress is not None:
+                progress("optimize", 0, 0)
+
+        objs = pool.compile_parts(reported(), triple, options.opt_level, timings)
+    t0 = clock()
+    linked = prelink(*(parse_object(obj) for obj in objs))
+    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded)
+    if timings is not None:
+        timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
+        timings["link"] = timings.get("link", 0.0) + clock() - t0
+    return code
 
 
 def _loc(linked: LinkedCode, name: str) -> FunctionLoc:

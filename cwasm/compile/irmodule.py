@@ -157,6 +157,8 @@ class IRModule:
         self.extra_decls: dict[str, str] = {}
         self.metadata: list[str] = []
         self.trap_codes: set[int] = set()
+        #: the wasm functions this module's code calls directly (by function index)
+        self.callees: set[int] = set()
         self._next_md = 16
         self.md_file = 2
         self.md_cu = 3
@@ -206,6 +208,18 @@ class IRModule:
         if name not in self.extra_decls:
             self.extra_decls[name] = f"declare {ret} @{name}({params})"
         return "@" + name
+
+    def declare_function(self, func_index: int, ft: FuncType) -> None:
+        """Declare wasm function ``func_index``, defined in another part of the module."""
+        params, ret = signature(ft)
+        arglist = ", ".join(["ptr", "ptr", *params])
+        self.extra_decls[f"f{func_index}"] = (
+            f"declare hidden {ret} @f{func_index}({arglist}) {ATTR_WASM}"
+        )
+
+    def declare_trap_routine(self, code: int) -> None:
+        """Declare the trap routine of ``code``, defined in another part of the module."""
+        self.extra_decls[f"trap{code}"] = f"declare hidden void @trap{code}(ptr) {ATTR_TRAP_FN}"
 
     def text(self) -> str:
         parts = self.functions[:]

@@ -49,6 +49,7 @@ from cwasm.obj.constants import (
     SHN_ABS,
     SHN_UNDEF,
     SHT_NOBITS,
+    STB_LOCAL,
     STT_FUNC,
     STT_OBJECT,
     STT_SECTION,
@@ -116,64 +117,91 @@ def _align(n: int, a: int) -> int:
     return n if a <= 1 else (n + a - 1) // a * a
 
 
-def prelink(obj: ElfFile) -> LinkedCode:
-    """Lay out the allocated sections of ``obj`` and resolve its relocations."""
-    placed: dict[int, int] = {}
-    blob = bytearray()
-    alloc = [
-        s for s in obj.sections if s.flags & SHF_ALLOC and s.size > 0 and s.name != ".eh_frame"
-    ]
-    for s in alloc:
-        if s.flags & SHF_WRITE or s.sh_type == SHT_NOBITS:
-            raise PrelinkError(f"compiled code holds writable data (section {s.name!r})")
-    # executable sections first, ".text" leading
-    alloc.sort(key=lambda s: (s.name != ".text", not s.flags & SHF_EXECINSTR, s.index))
-    code_size = 0
-    for s in alloc:
-        start = _align(len(blob), s.addralign)
-        blob += bytes(start - len(blob))
-        placed[s.index] = start
-        blob += _contents(obj, s)
-        if s.flags & SHF_EXECINSTR:
-            code_size = len(blob)
+def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
+    """Lay out the allocated sections of ``obj`` (and of ``more`` objects, compiled
+    separately from parts of the same module) and resolve their relocations.
 
-    def symbol_address(sym_index: int) -> int:
-        sym = obj.symbols[sym_index]
-        if sym.shndx == SHN_UNDEF:
-            raise PrelinkError(f"compiled code references the undefined symbol {sym.name!r}")
-        if sym.shndx == SHN_ABS:
-            return sym.value
-        if sym.shndx not in placed:
-            raise PrelinkError(f"compiled code references {sym.name!r} outside the code blob")
-        return placed[sym.shndx] + sym.value
+    The executable sections of every object come first, in object order (each
+    object's ``.text`` leading its own), then the read-only data of every object in
+    the same order. A symbol one object leaves undefined is resolved against the
+    global symbols the others define; the line rows of every object follow one another.
+    """
+    objs = (obj, *more)
+    # (object number, section index) -> blob offset
+    placed: dict[tuple[int, int], int] = {}
+    blob = bytearray()
+    allocs: list[list[ElfSection]] = []
+    for o in objs:
+        alloc = [
+            s for s in o.sections if s.flags & SHF_ALLOC and s.size > 0 and s.name != ".eh_frame"
+        ]
+        for s in alloc:
+            if s.flags & SHF_WRITE or s.sh_type == SHT_NOBITS:
+                raise PrelinkError(f"compiled code holds writable data (section {s.name!r})")
+        # executable sections first, ".text" leading
+        alloc.sort(key=lambda s: (s.name != ".text", not s.flags & SHF_EXECINSTR, s.index))
+        allocs.append(alloc)
+    code_size = 0
+    for executable in (True, False):
+        for n, alloc in enumerate(allocs):
+            for s in alloc:
+                if bool(s.flags & SHF_EXECINSTR) != executable:
+                    continue
+                start = _align(len(blob), s.addralign)
+                blob += bytes(start - len(blob))
+                placed[n, s.index] = start
+                blob += _contents(objs[n], s)
+                if executable:
+                    code_size = len(blob)
 
     machine = obj.e_machine
     if machine not in (EM_X86_64, EM_AARCH64):
         raise PrelinkError(f"no pre-linker for ELF machine {machine}")
+    if any(o.e_machine != machine for o in more):
+        raise PrelinkError("the objects to pre-link are for different machines")
+    exported: dict[str, int] = {}
+    if more:
+        for n, o in enumerate(objs):
+            for sym in o.symbols:
+                if sym.bind != STB_LOCAL and (n, sym.shndx) in placed and sym.name:
+                    exported[sym.name] = placed[n, sym.shndx] + sym.value
+
+    def symbol_address(n: int, sym_index: int) -> int:
+        sym = objs[n].symbols[sym_index]
+        if sym.shndx == SHN_UNDEF:
+            if sym.name in exported:
+                return exported[sym.name]
+            raise PrelinkError(f"compiled code references the undefined symbol {sym.name!r}")
+        if sym.shndx == SHN_ABS:
+            return sym.value
+        if (n, sym.shndx) not in placed:
+            raise PrelinkError(f"compiled code references {sym.name!r} outside the code blob")
+        return placed[n, sym.shndx] + sym.value
+
     apply = _x86_64 if machine == EM_X86_64 else _aarch64
-    for s in alloc:
-        for rel in obj.relocations.get(s.index, ()):
-            p = placed[s.index] + rel.offset
-            apply(
-                blob, p, rel.type, symbol_address(rel.sym) + rel.addend, obj.symbols[rel.sym].name
-            )
-
     functions: dict[str, tuple[int, int]] = {}
-    for fsym in obj.symbols:
-        if fsym.type in (STT_FUNC, STT_OBJECT) and fsym.shndx in placed:
-            functions[fsym.name] = (placed[fsym.shndx] + fsym.value, fsym.size)
-
     rows: list[LineRow] = []
-    line_sec = obj.section(".debug_line")
-    if line_sec is not None:
-        data = bytearray(_contents(obj, line_sec))
-        for rel in obj.relocations.get(line_sec.index, ()):
-            lsym = obj.symbols[rel.sym]
-            base = placed.get(lsym.shndx, 0) if lsym.shndx != SHN_UNDEF else 0
-            value = base + (0 if lsym.type == STT_SECTION else lsym.value) + rel.addend
-            width = 8 if _RELOC_WIDTH.get((machine, rel.type), 8) == 8 else 4
-            data[rel.offset : rel.offset + width] = value.to_bytes(width, "little", signed=False)
-        rows = decode_line_program(bytes(data))
+    for n, (o, alloc) in enumerate(zip(objs, allocs, strict=True)):
+        for s in alloc:
+            for rel in o.relocations.get(s.index, ()):
+                p = placed[n, s.index] + rel.offset
+                target = symbol_address(n, rel.sym) + rel.addend
+                apply(blob, p, rel.type, target, o.symbols[rel.sym].name)
+        for fsym in o.symbols:
+            if fsym.type in (STT_FUNC, STT_OBJECT) and (n, fsym.shndx) in placed:
+                functions[fsym.name] = (placed[n, fsym.shndx] + fsym.value, fsym.size)
+        line_sec = o.section(".debug_line")
+        if line_sec is not None:
+            data = bytearray(_contents(o, line_sec))
+            for rel in o.relocations.get(line_sec.index, ()):
+                lsym = o.symbols[rel.sym]
+                base = placed.get((n, lsym.shndx), 0) if lsym.shndx != SHN_UNDEF else 0
+                value = base + (0 if lsym.type == STT_SECTION else lsym.value) + rel.addend
+                width = 8 if _RELOC_WIDTH.get((machine, rel.type), 8) == 8 else 4
+                data[rel.offset : rel.offset + width] = value.to_bytes(
+                    width, "little", signed=False
+                )
+            rows.extend(decode_line_program(bytes(data)))
     return LinkedCode(bytes(blob), functions, rows, code_size, machine)
 
 

@@ -41,7 +41,6 @@ UNSUPPORTED_SETTINGS = {
 _RECORDED_SETTINGS = (
     "wasm_relaxed_simd_deterministic",  # only matters with relaxed SIMD
     "cranelift_debug_verifier",  # LLVM verifies every module it compiles anyway
-    "parallel_compilation",
 )
 _DEFAULTS: dict[str, bool] = {
     **dict.fromkeys(WASM_FEATURE_SETTINGS, True),
@@ -254,7 +253,8 @@ class Config(Closable):
     parallel_compilation = _setting(
         "parallel_compilation",
         """Configures whether parallel compilation is enabled for functions within a
-        module. This is enabled by default. (Recorded.)""",
+        module. This is enabled by default. (cwasm compiles the parts of a large module
+        in worker processes, one per further core; the code is the same either way.)""",
     )
 
     @property

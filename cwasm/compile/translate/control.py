@@ -225,6 +225,7 @@ class ControlMixin(EnvironMixin):
         args = self.call_args(ft.params)
         if func_index >= self.module.num_imported_funcs:
             callee, cvm = func_symbol(func_index), "%vmctx"
+            self.mod.callees.add(func_index)
         else:
             fr = self.vm_field(self.offsets.func_ref(func_index))
             callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")

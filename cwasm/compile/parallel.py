@@ -1,0 +1,269 @@
+"""Parallel compilation: the parts of one module compiled by LLVM in worker processes.
+
+llvmlite serialises every LLVM call of a process behind one lock, so compiling the
+independent LLVM modules of one wasm module concurrently needs processes. Each
+worker is a ``python`` running ``cwasm.compile.parallel`` (started with the same
+interpreter and ``cwasm`` package): it reads requests from its stdin and answers on
+its stdout, one pickled frame each way (``(ir text, triple, opt level)`` in,
+``("ok", object bytes, stage seconds)`` or ``("error", message)`` out).
+
+The pool is started lazily by the first compilation that has more than one part,
+the workers stay warm for the later ones, and ``atexit`` closes them. While the
+workers compile, the calling thread compiles parts as well (so ``n`` cores need
+``n - 1`` workers). A worker that dies (or cannot be started) is dropped and its
+part is compiled in the calling process instead: a compilation never waits on a
+dead worker. The object bytes do not depend on where a part was compiled (the same
+LLVM with the same options), so parallel and serial compilation give the same artifact.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from cwasm.compile.llvm_driver import CodegenError, compile_ir
+
+#: a part's stage seconds, added up by stage name (``compile_ir``'s ``timings``)
+Timings = dict[str, float]
+
+_FRAME = struct.Struct("<Q")
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+def available_cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _write_frame(stream: IO[bytes], payload: Any) -> None:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError("the compile worker closed its pipe")
+    (size,) = _FRAME.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the compile worker closed its pipe")
+    return pickle.loads(data)
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cwasm.compile.parallel"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # Ctrl-C goes to the caller, which then closes us
+        )
+
+    def compile(self, ir_text: str, triple: str, opt_level: int) -> tuple[bytes, Timings]:
+        """The object of one part (``EOFError``/``OSError`` if the worker died)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        _write_frame(self.proc.stdin, (ir_text, triple, opt_level))
+        reply = _read_frame(self.proc.stdout)
+        if reply[0] == "error":
+            raise CodegenError(reply[1])
+        return reply[1], reply[2]
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+class WorkerPool:
+    """Warm worker processes shared by every compilation of this process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        """Start the workers (without waiting for them to be ready)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for _ in range(self.size):
+                try:
+                    self._idle.append(_Worker())
+                except OSError:
+                    break  # compile in this process instead
+
+    def _take(self) -> _Worker | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        """Stop every idle worker; the pool starts new ones when used again."""
+        with self._lock:
+            workers, self._idle = self._idle, []
+            self._started = False
+        for w in workers:
+            w.close()
+
+    def compile_parts(
+        self,
+        parts: Iterable[str],
+        triple: str,
+        opt_level: int,
+        timings: Timings | None = None,
+    ) -> list[bytes]:
+        """The objects of ``parts`` (IR texts, produced lazily), in order.
+
+        Each idle worker gets a thread that feeds it parts as they are produced;
+        once every part is produced, the calling thread compiles the parts nobody
+        has taken yet. A part whose worker died is compiled here.
+        """
+        todo: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        results: dict[int, bytes] = {}
+        failures: list[BaseException] = []
+        leftovers: list[tuple[int, str]] = []
+        guard = threading.Lock()
+
+        def record(index: int, obj: bytes, part_timings: Timings) -> None:
+            with guard:
+                results[index] = obj
+                if timings is not None:
+                    for stage, seconds in part_timings.items():
+                        timings[stage] = timings.get(stage, 0.0) + seconds
+
+        def feed(worker: _Worker) -> None:
+            alive = True
+            while True:
+                job = todo.get()
+                if job is None:
+                    break
+                if not alive:
+                    with guard:
+                        leftovers.append(job)
+                    continue
+                try:
+                    obj, part_timings = worker.compile(job[1], triple, opt_level)
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    alive = False
+                    with guard:
+                        leftovers.append(job)
+                    continue
+                except BaseException as e:  # noqa: BLE001 - re-raised by the caller
+                    with guard:
+                        failures.append(e)
+                    continue
+                record(job[0], obj, part_timings)
+            if alive:
+                self._give_back(worker)
+            else:
+                worker.proc.kill()
+                worker.close()
+
+        threads: list[threading.Thread] = []
+        while (worker := self._take()) is not None:
+            t = threading.Thread(target=feed, args=(worker,), daemon=True)
+            t.start()
+            threads.append(t)
+        count = 0
+        local: Timings = {}
+        try:
+            for count, text in enumerate(parts, 1):
+                todo.put((count - 1, text))
+            # the calling thread takes its share of the parts no worker has taken yet
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    break
+                assert job is not None
+                record(job[0], compile_ir(job[1], triple, opt_level, timings=local), {})
+        except BaseException:
+            while True:  # drop what is left, so the workers stop after their part
+                try:
+                    todo.get_nowait()
+                except queue.Empty:
+                    break
+            raise
+        finally:
+            for _ in threads:
+                todo.put(None)
+            for t in threads:
+                t.join()
+        for index, text in leftovers:  # the parts of workers that died
+            results[index] = compile_ir(text, triple, opt_level, timings=local)
+        if timings is not None:
+            for stage, seconds in local.items():
+                timings[stage] = timings.get(stage, 0.0) + seconds
+        if failures:
+            raise failures[0]
+        return [results[i] for i in range(count)]
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def shared_pool() -> WorkerPool:
+    """The process's pool (``available_cores() - 1`` workers), created on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = WorkerPool(max(available_cores() - 1, 0))
+            atexit.register(_pool.close)
+        return _pool
+
+
+def serve(read: IO[bytes], write: IO[bytes], compile_part: Callable[..., bytes]) -> None:
+    """The worker loop: answer every request on ``read`` until it closes."""
+    while True:
+        try:
+            ir_text, triple, opt_level = _read_frame(read)
+        except EOFError:
+            return
+        timings: Timings = {}
+        try:
+            obj = compile_part(ir_text, triple, opt_level, timings=timings)
+        except CodegenError as e:
+            _write_frame(write, ("error", str(e)))
+            continue
+        _write_frame(write, ("ok", obj, timings))
+
+
+if __name__ == "__main__":
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer, compile_ir)
+    except KeyboardInterrupt:
+        pass
