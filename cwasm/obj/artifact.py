@@ -5,7 +5,7 @@
 the required sections, the keyed MAC (when a key is given: before anything else is
 decoded), the integrity checksum, the engine section (cwasm format, not Wasmtime),
 compatibility with the loading engine, the ``.text`` placement, the trap and address
-tables, the info record (every index, count, type, location, name and data range it
+tables' sizes (their entries are checked at first lookup), the info record (every index, count, type, location, name and data range it
 holds) and finally the code seal, which ties the info and the symbol table to the code.
 Each failure raises one ``ArtifactError`` subclass whose message says what is wrong; no
 edit of the bytes outside ``.text`` makes the reader raise anything else. See
@@ -68,6 +68,7 @@ from cwasm.obj.integrity import (
     check_code_seal,
     mac_matches,
 )
+from cwasm.obj.offset_table import check_table_size
 from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
 WASM_MAGIC = b"\0asm"
@@ -119,6 +120,8 @@ class Artifact:
         self.bti = False
         self.page_size = 0
         self._sections: dict[str, ElfSection] = {}
+        #: table name -> whether its entries passed their check (absent: not checked yet)
+        self._tables_ok: dict[str, bool] = {}
         self._mmap: mmap.mmap | None = None
 
     # -- construction
@@ -239,10 +242,40 @@ class Artifact:
         return raw.decode("utf-8", errors="replace")
 
     def lookup_trap_code(self, text_offset: int) -> Trap | None:
+        """The trap recorded exactly at ``text_offset``; None if there is none or the
+        table failed its check (made at the first lookup)."""
+        if not self._table_ok(ELF_WASMTIME_TRAPS):
+            return None
         return lookup_trap_code(self.section_data(ELF_WASMTIME_TRAPS), text_offset)
 
     def lookup_file_pos(self, text_offset: int) -> int | None:
+        """The wasm offset of the code at ``text_offset``; None if it has no position or
+        the address map failed its check (made at the first lookup)."""
+        if not self._table_ok(ELF_WASMTIME_ADDRMAP):
+            return None
         return lookup_file_pos(self.section_data(ELF_WASMTIME_ADDRMAP), text_offset)
+
+    def check_tables(self) -> None:
+        """Check every entry of the trap and address tables now (``CorruptArtifactError``):
+        strictly ascending offsets inside ``.text`` and known trap codes. Loading checks
+        only their sizes; the lookups make this check on first use."""
+        check_trap_table(self.section_data(ELF_WASMTIME_TRAPS), self.text_size)
+        if ELF_WASMTIME_ADDRMAP in self._sections:
+            check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
+
+    def _table_ok(self, name: str) -> bool:
+        """True if table ``name`` passed its entry check (made once, on first use); a table
+        that fails it is never searched, so a lookup can only miss, never mislead."""
+        ok = self._tables_ok.get(name)
+        if ok is None:
+            check = check_trap_table if name == ELF_WASMTIME_TRAPS else check_address_map
+            try:
+                check(self.section_data(name), self.text_size)
+                ok = True
+            except CorruptArtifactError:
+                ok = False
+            self._tables_ok[name] = ok
+        return ok
 
     def func_by_text_offset(self, text_offset: int) -> int | None:
         """The DefinedFuncIndex whose code contains ``text_offset``, or None."""
@@ -379,9 +412,12 @@ class Artifact:
             raise _corrupt(f"`.text` size {text.size:#x} is not a multiple of {page:#x}")
 
     def _check_tables(self) -> None:
-        check_trap_table(self.section_data(ELF_WASMTIME_TRAPS), self.text_size)
+        """The cheap load-time part of the table checks: each size matches its count. The
+        entries (order, bounds, codes) are checked on first lookup (``_table_ok``), since
+        only backtraces and ``inspect`` read them."""
+        check_table_size(self.section_data(ELF_WASMTIME_TRAPS), ELF_WASMTIME_TRAPS, 1)
         if ELF_WASMTIME_ADDRMAP in self._sections:
-            check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
+            check_table_size(self.section_data(ELF_WASMTIME_ADDRMAP), ELF_WASMTIME_ADDRMAP, 4)
 
     def _check_loc(self, loc: FunctionLoc, what: str, limit: int) -> None:
         if loc.end > limit:

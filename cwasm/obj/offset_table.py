@@ -38,10 +38,9 @@ def table_count(section: bytes | memoryview, value_size: int) -> int | None:
     return count
 
 
-def read_offset_table(
-    section: bytes | memoryview, name: str, value_size: int
-) -> tuple[tuple[int, ...], bytes | memoryview]:
-    """The text offsets and the bytes of the values; the section size must match exactly."""
+def check_table_size(section: bytes | memoryview, name: str, value_size: int) -> int:
+    """The entry count; ``CorruptArtifactError`` unless the section size matches it exactly
+    (the cheap check made at load; the entries are checked at first lookup)."""
     if len(section) < 4:
         raise CorruptArtifactError(
             f"`{name}` is {len(section)} bytes, too small for its entry count"
@@ -52,6 +51,14 @@ def read_offset_table(
         raise CorruptArtifactError(
             f"`{name}` claims {count} entries ({size} bytes) but is {len(section)} bytes"
         )
+    return count
+
+
+def read_offset_table(
+    section: bytes | memoryview, name: str, value_size: int
+) -> tuple[tuple[int, ...], bytes | memoryview]:
+    """The text offsets and the bytes of the values; the section size must match exactly."""
+    count = check_table_size(section, name, value_size)
     offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
     return offsets, section[4 + 4 * count :]
 
