@@ -14,9 +14,11 @@ edit of the bytes outside ``.text`` makes the reader raise anything else. See
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import operator
 import os
+from itertools import compress
 from types import TracebackType
 
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
@@ -56,7 +58,10 @@ from cwasm.obj.info import (
     CompiledModuleInfo,
     DataRange,
     FunctionLoc,
+    FunctionTable,
+    NameTable,
     SegmentedMemoryInitialization,
+    TrampolineTable,
     check_info,
     decode_info,
 )
@@ -227,17 +232,9 @@ class Artifact:
 
     def func_name(self, func_index: int) -> str | None:
         """The wasm name of a function (imports included), or None."""
-        names = self.info.func_names
-        lo, hi = 0, len(names)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if names[mid].idx < func_index:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == len(names) or names[lo].idx != func_index:
+        n = NameTable.of(self.info.func_names).find(func_index)
+        if n is None:
             return None
-        n = names[lo]
         raw = bytes(self.section_data(ELF_NAME_DATA)[n.offset : n.offset + n.len])
         return raw.decode("utf-8", errors="replace")
 
@@ -279,17 +276,7 @@ class Artifact:
 
     def func_by_text_offset(self, text_offset: int) -> int | None:
         """The DefinedFuncIndex whose code contains ``text_offset``, or None."""
-        funcs = self.info.funcs
-        lo, hi = 0, len(funcs)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if funcs[mid].wasm_func_loc.end <= text_offset:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < len(funcs) and funcs[lo].wasm_func_loc.start <= text_offset:
-            return lo
-        return None
+        return FunctionTable.of(self.info.funcs).index_at(text_offset)
 
     # -- verification
 
@@ -436,33 +423,71 @@ class Artifact:
 
     def _check_code_locations(self, info: CompiledModuleInfo) -> None:
         """Functions in order, and every entry point (functions and trampolines) non-empty,
-        inside the code (before the seal) and disjoint from every other."""
+        inside the code (before the seal) and disjoint from every other. Checked a column
+        at a time; the per-entry loop of ``_code_location_problem`` runs only to name the
+        problem."""
         limit = self.text_size - SEAL_SIZE
+        funcs = FunctionTable.of(info.funcs)
+        w2a = TrampolineTable.of(info.wasm_to_array_trampolines)
+        starts, lengths = funcs.column(1), funcs.column(2)
+        ends = list(map(operator.add, starts, lengths))
+        t_lengths = funcs.column(4)
+        t_starts = list(compress(funcs.column(3), t_lengths))
+        t_ends = list(map(operator.add, t_starts, compress(t_lengths, t_lengths)))
+        w_starts, w_lengths = w2a.column(1), w2a.column(2)
+        w_ends = list(map(operator.add, w_starts, w_lengths))
+        ok = (
+            all(lengths)
+            and all(w_lengths)
+            and max(ends, default=0) <= limit
+            and max(t_ends, default=0) <= limit
+            and max(w_ends, default=0) <= limit
+            and all(map(operator.le, ends, itertools.islice(starts, 1, None)))
+        )
+        if ok:
+            spans = sorted(
+                zip(
+                    itertools.chain(starts, t_starts, w_starts),
+                    itertools.chain(ends, t_ends, w_ends),
+                    strict=True,
+                )
+            )
+            ok = all(
+                map(
+                    operator.le,
+                    [e for _, e in spans],
+                    [s for s, _ in itertools.islice(spans, 1, None)],
+                )
+            )
+        if not ok:
+            self._code_location_problem(info, limit)
+
+    def _code_location_problem(self, info: CompiledModuleInfo, limit: int) -> None:
+        """Raise ``CorruptArtifactError`` naming the first bad code location."""
         previous_end = 0
         spans: list[tuple[int, int]] = []
         for i, f in enumerate(info.funcs):
             loc = f.wasm_func_loc
-            end = loc.start + loc.length
-            if end > limit or not loc.length:
-                self._check_loc(loc, f"function {i}", limit)
+            self._check_loc(loc, f"function {i}", limit)
             if loc.start < previous_end:
                 raise _corrupt(f"function {i} overlaps or precedes the previous function")
-            previous_end = end
-            spans.append((loc.start, end))
+            previous_end = loc.end
+            spans.append((loc.start, loc.end))
             tramp = f.array_to_wasm_trampoline
             if tramp is not None:
                 self._check_loc(tramp, f"trampoline of function {i}", limit)
-                spans.append((tramp.start, tramp.start + tramp.length))
+                spans.append((tramp.start, tramp.end))
         for ty, loc in info.wasm_to_array_trampolines:
             self._check_loc(loc, f"wasm-to-array trampoline of type {ty}", limit)
-            spans.append((loc.start, loc.start + loc.length))
+            spans.append((loc.start, loc.end))
         spans.sort()
-        if not all(map(operator.le, [e for _, e in spans], [s for s, _ in spans[1:]])):
-            i = next(i for i in range(len(spans) - 1) if spans[i][1] > spans[i + 1][0])
-            raise _corrupt(
-                f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the code at "
-                f"{spans[i][0]:#x}..{spans[i][1]:#x}"
-            )
+        for i in range(len(spans) - 1):
+            if spans[i][1] > spans[i + 1][0]:
+                raise _corrupt(
+                    f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the "
+                    f"code at {spans[i][0]:#x}..{spans[i][1]:#x}"
+                )
+        raise _corrupt("the code locations are inconsistent")  # not reached: a check above fails
 
     def _check_info(self) -> None:
         info = decode_info(self.section_data(ELF_WASMTIME_INFO))
@@ -471,12 +496,14 @@ class Artifact:
         self._check_code_locations(info)
 
         names_size = self.section_data(ELF_NAME_DATA).nbytes
-        for n in info.func_names:
-            if n.offset + n.len > names_size:
-                raise _corrupt(
-                    f"name of function {n.idx} lies outside `{ELF_NAME_DATA}` "
-                    f"({names_size:#x} bytes)"
-                )
+        names = NameTable.of(info.func_names)
+        name_ends = list(map(operator.add, names.column(1), names.column(2)))
+        if max(name_ends, default=0) > names_size:
+            i = next(i for i, end in enumerate(name_ends) if end > names_size)
+            raise _corrupt(
+                f"name of function {names[i].idx} lies outside `{ELF_NAME_DATA}` "
+                f"({names_size:#x} bytes)"
+            )
         data_size = self.data_section.nbytes
         init = info.memory_initialization
         if isinstance(init, SegmentedMemoryInitialization):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import operator
 import struct
+from collections.abc import Sequence
 
 from cwasm.obj.errors import CorruptArtifactError
 
@@ -75,6 +76,6 @@ def check_offsets(offsets: tuple[int, ...], name: str, noun: str, text_size: int
         )
 
 
-def strictly_ascending(values: tuple[int, ...]) -> bool:
+def strictly_ascending(values: Sequence[int]) -> bool:
     """True if every value is greater than the one before (a C-level pairwise scan)."""
     return all(map(operator.lt, values, itertools.islice(values, 1, None)))
