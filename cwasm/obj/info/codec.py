@@ -52,6 +52,9 @@ from cwasm.wasm.types import (
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
 INFO_FORMAT_VERSION = 2
 
+#: the value type of each byte that encodes one
+_VALTYPES: dict[int, ValType] = {int(t): t for t in ValType}
+
 T = TypeVar("T")
 
 
@@ -251,10 +254,21 @@ class _Decoder(Reader):
 
     def valtype(self) -> ValType:
         b = self.u8()
+        t = _VALTYPES.get(b)
+        if t is None:
+            raise CorruptArtifactError(f"invalid value type byte {b:#x}")
+        return t
+
+    def valtypes(self) -> tuple[ValType, ...]:
+        """A sequence of value types (one byte each, so read as one slice)."""
+        n = self.count()
+        p = self.pos
+        raw = self.data[p : p + n]
+        self.pos = p + n
         try:
-            return ValType(b)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid value type byte {b:#x}") from None
+            return tuple(map(_VALTYPES.__getitem__, raw))
+        except KeyError as e:
+            raise CorruptArtifactError(f"invalid value type byte {e.args[0]:#x}") from None
 
     def limits(self) -> Limits:
         lo = self.u64()
@@ -262,7 +276,7 @@ class _Decoder(Reader):
         return Limits(lo, hi)
 
     def functype(self) -> FuncType:
-        return FuncType(self.tuple_of(self.valtype), self.tuple_of(self.valtype))
+        return FuncType(self.valtypes(), self.valtypes())
 
     def tabletype(self) -> TableType:
         return TableType(self.valtype(), self.limits())
