@@ -49,6 +49,23 @@ def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCode
     return c
 
 
+#: the codecs of each signature, in ``Func._init_codecs``'s order (one lookup per Func)
+_signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
+
+
+def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
+    """API in/out, raw in/out, and what a host function receives and returns."""
+    p, r = ty.params, ty.results
+    return (
+        codec(p, raw=False, decode=False),
+        codec(r, raw=False, decode=True),
+        codec(p, raw=True, decode=False),
+        codec(r, raw=True, decode=True),
+        codec(p, raw=False, decode=True),
+        codec(r, raw=False, decode=False),
+    )
+
+
 #: makes the call path of one wasm function of a given signature (see ``_call_factory``)
 CallFactory = Callable[..., Callable[[Sequence[Any]], Any]]
 _call_factories: dict[tuple[SlotCodec, SlotCodec], CallFactory] = {}
@@ -221,15 +238,15 @@ class Func:
         return self
 
     def _init_codecs(self) -> None:
-        p, r = self.wasm_type.params, self.wasm_type.results
-        self._nres = len(r)
-        self._api_in = codec(p, raw=False, decode=False)
-        self._api_out = codec(r, raw=False, decode=True)
-        self._raw_in = codec(p, raw=True, decode=False)
-        self._raw_out = codec(r, raw=True, decode=True)
+        ty = self.wasm_type
+        codecs = _signature_codecs.get(ty)
+        if codecs is None:
+            codecs = _signature_codecs[ty] = _codecs_of(ty)
+        self._nres = len(ty.results)
+        self._api_in, self._api_out, self._raw_in, self._raw_out, host_args, host_results = codecs
         if self._host is not None:  # what a host function receives, and returns
-            self._host_args = codec(p, raw=False, decode=True)
-            self._host_results = codec(r, raw=False, decode=False)
+            self._host_args = host_args
+            self._host_results = host_results
 
     # --- wasmtime-py API ---
 
