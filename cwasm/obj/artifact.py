@@ -4,9 +4,10 @@
 ``.wasm`` module, the ELF structure, the Wasmtime identification (OSABI, type, flags),
 the required sections, the keyed MAC (when a key is given: before anything else is
 decoded), the integrity checksum, the engine section (cwasm format, not Wasmtime),
-compatibility with the loading engine, the ``.text`` placement, the trap and address
-tables' sizes (their entries are checked at first lookup), the info record (every index, count, type, location, name and data range it
-holds) and finally the code seal, which ties the info and the symbol table to the code.
+compatibility with the loading engine, the ``.text`` placement, the sizes of the trap
+and address tables (their entries are checked at the first lookup), the info record
+(every index, count, type, location, name and data range it holds) and finally the
+code seal, which ties the info and the symbol table to the code.
 Each failure raises one ``ArtifactError`` subclass whose message says what is wrong; no
 edit of the bytes outside ``.text`` makes the reader raise anything else. See
 ``docs/artifact-trust.md`` for what this does and does not guarantee.
@@ -18,7 +19,6 @@ import itertools
 import mmap
 import operator
 import os
-from itertools import compress
 from types import TracebackType
 
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
@@ -400,8 +400,8 @@ class Artifact:
 
     def _check_tables(self) -> None:
         """The cheap load-time part of the table checks: each size matches its count. The
-        entries (order, bounds, codes) are checked on first lookup (``_table_ok``), since
-        only backtraces and ``inspect`` read them."""
+        entries (order, bounds, codes) are checked on first lookup (``_table_ok``): only
+        backtraces read them."""
         check_table_size(self.section_data(ELF_WASMTIME_TRAPS), ELF_WASMTIME_TRAPS, 1)
         if ELF_WASMTIME_ADDRMAP in self._sections:
             check_table_size(self.section_data(ELF_WASMTIME_ADDRMAP), ELF_WASMTIME_ADDRMAP, 4)
@@ -432,8 +432,8 @@ class Artifact:
         starts, lengths = funcs.column(1), funcs.column(2)
         ends = list(map(operator.add, starts, lengths))
         t_lengths = funcs.column(4)
-        t_starts = list(compress(funcs.column(3), t_lengths))
-        t_ends = list(map(operator.add, t_starts, compress(t_lengths, t_lengths)))
+        t_starts = list(itertools.compress(funcs.column(3), t_lengths))
+        t_ends = list(map(operator.add, t_starts, itertools.compress(t_lengths, t_lengths)))
         w_starts, w_lengths = w2a.column(1), w2a.column(2)
         w_ends = list(map(operator.add, w_starts, w_lengths))
         ok = (
