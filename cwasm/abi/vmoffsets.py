@@ -22,7 +22,7 @@ runs the function; ``type_id`` is the engine-wide id of its signature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
@@ -145,45 +145,41 @@ class VMOffsets:
             num_funcs=len(m.functions),
         )
 
+    # region offsets, derived from the counts once (``__post_init__``): every funcref
+    # address and field access reads them
+    type_ids: int = field(init=False, repr=False, compare=False)
+    imported_tables: int = field(init=False, repr=False, compare=False)
+    imported_memories: int = field(init=False, repr=False, compare=False)
+    imported_globals: int = field(init=False, repr=False, compare=False)
+    defined_tables: int = field(init=False, repr=False, compare=False)
+    defined_memories: int = field(init=False, repr=False, compare=False)
+    defined_globals: int = field(init=False, repr=False, compare=False)
+    func_refs: int = field(init=False, repr=False, compare=False)
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # the dataclass is frozen
+        type_ids = VMCTX_BUILTINS + NUM_BUILTIN_SLOTS * POINTER_SIZE
+        imported_tables = _align(type_ids + 4 * self.num_types, 8)
+        imported_memories = imported_tables + 8 * self.num_imported_tables
+        imported_globals = imported_memories + 8 * self.num_imported_memories
+        defined_tables = _align(imported_globals + 8 * self.num_imported_globals, 16)
+        defined_memories = defined_tables + DEF_SIZE * self.num_defined_tables
+        defined_globals = defined_memories + DEF_SIZE * self.num_defined_memories
+        func_refs = defined_globals + GLOBAL_SIZE * self.num_defined_globals
+        put(self, "type_ids", type_ids)
+        put(self, "imported_tables", imported_tables)
+        put(self, "imported_memories", imported_memories)
+        put(self, "imported_globals", imported_globals)
+        put(self, "defined_tables", defined_tables)
+        put(self, "defined_memories", defined_memories)
+        put(self, "defined_globals", defined_globals)
+        put(self, "func_refs", func_refs)
+        put(self, "size", func_refs + FUNCREF_SIZE * self.num_funcs)
+
     @property
     def builtins(self) -> int:
         return VMCTX_BUILTINS
-
-    @property
-    def type_ids(self) -> int:
-        return VMCTX_BUILTINS + NUM_BUILTIN_SLOTS * POINTER_SIZE
-
-    @property
-    def imported_tables(self) -> int:
-        return _align(self.type_ids + 4 * self.num_types, 8)
-
-    @property
-    def imported_memories(self) -> int:
-        return self.imported_tables + 8 * self.num_imported_tables
-
-    @property
-    def imported_globals(self) -> int:
-        return self.imported_memories + 8 * self.num_imported_memories
-
-    @property
-    def defined_tables(self) -> int:
-        return _align(self.imported_globals + 8 * self.num_imported_globals, 16)
-
-    @property
-    def defined_memories(self) -> int:
-        return self.defined_tables + DEF_SIZE * self.num_defined_tables
-
-    @property
-    def defined_globals(self) -> int:
-        return self.defined_memories + DEF_SIZE * self.num_defined_memories
-
-    @property
-    def func_refs(self) -> int:
-        return self.defined_globals + GLOBAL_SIZE * self.num_defined_globals
-
-    @property
-    def size(self) -> int:
-        return self.func_refs + FUNCREF_SIZE * self.num_funcs
 
     # --- one field ---
 

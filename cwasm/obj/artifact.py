@@ -4,9 +4,10 @@
 ``.wasm`` module, the ELF structure, the Wasmtime identification (OSABI, type, flags),
 the required sections, the keyed MAC (when a key is given: before anything else is
 decoded), the integrity checksum, the engine section (cwasm format, not Wasmtime),
-compatibility with the loading engine, the ``.text`` placement, the trap and address
-tables, the info record (every index, count, type, location, name and data range it
-holds) and finally the code seal, which ties the info and the symbol table to the code.
+compatibility with the loading engine, the ``.text`` placement, the sizes of the trap
+and address tables (their entries are checked at the first lookup), the info record
+(every index, count, type, location, name and data range it holds) and finally the
+code seal, which ties the info and the symbol table to the code.
 Each failure raises one ``ArtifactError`` subclass whose message says what is wrong; no
 edit of the bytes outside ``.text`` makes the reader raise anything else. See
 ``docs/artifact-trust.md`` for what this does and does not guarantee.
@@ -14,6 +15,7 @@ edit of the bytes outside ``.text`` makes the reader raise anything else. See
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import operator
 import os
@@ -56,7 +58,10 @@ from cwasm.obj.info import (
     CompiledModuleInfo,
     DataRange,
     FunctionLoc,
+    FunctionTable,
+    NameTable,
     SegmentedMemoryInitialization,
+    TrampolineTable,
     check_info,
     decode_info,
 )
@@ -68,6 +73,7 @@ from cwasm.obj.integrity import (
     check_code_seal,
     mac_matches,
 )
+from cwasm.obj.offset_table import check_table_size
 from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
 WASM_MAGIC = b"\0asm"
@@ -119,6 +125,8 @@ class Artifact:
         self.bti = False
         self.page_size = 0
         self._sections: dict[str, ElfSection] = {}
+        #: table name -> whether its entries passed their check (absent: not checked yet)
+        self._tables_ok: dict[str, bool] = {}
         self._mmap: mmap.mmap | None = None
 
     # -- construction
@@ -224,39 +232,51 @@ class Artifact:
 
     def func_name(self, func_index: int) -> str | None:
         """The wasm name of a function (imports included), or None."""
-        names = self.info.func_names
-        lo, hi = 0, len(names)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if names[mid].idx < func_index:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == len(names) or names[lo].idx != func_index:
+        n = NameTable.of(self.info.func_names).find(func_index)
+        if n is None:
             return None
-        n = names[lo]
         raw = bytes(self.section_data(ELF_NAME_DATA)[n.offset : n.offset + n.len])
         return raw.decode("utf-8", errors="replace")
 
     def lookup_trap_code(self, text_offset: int) -> Trap | None:
+        """The trap recorded exactly at ``text_offset``; None if there is none or the
+        table failed its check (made at the first lookup)."""
+        if not self._table_ok(ELF_WASMTIME_TRAPS):
+            return None
         return lookup_trap_code(self.section_data(ELF_WASMTIME_TRAPS), text_offset)
 
     def lookup_file_pos(self, text_offset: int) -> int | None:
+        """The wasm offset of the code at ``text_offset``; None if it has no position or
+        the address map failed its check (made at the first lookup)."""
+        if not self._table_ok(ELF_WASMTIME_ADDRMAP):
+            return None
         return lookup_file_pos(self.section_data(ELF_WASMTIME_ADDRMAP), text_offset)
+
+    def check_tables(self) -> None:
+        """Check every entry of the trap and address tables now (``CorruptArtifactError``):
+        strictly ascending offsets inside ``.text`` and known trap codes. Loading checks
+        only their sizes; the lookups make this check on first use."""
+        check_trap_table(self.section_data(ELF_WASMTIME_TRAPS), self.text_size)
+        if ELF_WASMTIME_ADDRMAP in self._sections:
+            check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
+
+    def _table_ok(self, name: str) -> bool:
+        """True if table ``name`` passed its entry check (made once, on first use); a table
+        that fails it is never searched, so a lookup can only miss, never mislead."""
+        ok = self._tables_ok.get(name)
+        if ok is None:
+            check = check_trap_table if name == ELF_WASMTIME_TRAPS else check_address_map
+            try:
+                check(self.section_data(name), self.text_size)
+                ok = True
+            except CorruptArtifactError:
+                ok = False
+            self._tables_ok[name] = ok
+        return ok
 
     def func_by_text_offset(self, text_offset: int) -> int | None:
         """The DefinedFuncIndex whose code contains ``text_offset``, or None."""
-        funcs = self.info.funcs
-        lo, hi = 0, len(funcs)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if funcs[mid].wasm_func_loc.end <= text_offset:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < len(funcs) and funcs[lo].wasm_func_loc.start <= text_offset:
-            return lo
-        return None
+        return FunctionTable.of(self.info.funcs).index_at(text_offset)
 
     # -- verification
 
@@ -379,9 +399,12 @@ class Artifact:
             raise _corrupt(f"`.text` size {text.size:#x} is not a multiple of {page:#x}")
 
     def _check_tables(self) -> None:
-        check_trap_table(self.section_data(ELF_WASMTIME_TRAPS), self.text_size)
+        """The cheap load-time part of the table checks: each size matches its count. The
+        entries (order, bounds, codes) are checked on first lookup (``_table_ok``): only
+        backtraces read them."""
+        check_table_size(self.section_data(ELF_WASMTIME_TRAPS), ELF_WASMTIME_TRAPS, 1)
         if ELF_WASMTIME_ADDRMAP in self._sections:
-            check_address_map(self.section_data(ELF_WASMTIME_ADDRMAP), self.text_size)
+            check_table_size(self.section_data(ELF_WASMTIME_ADDRMAP), ELF_WASMTIME_ADDRMAP, 4)
 
     def _check_loc(self, loc: FunctionLoc, what: str, limit: int) -> None:
         if loc.end > limit:
@@ -400,33 +423,71 @@ class Artifact:
 
     def _check_code_locations(self, info: CompiledModuleInfo) -> None:
         """Functions in order, and every entry point (functions and trampolines) non-empty,
-        inside the code (before the seal) and disjoint from every other."""
+        inside the code (before the seal) and disjoint from every other. Checked a column
+        at a time; the per-entry loop of ``_code_location_problem`` runs only to name the
+        problem."""
         limit = self.text_size - SEAL_SIZE
+        funcs = FunctionTable.of(info.funcs)
+        w2a = TrampolineTable.of(info.wasm_to_array_trampolines)
+        starts, lengths = funcs.column(1), funcs.column(2)
+        ends = list(map(operator.add, starts, lengths))
+        t_lengths = funcs.column(4)
+        t_starts = list(itertools.compress(funcs.column(3), t_lengths))
+        t_ends = list(map(operator.add, t_starts, itertools.compress(t_lengths, t_lengths)))
+        w_starts, w_lengths = w2a.column(1), w2a.column(2)
+        w_ends = list(map(operator.add, w_starts, w_lengths))
+        ok = (
+            all(lengths)
+            and all(w_lengths)
+            and max(ends, default=0) <= limit
+            and max(t_ends, default=0) <= limit
+            and max(w_ends, default=0) <= limit
+            and all(map(operator.le, ends, itertools.islice(starts, 1, None)))
+        )
+        if ok:
+            spans = sorted(
+                zip(
+                    itertools.chain(starts, t_starts, w_starts),
+                    itertools.chain(ends, t_ends, w_ends),
+                    strict=True,
+                )
+            )
+            ok = all(
+                map(
+                    operator.le,
+                    [e for _, e in spans],
+                    [s for s, _ in itertools.islice(spans, 1, None)],
+                )
+            )
+        if not ok:
+            self._code_location_problem(info, limit)
+
+    def _code_location_problem(self, info: CompiledModuleInfo, limit: int) -> None:
+        """Raise ``CorruptArtifactError`` naming the first bad code location."""
         previous_end = 0
         spans: list[tuple[int, int]] = []
         for i, f in enumerate(info.funcs):
             loc = f.wasm_func_loc
-            end = loc.start + loc.length
-            if end > limit or not loc.length:
-                self._check_loc(loc, f"function {i}", limit)
+            self._check_loc(loc, f"function {i}", limit)
             if loc.start < previous_end:
                 raise _corrupt(f"function {i} overlaps or precedes the previous function")
-            previous_end = end
-            spans.append((loc.start, end))
+            previous_end = loc.end
+            spans.append((loc.start, loc.end))
             tramp = f.array_to_wasm_trampoline
             if tramp is not None:
                 self._check_loc(tramp, f"trampoline of function {i}", limit)
-                spans.append((tramp.start, tramp.start + tramp.length))
+                spans.append((tramp.start, tramp.end))
         for ty, loc in info.wasm_to_array_trampolines:
             self._check_loc(loc, f"wasm-to-array trampoline of type {ty}", limit)
-            spans.append((loc.start, loc.start + loc.length))
+            spans.append((loc.start, loc.end))
         spans.sort()
-        if not all(map(operator.le, [e for _, e in spans], [s for s, _ in spans[1:]])):
-            i = next(i for i in range(len(spans) - 1) if spans[i][1] > spans[i + 1][0])
-            raise _corrupt(
-                f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the code at "
-                f"{spans[i][0]:#x}..{spans[i][1]:#x}"
-            )
+        for i in range(len(spans) - 1):
+            if spans[i][1] > spans[i + 1][0]:
+                raise _corrupt(
+                    f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the "
+                    f"code at {spans[i][0]:#x}..{spans[i][1]:#x}"
+                )
+        raise _corrupt("the code locations are inconsistent")  # not reached: a check above fails
 
     def _check_info(self) -> None:
         info = decode_info(self.section_data(ELF_WASMTIME_INFO))
@@ -435,12 +496,14 @@ class Artifact:
         self._check_code_locations(info)
 
         names_size = self.section_data(ELF_NAME_DATA).nbytes
-        for n in info.func_names:
-            if n.offset + n.len > names_size:
-                raise _corrupt(
-                    f"name of function {n.idx} lies outside `{ELF_NAME_DATA}` "
-                    f"({names_size:#x} bytes)"
-                )
+        names = NameTable.of(info.func_names)
+        name_ends = list(map(operator.add, names.column(1), names.column(2)))
+        if max(name_ends, default=0) > names_size:
+            i = next(i for i, end in enumerate(name_ends) if end > names_size)
+            raise _corrupt(
+                f"name of function {names[i].idx} lies outside `{ELF_NAME_DATA}` "
+                f"({names_size:#x} bytes)"
+            )
         data_size = self.data_section.nbytes
         init = info.memory_initialization
         if isinstance(init, SegmentedMemoryInitialization):

@@ -9,6 +9,7 @@ The writer is in ``elfwriter``.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import struct
 from dataclasses import dataclass
@@ -94,6 +95,18 @@ def _cstring(table: bytes, offset: int, kind: str, index: int) -> str:
         raise ElfError(
             f"name of {kind} [{index}]: string at {offset:#x} is not valid UTF-8"
         ) from None
+
+
+def _string_starts(table: bytes) -> dict[int, str]:
+    """The string at each offset of an ASCII string table where a string starts (0 and after
+    every NUL), the terminated ones only; empty for other tables. Reading names through it
+    costs a lookup each instead of a search; any other offset goes through ``_cstring``."""
+    if not table.isascii():
+        return {}
+    parts = table.decode("ascii").split("\0")
+    parts.pop()  # after the last NUL: not terminated
+    offsets = itertools.accumulate((len(p) + 1 for p in parts), initial=0)
+    return dict(zip(offsets, parts, strict=False))
 
 
 class ElfFile:
@@ -264,6 +277,7 @@ class ElfFile:
         if strtab.sh_type != SHT_STRTAB:
             raise ElfError(f"symbol table link [{symtab.link}] is not a string table")
         names = bytes(self.section_data(strtab))
+        starts = _string_starts(names)
         count = symtab.size // ELF64_SYM_SIZE
         if symtab.info > count:
             raise ElfError(f"symbol table claims {symtab.info} locals but has {count} symbols")
@@ -279,7 +293,9 @@ class ElfFile:
                 if st_shndx == SHN_XINDEX:
                     raise ElfError(f"symbol [{i}] uses extended section indices (unsupported)")
                 raise ElfError(f"symbol [{i}] refers to section [{st_shndx}], which does not exist")
-            name = _cstring(names, st_name, "symbol", i) if st_name else ""
+            name = starts.get(st_name)
+            if name is None:  # inside another string, or bad: the checked path
+                name = _cstring(names, st_name, "symbol", i) if st_name else ""
             append(
                 new(
                     ElfSymbol,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import operator
 import struct
+from collections.abc import Sequence
 
 from cwasm.obj.errors import CorruptArtifactError
 
@@ -38,10 +39,9 @@ def table_count(section: bytes | memoryview, value_size: int) -> int | None:
     return count
 
 
-def read_offset_table(
-    section: bytes | memoryview, name: str, value_size: int
-) -> tuple[tuple[int, ...], bytes | memoryview]:
-    """The text offsets and the bytes of the values; the section size must match exactly."""
+def check_table_size(section: bytes | memoryview, name: str, value_size: int) -> int:
+    """The entry count; ``CorruptArtifactError`` unless the section size matches it exactly
+    (the cheap check made at load; the entries are checked at first lookup)."""
     if len(section) < 4:
         raise CorruptArtifactError(
             f"`{name}` is {len(section)} bytes, too small for its entry count"
@@ -52,6 +52,14 @@ def read_offset_table(
         raise CorruptArtifactError(
             f"`{name}` claims {count} entries ({size} bytes) but is {len(section)} bytes"
         )
+    return count
+
+
+def read_offset_table(
+    section: bytes | memoryview, name: str, value_size: int
+) -> tuple[tuple[int, ...], bytes | memoryview]:
+    """The text offsets and the bytes of the values; the section size must match exactly."""
+    count = check_table_size(section, name, value_size)
     offsets: tuple[int, ...] = struct.unpack_from(f"<{count}I", section, 4)
     return offsets, section[4 + 4 * count :]
 
@@ -68,6 +76,6 @@ def check_offsets(offsets: tuple[int, ...], name: str, noun: str, text_size: int
         )
 
 
-def strictly_ascending(values: tuple[int, ...]) -> bool:
+def strictly_ascending(values: Sequence[int]) -> bool:
     """True if every value is greater than the one before (a C-level pairwise scan)."""
     return all(map(operator.lt, values, itertools.islice(values, 1, None)))

@@ -18,6 +18,7 @@ from cwasm.errors import CwasmError
 from cwasm.obj.engine import DEFAULT_WASM_FEATURES, EngineMetadata
 from cwasm.obj.integrity import check_key
 from cwasm.runtime.config import Config
+from cwasm.runtime.native import x86_cpuid1_ecx
 from cwasm.wasm.types import FuncType
 
 
@@ -36,8 +37,17 @@ def host_target() -> str:
     return f"{arch}-unknown-{system}"
 
 
-@functools.cache  # the CPU does not change while we run; /proc/cpuinfo is slow to read
+#: CPUID leaf 1, ECX: SSE4.1
+_ECX_SSE4_1 = 1 << 19
+
+
+@functools.cache  # the CPU does not change while we run
 def _host_cpu_features() -> tuple[str, ...]:
+    if host_target().startswith("x86_64"):  # ask the CPU: quicker than /proc/cpuinfo
+        try:
+            return ("sse4.1",) if x86_cpuid1_ecx() & _ECX_SSE4_1 else ()
+        except (OSError, CwasmError):
+            pass
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:

@@ -15,6 +15,7 @@ failure, and the trampoline traps out to the nearest entry.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,37 @@ def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCode
     if c is None:
         c = _codecs[key] = SlotCodec(types, raw=raw, decode=decode)
     return c
+
+
+@functools.cache
+def _store_class() -> type[Store]:
+    """``Store``, imported on first use (the store module imports this one)."""
+    from cwasm.runtime.store import Store
+
+    return Store
+
+
+def _function_pointer(callback: Any) -> int:
+    """The address a ctypes callback object holds (what ``ctypes.cast`` to ``c_void_p``
+    gives, read straight from the object's buffer)."""
+    return ctypes.c_void_p.from_address(ctypes.addressof(callback)).value or 0
+
+
+#: the codecs of each signature, in ``Func._init_codecs``'s order (one lookup per Func)
+_signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
+
+
+def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
+    """API in/out, raw in/out, and what a host function receives and returns."""
+    p, r = ty.params, ty.results
+    return (
+        codec(p, raw=False, decode=False),
+        codec(r, raw=False, decode=True),
+        codec(p, raw=True, decode=False),
+        codec(r, raw=True, decode=True),
+        codec(p, raw=False, decode=True),
+        codec(r, raw=False, decode=False),
+    )
 
 
 #: makes the call path of one wasm function of a given signature (see ``_call_factory``)
@@ -164,9 +196,7 @@ class Func:
         Python values rather than being wrapped in ``Val``. If ``access_caller`` is set to
         ``True`` then the first argument given to ``func`` is an instance of type
         ``Caller``. Its results are checked against ``ty`` wherever it is called from."""
-        from cwasm.runtime.store import Store  # the store imports this module
-
-        if not isinstance(store, Store):
+        if not isinstance(store, _store_class()):
             raise TypeError("expected a Store")
         if not isinstance(ty, FuncType):
             raise TypeError("expected a FuncType")
@@ -185,9 +215,7 @@ class Func:
         self._hostctx = (ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8))()
         self._hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
         self._hostctx[vo.CTX_STORE // 8] = store.ctx_address
-        self._hostctx[vo.HOSTCTX_CALLBACK // 8] = (
-            ctypes.cast(self._callback, ctypes.c_void_p).value or 0
-        )
+        self._hostctx[vo.HOSTCTX_CALLBACK // 8] = _function_pointer(self._callback)
         self.hostctx_address = ctypes.addressof(self._hostctx)
         self.type_id = store.engine.type_id(self.wasm_type)
         self._funcref = (ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8))()
@@ -221,15 +249,15 @@ class Func:
         return self
 
     def _init_codecs(self) -> None:
-        p, r = self.wasm_type.params, self.wasm_type.results
-        self._nres = len(r)
-        self._api_in = codec(p, raw=False, decode=False)
-        self._api_out = codec(r, raw=False, decode=True)
-        self._raw_in = codec(p, raw=True, decode=False)
-        self._raw_out = codec(r, raw=True, decode=True)
+        ty = self.wasm_type
+        codecs = _signature_codecs.get(ty)
+        if codecs is None:
+            codecs = _signature_codecs[ty] = _codecs_of(ty)
+        self._nres = len(ty.results)
+        self._api_in, self._api_out, self._raw_in, self._raw_out, host_args, host_results = codecs
         if self._host is not None:  # what a host function receives, and returns
-            self._host_args = codec(p, raw=False, decode=True)
-            self._host_results = codec(r, raw=False, decode=False)
+            self._host_args = host_args
+            self._host_results = host_results
 
     # --- wasmtime-py API ---
 

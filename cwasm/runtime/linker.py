@@ -204,8 +204,9 @@ class Linker(Closable):
         self._check_open()
         if module.engine is not self.engine or store.engine is not self.engine:
             raise LinkError("the module, the store and the linker belong to different engines")
+        module._check_open()
         imports: list[Extern] = []
-        for imp in module.imports:
+        for imp in module.compiled.m.imports:  # the names only: no ImportType objects
             item = self._items.get((imp.module, imp.name))
             if item is None:
                 raise LinkError(f"unknown import: `{imp.module}::{imp.name}` has not been defined")

@@ -20,7 +20,7 @@ from cwasm.abi.vmoffsets import VMOffsets
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
-from cwasm.obj.info import CompiledModuleInfo
+from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
 from cwasm.runtime import guard
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
@@ -58,15 +58,17 @@ class CompiledModule:
         handler = guard.builtin_block(artifact) if engine.is_native and engine.guard_pages else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
-        self.func_addrs = [base + f.wasm_func_loc.start for f in self.info.funcs]
+        funcs = FunctionTable.of(self.info.funcs)
+        self.func_addrs = [base + start for start in funcs.column(1)]
         self.entry_addrs = [
-            base + f.array_to_wasm_trampoline.start if f.array_to_wasm_trampoline else 0
-            for f in self.info.funcs
+            base + start if length else 0
+            for start, length in zip(funcs.column(3), funcs.column(4), strict=True)
         ]
         #: engine type id -> address of this module's wasm-to-array trampoline of that type
         self.wasm_to_array: dict[int, int] = {}
-        for ti, loc in self.info.wasm_to_array_trampolines:
-            self.wasm_to_array.setdefault(self.type_ids[ti], base + loc.start)
+        w2a = TrampolineTable.of(self.info.wasm_to_array_trampolines)
+        for ti, start in zip(w2a.column(0), w2a.column(1), strict=True):
+            self.wasm_to_array.setdefault(self.type_ids[ti], base + start)
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         if base:
@@ -80,7 +82,8 @@ class CompiledModule:
         funcref of any type the code may call gets its ``wasm_call`` from the modules of
         its store (``cwasm.runtime.module_registry``), so an artifact written before cwasm
         compiled them all (only the imported types') is refused rather than run."""
-        have = {self.m.types[ti] for ti, _ in self.info.wasm_to_array_trampolines}
+        w2a = TrampolineTable.of(self.info.wasm_to_array_trampolines)
+        have = {self.m.types[ti] for ti in w2a.column(0)}
         for ti, ft in enumerate(self.m.types):
             if ft not in have:
                 raise CwasmError(

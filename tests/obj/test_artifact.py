@@ -210,23 +210,8 @@ def test_section_content_checks() -> None:
     cases: list[tuple[bytes, str]] = [
         (with_section(blob, ".wasmtime.bti", b"\0\0"), "invalid `.wasmtime.bti`"),
         (with_section(blob, ".text", b"\x90" * 100), "not a multiple of 0x1000"),
-        (
-            with_section(blob, ".wasmtime.traps", struct.pack("<3I2B", 2, 9, 4, 1, 1)),
-            "ascending",
-        ),
-        (
-            with_section(blob, ".wasmtime.traps", struct.pack("<IIB", 1, 0x1000, 1)),
-            "outside `.text`",
-        ),
-        (
-            with_section(blob, ".wasmtime.traps", struct.pack("<IIB", 1, 8, 99)),
-            "unknown trap code 99",
-        ),
         (with_section(blob, ".wasmtime.traps", struct.pack("<IIB", 2, 8, 1)), "claims 2 entries"),
-        (
-            with_section(blob, ".wasmtime.addrmap", struct.pack("<5I", 2, 9, 8, 0, 0)),
-            "ascending",
-        ),
+        (with_section(blob, ".wasmtime.addrmap", struct.pack("<3I", 2, 9, 8)), "claims 2 entries"),
         (with_section(blob, ".wasmtime.info", b"\x01\x00"), "`.wasmtime.info` is corrupt"),
         (with_section(blob, ".wasmtime.info", b"\x07"), "format version 7"),
         (with_section(blob, ".wasmtime.engine", b"\x00\x06" + b"28.0.0" + b"\0"), "Wasmtime"),
@@ -234,6 +219,34 @@ def test_section_content_checks() -> None:
     for data, message in cases:
         with pytest.raises(ArtifactError, match=message):
             Artifact.from_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "message"),
+    [
+        (".wasmtime.traps", struct.pack("<3I2B", 2, 140, 10, 7, 1), "ascending"),
+        (".wasmtime.traps", struct.pack("<IIB", 1, 0x1000, 1), "outside `.text`"),
+        (".wasmtime.traps", struct.pack("<IIB", 1, 140, 99), "unknown trap code 99"),
+        (".wasmtime.addrmap", struct.pack("<5I", 2, 140, 10, 0x66, 0x45), "ascending"),
+        (".wasmtime.addrmap", struct.pack("<3I", 1, 0x1000, 0x66), "outside `.text`"),
+    ],
+)
+def test_table_entries_are_checked_at_first_lookup(name: str, table: bytes, message: str) -> None:
+    """Loading checks only the tables' sizes; the first lookup checks every entry, and a
+    table that fails finds nothing (no position, no trap code) instead of a wrong answer."""
+    blob = with_section(sample_artifact(), name, table)
+    a = Artifact.from_bytes(blob)  # loads: the entries are not read yet
+    assert a.lookup_trap_code(140) is (
+        None if name == ".wasmtime.traps" else Trap.MemoryOutOfBounds
+    )
+    assert a.lookup_file_pos(150) == (None if name == ".wasmtime.addrmap" else 0x66)
+    with pytest.raises(CorruptArtifactError, match=message):
+        a.check_tables()
+    # the intact sample answers both lookups, and its tables pass the full check
+    good = Artifact.from_bytes(sample_artifact())
+    good.check_tables()
+    assert good.lookup_trap_code(140) is Trap.MemoryOutOfBounds
+    assert good.lookup_file_pos(150) == 0x66
 
 
 def test_misaligned_text_is_reported() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -20,11 +21,14 @@ from cwasm.obj.info import (
     DataRange,
     FunctionLoc,
     FunctionName,
+    FunctionTable,
     MemoryInitializer,
     Metadata,
+    NameTable,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     StaticMemoryInitializer,
+    TrampolineTable,
     check_info,
     check_module,
     decode_info,
@@ -119,7 +123,7 @@ def test_random_bytes_never_crash_the_decoder(raw: bytes) -> None:
 def test_other_format_versions_are_rejected_clearly() -> None:
     data = encode_info(CompiledModuleInfo())
     assert data[0] == INFO_FORMAT_VERSION
-    for version in (0, INFO_FORMAT_VERSION + 1, 300):
+    for version in (0, INFO_FORMAT_VERSION - 1, INFO_FORMAT_VERSION + 1, 300):
         w = Writer()
         w.varint(version)
         with pytest.raises(CorruptArtifactError, match=f"format version {version}"):
@@ -221,3 +225,42 @@ def test_passive_data_lookup() -> None:
     assert info.passive_data_range(4) == DataRange(4, 9)
     assert info.passive_data_range(1) == DataRange(0, 4)
     assert info.passive_data_range(0) is None and info.passive_data_range(5) is None
+
+
+def test_packed_tables_read_in_bulk_equal_their_records() -> None:
+    """The per-function tables decode as packed rows that compare, index, slice and
+    iterate like the tuples of records they were written from."""
+    funcs = (
+        CompiledFunctionInfo(0x41, FunctionLoc(0, 100), FunctionLoc(256, 60)),
+        CompiledFunctionInfo(0x60, FunctionLoc(128, 100)),
+    )
+    names = (FunctionName(0, 0, 5), FunctionName(3, 5, 2))
+    w2a = ((0, FunctionLoc(320, 80)),)
+    table = FunctionTable.of(funcs)
+    assert table == funcs and funcs == table and list(table) == list(funcs)
+    assert table[1] == funcs[1] and table[-1] == funcs[-1] and table[:1] == funcs[:1]
+    assert hash(table) == hash(funcs)
+    assert FunctionTable.from_bytes(table.to_bytes()) == table
+    assert list(table.column(1)) == [0, 128] and list(table.column(4)) == [60, 0]
+    assert [table.index_at(o) for o in (0, 99, 100, 128, 227, 228)] == [0, 0, None, 1, 1, None]
+    assert NameTable.of(names).find(3) == names[1] and NameTable.of(names).find(1) is None
+    assert TrampolineTable.of(w2a) == w2a
+    with pytest.raises(IndexError):
+        table[2]
+    # a partial row, or an absent trampoline with a start, stands for no record
+    for raw in (table.to_bytes()[:-4], struct.pack("<5I", 1, 0, 4, 8, 0)):
+        with pytest.raises(ValueError):
+            FunctionTable.from_bytes(raw)
+    with pytest.raises(ValueError, match="length 0"):
+        FunctionTable.of((CompiledFunctionInfo(0, FunctionLoc(0, 4), FunctionLoc(8, 0)),))
+
+
+def test_a_corrupt_packed_table_is_a_corrupt_info() -> None:
+    info = CompiledModuleInfo(funcs=(CompiledFunctionInfo(0x41, FunctionLoc(0, 4)),))
+    data = encode_info(info)
+    assert decode_info(data) == info
+    row = struct.pack("<5I", 0x41, 0, 4, 0, 0)
+    assert data.count(row) == 1
+    bad = data.replace(row, struct.pack("<5I", 0x41, 0, 4, 16, 0))
+    with pytest.raises(CorruptArtifactError, match="absent trampoline has a start"):
+        decode_info(bad)

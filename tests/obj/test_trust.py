@@ -17,7 +17,12 @@ import pytest
 import cwasm
 from cwasm.cache import CacheKeyError, CacheOutcome, CompileCache, load_or_compile
 from cwasm.obj.artifact import Artifact
-from cwasm.obj.constants import ELF_TEXT, ELF_WASMTIME_INFO, ELF_WASMTIME_TRAPS
+from cwasm.obj.constants import (
+    ELF_TEXT,
+    ELF_WASMTIME_ADDRMAP,
+    ELF_WASMTIME_INFO,
+    ELF_WASMTIME_TRAPS,
+)
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.errors import CorruptArtifactError, UnauthenticatedArtifactError
 from cwasm.obj.info import FunctionLoc, decode_info, encode_info
@@ -159,8 +164,46 @@ def test_unknown_trap_code_is_refused(artifact: bytes) -> None:
     out = bytearray(artifact)
     out[sec.offset + sec.size - 1] = 0xEE  # the last trap code
     reseal(out)
+    # the entries are checked at the first lookup, which then finds nothing
+    a = Artifact.from_bytes(bytes(out))
+    count = struct.unpack_from("<I", out, sec.offset)[0]
+    offset = struct.unpack_from("<I", out, sec.offset + 4 * count)[0]  # the last entry's
+    assert a.lookup_trap_code(offset) is None
     with pytest.raises(CorruptArtifactError, match="unknown trap code 238"):
-        _load(bytes(out))
+        a.check_tables()
+
+
+def test_a_disordered_address_map_gives_no_position_never_a_wrong_one() -> None:
+    """The address map's entries are checked at the first backtrace, not at load: an
+    artifact whose map is out of order loads and runs, and its backtraces keep the right
+    functions but no wasm positions; the intact one gives wasmtime-py's positions."""
+    import wasmtime
+
+    wat = '(module (func $inner unreachable) (func $f (export "f") call $inner))'
+
+    def frames(make: Any, mod: Any) -> list[tuple[int, str | None, int | None]]:
+        engine = make.Engine()
+        store = make.Store(engine)
+        inst = make.Instance(store, mod(engine), [])
+        with pytest.raises(make.Trap) as e:
+            inst.exports(store)["f"](store)
+        return [(f.func_index, f.func_name, f.module_offset) for f in e.value.frames]
+
+    blob = cwasm.Module(_engine(), wat).serialize()
+    expected = frames(wasmtime, lambda engine: wasmtime.Module(engine, wat))
+    assert frames(cwasm, lambda engine: cwasm.Module.deserialize(engine, blob)) == expected
+    assert all(pos is not None for _, _, pos in expected)
+
+    sec = ElfFile.parse(blob).section(ELF_WASMTIME_ADDRMAP)
+    assert sec is not None
+    count = struct.unpack_from("<I", blob, sec.offset)[0]
+    assert count >= 2
+    out = bytearray(blob)
+    offsets = struct.unpack_from(f"<{count}I", blob, sec.offset + 4)
+    struct.pack_into(f"<{count}I", out, sec.offset + 4, *reversed(offsets))  # descending
+    reseal(out)
+    corrupt = frames(cwasm, lambda engine: cwasm.Module.deserialize(engine, bytes(out)))
+    assert corrupt == [(index, name, None) for index, name, _ in expected]
 
 
 def test_text_offset_is_checked(artifact: bytes) -> None:

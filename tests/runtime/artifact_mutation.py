@@ -34,7 +34,7 @@ from cwasm.obj.constants import (
     ELF_WASMTIME_INFO,
 )
 from cwasm.obj.elf import ElfFile
-from cwasm.obj.info import decode_info, encode_info
+from cwasm.obj.info import PackedTable, decode_info, encode_info
 from cwasm.obj.integrity import CHECKSUM_SIZE, artifact_checksum
 
 #: set (to anything) to skip the code-seal check in the workers, which shows what the
@@ -155,6 +155,8 @@ def _int_leaves(obj: object, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any
         return out
     if isinstance(obj, int):
         return [(path, obj)]
+    if isinstance(obj, PackedTable):  # the per-function tables: edited as tuples
+        obj = tuple(obj)
     if isinstance(obj, tuple):
         out.append((path, obj))
         for i, item in enumerate(obj):
@@ -170,7 +172,7 @@ def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]
-    if isinstance(obj, tuple):
+    if isinstance(obj, tuple | PackedTable):
         items = list(obj)
         items[head] = _replace(items[head], rest, value)
         return tuple(items)

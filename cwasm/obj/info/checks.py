@@ -7,8 +7,16 @@ runtime trusts any of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.info.schema import CompiledModuleInfo, SegmentedMemoryInitialization
+from cwasm.obj.info.schema import (
+    CompiledModuleInfo,
+    NameTable,
+    SegmentedMemoryInitialization,
+    TrampolineTable,
+)
+from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     ConstExpr,
@@ -196,13 +204,26 @@ def check_info(info: CompiledModuleInfo) -> None:
         previous = idx
     if len(info.funcs) != m.num_defined_funcs:
         raise _bad(f"{len(info.funcs)} compiled functions for {m.num_defined_funcs} defined")
+    names = NameTable.of(info.func_names).column(0)
+    if not _ascending_below(names, len(m.functions)):
+        idx = _first_out_of_order(names, len(m.functions))
+        raise _bad(f"function name for index {idx} is out of order or out of range")
+    types = TrampolineTable.of(info.wasm_to_array_trampolines).column(0)
+    if not _ascending_below(types, len(m.types)):
+        ty = _first_out_of_order(types, len(m.types))
+        raise _bad(f"wasm-to-array trampoline for type {ty} is out of order or out of range")
+
+
+def _ascending_below(values: Sequence[int], bound: int) -> bool:
+    """True if ``values`` ascend strictly and all are below ``bound`` (checked in C)."""
+    return strictly_ascending(values) and (not values or values[-1] < bound)
+
+
+def _first_out_of_order(values: Sequence[int], bound: int) -> int:
+    """The first value not above the one before it or not below ``bound``."""
     previous = -1
-    for n in info.func_names:
-        if n.idx <= previous or n.idx >= len(m.functions):
-            raise _bad(f"function name for index {n.idx} is out of order or out of range")
-        previous = n.idx
-    previous = -1
-    for ty, _loc in info.wasm_to_array_trampolines:
-        if ty <= previous or ty >= len(m.types):
-            raise _bad(f"wasm-to-array trampoline for type {ty} is out of order or out of range")
-        previous = ty
+    for v in values:
+        if v <= previous or v >= bound:
+            return v
+        previous = v
+    raise _bad("a table is out of order")  # not reached: _ascending_below said so

@@ -2,7 +2,8 @@
 
 Encoding: ``INFO_FORMAT_VERSION`` as a varint, then the fields listed in ``INFO_FIELDS``
 in postcard (see ``postcard.py``), the ``ModuleRecord``'s among them; trailing bytes are
-rejected. Integers inside constant expressions are
+rejected. The per-function tables (and the function type indices) are postcard byte
+strings of little-endian u32 words, fixed-width rows read in bulk (``packed``). Integers inside constant expressions are
 encoded as arbitrary-precision zigzag varints so any operator value round-trips. Every
 decoding problem raises ``CorruptArtifactError``.
 """
@@ -10,23 +11,24 @@ decoding problem raises ``CorruptArtifactError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cwasm.errors import ArtifactError
 from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.info.packed import PackedTable, pack_u32_words, u32_words
 from cwasm.obj.info.schema import (
-    CompiledFunctionInfo,
     CompiledModuleInfo,
     DataRange,
-    FunctionLoc,
-    FunctionName,
+    FunctionTable,
     MemoryInitialization,
     MemoryInitializer,
     Metadata,
+    NameTable,
     SegmentedMemoryInitialization,
     StaticMemoryInitialization,
     StaticMemoryInitializer,
+    TrampolineTable,
 )
 from cwasm.obj.postcard import Reader, Writer
 from cwasm.wasm.module import ModuleRecord
@@ -48,7 +50,10 @@ from cwasm.wasm.types import (
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 1
+INFO_FORMAT_VERSION = 2
+
+#: the value type of each byte that encodes one
+_VALTYPES: dict[int, ValType] = {int(t): t for t in ValType}
 
 T = TypeVar("T")
 
@@ -98,11 +103,6 @@ def _w_constexpr(w: Writer, e: ConstExpr) -> None:
 def _w_range(w: Writer, r: DataRange) -> None:
     w.varint(r.start)
     w.varint(r.end)
-
-
-def _w_loc(w: Writer, loc: FunctionLoc) -> None:
-    w.varint(loc.start)
-    w.varint(loc.length)
 
 
 def _w_import(w: Writer, imp: Import) -> None:
@@ -180,23 +180,6 @@ def _w_passive(w: Writer, item: tuple[int, DataRange]) -> None:
     _w_range(w, item[1])
 
 
-def _w_func(w: Writer, f: CompiledFunctionInfo) -> None:
-    w.varint(f.start_srcloc)
-    _w_loc(w, f.wasm_func_loc)
-    w.option(f.array_to_wasm_trampoline, lambda loc: _w_loc(w, loc))
-
-
-def _w_func_name(w: Writer, n: FunctionName) -> None:
-    w.varint(n.idx)
-    w.varint(n.offset)
-    w.varint(n.len)
-
-
-def _w_trampoline(w: Writer, t: tuple[int, FunctionLoc]) -> None:
-    w.varint(t[0])
-    _w_loc(w, t[1])
-
-
 def _w_meta(w: Writer, meta: Metadata) -> None:
     w.bool(meta.has_unparsed_debuginfo)
     w.varint(meta.code_section_offset)
@@ -208,6 +191,19 @@ def _w_meta(w: Writer, meta: Metadata) -> None:
         _w_range(w, d[1])
 
     w.seq(meta.dwarf, dwarf)
+
+
+def _packed_of(kind: type[PackedTable[T]]) -> Callable[[Writer, Sequence[T]], None]:
+    """A writer of a packed table of ``kind``: its rows as one postcard byte string."""
+
+    def write(w: Writer, items: Sequence[T]) -> None:
+        w.bytes(kind.of(items).to_bytes())
+
+    return write
+
+
+def _w_u32_words(w: Writer, values: Sequence[int]) -> None:
+    w.bytes(pack_u32_words(values))
 
 
 def _seq_of(item: Callable[[Writer, T], None]) -> Callable[[Writer, Sequence[T]], None]:
@@ -223,46 +219,11 @@ def _seq_of(item: Callable[[Writer, T], None]) -> Callable[[Writer, Sequence[T]]
 # Decoding
 
 
-def _record_maker(cls: type[T]) -> Callable[..., T]:
-    """A constructor for a frozen, slotted dataclass that skips its generated ``__init__``.
-
-    The result is the same (equal, hashable, frozen) instance at about half the cost, which
-    matters for the per-function records decoded on every load.
-    """
-    setters = tuple(getattr(cls, f.name).__set__ for f in fields(cls))  # type: ignore[arg-type]
-    new = object.__new__
-    if len(setters) == 2:
-        s0, s1 = setters
-
-        def make2(a: object, b: object) -> T:
-            obj = new(cls)
-            s0(obj, a)
-            s1(obj, b)
-            return obj
-
-        return make2
-    s0, s1, s2 = setters
-
-    def make3(a: object, b: object, c: object) -> T:
-        obj = new(cls)
-        s0(obj, a)
-        s1(obj, b)
-        s2(obj, c)
-        return obj
-
-    return make3
-
-
-_new_loc = _record_maker(FunctionLoc)
-_new_func = _record_maker(CompiledFunctionInfo)
-_new_name = _record_maker(FunctionName)
-
-
 class _Decoder(Reader):
     """Reads the record back, turning every out-of-range value into ``CorruptArtifactError``.
 
     Loading an artifact decodes this record every time, so the common one-byte varint is
-    read inline and the per-function tables are decoded in flat loops.
+    read inline; the per-function tables are packed u32 rows read in bulk (``packed``).
     """
 
     __slots__ = ()
@@ -293,10 +254,21 @@ class _Decoder(Reader):
 
     def valtype(self) -> ValType:
         b = self.u8()
+        t = _VALTYPES.get(b)
+        if t is None:
+            raise CorruptArtifactError(f"invalid value type byte {b:#x}")
+        return t
+
+    def valtypes(self) -> tuple[ValType, ...]:
+        """A sequence of value types (one byte each, so read as one slice)."""
+        n = self.count()
+        p = self.pos
+        raw = self.data[p : p + n]
+        self.pos = p + n
         try:
-            return ValType(b)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid value type byte {b:#x}") from None
+            return tuple(map(_VALTYPES.__getitem__, raw))
+        except KeyError as e:
+            raise CorruptArtifactError(f"invalid value type byte {e.args[0]:#x}") from None
 
     def limits(self) -> Limits:
         lo = self.u64()
@@ -304,7 +276,7 @@ class _Decoder(Reader):
         return Limits(lo, hi)
 
     def functype(self) -> FuncType:
-        return FuncType(self.tuple_of(self.valtype), self.tuple_of(self.valtype))
+        return FuncType(self.valtypes(), self.valtypes())
 
     def tabletype(self) -> TableType:
         return TableType(self.valtype(), self.limits())
@@ -333,9 +305,6 @@ class _Decoder(Reader):
         if end < start:
             raise CorruptArtifactError(f"invalid range {start:#x}..{end:#x}")
         return DataRange(start, end)
-
-    def loc(self) -> FunctionLoc:
-        return FunctionLoc(self.u32(), self.u32())
 
     def kind(self) -> ExternKind:
         b = self.u8()
@@ -393,9 +362,6 @@ class _Decoder(Reader):
     def passive(self) -> tuple[int, DataRange]:
         return self.u32(), self.range_()
 
-    def trampoline(self) -> tuple[int, FunctionLoc]:
-        return self.u32(), self.loc()
-
     def meta(self) -> Metadata:
         return Metadata(
             has_unparsed_debuginfo=self.bool(),
@@ -412,25 +378,16 @@ class _Decoder(Reader):
             raise self._eof()
         return n
 
-    def funcs(self) -> tuple[CompiledFunctionInfo, ...]:
-        u32, u8 = self.u32, self.u8
-        out = []
-        for _ in range(self.count()):
-            srcloc = u32()
-            loc = _new_loc(u32(), u32())
-            tag = u8()
-            if tag == 0:
-                tramp = None
-            elif tag == 1:
-                tramp = _new_loc(u32(), u32())
-            else:
-                raise CorruptArtifactError(f"postcard option tag out of range: {tag}")
-            out.append(_new_func(srcloc, loc, tramp))
-        return tuple(out)
+    def u32_words(self) -> tuple[int, ...]:
+        """A byte string of little-endian u32 words."""
+        raw = self.bytes()
+        if len(raw) % 4:
+            raise CorruptArtifactError(f"{len(raw)} bytes are not a whole number of u32 words")
+        return tuple(u32_words(raw))
 
-    def func_names(self) -> tuple[FunctionName, ...]:
-        u32 = self.u32
-        return tuple([_new_name(u32(), u32(), u32()) for _ in range(self.count())])
+    def packed(self, kind: type[PackedTable[T]]) -> PackedTable[T]:
+        """A packed table of ``kind`` (``ValueError`` for a partial or impossible row)."""
+        return kind.from_bytes(self.bytes())
 
     def info(self) -> CompiledModuleInfo:
         version = self.u32()
@@ -469,7 +426,7 @@ INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("name", _w_name, lambda d: d.option(d.str)),
     InfoField("module.types", _seq_of(_w_functype), lambda d: d.tuple_of(d.functype)),
     InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
-    InfoField("module.functions", _seq_of(_w_u32), lambda d: d.tuple_of(d.u32)),
+    InfoField("module.functions", _w_u32_words, _Decoder.u32_words),
     InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
     InfoField("module.memories", _seq_of(_w_memorytype), lambda d: d.tuple_of(d.memorytype)),
     InfoField("module.globals", _seq_of(_w_globaltype), lambda d: d.tuple_of(d.globaltype)),
@@ -484,10 +441,12 @@ INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("module.num_imported_tables", _w_u32, _Decoder.u32),
     InfoField("module.num_imported_memories", _w_u32, _Decoder.u32),
     InfoField("module.num_imported_globals", _w_u32, _Decoder.u32),
-    InfoField("funcs", _seq_of(_w_func), _Decoder.funcs),
-    InfoField("func_names", _seq_of(_w_func_name), _Decoder.func_names),
+    InfoField("funcs", _packed_of(FunctionTable), lambda d: d.packed(FunctionTable)),
+    InfoField("func_names", _packed_of(NameTable), lambda d: d.packed(NameTable)),
     InfoField(
-        "wasm_to_array_trampolines", _seq_of(_w_trampoline), lambda d: d.tuple_of(d.trampoline)
+        "wasm_to_array_trampolines",
+        _packed_of(TrampolineTable),
+        lambda d: d.packed(TrampolineTable),
     ),
     InfoField("meta", _w_meta, _Decoder.meta),
 )
