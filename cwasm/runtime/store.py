@@ -35,6 +35,15 @@ class HostCallError(CwasmError):
     """Python could not run a host function at all, so there is no exception to re-raise."""
 
 
+class StoreBusyError(CwasmError):
+    """The store's wasm is running on another thread (see ``Store``: one thread at a time)."""
+
+
+_BUSY = (
+    "the store is in use by another thread: its wasm is running there, and a store "
+    "serves one thread at a time"
+)
+
 #: native stack kept free below the wasm stack limit, for host calls and trap handling
 STACK_MARGIN = 256 * 1024
 
@@ -60,6 +69,16 @@ class Store(Closable):
     ``close()`` (or leaving a ``with Store() as store:`` block) ends its use: every method
     then raises ``ValueError``, as do calls into its wasm and creating objects in it. Its
     WASI files are closed then; the memory of its objects goes when Python collects them.
+
+    Threads: wasm runs without the GIL, so other Python threads keep running meanwhile.
+    A store may be used from any thread, one at a time: while wasm of the store runs on a
+    thread (from the call into wasm until it returns, host functions it calls included),
+    the store belongs to that thread, and from any other thread entering its wasm (a
+    call, an instantiation), growing its memories or tables, setting their elements,
+    ``set_limits``, ``gc`` and ``close`` raise ``CwasmError`` (``StoreBusyError``).
+    What cannot disturb the running wasm stays allowed from every thread: reading and
+    writing linear memory bytes (they race with the wasm like any shared memory),
+    reading table elements and globals, setting globals, creating objects in the store.
     """
 
     def __init__(self, engine: Engine | None = None, data: Any = None) -> None:
@@ -78,6 +97,8 @@ class Store(Closable):
         ctx[vo.STORE_LONGJMP // 8] = LONGJMP_ADDRESS
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
         self.thread = 0
+        #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
+        self.entries = 0
         self.enter_thread()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
@@ -110,16 +131,37 @@ class Store(Closable):
         """Adopt the calling thread: wasm entered from it never runs past its stack's end.
 
         Every entry into wasm from another thread than the last one comes here, and so
-        does every entry once the store is closed (``close`` forgets the thread)."""
+        does every entry once the store is closed (``close`` forgets the thread). A call
+        counts itself in ``entries`` before it compares threads, so more than its own
+        entry means wasm of the store runs (or is being entered) on another thread: the
+        store is busy. The test and the claim below are one run of bytecodes without a
+        call, which no other Python thread can interleave with."""
         self._check_open()
-        self.thread = threading.get_ident()
+        me = threading.get_ident()
+        if self.entries > 1:
+            raise StoreBusyError(_BUSY)
+        self.thread = me
         bounds = thread_stack_bounds()
         floor = 0
         if bounds is not None:
             floor = bounds[0] + STACK_MARGIN
         self._ctx[vo.STORE_STACK_FLOOR // 8] = floor
 
+    def check_owner(self) -> None:
+        """Raise ``StoreBusyError`` if wasm of this store is running on another thread
+        (see the class: what may not be done to a store meanwhile)."""
+        if self.entries and self.thread != threading.get_ident():
+            raise StoreBusyError(_BUSY)
+
     # --- lifetime ---
+
+    def close(self) -> None:
+        """Closes this store: further use raises ``ValueError``. Closing it again does
+        nothing; closing it while its wasm runs on another thread raises
+        ``StoreBusyError``."""
+        if not getattr(self, "_closed", False):
+            self.check_owner()
+        super().close()
 
     def keep(self, obj: Any) -> None:
         """Keep ``obj`` (created in this store) alive as long as the store."""
@@ -130,6 +172,7 @@ class Store(Closable):
         """Release the externrefs that no table element or global of this store holds
         (nothing while wasm of this store is running: its frames may hold any of them)."""
         self._check_open()
+        self.check_owner()
         self.refs.externs.collect()
 
     def _release(self) -> None:
