@@ -99,6 +99,7 @@ class Instance:
         cm = module.compiled
         store._check_open()
         module._check_open()
+        store.check_owner()
         if not cm.code.base:
             raise CwasmError(
                 f"module was compiled for {module.engine.target}, which cannot run here"
@@ -126,6 +127,7 @@ class Instance:
         self.memories: list[Memory] = []
         self.globals: list[Global] = []
         self._link(imports)
+        store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)

@@ -20,6 +20,7 @@ from cwasm.abi import vmoffsets as vo
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
@@ -110,11 +111,55 @@ class Store(Closable):
         self.wasi: WasiContext | None = None
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
+        #: the limits ``set_limits`` set, and what counts against them
+        self.limits = StoreLimits()
+        self.counts = ResourceCounts()
 
     def data(self) -> Any:
         """The data this store was created with (``Store(engine, data)``)."""
         self._check_open()
         return self._data
+
+    # --- limits ---
+
+    def set_limits(
+        self,
+        memory_size: int = -1,
+        table_elements: int = -1,
+        instances: int = -1,
+        tables: int = -1,
+        memories: int = -1,
+    ) -> None:
+        """Configures the limits of various items within this store.
+
+        * ``memory_size``: the maximum size, in bytes, of each linear memory of this store.
+          Creating or instantiating one with a larger minimum fails, and ``memory.grow``
+          past it returns -1 (``Memory.grow`` raises).
+        * ``table_elements``: the maximum number of elements of each table, alike.
+        * ``instances``: the maximum number of instances this store may create.
+        * ``tables``: the maximum number of tables its instances may define.
+        * ``memories``: the maximum number of linear memories its instances may define.
+
+        A negative limit is not set. Every call replaces the previous limits: what it
+        does not set is back to the default (no bound on sizes, 10,000 instances, tables
+        and memories), as wasmtime-py's."""
+        self._check_open()
+        self.check_owner()
+        values = (memory_size, table_elements, instances, tables, memories)
+        if not all(isinstance(v, int) for v in values):
+            raise TypeError("the limits must be ints")
+        limits = StoreLimits(trap_on_grow_failure=self.limits.trap_on_grow_failure)
+        if memory_size >= 0:
+            limits.memory_size = memory_size
+        if table_elements >= 0:
+            limits.table_elements = table_elements
+        if instances >= 0:
+            limits.instances = instances
+        if tables >= 0:
+            limits.tables = tables
+        if memories >= 0:
+            limits.memories = memories
+        self.limits = limits
 
     # --- WASI ---
 
