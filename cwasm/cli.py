@@ -4,7 +4,8 @@ Each subcommand registers itself through a function in :data:`COMMANDS` that add
 its parser and sets ``handler``. Errors cwasm raises on purpose are printed as one
 line on stderr with exit status 1, never as a traceback. ``cwasm run`` exits as
 Wasmtime's CLI does: with the program's ``proc_exit`` status, or 134 (128 + SIGABRT)
-after printing the trap and its wasm backtrace when the program traps. ``cwasm wast``
+after printing the trap and its wasm backtrace when the program traps, or 130 (128 +
+SIGINT) when Ctrl-C stops it. ``cwasm wast``
 exits with 0 when every directive of its scripts passes, else 1 after one line per
 failed directive. Subcommands import what they need when they run, so ``cwasm --version``
 loads nothing but this module.
@@ -26,6 +27,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cwasm import cli_options
 from cwasm.errors import CwasmError, error_chain
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ def _engine(args: argparse.Namespace) -> Engine:
     config = Config()
     config.opt_level = args.opt_level
     config.target = args.target
+    cli_options.configure(config, getattr(args, "wasm_options", []))
     return Engine(config)
 
 
@@ -187,6 +190,8 @@ def run_compile(args: argparse.Namespace) -> int:
 
 #: what ``cwasm run`` exits with when the program traps: a SIGABRT death, as Wasmtime's CLI
 EXIT_TRAP = 128 + signal.SIGABRT
+#: the exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it ended
+EXIT_INTERRUPT = 128 + signal.SIGINT
 
 
 @command
@@ -217,6 +222,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="set an environment variable for the program (without a value: inherit it)",
     )
     p.add_argument("--argv0", help="argv[0] for the program (default: the file's base name)")
+    cli_options.add_wasm_options(p)
     _add_codegen_options(p)
     p.add_argument(
         "--no-cache", action="store_true", help="compile without reading or writing the cache"
@@ -288,6 +294,7 @@ def run_run(args: argparse.Namespace) -> int:
     linker = Linker(engine)
     linker.define_wasi()
     store = Store(engine)
+    cli_options.prepare(store, args.wasm_options)
     store.set_wasi(_wasi_config(args))
     sys.stdout.flush()
     try:
@@ -478,6 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except KeyboardInterrupt:
+        # Ctrl-C (also while wasm runs: see docs/interruption.md): the shell's status
+        sys.stderr.flush()
+        return EXIT_INTERRUPT
     except CwasmError as exc:
         print(f"cwasm: error: {exc}", file=sys.stderr)
     except BrokenPipeError:

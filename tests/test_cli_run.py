@@ -350,3 +350,70 @@ def test_compile_rejects_an_artifact(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "already a compiled artifact" in proc.stderr
     assert not (tmp_path / "x.cwasm").exists()
+
+
+# exits with 7 if memory.grow by one page fails, else 0; table.grow alike with 8
+GROW = """
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (func (export "_start")
+    (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (call $exit (i32.const 7))))
+    (if (i32.eq (table.grow (ref.null func) (i32.const 1)) (i32.const -1))
+      (then (call $exit (i32.const 8))))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        ([], 0),
+        (["-W", "max-memory-size=65536"], 7),
+        (["-W", "max-memory-size=131_072"], 0),
+        (["-W", "max-memory-size=0x20000,max-table-elements=1"], 8),
+        (["-W", "max-memory-size=131072", "-W", "max-table-elements=1"], 8),
+    ],
+)
+def test_wasm_option_limits(tmp_path: Path, options: list[str], status: int) -> None:
+    proc = cwasm("run", *options, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert (proc.returncode, proc.stderr) == (status, "")
+
+
+def test_wasm_option_trap_on_grow_failure(tmp_path: Path) -> None:
+    guest = write(tmp_path / "g.wat", GROW)
+    opts = "max-memory-size=65536,trap-on-grow-failure"
+    proc = cwasm("run", "-W", opts, guest, cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert "forcing trap when growing memory to 131072 bytes" in proc.stderr
+    proc = cwasm("run", "-W", opts + "=n", guest, cache=tmp_path / "c")
+    assert proc.returncode == 7
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("max-instances=0", "resource limit exceeded: instance count too high at 1"),
+        ("max-memories=0", "resource limit exceeded: memory count too high at 1"),
+        ("max-tables=0", "resource limit exceeded: table count too high at 1"),
+    ],
+)
+def test_wasm_option_counts(tmp_path: Path, option: str, message: str) -> None:
+    proc = cwasm("run", "-W", option, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert message in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("frobnicate=1", "unknown -W / --wasm option: frobnicate"),
+        ("max-memory-size=lots", "failed to parse -W option `max-memory-size=lots`"),
+        ("max-memory-size", "value must be specified with `key=val` syntax"),
+        ("trap-on-grow-failure=maybe", "unknown boolean flag `maybe`"),
+    ],
+)
+def test_wasm_option_errors(tmp_path: Path, option: str, message: str) -> None:
+    proc = cwasm("run", "-W", option, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert proc.returncode == 2
+    assert message in proc.stderr
