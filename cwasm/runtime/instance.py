@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
@@ -128,6 +129,7 @@ class Instance:
         self.globals: list[Global] = []
         self._link(imports)
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
+        interrupt.arm()  # before any of its code runs: Ctrl-C stops it
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)

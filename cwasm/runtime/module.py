@@ -21,7 +21,7 @@ from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo
-from cwasm.runtime import guard
+from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.registry import CODE
@@ -55,7 +55,10 @@ class CompiledModule:
         self.type_ids = [engine.type_id(t) for t in self.m.types]
         # checked before any code is mapped
         self._check_wasm_to_array_trampolines()
-        handler = guard.builtin_block(artifact) if engine.is_native and engine.guard_pages else None
+        # every x86-64 Linux artifact has the signal builtins (guard pages and SIGINT); one
+        # compiled before the SIGINT handler existed has them only in guard-page mode
+        has_block = engine.guard_pages or guard.has_builtin_block(artifact)
+        handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
         self.func_addrs = [base + f.wasm_func_loc.start for f in self.info.funcs]
@@ -72,8 +75,15 @@ class CompiledModule:
         if base:
             CODE.register(base, base + self.code.size, self)
             if handler is not None:
-                guard.ensure_installed(handler)
-                guard.register_code(self.code, base, base + self.code.size)
+                guard.load_handlers(handler)
+                if engine.guard_pages:
+                    guard.ensure_installed(handler)
+                    guard.register_code(self.code, base, base + self.code.size)
+                funcs = [
+                    (base + f.wasm_func_loc.start, base + f.wasm_func_loc.end)
+                    for f in self.info.funcs
+                ]
+                interrupt.register_module(self.code, funcs)
 
     def _check_wasm_to_array_trampolines(self) -> None:
         """Every type of the type section has a wasm-to-array trampoline: a host function's

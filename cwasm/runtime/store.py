@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
+from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
@@ -97,6 +98,8 @@ class Store(Closable):
         ctx[vo.STORE_SETJMP // 8] = SETJMP_ADDRESS
         ctx[vo.STORE_LONGJMP // 8] = LONGJMP_ADDRESS
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
+        ctx[vo.STORE_SELF // 8] = self.ctx_address
+        interrupt.register_store(self, self._ctx)
         self.thread = 0
         #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
         self.entries = 0
@@ -186,6 +189,7 @@ class Store(Closable):
         if self.entries > 1:
             raise StoreBusyError(_BUSY)
         self.thread = me
+        self._ctx[vo.STORE_THREAD // 8] = me  # ``pthread_self()`` (see ``interrupt``)
         bounds = thread_stack_bounds()
         floor = 0
         if bounds is not None:
@@ -242,6 +246,8 @@ class Store(Closable):
                     exc.args = (error_chain([backtrace_text(frames), exc.status_text]),)
             raise exc
         code = ctx[vo.STORE_TRAP_CODE // 8]
+        if code == vo.TRAP_KEYBOARD_INTERRUPT:  # SIGINT stopped the wasm (``interrupt``)
+            raise KeyboardInterrupt
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "
