@@ -486,8 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
-        # Ctrl-C (also while wasm runs: see docs/interruption.md): the shell's status
-        sys.stderr.flush()
+        # Ctrl-C (also while wasm runs: see docs/interruption.md): the shell's status,
+        # without a traceback even if Ctrl-C is pressed again meanwhile
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return EXIT_INTERRUPT
     except CwasmError as exc:
         print(f"cwasm: error: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -417,3 +418,44 @@ def test_wasm_option_errors(tmp_path: Path, option: str, message: str) -> None:
     proc = cwasm("run", "-W", option, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+SPIN = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "spinning\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 9))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop (br 0))))
+"""
+
+
+@pytest.mark.parametrize("bounds_checks", ["guard-pages", "explicit"])
+def test_sigint_stops_a_spinning_guest_with_status_130(tmp_path: Path, bounds_checks: str) -> None:
+    guest = write(tmp_path / "spin.wat", SPIN)
+    env = dict(os.environ, CWASM_CACHE_DIR=str(tmp_path / "c"), CWASM_BOUNDS_CHECKS=bounds_checks)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cwasm.cli", "run", str(guest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "spinning\n"  # the guest is in its loop now
+        # as a user would press Ctrl-C again if the first one landed outside the wasm
+        # functions (e.g. while the host call that printed was still returning)
+        for _ in range(60):
+            proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (130, "")
