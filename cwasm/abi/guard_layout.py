@@ -54,7 +54,7 @@ GS_MEMORY = 16
 GS_PREV_SIGSEGV = 32
 GS_PREV_SIGBUS = GS_PREV_SIGSEGV + SIGACTION_SIZE
 GS_PREV_SIGINT = GS_PREV_SIGBUS + SIGACTION_SIZE
-#: the store contexts ``[count, ctx, ...]`` (the SIGINT handler's registry)
+#: the store contexts ``[count, ctx, ...]``, 0 for a free slot (the SIGINT handler's registry)
 GS_STORES = GS_PREV_SIGINT + SIGACTION_SIZE
 #: the wasm function code ``[count, lo, hi, ranges, n, ...]``, one record per loaded module:
 #: its span and its ``n`` function ranges ``[lo, hi, ...]`` (the SIGINT handler's registry)

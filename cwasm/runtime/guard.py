@@ -113,6 +113,47 @@ class _Registry:
         self._word.value = ctypes.addressof(arr)
 
 
+class _SlotRegistry:
+    """One-word records (non-zero) in slots, updated in place: ``[slots in use, slot,
+    ...]`` where a free slot holds 0. Adding fills a free slot, or the next one and then
+    the count; removing zeroes the slot; only growing publishes a new array. So a store
+    costs O(1) to register however many are alive."""
+
+    def __init__(self, state_word: int) -> None:
+        self._word = ctypes.c_uint64.from_address(state_word)
+        self._free: list[int] = []
+        self._count = 0
+        # arrays a handler on another thread may still be reading
+        self.retired: deque[object] = deque(maxlen=32)
+        self._arr = self._publish(16)
+
+    def _publish(self, capacity: int) -> ctypes.Array[ctypes.c_uint64]:
+        arr = (ctypes.c_uint64 * (capacity + 1))()
+        if self._count:
+            ctypes.memmove(arr, self._arr, 8 * (self._count + 1))
+        self.retired.append(arr)
+        self._word.value = ctypes.addressof(arr)
+        return arr
+
+    def add(self, record: tuple[int, ...]) -> int:
+        (value,) = record
+        if self._free:
+            key = self._free.pop()
+            self._arr[1 + key] = value
+            return key
+        if self._count + 1 >= len(self._arr):
+            self._arr = self._publish(2 * (len(self._arr) - 1))
+        key = self._count
+        self._arr[1 + key] = value  # before the count that makes it visible
+        self._count += 1
+        self._arr[0] = self._count
+        return key
+
+    def remove(self, key: int) -> None:
+        self._arr[1 + key] = 0
+        self._free.append(key)
+
+
 class _State:
     """The block the handlers read: ``sigaction``, registries, previous actions."""
 
@@ -125,7 +166,7 @@ class _State:
         self.memories = _Registry(self.address + GS_MEMORY)
         self.cells: dict[int, ctypes.Array[ctypes.c_uint64]] = {}
         #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
-        self.stores = _Registry(self.address + GS_STORES)
+        self.stores = _SlotRegistry(self.address + GS_STORES)
         self.funcs = _Registry(self.address + GS_FUNCS)
         #: what the records of ``stores`` and ``funcs`` point to, by key
         self.keep: dict[tuple[str, int], object] = {}
@@ -272,7 +313,7 @@ def register_interrupt_records(
 def _unregister_interrupt(kind: str, key: int) -> None:
     with _lock:
         if _state is not None:
-            reg: _Registry = getattr(_state, kind)
+            reg: _Registry | _SlotRegistry = getattr(_state, kind)
             reg.remove(key)
             # it must outlive the arrays that may still mention it
             reg.retired.append(_state.keep.pop((kind, key), None))

@@ -129,7 +129,10 @@ class Instance:
         self.globals: list[Global] = []
         self._link(imports)
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
-        interrupt.arm()  # before any of its code runs: Ctrl-C stops it
+        if not store.interruptible:  # before any of its code runs: Ctrl-C stops it
+            interrupt.register_store(store, store._ctx)
+            store.interruptible = True
+        interrupt.arm()
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
-from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
@@ -99,7 +98,9 @@ class Store(Closable):
         ctx[vo.STORE_LONGJMP // 8] = LONGJMP_ADDRESS
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
         ctx[vo.STORE_SELF // 8] = self.ctx_address
-        interrupt.register_store(self, self._ctx)
+        #: whether SIGINT can find this store (``interrupt.register_store``, done by its
+        #: first instantiation: a store without instances runs no wasm)
+        self.interruptible = False
         self.thread = 0
         #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
         self.entries = 0
