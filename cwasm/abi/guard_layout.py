@@ -63,7 +63,9 @@ GS_FUNCS = GS_STORES + 8
 GS_INTERRUPT_THREAD = GS_FUNCS + 8
 #: the address of ``pthread_self``
 GS_PTHREAD_SELF = GS_INTERRUPT_THREAD + 8
-GS_SIZE = GS_PTHREAD_SELF + 8
+#: how many SIGINTs the SIGINT handler has seen
+GS_SIGINT_COUNT = GS_PTHREAD_SELF + 8
+GS_SIZE = GS_SIGINT_COUNT + 8
 
 
 def supported(target: str | None = None) -> bool:

@@ -35,6 +35,7 @@ from cwasm.abi.guard_layout import (
     GS_PREV_SIGSEGV,
     GS_PTHREAD_SELF,
     GS_SIGACTION,
+    GS_SIGINT_COUNT,
     GS_STORES,
     GUARD_TRAP_SYMBOL,
     HANDLER_SYMBOL,
@@ -218,7 +219,8 @@ def _chain_to_previous(prev_offset: int, done: str, p: str) -> list[str]:
 def interrupt_builtins(mod: IRModule) -> None:
     """Append the SIGINT handler and its trap routine (x86-64 Linux only).
 
-    ``cwasm_interrupt_handler(sig, siginfo, ucontext)`` first calls the previous action
+    ``cwasm_interrupt_handler(sig, siginfo, ucontext)`` counts the signal in the state
+    block (``GS_SIGINT_COUNT``), then calls the previous action
     (Python's handler, which records the signal for ``KeyboardInterrupt``). Then, on the
     thread named in the state block (Python's main thread), if the interrupted pc lies in
     a wasm function of a registered module, it picks the store of that thread whose
@@ -234,6 +236,10 @@ def interrupt_builtins(mod: IRModule) -> None:
         f" {SECTION} {{",
         "entry:",
         f"  %st = load volatile ptr, ptr @{STATE_SYMBOL}",
+        _gep("%countp", "%st", GS_SIGINT_COUNT),
+        "  %count = load volatile i64, ptr %countp",
+        "  %count1 = add i64 %count, 1",
+        "  store volatile i64 %count1, ptr %countp",
         *_chain_to_previous(GS_PREV_SIGINT, "chained", "c_"),
         "chained:",
         _gep("%threadp", "%st", GS_INTERRUPT_THREAD),

@@ -32,8 +32,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from cwasm.abi import guard_layout
 from cwasm.errors import CwasmError
@@ -43,6 +45,53 @@ from cwasm.runtime import guard
 SUPPORTED = guard_layout.supported()
 
 _action: ctypes.Array[ctypes.c_char] | None = None
+#: the SIGINT count ``interrupted_since_last_look`` last saw
+_seen = 0
+
+
+def interrupted_since_last_look() -> bool:
+    """Whether the SIGINT handler has seen a signal since the last time this was asked.
+
+    A SIGINT that lands as a host function or runtime routine is being entered raises
+    ``KeyboardInterrupt`` before the callback's own ``try``: ctypes can only report it as
+    "ignored", and the call traps with ``TRAP_HOST_EXCEPTION``. ``Store.raise_trap`` asks
+    this then, to raise the ``KeyboardInterrupt`` instead of a ``HostCallError``."""
+    global _seen
+    if guard.interrupt_handler_address() is None:
+        return False
+    count = guard.state_word(guard_layout.GS_SIGINT_COUNT).value
+    seen, _seen = _seen, count
+    return count != seen
+
+
+def _is_runtime_callback(obj: Any) -> bool:
+    """Whether ``obj`` is a ctypes callback of the runtime (a host function's or a
+    runtime routine's)."""
+    func = getattr(obj, "__func__", obj)
+    return getattr(func, "__module__", None) in _CALLBACK_MODULES
+
+
+_CALLBACK_MODULES = ("cwasm.runtime.func", "cwasm.runtime.builtins")
+
+
+class _QuietInterrupts:
+    """A ``sys.unraisablehook`` that drops the ``KeyboardInterrupt`` ctypes reports as
+    ignored when it hit the entry of a runtime callback: the call traps, and
+    ``Store.raise_trap`` raises it (``interrupted_since_last_look``). Anything else goes
+    to the hook that was there before."""
+
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        if unraisable.exc_type is KeyboardInterrupt and _is_runtime_callback(unraisable.object):
+            return
+        self.previous(unraisable)
+
+
+def _quiet_ignored_interrupts() -> None:
+    if not isinstance(sys.unraisablehook, _QuietInterrupts):
+        sys.unraisablehook = _QuietInterrupts(sys.unraisablehook)
 
 
 def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
@@ -69,6 +118,7 @@ def arm() -> None:
     entry = guard.interrupt_handler_address()
     if entry is None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
+    _quiet_ignored_interrupts()  # again: something (pytest) may have replaced the hook
     current = guard.current_handler(signal.SIGINT)
     if current == entry or current < 2:  # ours, or SIG_DFL/SIG_IGN set behind Python's back
         return

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
+from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
@@ -249,6 +250,8 @@ class Store(Closable):
         code = ctx[vo.STORE_TRAP_CODE // 8]
         if code == vo.TRAP_KEYBOARD_INTERRUPT:  # SIGINT stopped the wasm (``interrupt``)
             raise KeyboardInterrupt
+        if code == vo.TRAP_HOST_EXCEPTION and interrupt.interrupted_since_last_look():
+            raise KeyboardInterrupt  # it hit a host call's entry (see ``interrupt``)
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "

@@ -8,6 +8,8 @@ it (its count is read back from its memory)."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -137,3 +139,22 @@ def test_a_custom_handler_is_respected(store: cw.Store) -> None:
     assert ex["run"](store, FLAG) == 1  # ended by the flag, not by SIGINT
     t.join()
     assert seen == [signal.SIGINT]
+
+
+@pytest.mark.parametrize("bounds_checks", ["guard-pages", "explicit"])
+def test_a_storm_of_sigints_only_ever_raises_keyboard_interrupt(bounds_checks: str) -> None:
+    """SIGINTs landing anywhere (wasm, trampolines, host functions and their entry,
+    memset) end each call with its result or a KeyboardInterrupt, nothing else, and
+    nothing is printed (``tests.runtime.sigint_storm``, in a process of its own: the
+    signals must not reach pytest)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.runtime.sigint_storm", bounds_checks],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    outcomes, entries, ran = proc.stdout.split()
+    assert "interrupted" in outcomes.split(",")
+    assert set(outcomes.split(",")) <= {"returned", "interrupted"}
+    assert (entries, ran) == ("0", "True")
