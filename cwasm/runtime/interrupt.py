@@ -15,9 +15,10 @@ Linux artifact carries a native SIGINT handler next to the guard-page one
    (Python's pending handler usually raises it first, at the call's return).
 
 Anywhere else (a host function or runtime routine in Python: Python's flag raises
-``KeyboardInterrupt`` there at its next bytecode, and it propagates out of the wasm;
-a trampoline or libc's memmove/memset: the wasm goes on until its next host call or
-return, and a second Ctrl-C stops it) the thread is left alone.
+``KeyboardInterrupt`` there at its next bytecode, and it propagates out of the wasm,
+see ``interrupted_since_last_look`` for one at a callback's very entry; a trampoline
+or libc's memmove/memset: the wasm goes on until its next host call or return, and a
+second Ctrl-C stops it) the thread is left alone.
 
 The handler is installed (``arm``) when a module is instantiated, on condition that
 Python's SIGINT handler is ``signal.default_int_handler`` (the one that raises
