@@ -27,7 +27,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cwasm import cli_options
 from cwasm.errors import CwasmError, error_chain
 
 if TYPE_CHECKING:
@@ -117,6 +116,8 @@ def _engine(args: argparse.Namespace) -> Engine:
     config = Config()
     config.opt_level = args.opt_level
     config.target = args.target
+    from cwasm import cli_options
+
     cli_options.configure(config, getattr(args, "wasm_options", []))
     return Engine(config)
 
@@ -222,7 +223,20 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="set an environment variable for the program (without a value: inherit it)",
     )
     p.add_argument("--argv0", help="argv[0] for the program (default: the file's base name)")
-    cli_options.add_wasm_options(p)
+    # a small module, but ``cwasm --version`` loads nothing but this one: only the
+    # option's parser is built here, and the table is read when -W is parsed
+    p.add_argument(
+        "-W",
+        "--wasm",
+        dest="wasm_options",
+        action="extend",
+        type=_parse_wasm_options,
+        default=[],
+        metavar="KEY[=VAL[,..]]",
+        help="WebAssembly options, as Wasmtime's CLI: max-memory-size=N, "
+        "max-table-elements=N, max-instances=N, max-tables=N, max-memories=N, "
+        "trap-on-grow-failure[=y|n] (see cwasm/cli_options.py)",
+    )
     _add_codegen_options(p)
     p.add_argument(
         "--no-cache", action="store_true", help="compile without reading or writing the cache"
@@ -233,6 +247,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("file", type=Path, help="module (.wasm, .wat) or artifact (.cwasm)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
     p.set_defaults(handler=run_run)
+
+
+def _parse_wasm_options(text: str) -> list[tuple[Any, Any]]:
+    """One ``-W`` argument (``cwasm.cli_options.parse_wasm_options``)."""
+    from cwasm.cli_options import parse_wasm_options
+
+    return parse_wasm_options(text)
 
 
 def _load_for_run(args: argparse.Namespace, engine: Engine) -> ArtifactModule:
@@ -294,6 +315,8 @@ def run_run(args: argparse.Namespace) -> int:
     linker = Linker(engine)
     linker.define_wasi()
     store = Store(engine)
+    from cwasm import cli_options
+
     cli_options.prepare(store, args.wasm_options)
     store.set_wasi(_wasi_config(args))
     sys.stdout.flush()

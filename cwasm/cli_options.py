@@ -137,21 +137,6 @@ def parse_wasm_options(text: str) -> list[tuple[WasmOption, Any]]:
     return result
 
 
-def add_wasm_options(p: argparse.ArgumentParser) -> None:
-    """Add ``-W``/``--wasm`` to ``p`` (the parsed options go to ``wasm_options``)."""
-    keys = "; ".join(f"{o.name}{o.value_help}: {o.help}" for o in WASM_OPTIONS.values())
-    p.add_argument(
-        "-W",
-        "--wasm",
-        dest="wasm_options",
-        action="extend",
-        type=parse_wasm_options,
-        default=[],
-        metavar="KEY[=VAL[,..]]",
-        help=f"WebAssembly options, as Wasmtime's CLI: {keys}",
-    )
-
-
 def configure(config: Config, options: list[tuple[WasmOption, Any]]) -> None:
     """Apply the options that change the engine's configuration (later ones win)."""
     for option, value in options:
