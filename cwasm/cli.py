@@ -4,7 +4,8 @@ Each subcommand registers itself through a function in :data:`COMMANDS` that add
 its parser and sets ``handler``. Errors cwasm raises on purpose are printed as one
 line on stderr with exit status 1, never as a traceback. ``cwasm run`` exits as
 Wasmtime's CLI does: with the program's ``proc_exit`` status, or 134 (128 + SIGABRT)
-after printing the trap and its wasm backtrace when the program traps. ``cwasm wast``
+after printing the trap and its wasm backtrace when the program traps, or 130 (128 +
+SIGINT) when Ctrl-C stops it. ``cwasm wast``
 exits with 0 when every directive of its scripts passes, else 1 after one line per
 failed directive. Subcommands import what they need when they run, so ``cwasm --version``
 loads nothing but this module.
@@ -116,6 +117,9 @@ def _engine(args: argparse.Namespace) -> Engine:
     config.opt_level = args.opt_level
     config.target = args.target
     config.parallel_compilation = not getattr(args, "no_parallel", False)
+    from cwasm import cli_options
+
+    cli_options.configure(config, getattr(args, "wasm_options", []))
     return Engine(config)
 
 
@@ -217,6 +221,8 @@ def format_timings(timings: dict[str, float]) -> str:
 
 #: what ``cwasm run`` exits with when the program traps: a SIGABRT death, as Wasmtime's CLI
 EXIT_TRAP = 128 + signal.SIGABRT
+#: the exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it ended
+EXIT_INTERRUPT = 128 + signal.SIGINT
 
 
 @command
@@ -247,6 +253,20 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="set an environment variable for the program (without a value: inherit it)",
     )
     p.add_argument("--argv0", help="argv[0] for the program (default: the file's base name)")
+    # a small module, but ``cwasm --version`` loads nothing but this one: only the
+    # option's parser is built here, and the table is read when -W is parsed
+    p.add_argument(
+        "-W",
+        "--wasm",
+        dest="wasm_options",
+        action="extend",
+        type=_parse_wasm_options,
+        default=[],
+        metavar="KEY[=VAL[,..]]",
+        help="WebAssembly options, as Wasmtime's CLI: max-memory-size=N, "
+        "max-table-elements=N, max-instances=N, max-tables=N, max-memories=N, "
+        "trap-on-grow-failure[=y|n] (see cwasm/cli_options.py)",
+    )
     _add_codegen_options(p)
     p.add_argument(
         "--no-cache", action="store_true", help="compile without reading or writing the cache"
@@ -257,6 +277,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("file", type=Path, help="module (.wasm, .wat) or artifact (.cwasm)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
     p.set_defaults(handler=run_run)
+
+
+def _parse_wasm_options(text: str) -> list[tuple[Any, Any]]:
+    """One ``-W`` argument (``cwasm.cli_options.parse_wasm_options``)."""
+    from cwasm.cli_options import parse_wasm_options
+
+    return parse_wasm_options(text)
 
 
 def _load_for_run(args: argparse.Namespace, engine: Engine) -> ArtifactModule:
@@ -318,6 +345,9 @@ def run_run(args: argparse.Namespace) -> int:
     linker = Linker(engine)
     linker.define_wasi()
     store = Store(engine)
+    from cwasm import cli_options
+
+    cli_options.prepare(store, args.wasm_options)
     store.set_wasi(_wasi_config(args))
     sys.stdout.flush()
     try:
@@ -508,6 +538,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except KeyboardInterrupt:
+        # Ctrl-C (also while wasm runs: see docs/interruption.md): the shell's status,
+        # without a traceback even if Ctrl-C is pressed again meanwhile
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return EXIT_INTERRUPT
     except CwasmError as exc:
         print(f"cwasm: error: {exc}", file=sys.stderr)
     except BrokenPipeError:

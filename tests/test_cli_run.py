@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -365,3 +366,111 @@ def test_compile_rejects_an_artifact(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "already a compiled artifact" in proc.stderr
     assert not (tmp_path / "x.cwasm").exists()
+
+
+# exits with 7 if memory.grow by one page fails, else 0; table.grow alike with 8
+GROW = """
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (func (export "_start")
+    (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (call $exit (i32.const 7))))
+    (if (i32.eq (table.grow (ref.null func) (i32.const 1)) (i32.const -1))
+      (then (call $exit (i32.const 8))))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        ([], 0),
+        (["-W", "max-memory-size=65536"], 7),
+        (["-W", "max-memory-size=131_072"], 0),
+        (["-W", "max-memory-size=0x20000,max-table-elements=1"], 8),
+        (["-W", "max-memory-size=131072", "-W", "max-table-elements=1"], 8),
+    ],
+)
+def test_wasm_option_limits(tmp_path: Path, options: list[str], status: int) -> None:
+    proc = cwasm("run", *options, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert (proc.returncode, proc.stderr) == (status, "")
+
+
+def test_wasm_option_trap_on_grow_failure(tmp_path: Path) -> None:
+    guest = write(tmp_path / "g.wat", GROW)
+    opts = "max-memory-size=65536,trap-on-grow-failure"
+    proc = cwasm("run", "-W", opts, guest, cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert "forcing trap when growing memory to 131072 bytes" in proc.stderr
+    proc = cwasm("run", "-W", opts + "=n", guest, cache=tmp_path / "c")
+    assert proc.returncode == 7
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("max-instances=0", "resource limit exceeded: instance count too high at 1"),
+        ("max-memories=0", "resource limit exceeded: memory count too high at 1"),
+        ("max-tables=0", "resource limit exceeded: table count too high at 1"),
+    ],
+)
+def test_wasm_option_counts(tmp_path: Path, option: str, message: str) -> None:
+    proc = cwasm("run", "-W", option, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert message in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("frobnicate=1", "unknown -W / --wasm option: frobnicate"),
+        ("max-memory-size=lots", "failed to parse -W option `max-memory-size=lots`"),
+        ("max-memory-size", "value must be specified with `key=val` syntax"),
+        ("trap-on-grow-failure=maybe", "unknown boolean flag `maybe`"),
+    ],
+)
+def test_wasm_option_errors(tmp_path: Path, option: str, message: str) -> None:
+    proc = cwasm("run", "-W", option, write(tmp_path / "g.wat", GROW), cache=tmp_path / "c")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+SPIN = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "spinning\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 9))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop (br 0))))
+"""
+
+
+@pytest.mark.parametrize("bounds_checks", ["guard-pages", "explicit"])
+def test_sigint_stops_a_spinning_guest_with_status_130(tmp_path: Path, bounds_checks: str) -> None:
+    guest = write(tmp_path / "spin.wat", SPIN)
+    env = dict(os.environ, CWASM_CACHE_DIR=str(tmp_path / "c"), CWASM_BOUNDS_CHECKS=bounds_checks)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cwasm.cli", "run", str(guest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "spinning\n"  # the guest is in its loop now
+        # as a user would press Ctrl-C again if the first one landed outside the wasm
+        # functions (e.g. while the host call that printed was still returning)
+        for _ in range(60):
+            proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (130, "")

@@ -25,10 +25,14 @@ GUARD_RESERVATION = (4 << 30) + GUARD_SIZE
 HANDLER_SYMBOL = "cwasm_guard_handler"
 GUARD_TRAP_SYMBOL = "cwasm_guard_trap"
 STATE_SYMBOL = "cwasm_guard_state"
-#: the artifact symbol covering the whole builtin block (handler .. state slot)
+#: the SIGINT handler (see ``cwasm.runtime.interrupt``) and the routine it redirects to
+INTERRUPT_HANDLER_SYMBOL = "cwasm_interrupt_handler"
+INTERRUPT_TRAP_SYMBOL = "cwasm_interrupt_trap"
+#: the artifact symbol covering the whole builtin block (handlers .. state slot)
 BLOCK_SYMBOL = "cwasm_guard_builtins"
 
 # x86-64 Linux / glibc layouts
+SIGINT = 2
 SIGBUS = 7
 SIGSEGV = 11
 SA_SIGINFO = 4
@@ -49,7 +53,19 @@ GS_CODE = 8
 GS_MEMORY = 16
 GS_PREV_SIGSEGV = 32
 GS_PREV_SIGBUS = GS_PREV_SIGSEGV + SIGACTION_SIZE
-GS_SIZE = GS_PREV_SIGBUS + SIGACTION_SIZE
+GS_PREV_SIGINT = GS_PREV_SIGBUS + SIGACTION_SIZE
+#: the store contexts ``[count, ctx, ...]``, 0 for a free slot (the SIGINT handler's registry)
+GS_STORES = GS_PREV_SIGINT + SIGACTION_SIZE
+#: the wasm function code ``[count, lo, hi, ranges, n, ...]``, one record per loaded module:
+#: its span and its ``n`` function ranges ``[lo, hi, ...]`` (the SIGINT handler's registry)
+GS_FUNCS = GS_STORES + 8
+#: ``pthread_self()`` of the thread whose wasm SIGINT stops (Python's main thread), 0: none
+GS_INTERRUPT_THREAD = GS_FUNCS + 8
+#: the address of ``pthread_self``
+GS_PTHREAD_SELF = GS_INTERRUPT_THREAD + 8
+#: how many SIGINTs the SIGINT handler has seen
+GS_SIGINT_COUNT = GS_PTHREAD_SELF + 8
+GS_SIZE = GS_SIGINT_COUNT + 8
 
 
 def supported(target: str | None = None) -> bool:

@@ -68,6 +68,11 @@ STORE_LONGJMP: Final = 56
 STORE_STACK_SIZE: Final = 64
 #: the stack limit is never set below this address (the thread's stack end + a margin)
 STORE_STACK_FLOOR: Final = 72
+#: the context's own address: ``ctx + STORE_SELF - CTX_STORE`` reads as a vmctx of the
+#: store, which is how the SIGINT handler hands the store to its trap routine
+STORE_SELF: Final = 112
+#: ``pthread_self()`` of the thread the store last entered wasm from (``Store.enter_thread``)
+STORE_THREAD: Final = 120
 #: return addresses, innermost first: the first one is the trap site's
 STORE_FRAMES: Final = 128
 #: capacity of the backtrace buffer
@@ -81,6 +86,9 @@ JMP_BUF_SIZE: Final = 512
 #: Trap code recorded when a host function raised (not a Wasmtime code: the
 #: runtime re-raises the recorded exception instead of building a ``Trap``).
 TRAP_HOST_EXCEPTION: Final = 0xFE
+#: Trap code recorded when SIGINT stopped wasm (not a Wasmtime code either: the runtime
+#: raises ``KeyboardInterrupt``; see ``cwasm.runtime.interrupt``).
+TRAP_KEYBOARD_INTERRUPT: Final = 0xFD
 
 #: bytes per value in the array-call values buffer (a u64x2 slot, room for v128)
 VALUE_SLOT_SIZE: Final = 16

@@ -24,7 +24,7 @@ from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
-from cwasm.compile.signals import guard_builtins
+from cwasm.compile.signals import signal_builtins
 from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
 from cwasm.compile.x86 import guarded_accesses
@@ -149,6 +149,7 @@ def compile_module(
     escaping = sorted(f for f in escaping_functions(translation) if f >= m.num_imported_funcs)
     w2a = trampoline_types(m)
     trap_codes: set[int] = set()
+    signals = guard_layout.supported(triple)
     clock = time.perf_counter
     spent = {"translate": 0.0}
 
@@ -170,8 +171,8 @@ def compile_module(
                 trap_codes.update(mod.trap_codes)
                 for code in sorted(trap_codes):
                     trap_routine(mod, code)
-                if guarded:
-                    guard_builtins(mod)  # last, so that the block is contiguous at the end
+                if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
+                    signal_builtins(mod)  # last, so that the block is contiguous at the end
             else:
                 for code in sorted(mod.trap_codes):
                     mod.declare_trap_routine(code)
@@ -202,7 +203,7 @@ def compile_module(
         objs = pool.compile_parts(reported(), triple, options.opt_level, timings)
     t0 = clock()
     linked = prelink(*(parse_object(obj) for obj in objs))
-    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded)
+    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals)
     if timings is not None:
         timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
         timings["link"] = timings.get("link", 0.0) + clock() - t0
@@ -224,6 +225,7 @@ def _collect(
     w2a: list[tuple[int, FuncType]],
     trap_codes: set[int],
     guarded: bool = False,
+    signals: bool = False,
 ) -> CompiledCode:
     n_imp = translation.module.num_imported_funcs
     escaping_set = set(escaping)
@@ -242,8 +244,9 @@ def _collect(
     extra = [(f"cwasm_trap[{code}]", loc.start, loc.length) for code, loc in sorted(stubs.items())]
     ranges = [(f.wasm_func_loc.start, f.wasm_func_loc.end) for f in funcs]
     traps = find_trap_sites(linked, stubs, ranges)
+    if signals:
+        extra.extend(_signal_symbols(linked))
     if guarded:
-        extra.extend(_guard_symbols(linked))
         oob = Trap.MemoryOutOfBounds
         traps = sorted(traps + [(pc, oob) for pc in guarded_accesses(linked.text, ranges)])
     return CompiledCode(
@@ -256,21 +259,25 @@ def _collect(
     )
 
 
-def _guard_symbols(linked: LinkedCode) -> list[tuple[str, int, int]]:
-    """Symbols of the guard-page builtins; the block spans handler .. state slot."""
-    handler = _loc(linked, guard_layout.HANDLER_SYMBOL)
-    trap = _loc(linked, guard_layout.GUARD_TRAP_SYMBOL)
+def _signal_symbols(linked: LinkedCode) -> list[tuple[str, int, int]]:
+    """Symbols of the signal builtins; the block spans the handlers .. state slot."""
+    names = (
+        guard_layout.HANDLER_SYMBOL,
+        guard_layout.GUARD_TRAP_SYMBOL,
+        guard_layout.INTERRUPT_HANDLER_SYMBOL,
+        guard_layout.INTERRUPT_TRAP_SYMBOL,
+    )
+    locs = [_loc(linked, name) for name in names]
     state = _loc(linked, guard_layout.STATE_SYMBOL)
-    start = min(handler.start, trap.start)
+    start = min(loc.start for loc in locs)
     end = state.start + 8
     # the slot may land after the code (LLVM gives it a section of its own, which the
     # pre-linker places after the executable ones); the block then spans both
-    if state.start < max(handler.end, trap.end) or end > len(linked.text):
-        raise CwasmError("LLVM laid out the guard-page builtins unexpectedly")
+    if state.start < max(loc.end for loc in locs) or end > len(linked.text):
+        raise CwasmError("LLVM laid out the signal builtins unexpectedly")
     return [
         (guard_layout.BLOCK_SYMBOL, start, end - start),
-        (guard_layout.HANDLER_SYMBOL, handler.start, handler.length),
-        (guard_layout.GUARD_TRAP_SYMBOL, trap.start, trap.length),
+        *((name, loc.start, loc.length) for name, loc in zip(names, locs, strict=True)),
         (guard_layout.STATE_SYMBOL, state.start, 8),
     ]
 

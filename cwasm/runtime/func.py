@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from cwasm.runtime.instance import Instance
     from cwasm.runtime.store import Store
 
-#: every entry trampoline (``ENTRY_TRAMPOLINE``); the GIL stays held. The arguments are
-#: ctypes objects (a ``c_void_p`` and the values array), so no argtypes are declared,
-#: which makes the call cheaper.
-ENTRY_PROTO = ctypes.PYFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
+#: every entry trampoline (``ENTRY_TRAMPOLINE``). A ``CFUNCTYPE`` call releases the GIL
+#: until wasm returns; host functions and runtime routines are ctypes callbacks, which
+#: take it back while they run. The arguments are ctypes objects (a ``c_void_p`` and the
+#: values array), so no argtypes are declared, which makes the call cheaper.
+ENTRY_PROTO = ctypes.CFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
 #: every host callback (``HOST_CALLBACK``)
 HOST_PROTO = HOST_CALLBACK.ctypes_prototype()
 
@@ -95,25 +96,37 @@ def _call_factory(api_in: SlotCodec, out: SlotCodec) -> CallFactory:
     if make is not None:
         return make
     nparams, n = len(api_in.types), len(out.types)
+    # the count goes up before the thread test, with no call between them (see
+    # ``Store.enter_thread``); the packing may raise, so it is inside the try as well
     body = [
-        "if get_ident() != store.thread:",
-        "    store.enter_thread()",
+        "me = get_ident()",
+        "store.entries += 1",
+        "try:",
+        "    if me != store.thread:",
+        "        store.enter_thread()",
         # a safe point for the externref collector: no argument is encoded yet
-        "if externs.due:",
-        "    externs.collect()",
+        "    if externs.due:",
+        "        externs.collect()",
     ]
     if nparams == 0:
-        body += ["if params:", "    slow(store, buf, params)"]
+        body += ["    if params:", "        slow(store, buf, params)"]
     else:
         names = "".join(f"a{i}, " for i in range(nparams))
         body += [
-            "try:",
-            f"    {names}= params",
-            f"    pack_into(buf, 0, {', '.join(api_in.pack_exprs(raw=False))})",
-            "except Exception:",
-            "    slow(store, buf, params)",
+            "    try:",
+            f"        {names}= params",
+            f"        pack_into(buf, 0, {', '.join(api_in.pack_exprs(raw=False))})",
+            "    except Exception:",
+            "        slow(store, buf, params)",
         ]
-    body += ["if entry(vm, buf):", "    raise_trap()"]
+    # the GIL is released during ``entry`` (a CFUNCTYPE call)
+    body += [
+        "    status = entry(vm, buf)",
+        "finally:",
+        "    store.entries -= 1",
+        "if status:",
+        "    raise_trap()",
+    ]
     if n == 0:
         body.append("return None")
     elif out.simple:
@@ -315,6 +328,7 @@ class Func:
         if self._host is not None:
             return self._call_host_raw(args)
         buf = self._buf
+        self.store.check_owner()  # before the shared buffer is written
         self.store.refs.externs.collect_if_due()
         self._raw_in.encode(self.store, buf, args)
         self._invoke(buf)
@@ -324,10 +338,17 @@ class Func:
         entry = self._entry
         if entry is None:
             raise CwasmError("this function cannot be called: it has no entry trampoline")
-        if threading.get_ident() != self.store.thread:
-            self.store.enter_thread()
-        if entry(self._vmctx, buf):
-            self.store.raise_trap()
+        store = self.store
+        me = threading.get_ident()
+        store.entries += 1  # before the thread test: see ``Store.enter_thread``
+        try:
+            if me != store.thread:
+                store.enter_thread()
+            status = entry(self._vmctx, buf)  # without the GIL
+        finally:
+            store.entries -= 1
+        if status:
+            store.raise_trap()
 
     # --- host functions called from Python ---
 

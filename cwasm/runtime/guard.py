@@ -32,12 +32,16 @@ from cwasm.abi import vmoffsets as vo
 from cwasm.abi.guard_layout import (
     BLOCK_SYMBOL,
     GS_CODE,
+    GS_FUNCS,
     GS_MEMORY,
     GS_PREV_SIGBUS,
     GS_PREV_SIGSEGV,
+    GS_PTHREAD_SELF,
     GS_SIGACTION,
     GS_SIZE,
+    GS_STORES,
     HANDLER_SYMBOL,
+    INTERRUPT_HANDLER_SYMBOL,
     SA_NODEFER,
     SA_ONSTACK,
     SA_SIGINFO,
@@ -72,7 +76,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _sigaction = _libc.sigaction
 _sigaction.restype = ctypes.c_int
 _sigaction.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+#: libc's ``sigaction(sig, act, oldact)`` (addresses or None)
+sigaction = _sigaction
 _SIGACTION_ADDRESS = ctypes.cast(_sigaction, ctypes.c_void_p).value or 0
+_PTHREAD_SELF_ADDRESS = ctypes.cast(_libc.pthread_self, ctypes.c_void_p).value or 0
 
 
 class _Registry:
@@ -106,37 +113,92 @@ class _Registry:
         self._word.value = ctypes.addressof(arr)
 
 
+class _SlotRegistry:
+    """One-word records (non-zero) in slots, updated in place: ``[slots in use, slot,
+    ...]`` where a free slot holds 0. Adding fills a free slot, or the next one and then
+    the count; removing zeroes the slot; only growing publishes a new array. So a store
+    costs O(1) to register however many are alive."""
+
+    def __init__(self, state_word: int) -> None:
+        self._word = ctypes.c_uint64.from_address(state_word)
+        self._free: list[int] = []
+        self._count = 0
+        # arrays a handler on another thread may still be reading
+        self.retired: deque[object] = deque(maxlen=32)
+        self._arr = self._publish(16)
+
+    def _publish(self, capacity: int) -> ctypes.Array[ctypes.c_uint64]:
+        arr = (ctypes.c_uint64 * (capacity + 1))()
+        if self._count:
+            ctypes.memmove(arr, self._arr, 8 * (self._count + 1))
+        self.retired.append(arr)
+        self._word.value = ctypes.addressof(arr)
+        return arr
+
+    def add(self, record: tuple[int, ...]) -> int:
+        (value,) = record
+        if self._free:
+            key = self._free.pop()
+            self._arr[1 + key] = value
+            return key
+        if self._count + 1 >= len(self._arr):
+            self._arr = self._publish(2 * (len(self._arr) - 1))
+        key = self._count
+        self._arr[1 + key] = value  # before the count that makes it visible
+        self._count += 1
+        self._arr[0] = self._count
+        return key
+
+    def remove(self, key: int) -> None:
+        self._arr[1 + key] = 0
+        self._free.append(key)
+
+
 class _State:
-    """The block the handler reads: ``sigaction``, registries, previous actions."""
+    """The block the handlers read: ``sigaction``, registries, previous actions."""
 
     def __init__(self) -> None:
         self.words = (ctypes.c_uint64 * (GS_SIZE // 8))()
         self.address = ctypes.addressof(self.words)
         self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
+        self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
         self.code = _Registry(self.address + GS_CODE)
         self.memories = _Registry(self.address + GS_MEMORY)
         self.cells: dict[int, ctypes.Array[ctypes.c_uint64]] = {}
+        #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
+        self.stores = _SlotRegistry(self.address + GS_STORES)
+        self.funcs = _Registry(self.address + GS_FUNCS)
+        #: what the records of ``stores`` and ``funcs`` point to, by key
+        self.keep: dict[tuple[str, int], object] = {}
+
+
+def sigaction_for(entry: int) -> ctypes.Array[ctypes.c_char]:
+    """A ``struct sigaction`` installing the handler at ``entry`` (SA_SIGINFO | SA_ONSTACK |
+    SA_NODEFER: a previous handler it calls may leave by longjmp, as Wasmtime's does,
+    which would otherwise leave the signal blocked for good)."""
+    action = ctypes.create_string_buffer(SIGACTION_SIZE)
+    ctypes.c_uint64.from_address(ctypes.addressof(action)).value = entry
+    ctypes.c_int32.from_address(ctypes.addressof(action) + SIGACTION_FLAGS).value = (
+        SA_SIGINFO | SA_ONSTACK | SA_NODEFER
+    )
+    return action
 
 
 class _Handler:
-    """The installed handler: a private, never-freed R+X copy of the artifact's builtins."""
+    """The handlers: a private, never-freed R+X copy of the artifact's signal builtins."""
 
-    def __init__(self, state: _State, block: bytes, handler_offset: int, state_offset: int):
+    def __init__(self, state: _State, block: BuiltinBlock) -> None:
+        data, handler_offset, state_offset, interrupt_offset = block
         self.state = state
-        self.size = max(round_up_to_page(len(block)), PAGE_SIZE)
+        self.size = max(round_up_to_page(len(data)), PAGE_SIZE)
         self.base = map_anonymous(self.size, PROT_READ | PROT_WRITE)
-        ctypes.memmove(self.base, block, len(block))
+        ctypes.memmove(self.base, data, len(data))
         ctypes.c_uint64.from_address(self.base + state_offset).value = state.address
         protect(self.base, self.size, PROT_READ | PROT_EXEC)
         self.entry = self.base + handler_offset
-        self.action = ctypes.create_string_buffer(SIGACTION_SIZE)
-        ctypes.c_uint64.from_address(ctypes.addressof(self.action)).value = self.entry
-        # SA_NODEFER: a previous handler we call may leave by longjmp (Wasmtime's does),
-        # which would otherwise leave the signal blocked for good
-        ctypes.c_int32.from_address(ctypes.addressof(self.action) + SIGACTION_FLAGS).value = (
-            SA_SIGINFO | SA_ONSTACK | SA_NODEFER
-        )
-        self.install()
+        #: the SIGINT handler, if the block has one (``cwasm.runtime.interrupt``)
+        self.interrupt_entry = None if interrupt_offset is None else self.base + interrupt_offset
+        self.action = sigaction_for(self.entry)
 
     def install(self) -> None:
         """Make this the handler of SIGSEGV and SIGBUS unless it already is."""
@@ -169,8 +231,14 @@ def _get_state() -> _State:
     return _state
 
 
-#: the handler's code, and the offsets of its entry and of its state slot in that code
-BuiltinBlock = tuple[bytes, int, int]
+#: the handlers' code, and the offsets of the guard handler, of the state slot and of
+#: the SIGINT handler (None in an artifact compiled before it existed) in that code
+BuiltinBlock = tuple[bytes, int, int, int | None]
+
+
+def has_builtin_block(artifact: Artifact) -> bool:
+    """Whether the artifact names a signal-builtin block (checked by ``builtin_block``)."""
+    return any(s.name == BLOCK_SYMBOL for s in artifact.elf.symbols)
 
 
 def builtin_block(artifact: Artifact) -> BuiltinBlock:
@@ -181,7 +249,7 @@ def builtin_block(artifact: Artifact) -> BuiltinBlock:
     syms = {
         s.name: s
         for s in artifact.elf.symbols
-        if s.name in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL)
+        if s.name in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
     }
     missing = [n for n in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL) if n not in syms]
     if missing:
@@ -197,18 +265,63 @@ def builtin_block(artifact: Artifact) -> BuiltinBlock:
         raise CorruptArtifactError("guard-page builtins are laid out unexpectedly")
     if state.value % 8:
         raise CorruptArtifactError(f"guard-page state slot at {state.value:#x} is misaligned")
+    interrupt = syms.get(INTERRUPT_HANDLER_SYMBOL)
+    interrupt_offset = None
+    if interrupt is not None:
+        if interrupt.shndx != text.index or not block.value <= interrupt.value < state.value:
+            raise CorruptArtifactError("the SIGINT handler lies outside the builtin block")
+        interrupt_offset = interrupt.value - block.value
     data = bytes(artifact.text[block.value : block.value + block.size])
-    return data, handler.value - block.value, state.value - block.value
+    return data, handler.value - block.value, state.value - block.value, interrupt_offset
 
 
-def ensure_installed(block: BuiltinBlock) -> None:
-    """Install the handler from ``block`` (``builtin_block``) once, or re-assert it is."""
+def load_handlers(block: BuiltinBlock) -> None:
+    """Copy the handlers from ``block`` (``builtin_block``) the first time (no later block
+    replaces them: the copy is never freed, and its state is the process's)."""
     global _handler
     with _lock:
         if _handler is None:
-            _handler = _Handler(_get_state(), *block)
-        else:
-            _handler.install()
+            _handler = _Handler(_get_state(), block)
+
+
+def ensure_installed(block: BuiltinBlock) -> None:
+    """Install the guard handler from ``block`` once, or re-assert it is."""
+    load_handlers(block)
+    with _lock:
+        assert _handler is not None
+        _handler.install()
+
+
+def interrupt_handler_address() -> int | None:
+    """Where the loaded SIGINT handler's code starts, or None (none loaded)."""
+    return None if _handler is None else _handler.interrupt_entry
+
+
+def register_interrupt_records(
+    kind: str, owner: object, record: tuple[int, ...], keep: object
+) -> None:
+    """Publish ``record`` in the SIGINT handler's registry ``kind`` (``stores`` or
+    ``funcs``) while ``owner`` lives; ``keep`` (what the record points to) lives until
+    the record is retired."""
+    with _lock:
+        st = _get_state()
+        key = getattr(st, kind).add(record)
+        st.keep[kind, key] = keep
+    weakref.finalize(owner, _unregister_interrupt, kind, key)
+
+
+def _unregister_interrupt(kind: str, key: int) -> None:
+    with _lock:
+        if _state is not None:
+            reg: _Registry | _SlotRegistry = getattr(_state, kind)
+            reg.remove(key)
+            # it must outlive the arrays that may still mention it
+            reg.retired.append(_state.keep.pop((kind, key), None))
+
+
+def state_word(offset: int) -> ctypes.c_uint64:
+    """A word of the state block (``GS_*`` offset)."""
+    return ctypes.c_uint64.from_address(_get_state().address + offset)
 
 
 def handler_address() -> int | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
@@ -99,6 +100,7 @@ class Instance:
         cm = module.compiled
         store._check_open()
         module._check_open()
+        store.check_owner()
         if not cm.code.base:
             raise CwasmError(
                 f"module was compiled for {module.engine.target}, which cannot run here"
@@ -126,6 +128,11 @@ class Instance:
         self.memories: list[Memory] = []
         self.globals: list[Global] = []
         self._link(imports)
+        store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
+        if not store.interruptible:  # before any of its code runs: Ctrl-C stops it
+            interrupt.register_store(store, store._ctx)
+            store.interruptible = True
+        interrupt.arm()
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
         store.keep(self)

@@ -17,6 +17,7 @@ from cwasm.abi import guard_layout
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
 from cwasm.runtime import guard
+from cwasm.runtime.limits import ResourceLimitError
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
 from cwasm.wasm import types as wt
@@ -56,6 +57,10 @@ class Memory:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
                 f"of {self.max_pages} pages"
+            )
+        if not store.limits.memory_growing(ty.limits.min * WASM_PAGE, self._maximum(ty)):
+            raise ResourceLimitError(
+                f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
             )
         guarded = store.engine.guard_pages
         # with guard pages, every 32-bit index plus a static offset below the guard size
@@ -110,6 +115,7 @@ class Memory:
         """Grows this memory by the given number of pages; returns the old size in pages."""
         if delta < 0:
             raise CwasmError("cannot grow by negative amount")
+        self.store.check_owner()
         old = self.grow_pages(delta)
         if old < 0:
             raise CwasmError(f"failed to grow memory by {delta} pages")
@@ -151,15 +157,26 @@ class Memory:
 
     # --- runtime ---
 
+    @staticmethod
+    def _maximum(ty: wt.MemoryType) -> int:
+        """The byte size the store's limiter is told is this memory's maximum."""
+        return (ty.limits.max if ty.limits.max is not None else MAX_PAGES) * WASM_PAGE
+
     def grow_pages(self, delta: int) -> int:
-        """Grow by ``delta`` pages; the old size in pages, or -1 if not possible."""
+        """Grow by ``delta`` pages; the old size in pages, or -1 if not possible (past the
+        memory's maximum or the store's limit: nothing is committed then)."""
         old = self.size()
         new = old + delta
-        if delta < 0 or new > self.max_pages:
+        if delta < 0:
             return -1
-        if delta:
-            self._res.commit(new * WASM_PAGE)
-            self._len.value = new * WASM_PAGE
+        if delta == 0:
+            return old
+        if not self.store.limits.memory_growing(new * WASM_PAGE, self._maximum(self.wasm_type)):
+            return -1
+        if new > self.max_pages:
+            return -1
+        self._res.commit(new * WASM_PAGE)
+        self._len.value = new * WASM_PAGE
         return old
 
     def matches(self, want: wt.MemoryType) -> bool:

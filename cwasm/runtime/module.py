@@ -21,7 +21,7 @@ from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
-from cwasm.runtime import guard
+from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.registry import CODE
@@ -55,7 +55,10 @@ class CompiledModule:
         self.type_ids = [engine.type_id(t) for t in self.m.types]
         # checked before any code is mapped
         self._check_wasm_to_array_trampolines()
-        handler = guard.builtin_block(artifact) if engine.is_native and engine.guard_pages else None
+        # every x86-64 Linux artifact has the signal builtins (guard pages and SIGINT); one
+        # compiled before the SIGINT handler existed has them only in guard-page mode
+        has_block = engine.guard_pages or guard.has_builtin_block(artifact)
+        handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
         funcs = FunctionTable.of(self.info.funcs)
@@ -74,8 +77,15 @@ class CompiledModule:
         if base:
             CODE.register(base, base + self.code.size, self)
             if handler is not None:
-                guard.ensure_installed(handler)
-                guard.register_code(self.code, base, base + self.code.size)
+                guard.load_handlers(handler)
+                if engine.guard_pages:
+                    guard.ensure_installed(handler)
+                    guard.register_code(self.code, base, base + self.code.size)
+                ranges = [
+                    (base + start, base + start + length)
+                    for start, length in zip(funcs.column(1), funcs.column(2), strict=True)
+                ]
+                interrupt.register_module(self.code, ranges)
 
     def _check_wasm_to_array_trampolines(self) -> None:
         """Every type of the type section has a wasm-to-array trampoline: a host function's

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cwasm.abi import vmoffsets as vo
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
+from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
@@ -34,6 +36,15 @@ if TYPE_CHECKING:
 class HostCallError(CwasmError):
     """Python could not run a host function at all, so there is no exception to re-raise."""
 
+
+class StoreBusyError(CwasmError):
+    """The store's wasm is running on another thread (see ``Store``: one thread at a time)."""
+
+
+_BUSY = (
+    "the store is in use by another thread: its wasm is running there, and a store "
+    "serves one thread at a time"
+)
 
 #: native stack kept free below the wasm stack limit, for host calls and trap handling
 STACK_MARGIN = 256 * 1024
@@ -60,6 +71,16 @@ class Store(Closable):
     ``close()`` (or leaving a ``with Store() as store:`` block) ends its use: every method
     then raises ``ValueError``, as do calls into its wasm and creating objects in it. Its
     WASI files are closed then; the memory of its objects goes when Python collects them.
+
+    Threads: wasm runs without the GIL, so other Python threads keep running meanwhile.
+    A store may be used from any thread, one at a time: while wasm of the store runs on a
+    thread (from the call into wasm until it returns, host functions it calls included),
+    the store belongs to that thread, and from any other thread entering its wasm (a
+    call, an instantiation), growing its memories or tables, setting their elements,
+    ``set_limits``, ``gc`` and ``close`` raise ``CwasmError`` (``StoreBusyError``).
+    What cannot disturb the running wasm stays allowed from every thread: reading and
+    writing linear memory bytes (they race with the wasm like any shared memory),
+    reading table elements and globals, setting globals, creating objects in the store.
     """
 
     def __init__(self, engine: Engine | None = None, data: Any = None) -> None:
@@ -77,7 +98,13 @@ class Store(Closable):
         ctx[vo.STORE_SETJMP // 8] = SETJMP_ADDRESS
         ctx[vo.STORE_LONGJMP // 8] = LONGJMP_ADDRESS
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
+        ctx[vo.STORE_SELF // 8] = self.ctx_address
+        #: whether SIGINT can find this store (``interrupt.register_store``, done by its
+        #: first instantiation: a store without instances runs no wasm)
+        self.interruptible = False
         self.thread = 0
+        #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
+        self.entries = 0
         self.enter_thread()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
@@ -89,11 +116,55 @@ class Store(Closable):
         self.wasi: WasiContext | None = None
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
+        #: the limits ``set_limits`` set, and what counts against them
+        self.limits = StoreLimits()
+        self.counts = ResourceCounts()
 
     def data(self) -> Any:
         """The data this store was created with (``Store(engine, data)``)."""
         self._check_open()
         return self._data
+
+    # --- limits ---
+
+    def set_limits(
+        self,
+        memory_size: int = -1,
+        table_elements: int = -1,
+        instances: int = -1,
+        tables: int = -1,
+        memories: int = -1,
+    ) -> None:
+        """Configures the limits of various items within this store.
+
+        * ``memory_size``: the maximum size, in bytes, of each linear memory of this store.
+          Creating or instantiating one with a larger minimum fails, and ``memory.grow``
+          past it returns -1 (``Memory.grow`` raises).
+        * ``table_elements``: the maximum number of elements of each table, alike.
+        * ``instances``: the maximum number of instances this store may create.
+        * ``tables``: the maximum number of tables its instances may define.
+        * ``memories``: the maximum number of linear memories its instances may define.
+
+        A negative limit is not set. Every call replaces the previous limits: what it
+        does not set is back to the default (no bound on sizes, 10,000 instances, tables
+        and memories), as wasmtime-py's."""
+        self._check_open()
+        self.check_owner()
+        values = (memory_size, table_elements, instances, tables, memories)
+        if not all(isinstance(v, int) for v in values):
+            raise TypeError("the limits must be ints")
+        limits = StoreLimits(trap_on_grow_failure=self.limits.trap_on_grow_failure)
+        if memory_size >= 0:
+            limits.memory_size = memory_size
+        if table_elements >= 0:
+            limits.table_elements = table_elements
+        if instances >= 0:
+            limits.instances = instances
+        if tables >= 0:
+            limits.tables = tables
+        if memories >= 0:
+            limits.memories = memories
+        self.limits = limits
 
     # --- WASI ---
 
@@ -110,16 +181,38 @@ class Store(Closable):
         """Adopt the calling thread: wasm entered from it never runs past its stack's end.
 
         Every entry into wasm from another thread than the last one comes here, and so
-        does every entry once the store is closed (``close`` forgets the thread)."""
+        does every entry once the store is closed (``close`` forgets the thread). A call
+        counts itself in ``entries`` before it compares threads, so more than its own
+        entry means wasm of the store runs (or is being entered) on another thread: the
+        store is busy. The test and the claim below are one run of bytecodes without a
+        call, which no other Python thread can interleave with."""
         self._check_open()
-        self.thread = threading.get_ident()
+        me = threading.get_ident()
+        if self.entries > 1:
+            raise StoreBusyError(_BUSY)
+        self.thread = me
+        self._ctx[vo.STORE_THREAD // 8] = me  # ``pthread_self()`` (see ``interrupt``)
         bounds = thread_stack_bounds()
         floor = 0
         if bounds is not None:
             floor = bounds[0] + STACK_MARGIN
         self._ctx[vo.STORE_STACK_FLOOR // 8] = floor
 
+    def check_owner(self) -> None:
+        """Raise ``StoreBusyError`` if wasm of this store is running on another thread
+        (see the class: what may not be done to a store meanwhile)."""
+        if self.entries and self.thread != threading.get_ident():
+            raise StoreBusyError(_BUSY)
+
     # --- lifetime ---
+
+    def close(self) -> None:
+        """Closes this store: further use raises ``ValueError``. Closing it again does
+        nothing; closing it while its wasm runs on another thread raises
+        ``StoreBusyError``."""
+        if not getattr(self, "_closed", False):
+            self.check_owner()
+        super().close()
 
     def keep(self, obj: Any) -> None:
         """Keep ``obj`` (created in this store) alive as long as the store."""
@@ -130,6 +223,7 @@ class Store(Closable):
         """Release the externrefs that no table element or global of this store holds
         (nothing while wasm of this store is running: its frames may hold any of them)."""
         self._check_open()
+        self.check_owner()
         self.refs.externs.collect()
 
     def _release(self) -> None:
@@ -154,6 +248,10 @@ class Store(Closable):
                     exc.args = (error_chain([backtrace_text(frames), exc.status_text]),)
             raise exc
         code = ctx[vo.STORE_TRAP_CODE // 8]
+        if code == vo.TRAP_KEYBOARD_INTERRUPT:  # SIGINT stopped the wasm (``interrupt``)
+            raise KeyboardInterrupt
+        if code == vo.TRAP_HOST_EXCEPTION and interrupt.interrupted_since_last_look():
+            raise KeyboardInterrupt  # it hit a host call's entry (see ``interrupt``)
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "

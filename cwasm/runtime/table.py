@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
+from cwasm.runtime.limits import ResourceLimitError
 from cwasm.runtime.types import TableType
 from cwasm.wasm import types as wt
 
@@ -57,6 +58,10 @@ class Table:
                 f"table minimum size of {ty.limits.min} elements exceeds the table limit "
                 f"of {self.max_elements} elements"
             )
+        if not store.limits.table_growing(ty.limits.min, declared):
+            raise ResourceLimitError(
+                f"table minimum size of {ty.limits.min} elements exceeds table limits"
+            )
         capacity = ty.limits.min
         if self.max_elements <= _PREALLOCATE:
             capacity = self.max_elements
@@ -89,6 +94,7 @@ class Table:
     def set(self, store: Store | None, idx: int, val: Any) -> None:
         """Sets an individual element within this table (an error if ``idx`` is out of
         bounds or ``val`` has the wrong type)."""
+        self.store.check_owner()
         if not 0 <= idx < self.size():
             raise CwasmError("table index out of bounds")
         refs = self.store.refs
@@ -101,6 +107,7 @@ class Table:
         """Grows this table by the specified number of slots, using the specified
         initializer for all new table slots. Returns the previous size; raises a
         ``WasmtimeError`` if the table could not be grown."""
+        self.store.check_owner()
         old = self.grow_raw(amt, self.store.refs.to_bits(self.wasm_type.element, init))
         if old < 0:
             raise CwasmError(f"failed to grow table by {amt}")
@@ -112,7 +119,14 @@ class Table:
         """Grow by ``delta`` elements set to ``fill``; the old size, or -1."""
         old = self.size()
         new = old + delta
-        if delta < 0 or new > self.max_elements:
+        if delta < 0:
+            return -1
+        if delta == 0:
+            return old
+        declared = self.wasm_type.limits.max
+        if not self.store.limits.table_growing(new, MAX_TABLE if declared is None else declared):
+            return -1
+        if new > self.max_elements:
             return -1
         if new > self.capacity:
             capacity = max(new, min(self.max_elements, 2 * self.capacity + 16))

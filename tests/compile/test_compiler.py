@@ -72,10 +72,13 @@ def lookup_pos(code: CompiledCode, text_offset: int) -> int | None:
 
 
 def trap_routines(code: CompiledCode) -> dict[int, int]:
-    """start offset → trap code of the compiler's trap routines."""
+    """start offset → trap code of the compiler's trap routines (the other extra symbols
+    are the signal builtins')."""
     out = {}
     for name, start, _size in code.extra_symbols:
-        assert name.startswith("cwasm_trap[")
+        if not name.startswith("cwasm_trap["):
+            assert name.startswith(("cwasm_guard_", "cwasm_interrupt_")), name
+            continue
         out[start] = int(name[len("cwasm_trap[") : -1])
     return out
 
