@@ -193,7 +193,9 @@ def both(bounds_checks: str | None = None) -> list[Run]:
 
 @pytest.mark.parametrize("bounds_checks", [None, "explicit"])
 @pytest.mark.parametrize(("name", "args"), CASES, ids=[f"{n}{a}" for n, a in CASES])
-def test_fuel_used_is_wasmtimes(name: str, args: tuple[int, ...], bounds_checks: str | None) -> None:
+def test_fuel_used_is_wasmtimes(
+    name: str, args: tuple[int, ...], bounds_checks: str | None
+) -> None:
     runs = both(bounds_checks)
     outcomes = []
     for run in runs:
@@ -279,7 +281,7 @@ def _artifact(rt: Any, setting: str) -> Callable[[Any], Any]:
     """Compile MODULE with ``setting`` on; return a loader into another engine."""
     config = rt.Config()
     setattr(config, setting, True)
-    data = rt.Module(rt.Engine(config), wat("(module (func (export \"f\")))")).serialize()
+    data = rt.Module(rt.Engine(config), wat('(module (func (export "f")))')).serialize()
     return lambda engine: rt.Module.deserialize(engine, data)
 
 
@@ -311,10 +313,10 @@ def test_artifacts_are_refused_across_the_setting(setting: str, name: str) -> No
 def test_engine_without_fuel_compiles_no_fuel_code() -> None:
     """No setting, no check: the IR of a function has no fuel or epoch code unless the
     engine has the setting on."""
+    from cwasm.abi.vmoffsets import VMOffsets
     from cwasm.compile.compiler import CompileOptions, compile_module
     from cwasm.compile.irmodule import IRModule
     from cwasm.compile.translate import FunctionTranslator
-    from cwasm.abi.vmoffsets import VMOffsets
     from cwasm.wasm.decoder import decode_module
 
     translation = decode_module(wat(MODULE))
