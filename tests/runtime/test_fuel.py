@@ -105,6 +105,8 @@ MODULE = """
     (global.set $g (local.get 0)) unreachable)
   (func (export "trap_oob") (param i32) (result i32)
     (i32.add (i32.const 1) (i32.load (local.get 0))))
+  (func (export "trap_offset") (param i32) (result i32)
+    (i32.add (i32.const 1) (i32.load offset=0xfffffffe (local.get 0))))
   (func (export "trap_null") (param i32) (result i32)
     (i32.const 1) (call_indirect (type $t) (local.get 0) (i32.const 3)) (i32.add))
   (func (export "trap_in_callee") (param i32) (result i32)
@@ -136,6 +138,7 @@ CASES = [
     ("trap_unreachable", (4,)),
     ("trap_oob", (8,)),
     ("trap_oob", (70000,)),
+    ("trap_offset", (0,)),
     ("trap_null", (1,)),
     ("trap_in_callee", (0,)),
 ]

@@ -15,7 +15,8 @@ back to the store before ``call``, ``call_indirect``, ``return`` and ``unreachab
 callee or the host may read or change it) and reloaded after a call. At function entry
 and at every loop header the count is checked: once it is >= 0 the code calls
 ``Builtin.OUT_OF_GAS``, which refuels from the store's reserve or has the code trap with
-``Trap.OutOfFuel``. Other traps do not write the count back, as in Wasmtime.
+``Trap.OutOfFuel``. Other traps do not write the count back, as in Wasmtime, except a
+memory access whose offset alone is out of bounds of the memory's largest size.
 
 **Epochs.** ``STORE_EPOCH_PTR`` points to the engine's u64 epoch counter and
 ``STORE_EPOCH_DEADLINE`` holds the store's deadline. At function entry the code loads the
@@ -105,6 +106,12 @@ class InterruptsMixin(EnvironMixin):
     def interrupts_exit(self) -> None:
         """Before the return at the function's end (its ``end`` is reachable)."""
         if self.mod.consume_fuel:
+            self.fuel_save()
+
+    def before_trapping_access(self) -> None:
+        """Write the fuel back before an access that always traps, as Wasmtime does."""
+        if self.mod.consume_fuel:
+            self.fuel_add()
             self.fuel_save()
 
     # --- fuel ---
