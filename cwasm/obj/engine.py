@@ -12,7 +12,7 @@ with ``ForeignArtifactError``: cwasm can inspect such files but not run them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from cwasm import __version__
 from cwasm.errors import ArtifactError
@@ -143,7 +143,7 @@ def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
         )
     r = Reader(payload)
     try:
-        fields_ = dict(
+        meta = EngineMetadata(
             producer=r.str(),
             producer_version=r.str(),
             format_version=r.u32(),
@@ -160,8 +160,7 @@ def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
             wasm_features=tuple(r.seq(r.str)),
         )
         if r.remaining():  # the interruption checks, when one is on
-            fields_.update(consume_fuel=r.bool(), epoch_interruption=r.bool())
-        meta = EngineMetadata(**fields_)  # type: ignore[arg-type]
+            meta = replace(meta, consume_fuel=r.bool(), epoch_interruption=r.bool())
     except ArtifactError as e:
         raise CorruptArtifactError(f"engine section is corrupt: {e}") from None
     if r.remaining():

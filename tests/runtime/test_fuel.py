@@ -144,6 +144,8 @@ CASES = [
 ]
 
 PLENTY = 10**9
+#: both settings
+INTERRUPTS = ("consume_fuel", "epoch_interruption")
 
 
 class Run:
@@ -351,3 +353,17 @@ def test_an_empty_function_costs_one() -> None:
     assert store.get_fuel() == 2  # an empty function costs 1
     with pytest.raises(ValueError):
         config.consume_fuel = False  # the engine consumed the config
+
+
+def test_the_compile_cache_key_changes_with_the_settings() -> None:
+    """The cache must not hand an artifact compiled without a setting to an engine with it."""
+    from cwasm.cache import cache_key
+
+    wasm = wat('(module (func (export "f")))')
+    keys = set()
+    for settings in ((), ("consume_fuel",), ("epoch_interruption",), INTERRUPTS):
+        config = Config()
+        for name in settings:
+            setattr(config, name, True)
+        keys.add(cache_key(Engine(config), wasm))
+    assert len(keys) == 4
