@@ -27,6 +27,12 @@ process that only runs a precompiled module pays (as ``cwasm run x.cwasm`` does)
 
 then runs ``_start`` of the first instance so the output can be checked.
 
+``driver.py interrupts cwasm|wasmtime none|fuel|epochs WASM STDOUT_FILE ARGS...`` (used
+by ``bench/interrupts.py``) compiles with ``Config.consume_fuel`` (``fuel``: the store
+gets all the fuel it can hold) or ``Config.epoch_interruption`` (``epochs``: a deadline
+never reached) or neither, and measures only the run: its wall time (``run``) and the
+CPU time the process spent on it (``run_cpu``, less disturbed by other load).
+
 It needs only the runtime it drives, so it also runs in wasmtime's own virtual
 environment, where cwasm is not installed.
 """
@@ -171,6 +177,38 @@ def load_mode(
     }
 
 
+def interrupts_mode(
+    runtime_name: str, setting: str, wasm_path: str, stdout_path: str, args: list[str]
+) -> dict[str, Any]:
+    rt = import_runtime(runtime_name)
+    config = rt.Config()
+    if setting == "fuel":
+        config.consume_fuel = True
+    elif setting == "epochs":
+        config.epoch_interruption = True
+    elif setting != "none":
+        raise SystemExit(f"unknown setting {setting!r}: expected none, fuel or epochs")
+    engine = rt.Engine(config)
+    module = rt.Module(engine, Path(wasm_path).read_bytes())
+    linker = rt.Linker(engine)
+    linker.define_wasi()
+    store = wasi_store(rt, engine, Path(wasm_path).stem, stdout_path, args)
+    if setting == "fuel":
+        store.set_fuel((1 << 64) - 1)
+    elif setting == "epochs":
+        store.set_epoch_deadline(1 << 62)
+    instance = linker.instantiate(store, module)
+    cpu = time.process_time()
+    exit_code, run = run_start(rt, instance, store)
+    return {
+        "runtime": runtime_name,
+        "setting": setting,
+        "run": run,
+        "run_cpu": time.process_time() - cpu,
+        "exit_code": exit_code,
+    }
+
+
 def main(argv: list[str]) -> int:
     mode, *rest = argv
     if mode == "compile":
@@ -179,8 +217,11 @@ def main(argv: list[str]) -> int:
     elif mode == "load":
         runtime_name, artifact_path, stdout_path, *args = rest
         result = load_mode(runtime_name, artifact_path, stdout_path, args)
+    elif mode == "interrupts":
+        runtime_name, setting, wasm_path, stdout_path, *args = rest
+        result = interrupts_mode(runtime_name, setting, wasm_path, stdout_path, args)
     else:
-        print(f"unknown mode {mode!r}: expected compile or load", file=sys.stderr)
+        print(f"unknown mode {mode!r}: expected compile, load or interrupts", file=sys.stderr)
         return 2
     print(json.dumps(result))
     return 0

@@ -15,7 +15,15 @@ created (``python -m venv`` + ``pip install wasmtime``) on first use; native bui
 go to ``build/native/`` (built with gcc if missing). Timings are single runs unless
 ``--repeat`` says otherwise (the best is kept): on a shared machine they are noisy.
 
-Usage: ``python bench/run.py [--quick] [--repeat N] [--only NAME...] [--json FILE]``
+With ``--interrupts`` it measures instead the run-time cost of fuel and of epochs
+(``Config.consume_fuel``, ``Config.epoch_interruption``): each program runs under each
+runtime without them, with fuel and with epochs (``driver.py interrupts``), the
+repetitions interleaved, and the table gives each setting's run CPU time over the same
+runtime's without it, with geometric means; ``--wasmtime-python`` picks the wasmtime-py
+compared (e.g. the project's, 28).
+
+Usage: ``python bench/run.py [--quick] [--repeat N] [--only NAME...] [--json FILE]
+[--interrupts] [--wasmtime-python PYTHON]``
 """
 
 from __future__ import annotations
@@ -81,11 +89,15 @@ def ensure_wasmtime_venv() -> tuple[Path, str]:
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "wasmtime"],
             check=True,
         )
+    return python, wasmtime_version_of(python)
+
+
+def wasmtime_version_of(python: Path) -> str:
+    """The version of the wasmtime-py that ``python`` imports."""
     probe = "from importlib.metadata import version; print(version('wasmtime'))"
-    version = subprocess.run(
+    return subprocess.run(
         [str(python), "-c", probe], check=True, capture_output=True, text=True
     ).stdout.strip()
-    return python, version
 
 
 def ensure_native(name: str) -> Path | None:
@@ -260,6 +272,89 @@ def stage_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+#: the settings ``--interrupts`` compares with ``none`` (``driver.py interrupts``)
+INTERRUPT_SETTINGS = ("fuel", "epochs")
+
+
+def run_interrupts(
+    python: Path, runtime: str, setting: str, name: str, args: list[str], want: str
+) -> dict[str, Any]:
+    """One run of ``name`` under ``runtime`` with ``setting`` (``none``, ``fuel``, ``epochs``)."""
+    with tempfile.TemporaryDirectory(prefix="cwasm-bench-") as tmp:
+        out = Path(tmp) / "stdout"
+        wasm = BENCH / "wasm" / f"{name}.wasm"
+        result = _driver(python, ["interrupts", runtime, setting, str(wasm), str(out), *args])
+        result["ok"] = out.read_text() == want
+    return result
+
+
+def measure_interrupts(
+    names: list[str],
+    size: str,
+    repeat: int,
+    wasmtime_python: Path | None,
+    wasmtime_version: str,
+    json_path: Path | None,
+) -> int:
+    """``--interrupts``: each setting's run CPU time over the same runtime's without it."""
+    runtimes = [("cwasm", Path(sys.executable))]
+    if wasmtime_python is not None:
+        runtimes.append(("wasmtime", wasmtime_python))
+    settings = ("none", *INTERRUPT_SETTINGS)
+    cpu: dict[str, dict[tuple[str, str], float]] = {}
+    failures: list[str] = []
+    for name in names:
+        expected = EXPECTED[name][size]
+        args: list[str] = list(expected["args"])
+        print(f"{name} {' '.join(args)}".rstrip(), file=sys.stderr)
+        samples: dict[tuple[str, str], list[float]] = {}
+        # interleaved, so that a burst of load elsewhere does not fall on one setting only
+        for _ in range(max(repeat, 1)):
+            for runtime, python in runtimes:
+                for setting in settings:
+                    r = run_interrupts(python, runtime, setting, name, args, expected["stdout"])
+                    if not r["ok"]:
+                        failures.append(f"{name}: {runtime} {setting}: output differs")
+                    samples.setdefault((runtime, setting), []).append(float(r["run_cpu"]))
+        cpu[name] = {key: min(values) for key, values in samples.items()}
+
+    columns = [(rt, s) for rt, _ in runtimes for s in INTERRUPT_SETTINGS]
+    head = ["program"] + [f"{rt} run (cpu)" for rt, _ in runtimes]
+    head += [f"{rt} {s}" for rt, s in columns]
+    ratios: dict[tuple[str, str], list[float]] = {c: [] for c in columns}
+    rows = []
+    for name, times in cpu.items():
+        row = [name] + [fmt_time(times[(rt, "none")]) for rt, _ in runtimes]
+        for rt, s in columns:
+            ratio = times[(rt, s)] / times[(rt, "none")] if times[(rt, "none")] else math.nan
+            ratios[(rt, s)].append(ratio)
+            row.append(fmt_ratio(ratio))
+        rows.append(row)
+    rows.append(
+        ["geomean"] + [""] * len(runtimes) + [fmt_ratio(geomean(ratios[c])) for c in columns]
+    )
+    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    print()
+    print(
+        "run CPU time with fuel / epochs over the same runtime without: cwasm (opt level 2), "
+        f"wasmtime-py {wasmtime_version or '(skipped)'}; {size} sizes; {platform.machine()}, "
+        f"{os.cpu_count()} cpus; best of {repeat}"
+    )
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    print("\n".join([line(head), sep, *(line(row) for row in rows)]))
+    print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
+    for failure in failures:
+        print(f"  {failure}")
+    if json_path is not None:
+        raw = {n: {f"{rt}:{s}": v for (rt, s), v in t.items()} for n, t in cpu.items()}
+        json_path.write_text(json.dumps({"size": size, "run_cpu": raw}, indent=2))
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="use the small test sizes")
@@ -267,6 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these programs")
     parser.add_argument("--no-wasmtime", action="store_true", help="skip wasmtime-py")
     parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    parser.add_argument(
+        "--interrupts",
+        action="store_true",
+        help="measure the run-time cost of fuel and of epochs instead",
+    )
+    parser.add_argument(
+        "--wasmtime-python",
+        type=Path,
+        help="the python whose wasmtime-py to compare with (default: the bench venv's)",
+    )
     opts = parser.parse_args(argv)
 
     size = "test" if opts.quick else "bench"
@@ -274,7 +379,18 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in EXPECTED]
     if unknown:
         parser.error(f"unknown program(s): {', '.join(unknown)}")
-    wasmtime_python, wasmtime_version = (None, "") if opts.no_wasmtime else ensure_wasmtime_venv()
+    wasmtime_python: Path | None
+    if opts.no_wasmtime:
+        wasmtime_python, wasmtime_version = None, ""
+    elif opts.wasmtime_python is not None:
+        wasmtime_python = opts.wasmtime_python
+        wasmtime_version = wasmtime_version_of(wasmtime_python)
+    else:
+        wasmtime_python, wasmtime_version = ensure_wasmtime_venv()
+    if opts.interrupts:
+        return measure_interrupts(
+            names, size, opts.repeat, wasmtime_python, wasmtime_version, opts.json
+        )
 
     results: list[Result] = []
     for name in names:

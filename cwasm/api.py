@@ -62,6 +62,8 @@ def compile_artifact(
         triple=engine.target,
         opt_level=engine.config.opt_level,
         bounds_checks=engine.bounds_checks,
+        consume_fuel=engine.consume_fuel,
+        epoch_interruption=engine.epoch_interruption,
     )
     artifact = compile_to_artifact(
         wasm,

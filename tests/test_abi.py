@@ -139,7 +139,8 @@ def test_runtime_implements_every_entry_and_nothing_else() -> None:
 def test_compiled_code_calls_every_builtin_as_the_table_says() -> None:
     m = decode_module(wat(EVERY_BUILTIN))
     offsets = VMOffsets.for_module(m.module)
-    mod = IRModule(arch="x86_64", guard_pages=False)
+    # with fuel, so that the function's entry calls OUT_OF_GAS when it runs out
+    mod = IRModule(arch="x86_64", guard_pages=False, consume_fuel=True)
     FunctionTranslator(m, offsets, mod, 0).translate()
     text = mod.text()
     for b in Builtin:

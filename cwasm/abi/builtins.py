@@ -152,6 +152,9 @@ class Builtin(enum.IntEnum):
     MEMMOVE = 8, "ptr (ptr dst, ptr src, u64 n)"
     #: libc ``memset``: dst
     MEMSET = 9, "ptr (ptr dst, i32 byte, u64 n)"
+    #: fuel ran out (``STORE_FUEL_CONSUMED`` >= 0): 0 after refuelling from the store's
+    #: reserve, non-zero when none is left (the calling code traps with ``OutOfFuel``)
+    OUT_OF_GAS = 10, "i32 (vmctx, done)"
 
     @property
     def sig(self) -> Signature:

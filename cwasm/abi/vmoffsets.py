@@ -7,8 +7,8 @@ llvmlite.
 Three kinds of blocks exist at run time, all made of little 8-byte fields:
 
 * the **store context** (one per ``Store``): stack limit, the current trap jump
-  buffer, trap state, the backtrace buffer and the ``_setjmp``/``longjmp``
-  pointers;
+  buffer, trap state, the backtrace buffer, the ``_setjmp``/``longjmp``
+  pointers, and the fuel counter, epoch deadline and epoch counter pointer;
 * the **instance vmctx** (one per instance): a header, builtin pointers (one slot
   per ``cwasm.abi.builtins.Builtin``), the module's engine type ids, imported and
   defined tables, memories and globals, and one ``VMFuncRef`` per function index;
@@ -68,6 +68,14 @@ STORE_LONGJMP: Final = 56
 STORE_STACK_SIZE: Final = 64
 #: the stack limit is never set below this address (the thread's stack end + a margin)
 STORE_STACK_FLOOR: Final = 72
+#: fuel, as Wasmtime keeps it: an i64 that counts *up* towards 0, minus the fuel left
+#: (``-remaining``); code compiled with ``consume_fuel`` adds each instruction's cost and
+#: calls ``Builtin.OUT_OF_GAS`` once it is >= 0
+STORE_FUEL_CONSUMED: Final = 80
+#: u64 epoch at which code compiled with ``epoch_interruption`` traps (``Trap.Interrupt``)
+STORE_EPOCH_DEADLINE: Final = 88
+#: pointer to the engine's u64 epoch counter (``Engine.increment_epoch``), read by that code
+STORE_EPOCH_PTR: Final = 96
 #: the context's own address: ``ctx + STORE_SELF - CTX_STORE`` reads as a vmctx of the
 #: store, which is how the SIGINT handler hands the store to its trap routine
 STORE_SELF: Final = 112

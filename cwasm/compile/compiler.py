@@ -39,11 +39,14 @@ from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
 
 @dataclass(frozen=True, slots=True)
 class CompileOptions:
-    """What changes the generated code: the target triple and the optimisation level."""
+    """What changes the generated code: the target, the optimisation level, the bounds
+    checks and the interruption checks (fuel, epochs)."""
 
     triple: str = ""
     opt_level: int = 2
     bounds_checks: str = guard_layout.EXPLICIT  # or guard_layout.GUARD_PAGES (x86-64 Linux)
+    consume_fuel: bool = False
+    epoch_interruption: bool = False
 
     def resolved_triple(self) -> str:
         return self.triple or host_triple()
@@ -156,7 +159,12 @@ def compile_module(
     def part_texts() -> Iterator[str]:
         for k, defined in enumerate(parts):
             t0 = clock()
-            mod = IRModule(arch=arch, guard_pages=guarded)
+            mod = IRModule(
+                arch=arch,
+                guard_pages=guarded,
+                consume_fuel=options.consume_fuel,
+                epoch_interruption=options.epoch_interruption,
+            )
             for d in defined:
                 FunctionTranslator(translation, offsets, mod, d).translate()
                 if progress is not None:

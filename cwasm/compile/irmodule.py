@@ -147,11 +147,21 @@ class IRModule:
     """Accumulates functions, declarations and metadata; ``text()`` gives the module."""
 
     def __init__(
-        self, source_name: str = "module.wasm", arch: str = "x86_64", guard_pages: bool = False
+        self,
+        source_name: str = "module.wasm",
+        arch: str = "x86_64",
+        guard_pages: bool = False,
+        *,
+        consume_fuel: bool = False,
+        epoch_interruption: bool = False,
     ) -> None:
         self.arch = arch
         #: linear-memory accesses are left to fault into guard pages (x86-64 Linux)
         self.guard_pages = guard_pages
+        #: functions count fuel as Wasmtime's (``cwasm.compile.translate.interrupts``)
+        self.consume_fuel = consume_fuel
+        #: functions check the epoch deadline at entry and loop headers
+        self.epoch_interruption = epoch_interruption
         self.functions: list[str] = []
         self.used_decls: set[str] = set()
         self.extra_decls: dict[str, str] = {}

@@ -12,7 +12,7 @@ with ``ForeignArtifactError``: cwasm can inspect such files but not run them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from cwasm import __version__
 from cwasm.errors import ArtifactError
@@ -60,6 +60,10 @@ class EngineMetadata:
     memory_guard_size: int = 0
     memory_init_cow: bool = True
     wasm_features: tuple[str, ...] = DEFAULT_WASM_FEATURES
+    # the interruption checks (Wasmtime's tunables of these names); written after the
+    # other fields only when one is on, so artifacts without them are unchanged
+    consume_fuel: bool = False
+    epoch_interruption: bool = False
 
 
 def encode_engine_section(meta: EngineMetadata) -> bytes:
@@ -80,6 +84,9 @@ def encode_engine_section(meta: EngineMetadata) -> bytes:
     w.varint(meta.memory_guard_size)
     w.bool(meta.memory_init_cow)
     w.seq(meta.wasm_features, w.str)
+    if meta.consume_fuel or meta.epoch_interruption:
+        w.bool(meta.consume_fuel)
+        w.bool(meta.epoch_interruption)
     return bytes([ENGINE_SECTION_VERSION, len(version)]) + version + w.getvalue()
 
 
@@ -152,6 +159,8 @@ def decode_engine_section(data: bytes | memoryview) -> EngineMetadata:
             memory_init_cow=r.bool(),
             wasm_features=tuple(r.seq(r.str)),
         )
+        if r.remaining():  # the interruption checks, when one is on
+            meta = replace(meta, consume_fuel=r.bool(), epoch_interruption=r.bool())
     except ArtifactError as e:
         raise CorruptArtifactError(f"engine section is corrupt: {e}") from None
     if r.remaining():
@@ -197,6 +206,13 @@ _NOT_COMPARED = {
 }
 
 
+#: boolean settings refused in Wasmtime's words: field -> the name Wasmtime gives it
+_WASMTIME_TUNABLES = {
+    "consume_fuel": "fuel support",
+    "epoch_interruption": "epoch interruption",
+}
+
+
 def check_compatible(artifact: EngineMetadata, engine: EngineMetadata) -> None:
     """Raise ``IncompatibleArtifactError`` unless code compiled as ``artifact`` may run on ``engine``.
 
@@ -230,6 +246,12 @@ def check_compatible(artifact: EngineMetadata, engine: EngineMetadata) -> None:
         if f.name in _NOT_COMPARED:
             continue
         a, e = getattr(artifact, f.name), getattr(engine, f.name)
+        if f.name in _WASMTIME_TUNABLES and a != e:
+            # Wasmtime's wording (engine/serialization.rs ``check_bool``)
+            raise IncompatibleArtifactError(
+                f"Module was compiled {'with' if a else 'without'} {_WASMTIME_TUNABLES[f.name]} "
+                f"but it {'is not' if a else 'is'} enabled for the host"
+            )
         if f.name == "wasm_features":
             a, e = tuple(sorted(a)), tuple(sorted(e))
         if a != e:

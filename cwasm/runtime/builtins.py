@@ -76,6 +76,10 @@ def _data_drop(inst: Any, data: int) -> int:
     return 0
 
 
+def _out_of_gas(inst: Any) -> int:
+    return 0 if inst.store.refuel() else 1
+
+
 #: every routine implemented in Python: (the result reported on failure, the function
 #: of the instance and the parameters between vmctx and done)
 PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
@@ -87,6 +91,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.ELEM_DROP: (1, _elem_drop),
     Builtin.MEMORY_INIT: (1, _memory_init),
     Builtin.DATA_DROP: (1, _data_drop),
+    Builtin.OUT_OF_GAS: (1, _out_of_gas),
 }
 
 #: every routine libc implements: its address

@@ -34,9 +34,9 @@ UNSUPPORTED_SETTINGS = {
     "wasm_multi_memory": "the WebAssembly multi-memory proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
     "wasm_relaxed_simd": "the WebAssembly relaxed SIMD proposal",
-    "consume_fuel": "fuel consumption",
-    "epoch_interruption": "epoch-based interruption",
 }
+#: settings that add checks to the generated code (recorded in the artifact)
+INTERRUPT_SETTINGS = ("consume_fuel", "epoch_interruption")
 #: boolean settings that are recorded but change nothing in cwasm
 _RECORDED_SETTINGS = (
     "wasm_relaxed_simd_deterministic",  # only matters with relaxed SIMD
@@ -45,6 +45,7 @@ _RECORDED_SETTINGS = (
 _DEFAULTS: dict[str, bool] = {
     **dict.fromkeys(WASM_FEATURE_SETTINGS, True),
     **dict.fromkeys(UNSUPPORTED_SETTINGS, False),
+    **dict.fromkeys(INTERRUPT_SETTINGS, False),
     **dict.fromkeys(_RECORDED_SETTINGS, False),
     "parallel_compilation": True,
 }
@@ -242,12 +243,19 @@ class Config(Closable):
     consume_fuel = _setting(
         "consume_fuel",
         """Configures whether wasm code will consume *fuel* as part of its execution.
-        (Not supported by cwasm yet: ``Engine`` refuses it.)""",
+
+        Fuel is counted as Wasmtime counts it (most instructions cost 1; see
+        ``docs/fuel-and-epochs.md``); a store starts with none: give it some with
+        ``Store.set_fuel``. Running out traps with ``TrapCode.OUT_OF_FUEL``.""",
     )
     epoch_interruption = _setting(
         "epoch_interruption",
         """Configures whether wasm execution can be interrupted via epoch increments.
-        (Not supported by cwasm yet: ``Engine`` refuses it.)""",
+
+        Code checks the engine's epoch (``Engine.increment_epoch``) against the store's
+        deadline (``Store.set_epoch_deadline``; 0, i.e. already reached, until set) at
+        function entry and loop headers, and traps with ``TrapCode.INTERRUPT`` once
+        it is reached.""",
         check_bool=False,
     )
     parallel_compilation = _setting(

@@ -8,6 +8,7 @@ modules loaded by the same engine agree on the id of a signature, which is what
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import platform
 import threading
@@ -88,6 +89,11 @@ class Engine(Closable):
         except ValueError as e:
             raise CwasmError(str(e)) from None
         self._lock = threading.Lock()
+        #: the epoch (``increment_epoch``): a native u64 that compiled code reads through
+        #: the store context's ``STORE_EPOCH_PTR``
+        self._epoch = ctypes.c_uint64(0)
+        self.epoch_address = ctypes.addressof(self._epoch)
+        self._epoch_lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._types: list[FuncType] = []
         config.close()  # consumed
@@ -106,7 +112,37 @@ class Engine(Closable):
             bounds_checks=self.bounds_checks,
             memory_guard_size=guard_layout.GUARD_SIZE if self.guard_pages else 0,
             wasm_features=self.wasm_features,
+            consume_fuel=self.consume_fuel,
+            epoch_interruption=self.epoch_interruption,
         )
+
+    @property
+    def consume_fuel(self) -> bool:
+        """Whether compiled code consumes fuel (``Config.consume_fuel``)."""
+        return bool(self.config.consume_fuel)
+
+    @property
+    def epoch_interruption(self) -> bool:
+        """Whether compiled code checks the epoch deadline (``Config.epoch_interruption``)."""
+        return bool(self.config.epoch_interruption)
+
+    def increment_epoch(self) -> None:
+        """Increments the epoch of this engine by one (wasmtime-py's ``increment_epoch``).
+
+        Code of every store of this engine compiled with ``Config.epoch_interruption``
+        traps with ``TrapCode.INTERRUPT`` once the epoch reaches its store's deadline.
+        Safe from any thread, including while others run wasm: the counter is one
+        aligned native 64-bit word, written whole (the lock only orders concurrent
+        increments; wasm never takes it).
+        """
+        self._check_open()
+        with self._epoch_lock:
+            self._epoch.value = (self._epoch.value + 1) & 0xFFFF_FFFF_FFFF_FFFF
+
+    @property
+    def current_epoch(self) -> int:
+        """The engine's epoch: how many times ``increment_epoch`` was called."""
+        return self._epoch.value
 
     @property
     def guard_pages(self) -> bool:

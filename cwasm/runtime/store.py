@@ -102,6 +102,10 @@ class Store(Closable):
         #: whether SIGINT can find this store (``interrupt.register_store``, done by its
         #: first instantiation: a store without instances runs no wasm)
         self.interruptible = False
+        ctx[vo.STORE_EPOCH_PTR // 8] = engine.epoch_address
+        #: fuel set but not yet handed to wasm (``STORE_FUEL_CONSUMED`` holds at most
+        #: 2**63 - 1), as Wasmtime's reserve
+        self._fuel_reserve = 0
         self.thread = 0
         #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
         self.entries = 0
@@ -203,6 +207,64 @@ class Store(Closable):
         (see the class: what may not be done to a store meanwhile)."""
         if self.entries and self.thread != threading.get_ident():
             raise StoreBusyError(_BUSY)
+
+    # --- fuel and epochs (see docs/fuel-and-epochs.md) ---
+
+    def set_fuel(self, fuel: int) -> None:
+        """Sets the amount of fuel in this store to ``fuel``.
+
+        This is only relevant when ``Config.consume_fuel`` is configured; a store starts
+        with zero fuel, so wasm traps right away until this is called. Raises a
+        ``WasmtimeError`` if this store's configuration is not configured to consume fuel.
+        """
+        self._check_open()
+        self._check_fuel()
+        fuel = int(fuel)
+        if not 0 <= fuel < 1 << 64:
+            raise OverflowError("fuel must be an unsigned 64-bit integer")
+        injected = min(fuel, (1 << 63) - 1)
+        self._fuel_reserve = fuel - injected
+        self._ctx[vo.STORE_FUEL_CONSUMED // 8] = -injected & 0xFFFF_FFFF_FFFF_FFFF
+
+    def get_fuel(self) -> int:
+        """Returns the amount of fuel left in the store.
+
+        Raises a ``WasmtimeError`` if this store's configuration is not configured to
+        consume fuel.
+        """
+        self._check_open()
+        self._check_fuel()
+        return self._fuel_left()
+
+    def refuel(self) -> bool:
+        """Hand wasm the fuel in reserve once its share ran out (``Builtin.OUT_OF_GAS``):
+        False if there is none left, and wasm traps with ``OutOfFuel``."""
+        fuel = self._fuel_left()
+        if fuel == 0:
+            return False
+        self.set_fuel(fuel)
+        return True
+
+    def set_epoch_deadline(self, ticks_after_current: int) -> None:
+        """Configures the relative epoch deadline, after the current engine's epoch,
+        after which WebAssembly code will trap (``TrapCode.INTERRUPT``; with
+        ``Config.epoch_interruption``)."""
+        self._check_open()
+        ticks = int(ticks_after_current)
+        if not 0 <= ticks < 1 << 64:
+            raise OverflowError("ticks must be an unsigned 64-bit integer")
+        deadline = min(self.engine.current_epoch + ticks, (1 << 64) - 1)
+        self._ctx[vo.STORE_EPOCH_DEADLINE // 8] = deadline
+
+    def _fuel_left(self) -> int:
+        consumed = self._ctx[vo.STORE_FUEL_CONSUMED // 8]
+        if consumed >= 1 << 63:
+            consumed -= 1 << 64
+        return min(max(self._fuel_reserve - consumed, 0), (1 << 64) - 1)
+
+    def _check_fuel(self) -> None:
+        if not self.engine.consume_fuel:
+            raise CwasmError("fuel is not configured in this store")
 
     # --- lifetime ---
 

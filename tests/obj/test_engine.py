@@ -41,6 +41,8 @@ METAS = st.builds(
     memory_guard_size=st.integers(0, 2**64 - 1),
     memory_init_cow=st.booleans(),
     wasm_features=st.lists(st.text(max_size=8), max_size=5).map(tuple),
+    consume_fuel=st.booleans(),
+    epoch_interruption=st.booleans(),
 )
 
 
@@ -121,6 +123,14 @@ def test_damaged_engine_section_raises_artifact_errors_only(data: st.DataObject)
         ({"memory_init_cow": False}, "memory_init_cow"),
         ({"wasm_features": ("simd",)}, r"wasm_features=\[simd\]"),
         ({"format_version": 7}, "format_version=7"),
+        (
+            {"consume_fuel": True},
+            "Module was compiled with fuel support but it is not enabled for the host",
+        ),
+        (
+            {"epoch_interruption": True},
+            "Module was compiled with epoch interruption but it is not enabled for the host",
+        ),
     ],
 )
 def test_incompatibilities_name_the_field_and_both_values(
@@ -129,6 +139,21 @@ def test_incompatibilities_name_the_field_and_both_values(
     compiled = dataclasses.replace(HOST, **change)  # type: ignore[arg-type]
     with pytest.raises(IncompatibleArtifactError, match=message):
         check_compatible(compiled, HOST)
+
+
+def test_interruption_fields_are_written_only_when_on() -> None:
+    """Without fuel and epochs the record ends after ``wasm_features``, as it did before
+    those fields existed; with either on, two booleans follow."""
+    plain = encode_engine_section(HOST)
+    for change in ({"consume_fuel": True}, {"epoch_interruption": True}):
+        on = dataclasses.replace(HOST, **change)  # type: ignore[arg-type]
+        data = encode_engine_section(on)
+        assert data[: len(plain)] == plain and len(data) == len(plain) + 2
+        assert decode_engine_section(data) == on
+    assert decode_engine_section(plain) == HOST
+    # the other direction: an engine with fuel refuses an artifact without
+    with pytest.raises(IncompatibleArtifactError, match="compiled without fuel support"):
+        check_compatible(HOST, dataclasses.replace(HOST, consume_fuel=True))
 
 
 def test_compatible_variations() -> None:

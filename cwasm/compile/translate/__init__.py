@@ -7,6 +7,8 @@ The package is laid out like Cranelift's wasm translator:
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;
+- ``interrupts``: the fuel and epoch checks (``Config.consume_fuel``,
+  ``Config.epoch_interruption``), hooks the driver calls around each instruction;
 - ``numeric``: scalar numeric instructions and constants;
 - ``simd``, ``simd_memory``, ``simd_convert``: the fixed-width SIMD instructions (lane
   and arithmetic ops with the shape helpers; v128 loads and stores; conversions);

@@ -20,12 +20,12 @@ from cwasm.compile.translate.driver import (
     Handler,
     func_symbol,
 )
-from cwasm.compile.translate.environ import EnvironMixin
+from cwasm.compile.translate.interrupts import InterruptsMixin
 from cwasm.obj.traps import Trap
 from cwasm.wasm.types import ValType
 
 
-class ControlMixin(EnvironMixin):
+class ControlMixin(InterruptsMixin):
     """The control instructions; calls reach callees through the environment."""
 
     def branch_values(self, frame: Frame) -> list[str]:
@@ -133,6 +133,7 @@ class ControlMixin(EnvironMixin):
         for i, t in enumerate(frame.results):
             self.push(t, self.merge(t, [(lbl, vals[i]) for lbl, vals in frame.incoming]))
         if frame.kind == FUNC:
+            self.interrupts_exit()
             self.emit_return()
 
     def merge(self, ty: str, incoming: list[tuple[str, str]]) -> str:

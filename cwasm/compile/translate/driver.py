@@ -17,7 +17,8 @@ The handlers live in ``control``, ``environ``, ``numeric`` and ``simd``;
 
 Native ABI of a wasm function: ``(ptr vmctx, ptr caller_vmctx, params...)``
 returning nothing, one value, or a literal struct of the results. Every function
-checks its frame address against the store's stack limit first.
+checks its frame address against the store's stack limit first (then, when the engine
+has them on, the fuel and epoch checks of ``interrupts``).
 """
 
 from __future__ import annotations
@@ -255,12 +256,16 @@ class TranslatorCore:
         fp = self.val(f"call ptr {self.mod.use('llvm.frameaddress.p0')}(i32 0)")
         fpi = self.val(f"ptrtoint ptr {fp} to i64")
         self.trap_if(self.val(f"icmp ult i64 {fpi}, {limit}"), Trap.StackOverflow)
+        this = cast("FunctionTranslator", self)
+        # fuel and epoch checks (``interrupts``): hooks around every instruction
+        interrupts = self.mod.consume_fuel or self.mod.epoch_interruption
+        if interrupts:
+            this.interrupts_entry(sctx)
 
         fn = Frame(FUNC, [], results, 0, "Lret", "Lret")
         self.frames.append(fn)
         r = BinaryReader(env.wasm, self.body.code_start, self.body.end)
         handlers = self.handlers
-        this = cast("FunctionTranslator", self)
         operators = OPERATORS
         readers = READ_IMMEDIATES
         while self.frames:
@@ -276,7 +281,13 @@ class TranslatorCore:
             h = handlers[op]
             if h is None:
                 raise CwasmError(f"instruction {info.name} is not supported by the compiler")
-            h(this, imm)
+            if interrupts:
+                was_reachable = self.reachable
+                this.interrupts_before_op(op)
+                h(this, imm)
+                this.interrupts_after_op(op, was_reachable)
+            else:
+                h(this, imm)
         self.lines[1:1] = self.late_allocas.values()
         self.lines.extend(self.trap_lines)
         self.lines.append("}")

@@ -173,6 +173,8 @@ class EnvironMixin(TranslatorCore):
     def mem_addr(self, addr: str, offset: int, size: int) -> str:
         """Native pointer (for ``heap_load``/``heap_store``) for a ``size``-byte access at
         ``addr + offset``: bounds-checked, or with guard pages left to fault."""
+        if offset + size > self.memory_max_bytes(0):
+            self.before_trapping_access()
         d = self.memory_def(0)
         ea = self.val(f"zext i32 {addr} to i64")
         if offset:
@@ -194,6 +196,18 @@ class EnvironMixin(TranslatorCore):
             pi = self.val(f"ptrtoint ptr {p} to i64")
             return self.val(f"inttoptr i64 {pi} to {GUARDED_PTR}")
         return p
+
+    def memory_max_bytes(self, memory_index: int) -> int:
+        """The most bytes the memory can ever have: its maximum, else 4 GiB (or its
+        minimum, if larger), as Wasmtime reckons it."""
+        limits = self.module.memories[memory_index].limits
+        if limits.max is not None:
+            return limits.max << 16
+        return max(limits.min << 16, 1 << 32)
+
+    def before_trapping_access(self) -> None:
+        """Before an access that traps whatever its address (its offset and size pass
+        the memory's largest size); ``interrupts`` writes the fuel back here."""
 
     def heap_load(self, ty: str, p: str) -> str:
         """Load a ``ty`` from linear memory at ``p`` (from ``mem_addr``)."""
