@@ -337,7 +337,7 @@ def run_run(args: argparse.Namespace) -> int:
     from cwasm.runtime.func import Func
     from cwasm.runtime.linker import Linker
     from cwasm.runtime.store import Store
-    from cwasm.runtime.trap import Trap
+    from cwasm.runtime.trap import Trap, TrapCode
     from cwasm.wasi import WasiExit
 
     engine = _engine(args)
@@ -375,7 +375,11 @@ def run_run(args: argparse.Namespace) -> int:
     except Trap as trap:
         sys.stdout.flush()
         # Wasmtime's layout: the failure, then its causes (the backtrace, the trap)
-        text = error_chain([f"failed to run main module `{args.file}`", *trap.chain])
+        causes = [f"failed to run main module `{args.file}`", *trap.chain]
+        timeout = cli_options.timeout_of(args.wasm_options)
+        if timeout is not None and trap.trap_code == TrapCode.INTERRUPT:
+            causes.insert(1, f"timeout of {cli_options.format_duration(timeout)} exceeded")
+        text = error_chain(causes)
         print(f"cwasm: error: {text}", file=sys.stderr)
         return EXIT_TRAP
     return 0

@@ -14,6 +14,8 @@ before the program is instantiated (``prepare``).
 from __future__ import annotations
 
 import argparse
+import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,58 @@ def parse_bool(value: str | None) -> bool:
     raise ValueError(f"unknown boolean flag `{value}`, only yes,no,<nothing> accepted")
 
 
+#: humantime's units (which Wasmtime's CLI parses durations with), in seconds
+_DURATION_UNITS = {
+    **dict.fromkeys(("nsec", "ns"), 1e-9),
+    **dict.fromkeys(("usec", "us"), 1e-6),
+    **dict.fromkeys(("msec", "ms"), 1e-3),
+    **dict.fromkeys(("seconds", "second", "sec", "s"), 1.0),
+    **dict.fromkeys(("minutes", "minute", "min", "m"), 60.0),
+    **dict.fromkeys(("hours", "hour", "hr", "h"), 3600.0),
+    **dict.fromkeys(("days", "day", "d"), 86400.0),
+    **dict.fromkeys(("weeks", "week", "w"), 604800.0),
+    **dict.fromkeys(("months", "month", "M"), 2630016.0),
+    **dict.fromkeys(("years", "year", "y"), 31557600.0),
+}
+_DURATION_PART = re.compile(r"\s*(\d+)\s*([A-Za-z]*)")
+
+
+def parse_duration(value: str | None) -> float:
+    """A Wasmtime CLI duration in seconds: a bare integer is seconds, otherwise numbers
+    with units as ``1s``, ``500ms``, ``1m 30s`` (humantime's syntax)."""
+    if value is None:
+        raise ValueError("value must be specified with `key=val` syntax")
+    if value.isdigit():
+        return float(value)
+    total, pos = 0.0, 0
+    while pos < len(value):
+        m = _DURATION_PART.match(value, pos)
+        if m is None:
+            if value[pos:].strip():
+                raise ValueError(f"expected number at {pos}")
+            break
+        number, unit = m.groups()
+        if not unit:
+            raise ValueError("time unit needed, for example 1sec or 1ms")
+        if unit not in _DURATION_UNITS:
+            raise ValueError(
+                f'unknown time unit "{unit}", supported units: ns, us, ms, sec, min, '
+                "hours, days, weeks, months, years (and few variations)"
+            )
+        total += int(number) * _DURATION_UNITS[unit]
+        pos = m.end()
+    if not value.strip():
+        raise ValueError("value was empty")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` as the CLI shows a timeout (``1s``, ``500ms``)."""
+    if seconds >= 1 and seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds * 1000:g}ms"
+
+
 @dataclass(frozen=True, slots=True)
 class WasmOption:
     """One ``-W`` key."""
@@ -69,6 +123,27 @@ def _limit(name: str) -> Callable[[Store, Any], None]:
 
 def _trap_on_grow_failure(store: Store, value: bool) -> None:
     store.limits.trap_on_grow_failure = value
+
+
+def _consume_fuel(config: Config, value: int) -> None:
+    config.consume_fuel = True
+
+
+def _set_fuel(store: Store, value: int) -> None:
+    store.set_fuel(value)
+
+
+def _epoch_interruption(config: Config, value: float) -> None:
+    config.epoch_interruption = True
+
+
+def _start_timeout(store: Store, seconds: float) -> None:
+    """As Wasmtime's CLI: a deadline one epoch ahead, and a thread that ends the epoch
+    once the time is up (the GIL is released while wasm runs, so it gets to run)."""
+    store.set_epoch_deadline(1)
+    timer = threading.Timer(seconds, store.engine.increment_epoch)
+    timer.daemon = True
+    timer.start()
 
 
 #: every ``-W`` key cwasm knows, by its Wasmtime CLI spelling
@@ -118,6 +193,24 @@ WASM_OPTIONS: dict[str, WasmOption] = {
             parse_bool,
             prepare=_trap_on_grow_failure,
         ),
+        WasmOption(
+            "fuel",
+            "=N",
+            "enable execution fuel with N units of fuel, trapping after running out of fuel "
+            "(most instructions consume 1 unit; see docs/fuel-and-epochs.md)",
+            parse_number,
+            configure=_consume_fuel,
+            prepare=_set_fuel,
+        ),
+        WasmOption(
+            "timeout",
+            "=N|Ns|Nms|..",
+            "execution timeout for the program (built on epoch interruption): the guest "
+            "traps once it runs longer",
+            parse_duration,
+            configure=_epoch_interruption,
+            prepare=_start_timeout,
+        ),
     )
 }
 
@@ -149,3 +242,12 @@ def prepare(store: Store, options: list[tuple[WasmOption, Any]]) -> None:
     for option, value in options:
         if option.prepare is not None:
             option.prepare(store, value)
+
+
+def timeout_of(options: list[tuple[WasmOption, Any]]) -> float | None:
+    """The ``-W timeout`` in force (the last one given), if any."""
+    found = None
+    for option, value in options:
+        if option.name == "timeout":
+            found = value
+    return found

@@ -474,3 +474,65 @@ def test_sigint_stops_a_spinning_guest_with_status_130(tmp_path: Path, bounds_ch
     finally:
         proc.kill()
     assert (proc.returncode, err) == (130, "")
+
+
+COUNT = """
+(module
+  (func (export "count") (param i32) (result i32)
+    (loop $l
+      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+      (br_if $l (local.get 0)))
+    (local.get 0)))
+"""
+
+
+def test_wasm_option_fuel(tmp_path: Path) -> None:
+    """``-W fuel=N``: enough fuel runs to the end, too little traps as Wasmtime's CLI does
+    (the figure a call costs is the same as wasmtime-py's: tests/runtime/test_fuel.py)."""
+    guest = write(tmp_path / "count.wat", COUNT)
+    ok = cwasm("run", "-W", "fuel=10_000", "--invoke", "count", guest, "100", cache=tmp_path)
+    assert (ok.returncode, ok.stdout) == (0, "0\n")
+    out = cwasm("run", "-W", "fuel=100", "--invoke", "count", guest, "100", cache=tmp_path)
+    assert out.returncode == 134
+    assert out.stderr.rstrip().endswith("wasm trap: all fuel consumed by WebAssembly")
+    assert "<wasm function 0>" in out.stderr  # the backtrace is there
+
+
+def test_wasm_option_timeout_stops_a_spinning_guest(tmp_path: Path) -> None:
+    """``-W timeout=DURATION``: epochs stop the loop; the message names the timeout."""
+    guest = write(tmp_path / "spin.wat", SPIN)
+    proc = cwasm("run", "-W", "timeout=200ms", guest, cache=tmp_path / "c")
+    assert proc.returncode == 134
+    assert proc.stdout == "spinning\n"
+    assert "0: timeout of 200ms exceeded" in proc.stderr
+    assert proc.stderr.rstrip().endswith("wasm trap: interrupt")
+    # a program that ends in time is not disturbed
+    count = write(tmp_path / "count.wat", COUNT)
+    ok = cwasm("run", "-W", "timeout=60", "--invoke", "count", count, "5", cache=tmp_path / "c")
+    assert (ok.returncode, ok.stdout) == (0, "0\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2", 2.0), ("1s", 1.0), ("500ms", 0.5), ("1m 30s", 90.0), ("1min", 60.0), ("250us", 25e-5)],
+)
+def test_timeout_durations(text: str, seconds: float) -> None:
+    from cwasm.cli_options import parse_duration
+
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("timeout=1x", 'unknown time unit "x"'),
+        ("timeout=1.5", "time unit needed"),
+        ("timeout=5s x", "expected number at 2"),
+        ("timeout", "value must be specified with `key=val` syntax"),
+        ("fuel=-1", "failed to parse -W option `fuel=-1`"),
+    ],
+)
+def test_wasm_option_fuel_and_timeout_errors(tmp_path: Path, option: str, message: str) -> None:
+    proc = cwasm("run", "-W", option, write(tmp_path / "s.wat", SPIN), cache=tmp_path / "c")
+    assert proc.returncode == 2
+    assert message in proc.stderr
