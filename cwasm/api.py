@@ -64,6 +64,8 @@ def compile_artifact(
         bounds_checks=engine.bounds_checks,
         consume_fuel=engine.consume_fuel,
         epoch_interruption=engine.epoch_interruption,
+        fma=engine.uses_fma,
+        relaxed_simd_deterministic=engine.relaxed_simd_deterministic,
     )
     artifact = compile_to_artifact(
         wasm,

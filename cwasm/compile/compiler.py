@@ -40,13 +40,15 @@ from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
 @dataclass(frozen=True, slots=True)
 class CompileOptions:
     """What changes the generated code: the target, the optimisation level, the bounds
-    checks and the interruption checks (fuel, epochs)."""
+    checks, the interruption checks (fuel, epochs) and relaxed SIMD's choices."""
 
     triple: str = ""
     opt_level: int = 2
     bounds_checks: str = guard_layout.EXPLICIT  # or guard_layout.GUARD_PAGES (x86-64 Linux)
     consume_fuel: bool = False
     epoch_interruption: bool = False
+    fma: bool = False  # the code may use x86-64's FMA instructions (relaxed SIMD)
+    relaxed_simd_deterministic: bool = False
 
     def resolved_triple(self) -> str:
         return self.triple or host_triple()
@@ -164,6 +166,8 @@ def compile_module(
                 guard_pages=guarded,
                 consume_fuel=options.consume_fuel,
                 epoch_interruption=options.epoch_interruption,
+                fma=options.fma,
+                relaxed_simd_deterministic=options.relaxed_simd_deterministic,
             )
             for d in defined:
                 FunctionTranslator(translation, offsets, mod, d).translate()

@@ -154,8 +154,14 @@ class IRModule:
         *,
         consume_fuel: bool = False,
         epoch_interruption: bool = False,
+        fma: bool = False,
+        relaxed_simd_deterministic: bool = False,
     ) -> None:
         self.arch = arch
+        #: wasm functions may use x86-64's FMA instructions (relaxed SIMD's madd)
+        self.fma = fma
+        #: relaxed SIMD follows the proposal's deterministic semantics
+        self.relaxed_simd_deterministic = relaxed_simd_deterministic
         #: linear-memory accesses are left to fault into guard pages (x86-64 Linux)
         self.guard_pages = guard_pages
         #: functions count fuel as Wasmtime's (``cwasm.compile.translate.interrupts``)
@@ -235,7 +241,10 @@ class IRModule:
         parts = self.functions[:]
         parts.extend(_DECLS[d] for d in sorted(self.used_decls))
         parts.extend(self.extra_decls[d] for d in sorted(self.extra_decls))
-        parts.append(_ATTRIBUTES)
+        if self.fma:
+            parts.append(_ATTRIBUTES.replace('"no-builtins" ', '"no-builtins" "target-features"="+fma" ', 1))
+        else:
+            parts.append(_ATTRIBUTES)
         parts.extend(self._header_md)
         parts.extend(self.metadata)
         return "\n".join(parts) + "\n"

@@ -5,8 +5,9 @@ x86 encodes as an ``ss:`` segment-override prefix (0x36) — a no-op in 64-bit m
 nothing else in cwasm's code carries. Walking a function instruction by instruction
 and keeping those with the prefix gives the exact pc of every access that may fault,
 which become the MemoryOutOfBounds trap sites. The decoder covers the legacy and
-``0F``/``0F 38``/``0F 3A`` opcode maps (cwasm targets SSE4.1, never VEX or EVEX) and
-raises on anything else rather than guess.
+``0F``/``0F 38``/``0F 3A`` opcode maps, plain or VEX-encoded (code compiled with FMA,
+for relaxed SIMD, is AVX code), never EVEX, and raises on anything else rather than
+guess.
 """
 
 from __future__ import annotations
@@ -117,6 +118,19 @@ def instruction(code: bytes, p: int) -> tuple[int, bool]:
         p += 1
     op = code[p]
     p += 1
+    if op in (0xC4, 0xC5):  # VEX (in 64-bit mode never LES/LDS): the map, then ModRM
+        vmap = code[p] & 0x1F if op == 0xC4 else 1
+        p += 2 if op == 0xC4 else 1
+        if vmap not in (1, 2, 3):
+            raise DecodeError(f"unexpected VEX map {vmap} at text offset {start:#x}")
+        op2 = code[p]
+        p += 1
+        if vmap == 1 and op2 == 0x77:  # vzeroupper / vzeroall
+            return p - start, ss
+        p += _modrm_length(code, p, addr32)
+        if vmap == 3 or (vmap == 1 and op2 in _IMM8_0F):
+            p += 1
+        return p - start, ss
     if op == 0x0F:
         op2 = code[p]
         p += 1

@@ -24,12 +24,15 @@ from cwasm.obj.postcard import Reader, Writer
 ARTIFACT_FORMAT_VERSION = 2
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: WebAssembly 2.0 proposals (all enabled by default).
+#: the WebAssembly proposals enabled by default: 2.0's and relaxed SIMD (3.0). An
+#: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
+#: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
     "multi_value",
     "mutable_global",
     "reference_types",
+    "relaxed_simd",
     "saturating_float_to_int",
     "sign_extension",
     "simd",

@@ -18,13 +18,14 @@ from cwasm.errors import CwasmError, error_chain
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly 2.0 proposals a Config can turn off: setting -> feature name (as the
+#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD) a Config can turn off: setting -> feature name (as the
 #: engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
     "wasm_bulk_memory": "bulk_memory",
     "wasm_multi_value": "multi_value",
+    "wasm_relaxed_simd": "relaxed_simd",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
@@ -33,13 +34,12 @@ UNSUPPORTED_SETTINGS = {
     "wasm_tail_call": "the WebAssembly tail call proposal",
     "wasm_multi_memory": "the WebAssembly multi-memory proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
-    "wasm_relaxed_simd": "the WebAssembly relaxed SIMD proposal",
 }
 #: settings that add checks to the generated code (recorded in the artifact)
 INTERRUPT_SETTINGS = ("consume_fuel", "epoch_interruption")
 #: boolean settings that are recorded but change nothing in cwasm
 _RECORDED_SETTINGS = (
-    "wasm_relaxed_simd_deterministic",  # only matters with relaxed SIMD
+    "wasm_relaxed_simd_deterministic",  # recorded as a wasm feature by the Engine
     "cranelift_debug_verifier",  # LLVM verifies every module it compiles anyway
 )
 _DEFAULTS: dict[str, bool] = {
@@ -226,14 +226,17 @@ class Config(Closable):
     )
     wasm_relaxed_simd = _setting(
         "wasm_relaxed_simd",
-        """Configures whether the wasm [relaxed simd proposal] is enabled. (Not supported
-        by cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [relaxed simd proposal] is enabled (the default).
+        Its instructions give the results Wasmtime's give on x86-64 (on other targets,
+        the deterministic ones).""",
     )
     wasm_relaxed_simd_deterministic = _setting(
         "wasm_relaxed_simd_deterministic",
         """Configures whether the wasm [relaxed simd proposal] is deterministic in is
         execution as opposed to having the most optimal implementation for the current
-        platform. (Recorded; it matters only with relaxed SIMD.)""",
+        platform. (Off by default; on, the instructions follow the proposal's
+        deterministic semantics. Recorded in artifacts. On x86-64 it needs a host with
+        FMA, which ``Engine`` checks.)""",
     )
     cranelift_debug_verifier = _setting(
         "cranelift_debug_verifier",

@@ -38,15 +38,21 @@ def host_target() -> str:
     return f"{arch}-unknown-{system}"
 
 
-#: CPUID leaf 1, ECX: SSE4.1
+#: CPUID leaf 1, ECX: SSE4.1; FMA, usable when the OS saves the AVX state (OSXSAVE, AVX)
 _ECX_SSE4_1 = 1 << 19
+_ECX_FMA_USABLE = (1 << 12) | (1 << 27) | (1 << 28)
 
 
 @functools.cache  # the CPU does not change while we run
 def _host_cpu_features() -> tuple[str, ...]:
+    """The CPU features of this machine that compiled code may rely on: ``sse4.1`` and
+    ``fma`` on x86-64."""
     if host_target().startswith("x86_64"):  # ask the CPU: quicker than /proc/cpuinfo
         try:
-            return ("sse4.1",) if x86_cpuid1_ecx() & _ECX_SSE4_1 else ()
+            ecx = x86_cpuid1_ecx()
+            return _x86_features(
+                bool(ecx & _ECX_SSE4_1), ecx & _ECX_FMA_USABLE == _ECX_FMA_USABLE
+            )
         except (OSError, CwasmError):
             pass
     try:
@@ -54,10 +60,14 @@ def _host_cpu_features() -> tuple[str, ...]:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return ("sse4.1",) if "sse4_1" in flags else ()
+                    return _x86_features("sse4_1" in flags, {"fma", "avx"} <= flags)
     except OSError:
         pass
     return ()
+
+
+def _x86_features(sse41: bool, fma: bool) -> tuple[str, ...]:
+    return (("sse4.1",) if sse41 else ()) + (("fma",) if fma else ())
 
 
 class Engine(Closable):
@@ -81,6 +91,13 @@ class Engine(Closable):
         #: the WebAssembly proposals modules may use (``Config.wasm_simd``...)
         self.wasm_features = config.wasm_features(DEFAULT_WASM_FEATURES)
         self.target = self.config.target or host_target()
+        if "relaxed_simd" in self.wasm_features and config.wasm_relaxed_simd_deterministic:
+            if self.target.startswith("x86_64") and not self._host_fma():
+                raise CwasmError(
+                    "deterministic relaxed SIMD needs the FMA instructions, which this "
+                    "target or host lacks (Config.wasm_relaxed_simd_deterministic = True)"
+                )
+            self.wasm_features += ("relaxed_simd_deterministic",)
         #: the bounds-check mode in force (``Config.bounds_checks`` resolved for the target)
         self.bounds_checks = guard_layout.resolve(self.config.bounds_checks, self.target)
         try:
@@ -149,9 +166,30 @@ class Engine(Closable):
         """Whether linear memories are bounds-checked by guard pages (no explicit checks)."""
         return self.bounds_checks == guard_layout.GUARD_PAGES
 
+    def _host_fma(self) -> bool:
+        return self.is_native and "fma" in _host_cpu_features()
+
+    @property
+    def uses_fma(self) -> bool:
+        """Whether compiled code uses x86-64's FMA instructions: relaxed SIMD's
+        multiply-adds are fused when this (native) host has them, as in Wasmtime."""
+        return (
+            self.target.startswith("x86_64")
+            and "relaxed_simd" in self.wasm_features
+            and self._host_fma()
+        )
+
+    @property
+    def relaxed_simd_deterministic(self) -> bool:
+        """Whether relaxed SIMD has the spec's deterministic semantics rather than the
+        x86-64 instructions' (``Config.wasm_relaxed_simd_deterministic``)."""
+        return "relaxed_simd_deterministic" in self.wasm_features
+
     def compile_cpu_features(self) -> tuple[str, ...]:
         """The CPU features the code this engine compiles relies on."""
-        return ("sse4.1",) if self.target.startswith("x86_64") else ()
+        if not self.target.startswith("x86_64"):
+            return ()
+        return ("sse4.1", "fma") if self.uses_fma else ("sse4.1",)
 
     def type_id(self, ft: FuncType) -> int:
         """The engine-wide id of signature ``ft`` (the same in every module it loads)."""

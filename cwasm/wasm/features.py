@@ -1,4 +1,4 @@
-"""The WebAssembly 2.0 proposals a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD) a module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -18,6 +18,7 @@ from cwasm.wasm.operators import (
     FD_BASE,
     OPERATORS,
     READ_IMMEDIATES,
+    RELAXED_SIMD_OPS,
     read_opcode,
 )
 from cwasm.wasm.reader import BinaryReader
@@ -25,9 +26,10 @@ from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import SegmentMode, ValType
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
-CHECKED_FEATURES = ("bulk_memory", "multi_value", "reference_types", "simd")
+CHECKED_FEATURES = ("bulk_memory", "multi_value", "reference_types", "relaxed_simd", "simd")
 
 _SIMD = "SIMD support is not enabled"
+_RELAXED_SIMD = "relaxed SIMD support is not enabled"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
 _MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
@@ -112,11 +114,14 @@ def _check_body(
     bulk = "bulk_memory" in off
     refs = "reference_types" in off
     multi = "multi_value" in off
+    relaxed = "relaxed_simd" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
         if op >= FD_BASE and simd:
             raise InvalidError(_SIMD, at)
+        if relaxed and op in RELAXED_SIMD_OPS:
+            raise InvalidError(_RELAXED_SIMD, at)
         if op in _BULK_MEMORY_OPS and bulk:
             raise InvalidError(_BULK_MEMORY, at)
         if op in _REFERENCE_TYPES_OPS and refs:

@@ -94,7 +94,7 @@ from cwasm.wasm.types import ConstOpKind, ValType
 
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
-NUM_OPCODE_IDS: Final = 0x300
+NUM_OPCODE_IDS: Final = 0x320  # 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
 
 # value types as plain ints (hot paths compare ints, not enum members)
 I32: Final = int(ValType.I32)
@@ -592,6 +592,37 @@ _SIMD_REST: tuple[tuple[int, str, int], ...] = (
 for _sub, _name, _sig in _SIMD_REST:
     _p, _r = _SIMD_SIGS[_sig]
     _def(_S + _sub, _name, IMM_NONE, _p, (_r,))
+
+# 0xFD 0x100..0x113: relaxed SIMD (WebAssembly 3.0)
+_TERN = 4
+_SIMD_SIGS[_TERN] = ((V128, V128, V128), V128)
+RELAXED_SIMD: tuple[tuple[int, str, int], ...] = (
+    (0x100, "i8x16.relaxed_swizzle", _BIN),
+    (0x101, "i32x4.relaxed_trunc_f32x4_s", _UN),
+    (0x102, "i32x4.relaxed_trunc_f32x4_u", _UN),
+    (0x103, "i32x4.relaxed_trunc_f64x2_s_zero", _UN),
+    (0x104, "i32x4.relaxed_trunc_f64x2_u_zero", _UN),
+    (0x105, "f32x4.relaxed_madd", _TERN),
+    (0x106, "f32x4.relaxed_nmadd", _TERN),
+    (0x107, "f64x2.relaxed_madd", _TERN),
+    (0x108, "f64x2.relaxed_nmadd", _TERN),
+    (0x109, "i8x16.relaxed_laneselect", _TERN),
+    (0x10A, "i16x8.relaxed_laneselect", _TERN),
+    (0x10B, "i32x4.relaxed_laneselect", _TERN),
+    (0x10C, "i64x2.relaxed_laneselect", _TERN),
+    (0x10D, "f32x4.relaxed_min", _BIN),
+    (0x10E, "f32x4.relaxed_max", _BIN),
+    (0x10F, "f64x2.relaxed_min", _BIN),
+    (0x110, "f64x2.relaxed_max", _BIN),
+    (0x111, "i16x8.relaxed_q15mulr_s", _BIN),
+    (0x112, "i16x8.relaxed_dot_i8x16_i7x16_s", _BIN),
+    (0x113, "i32x4.relaxed_dot_i8x16_i7x16_add_s", _TERN),
+)
+for _sub, _name, _sig in RELAXED_SIMD:
+    _p, _r = _SIMD_SIGS[_sig]
+    _def(_S + _sub, _name, IMM_NONE, _p, (_r,))
+#: the opcode ids of the relaxed SIMD instructions
+RELAXED_SIMD_OPS: frozenset[int] = frozenset(_S + sub for sub, _, _ in RELAXED_SIMD)
 
 
 # --- constant instructions ---

@@ -57,8 +57,11 @@ def _float_matches(bits: int, expected: str, width: int) -> bool:
 
 def result_matches(expected: dict[str, Any], actual: Any) -> bool:
     """Whether a raw result is the expected one (``nan:canonical``/``nan:arithmetic``
-    patterns, v128 lanes, references by kind or host-reference number)."""
+    patterns, v128 lanes, references by kind or host-reference number, or any one of
+    an ``either``'s alternatives)."""
     t = expected["type"]
+    if t == "either":  # relaxed instructions: any one of the allowed results
+        return any(result_matches(alt, actual) for alt in expected["values"])
     v = expected.get("value")
     if t in ("i32", "i64"):
         width = 32 if t == "i32" else 64
@@ -103,6 +106,8 @@ def describe_expected(expected: dict[str, Any]) -> str:
     """An expected result for a failure message, as ``describe`` shows actual ones: ``i32 0x3``,
     ``f32 nan:canonical``, ``v128 i16x8 [1, 2, ...]``, ``externref 1``, ``funcref null``."""
     t = expected["type"]
+    if t == "either":
+        return "either(" + " | ".join(describe_expected(alt) for alt in expected["values"]) + ")"
     v = expected.get("value")
     if t in ("i32", "i64", "f32", "f64"):
         return f"{t} {v}" if str(v).startswith("nan") else f"{t} {hex(int(v))}"  # type: ignore[arg-type]

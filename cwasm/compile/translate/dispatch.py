@@ -18,6 +18,7 @@ from cwasm.compile.translate import (
     simd,
     simd_convert,
     simd_memory,
+    simd_relaxed,
 )
 from cwasm.compile.translate.driver import Handler
 from cwasm.wasm.operators import BY_NAME, OPERATORS
@@ -31,6 +32,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd": simd.HANDLERS,
     "simd_memory": simd_memory.HANDLERS,
     "simd_convert": simd_convert.HANDLERS,
+    "simd_relaxed": simd_relaxed.HANDLERS,
 }
 
 

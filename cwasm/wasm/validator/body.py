@@ -226,7 +226,7 @@ def _validate(
                     pos += 1
                 else:
                     sub, pos = read_u32(code, pos, base)
-                if sub >= 0x100:
+                if sub >= (0x100 if op == 0xFC else ops.NUM_OPCODE_IDS - ops.FD_BASE):
                     raise ops.illegal_opcode(op, sub, base + start)
                 op = (ops.FC_BASE if op == 0xFC else ops.FD_BASE) + sub
         k = kinds[op]
