@@ -51,8 +51,8 @@ def _spectest(store: api.Store) -> dict[str, Any]:
 class Backend:
     """Decode, compile, instantiate and call modules of one script in one store."""
 
-    def __init__(self) -> None:
-        self.engine = api.Engine()
+    def __init__(self, config: api.Config | None = None) -> None:
+        self.engine = api.Engine(config)
         self.store = api.Store(self.engine)
         self.registry: dict[str, Any] = {"spectest": _spectest(self.store)}
 

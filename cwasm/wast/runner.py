@@ -47,11 +47,12 @@ def _expected_message_matches(expected: str, actual: str) -> bool:
 
 
 class ScriptRunner:
-    """Runs the directives of one script in a fresh ``Backend`` (engine and store)."""
+    """Runs the directives of one script in a fresh ``Backend`` (engine and store; an
+    engine of ``config``, a ``cwasm.Config``, if given)."""
 
-    def __init__(self, script: WastScript) -> None:
+    def __init__(self, script: WastScript, config: Any = None) -> None:
         self.script = script
-        self.backend = Backend()
+        self.backend = Backend(config)
         self.current: Any = None
         self.named: dict[str, Any] = {}
         self.module_ok = True

@@ -1,11 +1,13 @@
-"""The spec-testsuite harness: runs every `.wast` of the WebAssembly 2.0 testsuite.
+"""The spec-testsuite harness: runs every `.wast` of the WebAssembly 2.0 testsuite, and
+the 3.0 suite's files whose features cwasm implements (``suite3``), each 3.0 file with
+those features switched on in its engine's ``Config`` (named ``3/<stem>``).
 
 Each file runs in its own worker process (so nothing a module does can take the
 harness down), prints one line per file and a final `total:` line. `--check`
 exits non-zero when a command the project must pass fails (see expectations.py).
 The directives themselves run in ``cwasm.wast`` (as with ``cwasm wast``).
 
-    python -m tests.spec.run [--check] [-j N] [-v] [FILE_STEM ...]
+    python -m tests.spec.run [--check] [-j N] [-v] [FILE_STEM | 3/FILE_STEM ...]
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+from cwasm.runtime.config import Config
 from cwasm.wast.runner import Outcome, ScriptRunner
-from tests.spec import expectations
-from tests.spec.wast import ROOT, all_wast_files, convert, spec_dir
+from tests.spec import expectations, suite3
+from tests.spec.wast import SUITE3_PREFIX, ROOT, all_wast_files, convert, spec_dir, wast_path
 
 WORKER_TIMEOUT = 600.0
 
@@ -30,10 +33,19 @@ WORKER_TIMEOUT = 600.0
 # worker and driver
 
 
+def run_config(name: str) -> Config:
+    """The engine configuration a harness file runs with: the default one, with the 3.0
+    features a 3.0 file needs switched on."""
+    config = Config()
+    if name.startswith(SUITE3_PREFIX):
+        for feature in suite3.FEATURES[name.removeprefix(SUITE3_PREFIX)]:
+            setattr(config, f"wasm_{feature}", True)
+    return config
+
+
 def _worker(stem: str) -> None:
-    wast = spec_dir() / f"{stem}.wast"
-    script = convert(wast)
-    runner = ScriptRunner(script)
+    script = convert(wast_path(stem))
+    runner = ScriptRunner(script, run_config(stem))
     for outcome in runner.run():
         sys.stdout.write(json.dumps(asdict(outcome)) + "\n")
     sys.stdout.flush()
@@ -53,7 +65,7 @@ class FileResult:
 def run_file(stem: str) -> FileResult:
     start = time.perf_counter()
     # convert in the parent so a conversion failure is reported, not hidden in a worker
-    script = convert(spec_dir() / f"{stem}.wast")
+    script = convert(wast_path(stem))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
         proc = subprocess.run(
@@ -104,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args.worker)
         return 0
 
-    stems = args.files or [p.stem for p in all_wast_files()]
+    stems = args.files or [p.stem for p in all_wast_files()] + [
+        SUITE3_PREFIX + stem for stem in suite3.runnable()
+    ]
     if not stems:
         print(f"no .wast files found in {spec_dir()}", file=sys.stderr)
         return 2

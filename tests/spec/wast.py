@@ -23,10 +23,33 @@ def spec_dir() -> Path:
     return ROOT.parent / "shared" / "spec-testsuite"
 
 
+def spec3_dir() -> Path:
+    """Where the 3.0 `.wast` files live: $CWASM_SPEC3_DIR, or `spec-testsuite-3` beside
+    the 2.0 suite's directory."""
+    env = os.environ.get("CWASM_SPEC3_DIR")
+    if env:
+        return Path(env)
+    return spec_dir().parent / "spec-testsuite-3"
+
+
+#: the prefix naming a 3.0 file among the harness's files (``3/relaxed_min_max``)
+SUITE3_PREFIX = "3/"
+
+
+def wast_path(name: str) -> Path:
+    """The `.wast` of a harness file name: a 2.0 stem, or a 3.0 one after ``3/``."""
+    if name.startswith(SUITE3_PREFIX):
+        return spec3_dir() / f"{name.removeprefix(SUITE3_PREFIX)}.wast"
+    return spec_dir() / f"{name}.wast"
+
+
 def convert(wast: Path, version: str | None = None) -> WastScript:
-    """Convert one `.wast` into `build/spec/<stem>`, unless it already is."""
+    """Convert one `.wast` into `build/spec/<stem>` (`build/spec/3/<stem>` for the 3.0
+    suite's), unless it already is."""
     version = version or script.wasm_tools_version()
     out_dir = BUILD_DIR / wast.stem
+    if wast.parent.resolve() == spec3_dir().resolve():
+        out_dir = BUILD_DIR / "3" / wast.stem
     stamp_file = out_dir / "stamp"
     stamp = hashlib.sha256(wast.read_bytes() + version.encode()).hexdigest()
     fresh = stamp_file.exists() and stamp_file.read_text() == stamp
