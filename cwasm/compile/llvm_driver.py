@@ -32,6 +32,7 @@ def _initialise() -> None:
         if not _initialised:
             llvm.initialize_all_targets()
             llvm.initialize_all_asmprinters()
+            llvm.initialize_native_asmparser()  # inline asm (relaxed SIMD's FMA on x86-64)
             # The IR parser otherwise verifies modules that carry debug info itself and
             # aborts the process on a broken one; we verify afterwards and raise instead.
             llvm.set_option("cwasm", "-disable-auto-upgrade-debug-info")

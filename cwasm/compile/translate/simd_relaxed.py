@@ -85,9 +85,18 @@ def _madd(shape: str, negate: bool) -> Handler:
         c = as_shape(t, t.pop(), shape)
         b = as_shape(t, t.pop(), shape)
         a = as_shape(t, t.pop(), shape)
+        if t.mod.arch == "x86_64" and t.mod.fma:
+            # the instruction Wasmtime emits, so that of several NaN operands the same one
+            # wins, unnegated (LLVM's choice of form would follow its register allocation)
+            form = ("vfnmadd213p" if negate else "vfmadd213p") + ("s" if elem == "float" else "d")
+            r = t.val(
+                f'call {ty} asm "{form} $3, $2, $0", "=x,0,x,x"({ty} {a}, {ty} {b}, {ty} {c})'
+            )
+            push_as(t, r, shape)
+            return
         if negate:
             a = t.val(f"fneg {ty} {a}")
-        if t.mod.arch != "x86_64" or t.mod.fma:
+        if t.mod.arch != "x86_64":
             r = strict_call(t, f"fma.{sfx}", ty, [(ty, a), (ty, b), (ty, c)])
         else:  # no FMA on the host: Wasmtime multiplies, then adds
             p = strict_call(t, f"fmul.{sfx}", ty, [(ty, a), (ty, b)])
