@@ -242,7 +242,9 @@ class IRModule:
         parts.extend(_DECLS[d] for d in sorted(self.used_decls))
         parts.extend(self.extra_decls[d] for d in sorted(self.extra_decls))
         if self.fma:
-            parts.append(_ATTRIBUTES.replace('"no-builtins" ', '"no-builtins" "target-features"="+fma" ', 1))
+            parts.append(
+                _ATTRIBUTES.replace('"no-builtins" ', '"no-builtins" "target-features"="+fma" ', 1)
+            )
         else:
             parts.append(_ATTRIBUTES)
         parts.extend(self._header_md)

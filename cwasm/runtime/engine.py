@@ -50,9 +50,7 @@ def _host_cpu_features() -> tuple[str, ...]:
     if host_target().startswith("x86_64"):  # ask the CPU: quicker than /proc/cpuinfo
         try:
             ecx = x86_cpuid1_ecx()
-            return _x86_features(
-                bool(ecx & _ECX_SSE4_1), ecx & _ECX_FMA_USABLE == _ECX_FMA_USABLE
-            )
+            return _x86_features(bool(ecx & _ECX_SSE4_1), ecx & _ECX_FMA_USABLE == _ECX_FMA_USABLE)
         except (OSError, CwasmError):
             pass
     try:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from cwasm.runtime.config import Config
 from cwasm.wast.runner import Outcome, ScriptRunner
 from tests.spec import expectations, suite3
-from tests.spec.wast import SUITE3_PREFIX, ROOT, all_wast_files, convert, spec_dir, wast_path
+from tests.spec.wast import ROOT, SUITE3_PREFIX, all_wast_files, convert, spec_dir, wast_path
 
 WORKER_TIMEOUT = 600.0
 

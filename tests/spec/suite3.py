@@ -60,7 +60,10 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "imports2": ("multi_memory",),
     "imports3": ("multi_memory",),
     "imports4": ("multi_memory",),
-    "instance": ("exceptions", "multi_memory",),
+    "instance": (
+        "exceptions",
+        "multi_memory",
+    ),
     "linking0": ("multi_memory",),
     "linking1": ("multi_memory",),
     "linking2": ("multi_memory",),
@@ -102,7 +105,10 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "relaxed_min_max": ("relaxed_simd",),
     "return_call": ("tail_call",),
     "return_call_indirect": ("tail_call",),
-    "return_call_ref": ("tail_call", "function_references",),
+    "return_call_ref": (
+        "tail_call",
+        "function_references",
+    ),
     "simd_memory-multi": ("multi_memory",),
     "simd_select": ("unclassified",),
     "start0": ("multi_memory",),
