@@ -47,3 +47,14 @@ def test_expected_values_read_like_actual_ones() -> None:
     assert describe_expected(lanes) == "v128 i32x4 [1, 2, 3, 4]"
     assert describe_expected({"type": "funcref", "value": "null"}) == "funcref null"
     assert describe_expected({"type": "externref"}) == "externref (any)"
+
+
+def test_either_matches_any_alternative() -> None:
+    either = {
+        "type": "either",
+        "values": [{"type": "i32", "value": "1"}, {"type": "f32", "value": "nan:canonical"}],
+    }
+    assert result_matches(either, 1)
+    assert result_matches(either, 0x7FC00000)
+    assert not result_matches(either, 2)
+    assert describe_expected(either) == "either(i32 0x1 | f32 nan:canonical)"

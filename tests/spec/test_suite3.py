@@ -1,0 +1,27 @@
+"""The 3.0 suite's feature table: it covers the files there, and only files whose
+features are implemented run, each with those features switched on."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec import suite3
+from tests.spec.run import run_config
+from tests.spec.wast import SUITE3_PREFIX, spec3_dir
+
+
+@pytest.mark.skipif(not spec3_dir().is_dir(), reason="the 3.0 testsuite is not beside the 2.0 one")
+def test_every_file_has_a_row() -> None:
+    assert {p.stem for p in spec3_dir().glob("*.wast")} == set(suite3.FEATURES)
+
+
+def test_only_implemented_features_run() -> None:
+    runnable = suite3.runnable()
+    assert runnable
+    for stem in suite3.FEATURES:
+        assert (stem in runnable) == (set(suite3.FEATURES[stem]) <= suite3.IMPLEMENTED)
+
+
+def test_a_file_runs_with_its_features_on() -> None:
+    stem = next(s for s in suite3.runnable() if "relaxed_simd" in suite3.FEATURES[s])
+    assert run_config(SUITE3_PREFIX + stem).wasm_relaxed_simd is True
