@@ -417,7 +417,7 @@ def test_illegal_opcodes() -> None:
         (b"\xff\x0b", "illegal opcode ff"),
         (b"\xfc\x12\x0b", "illegal opcode fc 12"),
         (b"\xfd\x9a\x01\x0b", "illegal opcode 9a"),
-        (b"\xfd\x80\x02\x0b", "illegal opcode 100"),
+        (b"\xfd\xa0\x02\x0b", "illegal opcode 120"),
     ):
         err = error_of(raw_module(code))
         assert isinstance(err, MalformedError)
