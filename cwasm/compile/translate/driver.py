@@ -123,7 +123,10 @@ class TranslatorCore:
         self.offset = self.body.offset
         self._loc = 0
         self._locs: dict[tuple[int, int], int] = {}
-        self.scope = mod.subprogram(f"f{self.func_index}", self.body.offset)
+        # lines count from the body's start (``line - 1`` bytes into it), so a function's
+        # code does not depend on where the body sits in the module (an edit elsewhere
+        # leaves it alone: incremental compilation); the compiler adds the body's offset
+        self.scope = mod.subprogram(f"f{self.func_index}", 1)
 
     # --- emission helpers ---
 
@@ -139,7 +142,7 @@ class TranslatorCore:
         key = (self.offset, column)
         n = self._locs.get(key)
         if n is None:
-            n = self.mod.location(self.offset, column, self.scope)
+            n = self.mod.location(self.offset - self.body.offset + 1, column, self.scope)
             self._locs[key] = n
         return n
 
