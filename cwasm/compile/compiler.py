@@ -23,6 +23,7 @@ from cwasm.abi import guard_layout
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
+from cwasm.compile.parallel import Part
 from cwasm.compile.partcache import PartCache, module_facts_digest
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
 from cwasm.compile.signals import guard_builtins
@@ -223,7 +224,7 @@ def compile_module(
                 mod.declare_function(fi, m.func_type(fi))
         return mod.text()
 
-    def part_texts() -> Iterator[str]:
+    def part_texts() -> Iterator[Part]:
         for k, defined in enumerate(parts):
             if k in found:
                 if progress is not None:
@@ -245,7 +246,7 @@ def compile_module(
             text = finish(mod, defined)
             spent["translate"] += clock() - t0
             compiled.append(k)
-            yield text
+            yield text, tuple(mod.loop_free)
         if single:
             return
         t0 = clock()
@@ -262,12 +263,21 @@ def compile_module(
                 return
         compiled_codes[tail] = set()
         compiled.append(tail)
-        yield text
+        yield text, ()
 
     if single:
         on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
-        text = next(part_texts())
-        new = [compile_ir(text, triple, options.opt_level, on_stage=on_stage, timings=timings)]
+        text, loop_free = next(part_texts())
+        new = [
+            compile_ir(
+                text,
+                triple,
+                options.opt_level,
+                loop_free=loop_free,
+                on_stage=on_stage,
+                timings=timings,
+            )
+        ]
     else:
         from cwasm.compile.parallel import WorkerPool, shared_pool
 
@@ -275,7 +285,7 @@ def compile_module(
         if len(parts) + 1 - len(found) > 1:
             pool.start()  # the workers start up while the first part is translated
 
-        def reported() -> Iterator[str]:
+        def reported() -> Iterator[Part]:
             yield from part_texts()
             if progress is not None:
                 progress("optimize", 0, 0)

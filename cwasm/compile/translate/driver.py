@@ -127,6 +127,8 @@ class TranslatorCore:
         # code does not depend on where the body sits in the module (an edit elsewhere
         # leaves it alone: incremental compilation); the compiler adds the body's offset
         self.scope = mod.subprogram(f"f{self.func_index}", 1)
+        #: whether the function has a reachable ``loop`` (else LLVM gets a lighter pipeline)
+        self.has_loop = False
 
     # --- emission helpers ---
 
@@ -284,6 +286,8 @@ class TranslatorCore:
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))
+        if not self.has_loop:
+            self.mod.loop_free.append(func_symbol(self.func_index)[1:])
 
     # --- locals ---
 
