@@ -76,7 +76,9 @@ class _Worker:
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cwasm.compile.parallel"],
+            # -P: not the current directory first on sys.path, so the worker imports
+            # this very cwasm (through PYTHONPATH), never a checkout where it was started
+            [sys.executable, "-P", "-m", "cwasm.compile.parallel"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
