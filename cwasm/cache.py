@@ -40,14 +40,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cwasm import __version__
 from cwasm.api import Module, compile_artifact
-from cwasm.compile.partcache import PartCache
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import write_atomically
 from cwasm.obj.integrity import reseal_with_key
 from cwasm.runtime.engine import Engine
+
+if TYPE_CHECKING:
+    from cwasm.compile.partcache import PartCache
 
 CACHE_DIR_ENV = "CWASM_CACHE_DIR"
 #: the per-user key file inside the cache directory, and its size
@@ -200,7 +203,10 @@ class CompileCache:
 
     def part_cache(self, engine: Engine) -> PartCache:
         """The cache of compiled parts for ``engine`` (incremental compilation), in
-        ``parts/`` of this directory (``CacheKeyError`` if the key is unusable)."""
+        ``parts/`` of this directory (``CacheKeyError`` if the key is unusable). It
+        imports the compiler's package: a cache hit never needs it."""
+        from cwasm.compile.partcache import PartCache
+
         return PartCache(self.directory / PARTS_DIR_NAME, self.key(engine), engine_salt(engine))
 
     def load(self, engine: Engine, wasm: bytes) -> Module | None:
