@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.artifact import is_artifact
@@ -37,6 +38,9 @@ from cwasm.runtime.types import (
 from cwasm.runtime.wasi_link import ExitTrap
 from cwasm.wasi import DirPerms, FilePerms, WasiConfig
 
+if TYPE_CHECKING:
+    from cwasm.compile.partcache import PartCache
+
 #: wasmtime-py's name for the error every failed operation raises
 WasmtimeError = CwasmError
 
@@ -47,13 +51,15 @@ def compile_artifact(
     *,
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
+    part_cache: PartCache | None = None,
 ) -> bytes:
     """Decode, validate and compile ``wasm`` for ``engine`` into artifact bytes (with a MAC
     under the engine's ``artifact_key`` if it has one).
 
     This imports the compiler (and so llvmlite); ``progress`` receives its
-    ``(stage, done, total)`` reports, and ``timings`` (if given) gains the seconds
-    spent in each stage.
+    ``(stage, done, total)`` reports, ``timings`` (if given) gains the seconds spent in
+    each stage, and ``part_cache`` (``CompileCache.part_cache``) makes the compilation
+    incremental: the parts of the module compiled before are reused.
     """
     from cwasm.compile.artifact import compile_to_artifact
     from cwasm.compile.compiler import CompileOptions
@@ -74,6 +80,7 @@ def compile_artifact(
         progress=progress,
         parallel=engine.config.parallel_compilation,
         timings=timings,
+        part_cache=part_cache,
     )
     if engine.artifact_key is not None:
         artifact = reseal_with_key(artifact, engine.artifact_key)

@@ -18,6 +18,12 @@ that is not a regular file of 32 bytes owned by this user and private to them is
 used: the cache is then disabled (``CacheKeyError``; ``load_or_compile`` compiles
 without it) until the file is fixed or removed.
 
+The same directory keeps the compiled parts of modules under ``parts/``
+(``cwasm.compile.partcache``: incremental compilation), salted with the compiler's
+fingerprint and the engine metadata as the artifacts' keys are and authenticated with
+the same key: a module that misses here is compiled reusing every part of it that an
+earlier compilation of a similar module already compiled.
+
 The directory is ``$CWASM_CACHE_DIR``, else ``~/.cache/cwasm``.
 """
 
@@ -34,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cwasm import __version__
 from cwasm.api import Module, compile_artifact
@@ -42,10 +49,15 @@ from cwasm.obj.builder import write_atomically
 from cwasm.obj.integrity import reseal_with_key
 from cwasm.runtime.engine import Engine
 
+if TYPE_CHECKING:
+    from cwasm.compile.partcache import PartCache
+
 CACHE_DIR_ENV = "CWASM_CACHE_DIR"
 #: the per-user key file inside the cache directory, and its size
 KEY_FILE_NAME = "key"
 KEY_FILE_SIZE = 32
+#: the directory of compiled parts inside the cache directory
+PARTS_DIR_NAME = "parts"
 #: bumped whenever the key's recipe changes
 _KEY_VERSION = b"cwasm-cache-key-1"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -86,13 +98,19 @@ def _code_shaping_sources() -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
-def cache_key(engine: Engine, wasm: bytes) -> str:
-    """The hex key of the artifact ``engine`` would compile from ``wasm``."""
+def engine_salt(engine: Engine) -> bytes:
+    """What every key of ``engine``'s entries covers: the compiler and the engine metadata."""
     h = hashlib.sha256(_KEY_VERSION)
     h.update(toolchain_fingerprint())
     meta = engine.metadata()
     for f in dataclasses.fields(meta):
         h.update(f"{f.name}={getattr(meta, f.name)!r}\n".encode())
+    return h.digest()
+
+
+def cache_key(engine: Engine, wasm: bytes) -> str:
+    """The hex key of the artifact ``engine`` would compile from ``wasm``."""
+    h = hashlib.sha256(engine_salt(engine))
     h.update(hashlib.sha256(wasm).digest())
     return h.hexdigest()
 
@@ -183,6 +201,14 @@ class CompileCache:
             return engine.artifact_key
         return load_or_create_key(self.directory / KEY_FILE_NAME)
 
+    def part_cache(self, engine: Engine) -> PartCache:
+        """The cache of compiled parts for ``engine`` (incremental compilation), in
+        ``parts/`` of this directory (``CacheKeyError`` if the key is unusable). It
+        imports the compiler's package: a cache hit never needs it."""
+        from cwasm.compile.partcache import PartCache
+
+        return PartCache(self.directory / PARTS_DIR_NAME, self.key(engine), engine_salt(engine))
+
     def load(self, engine: Engine, wasm: bytes) -> Module | None:
         """The cached module, or ``None`` if there is no usable entry (one not
         authenticated by the cache's key is not usable)."""
@@ -228,7 +254,8 @@ def load_or_compile(
         else:
             if module is not None:
                 return module, CacheOutcome.HIT
-    artifact = compile_artifact(engine, wasm, progress=progress)
+    parts = None if cache is None else cache.part_cache(engine)
+    artifact = compile_artifact(engine, wasm, progress=progress, part_cache=parts)
     module = Module.deserialize(engine, artifact)
     if cache is None:
         return module, CacheOutcome.DISABLED if disabled else CacheOutcome.BYPASS
@@ -243,6 +270,7 @@ __all__ = [
     "CompileCache",
     "Progress",
     "cache_key",
+    "engine_salt",
     "default_cache_dir",
     "load_or_compile",
     "toolchain_fingerprint",

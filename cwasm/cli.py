@@ -31,6 +31,7 @@ from cwasm.errors import CwasmError, error_chain
 
 if TYPE_CHECKING:
     from cwasm.cache import Progress
+    from cwasm.compile.partcache import PartCache
     from cwasm.runtime.engine import Engine
     from cwasm.runtime.func import Func
     from cwasm.runtime.module import ArtifactModule
@@ -181,6 +182,12 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="compile in this process only (no worker processes; the artifact is the same)",
     )
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="incremental compilation: reuse the parts of the module compiled before and keep "
+        "the new ones, in the compile cache that `cwasm run` uses (the artifact is the same)",
+    )
     p.set_defaults(handler=run_compile)
 
 
@@ -192,13 +199,31 @@ def run_compile(args: argparse.Namespace) -> int:
     output: Path = args.output or Path(args.file.stem + ".cwasm")
     engine = _engine(args)
     timings: dict[str, float] | None = {} if args.timings else None
+    parts = _part_cache(engine) if args.cache else None
     with _compile_progress(args) as progress:
-        artifact = compile_artifact(engine, wasm, progress=progress, timings=timings)
+        artifact = compile_artifact(
+            engine, wasm, progress=progress, timings=timings, part_cache=parts
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(output, artifact)
     if timings is not None:
         print(format_timings(timings), file=sys.stderr)
+        if parts is not None:
+            looked_up = parts.hits + parts.misses
+            print(f"{'parts reused':>16}: {parts.hits:6d} of {looked_up}", file=sys.stderr)
     return 0
+
+
+def _part_cache(engine: Engine) -> PartCache | None:
+    """The compile cache's parts for ``engine``, or ``None`` (with a warning) if the
+    cache's key is unusable."""
+    from cwasm.cache import CacheKeyError, CompileCache
+
+    try:
+        return CompileCache.default().part_cache(engine)
+    except CacheKeyError as e:
+        print(f"cwasm: warning: compile cache disabled: {e}", file=sys.stderr)
+        return None
 
 
 def format_timings(timings: dict[str, float]) -> str:

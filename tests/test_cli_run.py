@@ -350,6 +350,23 @@ def test_compile_timings_and_no_parallel(tmp_path: Path) -> None:
     assert parallel.read_bytes() == serial.read_bytes()
 
 
+def test_compile_cache_reuses_the_parts(tmp_path: Path) -> None:
+    program = BENCH_WASM / "vm.wasm"  # large enough to be compiled as several parts
+    plain, cold, warm = (tmp_path / f"{name}.cwasm" for name in ("plain", "cold", "warm"))
+    assert cwasm("compile", program, "-o", plain, cache=tmp_path).returncode == 0
+    assert not (tmp_path / "parts").exists()  # without --cache, no part is kept
+    first = cwasm("compile", "--cache", "--timings", program, "-o", cold, cache=tmp_path)
+    assert first.returncode == 0
+    assert list((tmp_path / "parts").rglob("*.part"))
+    again = cwasm("compile", "--cache", "--timings", program, "-o", warm, cache=tmp_path)
+    assert again.returncode == 0
+    reused = [line for line in again.stderr.splitlines() if "parts reused" in line]
+    assert len(reused) == 1
+    hits, looked_up = reused[0].split(":")[1].split(" of ")
+    assert int(hits) == int(looked_up) > 1
+    assert plain.read_bytes() == cold.read_bytes() == warm.read_bytes()
+
+
 def test_compile_for_another_target_then_refuse_to_run(tmp_path: Path) -> None:
     program = write(tmp_path / "invoke.wat", INVOKE)
     out = tmp_path / "arm.cwasm"

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from cwasm.compile.compiler import CompileOptions, compile_module
+from cwasm.compile.partcache import PartCache
 from cwasm.obj.builder import build_artifact
 from cwasm.obj.engine import EngineMetadata
 from cwasm.wasm.decoder import decode_module
@@ -27,18 +28,24 @@ def compile_to_artifact(
     progress: Progress | None = None,
     parallel: bool = True,
     timings: dict[str, float] | None = None,
+    part_cache: PartCache | None = None,
 ) -> bytes:
     """Decode and validate ``wasm`` (refusing the proposals the engine turns off), compile
     it with ``options`` (in worker processes too with ``parallel``) and build its
     artifact. ``timings``, if given, gains the seconds of each of ``STAGES`` and the
-    wall-clock ``total``."""
+    wall-clock ``total``; ``part_cache`` reuses the parts compiled before."""
     clock = time.perf_counter
     t0 = clock()
     translation = decode_module(wasm)
     check_features(translation, engine.wasm_features)
     t1 = clock()
     code = compile_module(
-        translation, options, progress=progress, parallel=parallel, timings=timings
+        translation,
+        options,
+        progress=progress,
+        parallel=parallel,
+        timings=timings,
+        part_cache=part_cache,
     )
     t2 = clock()
     artifact = build_artifact(translation, code, engine)

@@ -23,6 +23,8 @@ from cwasm.abi import guard_layout
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
+from cwasm.compile.parallel import Part
+from cwasm.compile.partcache import PartCache, module_facts_digest
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
 from cwasm.compile.signals import signal_builtins
 from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
@@ -94,31 +96,52 @@ def trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
 Progress = Callable[[str, int, int], None]
 
 
-#: wasm code bytes per part below which a module is not split (one LLVM module, no
-#: worker): a part's fixed costs (an IPC round trip, a module header) stay small
+#: wasm code bytes a part of functions holds at least (a module of less than twice this
+#: is one part, compiled without workers): a part's fixed costs (an IPC round trip, a
+#: module header) stay small
 PART_MIN_CODE_BYTES = 8 * 1024
-#: the most parts one module is split into
-MAX_PARTS = 64
+#: a part is cut once it holds this many times ``PART_MIN_CODE_BYTES``
+PART_MAX_FACTOR = 4
+#: past the minimum size, about one function in this many ends a part
+ANCHOR_PERIOD = 16
+
+
+def _is_anchor(func_index: int) -> bool:
+    """Whether a part may end after function ``func_index`` (a fixed pseudo-random choice)."""
+    mixed = (func_index * 0x9E3779B1) & 0xFFFFFFFF
+    return (mixed >> 16) % ANCHOR_PERIOD == 0
 
 
 def partition(translation: ModuleTranslation) -> list[range]:
     """The defined functions, split into parts compiled as separate LLVM modules.
 
-    Consecutive runs of functions of about equal wasm code size; how many depends
-    only on the module (never on the cores), so every machine and both parallel and
-    serial compilation split a module the same way and produce the same code.
+    Runs of consecutive functions: a part ends after an *anchor* function once it holds
+    ``PART_MIN_CODE_BYTES`` of wasm code, or wherever it reaches ``PART_MAX_FACTOR``
+    times that. Anchors are chosen by function index, never by content, so an edit
+    inside a function moves no boundary unless its size carries a part across the
+    minimum or the maximum, and the boundaries after the next anchor stay where they
+    were: the other parts are unchanged, and incremental compilation reuses them.
+    The split depends only on the module (never on the cores), so parallel and serial
+    compilation produce the same code.
     """
     sizes = [body.end - body.code_start for body in translation.bodies]
-    total = sum(sizes)
-    count = max(1, min(MAX_PARTS, total // PART_MIN_CODE_BYTES, len(sizes)))
+    if sum(sizes) < 2 * PART_MIN_CODE_BYTES:
+        return [range(len(sizes))]
+    n_imp = translation.module.num_imported_funcs
     parts: list[range] = []
-    start = done = 0
-    for i, size in enumerate(sizes[:-1]):
-        done += size
-        if done * count >= total * (len(parts) + 1) and len(parts) + 1 < count:
+    start = held = 0
+    for i, size in enumerate(sizes):
+        held += size
+        if (held >= PART_MIN_CODE_BYTES and _is_anchor(n_imp + i)) or (
+            held >= PART_MIN_CODE_BYTES * PART_MAX_FACTOR
+        ):
             parts.append(range(start, i + 1))
-            start = i + 1
-    parts.append(range(start, len(sizes)))
+            start, held = i + 1, 0
+    if start < len(sizes):
+        if held < PART_MIN_CODE_BYTES and parts:
+            parts[-1] = range(parts[-1].start, len(sizes))  # no small last part
+        else:
+            parts.append(range(start, len(sizes)))
     return parts
 
 
@@ -129,13 +152,17 @@ def compile_module(
     progress: Progress | None = None,
     parallel: bool = True,
     timings: dict[str, float] | None = None,
+    part_cache: PartCache | None = None,
 ) -> CompiledCode:
     """Compile every function of ``translation`` and its trampolines for ``options.triple``.
 
-    The functions are split into parts (``partition``), each its own LLVM module; with
-    ``parallel`` the parts are compiled in worker processes too (``cwasm.compile.parallel``).
-    The code is the same either way. ``timings``, if given, gains the seconds of each
-    stage (``translate``, then LLVM's, summed over the parts, then ``link``).
+    The functions are split into parts (``partition``), each its own LLVM module, and a
+    module of more than one part gets a final part of its own for the trampolines and
+    trap routines; with ``parallel`` the parts are compiled in worker processes too
+    (``cwasm.compile.parallel``). With ``part_cache`` the parts compiled before are
+    reused (``cwasm.compile.partcache``). The code is the same either way. ``timings``,
+    if given, gains the seconds of each stage (``translate``, then LLVM's, summed over
+    the parts, then ``link``).
     """
     options = options or CompileOptions()
     triple = options.resolved_triple()
@@ -150,71 +177,143 @@ def compile_module(
     offsets = VMOffsets.for_module(m)
     arch = triple.split("-", 1)[0]
     total = len(translation.bodies)
+    n_imp = m.num_imported_funcs
     parts = partition(translation)
-    escaping = sorted(f for f in escaping_functions(translation) if f >= m.num_imported_funcs)
+    single = len(parts) == 1
+    if single:
+        part_cache = None  # the module cache keeps whole small modules
+    escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
     w2a = trampoline_types(m)
     trap_codes: set[int] = set()
     signals = guard_layout.supported(triple)
     clock = time.perf_counter
     spent = {"translate": 0.0}
-
-    def part_texts() -> Iterator[str]:
+    setting = f"{triple} O{options.opt_level} {options.bounds_checks}"
+    #: index in the link order -> (object, trap codes) found in the cache
+    found: dict[int, tuple[bytes, frozenset[int]]] = {}
+    keys: dict[int, str] = {}
+    if part_cache is not None:
+        facts = module_facts_digest(translation.wasm)
         for k, defined in enumerate(parts):
-            t0 = clock()
-            mod = IRModule(
-                arch=arch,
-                guard_pages=guarded,
-                consume_fuel=options.consume_fuel,
-                epoch_interruption=options.epoch_interruption,
-                fma=options.fma,
-                relaxed_simd_deterministic=options.relaxed_simd_deterministic,
+            keys[k] = part_cache.function_part_key(
+                setting,
+                facts,
+                (
+                    (n_imp + d, translation.bodies[d].type_index, translation.body_bytes(d))
+                    for d in defined
+                ),
             )
+            hit = part_cache.load(keys[k])
+            if hit is not None:
+                found[k] = hit
+                trap_codes.update(hit[1])
+    #: the link order's indices of the parts compiled now, in the order they are compiled
+    compiled: list[int] = []
+    compiled_codes: dict[int, set[int]] = {}
+
+    def new_module() -> IRModule:
+        return IRModule(
+            arch=arch,
+            guard_pages=guarded,
+            consume_fuel=options.consume_fuel,
+            epoch_interruption=options.epoch_interruption,
+            fma=options.fma,
+            relaxed_simd_deterministic=options.relaxed_simd_deterministic,
+        )
+
+    def add_tail(mod: IRModule) -> None:
+        for func_index in escaping:
+            array_to_wasm(mod, func_index, m.func_type(func_index))
+        mod.callees.update(escaping)
+        for ti, ft in w2a:
+            wasm_to_array(mod, ti, ft)
+        trap_codes.update(mod.trap_codes)
+        for code in sorted(trap_codes):
+            trap_routine(mod, code)
+        if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
+            signal_builtins(mod)  # last, so that the block is contiguous at the end
+
+    def finish(mod: IRModule, defined: range) -> str:
+        here = range(n_imp + defined.start, n_imp + defined.stop)
+        for fi in sorted(mod.callees):
+            if fi not in here:
+                mod.declare_function(fi, m.func_type(fi))
+        return mod.text()
+
+    def part_texts() -> Iterator[Part]:
+        for k, defined in enumerate(parts):
+            if k in found:
+                if progress is not None:
+                    progress("translate", defined.stop, total)
+                continue
+            t0 = clock()
+            mod = new_module()
             for d in defined:
                 FunctionTranslator(translation, offsets, mod, d).translate()
                 if progress is not None:
                     progress("translate", d + 1, total)
             trap_codes.update(mod.trap_codes)
-            if k == len(parts) - 1:
-                for func_index in escaping:
-                    array_to_wasm(mod, func_index, m.func_type(func_index))
-                mod.callees.update(escaping)
-                for ti, ft in w2a:
-                    wasm_to_array(mod, ti, ft)
-                trap_codes.update(mod.trap_codes)
-                for code in sorted(trap_codes):
-                    trap_routine(mod, code)
-                if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
-                    signal_builtins(mod)  # last, so that the block is contiguous at the end
+            compiled_codes[k] = set(mod.trap_codes)
+            if single:
+                add_tail(mod)
             else:
                 for code in sorted(mod.trap_codes):
                     mod.declare_trap_routine(code)
-            n_imp = m.num_imported_funcs
-            here = range(n_imp + defined.start, n_imp + defined.stop)
-            for fi in sorted(mod.callees):
-                if fi not in here:
-                    mod.declare_function(fi, m.func_type(fi))
-            text = mod.text()
+            text = finish(mod, defined)
             spent["translate"] += clock() - t0
-            yield text
+            compiled.append(k)
+            yield text, tuple(mod.loop_free)
+        if single:
+            return
+        t0 = clock()
+        mod = new_module()
+        add_tail(mod)
+        text = finish(mod, range(0))
+        spent["translate"] += clock() - t0
+        tail = len(parts)
+        if part_cache is not None:
+            keys[tail] = part_cache.ir_part_key(setting, text)
+            hit = part_cache.load(keys[tail])
+            if hit is not None:
+                found[tail] = hit
+                return
+        compiled_codes[tail] = set()
+        compiled.append(tail)
+        yield text, ()
 
-    if len(parts) == 1:
+    if single:
         on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
-        text = next(part_texts())
-        objs = [compile_ir(text, triple, options.opt_level, on_stage=on_stage, timings=timings)]
+        text, loop_free = next(part_texts())
+        new = [
+            compile_ir(
+                text,
+                triple,
+                options.opt_level,
+                loop_free=loop_free,
+                on_stage=on_stage,
+                timings=timings,
+            )
+        ]
     else:
         from cwasm.compile.parallel import WorkerPool, shared_pool
 
         pool = shared_pool() if parallel else WorkerPool(0)
-        pool.start()  # the workers start up while the first part is translated
+        if len(parts) + 1 - len(found) > 1:
+            pool.start()  # the workers start up while the first part is translated
 
-        def reported() -> Iterator[str]:
+        def reported() -> Iterator[Part]:
             yield from part_texts()
             if progress is not None:
                 progress("optimize", 0, 0)
 
-        objs = pool.compile_parts(reported(), triple, options.opt_level, timings)
+        new = pool.compile_parts(reported(), triple, options.opt_level, timings)
+    objs = {k: obj for k, obj in zip(compiled, new, strict=True)}
+    if part_cache is not None:
+        for k, obj in objs.items():
+            part_cache.store(keys[k], obj, compiled_codes[k])
+    objs.update((k, hit[0]) for k, hit in found.items())
     t0 = clock()
-    linked = prelink(*(parse_object(obj) for obj in objs))
+    linked = prelink(*(parse_object(objs[k]) for k in sorted(objs)))
     code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals)
     if timings is not None:
         timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
@@ -266,7 +365,12 @@ def _collect(
         funcs=tuple(funcs),
         wasm_to_array_trampolines=tuple(trampolines),
         traps=tuple(traps),
-        address_map=tuple(address_map(linked.rows, ranges)),
+        address_map=tuple(
+            address_map(
+                linked.rows,
+                [(*r, b.offset) for r, b in zip(ranges, translation.bodies, strict=True)],
+            )
+        ),
         extra_symbols=tuple(extra),
     )
 
@@ -350,20 +454,24 @@ def find_trap_sites(
 
 
 def address_map(
-    rows: list[LineRow], func_ranges: list[tuple[int, int]]
+    rows: list[LineRow], funcs: list[tuple[int, int, int]]
 ) -> list[tuple[int, int | None]]:
-    """Text offset → wasm offset entries for the wasm functions, from the line rows."""
+    """Text offset → wasm offset entries for the wasm functions, from the line rows.
+
+    ``funcs`` holds each function's ``(text start, text end, body offset)``: its lines
+    count from its body's start (line ``n`` is ``n - 1`` bytes into it; 0 is none).
+    """
     spans = _row_spans(rows)
     spans.sort(key=lambda s: s[0])
     out: list[tuple[int, int | None]] = []
     k = 0
-    for fstart, fend in sorted(func_ranges):
+    for fstart, fend, base in sorted(funcs):
         entries: dict[int, int | None] = {fstart: None}
         while k < len(spans) and spans[k][0] < fstart:
             k += 1
         while k < len(spans) and spans[k][0] < fend:
             start, _end, row = spans[k]
-            entries[start] = row.line or None
+            entries[start] = row.line - 1 + base if row.line else None
             k += 1
         last: object = object()
         for off in sorted(entries):

@@ -175,6 +175,8 @@ class IRModule:
         self.trap_codes: set[int] = set()
         #: the wasm functions this module's code calls directly (by function index)
         self.callees: set[int] = set()
+        #: the names of the wasm functions defined here that have no loop
+        self.loop_free: list[str] = []
         self._next_md = 16
         self.md_file = 2
         self.md_cu = 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ from cwasm.errors import CwasmError
 _init_lock = threading.Lock()
 _initialised = False
 _machines: dict[tuple[str, int], Any] = {}
+#: the function pipeline's speed level for loop-free functions at opt level 2
+LIGHT_SPEED_LEVEL = 1
 
 
 class CodegenError(CwasmError):
@@ -96,10 +98,14 @@ def compile_ir(
     triple: str,
     opt_level: int,
     *,
+    loop_free: Collection[str] = (),
     on_stage: Callable[[str], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> bytes:
     """Parse, verify, optimise (``opt_level`` 0–3) and emit an ELF object for ``triple``.
+
+    At ``opt_level`` 2 the functions named in ``loop_free`` get the function pipeline of
+    level 1 (``LIGHT_SPEED_LEVEL``): without loops, LLVM's level-2 extras buy them little.
 
     ``on_stage`` (for progress reports) is told ``"optimize"`` and ``"codegen"`` as
     those stages begin; ``timings``, if given, gains the seconds spent in each LLVM
@@ -129,8 +135,18 @@ def compile_ir(
             # and inlined; this cleans up our translation at about 80% of the O2 module
             # pipeline's compile time, with run times within noise (bench/run.py).
             fpm = pb.getFunctionPassManager()
+            light = set(loop_free) if opt_level == 2 and LIGHT_SPEED_LEVEL < 2 else set()
+            if light:
+                lpb = llvm.create_pass_builder(
+                    tm, llvm.create_pipeline_tuning_options(speed_level=LIGHT_SPEED_LEVEL)
+                )
+                lfpm = lpb.getFunctionPassManager()
             for fn in mod.functions:
-                if not fn.is_declaration:
+                if fn.is_declaration:
+                    continue
+                if fn.name in light:
+                    lfpm.run(fn, lpb)
+                else:
                     fpm.run(fn, pb)
     t2 = clock()
     if on_stage is not None:

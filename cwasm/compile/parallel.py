@@ -4,7 +4,8 @@ llvmlite serialises every LLVM call of a process behind one lock, so compiling t
 independent LLVM modules of one wasm module concurrently needs processes. Each
 worker is a ``python`` running ``cwasm.compile.parallel`` (started with the same
 interpreter and ``cwasm`` package): it reads requests from its stdin and answers on
-its stdout, one pickled frame each way (``(ir text, triple, opt level)`` in,
+its stdout, one pickled frame each way (``(ir text, loop-free functions, triple, opt
+level)`` in,
 ``("ok", object bytes, stage seconds)`` or ``("error", message)`` out).
 
 The pool is started lazily by the first compilation that has more than one part,
@@ -32,6 +33,8 @@ from typing import IO, Any
 
 from cwasm.compile.llvm_driver import CodegenError, compile_ir
 
+#: a part to compile: its IR text and the names of its loop-free functions
+Part = tuple[str, tuple[str, ...]]
 #: a part's stage seconds, added up by stage name (``compile_ir``'s ``timings``)
 Timings = dict[str, float]
 
@@ -73,17 +76,19 @@ class _Worker:
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cwasm.compile.parallel"],
+            # -P: not the current directory first on sys.path, so the worker imports
+            # this very cwasm (through PYTHONPATH), never a checkout where it was started
+            [sys.executable, "-P", "-m", "cwasm.compile.parallel"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             start_new_session=True,  # Ctrl-C goes to the caller, which then closes us
         )
 
-    def compile(self, ir_text: str, triple: str, opt_level: int) -> tuple[bytes, Timings]:
+    def compile(self, part: Part, triple: str, opt_level: int) -> tuple[bytes, Timings]:
         """The object of one part (``EOFError``/``OSError`` if the worker died)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        _write_frame(self.proc.stdin, (ir_text, triple, opt_level))
+        _write_frame(self.proc.stdin, (part, triple, opt_level))
         reply = _read_frame(self.proc.stdout)
         if reply[0] == "error":
             raise CodegenError(reply[1])
@@ -140,21 +145,21 @@ class WorkerPool:
 
     def compile_parts(
         self,
-        parts: Iterable[str],
+        parts: Iterable[Part],
         triple: str,
         opt_level: int,
         timings: Timings | None = None,
     ) -> list[bytes]:
-        """The objects of ``parts`` (IR texts, produced lazily), in order.
+        """The objects of ``parts`` (produced lazily), in order.
 
         Each idle worker gets a thread that feeds it parts as they are produced;
         once every part is produced, the calling thread compiles the parts nobody
         has taken yet. A part whose worker died is compiled here.
         """
-        todo: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        todo: queue.Queue[tuple[int, Part] | None] = queue.Queue()
         results: dict[int, bytes] = {}
         failures: list[BaseException] = []
-        leftovers: list[tuple[int, str]] = []
+        leftovers: list[tuple[int, Part]] = []
         guard = threading.Lock()
 
         def record(index: int, obj: bytes, part_timings: Timings) -> None:
@@ -200,8 +205,8 @@ class WorkerPool:
         count = 0
         local: Timings = {}
         try:
-            for count, text in enumerate(parts, 1):
-                todo.put((count - 1, text))
+            for count, part in enumerate(parts, 1):
+                todo.put((count - 1, part))
             # the calling thread takes its share of the parts no worker has taken yet
             while True:
                 try:
@@ -209,7 +214,7 @@ class WorkerPool:
                 except queue.Empty:
                     break
                 assert job is not None
-                record(job[0], compile_ir(job[1], triple, opt_level, timings=local), {})
+                record(job[0], _compile_part(job[1], triple, opt_level, local), {})
         except BaseException:
             while True:  # drop what is left, so the workers stop after their part
                 try:
@@ -222,14 +227,18 @@ class WorkerPool:
                 todo.put(None)
             for t in threads:
                 t.join()
-        for index, text in leftovers:  # the parts of workers that died
-            results[index] = compile_ir(text, triple, opt_level, timings=local)
+        for index, part in leftovers:  # the parts of workers that died
+            results[index] = _compile_part(part, triple, opt_level, local)
         if timings is not None:
             for stage, seconds in local.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
         if failures:
             raise failures[0]
         return [results[i] for i in range(count)]
+
+
+def _compile_part(part: Part, triple: str, opt_level: int, timings: Timings) -> bytes:
+    return compile_ir(part[0], triple, opt_level, loop_free=part[1], timings=timings)
 
 
 _pool: WorkerPool | None = None
@@ -246,16 +255,18 @@ def shared_pool() -> WorkerPool:
         return _pool
 
 
-def serve(read: IO[bytes], write: IO[bytes], compile_part: Callable[..., bytes]) -> None:
+def serve(
+    read: IO[bytes], write: IO[bytes], compile_part: Callable[[Part, str, int, Timings], bytes]
+) -> None:
     """The worker loop: answer every request on ``read`` until it closes."""
     while True:
         try:
-            ir_text, triple, opt_level = _read_frame(read)
+            part, triple, opt_level = _read_frame(read)
         except EOFError:
             return
         timings: Timings = {}
         try:
-            obj = compile_part(ir_text, triple, opt_level, timings=timings)
+            obj = compile_part(part, triple, opt_level, timings)
         except CodegenError as e:
             _write_frame(write, ("error", str(e)))
             continue
@@ -264,6 +275,6 @@ def serve(read: IO[bytes], write: IO[bytes], compile_part: Callable[..., bytes])
 
 if __name__ == "__main__":
     try:
-        serve(sys.stdin.buffer, sys.stdout.buffer, compile_ir)
+        serve(sys.stdin.buffer, sys.stdout.buffer, _compile_part)
     except KeyboardInterrupt:
         pass

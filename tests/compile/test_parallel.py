@@ -16,7 +16,7 @@ from cwasm.compile import compiler, parallel
 from cwasm.compile.artifact import STAGES, compile_to_artifact
 from cwasm.compile.compiler import CompileOptions, partition
 from cwasm.compile.llvm_driver import compile_ir
-from cwasm.compile.parallel import WorkerPool
+from cwasm.compile.parallel import Part, WorkerPool
 from cwasm.obj.engine import EngineMetadata
 from cwasm.wasm.decoder import decode_module
 from cwasm.wasm.translation import ModuleTranslation
@@ -115,7 +115,7 @@ def test_a_dead_worker_makes_the_part_compile_here(
     tiny_parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = _part_texts(decode_module(wat(SIMD)), monkeypatch)
-    want = [compile_ir(text, _triple(), 2) for text in texts]
+    want = [compile_ir(text, _triple(), 2, loop_free=light) for text, light in texts]
     pool = WorkerPool(1)
     pool.start()
     worker = pool._idle[0]
@@ -140,20 +140,20 @@ def _triple() -> str:
     return CompileOptions().resolved_triple()
 
 
-def _part_texts(translation: ModuleTranslation, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The IR texts of a module's parts, as compile_module hands them to the pool."""
-    captured: list[str] = []
+def _part_texts(translation: ModuleTranslation, monkeypatch: pytest.MonkeyPatch) -> list[Part]:
+    """The parts of a module, as compile_module hands them to the pool."""
+    captured: list[Part] = []
 
     class Capture(WorkerPool):
         def compile_parts(
             self,
-            parts: Iterable[str],
+            parts: Iterable[Part],
             triple: str,
             opt_level: int,
             timings: dict[str, float] | None = None,
         ) -> list[bytes]:
             captured.extend(parts)
-            return [compile_ir(text, triple, opt_level) for text in captured]
+            return [compile_ir(t, triple, opt_level, loop_free=lf) for t, lf in captured]
 
     monkeypatch.setattr(parallel, "WorkerPool", Capture)
     compiler.compile_module(translation, CompileOptions(), parallel=False)

@@ -59,6 +59,7 @@ class ControlMixin(InterruptsMixin):
             self.frames.append(Frame(LOOP, [], [], len(self.stack), "", "", live=False))
             return
         params, results = self.block_type(bt)
+        self.has_loop = True
         header = self.label()
         end = self.label()
         entry_vals = [v for _, v in self.pop_n(len(params))]

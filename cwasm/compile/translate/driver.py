@@ -124,7 +124,12 @@ class TranslatorCore:
         self.offset = self.body.offset
         self._loc = 0
         self._locs: dict[tuple[int, int], int] = {}
-        self.scope = mod.subprogram(f"f{self.func_index}", self.body.offset)
+        # lines count from the body's start (``line - 1`` bytes into it), so a function's
+        # code does not depend on where the body sits in the module (an edit elsewhere
+        # leaves it alone: incremental compilation); the compiler adds the body's offset
+        self.scope = mod.subprogram(f"f{self.func_index}", 1)
+        #: whether the function has a reachable ``loop`` (else LLVM gets a lighter pipeline)
+        self.has_loop = False
 
     # --- emission helpers ---
 
@@ -140,7 +145,7 @@ class TranslatorCore:
         key = (self.offset, column)
         n = self._locs.get(key)
         if n is None:
-            n = self.mod.location(self.offset, column, self.scope)
+            n = self.mod.location(self.offset - self.body.offset + 1, column, self.scope)
             self._locs[key] = n
         return n
 
@@ -292,6 +297,8 @@ class TranslatorCore:
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))
+        if not self.has_loop:
+            self.mod.loop_free.append(func_symbol(self.func_index)[1:])
 
     # --- locals ---
 
