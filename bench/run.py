@@ -210,6 +210,11 @@ def table(results: list[Result]) -> str:
     footer = ["geomean"] + [""] * (len(head) - 1 - len(keys))
     footer += [fmt_ratio(geomean(ratios[k])) for k in keys]
     rows.append(footer)
+    return markdown_table(head, rows)
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with its columns padded to their widest cell."""
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
@@ -245,13 +250,7 @@ def startup_table(results: list[Result]) -> str:
     footer = ["geomean"] + [""] * (len(head) - 1 - len(ratio_keys))
     footer += [fmt_ratio(geomean(ratios[key])) for key in ratio_keys]
     rows.append(footer)
-    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(head), sep, *(line(row) for row in rows)])
+    return markdown_table(head, rows)
 
 
 def stage_table(results: list[Result]) -> str:
@@ -333,19 +332,13 @@ def measure_interrupts(
     rows.append(
         ["geomean"] + [""] * len(runtimes) + [fmt_ratio(geomean(ratios[c])) for c in columns]
     )
-    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
     print()
     print(
         "run CPU time with fuel / epochs over the same runtime without: cwasm (opt level 2), "
         f"wasmtime-py {wasmtime_version or '(skipped)'}; {size} sizes; {platform.machine()}, "
         f"{os.cpu_count()} cpus; best of {repeat}"
     )
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    print("\n".join([line(head), sep, *(line(row) for row in rows)]))
+    print(markdown_table(head, rows))
     print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
     for failure in failures:
         print(f"  {failure}")
