@@ -24,11 +24,13 @@ from cwasm.obj.postcard import Reader, Writer
 ARTIFACT_FORMAT_VERSION = 2
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: the WebAssembly proposals enabled by default: 2.0's and relaxed SIMD (3.0). An
+#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD and extended
+#: constant expressions (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
+    "extended_const",
     "multi_value",
     "mutable_global",
     "reference_types",

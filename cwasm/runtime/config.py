@@ -18,7 +18,7 @@ from cwasm.errors import CwasmError, error_chain
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD) a Config can turn off: setting -> feature name (as the
+#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD and extended constants) a Config can turn off: setting -> feature name (as the
 #: engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
@@ -26,6 +26,7 @@ WASM_FEATURE_SETTINGS = {
     "wasm_bulk_memory": "bulk_memory",
     "wasm_multi_value": "multi_value",
     "wasm_relaxed_simd": "relaxed_simd",
+    "wasm_extended_const": "extended_const",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
@@ -229,6 +230,13 @@ class Config(Closable):
         """Configures whether the wasm [relaxed simd proposal] is enabled (the default).
         Its instructions give the results Wasmtime's give on x86-64 (on other targets,
         the deterministic ones).""",
+    )
+    wasm_extended_const = _setting(
+        "wasm_extended_const",
+        """Configures whether the wasm [extended constant expressions proposal] is
+        enabled (the default): ``i32``/``i64`` ``add``, ``sub`` and ``mul`` and
+        ``global.get`` of a global defined earlier in constant expressions. (Wasmtime's
+        setting; wasmtime-py 28 has no property for it.)""",
     )
     wasm_relaxed_simd_deterministic = _setting(
         "wasm_relaxed_simd_deterministic",

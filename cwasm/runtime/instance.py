@@ -26,7 +26,8 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
-from cwasm.wasm.types import ConstExpr, ConstOpKind, ExternKind, SegmentMode
+from cwasm.wasm.constexpr import evaluate_const_expr
+from cwasm.wasm.types import ConstExpr, ExternKind, SegmentMode
 
 if TYPE_CHECKING:
     from cwasm.runtime.module import ArtifactModule, CompiledModule
@@ -226,23 +227,11 @@ class Instance:
 
     def eval_const(self, expr: ConstExpr | None) -> int:
         """The raw bits of a constant expression (references as addresses / handles)."""
-        if expr is None or len(expr.ops) != 1:
+        if expr is None or not expr.ops:
             raise CwasmError("unsupported constant expression")
-        op = expr.ops[0]
-        k = op.kind
-        if k == ConstOpKind.I32_CONST:
-            return op.value & _M32
-        if k == ConstOpKind.I64_CONST:
-            return op.value & 0xFFFFFFFFFFFFFFFF
-        if k in (ConstOpKind.F32_CONST, ConstOpKind.F64_CONST, ConstOpKind.V128_CONST):
-            return op.value
-        if k == ConstOpKind.GLOBAL_GET:
-            return self.globals[op.value].read_raw()
-        if k == ConstOpKind.REF_NULL:
-            return 0
-        if k == ConstOpKind.REF_FUNC:
-            return self.funcref_address(op.value)
-        raise CwasmError(f"unsupported constant operator {k!r}")
+        return evaluate_const_expr(
+            expr, lambda g: self.globals[g].read_raw(), self.funcref_address
+        )
 
     def _initialize(self) -> None:
         cm = self.compiled

@@ -2,12 +2,16 @@
 
 The spec decodes an initializer as an arbitrary instruction sequence closed by ``end``
 and only rejects non-constant instructions when validating, so decoding records every
-outermost instruction and validation applies the Wasm 2.0 rules.
+outermost instruction and validation applies the Wasm 3.0 rules without GC: ``t.const``,
+``ref.null``, ``ref.func``, ``global.get`` of an immutable global (imported, or defined
+before the global being initialized) and, from the extended constant expressions,
+``i32``/``i64`` ``add``, ``sub`` and ``mul``. ``cwasm.wasm.features`` takes the
+extensions back out when ``Config.wasm_extended_const`` is off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cwasm.errors import InvalidError
@@ -56,6 +60,18 @@ def _fixed_results() -> dict[int, ValType]:
 
 _CONST_RESULT = _fixed_results()
 
+#: the arithmetic operators of extended constant expressions: kind -> (operand type, bits)
+ARITHMETIC: dict[int, tuple[ValType, int]] = {
+    ConstOpKind.I32_ADD: (ValType.I32, 32),
+    ConstOpKind.I32_SUB: (ValType.I32, 32),
+    ConstOpKind.I32_MUL: (ValType.I32, 32),
+    ConstOpKind.I64_ADD: (ValType.I64, 64),
+    ConstOpKind.I64_SUB: (ValType.I64, 64),
+    ConstOpKind.I64_MUL: (ValType.I64, 64),
+}
+_ADD = (ConstOpKind.I32_ADD, ConstOpKind.I64_ADD)
+_SUB = (ConstOpKind.I32_SUB, ConstOpKind.I64_SUB)
+
 
 def validate_const_expr(
     expr: RawConstExpr,
@@ -63,10 +79,11 @@ def validate_const_expr(
     globals_: Sequence[GlobalType],
     num_funcs: int,
 ) -> None:
-    """Check a Wasm 2.0 constant expression producing one ``expected`` value.
+    """Check a constant expression producing one ``expected`` value.
 
-    ``globals_`` are the globals visible to it (the imported ones); ``num_funcs``
-    bounds ``ref.func``.
+    ``globals_`` are the globals visible to it (the imported ones and, for a global's
+    initializer, the globals defined before it; every global for a segment's
+    expressions); ``num_funcs`` bounds ``ref.func``.
     """
     for kind, value, pos in expr.instrs:
         if kind == NON_CONSTANT:
@@ -78,7 +95,19 @@ def validate_const_expr(
                 raise InvalidError("constant expression required", pos)
     stack: list[ValType] = []
     for kind, value, pos in expr.instrs:
-        if kind == ConstOpKind.GLOBAL_GET:
+        if kind in ARITHMETIC:
+            operand, _ = ARITHMETIC[kind]
+            for _ in range(2):
+                got_t = stack.pop() if stack else None
+                if got_t != operand:
+                    got = "" if got_t is None else got_t.text
+                    raise InvalidError(
+                        f"type mismatch: instruction requires [{operand.text} {operand.text}]"
+                        f" but stack has [{got}]",
+                        pos,
+                    )
+            stack.append(operand)
+        elif kind == ConstOpKind.GLOBAL_GET:
             stack.append(globals_[value].content)
         elif kind == ConstOpKind.REF_FUNC:
             if value >= num_funcs:
@@ -94,3 +123,35 @@ def validate_const_expr(
             f"type mismatch: expression requires [{expected.text}] but stack has [{got}]",
             expr.instrs[-1][2] if expr.instrs else expr.offset,
         )
+
+
+def evaluate_const_expr(
+    expr: ConstExpr, global_get: Callable[[int], int], ref_func: Callable[[int], int]
+) -> int:
+    """The raw bits a validated constant expression produces: integers as their two's
+    complement bits (arithmetic wraps), floats and vectors as their bits, references as
+    ``ref_func``'s address or 0 for null; ``global_get`` reads a global's raw bits."""
+    stack: list[int] = []
+    for op in expr.ops:
+        k = op.kind
+        if k in ARITHMETIC:
+            mask = (1 << ARITHMETIC[k][1]) - 1
+            b = stack.pop()
+            a = stack.pop()
+            r = a + b if k in _ADD else a - b if k in _SUB else a * b
+            stack.append(r & mask)
+        elif k == ConstOpKind.GLOBAL_GET:
+            stack.append(global_get(op.value))
+        elif k == ConstOpKind.REF_FUNC:
+            stack.append(ref_func(op.value))
+        elif k == ConstOpKind.REF_NULL:
+            stack.append(0)
+        elif k == ConstOpKind.I32_CONST:
+            stack.append(op.value & 0xFFFF_FFFF)
+        elif k == ConstOpKind.I64_CONST:
+            stack.append(op.value & 0xFFFF_FFFF_FFFF_FFFF)
+        else:  # f32, f64, v128: their bits
+            stack.append(op.value)
+    if len(stack) != 1:
+        raise InvalidError("type mismatch: constant expression leaves no single value", expr.offset)
+    return stack[0]

@@ -1,4 +1,4 @@
-"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD) a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD and extended constants) a module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -9,7 +9,7 @@ module's types and segments, then steps over each body's instructions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from cwasm.errors import InvalidError
 from cwasm.wasm.operators import (
@@ -23,10 +23,18 @@ from cwasm.wasm.operators import (
 )
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import SegmentMode, ValType
+from cwasm.wasm.constexpr import ARITHMETIC
+from cwasm.wasm.types import ConstExpr, ConstOpKind, SegmentMode, ValType
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
-CHECKED_FEATURES = ("bulk_memory", "multi_value", "reference_types", "relaxed_simd", "simd")
+CHECKED_FEATURES = (
+    "bulk_memory",
+    "extended_const",
+    "multi_value",
+    "reference_types",
+    "relaxed_simd",
+    "simd",
+)
 
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
@@ -103,6 +111,38 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
             raise InvalidError(_BULK_MEMORY, 0)
         if m.data_count is not None:
             raise InvalidError(_BULK_MEMORY, 0)
+    if "extended_const" in off:
+        _check_extended_const(m)
+
+
+def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:
+    """Every constant expression of ``m`` with the number of globals it may read
+    under Wasm 2.0's rules (the imported ones)."""
+    rec = m.module
+    imported = rec.num_imported_globals
+    for init in rec.global_inits:
+        yield init, imported
+    for seg in rec.elements:
+        if seg.offset is not None:
+            yield seg.offset, imported
+        yield from ((e, imported) for e in seg.expressions or ())
+    for data in m.data:
+        if data.offset is not None:
+            yield data.offset, imported
+
+
+def _check_extended_const(m: ModuleTranslation) -> None:
+    """Reject the extended constant expressions: arithmetic (wasmparser's message) and
+    ``global.get`` of a defined global (Wasm 2.0's: the global is unknown there)."""
+    for expr, visible in _const_exprs(m):
+        for op in expr.ops:
+            if op.kind in ARITHMETIC:
+                name = op.kind.name.lower().replace("_", ".")
+                raise InvalidError(
+                    f"constant expression required: non-constant operator: {name}", expr.offset
+                )
+            if op.kind == ConstOpKind.GLOBAL_GET and op.value >= visible:
+                raise InvalidError(f"unknown global {op.value}", expr.offset)
 
 
 def _check_body(

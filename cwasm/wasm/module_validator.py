@@ -76,12 +76,14 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
         if type_index >= num_types:
             raise InvalidError(f"unknown type {type_index}", offset)
 
-    # initializers see only the imported globals (Wasm 2.0)
-    imported_globals: tuple[GlobalType, ...] = m.globals[: m.num_imported_globals]
+    # a global's initializer sees the imported globals and the globals defined before
+    # it; segments see every global (Wasm 3.0)
+    all_globals: tuple[GlobalType, ...] = m.globals
     num_funcs = len(m.functions)
-    defined_globals = m.globals[m.num_imported_globals :]
-    for gtype, init in zip(defined_globals, notes.global_inits, strict=True):
-        validate_const_expr(init, gtype.content, imported_globals, num_funcs)
+    first_defined = m.num_imported_globals
+    for k, init in enumerate(notes.global_inits):
+        visible = all_globals[: first_defined + k]
+        validate_const_expr(init, all_globals[first_defined + k].content, visible, num_funcs)
 
     defined_tables = m.tables[m.num_imported_tables :]
     for ttype, offset in zip(defined_tables, notes.table_offsets, strict=True):
@@ -93,7 +95,7 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
     for seg, seg_notes in zip(m.elements, notes.elements, strict=True):
         if seg_notes.items is not None:
             for item in seg_notes.items:
-                validate_const_expr(item, seg.element, imported_globals, num_funcs)
+                validate_const_expr(item, seg.element, all_globals, num_funcs)
         else:
             assert seg.functions is not None and seg_notes.item_offsets is not None
             for index, offset in zip(seg.functions, seg_notes.item_offsets, strict=True):
@@ -110,7 +112,7 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
                     seg_notes.offset,
                 )
             assert seg_notes.offset_expr is not None
-            validate_const_expr(seg_notes.offset_expr, ValType.I32, imported_globals, num_funcs)
+            validate_const_expr(seg_notes.offset_expr, ValType.I32, all_globals, num_funcs)
 
     for data_seg, offset, expr in zip(
         translation.data, notes.data_offsets, notes.data_exprs, strict=True
@@ -119,7 +121,7 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
             if data_seg.memory_index >= len(m.memories):
                 raise InvalidError(f"unknown memory {data_seg.memory_index}", offset)
             assert expr is not None
-            validate_const_expr(expr, ValType.I32, imported_globals, num_funcs)
+            validate_const_expr(expr, ValType.I32, all_globals, num_funcs)
 
     for defined_index, body in enumerate(translation.bodies):
         num_locals = len(m.types[body.type_index].params)

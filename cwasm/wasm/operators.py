@@ -627,8 +627,9 @@ RELAXED_SIMD_OPS: frozenset[int] = frozenset(_S + sub for sub, _, _ in RELAXED_S
 
 # --- constant instructions ---
 
-# The instructions a Wasm 2.0 constant expression may contain, as Wasmtime's ConstOp
-# kinds (validation further restricts global.get to immutable globals).
+# The instructions a constant expression may contain (Wasm 2.0's and the extended
+# constant expressions' integer arithmetic), as Wasmtime's ConstOp kinds (validation
+# further restricts global.get to immutable globals).
 CONST_OP_KINDS: Final[dict[int, ConstOpKind]] = {
     BY_NAME[_name]: _kind
     for _name, _kind in (
@@ -640,6 +641,12 @@ CONST_OP_KINDS: Final[dict[int, ConstOpKind]] = {
         ("global.get", ConstOpKind.GLOBAL_GET),
         ("ref.null", ConstOpKind.REF_NULL),
         ("ref.func", ConstOpKind.REF_FUNC),
+        ("i32.add", ConstOpKind.I32_ADD),
+        ("i32.sub", ConstOpKind.I32_SUB),
+        ("i32.mul", ConstOpKind.I32_MUL),
+        ("i64.add", ConstOpKind.I64_ADD),
+        ("i64.sub", ConstOpKind.I64_SUB),
+        ("i64.mul", ConstOpKind.I64_MUL),
     )
 }
 
@@ -656,6 +663,8 @@ def const_op_value(kind: int, imm: Any) -> int:
         return int(imm) & 0xFFFF_FFFF_FFFF_FFFF
     if kind == ConstOpKind.V128_CONST:
         return int.from_bytes(imm, "little")
+    if imm is None:  # the arithmetic operators have no immediate
+        return 0
     return int(imm)
 
 

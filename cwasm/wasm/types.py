@@ -96,6 +96,13 @@ class ConstOpKind(enum.IntEnum):
     GLOBAL_GET = 5  # value: global index
     REF_NULL = 7  # value: the ValType of the null reference
     REF_FUNC = 8  # value: function index
+    # extended constant expressions (Wasm 3.0); value: 0
+    I32_ADD = 9
+    I32_SUB = 10
+    I32_MUL = 11
+    I64_ADD = 12
+    I64_SUB = 13
+    I64_MUL = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +113,8 @@ class ConstOp:
 
 @dataclass(frozen=True, slots=True)
 class ConstExpr:
-    """A constant expression (Wasm 2.0: exactly one operator before ``end``)."""
+    """A constant expression: its operators before ``end``, in order (one in Wasm 2.0;
+    Wasm 3.0's extended constant expressions add integer ``add``/``sub``/``mul``)."""
 
     ops: tuple[ConstOp, ...]
     offset: int = 0  # module offset of the first operator

@@ -17,6 +17,7 @@ from cwasm.obj.info.schema import (
     TrampolineTable,
 )
 from cwasm.obj.offset_table import strictly_ascending
+from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     ConstExpr,
@@ -61,34 +62,51 @@ def _check_limits(lim: Limits, most: int, what: str) -> None:
         raise _bad(f"{what} has limits {lim.min}..{lim.max} (at most {most})")
 
 
-def _check_const_expr(m: ModuleRecord, e: ConstExpr, want: ValType, what: str) -> None:
-    """A constant expression of exactly one operator whose result is ``want``."""
-    if len(e.ops) != 1:
-        raise _bad(f"{what} has {len(e.ops)} operators, not one")
-    op = e.ops[0]
-    kind, value = op.kind, op.value
-    if kind == ConstOpKind.GLOBAL_GET:
-        # as the spec says: only imported globals, which are initialized first
-        if not 0 <= value < m.num_imported_globals:
-            raise _bad(f"{what} reads global {value}, which is not an imported global")
-        have = m.globals[value].content
-    elif kind == ConstOpKind.REF_NULL:
-        if value not in (ValType.FUNCREF, ValType.EXTERNREF):
-            raise _bad(f"{what} is a null reference of type {value:#x}")
-        have = ValType(value)
-    else:
-        have = _CONST_RESULT[kind]
-        if kind == ConstOpKind.REF_FUNC:
-            if not 0 <= value < len(m.functions):
-                raise _bad(f"{what} refers to missing function {value}")
+def _check_const_expr(
+    m: ModuleRecord, e: ConstExpr, want: ValType, what: str, visible: int | None = None
+) -> None:
+    """A constant expression whose operators leave one value of type ``want``.
+
+    ``global.get`` may read the first ``visible`` globals (a global's initializer: those
+    initialized before it; by default every global), immutable ones only.
+    """
+    if visible is None:
+        visible = len(m.globals)
+    stack: list[ValType] = []
+    for op in e.ops:
+        kind, value = op.kind, op.value
+        if kind in ARITHMETIC:
+            operand, _ = ARITHMETIC[kind]
+            if stack[-2:] != [operand, operand]:
+                raise _bad(f"{what}: {kind.name.lower()} lacks two {operand.text} operands")
+            del stack[-2:]
+            have = operand
+        elif kind == ConstOpKind.GLOBAL_GET:
+            if not 0 <= value < visible:
+                raise _bad(f"{what} reads global {value}, which is not initialized before it")
+            if m.globals[value].mutable:
+                raise _bad(f"{what} reads mutable global {value}")
+            have = m.globals[value].content
+        elif kind == ConstOpKind.REF_NULL:
+            if value not in (ValType.FUNCREF, ValType.EXTERNREF):
+                raise _bad(f"{what} is a null reference of type {value:#x}")
+            have = ValType(value)
         else:
-            # integers may be kept signed or unsigned; floats and v128 are raw bits
-            bits = _CONST_BITS[kind]
-            lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
-            if not lowest <= value < 1 << bits:
-                raise _bad(f"{what}: {have.text} constant {value} is out of range")
-    if have != want:
-        raise _bad(f"{what} produces {have.text}, but {want.text} is needed")
+            have = _CONST_RESULT[kind]
+            if kind == ConstOpKind.REF_FUNC:
+                if not 0 <= value < len(m.functions):
+                    raise _bad(f"{what} refers to missing function {value}")
+            else:
+                # integers may be kept signed or unsigned; floats and v128 are raw bits
+                bits = _CONST_BITS[kind]
+                lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
+                if not lowest <= value < 1 << bits:
+                    raise _bad(f"{what}: {have.text} constant {value} is out of range")
+        stack.append(have)
+    if len(stack) != 1:
+        raise _bad(f"{what} leaves {len(stack)} values, not one")
+    if stack[0] != want:
+        raise _bad(f"{what} produces {stack[0].text}, but {want.text} is needed")
 
 
 def check_module(m: ModuleRecord) -> None:
@@ -159,7 +177,7 @@ def check_module(m: ModuleRecord) -> None:
 
     for i, init_expr in enumerate(m.global_inits):
         g = m.num_imported_globals + i
-        _check_const_expr(m, init_expr, m.globals[g].content, f"initializer of global {g}")
+        _check_const_expr(m, init_expr, m.globals[g].content, f"initializer of global {g}", g)
     for i, seg in enumerate(m.elements):
         what = f"element segment {i}"
         if not seg.element.is_ref:

@@ -50,7 +50,7 @@ from cwasm.wasm.types import (
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 2
+INFO_FORMAT_VERSION = 3
 
 #: the value type of each byte that encodes one
 _VALTYPES: dict[int, ValType] = {int(t): t for t in ValType}
