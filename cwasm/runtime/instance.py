@@ -229,9 +229,7 @@ class Instance:
         """The raw bits of a constant expression (references as addresses / handles)."""
         if expr is None or not expr.ops:
             raise CwasmError("unsupported constant expression")
-        return evaluate_const_expr(
-            expr, lambda g: self.globals[g].read_raw(), self.funcref_address
-        )
+        return evaluate_const_expr(expr, lambda g: self.globals[g].read_raw(), self.funcref_address)
 
     def _initialize(self) -> None:
         cm = self.compiled

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 
 from cwasm.errors import InvalidError
+from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     BY_NAME,
@@ -23,7 +24,6 @@ from cwasm.wasm.operators import (
 )
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.types import ConstExpr, ConstOpKind, SegmentMode, ValType
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)

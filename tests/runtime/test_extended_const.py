@@ -160,7 +160,9 @@ def test_defined_global_unknown_when_off() -> None:
     with pytest.raises(cwasm.WasmtimeError, match="unknown global 0"):
         cwasm.Module(_engine_off(), wat)
     # imported globals stay usable, as in Wasm 2.0
-    cwasm.Module(_engine_off(), '(module (import "e" "g" (global i32)) (global i32 (global.get 0)))')
+    cwasm.Module(
+        _engine_off(), '(module (import "e" "g" (global i32)) (global i32 (global.get 0)))'
+    )
 
 
 @pytest.mark.parametrize(
