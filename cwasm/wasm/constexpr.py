@@ -78,15 +78,17 @@ def validate_const_expr(
     expected: ValType,
     globals_: Sequence[GlobalType],
     num_funcs: int,
+    extended: bool = True,
 ) -> None:
     """Check a constant expression producing one ``expected`` value.
 
     ``globals_`` are the globals visible to it (the imported ones and, for a global's
     initializer, the globals defined before it; every global for a segment's
-    expressions); ``num_funcs`` bounds ``ref.func``.
+    expressions); ``num_funcs`` bounds ``ref.func``. Without ``extended`` the
+    arithmetic operators are not constant (Wasm 2.0).
     """
     for kind, value, pos in expr.instrs:
-        if kind == NON_CONSTANT:
+        if kind == NON_CONSTANT or (not extended and kind in ARITHMETIC):
             raise InvalidError("constant expression required", pos)
         if kind == ConstOpKind.GLOBAL_GET:
             if value >= len(globals_):

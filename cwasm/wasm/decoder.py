@@ -105,8 +105,11 @@ class DecodeNotes:
     data_exprs: list[RawConstExpr | None] = field(default_factory=list)
 
 
-def decode_module(wasm: bytes, *, validate: bool = True) -> ModuleTranslation:
-    """Decode a binary module and, when ``validate``, validate it.
+def decode_module(
+    wasm: bytes, *, validate: bool = True, extended_const: bool = True
+) -> ModuleTranslation:
+    """Decode a binary module and, when ``validate``, validate it (with the extended
+    constant expressions unless ``extended_const`` is false: Wasm 2.0's wording then).
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -125,7 +128,7 @@ def decode_module(wasm: bytes, *, validate: bool = True) -> ModuleTranslation:
         raise
     if validate:
         try:
-            validate_module(module, notes)
+            validate_module(module, notes, extended_const)
         except WasmError:
             # the spec decodes everything before validating: a malformed body wins
             early = decoder.body_error(data_count_known=True)

@@ -53,7 +53,9 @@ def _check_memory_type(t: MemoryType, offset: int) -> None:
     _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
 
 
-def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
+def validate_module(
+    translation: ModuleTranslation, notes: DecodeNotes, extended_const: bool = True
+) -> None:
     """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
     m = translation.module
     num_types = len(m.types)
@@ -77,13 +79,15 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
             raise InvalidError(f"unknown type {type_index}", offset)
 
     # a global's initializer sees the imported globals and the globals defined before
-    # it; segments see every global (Wasm 3.0)
-    all_globals: tuple[GlobalType, ...] = m.globals
-    num_funcs = len(m.functions)
+    # it; segments see every global (Wasm 3.0; Wasm 2.0: the imported globals only)
     first_defined = m.num_imported_globals
+    all_globals: tuple[GlobalType, ...] = m.globals if extended_const else m.globals[:first_defined]
+    num_funcs = len(m.functions)
     for k, init in enumerate(notes.global_inits):
         visible = all_globals[: first_defined + k]
-        validate_const_expr(init, all_globals[first_defined + k].content, visible, num_funcs)
+        validate_const_expr(
+            init, m.globals[first_defined + k].content, visible, num_funcs, extended_const
+        )
 
     defined_tables = m.tables[m.num_imported_tables :]
     for ttype, offset in zip(defined_tables, notes.table_offsets, strict=True):
@@ -95,7 +99,7 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
     for seg, seg_notes in zip(m.elements, notes.elements, strict=True):
         if seg_notes.items is not None:
             for item in seg_notes.items:
-                validate_const_expr(item, seg.element, all_globals, num_funcs)
+                validate_const_expr(item, seg.element, all_globals, num_funcs, extended_const)
         else:
             assert seg.functions is not None and seg_notes.item_offsets is not None
             for index, offset in zip(seg.functions, seg_notes.item_offsets, strict=True):
@@ -112,7 +116,9 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
                     seg_notes.offset,
                 )
             assert seg_notes.offset_expr is not None
-            validate_const_expr(seg_notes.offset_expr, ValType.I32, all_globals, num_funcs)
+            validate_const_expr(
+                seg_notes.offset_expr, ValType.I32, all_globals, num_funcs, extended_const
+            )
 
     for data_seg, offset, expr in zip(
         translation.data, notes.data_offsets, notes.data_exprs, strict=True
@@ -121,7 +127,7 @@ def validate_module(translation: ModuleTranslation, notes: DecodeNotes) -> None:
             if data_seg.memory_index >= len(m.memories):
                 raise InvalidError(f"unknown memory {data_seg.memory_index}", offset)
             assert expr is not None
-            validate_const_expr(expr, ValType.I32, all_globals, num_funcs)
+            validate_const_expr(expr, ValType.I32, all_globals, num_funcs, extended_const)
 
     for defined_index, body in enumerate(translation.bodies):
         num_locals = len(m.types[body.type_index].params)

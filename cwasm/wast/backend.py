@@ -8,6 +8,7 @@ from typing import Any
 import cwasm.api as api
 from cwasm.errors import LinkError, WasmError
 from cwasm.wasm.decoder import decode_module
+from cwasm.wasm.features import check_features
 
 # Spec trap texts whose wording differs from Wasmtime's message for the same trap code
 # (the reference interpreter also appends details, e.g. "uninitialized element 2").
@@ -57,8 +58,10 @@ class Backend:
         self.registry: dict[str, Any] = {"spectest": _spectest(self.store)}
 
     def validate(self, wasm: bytes) -> None:
-        """Decode and validate (raises ``WasmError``)."""
-        decode_module(wasm)
+        """Decode and validate, with the proposals the engine enables (raises ``WasmError``)."""
+        features = self.engine.wasm_features
+        module = decode_module(wasm, extended_const="extended_const" in features)
+        check_features(module, features)
 
     def instantiate(self, wasm: bytes) -> Any:
         """Compile and instantiate, importing from ``spectest`` and the registered instances."""

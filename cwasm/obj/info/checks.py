@@ -68,7 +68,7 @@ def _check_const_expr(
     """A constant expression whose operators leave one value of type ``want``.
 
     ``global.get`` may read the first ``visible`` globals (a global's initializer: those
-    initialized before it; by default every global), immutable ones only.
+    initialized before it; by default every global).
     """
     if visible is None:
         visible = len(m.globals)
@@ -84,8 +84,6 @@ def _check_const_expr(
         elif kind == ConstOpKind.GLOBAL_GET:
             if not 0 <= value < visible:
                 raise _bad(f"{what} reads global {value}, which is not initialized before it")
-            if m.globals[value].mutable:
-                raise _bad(f"{what} reads mutable global {value}")
             have = m.globals[value].content
         elif kind == ConstOpKind.REF_NULL:
             if value not in (ValType.FUNCREF, ValType.EXTERNREF):
