@@ -130,7 +130,7 @@ def test_pristine_artifact_loads_and_runs(artifact: bytes) -> None:
         ),
         (
             lambda i: _module(i, global_inits=(ConstExpr((ConstOp(ConstOpKind.GLOBAL_GET, 0),)),)),
-            "not an imported global",
+            "not initialized before it",
         ),
         (
             lambda i: _module(
