@@ -601,7 +601,8 @@ def test_exports_validation() -> None:
         (b"", "type mismatch"),
         (i32_const(0) + i32_const(1), "type mismatch"),
         (i32_const(0) + b"\x01", "constant expression required"),  # nop
-        (i32_const(1) + i32_const(2) + b"\x6a", "constant expression required"),  # i32.add
+        (i32_const(1) + i32_const(2) + b"\x6a", None),  # i32.add (extended constants)
+        (i32_const(1) + b"\x42\x02\x6a", "type mismatch"),  # i32.add of an i64
         (b"\x20\x00", "constant expression required"),  # local.get
         (b"\x23\x00", None),  # the imported immutable global
         (b"\x23\x01", "constant expression required"),  # the imported mutable global
@@ -625,6 +626,16 @@ def test_global_initializers(init: bytes, message: str | None) -> None:
         assert len(decode_module(wasm).module.global_inits) == 1
     else:
         assert invalid(wasm).message.startswith(message)
+
+
+def test_global_initializer_arithmetic_without_extended_constants() -> None:
+    """WebAssembly 2.0's rule (``extended_const=False``): no arithmetic in a constant
+    expression."""
+    init = i32_const(1) + i32_const(2) + b"\x6a"
+    wasm = module(section(6, vec([I32 + b"\x00" + init + END])))
+    assert len(decode_module(wasm).module.global_inits) == 1
+    with pytest.raises(InvalidError, match="^constant expression required"):
+        decode_module(wasm, extended_const=False)
 
 
 def test_validate_false_skips_validation() -> None:
