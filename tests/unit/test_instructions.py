@@ -97,7 +97,11 @@ def test_outermost_instructions_are_collected_as_constant_operators() -> None:
         b"\x23\x03",  # global.get 3
         b"\xd0\x6f",  # ref.null extern
         b"\xd2\x05",  # ref.func 5
-        b"\x6a",  # i32.add: not constant
+        b"\x6a",  # i32.add: constant (extended constant expressions)
+        b"\x6b",  # i32.sub
+        b"\x7e",  # i64.mul
+        b"\x6c",  # i32.mul
+        b"\x71",  # i32.and: not constant
         b"\x02\x40\x41\x00\x1a" + END,  # a block: only the block itself is outermost
         b"\xfd\x0e",  # i8x16.swizzle: not constant
     ]
@@ -114,13 +118,18 @@ def test_outermost_instructions_are_collected_as_constant_operators() -> None:
         (ConstOpKind.GLOBAL_GET, 3, offsets[5]),
         (ConstOpKind.REF_NULL, int(ValType.EXTERNREF), offsets[6]),
         (ConstOpKind.REF_FUNC, 5, offsets[7]),
-        (NON_CONSTANT, ops.BY_NAME["i32.add"], offsets[8]),
-        (NON_CONSTANT, ops.BY_NAME["block"], offsets[9]),
-        (NON_CONSTANT, ops.BY_NAME["i8x16.swizzle"], offsets[10]),
+        (ConstOpKind.I32_ADD, 0, offsets[8]),
+        (ConstOpKind.I32_SUB, 0, offsets[9]),
+        (ConstOpKind.I64_MUL, 0, offsets[10]),
+        (ConstOpKind.I32_MUL, 0, offsets[11]),
+        (NON_CONSTANT, ops.BY_NAME["i32.and"], offsets[12]),
+        (NON_CONSTANT, ops.BY_NAME["block"], offsets[13]),
+        (NON_CONSTANT, ops.BY_NAME["i8x16.swizzle"], offsets[14]),
     ]
 
 
-def test_constant_operators_are_those_of_wasm_2() -> None:
+def test_constant_operators_are_those_of_wasm_3() -> None:
+    """Wasm 2.0's constant operators and the extended constant expressions' arithmetic."""
     names = {ops.OPERATORS[op].name for op in ops.CONST_OP_KINDS}  # type: ignore[union-attr]
     assert names == {
         "i32.const",
@@ -131,6 +140,12 @@ def test_constant_operators_are_those_of_wasm_2() -> None:
         "global.get",
         "ref.null",
         "ref.func",
+        "i32.add",
+        "i32.sub",
+        "i32.mul",
+        "i64.add",
+        "i64.sub",
+        "i64.mul",
     }
     assert set(ops.CONST_OP_KINDS.values()) == set(ConstOpKind)
 
