@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from cwasm.runtime.store import Store
 
 WASM_PAGE = 65536
-MAX_PAGES = 65536
 
 
 class Memory:
@@ -51,8 +50,8 @@ class Memory:
         self.store = store
         self.wasm_type = ty
         limit_pages = max(store.engine.config.memory_reservation // WASM_PAGE, 0)
-        declared = ty.limits.max if ty.limits.max is not None else MAX_PAGES
-        self.max_pages = min(declared, MAX_PAGES, limit_pages)
+        declared = ty.limits.max if ty.limits.max is not None else wt.MAX_PAGES
+        self.max_pages = min(declared, wt.MAX_PAGES, limit_pages)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
@@ -160,7 +159,7 @@ class Memory:
     @staticmethod
     def _maximum(ty: wt.MemoryType) -> int:
         """The byte size the store's limiter is told is this memory's maximum."""
-        return (ty.limits.max if ty.limits.max is not None else MAX_PAGES) * WASM_PAGE
+        return (ty.limits.max if ty.limits.max is not None else wt.MAX_PAGES) * WASM_PAGE
 
     def grow_pages(self, delta: int) -> int:
         """Grow by ``delta`` pages; the old size in pages, or -1 if not possible (past the

@@ -6,7 +6,6 @@
 """
 
 from cwasm.obj.info.checks import (
-    MAX_MEMORY_PAGES,
     MAX_TABLE_ELEMENTS,
     check_info,
     check_module,
@@ -46,7 +45,6 @@ __all__ = [
     "INFO_FIELDS",
     "INFO_FORMAT_VERSION",
     "InfoField",
-    "MAX_MEMORY_PAGES",
     "MAX_TABLE_ELEMENTS",
     "MemoryInitialization",
     "PackedTable",

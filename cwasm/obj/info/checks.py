@@ -20,6 +20,7 @@ from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
+    MAX_PAGES,
     ConstExpr,
     ConstOpKind,
     ExternKind,
@@ -33,8 +34,6 @@ def _bad(msg: str) -> CorruptArtifactError:
     return CorruptArtifactError(f"`.wasmtime.info` is inconsistent: {msg}")
 
 
-#: the most pages a 32-bit linear memory can have, and entries a table can have
-MAX_MEMORY_PAGES = 1 << 16
 MAX_TABLE_ELEMENTS = (1 << 32) - 1
 
 _CONST_RESULT = {
@@ -125,7 +124,7 @@ def check_module(m: ModuleRecord) -> None:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
         _check_limits(tt.limits, MAX_TABLE_ELEMENTS, f"table {i}")
     for i, mt in enumerate(m.memories):
-        _check_limits(mt.limits, MAX_MEMORY_PAGES, f"memory {i}")
+        _check_limits(mt.limits, MAX_PAGES, f"memory {i}")
         if mt.shared and mt.limits.max is None:
             raise _bad(f"shared memory {i} has no maximum")
     counts = dict.fromkeys(ExternKind, 0)
