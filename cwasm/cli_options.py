@@ -67,6 +67,8 @@ def parse_duration(value: str | None) -> float:
     with units as ``1s``, ``500ms``, ``1m 30s`` (humantime's syntax)."""
     if value is None:
         raise ValueError("value must be specified with `key=val` syntax")
+    if not value.strip():
+        raise ValueError("value was empty")
     if value.isdigit():
         return float(value)
     total, pos = 0.0, 0
@@ -86,8 +88,6 @@ def parse_duration(value: str | None) -> float:
             )
         total += int(number) * _DURATION_UNITS[unit]
         pos = m.end()
-    if not value.strip():
-        raise ValueError("value was empty")
     return total
 
 
