@@ -101,14 +101,19 @@ def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
         guard.register_interrupt_records("stores", owner, (ctypes.addressof(ctx),), ctx)
 
 
-def register_module(owner: object, ranges: Sequence[tuple[int, int]]) -> None:
-    """Let SIGINT stop wasm running in the code ``ranges`` (a module's wasm functions,
-    ``[start, end)`` addresses) while ``owner`` (which keeps them mapped) lives."""
-    if not SUPPORTED or not ranges:
+def register_module(
+    owner: object, base: int, starts: Sequence[int], lengths: Sequence[int]
+) -> None:
+    """Let SIGINT stop wasm running in a module's wasm functions (code at ``base +
+    starts[i]``, ``lengths[i]`` bytes; in ascending order, as the loader checks) while
+    ``owner`` (which keeps them mapped) lives."""
+    n = len(starts)
+    if not SUPPORTED or not n:
         return
-    spans = sorted(ranges)
-    flat = (ctypes.c_uint64 * (2 * len(spans)))(*(a for span in spans for a in span))
-    record = (spans[0][0], spans[-1][1], ctypes.addressof(flat), len(spans))
+    flat = (ctypes.c_uint64 * (2 * n))()
+    flat[0::2] = [base + start for start in starts]
+    flat[1::2] = [base + start + length for start, length in zip(starts, lengths, strict=True)]
+    record = (flat[0], flat[2 * n - 1], ctypes.addressof(flat), n)
     guard.register_interrupt_records("funcs", owner, record, flat)
 
 

@@ -81,11 +81,7 @@ class CompiledModule:
                 if engine.guard_pages:
                     guard.ensure_installed(handler)
                     guard.register_code(self.code, base, base + self.code.size)
-                ranges = [
-                    (base + start, base + start + length)
-                    for start, length in zip(funcs.column(1), funcs.column(2), strict=True)
-                ]
-                interrupt.register_module(self.code, ranges)
+                interrupt.register_module(self.code, base, funcs.column(1), funcs.column(2))
 
     def _check_wasm_to_array_trampolines(self) -> None:
         """Every type of the type section has a wasm-to-array trampoline: a host function's
