@@ -421,7 +421,7 @@ class _Decoder:
                     table_index = r.u32()
                 offset_expr = read_const_expr(r)
                 m.declared_refs.update(offset_expr.func_refs())
-            element = ValType.FUNCREF
+            element: ValueType = ValType.FUNCREF
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)

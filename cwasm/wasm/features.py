@@ -17,6 +17,7 @@ from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     BY_NAME,
+    FUNCREF,
     FD_BASE,
     OPERATORS,
     READ_IMMEDIATES,
@@ -136,7 +137,7 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
     if "reference_types" in off:
         if len(rec.tables) > 1:
             raise InvalidError("multiple tables", 0)
-        if any(t.element != ValType.FUNCREF for t in rec.tables):
+        if any(t.element != FUNCREF for t in rec.tables):
             raise InvalidError(_REFERENCE_TYPES, 0)
     if "bulk_memory" in off:
         if any(e.mode != SegmentMode.ACTIVE for e in rec.elements) or any(
@@ -180,7 +181,7 @@ def _check_extended_const(m: ModuleTranslation) -> None:
 
 
 def _check_body(
-    m: ModuleTranslation, off: frozenset[str], start: int, end: int, locals_: Iterable[ValType]
+    m: ModuleTranslation, off: frozenset[str], start: int, end: int, locals_: Iterable[ValueType]
 ) -> None:
     _check_value_types(off, locals_, start)
     r = BinaryReader(m.wasm, start, end)

@@ -134,6 +134,8 @@ def heap_text(heap: int) -> str:
     """A heap type as the text format writes it: ``func``, ``nofunc``, or a type index."""
     if heap >= CONCRETE_HEAP:
         return str(heap - CONCRETE_HEAP)
+    if heap == CONCRETE_HEAP - 1:  # SELF_HEAP: a closed type's reference to itself
+        return "rec.0"
     return _HEAP_TEXT[HeapType(heap)]
 
 
@@ -176,7 +178,7 @@ class RefType(int):
         """funcref for the func hierarchy (concrete function types, func, nofunc),
         externref for extern and noextern: the representation of its values."""
         h = self.heap
-        if h >= CONCRETE_HEAP or h in _FUNC_HEAPS:
+        if h >= CONCRETE_HEAP - 1 or h in _FUNC_HEAPS:
             return ValType.FUNCREF
         if h in _EXTERN_HEAPS:
             return ValType.EXTERNREF
@@ -290,6 +292,37 @@ def _canon_ref(t: ValueType, canon: list[int]) -> ValueType:
         if index is not None and index < len(canon):
             return ref_type(t.nullable, CONCRETE_HEAP + canon[index])
     return t
+
+
+#: the heap code a closed type (``close_func_type``) uses for a reference to itself
+SELF_HEAP = CONCRETE_HEAP - 1
+
+
+def close_value_type(t: ValueType, type_ids: Sequence[int]) -> ValueType:
+    """``t`` with its type index (if any) replaced by ``type_ids[index]``: a type that
+    means the same in every module, when ``type_ids`` are engine-wide type ids."""
+    if isinstance(t, RefType):
+        index = t.type_index
+        if index is not None:
+            return ref_type(t.nullable, CONCRETE_HEAP + type_ids[index])
+    return t
+
+
+def close_func_type(ft: FuncType, index: int, type_ids: Sequence[int]) -> FuncType:
+    """Type ``index`` of a module (``ft``) with its references to earlier types replaced
+    by their ids (``type_ids``, one per earlier type) and those to itself by
+    ``SELF_HEAP``: equal for equivalent types of any two modules."""
+
+    def close(t: ValueType) -> ValueType:
+        if isinstance(t, RefType) and t.type_index is not None:
+            if t.type_index == index:
+                return ref_type(t.nullable, SELF_HEAP)
+            return ref_type(t.nullable, CONCRETE_HEAP + type_ids[t.type_index])
+        return t
+
+    if not any(isinstance(t, RefType) for t in (*ft.params, *ft.results)):
+        return ft
+    return FuncType(tuple(map(close, ft.params)), tuple(map(close, ft.results)))
 
 
 #: the most pages a 32-bit linear memory can have (64 KiB each: 4 GiB)
