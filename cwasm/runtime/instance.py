@@ -236,6 +236,12 @@ class Instance:
         m = cm.m
         for k, init in enumerate(m.global_inits):
             self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
+            if table_init is not None:
+                table = self.tables[m.num_imported_tables + k]
+                bits = self.eval_const(table_init)
+                for j in range(table.size()):
+                    table.set_raw(j, bits)
         for i, seg in enumerate(m.elements):
             if seg.mode != SegmentMode.ACTIVE:
                 if seg.mode == SegmentMode.DECLARATIVE:
