@@ -35,8 +35,8 @@ from cwasm.runtime.types import (
     MemoryType,
     TableType,
 )
-from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm import types as wt
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import ExternKind, close_value_type
 from cwasm.wasm.types import FuncType as WasmFuncType
 

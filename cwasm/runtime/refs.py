@@ -44,7 +44,9 @@ class References:
     def to_bits(self, kind: ValueType, value: Any) -> int:
         """The word for ``value`` as a reference of type ``kind`` (a typed reference as
         the funcref or externref it is one of; null only for a nullable type)."""
-        if not kind.nullable and (value is None or (isinstance(value, Val) and value.value is None)):
+        if not kind.nullable and (
+            value is None or (isinstance(value, Val) and value.value is None)
+        ):
             raise TypeError(f"null is not a value of type {kind.text}")
         if kind.top == ValType.FUNCREF:
             return self.funcref_to_bits(value)

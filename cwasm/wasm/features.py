@@ -17,12 +17,12 @@ from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
     BY_NAME,
-    FUNCREF,
     FD_BASE,
+    FUNCREF,
     OPERATORS,
     READ_IMMEDIATES,
-    V128,
     RELAXED_SIMD_OPS,
+    V128,
     read_opcode,
 )
 from cwasm.wasm.reader import BinaryReader

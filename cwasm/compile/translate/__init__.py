@@ -22,7 +22,6 @@ The package is laid out like Cranelift's wasm translator:
 from __future__ import annotations
 
 from cwasm.compile.translate import dispatch
-from cwasm.compile.translate.control import ControlMixin
 from cwasm.compile.translate.driver import Handler, func_symbol, trap_symbol
 from cwasm.compile.translate.environ import GUARDED_PTR
 from cwasm.compile.translate.numeric import NumericMixin

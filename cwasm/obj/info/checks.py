@@ -20,12 +20,12 @@ from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
+    CONCRETE_HEAP,
     MAX_PAGES,
     ConstExpr,
     ConstOpKind,
     ExternKind,
     Limits,
-    CONCRETE_HEAP,
     RefType,
     SegmentMode,
     ValType,

@@ -74,6 +74,7 @@ def _valtype_of(code: int) -> ValueType:
         raise CorruptArtifactError(f"invalid value type code {code:#x}") from None
     return t
 
+
 T = TypeVar("T")
 
 

@@ -33,6 +33,7 @@ def matches(a: int, t: int) -> bool:
     """Whether an operand of type ``a`` (or ``UNKNOWN``) can be popped as a ``t``."""
     return a == t or a == UNKNOWN or val_subtype(a, t, _canon[0])
 
+
 # control frame kinds
 FRAME_BLOCK: Final = 0
 FRAME_LOOP: Final = 1
