@@ -128,8 +128,9 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
         if len(ft.results) > 1 and "multi_value" in off:
             raise InvalidError(_MULTI_VALUE_TYPE, 0)
     _check_value_types(off, (g.content for g in rec.globals), 0)
-    _check_value_types(off, (t.element for t in rec.tables), 0)
-    _check_value_types(off, (e.element for e in rec.elements), 0)
+    # (funcref and externref tables and segments are reference_types' own checks below)
+    typed = [t.element for t in rec.tables] + [e.element for e in rec.elements]
+    _check_value_types(off, (t for t in typed if isinstance(t, RefType)), 0)
     if "function_references" in off and rec.table_inits:
         raise InvalidError(
             "tables with expression initializers require the function-references proposal", 0
