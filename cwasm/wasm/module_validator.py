@@ -164,7 +164,8 @@ def validate_module(
         num_locals = len(m.types[body.type_index].params) if body.type_index < num_types else 0
         num_locals += sum(count for count, _ in body.locals)
         for _, t in body.locals:
-            check_value_type(t, num_types, body.offset)
+            if type(t) is RefType:
+                check_value_type(t, num_types, body.offset)
         if num_locals > MAX_FUNCTION_LOCALS:
             raise InvalidError("too many locals: locals exceed maximum", body.offset)
         validate_function_body(translation, defined_index)

@@ -12,7 +12,7 @@ from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
 from cwasm.wasm.operators import FUNCREF, I32, OPERATORS, VALTYPE_BYTES
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import val_subtype
+from cwasm.wasm.types import RefType, val_subtype
 from cwasm.wasm.validator.context import (
     MAX_EXPANDED_LOCALS,
     BodyContext,
@@ -169,7 +169,7 @@ def validate_function_body(translation: ModuleTranslation, defined_index: int) -
         local_types = SparseLocals(params, body.locals)
     # non-defaultable locals (typed references): which are set (1) so far
     inited: bytearray | None = None
-    if any(not ty.is_defaultable for _, ty in body.locals):
+    if body.locals and any(type(ty) is RefType and not ty.nullable for _, ty in body.locals):
         inited = bytearray([1]) * len(params)
         for count, ty in body.locals:
             inited.extend(bytes([ty.is_defaultable]) * count)
@@ -206,6 +206,8 @@ def _validate(
     height = 0
     unreach = False
     nlocals = len(local_types)
+    # local indices from `guard` on take the slow path: unknown, or maybe unset
+    guard = nlocals if inited is None else inited.index(0)
     size = len(code)
     pos = 0
     push = vals.append
@@ -228,10 +230,11 @@ def _validate(
                 pos += 2
             else:
                 idx, pos = read_u32(code, pos, base)
-            if idx >= nlocals:
-                raise InvalidError(f"unknown local {idx}", base + start)
-            if inited is not None and not inited[idx]:
-                raise InvalidError("uninitialized local", base + start)
+            if idx >= guard:  # past the locals, or at a non-defaultable one
+                if idx >= nlocals:
+                    raise InvalidError(f"unknown local {idx}", base + start)
+                if inited is not None and not inited[idx]:
+                    raise InvalidError("uninitialized local", base + start)
             push(local_types[idx])
             continue
         if op == 0x41:  # i32.const
@@ -293,11 +296,12 @@ def _validate(
                 pos += 2
             else:
                 idx, pos = read_u32(code, pos, base)
-            if idx >= nlocals:
-                raise InvalidError(f"unknown local {idx}", base + start)
-            if inited is not None and not inited[idx]:
-                inited[idx] = 1
-                set_in[-1].append(idx)
+            if idx >= guard:  # past the locals, or at a non-defaultable one
+                if idx >= nlocals:
+                    raise InvalidError(f"unknown local {idx}", base + start)
+                if inited is not None and not inited[idx]:
+                    inited[idx] = 1
+                    set_in[-1].append(idx)
             t = local_types[idx]
             if len(vals) > height and vals[-1] == t:
                 if k == 3:
