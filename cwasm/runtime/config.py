@@ -18,7 +18,8 @@ from cwasm.errors import CwasmError, error_chain
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD and extended constants) a Config can turn off: setting -> feature name (as the
+#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and typed
+#: function references) a Config can turn off: setting -> feature name (as the
 #: engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
@@ -27,6 +28,7 @@ WASM_FEATURE_SETTINGS = {
     "wasm_multi_value": "multi_value",
     "wasm_relaxed_simd": "relaxed_simd",
     "wasm_extended_const": "extended_const",
+    "wasm_function_references": "function_references",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
@@ -236,6 +238,14 @@ class Config(Closable):
         """Configures whether the wasm [extended constant expressions proposal] is
         enabled (the default): ``i32``/``i64`` ``add``, ``sub`` and ``mul`` and
         ``global.get`` of a global defined earlier in constant expressions. (Wasmtime's
+        setting; wasmtime-py 28 has no property for it.)""",
+    )
+    wasm_function_references = _setting(
+        "wasm_function_references",
+        """Configures whether the wasm [typed function references proposal] is enabled
+        (the default): reference types ``(ref null? ht)`` with concrete function types,
+        ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``,
+        non-nullable locals and tables with initializer expressions. (Wasmtime's
         setting; wasmtime-py 28 has no property for it.)""",
     )
     wasm_relaxed_simd_deterministic = _setting(

@@ -164,12 +164,12 @@ class Instance:
                 raise LinkError(f"import {where} belongs to another store")
             if imp.kind == ExternKind.FUNC:
                 want = m.types[m.functions[nf]]
-                if not isinstance(ext, Func) or ext.wasm_type != want:
+                if not isinstance(ext, Func) or ext.type_id != cm.type_ids[m.functions[nf]]:
                     raise LinkError(f"incompatible import type for {where}: expected func {want}")
                 self._link_func(nf, ext)
                 nf += 1
             elif imp.kind == ExternKind.TABLE:
-                if not isinstance(ext, Table) or not ext.matches(m.tables[nt]):
+                if not isinstance(ext, Table) or not ext.matches(cm.table_types[nt]):
                     raise LinkError(f"incompatible import type for {where}: expected a table")
                 words[o.imported_table(nt) // 8] = ext.def_addr
                 self.tables.append(ext)
@@ -181,7 +181,7 @@ class Instance:
                 self.memories.append(ext)
                 nm += 1
             else:
-                if not isinstance(ext, Global) or not ext.matches(m.globals[ng]):
+                if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
                     raise LinkError(f"incompatible import type for {where}: expected a global")
                 words[o.imported_global(ng) // 8] = ext.addr
                 self.globals.append(ext)
@@ -210,11 +210,11 @@ class Instance:
         o = cm.offsets
         store = self.store
         words = self._words
-        for k, tt in enumerate(m.tables[m.num_imported_tables :]):
+        for k, tt in enumerate(cm.table_types[m.num_imported_tables :]):
             self.tables.append(Table._from_raw(store, tt, self.vmctx + o.defined_table(k)))
         for k, mt in enumerate(m.memories[m.num_imported_memories :]):
             self.memories.append(Memory._from_raw(store, mt, self.vmctx + o.defined_memory(k)))
-        for k, gt in enumerate(m.globals[m.num_imported_globals :]):
+        for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):
             self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
         n_defined = len(cm.func_addrs)
@@ -236,6 +236,12 @@ class Instance:
         m = cm.m
         for k, init in enumerate(m.global_inits):
             self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
+            if table_init is not None:
+                table = self.tables[m.num_imported_tables + k]
+                bits = self.eval_const(table_init)
+                for j in range(table.size()):
+                    table.set_raw(j, bits)
         for i, seg in enumerate(m.elements):
             if seg.mode != SegmentMode.ACTIVE:
                 if seg.mode == SegmentMode.DECLARATIVE:

@@ -20,12 +20,14 @@ from cwasm.wasm.types import MAX_PAGES
 
 class ValType(Closable):
     """A value type: ``ValType.i32()``, ``.i64()``, ``.f32()``, ``.f64()``, ``.v128()``,
-    ``.funcref()``, ``.externref()``."""
+    ``.funcref()``, ``.externref()``; a module's typed reference types (``(ref $t)``,
+    which wasmtime-py 28 cannot name) show as such, their values are those of the
+    funcref or externref they are one of."""
 
     __slots__ = ("kind",)
 
-    def __init__(self, kind: wt.ValType) -> None:
-        self.kind = wt.ValType(kind)
+    def __init__(self, kind: wt.ValueType) -> None:
+        self.kind: wt.ValueType = kind if isinstance(kind, wt.RefType) else wt.ValType(kind)
 
     @classmethod
     def i32(cls) -> ValType:
@@ -72,13 +74,15 @@ class ValType(Closable):
         return self.kind.text
 
     def __repr__(self) -> str:
+        if isinstance(self.kind, wt.RefType):
+            return f"ValType({self.kind.text})"
         return f"ValType.{self.kind.text}()"
 
 
-def _valtype(t: ValType | wt.ValType) -> wt.ValType:
+def _valtype(t: ValType | wt.ValueType) -> wt.ValueType:
     if isinstance(t, ValType):
         return t.kind
-    if isinstance(t, wt.ValType):
+    if isinstance(t, (wt.ValType, wt.RefType)):
         return t
     raise TypeError("expected ValType")
 
@@ -365,7 +369,7 @@ class Val:
         Raise an exception if ``ty`` is not a reference type."""
         if not ty.kind.is_ref:
             raise CwasmError(f"Invalid reference type for `ref_null`: {ty}")
-        return cls(ty.kind, None)
+        return cls(ty.kind.top, None)
 
     @property
     def type(self) -> ValType:

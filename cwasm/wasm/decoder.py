@@ -39,6 +39,7 @@ from cwasm.wasm.types import (
     SegmentMode,
     TableType,
     ValType,
+    ValueType,
 )
 
 MAGIC = b"\x00asm"
@@ -77,6 +78,8 @@ _SECTION_RANK = {
 }
 
 MAX_LOCALS = 0xFFFF_FFFF
+#: the byte that starts a table definition with an initializer expression
+TABLE_WITH_INIT = 0x40
 
 
 @dataclass(slots=True)
@@ -96,6 +99,7 @@ class DecodeNotes:
     import_offsets: list[int] = field(default_factory=list)
     func_offsets: list[int] = field(default_factory=list)  # function section entries
     table_offsets: list[int] = field(default_factory=list)  # defined tables
+    table_inits: list[RawConstExpr | None] = field(default_factory=list)  # defined tables
     memory_offsets: list[int] = field(default_factory=list)  # defined memories
     global_inits: list[RawConstExpr] = field(default_factory=list)
     export_offsets: list[int] = field(default_factory=list)
@@ -191,7 +195,7 @@ class _Decoder:
         self.num_imported_globals = 0
         self.num_defined_funcs = 0
         # (offset, code_start, end, locals) of each body, typed once counts are known
-        self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValType], ...]]] = []
+        self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValueType], ...]]] = []
 
     def module(self) -> tuple[ModuleTranslation, DecodeNotes]:
         r = self.r
@@ -249,6 +253,9 @@ class _Decoder:
             num_imported_tables=self.num_imported_tables,
             num_imported_memories=self.num_imported_memories,
             num_imported_globals=self.num_imported_globals,
+            table_inits=tuple(e.to_const_expr() if e else None for e in self.notes.table_inits)
+            if any(self.notes.table_inits)
+            else (),
         )
         return m, self.notes
 
@@ -347,7 +354,17 @@ class _Decoder:
         r = self.r
         for _ in range(r.len32()):
             self.notes.table_offsets.append(r.pos)
-            self.tables.append(TableType(read_ref_type(r), _limits(r)))
+            init: RawConstExpr | None = None
+            if r.peek() == TABLE_WITH_INIT:  # 0x40 0x00 tabletype expr (Wasm 3.0)
+                r.pos += 1
+                if r.u8() != 0:
+                    raise MalformedError("malformed table", r.pos - 1)
+                self.tables.append(TableType(read_ref_type(r), _limits(r)))
+                init = read_const_expr(r)
+                self.m.declared_refs.update(init.func_refs())
+            else:
+                self.tables.append(TableType(read_ref_type(r), _limits(r)))
+            self.notes.table_inits.append(init)
 
     def _memory_section(self, start: int) -> None:
         r = self.r
@@ -404,7 +421,7 @@ class _Decoder:
                     table_index = r.u32()
                 offset_expr = read_const_expr(r)
                 m.declared_refs.update(offset_expr.func_refs())
-            element = ValType.FUNCREF
+            element: ValueType = ValType.FUNCREF
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)
@@ -459,7 +476,7 @@ class _Decoder:
             p = offset
             if p < len(wasm) and wasm[p] == 0 and end > p:
                 r.pos = p + 1
-                locals_: tuple[tuple[int, ValType], ...] = ()
+                locals_: tuple[tuple[int, ValueType], ...] = ()
             else:
                 decls = []
                 total = 0

@@ -60,7 +60,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_F64``           ``int``: the raw IEEE bits (u64)
 ``IMM_V128``          ``bytes``: 16 bytes, little-endian
 ``IMM_SELECT_TYPES``  ``tuple[int, ...]``: value types of a typed ``select``
-``IMM_REFTYPE``       ``int``: FUNCREF or EXTERNREF byte
+``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
+                      written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
+``IMM_TYPE``          ``int`` type index (``call_ref``)
 ``IMM_MEMORY``        ``int``: the memory index, always 0 (the reserved byte)
 ``IMM_MEMORY_INIT``   ``int``: data segment index (the memory byte is checked to be 0)
 ``IMM_MEMORY_COPY``   ``None`` (both reserved bytes are checked to be 0)
@@ -90,7 +92,17 @@ from typing import Any, Final
 
 from cwasm.errors import MalformedError
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.types import ConstOpKind, ValType
+from cwasm.wasm.types import (
+    CONCRETE_HEAP,
+    REF_NULL_PREFIX,
+    REF_PREFIX,
+    ConstOpKind,
+    HeapType,
+    ValType,
+    ValueType,
+    ref_type,
+    val_type,
+)
 
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
@@ -104,14 +116,21 @@ F64: Final = int(ValType.F64)
 V128: Final = int(ValType.V128)
 FUNCREF: Final = int(ValType.FUNCREF)
 EXTERNREF: Final = int(ValType.EXTERNREF)
-VALTYPE_BYTES: Final = frozenset((I32, I64, F32, F64, V128, FUNCREF, EXTERNREF))
-REFTYPE_BYTES: Final = frozenset((FUNCREF, EXTERNREF))
-# the ValType encoded by each byte, or None (for readers that return ValType members)
-VALTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
-    ValType(b) if b in VALTYPE_BYTES else None for b in range(256)
+#: the abstract heap types cwasm implements (Wasm 3.0 without GC and exceptions); the
+#: others are refused as malformed
+SUPPORTED_HEAPS: Final = frozenset(
+    (HeapType.FUNC, HeapType.EXTERN, HeapType.NOFUNC, HeapType.NOEXTERN)
 )
-REFTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
-    ValType(b) if b in REFTYPE_BYTES else None for b in range(256)
+#: the one-byte reference types: the shorthands of the nullable supported ones
+REFTYPE_BYTES: Final = frozenset(int(h) for h in SUPPORTED_HEAPS)
+#: the one-byte value types (number, vector and shorthand reference types)
+VALTYPE_BYTES: Final = frozenset((I32, I64, F32, F64, V128)) | REFTYPE_BYTES
+# the value type encoded by each byte alone, or None
+VALTYPE_BY_BYTE: Final[tuple[ValueType | None, ...]] = tuple(
+    val_type(b) if b in VALTYPE_BYTES else None for b in range(256)
+)
+REFTYPE_BY_BYTE: Final[tuple[ValueType | None, ...]] = tuple(
+    val_type(b) if b in REFTYPE_BYTES else None for b in range(256)
 )
 BLOCK_EMPTY: Final = -0x40
 
@@ -143,7 +162,8 @@ IMM_DATA: Final = 23
 IMM_ELEM: Final = 24
 IMM_TABLE_INIT: Final = 25
 IMM_TABLE_COPY: Final = 26
-NUM_IMM_KINDS: Final = 27
+IMM_TYPE: Final = 27
+NUM_IMM_KINDS: Final = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +266,11 @@ _def(0x26, "table.set", IMM_TABLE)
 _def(0xD0, "ref.null", IMM_REFTYPE)
 _def(0xD1, "ref.is_null")
 _def(0xD2, "ref.func", IMM_FUNC)
+# typed function references (Wasm 3.0)
+_def(0x14, "call_ref", IMM_TYPE)
+_def(0xD4, "ref.as_non_null")
+_def(0xD5, "br_on_null", IMM_LABEL)
+_def(0xD6, "br_on_non_null", IMM_LABEL)
 _def(FC_BASE + 12, "table.init", IMM_TABLE_INIT)
 _def(FC_BASE + 13, "elem.drop", IMM_ELEM, ())
 _def(FC_BASE + 14, "table.copy", IMM_TABLE_COPY)
@@ -722,22 +747,43 @@ def _not_a_type(r: BinaryReader, start: int) -> MalformedError:
     return MalformedError("malformed reference type", start)
 
 
-def read_value_type(r: BinaryReader) -> ValType:
-    """A value type."""
+def read_heap_type(r: BinaryReader) -> int:
+    """A heap type (an s33: a type index, or an abstract type as a negative number),
+    as its code: a ``HeapType`` or ``CONCRETE_HEAP + type index``."""
     start = r.pos
-    t = VALTYPE_BY_BYTE[r.u8()]
-    if t is None:
-        raise _not_a_type(r, start)
-    return t
+    v = r.s33()
+    if v >= 0:
+        if v > 0xFFFF_FFFF:
+            raise MalformedError("integer too large", start)
+        return CONCRETE_HEAP + v
+    code = v + 0x80
+    if code not in SUPPORTED_HEAPS:
+        raise MalformedError("malformed heap type", start)
+    return code
 
 
-def read_ref_type(r: BinaryReader) -> ValType:
-    """A reference type (funcref or externref)."""
+def read_value_type(r: BinaryReader) -> ValueType:
+    """A value type: one byte, or ``0x63 ht`` / ``0x64 ht`` (``(ref null? ht)``)."""
     start = r.pos
-    t = REFTYPE_BY_BYTE[r.u8()]
-    if t is None:
-        raise _not_a_type(r, start)
-    return t
+    b = r.u8()
+    t = VALTYPE_BY_BYTE[b]
+    if t is not None:
+        return t
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return ref_type(b == REF_NULL_PREFIX, read_heap_type(r))
+    raise _not_a_type(r, start)
+
+
+def read_ref_type(r: BinaryReader) -> ValueType:
+    """A reference type: a shorthand byte, or ``0x63 ht`` / ``0x64 ht``."""
+    start = r.pos
+    b = r.u8()
+    t = REFTYPE_BY_BYTE[b]
+    if t is not None:
+        return t
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return ref_type(b == REF_NULL_PREFIX, read_heap_type(r))
+    raise _not_a_type(r, start)
 
 
 def read_valtype(r: BinaryReader) -> int:
@@ -746,8 +792,8 @@ def read_valtype(r: BinaryReader) -> int:
 
 
 def read_reftype(r: BinaryReader) -> int:
-    """A reference type as its byte (a plain int)."""
-    return int(read_ref_type(r))
+    """``ref.null``'s heap type, as the code of its nullable reference type."""
+    return int(ref_type(True, read_heap_type(r)))
 
 
 def read_blocktype(r: BinaryReader) -> int:
@@ -759,6 +805,8 @@ def read_blocktype(r: BinaryReader) -> int:
     if b in VALTYPE_BYTES:
         r.pos += 1
         return -b
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return -int(read_value_type(r))
     start = r.pos
     try:
         index = r.s33()
@@ -857,6 +905,7 @@ _readers: dict[int, Any] = {
     IMM_ELEM: BinaryReader.u32,
     IMM_TABLE_INIT: _pair,
     IMM_TABLE_COPY: _pair,
+    IMM_TYPE: BinaryReader.u32,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

@@ -17,6 +17,7 @@ _TRAP_CODES_BY_SPEC_TEXT = {
     "undefined element": api.TrapCode.TABLE_OUT_OF_BOUNDS,
     "out of bounds table access": api.TrapCode.TABLE_OUT_OF_BOUNDS,
     "uninitialized element": api.TrapCode.INDIRECT_CALL_TO_NULL,
+    "null function reference": api.TrapCode.NULL_REFERENCE,
 }
 
 

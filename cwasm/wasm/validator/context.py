@@ -15,7 +15,7 @@ from cwasm.errors import InvalidError
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.operators import BLOCK_EMPTY
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import FuncType, ValType
+from cwasm.wasm.types import CONCRETE_HEAP, REF_BASE, FuncType, ValueType
 
 
 @dataclass(slots=True)
@@ -29,6 +29,7 @@ class BodyContext:
     data_count: int | None
     declared_refs: set[int]
     sigs: dict[int, tuple[list[int], list[int]]]  # see _sigs_for
+    canon: tuple[int, ...]  # type equivalence (``canonical_types``)
 
     def sig(self, type_index: int) -> tuple[list[int], list[int]]:
         """(params, results) of a type, as lists of plain ints."""
@@ -61,22 +62,27 @@ class BodyContext:
 
 # Converted signatures outlive one call: the bodies of a module are validated one by
 # one, and share the module's (immutable) type tuple. Keyed by that tuple's identity.
-_sig_cache: tuple[tuple[FuncType, ...], dict[int, tuple[list[int], list[int]]]] | None = None
+_Sigs = dict[int, tuple[list[int], list[int]]]
+_sig_cache: tuple[tuple[FuncType, ...], _Sigs, tuple[int, ...]] | None = None
 
 
-def _sigs_for(types: tuple[FuncType, ...]) -> dict[int, tuple[list[int], list[int]]]:
+def _sigs_for(m: ModuleRecord) -> tuple[_Sigs, tuple[int, ...]]:
+    """The converted-signature cache and the type-equivalence map of ``m``'s types."""
     global _sig_cache
+    types = m.types
     cache = _sig_cache
     if cache is not None and cache[0] is types:
-        return cache[1]
-    sigs: dict[int, tuple[list[int], list[int]]] = {}
-    _sig_cache = (types, sigs)
-    return sigs
+        return cache[1], cache[2]
+    sigs: _Sigs = {}
+    canon = m.type_canon()
+    _sig_cache = (types, sigs, canon)
+    return sigs, canon
 
 
 def body_context(translation: ModuleTranslation) -> BodyContext:
     """The context the bodies of ``translation`` are validated against."""
     m = translation.module
+    sigs, canon = _sigs_for(m)
     return BodyContext(
         module=m,
         func_types=m.functions,
@@ -84,7 +90,8 @@ def body_context(translation: ModuleTranslation) -> BodyContext:
         num_memories=len(m.memories),
         data_count=translation.data_count,
         declared_refs=translation.declared_refs,
-        sigs=_sigs_for(m.types),
+        sigs=sigs,
+        canon=canon,
     )
 
 
@@ -95,7 +102,7 @@ MAX_EXPANDED_LOCALS: Final = 1 << 16
 class SparseLocals:
     """The local types of a body declaring very many locals, without expanding them."""
 
-    def __init__(self, params: list[int], declared: tuple[tuple[int, ValType], ...]) -> None:
+    def __init__(self, params: list[int], declared: tuple[tuple[int, ValueType], ...]) -> None:
         self.ends: list[int] = []  # one past the last index of each run
         self.types: list[int] = []
         n = 0
@@ -122,10 +129,19 @@ def block_sig(ctx: BodyContext, bt: int, at: int) -> tuple[list[int], list[int]]
     if bt == BLOCK_EMPTY:
         return [], []
     if bt < 0:
+        check_type(ctx, -bt, at)
         return [], [-bt]
     if bt >= ctx.num_types:
         raise InvalidError(f"unknown type {bt}", at)
     return ctx.sig(bt)
+
+
+def check_type(ctx: BodyContext, t: int, at: int) -> None:
+    """A reference type (code) naming a type index must name one of the module's."""
+    if t >= REF_BASE:
+        heap = (t - REF_BASE) >> 1
+        if heap >= CONCRETE_HEAP and heap - CONCRETE_HEAP >= ctx.num_types:
+            raise InvalidError(f"unknown type {heap - CONCRETE_HEAP}", at)
 
 
 def check_memarg(ctx: BodyContext, align: int, natural: int, at: int) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
-from cwasm.wasm.operators import FUNCREF, I32, OPERATORS
+from cwasm.wasm.operators import I32, OPERATORS
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.validator.context import BodyContext, check_align, check_memory
+from cwasm.wasm.types import CONCRETE_HEAP, is_ref_code, ref_type, val_subtype
+from cwasm.wasm.validator.context import BodyContext, check_align, check_memory, check_type
 from cwasm.wasm.validator.immediates import read_with
-from cwasm.wasm.validator.stack import REF_OR_UNKNOWN, mismatch, pop_any, pop_one, pop_types
+from cwasm.wasm.validator.stack import UNKNOWN, mismatch, pop_any, pop_one, pop_types
 
 
 def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, start: int) -> int:
@@ -73,9 +74,11 @@ def check_reference_or_table(
     imm, pos = read_with(code, pos, base, info.imm)
     at = base + start
     if name == "ref.null":
+        check_type(ctx, imm, at)
         vals.append(imm)
     elif name == "ref.is_null":
-        if pop_any(vals, height, unreach, at) not in REF_OR_UNKNOWN:
+        t = pop_any(vals, height, unreach, at)
+        if t != UNKNOWN and not is_ref_code(t):
             raise mismatch(at)
         vals.append(I32)
     elif name == "ref.func":
@@ -83,16 +86,17 @@ def check_reference_or_table(
             raise InvalidError(f"unknown function {imm}", at)
         if imm not in ctx.declared_refs:
             raise InvalidError("undeclared function reference", at)
-        vals.append(FUNCREF)
+        # typed function references: the exact, non-null type of the function
+        vals.append(int(ref_type(False, CONCRETE_HEAP + ctx.func_types[imm])))
     elif name == "table.init":
         elem, table = imm
         t = ctx.table_type(table, at)
-        if ctx.elem_type(elem, at) != t:
+        if not val_subtype(ctx.elem_type(elem, at), t, ctx.canon):
             raise mismatch(at)
         pop_types(vals, height, unreach, [I32, I32, I32], at)
     elif name == "table.copy":
         dst, src = imm
-        if ctx.table_type(dst, at) != ctx.table_type(src, at):
+        if not val_subtype(ctx.table_type(src, at), ctx.table_type(dst, at), ctx.canon):
             raise mismatch(at)
         pop_types(vals, height, unreach, [I32, I32, I32], at)
     else:
