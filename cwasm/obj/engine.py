@@ -24,13 +24,14 @@ from cwasm.obj.postcard import Reader, Writer
 ARTIFACT_FORMAT_VERSION = 2
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD and extended
-#: constant expressions (3.0). An
+#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended constant
+#: expressions and multi-memory (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
     "extended_const",
+    "multi_memory",
     "multi_value",
     "mutable_global",
     "reference_types",
