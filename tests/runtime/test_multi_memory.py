@@ -212,7 +212,7 @@ def test_two_memories_refused_when_off() -> None:
         wasmtime.Module(wasmtime.Engine(config), wat(text))
     cwasm.Module(cwasm.Engine(), wat(text))
     # one memory stays fine with the switch off
-    cwasm.Module(_engine_off(), wat('(module (memory 1) (func (drop (i32.load (i32.const 0)))))'))
+    cwasm.Module(_engine_off(), wat("(module (memory 1) (func (drop (i32.load (i32.const 0)))))"))
 
 
 def test_artifact_of_one_setting_refused_by_the_other() -> None:
@@ -225,17 +225,25 @@ def test_artifact_of_one_setting_refused_by_the_other() -> None:
     ("text", "message"),
     [
         ("(module (memory 1) (func (drop (i32.load 1 (i32.const 0)))))", "unknown memory 1"),
-        ("(module (memory 1) (memory 1) (func (i32.store 2 (i32.const 0) (i32.const 0))))",
-         "unknown memory 2"),
+        (
+            "(module (memory 1) (memory 1) (func (i32.store 2 (i32.const 0) (i32.const 0))))",
+            "unknown memory 2",
+        ),
         ("(module (memory 1) (func (drop (memory.size 3))))", "unknown memory 3"),
         ("(module (memory 1) (func (drop (memory.grow 1 (i32.const 0)))))", "unknown memory 1"),
-        ("(module (memory 1) (func (memory.copy 0 1 (i32.const 0) (i32.const 0) (i32.const 0))))",
-         "unknown memory 1"),
-        ("(module (memory 1) (func (memory.fill 1 (i32.const 0) (i32.const 0) (i32.const 0))))",
-         "unknown memory 1"),
-        ('(module (memory 1) (data $d "") '
-         "(func (memory.init 1 $d (i32.const 0) (i32.const 0) (i32.const 0))))",
-         "unknown memory 1"),
+        (
+            "(module (memory 1) (func (memory.copy 0 1 (i32.const 0) (i32.const 0) (i32.const 0))))",
+            "unknown memory 1",
+        ),
+        (
+            "(module (memory 1) (func (memory.fill 1 (i32.const 0) (i32.const 0) (i32.const 0))))",
+            "unknown memory 1",
+        ),
+        (
+            '(module (memory 1) (data $d "") '
+            "(func (memory.init 1 $d (i32.const 0) (i32.const 0) (i32.const 0))))",
+            "unknown memory 1",
+        ),
         ('(module (memory 1) (data (memory 1) (i32.const 0) ""))', "unknown memory 1"),
         ("(module (memory 1) (func (drop (v128.load 1 (i32.const 0)))))", "unknown memory 1"),
     ],

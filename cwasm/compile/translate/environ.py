@@ -225,9 +225,7 @@ class EnvironMixin(TranslatorCore):
         else:
             self.ins(f"store {ty} {v}, ptr {p}, align 1{HEAP}")
 
-    def load(
-        self, memarg: tuple[int, int, int], mem_ty: str, size: int, ext: str, ty: str
-    ) -> None:
+    def load(self, memarg: tuple[int, int, int], mem_ty: str, size: int, ext: str, ty: str) -> None:
         addr = self.pop()
         p = self.mem_addr(addr, memarg[1], size, memarg[2])
         v = self.heap_load(mem_ty, p)
