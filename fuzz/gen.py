@@ -61,6 +61,9 @@ SMITH_CONFIG: dict[str, Any] = {
     "max-instructions": 100,
 }
 
+#: the proposals ``wasm-tools validate`` accepts in a generated module
+FEATURES = "wasm2,multi-memory"
+
 #: smith's --fuel: loop iterations and calls before the fuel global traps (it is never reset,
 #: so it covers all the calls made to a module)
 DEFAULT_FUEL = 1000
@@ -124,7 +127,7 @@ def generate(
     if p.returncode != 0:
         return Generated(index, None, simd, no_traps, p.stderr.decode(errors="replace")[:500])
     v = subprocess.run(
-        [tool, "validate", "--features", "wasm2", str(out)], capture_output=True, timeout=60
+        [tool, "validate", "--features", FEATURES, str(out)], capture_output=True, timeout=60
     )
     if v.returncode != 0:
         return Generated(index, None, simd, no_traps, v.stderr.decode(errors="replace")[:500])
@@ -132,9 +135,9 @@ def generate(
 
 
 def validate(path: Path) -> bool:
-    """Whether ``path`` is a valid WebAssembly 2.0 module."""
+    """Whether ``path`` is a valid module of ``FEATURES`` (WebAssembly 2.0, multi-memory)."""
     v = subprocess.run(
-        [wasm_tools(), "validate", "--features", "wasm2", str(path)], capture_output=True
+        [wasm_tools(), "validate", "--features", FEATURES, str(path)], capture_output=True
     )
     return v.returncode == 0
 
