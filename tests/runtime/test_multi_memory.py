@@ -14,6 +14,8 @@ import pytest
 import wasmtime
 
 import cwasm
+from cwasm.obj.artifact import Artifact
+from cwasm.obj.info import StaticMemoryInitialization
 from tests.runtime.wat import wat
 
 #: memory 0 is imported (1 page, max 4), memory 1 defined (1 page, max 2), memory 2
@@ -264,3 +266,38 @@ def test_store_limit_counts_every_defined_memory() -> None:
     cwasm.Instance(store, module, [imported])  # defines memories 1 and 2: two in all
     with pytest.raises(cwasm.WasmtimeError, match="memory count"):
         cwasm.Instance(store, module, [imported])
+
+
+#: only defined memories and constant offsets: one static image per memory
+WAT_IMAGES = """
+(module
+  (memory (export "a") 1)
+  (memory (export "b") 2)
+  (memory (export "c") 1)
+  (data (memory 1) (i32.const 70000) "bee")
+  (data (memory 0) (i32.const 5) "ay")
+  (data (memory 1) (i32.const 3) "b-low")
+  (func (export "get") (param i32) (result i32)
+    (i32.add (i32.load8_u 0 (local.get 0))
+      (i32.add (i32.load8_u 1 (local.get 0)) (i32.load8_u 2 (local.get 0)))))
+)
+"""
+
+
+def test_static_images_per_memory_match_wasmtime() -> None:
+    wasm = wat(WAT_IMAGES)
+    engine = cwasm.Engine()
+    module = cwasm.Module(engine, wasm)
+    init = Artifact.from_bytes(module.serialize()).info.memory_initialization
+    assert isinstance(init, StaticMemoryInitialization)
+    assert [image is not None for image in init.map] == [True, True, False]
+
+    def observe(api: Any) -> list[Any]:
+        store = api.Store()
+        ex = api.Instance(store, api.Module(store.engine, wasm), []).exports(store)
+        memories = [bytes(ex[n].read(store, 0, 16)) for n in "abc"]
+        return [*memories, bytes(ex["b"].read(store, 69999, 70004))] + [
+            ex["get"](store, i) for i in (3, 5, 6, 7, 8)
+        ]
+
+    assert observe(cwasm) == observe(wasmtime)
