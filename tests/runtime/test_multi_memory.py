@@ -1,13 +1,15 @@
 """Multi-memory (Wasm 3.0): a module with three memories, the first imported, run on
 cwasm (with guard pages and with explicit bounds checks) and on wasmtime-py 28 side by
 side: loads and stores, ``memory.size``/``grow``/``fill``/``copy``/``init`` and data
-segments per memory, out-of-bounds traps in the second memory, the exported memories;
+segments per memory, out-of-bounds traps in the second memory, the exported memories,
+static memory images per memory, WASI on the memory exported as ``memory``;
 ``Config.wasm_multi_memory = False`` and invalid memory indices are refused."""
 
 from __future__ import annotations
 
 import ctypes
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -301,3 +303,34 @@ def test_static_images_per_memory_match_wasmtime() -> None:
         ]
 
     assert observe(cwasm) == observe(wasmtime)
+
+
+#: WASI reads the memory exported as ``memory`` (here memory 1), whatever its index
+WAT_WASI = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory $scratch 1)
+  (memory $main (export "memory") 1)
+  (data (memory $scratch) (i32.const 0) "\\08\\00\\00\\00\\05\\00\\00\\00wrong")
+  (data (memory $main) (i32.const 0) "\\08\\00\\00\\00\\06\\00\\00\\00right\\n")
+  (func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1)
+    (i32.const 32))))
+)
+"""
+
+
+def test_wasi_uses_the_memory_exported_as_memory(tmp_path: Path) -> None:
+    outputs = []
+    for api in (cwasm, wasmtime):
+        engine = api.Engine()
+        linker = api.Linker(engine)
+        linker.define_wasi()
+        store = api.Store(engine)
+        config = api.WasiConfig()
+        out = tmp_path / f"{api.__name__}.out"
+        config.stdout_file = str(out)
+        store.set_wasi(config)
+        instance = linker.instantiate(store, api.Module(engine, wat(WAT_WASI)))
+        instance.exports(store)["_start"](store)
+        outputs.append(out.read_text())
+    assert outputs == ["right\n", "right\n"]
