@@ -2,8 +2,8 @@
 
 Checks run in the reference interpreter's order: imports, function types, global
 initializers, tables, memories, element and data segments, then every function body
-(through ``validate_function_body``), then the start function, exports and (without multi-memory)
-the single-memory rule.
+(through ``validate_function_body``), then the start function, exports and (without
+multi-memory) the single-memory rule.
 """
 
 from __future__ import annotations

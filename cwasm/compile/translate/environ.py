@@ -247,8 +247,7 @@ class EnvironMixin(TranslatorCore):
         return d, self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
 
     def op_memory_size(self, memory: int) -> None:
-        d = self.memory_def(memory)
-        length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
+        _, length = self.memory_length(memory)
         pages = self.val(f"lshr i64 {length}, 16")
         self.push("i32", self.val(f"trunc i64 {pages} to i32"))
 
