@@ -18,9 +18,9 @@ from cwasm.errors import CwasmError, error_chain
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and typed
-#: function references) a Config can turn off: setting -> feature name (as the
-#: engine metadata of artifacts records it)
+#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
+#: function references and multi-memory) a Config can turn off: setting -> feature name
+#: (as the engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
@@ -29,13 +29,13 @@ WASM_FEATURE_SETTINGS = {
     "wasm_relaxed_simd": "relaxed_simd",
     "wasm_extended_const": "extended_const",
     "wasm_function_references": "function_references",
+    "wasm_multi_memory": "multi_memory",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",
     "wasm_threads": "the WebAssembly threads proposal",
     "wasm_tail_call": "the WebAssembly tail call proposal",
-    "wasm_multi_memory": "the WebAssembly multi-memory proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
 }
 #: settings that add checks to the generated code (recorded in the artifact)
@@ -219,8 +219,9 @@ class Config(Closable):
     )
     wasm_multi_memory = _setting(
         "wasm_multi_memory",
-        """Configures whether the wasm [multi memory proposal] is enabled. (Not supported
-        by cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [multi memory proposal] is enabled (the default,
+        as in Wasmtime 28): several memories per module, imported or defined, and memory
+        indices in every memory instruction and data segment.""",
     )
     wasm_memory64 = _setting(
         "wasm_memory64",

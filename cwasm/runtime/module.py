@@ -206,7 +206,8 @@ class ArtifactModule(Closable):
             raise TypeError("expected wasm bytes")
         features = engine.wasm_features
         engine._check_open()
-        check_features(decode_module(bytes(wasm)), features)
+        module = decode_module(bytes(wasm), multi_memory="multi_memory" in features)
+        check_features(module, features)
 
     def serialize(self) -> bytes:
         """Serializes this module to a binary representation (its artifact), which

@@ -110,10 +110,11 @@ class DecodeNotes:
 
 
 def decode_module(
-    wasm: bytes, *, validate: bool = True, extended_const: bool = True
+    wasm: bytes, *, validate: bool = True, extended_const: bool = True, multi_memory: bool = True
 ) -> ModuleTranslation:
     """Decode a binary module and, when ``validate``, validate it (with the extended
-    constant expressions unless ``extended_const`` is false: Wasm 2.0's wording then).
+    constant expressions unless ``extended_const`` is false, with several memories and
+    memory indices unless ``multi_memory`` is false: Wasm 2.0's wording then).
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -132,7 +133,7 @@ def decode_module(
         raise
     if validate:
         try:
-            validate_module(module, notes, extended_const)
+            validate_module(module, notes, extended_const, multi_memory)
         except WasmError:
             # the spec decodes everything before validating: a malformed body wins
             early = decoder.body_error(data_count_known=True)

@@ -1,5 +1,5 @@
-"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and typed
-function references) a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
+function references and multi-memory) a module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -42,6 +42,7 @@ CHECKED_FEATURES = (
     "bulk_memory",
     "extended_const",
     "function_references",
+    "multi_memory",
     "multi_value",
     "reference_types",
     "relaxed_simd",
@@ -149,6 +150,9 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
             raise InvalidError(_BULK_MEMORY, 0)
     if "extended_const" in off:
         _check_extended_const(m)
+    if "multi_memory" in off and len(rec.memories) > 1:
+        # a memory index other than 0 needs a second memory, so this finds every use
+        raise InvalidError("multiple memories", 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:

@@ -2,8 +2,8 @@
 
 Checks run in the reference interpreter's order: imports, function types, global
 initializers, tables, memories, element and data segments, then every function body
-(through ``validate_function_body``), then the start function, exports and the
-single-memory rule.
+(through ``validate_function_body``), then the start function, exports and (without
+multi-memory) the single-memory rule.
 """
 
 from __future__ import annotations
@@ -66,9 +66,13 @@ def _check_memory_type(t: MemoryType, offset: int) -> None:
 
 
 def validate_module(
-    translation: ModuleTranslation, notes: DecodeNotes, extended_const: bool = True
+    translation: ModuleTranslation,
+    notes: DecodeNotes,
+    extended_const: bool = True,
+    multi_memory: bool = True,
 ) -> None:
-    """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
+    """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``).
+    Without ``multi_memory`` a module has at most one memory (Wasm 2.0)."""
     m = translation.module
     num_types = len(m.types)
     for i, ft in enumerate(m.types):
@@ -168,7 +172,7 @@ def validate_module(
                 check_value_type(t, num_types, body.offset)
         if num_locals > MAX_FUNCTION_LOCALS:
             raise InvalidError("too many locals: locals exceed maximum", body.offset)
-        validate_function_body(translation, defined_index)
+        validate_function_body(translation, defined_index, multi_memory)
 
     if m.start is not None:
         if m.start >= num_funcs:
@@ -193,5 +197,5 @@ def validate_module(
             raise InvalidError("duplicate export name", offset)
         seen.add(export.name)
 
-    if len(m.memories) > 1:
+    if len(m.memories) > 1 and not multi_memory:
         raise InvalidError("multiple memories", len(translation.wasm))

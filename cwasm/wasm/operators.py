@@ -50,8 +50,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_LOCAL``         ``int``
 ``IMM_GLOBAL``        ``int``
 ``IMM_TABLE``         ``int`` table index
-``IMM_MEMARG``        ``tuple[int, int]``: (alignment exponent, offset)
-``IMM_MEMARG_LANE``   ``tuple[int, int, int]``: (alignment exponent, offset, lane)
+``IMM_MEMARG``        ``tuple[int, int, int]``: (alignment exponent, offset, memory index)
+``IMM_MEMARG_LANE``   ``tuple[int, int, int, int]``: (alignment exponent, offset, lane,
+                      memory index)
 ``IMM_LANE``          ``int`` lane index (a byte)
 ``IMM_SHUFFLE``       ``bytes``: 16 lane indices
 ``IMM_I32``           ``int`` (signed)
@@ -63,9 +64,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
                       written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
 ``IMM_TYPE``          ``int`` type index (``call_ref``)
-``IMM_MEMORY``        ``int``: the memory index, always 0 (the reserved byte)
-``IMM_MEMORY_INIT``   ``int``: data segment index (the memory byte is checked to be 0)
-``IMM_MEMORY_COPY``   ``None`` (both reserved bytes are checked to be 0)
+``IMM_MEMORY``        ``int``: the memory index
+``IMM_MEMORY_INIT``   ``tuple[int, int]``: (data segment index, memory index)
+``IMM_MEMORY_COPY``   ``tuple[int, int]``: (destination memory, source memory)
 ``IMM_DATA``          ``int`` data segment index
 ``IMM_ELEM``          ``int`` element segment index
 ``IMM_TABLE_INIT``    ``tuple[int, int]``: (element segment index, table index)
@@ -828,12 +829,24 @@ def read_zero_byte(r: BinaryReader) -> int:
     return 0
 
 
-def read_memarg(r: BinaryReader) -> tuple[int, int]:
-    """(alignment exponent, offset); an exponent above 32 is malformed."""
-    align = r.u32()
-    if align > 32:
+#: the memarg flags bit saying a memory index follows the flags (multi-memory)
+MEMARG_HAS_MEMORY: Final = 0x40
+
+
+def read_memarg(r: BinaryReader) -> tuple[int, int, int]:
+    """(alignment exponent, offset, memory index). Flags with bit 6 set carry a memory
+    index after them (else memory 0); an exponent above 32, or flags of 128 and more,
+    are malformed."""
+    flags = r.u32()
+    memory = 0
+    if flags >= MEMARG_HAS_MEMORY:
+        if flags >= 2 * MEMARG_HAS_MEMORY:
+            raise MalformedError("malformed memop flags", r.pos - 1)
+        memory = r.u32()
+        flags -= MEMARG_HAS_MEMORY
+    if flags > 32:
         raise MalformedError("malformed memop flags", r.pos - 1)
-    return align, r.u32()
+    return flags, r.u32(), memory
 
 
 def read_br_table(r: BinaryReader) -> tuple[tuple[int, ...], int]:
@@ -857,20 +870,14 @@ def _pair(r: BinaryReader) -> tuple[int, int]:
     return first, r.u32()
 
 
-def _memarg_lane(r: BinaryReader) -> tuple[int, int, int]:
-    align, offset = read_memarg(r)
-    return align, offset, r.u8()
+def _memarg_lane(r: BinaryReader) -> tuple[int, int, int, int]:
+    align, offset, memory = read_memarg(r)
+    return align, offset, r.u8(), memory
 
 
-def _memory_init(r: BinaryReader) -> int:
+def _memory_init(r: BinaryReader) -> tuple[int, int]:
     index = r.u32()
-    read_zero_byte(r)
-    return index
-
-
-def _memory_copy(r: BinaryReader) -> None:
-    read_zero_byte(r)
-    read_zero_byte(r)
+    return index, r.u32()
 
 
 def _v128(r: BinaryReader) -> bytes:
@@ -898,9 +905,9 @@ _readers: dict[int, Any] = {
     IMM_V128: _v128,
     IMM_SELECT_TYPES: read_select_types,
     IMM_REFTYPE: read_reftype,
-    IMM_MEMORY: read_zero_byte,
+    IMM_MEMORY: BinaryReader.u32,
     IMM_MEMORY_INIT: _memory_init,
-    IMM_MEMORY_COPY: _memory_copy,
+    IMM_MEMORY_COPY: _pair,
     IMM_DATA: BinaryReader.u32,
     IMM_ELEM: BinaryReader.u32,
     IMM_TABLE_INIT: _pair,

@@ -551,12 +551,16 @@ def test_limits() -> None:
     assert e.message == "integer representation too long"
 
 
-def test_multiple_memories() -> None:
-    e = invalid(module(section(5, vec([b"\x00\x01", b"\x00\x01"]))))
-    assert e.message == "multiple memories"
+def test_multiple_memories_without_multi_memory() -> None:
+    two = module(section(5, vec([b"\x00\x01", b"\x00\x01"])))
+    with pytest.raises(InvalidError, match="multiple memories"):
+        decode_module(two, multi_memory=False)
+    assert len(decode_module(two).module.memories) == 2  # Wasm 3.0: allowed
     imported = section(2, vec([name("a") + name("b") + b"\x02\x00\x01"]))
-    e = invalid(module(imported, section(5, vec([b"\x00\x01"]))))
-    assert e.message == "multiple memories"
+    both = module(imported, section(5, vec([b"\x00\x01"])))
+    with pytest.raises(InvalidError, match="multiple memories"):
+        decode_module(both, multi_memory=False)
+    assert decode_module(both).module.num_imported_memories == 1
 
 
 # -- module-level validation ----------------------------------------------------------
@@ -886,8 +890,8 @@ def test_data_count_section_required() -> None:
         (b"\x02\x40\x05" + END, "END opcode expected"),  # else inside a block
         (b"\x06", "illegal opcode 06"),
         (b"\xfc\x12", "illegal opcode fc 12"),
-        (b"\x3f\x01", "zero byte expected"),
         (b"\x28\x21\x00", "malformed memop flags"),
+        (b"\x28\x80\x01\x00\x00", "malformed memop flags"),  # flags past the memory bit
     ],
 )
 def test_malformed_initializers(init: bytes, message: str) -> None:

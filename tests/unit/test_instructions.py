@@ -79,7 +79,7 @@ def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
         (b"\x1c\x01\x7a" + END, "malformed reference type", 2),
         (b"\xd0\x7f" + END, "malformed heap type", 1),  # Wasm 3.0's wording
         (b"\x28\x21\x00" + END, "malformed memop flags", 1),
-        (b"\xfc\x0a\x00\x01" + END, "zero byte expected", 3),
+        (b"\xfc\x0a\x00\x80\x80\x80\x80\x10" + END, "integer too large", 7),  # memory.copy
     ],
 )
 def test_malformed_sequences(code: bytes, message: str, offset: int) -> None:

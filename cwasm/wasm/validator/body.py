@@ -153,9 +153,12 @@ _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in 
 _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 
 
-def validate_function_body(translation: ModuleTranslation, defined_index: int) -> None:
-    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError."""
-    ctx = body_context(translation)
+def validate_function_body(
+    translation: ModuleTranslation, defined_index: int, multi_memory: bool = True
+) -> None:
+    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError.
+    Without ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes."""
+    ctx = body_context(translation, multi_memory)
     body = translation.bodies[defined_index]
     if not 0 <= body.type_index < ctx.num_types:
         raise InvalidError(f"unknown type {body.type_index}", body.offset)
@@ -273,14 +276,14 @@ def _validate(
                 pos += 1
             else:
                 align, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:  # a memory index, or an error
+                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
                 _, pos = read_u32(code, pos, base)
-            if align > natural or not ctx.num_memories:
-                check_memarg(ctx, align, natural, base + start)
             if len(vals) > height and vals[-1] == I32:
                 vals[-1] = t
             else:
@@ -413,14 +416,14 @@ def _validate(
                 pos += 1
             else:
                 align, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:  # a memory index, or an error
+                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
                 _, pos = read_u32(code, pos, base)
-            if align > natural or not ctx.num_memories:
-                check_memarg(ctx, align, natural, base + start)
             if len(vals) - 2 >= height and vals[-1] == t and vals[-2] == I32:
                 del vals[-2:]
             else:

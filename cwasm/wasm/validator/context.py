@@ -11,11 +11,12 @@ import bisect
 from dataclasses import dataclass
 from typing import Final
 
-from cwasm.errors import InvalidError
+from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.operators import BLOCK_EMPTY
+from cwasm.wasm.operators import BLOCK_EMPTY, MEMARG_HAS_MEMORY
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import CONCRETE_HEAP, REF_BASE, FuncType, ValueType
+from cwasm.wasm.validator.immediates import read_u32
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class BodyContext:
     func_types: tuple[int, ...]  # the module's type index per function index
     num_types: int
     num_memories: int
+    multi_memory: bool  # memory indices beyond reserved zero bytes (Wasm 3.0)
     data_count: int | None
     declared_refs: set[int]
     sigs: dict[int, tuple[list[int], list[int]]]  # see _sigs_for
@@ -79,8 +81,9 @@ def _sigs_for(m: ModuleRecord) -> tuple[_Sigs, tuple[int, ...]]:
     return sigs, canon
 
 
-def body_context(translation: ModuleTranslation) -> BodyContext:
-    """The context the bodies of ``translation`` are validated against."""
+def body_context(translation: ModuleTranslation, multi_memory: bool = True) -> BodyContext:
+    """The context the bodies of ``translation`` are validated against (without
+    ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes)."""
     m = translation.module
     sigs, canon = _sigs_for(m)
     return BodyContext(
@@ -88,6 +91,7 @@ def body_context(translation: ModuleTranslation) -> BodyContext:
         func_types=m.functions,
         num_types=len(m.types),
         num_memories=len(m.memories),
+        multi_memory=multi_memory,
         data_count=translation.data_count,
         declared_refs=translation.declared_refs,
         sigs=sigs,
@@ -144,16 +148,29 @@ def check_type(ctx: BodyContext, t: int, at: int) -> None:
             raise InvalidError(f"unknown type {heap - CONCRETE_HEAP}", at)
 
 
-def check_memarg(ctx: BodyContext, align: int, natural: int, at: int) -> None:
-    """A memory access needs memory 0 and at most its natural alignment."""
-    check_memory(ctx, at)
-    check_align(align, natural, at)
+def check_memarg(
+    ctx: BodyContext, flags: int, natural: int, code: bytes, pos: int, base: int, at: int
+) -> int:
+    """The slow path of a memory access's flags (read, up to ``pos``): a memory index
+    following them (read here; returns the position after it), an alignment of at most
+    the natural one, and a memory that exists."""
+    memory = 0
+    if flags >= MEMARG_HAS_MEMORY:
+        if flags >= 2 * MEMARG_HAS_MEMORY:
+            raise MalformedError("malformed memop flags", base + pos - 1)
+        memory, pos = read_u32(code, pos, base)
+        flags -= MEMARG_HAS_MEMORY
+    if flags > 32:
+        raise MalformedError("malformed memop flags", base + pos - 1)
+    check_memory(ctx, memory, at)
+    check_align(flags, natural, at)
+    return pos
 
 
-def check_memory(ctx: BodyContext, at: int) -> None:
-    """Memory 0 must exist."""
-    if not ctx.num_memories:
-        raise InvalidError("unknown memory 0", at)
+def check_memory(ctx: BodyContext, memory: int, at: int) -> None:
+    """The memory must exist."""
+    if memory >= ctx.num_memories:
+        raise InvalidError(f"unknown memory {memory}", at)
 
 
 def check_align(align: int, natural: int, at: int) -> None:

@@ -23,37 +23,60 @@ def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, st
     info = OPERATORS[op]
     assert info is not None
     imm_kind = info.imm
+    if not ctx.multi_memory and imm_kind in _RESERVED_BYTES:
+        _check_reserved_bytes(code, pos, base, imm_kind)
     imm, pos = read_with(code, pos, base, imm_kind)
     at = base + start
     if imm_kind == ops.IMM_LANE:
         if imm >= info.lanes:
             raise InvalidError("invalid lane index", at)
     elif imm_kind == ops.IMM_MEMARG_LANE:
-        align, _offset, lane = imm
-        check_memory(ctx, at)
+        align, _offset, lane, memory = imm
+        check_memory(ctx, memory, at)
         check_align(align, info.align, at)
         if lane >= info.lanes:
             raise InvalidError("invalid lane index", at)
     elif imm_kind == ops.IMM_MEMARG:
-        align, _offset = imm
-        check_memory(ctx, at)
+        align, _offset, memory = imm
+        check_memory(ctx, memory, at)
         check_align(align, info.align, at)
     elif imm_kind == ops.IMM_SHUFFLE:
         for lane in imm:
             if lane >= 32:
                 raise InvalidError("invalid lane index", at)
-    elif imm_kind == ops.IMM_MEMORY or imm_kind == ops.IMM_MEMORY_COPY:
-        check_memory(ctx, at)
+    elif imm_kind == ops.IMM_MEMORY:
+        check_memory(ctx, imm, at)
+    elif imm_kind == ops.IMM_MEMORY_COPY:
+        check_memory(ctx, imm[0], at)
+        check_memory(ctx, imm[1], at)
     elif imm_kind == ops.IMM_MEMORY_INIT or imm_kind == ops.IMM_DATA:
         if ctx.data_count is None:
             raise MalformedError("data count section required", at)
         if imm_kind == ops.IMM_MEMORY_INIT:
-            check_memory(ctx, at)
+            imm, memory = imm
+            check_memory(ctx, memory, at)
         if imm >= ctx.data_count:
             raise InvalidError(f"unknown data segment {imm}", at)
     elif imm_kind == ops.IMM_ELEM:
         ctx.elem_type(imm, at)
     return pos
+
+
+#: the immediates with memory indices that Wasm 2.0 encodes as reserved zero bytes
+_RESERVED_BYTES = frozenset((ops.IMM_MEMORY, ops.IMM_MEMORY_INIT, ops.IMM_MEMORY_COPY))
+
+
+def _check_reserved_bytes(code: bytes, pos: int, base: int, imm_kind: int) -> None:
+    """Without multi-memory, a memory index is one zero byte (``zero byte expected``)."""
+    r = BinaryReader(code, pos)
+    try:
+        if imm_kind == ops.IMM_MEMORY_INIT:
+            r.u32()  # the data segment index
+        ops.read_zero_byte(r)
+        if imm_kind == ops.IMM_MEMORY_COPY:
+            ops.read_zero_byte(r)
+    except MalformedError as e:
+        raise MalformedError(e.message, e.offset + base) from None
 
 
 def check_reference_or_table(
