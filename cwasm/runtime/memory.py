@@ -179,9 +179,10 @@ class Memory:
         return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: at least the wanted minimum, at most the wanted maximum."""
+        """Import subtyping: shared as wanted, at least the wanted minimum, at most the
+        wanted maximum."""
         have_max = self.wasm_type.limits.max
-        if self.size() < want.limits.min:
+        if self.wasm_type.shared != want.shared or self.size() < want.limits.min:
             return False
         if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
             return False

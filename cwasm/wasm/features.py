@@ -1,4 +1,4 @@
-"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD and extended constants) a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and threads) a module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -15,8 +15,10 @@ from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
     BLOCK_EMPTY,
+    ATOMIC_OPS,
     BY_NAME,
     FD_BASE,
+    FE_BASE,
     OPERATORS,
     READ_IMMEDIATES,
     RELAXED_SIMD_OPS,
@@ -34,10 +36,13 @@ CHECKED_FEATURES = (
     "reference_types",
     "relaxed_simd",
     "simd",
+    "threads",
 )
 
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
+_THREADS = "threads support is not enabled"
+_SHARED_MEMORY = "threads must be enabled for shared memories"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
 _MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
@@ -113,6 +118,8 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
             raise InvalidError(_BULK_MEMORY, 0)
     if "extended_const" in off:
         _check_extended_const(m)
+    if "threads" in off and any(t.shared for t in rec.memories):
+        raise InvalidError(_SHARED_MEMORY, 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:
@@ -155,11 +162,14 @@ def _check_body(
     refs = "reference_types" in off
     multi = "multi_value" in off
     relaxed = "relaxed_simd" in off
+    threads = "threads" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
-        if op >= FD_BASE and simd:
+        if FD_BASE <= op < FE_BASE and simd:
             raise InvalidError(_SIMD, at)
+        if threads and op in ATOMIC_OPS:
+            raise InvalidError(_THREADS, at)
         if relaxed and op in RELAXED_SIMD_OPS:
             raise InvalidError(_RELAXED_SIMD, at)
         if op in _BULK_MEMORY_OPS and bulk:

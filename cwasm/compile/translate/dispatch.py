@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cwasm.compile.translate import (
+    atomics,
     control,
     driver,
     environ,
@@ -33,6 +34,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd_memory": simd_memory.HANDLERS,
     "simd_convert": simd_convert.HANDLERS,
     "simd_relaxed": simd_relaxed.HANDLERS,
+    "atomics": atomics.HANDLERS,
 }
 
 

@@ -37,6 +37,11 @@ def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, st
         align, _offset = imm
         check_memory(ctx, at)
         check_align(align, info.align, at)
+    elif imm_kind == ops.IMM_ATOMIC_MEMARG:
+        align, _offset = imm
+        check_memory(ctx, at)
+        if align != info.align:
+            raise InvalidError("atomic alignment must be natural", at)
     elif imm_kind == ops.IMM_SHUFFLE:
         for lane in imm:
             if lane >= 32:
