@@ -20,8 +20,8 @@ from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance, InstanceExports
 from cwasm.runtime.linker import Linker
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.module import ArtifactModule
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Frame, Trap, TrapCode

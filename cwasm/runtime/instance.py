@@ -23,8 +23,8 @@ from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
-from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.registry import INSTANCES
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.constexpr import evaluate_const_expr

@@ -14,8 +14,8 @@ from collections.abc import Collection, Iterable, Iterator
 from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
-    BLOCK_EMPTY,
     ATOMIC_OPS,
+    BLOCK_EMPTY,
     BY_NAME,
     FD_BASE,
     FE_BASE,
