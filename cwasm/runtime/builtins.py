@@ -81,15 +81,15 @@ def _out_of_gas(inst: Any) -> int:
     return 0 if inst.store.refuel() else 1
 
 
-def _atomic_notify(inst: Any, memory: int, addr: int, count: int) -> int:
+def _memory_atomic_notify(inst: Any, memory: int, addr: int, count: int) -> int:
     return parking.notify(inst.memories[memory].base + addr, count)
 
 
-def _atomic_wait32(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
+def _memory_atomic_wait32(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
     return parking.wait(inst.memories[memory].base + addr, expected, 4, timeout)
 
 
-def _atomic_wait64(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
+def _memory_atomic_wait64(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
     return parking.wait(inst.memories[memory].base + addr, expected, 8, timeout)
 
 
@@ -105,9 +105,9 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.MEMORY_INIT: (1, _memory_init),
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
-    Builtin.MEMORY_ATOMIC_NOTIFY: (0, _atomic_notify),
-    Builtin.MEMORY_ATOMIC_WAIT32: (0, _atomic_wait32),
-    Builtin.MEMORY_ATOMIC_WAIT64: (0, _atomic_wait64),
+    Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),
+    Builtin.MEMORY_ATOMIC_WAIT32: (0, _memory_atomic_wait32),
+    Builtin.MEMORY_ATOMIC_WAIT64: (0, _memory_atomic_wait64),
 }
 
 #: every routine libc implements: its address

@@ -34,6 +34,7 @@ class Memory:
     def __init__(self, store: Store, ty: MemoryType) -> None:
         """Creates a new memory in ``store`` with the given ``ty``."""
         store._check_open()
+        ty.check_32_bit()
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         store.keep(self)

@@ -39,6 +39,7 @@ class SharedMemory:
         ``MemoryType``)."""
         engine._check_open()
         wasm = ty.wasm
+        ty.check_32_bit()
         if not wasm.shared:
             raise CwasmError("shared memory must have the `shared` flag enabled on its memory type")
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
