@@ -30,7 +30,9 @@ GUEST = """
   (func (export "store") (param i32 i32) (i32.atomic.store (local.get 0) (local.get 1)))
   (func (export "load") (param i32) (result i32) (i32.atomic.load (local.get 0)))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
-  (func (export "size") (result i32) (memory.size)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "misaligned") (result i32) (i32.atomic.load (i32.const 2)))
+  (func (export "out_of_bounds") (result i32) (i32.atomic.load (i32.const -4))))
 """
 
 
@@ -53,7 +55,7 @@ def test_ten_threads_lose_no_atomic_update() -> None:
     engine = cw.Engine()
     module = cw.Module(engine, GUEST)
     memory = _shared(engine)
-    threads, calls, per_call = 10, 10, 100_000
+    threads, calls, per_call = 10, 16, 100_000  # about a second on a 2-core machine
     guests = [_Thread(module, memory) for _ in range(threads)]
     start = threading.Barrier(threads)
     errors: list[BaseException] = []
@@ -76,6 +78,40 @@ def test_ten_threads_lose_no_atomic_update() -> None:
     assert ctypes.c_uint32.from_address(
         ctypes.addressof(memory.data_ptr().contents) + 64
     ).value == (threads * calls * per_call)
+
+
+def test_threads_trap_in_their_own_stores_while_others_count() -> None:
+    engine = cw.Engine()
+    module = cw.Module(engine, GUEST)
+    memory = _shared(engine)
+    threads, rounds, per_round = 4, 50, 1000
+    guests = [_Thread(module, memory) for _ in range(threads)]
+    traps: list[list[str]] = [[] for _ in range(threads)]
+    start = threading.Barrier(threads)
+
+    def run(k: int) -> None:
+        start.wait()
+        for r in range(rounds):
+            guests[k].call("count", 0, per_round)
+            try:
+                guests[k].call("misaligned" if (k + r) % 2 else "out_of_bounds")
+            except cw.Trap as e:
+                traps[k].append(str(e).splitlines()[-1].strip())
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert guests[0].call("load", 0) == threads * rounds * per_round
+    for k in range(threads):
+        assert len(traps[k]) == rounds
+        assert set(traps[k]) == {
+            "wasm trap: unaligned atomic",
+            "wasm trap: out of bounds memory access",
+        }
+        guests[k].call("count", 4, 1)  # each store is usable after its traps
+    assert guests[0].call("load", 4) == threads
 
 
 def _wait_until_parked(address: int, count: int) -> None:
