@@ -160,24 +160,22 @@ HANDLERS["memory.atomic.notify"] = _notify
 HANDLERS["memory.atomic.wait32"] = _wait(2, Builtin.MEMORY_ATOMIC_WAIT32)
 HANDLERS["memory.atomic.wait64"] = _wait(3, Builtin.MEMORY_ATOMIC_WAIT64)
 
-_RMW_OPS = {"add": "add", "sub": "sub", "and": "and", "or": "or", "xor": "xor", "xchg": "xchg"}
-_TYPES = {"i32": "i32", "i64": "i64"}
-
 for _code in sorted(ATOMIC_OPS):
     _info = OPERATORS[_code]
     assert _info is not None
     _name = _info.name
-    if _name in HANDLERS:
+    if _name in HANDLERS:  # wait, notify and fence, above
         continue
-    _ty = _TYPES[_name[:3]]
+    _ty = _name[:3]  # i32 or i64
     _kind = _name.split(".")[2]  # load8_u, store16, rmw8 ...
     if _kind.startswith("load"):
         HANDLERS[_name] = _load(_info.align, _ty)
     elif _kind.startswith("store"):
         HANDLERS[_name] = _store(_info.align, _ty)
     else:
+        # the wasm operator is LLVM's atomicrmw operation: add sub and or xor xchg
         _op = _name.split(".")[3].removesuffix("_u")
         if _op == "cmpxchg":
             HANDLERS[_name] = _cmpxchg(_info.align, _ty)
         else:
-            HANDLERS[_name] = _rmw(_info.align, _ty, _RMW_OPS[_op])
+            HANDLERS[_name] = _rmw(_info.align, _ty, _op)
