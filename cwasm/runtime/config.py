@@ -19,8 +19,8 @@ from cwasm.errors import CwasmError, error_chain
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
 #: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-#: function references and multi-memory) a Config can turn off: setting -> feature name
-#: (as the engine metadata of artifacts records it)
+#: function references, multi-memory and threads) a Config can turn off: setting -> feature
+#: name (as the engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
@@ -30,11 +30,11 @@ WASM_FEATURE_SETTINGS = {
     "wasm_extended_const": "extended_const",
     "wasm_function_references": "function_references",
     "wasm_multi_memory": "multi_memory",
+    "wasm_threads": "threads",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",
-    "wasm_threads": "the WebAssembly threads proposal",
     "wasm_tail_call": "the WebAssembly tail call proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
 }
@@ -193,8 +193,9 @@ class Config(Closable):
     )
     wasm_threads = _setting(
         "wasm_threads",
-        """Configures whether the wasm [threads proposal] is enabled. (Not supported by
-        cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [threads proposal] is enabled (the default, as in
+        Wasmtime 28): shared memories (``SharedMemory``), atomic accesses and
+        ``memory.atomic.wait32/64`` / ``memory.atomic.notify``.""",
     )
     wasm_tail_call = _setting(
         "wasm_tail_call",

@@ -176,25 +176,31 @@ class MemoryType(Closable):
 
     Its limits are checked as wasmtime-py and Wasmtime check them (``WasmtimeError``): in
     pages, at most 65536 for a 32-bit memory, a maximum not below the minimum, and a
-    maximum for a shared memory. 64-bit memories (memory64) are not supported.
+    maximum for a shared memory. A 64-bit type (memory64) can be described, but no
+    memory of it made (``Memory`` and ``SharedMemory`` refuse it).
     """
 
-    __slots__ = ("wasm",)
+    __slots__ = ("_is_64", "wasm")
 
     def __init__(self, limits: Limits, is_64: bool = False, shared: bool = False) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("expected Limits")
         _check_memory_limits(limits, is_64, shared)
-        if is_64:
-            raise CwasmError("64-bit memories are not supported")
+        self._is_64 = bool(is_64)
         self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared)
 
     @classmethod
     def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
         """The API object for the decoder's record."""
         self = cls.__new__(cls)
+        self._is_64 = False
         self.wasm = t
         return self
+
+    def check_32_bit(self) -> None:
+        """Raise ``WasmtimeError`` for a 64-bit type (memory64 is not supported)."""
+        if self._is_64:
+            raise CwasmError("64-bit memories are not supported")
 
     @property
     def limits(self) -> Limits:
@@ -203,9 +209,8 @@ class MemoryType(Closable):
 
     @property
     def is_64(self) -> bool:
-        """Returns whether or not this is a 64-bit memory (never: memory64 is not
-        supported)."""
-        return False  # 64-bit memories (memory64) are not supported
+        """Returns whether or not this is a 64-bit memory."""
+        return self._is_64
 
     @property
     def is_shared(self) -> bool:

@@ -1,5 +1,6 @@
 """The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-function references and multi-memory) a module uses, checked against those an engine enables.
+function references, multi-memory and threads) a module uses, checked against those an
+engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -15,9 +16,11 @@ from collections.abc import Collection, Iterable, Iterator
 from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
+    ATOMIC_OPS,
     BLOCK_EMPTY,
     BY_NAME,
     FD_BASE,
+    FE_BASE,
     FUNCREF,
     OPERATORS,
     READ_IMMEDIATES,
@@ -47,10 +50,13 @@ CHECKED_FEATURES = (
     "reference_types",
     "relaxed_simd",
     "simd",
+    "threads",
 )
 
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
+_THREADS = "threads support is not enabled"
+_SHARED_MEMORY = "threads must be enabled for shared memories"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
 _MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
@@ -153,6 +159,8 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
     if "multi_memory" in off and len(rec.memories) > 1:
         # a memory index other than 0 needs a second memory, so this finds every use
         raise InvalidError("multiple memories", 0)
+    if "threads" in off and any(t.shared for t in rec.memories):
+        raise InvalidError(_SHARED_MEMORY, 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:
@@ -196,11 +204,14 @@ def _check_body(
     multi = "multi_value" in off
     relaxed = "relaxed_simd" in off
     typed = "function_references" in off
+    threads = "threads" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
-        if op >= FD_BASE and simd:
+        if FD_BASE <= op < FE_BASE and simd:
             raise InvalidError(_SIMD, at)
+        if threads and op in ATOMIC_OPS:
+            raise InvalidError(_THREADS, at)
         if relaxed and op in RELAXED_SIMD_OPS:
             raise InvalidError(_RELAXED_SIMD, at)
         if op in _BULK_MEMORY_OPS and bulk:

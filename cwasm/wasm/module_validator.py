@@ -63,6 +63,8 @@ def _check_table_type(t: TableType, offset: int, num_types: int = 0) -> None:
 
 def _check_memory_type(t: MemoryType, offset: int) -> None:
     _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
+    if t.shared and t.limits.max is None:
+        raise InvalidError("shared memory must have maximum", offset)
 
 
 def validate_module(

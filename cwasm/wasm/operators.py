@@ -1,4 +1,5 @@
-"""The table of every WebAssembly 2.0 instruction: opcode, text name, immediates, stack effect.
+"""The table of every WebAssembly instruction (2.0's, relaxed SIMD and the threads proposal's
+atomics): opcode, text name, immediates, stack effect.
 
 Opcode ids
 ----------
@@ -7,7 +8,8 @@ finds it:
 
 * a single-byte opcode is its byte (``0x6A`` is ``i32.add``);
 * ``0xFC n`` (saturating truncation, bulk memory, table ops) is ``FC_BASE + n``;
-* ``0xFD n`` (fixed-width SIMD) is ``FD_BASE + n``.
+* ``0xFD n`` (fixed-width SIMD) is ``FD_BASE + n``;
+* ``0xFE n`` (threads: atomic memory accesses, wait/notify, fence) is ``FE_BASE + n``.
 
 ``opcode_id(prefix, sub)`` computes it, ``BY_NAME["i32.add"]`` finds it by text name.
 ``OPERATORS[id]`` is the instruction's ``OpInfo`` or ``None`` for an unused id.
@@ -22,7 +24,8 @@ OpInfo
              the context (control, variable, reference, table and parametric
              instructions); such instructions need a hand-written handler
 ``align``    for memory accesses, the natural alignment (log2 of the access size): the
-             largest alignment exponent a memarg may carry; ``-1`` otherwise
+             largest alignment exponent a memarg may carry (the only one, for an
+             atomic access); ``-1`` otherwise
 ``lanes``    for lane immediates, the number of lanes (the lane index must be smaller)
 
 Reading instructions
@@ -71,6 +74,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_ELEM``          ``int`` element segment index
 ``IMM_TABLE_INIT``    ``tuple[int, int]``: (element segment index, table index)
 ``IMM_TABLE_COPY``    ``tuple[int, int]``: (destination table, source table)
+``IMM_ATOMIC_MEMARG`` ``tuple[int, int, int]``: (alignment exponent, offset, memory index) of an atomic
+                      access, whose alignment must be exactly the natural one
+``IMM_ATOMIC_FENCE``  ``None`` (the reserved byte is checked to be 0)
 ====================  =====================================================================
 
 Malformed encodings raise ``MalformedError`` with the reference interpreter's wording
@@ -107,7 +113,8 @@ from cwasm.wasm.types import (
 
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
-NUM_OPCODE_IDS: Final = 0x320  # 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
+FE_BASE: Final = 0x320  # after 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
+NUM_OPCODE_IDS: Final = FE_BASE + 0x4F  # 0xFE 0x00..0x4E
 
 # value types as plain ints (hot paths compare ints, not enum members)
 I32: Final = int(ValType.I32)
@@ -164,7 +171,17 @@ IMM_ELEM: Final = 24
 IMM_TABLE_INIT: Final = 25
 IMM_TABLE_COPY: Final = 26
 IMM_TYPE: Final = 27
-NUM_IMM_KINDS: Final = 28
+IMM_ATOMIC_MEMARG: Final = 28
+IMM_ATOMIC_FENCE: Final = 29
+NUM_IMM_KINDS: Final = 30
+
+#: the prefix byte of each prefixed opcode range: (prefix, first id, end id)
+_PREFIXES: Final = (
+    (0xFC, FC_BASE, FD_BASE),
+    (0xFD, FD_BASE, FE_BASE),
+    (0xFE, FE_BASE, NUM_OPCODE_IDS),
+)
+_PREFIX_BASE: Final = {p: first for p, first, _ in _PREFIXES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,17 +198,13 @@ class OpInfo:
 
     @property
     def prefix(self) -> int | None:
-        """The prefix byte (0xFC or 0xFD), or None for a single-byte opcode."""
-        if self.code < FC_BASE:
-            return None
-        return 0xFC if self.code < FD_BASE else 0xFD
+        """The prefix byte (0xFC, 0xFD or 0xFE), or None for a single-byte opcode."""
+        return _split(self.code)[0]
 
     @property
     def sub_opcode(self) -> int:
         """The opcode byte, or the sub-opcode after the prefix."""
-        if self.code < FC_BASE:
-            return self.code
-        return self.code - (FC_BASE if self.code < FD_BASE else FD_BASE)
+        return _split(self.code)[1]
 
     @property
     def encoding(self) -> bytes:
@@ -211,14 +224,20 @@ class OpInfo:
                 return bytes(out)
 
 
+def _split(code: int) -> tuple[int | None, int]:
+    """(prefix byte or None, opcode byte or sub-opcode) of an opcode id."""
+    for prefix, first, end in _PREFIXES:
+        if first <= code < end:
+            return prefix, code - first
+    return None, code
+
+
 def opcode_id(prefix: int | None, sub: int) -> int:
     """The opcode id of a single-byte opcode (prefix None) or of ``prefix sub``."""
     if prefix is None:
         return sub
-    if prefix == 0xFC:
-        return FC_BASE + sub
-    if prefix == 0xFD:
-        return FD_BASE + sub
+    if prefix in _PREFIX_BASE:
+        return _PREFIX_BASE[prefix] + sub
     raise ValueError(f"not an opcode prefix: {prefix:#x}")
 
 
@@ -651,6 +670,40 @@ for _sub, _name, _sig in RELAXED_SIMD:
 RELAXED_SIMD_OPS: frozenset[int] = frozenset(_S + sub for sub, _, _ in RELAXED_SIMD)
 
 
+# --- threads (0xFE): atomic memory accesses, wait/notify, fence ---
+_A = FE_BASE
+_def(_A + 0x00, "memory.atomic.notify", IMM_ATOMIC_MEMARG, (I32, I32), (I32,), 2)
+_def(_A + 0x01, "memory.atomic.wait32", IMM_ATOMIC_MEMARG, (I32, I32, I64), (I32,), 2)
+_def(_A + 0x02, "memory.atomic.wait64", IMM_ATOMIC_MEMARG, (I32, I64, I64), (I32,), 3)
+_def(_A + 0x03, "atomic.fence", IMM_ATOMIC_FENCE, (), ())
+#: the access widths of each run of seven atomic loads, stores and RMW operators:
+#: (value type, access size log2, width suffix)
+_ATOMIC_WIDTHS: Final = (
+    (I32, 2, ""),
+    (I64, 3, ""),
+    (I32, 0, "8"),
+    (I32, 1, "16"),
+    (I64, 0, "8"),
+    (I64, 1, "16"),
+    (I64, 2, "32"),
+)
+_TYPE_NAMES: Final = {I32: "i32", I64: "i64"}
+for _k, (_ty, _align, _w) in enumerate(_ATOMIC_WIDTHS):
+    _t = _TYPE_NAMES[_ty]
+    _u = "_u" if _w else ""
+    _def(_A + 0x10 + _k, f"{_t}.atomic.load{_w}{_u}", IMM_ATOMIC_MEMARG, (I32,), (_ty,), _align)
+    _def(_A + 0x17 + _k, f"{_t}.atomic.store{_w}", IMM_ATOMIC_MEMARG, (I32, _ty), (), _align)
+    for _g, _op in enumerate(("add", "sub", "and", "or", "xor", "xchg")):
+        _name = f"{_t}.atomic.rmw{_w}.{_op}{_u}"
+        _def(_A + 0x1E + 7 * _g + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty), (_ty,), _align)
+    _name = f"{_t}.atomic.rmw{_w}.cmpxchg{_u}"
+    _def(_A + 0x48 + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty, _ty), (_ty,), _align)
+#: the opcode ids of the threads proposal's instructions
+ATOMIC_OPS: frozenset[int] = frozenset(
+    c for c in range(FE_BASE, NUM_OPCODE_IDS) if OPERATORS[c] is not None
+)
+
+
 # --- constant instructions ---
 
 # The instructions a constant expression may contain (Wasm 2.0's and the extended
@@ -700,21 +753,18 @@ def const_op_value(kind: int, imm: Any) -> int:
 def illegal_opcode(prefix: int | None, sub: int, offset: int) -> MalformedError:
     """The error for an opcode that no instruction has, worded as the spec's decoder does.
 
-    The reference interpreter names the prefix of a 0xFC opcode, but of a SIMD (0xFD)
-    opcode only the sub-opcode.
+    The reference interpreter names the prefix of a 0xFC or 0xFE opcode, but of a SIMD
+    (0xFD) opcode only the sub-opcode.
     """
-    if prefix == 0xFC:
-        return MalformedError(f"illegal opcode fc {sub:02x}", offset)
+    if prefix == 0xFC or prefix == 0xFE:
+        return MalformedError(f"illegal opcode {prefix:02x} {sub:02x}", offset)
     return MalformedError(f"illegal opcode {sub:02x}", offset)
 
 
 def illegal_opcode_id(code: int, offset: int) -> MalformedError:
     """``illegal_opcode`` for an opcode id (one that no instruction has)."""
-    if code < FC_BASE:
-        return illegal_opcode(None, code, offset)
-    if code < FD_BASE:
-        return illegal_opcode(0xFC, code - FC_BASE, offset)
-    return illegal_opcode(0xFD, code - FD_BASE, offset)
+    prefix, sub = _split(code)
+    return illegal_opcode(prefix, sub, offset)
 
 
 def read_opcode(r: BinaryReader) -> int:
@@ -724,11 +774,11 @@ def read_opcode(r: BinaryReader) -> int:
         raise MalformedError(r.eof_message, start)
     b = r.data[start]
     r.pos = start + 1  # r.u8() inlined: this runs once per instruction
-    if b == 0xFC or b == 0xFD:
+    if b >= 0xFC and b <= 0xFE:
         sub = r.u32()
-        code = (FC_BASE if b == 0xFC else FD_BASE) + sub
-        limit = FD_BASE if b == 0xFC else NUM_OPCODE_IDS
-        if code >= limit or OPERATORS[code] is None:
+        _, first, end = _PREFIXES[b - 0xFC]
+        code = first + sub
+        if code >= end or OPERATORS[code] is None:
             raise illegal_opcode(b, sub, start)
         return code
     if OPERATORS[b] is None:
@@ -884,6 +934,10 @@ def _v128(r: BinaryReader) -> bytes:
     return r.bytes(16)
 
 
+def _atomic_fence(r: BinaryReader) -> None:
+    read_zero_byte(r)
+
+
 _readers: dict[int, Any] = {
     IMM_NONE: _none,
     IMM_BLOCKTYPE: read_blocktype,
@@ -913,6 +967,8 @@ _readers: dict[int, Any] = {
     IMM_TABLE_INIT: _pair,
     IMM_TABLE_COPY: _pair,
     IMM_TYPE: BinaryReader.u32,
+    IMM_ATOMIC_MEMARG: read_memarg,
+    IMM_ATOMIC_FENCE: _atomic_fence,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

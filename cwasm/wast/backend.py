@@ -47,6 +47,9 @@ def _spectest(store: api.Store) -> dict[str, Any]:
         "global_f64": api.Global(store, api.GlobalType(f64, False), 666.6),
         "table": api.Table(store, api.TableType(api.ValType.funcref(), api.Limits(10, 20)), None),
         "memory": api.Memory(store, api.MemoryType(api.Limits(1, 2))),
+        "shared_memory": api.SharedMemory(
+            store.engine, api.MemoryType(api.Limits(1, 2), shared=True)
+        ),
     }
 
 
@@ -65,6 +68,7 @@ class Backend:
             wasm,
             extended_const="extended_const" in features,
             multi_memory="multi_memory" in features,
+            threads="threads" in features,
         )
         check_features(module, features)
 

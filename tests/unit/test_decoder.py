@@ -544,8 +544,17 @@ def test_limits() -> None:
     assert decode_module(max_memory).module.memories == (MemoryType(Limits(0, 65536)),)
     table_max = module(section(4, vec([FUNCREF + b"\x01\x00" + leb(0xFFFF_FFFF)])))
     assert decode_module(table_max).module.tables[0].limits.max == 0xFFFF_FFFF
-    # the flag is a 1-bit LEB
-    e = malformed(module(section(5, vec([b"\x02\x00"]))))
+    # the flag: bit 0 a maximum, bit 1 shared (threads), which needs a maximum
+    shared = module(section(5, vec([b"\x03\x01\x02"])))
+    assert decode_module(shared).module.memories == (MemoryType(Limits(1, 2), shared=True),)
+    e = invalid(module(section(5, vec([b"\x02\x00"]))))
+    assert e.message == "shared memory must have maximum"
+    for flags in (b"\x02\x00", b"\x03\x01\x02"):  # without threads: Wasm 2.0's 1-bit LEB
+        with pytest.raises(MalformedError, match="integer too large"):
+            decode_module(module(section(5, vec([flags]))), threads=False)
+    e = malformed(module(section(5, vec([b"\x04\x00"]))))
+    assert e.message == "integer too large"
+    e = malformed(module(section(4, vec([FUNCREF + b"\x02\x00"]))))  # no shared tables
     assert e.message == "integer too large"
     e = malformed(module(section(5, vec([b"\x81\x00\x00"]))))
     assert e.message == "integer representation too long"

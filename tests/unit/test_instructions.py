@@ -46,25 +46,30 @@ def test_every_instruction_of_the_table_is_stepped_over(info: ops.OpInfo) -> Non
 def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
     checked = 0
     for code in range(ops.NUM_OPCODE_IDS):
-        if ops.OPERATORS[code] is not None or code in (0xFC, 0xFD):
+        if ops.OPERATORS[code] is not None or code in (0xFC, 0xFD, 0xFE):
             continue
         if code < ops.FC_BASE:
             data, message = bytes([code]), f"illegal opcode {code:02x}"
         elif code < ops.FD_BASE:
             sub = code - ops.FC_BASE
             data, message = b"\xfc" + _uleb(sub), f"illegal opcode fc {sub:02x}"
-        else:
+        elif code < ops.FE_BASE:
             sub = code - ops.FD_BASE
             data, message = b"\xfd" + _uleb(sub), f"illegal opcode {sub:02x}"
+        else:
+            sub = code - ops.FE_BASE
+            data, message = b"\xfe" + _uleb(sub), f"illegal opcode fe {sub:02x}"
         e = error_of(b"\x01" + data + END)  # after a nop
         assert (e.message, e.offset) == (message, 1)
         checked += 1
-    # 256 one-byte values, 256 + 288 sub-opcodes, minus 437 + 20 (relaxed SIMD)
-    # instructions and 2 prefixes
-    # minus the 4 typed function reference instructions (0x14, 0xD4..0xD6)
-    assert checked == 3 * 256 + 0x20 - 437 - 20 - 2 - 4
+    # 256 one-byte values, 256 + 288 + 79 sub-opcodes, minus 437 + 20 (relaxed SIMD)
+    # + 67 (threads) instructions and 3 prefixes, minus the 4 typed function reference
+    # instructions (0x14, 0xD4..0xD6)
+    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4
     e = error_of(b"\xfd\xa0\x02" + END)  # sub-opcode 0x120, beyond the table
     assert (e.message, e.offset) == ("illegal opcode 120", 0)
+    e = error_of(b"\xfe\x4f" + END)  # past the last atomic, i64.atomic.rmw32.cmpxchg_u
+    assert (e.message, e.offset) == ("illegal opcode fe 4f", 0)
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,8 @@ SAMPLE_IMMEDIATES = {
     ops.IMM_TABLE_INIT: b"\x00\x00",
     ops.IMM_TABLE_COPY: b"\x00\x00",
     ops.IMM_TYPE: b"\x00",
+    ops.IMM_ATOMIC_MEMARG: b"\x02\x00",
+    ops.IMM_ATOMIC_FENCE: b"\x00",
 }
 
 ALL = [info for info in ops.OPERATORS if info is not None]
@@ -166,7 +168,7 @@ def test_stack_effects_and_memory_properties() -> None:
     )
     assert ops.OPERATORS[ops.BY_NAME["local.get"]].params is None  # type: ignore[union-attr]
     for info in ALL:
-        if info.imm in (ops.IMM_MEMARG, ops.IMM_MEMARG_LANE):
+        if info.imm in (ops.IMM_MEMARG, ops.IMM_MEMARG_LANE, ops.IMM_ATOMIC_MEMARG):
             assert 0 <= info.align <= 4, info.name
         if info.imm in (ops.IMM_LANE, ops.IMM_MEMARG_LANE):
             assert info.lanes in (2, 4, 8, 16), info.name
@@ -193,6 +195,8 @@ def test_stack_effects_and_memory_properties() -> None:
         (b"\x02\xd0\x7f", "integer representation too long", 2),  # a negative 2-byte s33
         (b"\x02\x80\x80", "integer representation too long", 2),  # no s33, no type
         (b"\x41", "unexpected end", 1),
+        (b"\xfe\x04", "illegal opcode fe 04", 0),
+        (b"\xfe\x03\x01", "zero byte expected", 2),  # atomic.fence's reserved byte
     ],
 )
 def test_malformed_encodings(data: bytes, message: str, offset: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cwasm.compile.translate import (
+    atomics,
     control,
     driver,
     environ,
@@ -35,6 +36,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd_convert": simd_convert.HANDLERS,
     "simd_relaxed": simd_relaxed.HANDLERS,
     "typed_refs": typed_refs.HANDLERS,
+    "atomics": atomics.HANDLERS,
 }
 
 

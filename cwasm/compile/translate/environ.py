@@ -170,17 +170,24 @@ class EnvironMixin(TranslatorCore):
             )
         return self.vm_field(o.defined_memory(memory_index - self.module.num_imported_memories))
 
-    def mem_addr(self, addr: str, offset: int, size: int, memory: int = 0) -> str:
+    def mem_addr(
+        self, addr: str, offset: int, size: int, memory: int = 0, *, checked: bool = False
+    ) -> str:
         """Native pointer (for ``heap_load``/``heap_store``) for a ``size``-byte access at
         ``addr + offset`` of memory ``memory``: bounds-checked against that memory's
-        length, or with guard pages (every memory has its own) left to fault."""
+        length, or with guard pages (every memory has its own) left to fault.
+
+        A shared memory is always checked (its accesses never fault: the fault handler
+        knows one store per memory, and several stores run on a shared one); with
+        ``checked`` the access is checked too and the pointer is a plain ``ptr``."""
         if offset + size > self.memory_max_bytes(memory):
             self.before_trapping_access()
         d = self.memory_def(memory)
         ea = self.val(f"zext i32 {addr} to i64")
         if offset:
             ea = self.val(f"add nuw i64 {ea}, {offset}")
-        if self.mod.guard_pages and offset + size <= GUARD_SIZE:
+        guarded = self.mod.guard_pages and not self.module.memories[memory].shared
+        if guarded and not checked and offset + size <= GUARD_SIZE:
             # the reservation covers every such address; past the length it faults, and
             # addrspace(258) (an ``ss:`` prefix, a no-op in 64-bit mode) marks the access
             # so the compiler can record it as a trap site
@@ -193,7 +200,7 @@ class EnvironMixin(TranslatorCore):
         self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         p = self.val(f"getelementptr i8, ptr {base}, i64 {ea}")
-        if self.mod.guard_pages:  # a checked access never faults, but keeps the one type
+        if self.mod.guard_pages and not checked:  # never faults, but keeps the one type
             pi = self.val(f"ptrtoint ptr {p} to i64")
             return self.val(f"inttoptr i64 {pi} to {GUARDED_PTR}")
         return p

@@ -148,6 +148,12 @@ def _build_tables() -> tuple[list[int], list[Any]]:
 
 
 _KINDS, _DATA = _build_tables()
+#: the opcode ids after each prefix byte 0xFC, 0xFD, 0xFE: (first, end)
+_PREFIX_RANGES: Final = (
+    (ops.FC_BASE, ops.FD_BASE),
+    (ops.FD_BASE, ops.FE_BASE),
+    (ops.FE_BASE, ops.NUM_OPCODE_IDS),
+)
 # fixed stack effects as lists, for the generic K_STATIC path
 _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
 _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
@@ -248,15 +254,16 @@ def _validate(
             push(I32)
             continue
         if op >= 0xFC:
-            if op == 0xFC or op == 0xFD:
+            if op <= 0xFE:
                 sub = code[pos]
                 if sub < 0x80:
                     pos += 1
                 else:
                     sub, pos = read_u32(code, pos, base)
-                if sub >= (0x100 if op == 0xFC else ops.NUM_OPCODE_IDS - ops.FD_BASE):
+                first, end = _PREFIX_RANGES[op - 0xFC]
+                if sub >= end - first:
                     raise ops.illegal_opcode(op, sub, base + start)
-                op = (ops.FC_BASE if op == 0xFC else ops.FD_BASE) + sub
+                op = first + sub
         k = kinds[op]
 
         if k == 1:  # K_NUM2

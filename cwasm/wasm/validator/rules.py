@@ -40,6 +40,11 @@ def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, st
         align, _offset, memory = imm
         check_memory(ctx, memory, at)
         check_align(align, info.align, at)
+    elif imm_kind == ops.IMM_ATOMIC_MEMARG:
+        align, _offset, memory = imm
+        check_memory(ctx, memory, at)
+        if align != info.align:
+            raise InvalidError("atomic alignment must be natural", at)
     elif imm_kind == ops.IMM_SHUFFLE:
         for lane in imm:
             if lane >= 32:
