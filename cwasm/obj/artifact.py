@@ -21,6 +21,7 @@ import operator
 import os
 from types import TracebackType
 
+from cwasm.errors import ArtifactError
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
 from cwasm.obj.bti import decode_bti
 from cwasm.obj.constants import (
@@ -380,6 +381,14 @@ class Artifact:
     def _verify_checksum(self, view: memoryview) -> None:
         sec = self._sections[ELF_CWASM_CHECKSUM]
         if sec.size != CHECKSUM_SIZE:
+            # an older format's checksum had another size: say "recompile", not "damaged"
+            if ELF_WASM_ENGINE in self._sections:
+                try:
+                    decode_engine_section(self.section_data(ELF_WASM_ENGINE))
+                except IncompatibleArtifactError:
+                    raise
+                except ArtifactError:
+                    pass
             raise _corrupt(f"`{ELF_CWASM_CHECKSUM}` is {sec.size} bytes, expected {CHECKSUM_SIZE}")
         stored = bytes(view[sec.offset : sec.offset + CHECKSUM_SIZE])
         if artifact_checksum(view, sec.offset) != stored:
