@@ -238,7 +238,7 @@ BuiltinBlock = tuple[bytes, int, int, int | None]
 
 def has_builtin_block(artifact: Artifact) -> bool:
     """Whether the artifact names a signal-builtin block (checked by ``builtin_block``)."""
-    return any(s.name == BLOCK_SYMBOL for s in artifact.elf.symbols)
+    return bool(artifact.elf.find_symbols((BLOCK_SYMBOL,)))
 
 
 def builtin_block(artifact: Artifact) -> BuiltinBlock:
@@ -246,11 +246,9 @@ def builtin_block(artifact: Artifact) -> BuiltinBlock:
     executable memory and writes the state block's address into its state slot, so every
     symbol value involved must lie where that is safe (``CorruptArtifactError`` if not)."""
     text = artifact.elf.section(ELF_TEXT)
-    syms = {
-        s.name: s
-        for s in artifact.elf.symbols
-        if s.name in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
-    }
+    syms = artifact.elf.find_symbols(
+        (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
+    )
     missing = [n for n in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL) if n not in syms]
     if missing:
         raise CorruptArtifactError(f"guard-page artifact lacks the builtin {missing[0]}")
