@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import mmap
 import struct
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -45,6 +46,8 @@ from cwasm.obj.constants import (
 from cwasm.obj.errors import ElfError
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
+#: this host's byte order as a ``struct`` prefix
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 class ElfSection(NamedTuple):
@@ -111,6 +114,19 @@ def _string_starts(table: bytes) -> dict[int, str]:
     return dict(zip(offsets, parts, strict=False))
 
 
+def _indices(values: tuple[int, ...], value: int) -> list[int]:
+    """Every index of ``value`` in ``values`` (searched at C speed)."""
+    out: list[int] = []
+    start = 0
+    while True:
+        try:
+            i = values.index(value, start)
+        except ValueError:
+            return out
+        out.append(i)
+        start = i + 1
+
+
 def _check_symbol_section(index: int, shndx: int, nsections: int) -> None:
     """Refuse symbol ``index`` if its section index names no section (``ElfError``)."""
     if shndx == SHN_XINDEX:
@@ -170,14 +186,23 @@ class ElfFile:
             return found
         raw = self.data[symtab.offset : symtab.offset + symtab.size]
         sym = struct.Struct(self._endian + ELF64_SYM_FORMAT)
+        # st_name is the first u32 of each entry: the column, read in one go
+        if self._endian == _NATIVE:
+            st_names = tuple(raw.cast("I")[:: ELF64_SYM_SIZE // 4])
+        else:
+            st_names = struct.unpack(f"{self._endian}{len(raw) // 4}I", raw)[:: ELF64_SYM_SIZE // 4]
+        hits = sorted(
+            i
+            for offset in wanted
+            for i in _indices(st_names, offset)  # usually one each
+        )
         nsections = len(self.sections)
-        for i, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(
-            sym.iter_unpack(raw)
-        ):
-            name = wanted.get(st_name)
-            if name is None:
-                continue
+        for i in hits:
+            st_name, st_info, st_other, st_shndx, st_value, st_size = sym.unpack_from(
+                raw, i * ELF64_SYM_SIZE
+            )
             _check_symbol_section(i, st_shndx, nsections)
+            name = wanted[st_name]
             found[name] = ElfSymbol(
                 name, st_value, st_size, st_info >> 4, st_info & 0xF, st_other, st_shndx
             )

@@ -110,6 +110,7 @@ class Engine(Closable):
         self.epoch_address = ctypes.addressof(self._epoch)
         self._epoch_lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
+        self._loading_metadata: EngineMetadata | None = None
         self._types: list[FuncType] = []
         config.close()  # consumed
 
@@ -119,7 +120,16 @@ class Engine(Closable):
         return self.target.split("-")[0] == host_target().split("-")[0]
 
     def metadata(self, *, for_loading: bool = False) -> EngineMetadata:
-        """The metadata this engine writes into artifacts (or accepts when loading)."""
+        """The metadata this engine writes into artifacts (or accepts when loading; that
+        one is made once: an engine's settings and the host do not change)."""
+        if for_loading:
+            meta = self._loading_metadata
+            if meta is None:
+                meta = self._loading_metadata = self._metadata(True)
+            return meta
+        return self._metadata(False)
+
+    def _metadata(self, for_loading: bool) -> EngineMetadata:
         return EngineMetadata(
             target=self.target,
             cpu_features=_host_cpu_features() if for_loading else self.compile_cpu_features(),
