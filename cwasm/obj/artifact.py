@@ -46,7 +46,7 @@ from cwasm.obj.constants import (
     machine_for,
     page_align_for,
 )
-from cwasm.obj.elf import Buffer, ElfFile, ElfSection
+from cwasm.obj.elf import FOUND_SYMBOLS, Buffer, ElfFile, ElfSection
 from cwasm.obj.engine import EngineMetadata, check_compatible, decode_engine_section
 from cwasm.obj.errors import (
     ChecksumMismatchError,
@@ -107,7 +107,7 @@ _SEALED: VerdictMemo[bool] = VerdictMemo()
 
 def forget_verdicts() -> None:
     """Forget every remembered check, so the next loads check everything afresh."""
-    for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED):
+    for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED, FOUND_SYMBOLS):
         memo.clear()
 
 

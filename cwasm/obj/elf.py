@@ -44,6 +44,7 @@ from cwasm.obj.constants import (
     SHT_SYMTAB,
 )
 from cwasm.obj.errors import ElfError
+from cwasm.obj.memo import VerdictMemo
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 #: this host's byte order as a ``struct`` prefix
@@ -75,6 +76,10 @@ class ElfSymbol(NamedTuple):
     type: int
     other: int
     shndx: int
+
+
+#: what ``ElfFile.find_symbols`` found, by the exact bytes it searched
+FOUND_SYMBOLS: VerdictMemo[dict[str, ElfSymbol]] = VerdictMemo()
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,18 @@ class ElfFile:
             return {s.name: s for s in self.symbols if s.name in names}
         symtab = self.sections[self.symtab_index]
         table = bytes(self.section_data(self.sections[symtab.link]))
+        raw = self.data[symtab.offset : symtab.offset + symtab.size]
+        # the answer depends on these bytes and nothing else (see ``cwasm.obj.memo``)
+        key = (bytes(raw), table, len(self.sections), self._endian, tuple(names))
+        found = FOUND_SYMBOLS.get(key)
+        if found is None:
+            found = self._find_symbols(names, raw, table)
+            FOUND_SYMBOLS.put(key, found)
+        return dict(found)
+
+    def _find_symbols(
+        self, names: Collection[str], raw: memoryview, table: bytes
+    ) -> dict[str, ElfSymbol]:
         wanted: dict[int, str] = {}
         for name in names:
             needle = name.encode("utf-8") + b"\0"
@@ -184,7 +201,6 @@ class ElfFile:
         found: dict[str, ElfSymbol] = {}
         if not wanted:
             return found
-        raw = self.data[symtab.offset : symtab.offset + symtab.size]
         sym = struct.Struct(self._endian + ELF64_SYM_FORMAT)
         # st_name is the first u32 of each entry: the column, read in one go
         if self._endian == _NATIVE:
