@@ -12,6 +12,7 @@ import ctypes
 import functools
 import platform
 import threading
+from typing import TYPE_CHECKING
 
 from cwasm.abi import guard_layout
 from cwasm.closable import Closable
@@ -21,6 +22,9 @@ from cwasm.obj.integrity import check_key
 from cwasm.runtime.config import Config
 from cwasm.runtime.native import x86_cpuid1_ecx
 from cwasm.wasm.types import FuncType
+
+if TYPE_CHECKING:
+    from cwasm.runtime.func import HostFuncTemplate
 
 
 def host_target() -> str:
@@ -111,6 +115,8 @@ class Engine(Closable):
         self._epoch_lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
         self._loading_metadata: EngineMetadata | None = None
+        #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
+        self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
         self._types: list[FuncType] = []
         config.close()  # consumed
 

@@ -27,7 +27,7 @@ from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.constexpr import evaluate_const_expr
-from cwasm.wasm.types import ConstExpr, ExternKind, SegmentMode
+from cwasm.wasm.types import ConstExpr, ExternKind, Import, SegmentMode
 
 if TYPE_CHECKING:
     from cwasm.runtime.module import ArtifactModule, CompiledModule
@@ -62,6 +62,11 @@ class InstanceExports(Mapping[str, Extern]):
     def by_index(self) -> list[Extern]:
         """The exports in the order the module lists them."""
         return list(self._order)
+
+
+def _where(imp: Import) -> str:
+    """How link errors name an import."""
+    return f"`{imp.module}::{imp.name}`"
 
 
 def _vmctx_image(cm: CompiledModule) -> bytes:
@@ -157,32 +162,39 @@ class Instance:
         if len(imports) != len(m.imports):
             raise LinkError(f"expected {len(m.imports)} imports, found {len(imports)}")
         words = self._words
+        store = self.store
+        type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
         nf = nt = nm = ng = 0
         for imp, ext in zip(m.imports, imports, strict=True):
-            where = f"`{imp.module}::{imp.name}`"
-            if getattr(ext, "store", self.store) is not self.store:
-                raise LinkError(f"import {where} belongs to another store")
+            if getattr(ext, "store", store) is not store:
+                raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
-                want = m.types[m.functions[nf]]
-                if not isinstance(ext, Func) or ext.wasm_type != want:
-                    raise LinkError(f"incompatible import type for {where}: expected func {want}")
+                ti = m.functions[nf]
+                if not isinstance(ext, Func) or ext.type_id != type_ids[ti]:
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
+                    )
                 self._link_func(nf, ext)
                 nf += 1
             elif imp.kind == ExternKind.TABLE:
                 if not isinstance(ext, Table) or not ext.matches(m.tables[nt]):
-                    raise LinkError(f"incompatible import type for {where}: expected a table")
+                    raise LinkError(f"incompatible import type for {_where(imp)}: expected a table")
                 words[o.imported_table(nt) // 8] = ext.def_addr
                 self.tables.append(ext)
                 nt += 1
             elif imp.kind == ExternKind.MEMORY:
                 if not isinstance(ext, Memory) or not ext.matches(m.memories[nm]):
-                    raise LinkError(f"incompatible import type for {where}: expected a memory")
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected a memory"
+                    )
                 words[o.imported_memory(nm) // 8] = ext.def_addr
                 self.memories.append(ext)
                 nm += 1
             else:
                 if not isinstance(ext, Global) or not ext.matches(m.globals[ng]):
-                    raise LinkError(f"incompatible import type for {where}: expected a global")
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected a global"
+                    )
                 words[o.imported_global(ng) // 8] = ext.addr
                 self.globals.append(ext)
                 ng += 1

@@ -30,6 +30,7 @@ the next instantiation. See docs/interruption.md.
 
 from __future__ import annotations
 
+import _signal
 import ctypes
 import os
 import signal
@@ -90,6 +91,9 @@ class _QuietInterrupts:
         self.previous(unraisable)
 
 
+_getsignal: Callable[[int], Any] = getattr(_signal, "getsignal", signal.getsignal)
+
+
 def _quiet_ignored_interrupts() -> None:
     if not isinstance(sys.unraisablehook, _QuietInterrupts):
         sys.unraisablehook = _QuietInterrupts(sys.unraisablehook)
@@ -122,7 +126,8 @@ def arm() -> None:
     Python's handler is the default one and the native handler is not ours already."""
     global _action
     entry = guard.interrupt_handler_address()
-    if entry is None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    # ``_signal.getsignal``: ``signal.getsignal`` without its enum conversion
+    if entry is None or _getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
     _quiet_ignored_interrupts()  # again: something (pytest) may have replaced the hook
     current = guard.current_handler(signal.SIGINT)

@@ -155,8 +155,9 @@ def _query_stack_bounds() -> tuple[int, int] | None:
 
 #: whether freshly written code needs the instruction cache cleared (aarch64 Linux)
 _CLEAR_ICACHE = sys.platform.startswith("linux") and os.uname().machine in ("aarch64", "arm64")
-#: how many bytes of freed code mappings ``CodeMemory`` keeps for reuse
-CODE_POOL_BYTES = 16 << 20
+#: how many bytes of freed code mappings ``CodeMemory`` keeps for reuse (their pages stay
+#: resident: that is the point)
+CODE_POOL_BYTES = 8 << 20
 
 
 class _CodePool:

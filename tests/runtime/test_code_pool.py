@@ -14,7 +14,10 @@ from cwasm.runtime import native
 from cwasm.runtime.native import PAGE_SIZE, CodeMemory, _CodePool
 
 
-def test_a_freed_mapping_is_reused_and_holds_only_the_new_code() -> None:
+def test_a_freed_mapping_is_reused_and_holds_only_the_new_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(native, "_code_pool", _CodePool(capacity=1 << 20))
     old = CodeMemory(b"\xcc" * (2 * PAGE_SIZE))
     base = old.base
     del old
