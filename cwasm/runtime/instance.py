@@ -76,17 +76,25 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
     m = cm.m
     words = (ctypes.c_uint64 * (o.size // 8))()
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
-    for slot, addr in enumerate(BUILTIN_ADDRESSES):
-        words[(o.builtins + vo.POINTER_SIZE * slot) // 8] = addr
-    for ti, tid in enumerate(cm.type_ids):
-        struct.pack_into("<I", words, o.type_id(ti), tid)
+    first = o.builtins // 8
+    words[first : first + len(BUILTIN_ADDRESSES)] = list(BUILTIN_ADDRESSES)
+    if cm.type_ids:
+        struct.pack_into(f"<{len(cm.type_ids)}I", words, o.type_id(0), *cm.type_ids)
+    # each defined function's VMFuncRef: one strided write per field
     n_imp = m.num_imported_funcs
-    for defined in range(len(cm.func_addrs)):
-        fi = n_imp + defined
-        ref = o.func_ref(fi)
-        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = cm.func_addrs[defined]
-        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = cm.entry_addrs[defined]
-        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = cm.type_ids[m.functions[fi]]
+    n = len(cm.func_addrs)
+    if n:
+        ref = o.func_ref(n_imp) // 8
+        stride = vo.FUNCREF_SIZE // 8
+        end = ref + stride * n
+
+        def column(field: int) -> slice:
+            return slice(ref + field // 8, end + field // 8, stride)
+
+        type_ids = cm.type_ids
+        words[column(vo.FUNCREF_WASM_CALL)] = cm.func_addrs
+        words[column(vo.FUNCREF_ARRAY_CALL)] = cm.entry_addrs
+        words[column(vo.FUNCREF_TYPE_ID)] = [type_ids[t] for t in m.functions[n_imp:]]
     return bytes(words)
 
 
