@@ -21,6 +21,7 @@ a half-written table):
 
 from __future__ import annotations
 
+import array
 import ctypes
 import os
 import threading
@@ -108,9 +109,9 @@ class _Registry:
         flat = [len(self._records)]
         for rec in self._records.values():
             flat.extend(rec)
-        arr = (ctypes.c_uint64 * len(flat))(*flat)
+        arr = array.array("Q", flat)  # no ctypes array type made per length
         self.retired.append(arr)
-        self._word.value = ctypes.addressof(arr)
+        self._word.value = arr.buffer_info()[0]
 
 
 class _SlotRegistry:

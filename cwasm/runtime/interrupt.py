@@ -31,6 +31,7 @@ the next instantiation. See docs/interruption.md.
 from __future__ import annotations
 
 import _signal
+import array
 import ctypes
 import os
 import signal
@@ -114,10 +115,13 @@ def register_module(
     n = len(starts)
     if not SUPPORTED or not n:
         return
-    flat = (ctypes.c_uint64 * (2 * n))()
-    flat[0::2] = [base + start for start in starts]
-    flat[1::2] = [base + start + length for start, length in zip(starts, lengths, strict=True)]
-    record = (flat[0], flat[2 * n - 1], ctypes.addressof(flat), n)
+    # an array.array, not a ctypes array: no ctypes type made per length
+    flat = array.array("Q", bytes(16 * n))
+    flat[0::2] = array.array("Q", [base + start for start in starts])
+    flat[1::2] = array.array(
+        "Q", [base + start + length for start, length in zip(starts, lengths, strict=True)]
+    )
+    record = (flat[0], flat[2 * n - 1], flat.buffer_info()[0], n)
     guard.register_interrupt_records("funcs", owner, record, flat)
 
 

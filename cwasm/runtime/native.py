@@ -207,8 +207,8 @@ class CodeMemory:
             protect(base, size, PROT_READ | PROT_WRITE)
         self.base = base
         self._finalizer = weakref.finalize(self, _code_pool.give, base, size)
-        src = (ctypes.c_char * len(text)).from_buffer_copy(text)
-        ctypes.memmove(base, src, len(text))
+        # bytes(), not a ctypes array: a ctypes array type per length costs far more
+        ctypes.memmove(base, text if isinstance(text, bytes) else bytes(text), len(text))
         if len(text) < size:  # nothing of a previous module's code stays behind
             ctypes.memset(base + len(text), 0, size - len(text))
         if _CLEAR_ICACHE:
