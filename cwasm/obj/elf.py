@@ -52,9 +52,10 @@ _NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 class ElfSection(NamedTuple):
-    """One section header (a named tuple: built for every section on every load)."""
+    """One section header (a named tuple: built for every section on every load). Its
+    ``index`` field hides ``tuple.index``, which nothing calls on a section."""
 
-    index: int
+    index: int  # type: ignore[assignment]
     name: str
     sh_type: int
     flags: int

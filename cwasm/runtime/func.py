@@ -267,6 +267,12 @@ class Func:
     _vmctx: ctypes.c_void_p
     _call: Callable[[Sequence[Any]], Any]
     _funcref_addr: int
+    # a host function's own (``HostFuncTemplate.fill``)
+    _view_t: Any
+    _callback: Any
+    _hostctx: ctypes.Array[ctypes.c_uint64]
+    _funcref: ctypes.Array[ctypes.c_uint64]
+    hostctx_address: int
 
     def __init__(
         self,

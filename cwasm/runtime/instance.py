@@ -92,8 +92,10 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
             return slice(ref + field // 8, end + field // 8, stride)
 
         type_ids = cm.type_ids
-        words[column(vo.FUNCREF_WASM_CALL)] = cm.func_addrs
-        words[column(vo.FUNCREF_ARRAY_CALL)] = cm.entry_addrs
+        wasm_calls: list[Any] = cm.func_addrs
+        array_calls: list[Any] = cm.entry_addrs
+        words[column(vo.FUNCREF_WASM_CALL)] = wasm_calls
+        words[column(vo.FUNCREF_ARRAY_CALL)] = array_calls
         words[column(vo.FUNCREF_TYPE_ID)] = [type_ids[t] for t in m.functions[n_imp:]]
     return bytes(words)
 
