@@ -21,32 +21,60 @@ V = TypeVar("V")
 
 #: how many verdicts each memo keeps (the oldest goes first)
 DEFAULT_CAPACITY = 64
+#: how many bytes of keys each memo keeps at most (the keys hold whole sections)
+DEFAULT_MAX_BYTES = 8 << 20
+
+
+def _key_bytes(key: Hashable) -> int:
+    """The bytes a key holds (its ``bytes`` parts)."""
+    if isinstance(key, bytes):
+        return len(key)
+    if isinstance(key, tuple):
+        return sum(len(k) for k in key if isinstance(k, bytes))
+    return 0
 
 
 class VerdictMemo(Generic[V]):
-    """A bounded, thread-safe map from the full inputs of a check to its result."""
+    """A bounded, thread-safe map from the full inputs of a check to its result: at most
+    ``capacity`` entries and ``max_bytes`` bytes of keys; a key larger than that is not
+    remembered at all."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.capacity = capacity
-        self._items: dict[Hashable, V] = {}
+        self.max_bytes = max_bytes
+        self.held_bytes = 0
+        self._items: dict[Hashable, tuple[V, int]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> V | None:
         """The result remembered for exactly ``key``, or None."""
-        return self._items.get(key)
+        item = self._items.get(key)
+        return None if item is None else item[0]
 
     def put(self, key: Hashable, value: V) -> None:
-        """Remember ``value`` for ``key``, forgetting the oldest entry when full."""
+        """Remember ``value`` for ``key``, forgetting the oldest entries to make room."""
+        size = _key_bytes(key)
+        if size > self.max_bytes:
+            return
         with self._lock:
             items = self._items
-            if key not in items and len(items) >= self.capacity:
-                del items[next(iter(items))]
-            items[key] = value
+            old = items.pop(key, None)
+            if old is not None:
+                self.held_bytes -= old[1]
+            while items and (
+                len(items) >= self.capacity or self.held_bytes + size > self.max_bytes
+            ):
+                self.held_bytes -= items.pop(next(iter(items)))[1]
+            items[key] = (value, size)
+            self.held_bytes += size
 
     def clear(self) -> None:
         """Forget everything (tests use it to measure the checks themselves)."""
         with self._lock:
             self._items.clear()
+            self.held_bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)

@@ -94,3 +94,17 @@ def test_the_memo_is_bounded_and_forgets_the_oldest() -> None:
     assert [memo.get(("key", i)) for i in (2, 3, 4)] == [2, 3, 4]
     memo.put(("key", 3), 30)  # replacing keeps the size
     assert len(memo) == 3 and memo.get(("key", 3)) == 30
+
+
+def test_the_memo_is_bounded_in_bytes_too() -> None:
+    memo: VerdictMemo[int] = VerdictMemo(capacity=100, max_bytes=10)
+    memo.put((b"abcd", 1), 1)
+    memo.put((b"efgh", 2), 2)
+    assert memo.held_bytes == 8
+    memo.put((b"ijkl", 3), 3)  # 12 bytes would not fit: the oldest goes
+    assert memo.get((b"abcd", 1)) is None and memo.held_bytes == 8
+    assert [memo.get((b"efgh", 2)), memo.get((b"ijkl", 3))] == [2, 3]
+    memo.put((b"x" * 11, 4), 4)  # larger than the whole budget: never remembered
+    assert memo.get((b"x" * 11, 4)) is None and len(memo) == 2
+    memo.clear()
+    assert len(memo) == 0 and memo.held_bytes == 0
