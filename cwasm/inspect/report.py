@@ -186,7 +186,7 @@ class _Inspector:
     def sections(self) -> None:
         rows = []
         for s in self.elf.sections[1:]:
-            row: Json = dataclasses.asdict(s)
+            row: Json = s._asdict()
             row["type"] = _SECTION_TYPES.get(s.sh_type, hex(s.sh_type))
             row["flags_text"] = _section_flags(s.flags)
             rows.append(row)

@@ -21,6 +21,7 @@ import operator
 import os
 from types import TracebackType
 
+from cwasm.errors import ArtifactError
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
 from cwasm.obj.bti import decode_bti
 from cwasm.obj.constants import (
@@ -45,7 +46,7 @@ from cwasm.obj.constants import (
     machine_for,
     page_align_for,
 )
-from cwasm.obj.elf import Buffer, ElfFile, ElfSection
+from cwasm.obj.elf import FOUND_SYMBOLS, Buffer, ElfFile, ElfSection
 from cwasm.obj.engine import EngineMetadata, check_compatible, decode_engine_section
 from cwasm.obj.errors import (
     ChecksumMismatchError,
@@ -73,6 +74,7 @@ from cwasm.obj.integrity import (
     check_code_seal,
     mac_matches,
 )
+from cwasm.obj.memo import VerdictMemo
 from cwasm.obj.offset_table import check_table_size
 from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
@@ -94,6 +96,19 @@ _KNOWN = (
     ELF_WASMTIME_DWARF,
     ELF_CWASM_CHECKSUM,
 )
+
+
+#: verdicts of the metadata checks, by the exact bytes checked (``cwasm.obj.memo``)
+_ENGINE_RECORDS: VerdictMemo[EngineMetadata] = VerdictMemo()
+_COMPATIBLE: VerdictMemo[bool] = VerdictMemo()
+_VERIFIED_INFO: VerdictMemo[CompiledModuleInfo] = VerdictMemo()
+_SEALED: VerdictMemo[bool] = VerdictMemo()
+
+
+def forget_verdicts() -> None:
+    """Forget every remembered check, so the next loads check everything afresh."""
+    for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED, FOUND_SYMBOLS):
+        memo.clear()
 
 
 def is_wasm(data: Buffer) -> bool:
@@ -333,7 +348,7 @@ class Artifact:
             self._verify_checksum(view)
         if ELF_WASM_ENGINE not in self._sections:
             raise _corrupt(f"failed to find section `{ELF_WASM_ENGINE}`")
-        self.engine = decode_engine_section(self.section_data(ELF_WASM_ENGINE))
+        self.engine = _engine_record(bytes(self.section_data(ELF_WASM_ENGINE)))
         if verify_checksum and not has_checksum:
             raise _corrupt(f"missing section `{ELF_CWASM_CHECKSUM}`")
         for name in _REQUIRED:
@@ -349,14 +364,15 @@ class Artifact:
                 f"ELF machine {elf.e_machine} ({'big' if elf.big_endian else 'little'}-endian) "
                 f"does not match the target {self.engine.target}"
             )
-        if engine is not None:
+        if engine is not None and _COMPATIBLE.get((self.engine, engine)) is None:
             check_compatible(self.engine, engine)
+            _COMPATIBLE.put((self.engine, engine), True)
         self.bti = decode_bti(self.section_data(ELF_WASM_BTI))
         self.page_size = page_align_for(self.engine.target)
         self._check_text()
         self._check_tables()
         self._check_info()
-        check_code_seal(elf, self.text)
+        self._check_seal()
 
     def _verify_mac(self, view: memoryview, key: bytes) -> None:
         mac = self._sections.get(ELF_CWASM_MAC)
@@ -380,6 +396,14 @@ class Artifact:
     def _verify_checksum(self, view: memoryview) -> None:
         sec = self._sections[ELF_CWASM_CHECKSUM]
         if sec.size != CHECKSUM_SIZE:
+            # an older format's checksum had another size: say "recompile", not "damaged"
+            if ELF_WASM_ENGINE in self._sections:
+                try:
+                    decode_engine_section(self.section_data(ELF_WASM_ENGINE))
+                except IncompatibleArtifactError:
+                    raise
+                except ArtifactError:
+                    pass
             raise _corrupt(f"`{ELF_CWASM_CHECKSUM}` is {sec.size} bytes, expected {CHECKSUM_SIZE}")
         stored = bytes(view[sec.offset : sec.offset + CHECKSUM_SIZE])
         if artifact_checksum(view, sec.offset) != stored:
@@ -489,10 +513,45 @@ class Artifact:
                 )
         raise _corrupt("the code locations are inconsistent")  # not reached: a check above fails
 
+    def _check_seal(self) -> None:
+        """The code seal (``check_code_seal``), remembered for the exact bytes it covers."""
+        elf = self.elf
+        parts: list[bytes] = [bytes(self.text[-SEAL_SIZE:])]
+        if elf.symtab_index is not None:
+            symtab = elf.sections[elf.symtab_index]
+            parts += [
+                bytes(elf.section_data(symtab)),
+                bytes(elf.section_data(elf.sections[symtab.link])),
+            ]
+        key = (bytes(self.section_data(ELF_WASMTIME_INFO)), *parts)
+        if _SEALED.get(key) is None:
+            check_code_seal(elf, self.text)
+            _SEALED.put(key, True)
+
     def _check_info(self) -> None:
-        info = decode_info(self.section_data(ELF_WASMTIME_INFO))
-        check_info(info)
+        """Decode and check the info record against the sections it points into. The
+        verdict is remembered (``cwasm.obj.memo``) under the record's bytes and every size
+        the checks read, so loading the same artifact again skips only work whose result
+        is already known."""
+        raw = bytes(self.section_data(ELF_WASMTIME_INFO))
+        key = (
+            raw,
+            self.text_size,
+            self.section_data(ELF_NAME_DATA).nbytes,
+            self.data_section.nbytes,
+            self.data_offset % self.page_size,
+            self.section_data(ELF_WASMTIME_DWARF).nbytes,
+            self.page_size,
+        )
+        info = _VERIFIED_INFO.get(key)
+        if info is None:
+            info = self._verify_info(raw)
+            _VERIFIED_INFO.put(key, info)
         self.info = info
+
+    def _verify_info(self, raw: bytes) -> CompiledModuleInfo:
+        info = decode_info(raw)
+        check_info(info)
         self._check_code_locations(info)
 
         names_size = self.section_data(ELF_NAME_DATA).nbytes
@@ -526,3 +585,13 @@ class Artifact:
         dwarf_size = self.section_data(ELF_WASMTIME_DWARF).nbytes
         for section_id, rng in info.meta.dwarf:
             self._check_range(rng, dwarf_size, ELF_WASMTIME_DWARF, f"DWARF section {section_id}")
+        return info
+
+
+def _engine_record(section: bytes) -> EngineMetadata:
+    """``decode_engine_section``, remembered by the section's bytes."""
+    record = _ENGINE_RECORDS.get(section)
+    if record is None:
+        record = decode_engine_section(section)
+        _ENGINE_RECORDS.put(section, record)
+    return record

@@ -63,8 +63,8 @@ ELF_WASMTIME_DWARF: Final = ".wasmtime.dwarf"
 #: 32 zero bytes in an artifact written without a key (see ``integrity.py``).
 ELF_CWASM_MAC: Final = ".cwasm.mac"
 
-#: cwasm's own section (not in Wasmtime), the last user section: 16 bytes, the
-#: BLAKE2b-128 digest of the whole file computed with these 16 bytes set to zero.
+#: cwasm's own section (not in Wasmtime), the last user section: 4 bytes, the CRC-32
+#: (little-endian) of the whole file computed with these 4 bytes set to zero.
 ELF_CWASM_CHECKSUM: Final = ".cwasm.checksum"
 
 #: The version byte at the start of ``.wasmtime.engine``.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import mmap
 import struct
+import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -42,13 +44,18 @@ from cwasm.obj.constants import (
     SHT_SYMTAB,
 )
 from cwasm.obj.errors import ElfError
+from cwasm.obj.memo import VerdictMemo
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
+#: this host's byte order as a ``struct`` prefix
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
-@dataclass(frozen=True)
-class ElfSection:
-    index: int
+class ElfSection(NamedTuple):
+    """One section header (a named tuple: built for every section on every load). Its
+    ``index`` field hides ``tuple.index``, which nothing calls on a section."""
+
+    index: int  # type: ignore[assignment]
     name: str
     sh_type: int
     flags: int
@@ -70,6 +77,10 @@ class ElfSymbol(NamedTuple):
     type: int
     other: int
     shndx: int
+
+
+#: what ``ElfFile.find_symbols`` found, by the exact bytes it searched
+FOUND_SYMBOLS: VerdictMemo[dict[str, ElfSymbol]] = VerdictMemo()
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,27 @@ def _string_starts(table: bytes) -> dict[int, str]:
     return dict(zip(offsets, parts, strict=False))
 
 
+def _indices(values: tuple[int, ...], value: int) -> list[int]:
+    """Every index of ``value`` in ``values`` (searched at C speed)."""
+    out: list[int] = []
+    start = 0
+    while True:
+        try:
+            i = values.index(value, start)
+        except ValueError:
+            return out
+        out.append(i)
+        start = i + 1
+
+
+def _check_symbol_section(index: int, shndx: int, nsections: int) -> None:
+    """Refuse symbol ``index`` if its section index names no section (``ElfError``)."""
+    if shndx == SHN_XINDEX:
+        raise ElfError(f"symbol [{index}] uses extended section indices (unsupported)")
+    if nsections <= shndx < SHN_LORESERVE:
+        raise ElfError(f"symbol [{index}] refers to section [{shndx}], which does not exist")
+
+
 class ElfFile:
     """A parsed, bounds-checked ELF64 file. ``parse`` raises ``ElfError`` on anything malformed."""
 
@@ -125,9 +157,73 @@ class ElfFile:
         self.e_shnum = 0
         self.e_shstrndx = 0
         self.sections: list[ElfSection] = []
-        self.symbols: list[ElfSymbol] = []
+        self._symbols: list[ElfSymbol] | None = None
+        self._endian = "<"
         self.symtab_index: int | None = None
         self.relocations: dict[int, list[ElfRela]] = {}
+
+    @property
+    def symbols(self) -> list[ElfSymbol]:
+        """Every symbol, index order. Decoded and checked (section index in range, name
+        inside the string table, terminated, UTF-8) on first use, ``ElfError`` if one is
+        bad: ``parse`` checks only the table's placement, so a loader that reads a few
+        symbols (``find_symbols``) does not pay for all of them."""
+        if self._symbols is None:
+            self._symbols = self._decode_symbols()
+        return self._symbols
+
+    def find_symbols(self, names: Collection[str]) -> dict[str, ElfSymbol]:
+        """The symbols called one of ``names`` (the last one of a name wins, as in a dict
+        built from ``symbols``), each checked as ``symbols`` checks it, without decoding
+        the others: only the string-table offsets where those names lie are matched."""
+        if self._symbols is not None or self.symtab_index is None:
+            return {s.name: s for s in self.symbols if s.name in names}
+        symtab = self.sections[self.symtab_index]
+        table = bytes(self.section_data(self.sections[symtab.link]))
+        raw = self.data[symtab.offset : symtab.offset + symtab.size]
+        # the answer depends on these bytes and nothing else (see ``cwasm.obj.memo``)
+        key = (bytes(raw), table, len(self.sections), self._endian, tuple(names))
+        found = FOUND_SYMBOLS.get(key)
+        if found is None:
+            found = self._find_symbols(names, raw, table)
+            FOUND_SYMBOLS.put(key, found)
+        return dict(found)
+
+    def _find_symbols(
+        self, names: Collection[str], raw: memoryview, table: bytes
+    ) -> dict[str, ElfSymbol]:
+        wanted: dict[int, str] = {}
+        for name in names:
+            needle = name.encode("utf-8") + b"\0"
+            pos = table.find(needle)
+            while pos >= 0:
+                wanted[pos] = name
+                pos = table.find(needle, pos + 1)
+        found: dict[str, ElfSymbol] = {}
+        if not wanted:
+            return found
+        sym = struct.Struct(self._endian + ELF64_SYM_FORMAT)
+        # st_name is the first u32 of each entry: the column, read in one go
+        if self._endian == _NATIVE:
+            st_names = tuple(raw.cast("I")[:: ELF64_SYM_SIZE // 4])
+        else:
+            st_names = struct.unpack(f"{self._endian}{len(raw) // 4}I", raw)[:: ELF64_SYM_SIZE // 4]
+        hits = sorted(
+            i
+            for offset in wanted
+            for i in _indices(st_names, offset)  # usually one each
+        )
+        nsections = len(self.sections)
+        for i in hits:
+            st_name, st_info, st_other, st_shndx, st_value, st_size = sym.unpack_from(
+                raw, i * ELF64_SYM_SIZE
+            )
+            _check_symbol_section(i, st_shndx, nsections)
+            name = wanted[st_name]
+            found[name] = ElfSymbol(
+                name, st_value, st_size, st_info >> 4, st_info & 0xF, st_other, st_shndx
+            )
+        return found
 
     @property
     def big_endian(self) -> bool:
@@ -255,11 +351,13 @@ class ElfFile:
                     raise ElfError(f"section `{sec.name}` isn't aligned to {sec.addralign:#x}")
             self.sections.append(sec)
 
-        self._parse_symbols(e)
+        self._endian = e
+        self._check_symbol_table()
         self._parse_relocations(e)
         return self
 
-    def _parse_symbols(self, e: str) -> None:
+    def _check_symbol_table(self) -> None:
+        """The symbol table's placement: at most one, whole entries, a string table link."""
         symtabs = [s for s in self.sections if s.sh_type == SHT_SYMTAB]
         if not symtabs:
             return
@@ -276,23 +374,31 @@ class ElfFile:
         strtab = self.sections[symtab.link]
         if strtab.sh_type != SHT_STRTAB:
             raise ElfError(f"symbol table link [{symtab.link}] is not a string table")
+        if symtab.info > symtab.size // ELF64_SYM_SIZE:
+            raise ElfError(
+                f"symbol table claims {symtab.info} locals but has "
+                f"{symtab.size // ELF64_SYM_SIZE} symbols"
+            )
+
+    def _decode_symbols(self) -> list[ElfSymbol]:
+        """Every symbol, each checked (``symbols``)."""
+        symbols: list[ElfSymbol] = []
+        if self.symtab_index is None:
+            return symbols
+        symtab = self.sections[self.symtab_index]
+        strtab = self.sections[symtab.link]
         names = bytes(self.section_data(strtab))
         starts = _string_starts(names)
-        count = symtab.size // ELF64_SYM_SIZE
-        if symtab.info > count:
-            raise ElfError(f"symbol table claims {symtab.info} locals but has {count} symbols")
-        sym = struct.Struct(e + ELF64_SYM_FORMAT)
+        sym = struct.Struct(self._endian + ELF64_SYM_FORMAT)
         raw = self.data[symtab.offset : symtab.offset + symtab.size]
         nsections = len(self.sections)
-        append = self.symbols.append
+        append = symbols.append
         new = tuple.__new__
         for i, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(
             sym.iter_unpack(raw)
         ):
             if st_shndx >= nsections and st_shndx < SHN_LORESERVE or st_shndx == SHN_XINDEX:
-                if st_shndx == SHN_XINDEX:
-                    raise ElfError(f"symbol [{i}] uses extended section indices (unsupported)")
-                raise ElfError(f"symbol [{i}] refers to section [{st_shndx}], which does not exist")
+                _check_symbol_section(i, st_shndx, nsections)
             name = starts.get(st_name)
             if name is None:  # inside another string, or bad: the checked path
                 name = _cstring(names, st_name, "symbol", i) if st_name else ""
@@ -302,6 +408,7 @@ class ElfFile:
                     (name, st_value, st_size, st_info >> 4, st_info & 0xF, st_other, st_shndx),
                 )
             )
+        return symbols
 
     def _parse_relocations(self, e: str) -> None:
         for sec in self.sections:

@@ -21,7 +21,7 @@ from cwasm.obj.errors import CorruptArtifactError, ForeignArtifactError, Incompa
 from cwasm.obj.postcard import Reader, Writer
 
 #: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
-ARTIFACT_FORMAT_VERSION = 2
+ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended

@@ -1,7 +1,10 @@
 """The digests that make an artifact tamper-evident: checksum, keyed MAC and code seal.
 
-* ``.cwasm.checksum`` (16 bytes): unkeyed BLAKE2b-128 of the whole file with these 16
-  bytes taken as zero. It detects accidental damage only: anyone can recompute it.
+* ``.cwasm.checksum`` (4 bytes): the CRC-32 (zlib's, little-endian) of the whole file with
+  these 4 bytes taken as zero. It detects accidental damage only (truncation, bit rot, a
+  file changed by mistake), as a CRC does in gzip or PNG: anyone can recompute it, so a
+  cryptographic hash here would buy nothing, and CRC-32 is several times cheaper to check
+  on every load.
 * ``.cwasm.mac`` (32 bytes): keyed BLAKE2b-256 (``Config.artifact_key``) of the whole file
   with the MAC and the checksum taken as zero, or 32 zero bytes when the artifact was
   written without a key. The checksum is computed after the MAC, so it covers it.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import zlib
 
 from cwasm.obj.constants import (
     ELF_CWASM_CHECKSUM,
@@ -25,7 +29,7 @@ from cwasm.obj.constants import (
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.errors import CorruptArtifactError
 
-CHECKSUM_SIZE = 16
+CHECKSUM_SIZE = 4
 MAC_SIZE = 32
 SEAL_SIZE = 32
 #: accepted lengths of ``Config.artifact_key`` (BLAKE2b takes keys of up to 64 bytes)
@@ -41,11 +45,10 @@ Bytes = bytes | bytearray | memoryview
 def artifact_checksum(data: Bytes, digest_offset: int) -> bytes:
     """The digest of ``data`` with its ``CHECKSUM_SIZE`` bytes at ``digest_offset`` taken as zero."""
     view = memoryview(data)
-    h = hashlib.blake2b(digest_size=CHECKSUM_SIZE)
-    h.update(view[:digest_offset])
-    h.update(bytes(CHECKSUM_SIZE))
-    h.update(view[digest_offset + CHECKSUM_SIZE :])
-    return h.digest()
+    crc = zlib.crc32(view[:digest_offset])
+    crc = zlib.crc32(bytes(CHECKSUM_SIZE), crc)
+    crc = zlib.crc32(view[digest_offset + CHECKSUM_SIZE :], crc)
+    return crc.to_bytes(CHECKSUM_SIZE, "little")
 
 
 def artifact_mac(data: Bytes, key: bytes, mac_offset: int, checksum_offset: int) -> bytes:

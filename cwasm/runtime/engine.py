@@ -13,6 +13,7 @@ import functools
 import platform
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cwasm.abi import guard_layout
 from cwasm.closable import Closable
@@ -22,6 +23,9 @@ from cwasm.obj.integrity import check_key
 from cwasm.runtime.config import Config
 from cwasm.runtime.native import x86_cpuid1_ecx
 from cwasm.wasm.types import FuncType, close_func_type
+
+if TYPE_CHECKING:
+    from cwasm.runtime.func import HostFuncTemplate
 
 
 def host_target() -> str:
@@ -111,6 +115,9 @@ class Engine(Closable):
         self.epoch_address = ctypes.addressof(self._epoch)
         self._epoch_lock = threading.Lock()
         self._type_ids: dict[FuncType, int] = {}
+        self._loading_metadata: EngineMetadata | None = None
+        #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
+        self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
         self._types: list[FuncType] = []
         config.close()  # consumed
 
@@ -120,7 +127,16 @@ class Engine(Closable):
         return self.target.split("-")[0] == host_target().split("-")[0]
 
     def metadata(self, *, for_loading: bool = False) -> EngineMetadata:
-        """The metadata this engine writes into artifacts (or accepts when loading)."""
+        """The metadata this engine writes into artifacts (or accepts when loading; that
+        one is made once: an engine's settings and the host do not change)."""
+        if for_loading:
+            meta = self._loading_metadata
+            if meta is None:
+                meta = self._loading_metadata = self._metadata(True)
+            return meta
+        return self._metadata(False)
+
+    def _metadata(self, for_loading: bool) -> EngineMetadata:
         return EngineMetadata(
             target=self.target,
             cpu_features=_host_cpu_features() if for_loading else self.compile_cpu_features(),

@@ -181,6 +181,79 @@ class Caller:
         self._instance = None
 
 
+#: a host function's context, as a ctypes array type
+_HostCtx = ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8)
+#: a ``VMFuncRef``, as a ctypes array type
+_FuncRefWords = ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8)
+
+
+class HostFuncTemplate:
+    """What every host ``Func`` of one signature in one engine shares (its type, type id,
+    codecs and value-buffer type), made once, so that making one — seven per store for
+    WASI — only sets up what is its own: the callback, the host context and the
+    ``VMFuncRef``."""
+
+    __slots__ = ("shared",)
+
+    def __init__(self, type_id: int, ty: wt.FuncType) -> None:
+        codecs = _signature_codecs.get(ty)
+        if codecs is None:
+            codecs = _signature_codecs[ty] = _codecs_of(ty)
+        api_in, api_out, raw_in, raw_out, host_args, host_results = codecs
+        n = max(len(ty.params), len(ty.results), 1)
+        self.shared: dict[str, Any] = {
+            "wasm_type": ty,
+            "instance": None,
+            "func_index": -1,
+            "type_id": type_id,
+            "_nres": len(ty.results),
+            "_api_in": api_in,
+            "_api_out": api_out,
+            "_raw_in": raw_in,
+            "_raw_out": raw_out,
+            "_host_args": host_args,
+            "_host_results": host_results,
+            "_view_t": ctypes.c_char * (vo.VALUE_SLOT_SIZE * n),
+        }
+
+    @staticmethod
+    def of(engine: Any, ty: wt.FuncType) -> HostFuncTemplate:
+        """The template of signature ``ty`` in ``engine`` (made on first use)."""
+        templates: dict[wt.FuncType, HostFuncTemplate] = engine.host_func_templates
+        template = templates.get(ty)
+        if template is None:
+            template = templates[ty] = HostFuncTemplate(engine.type_id(ty), ty)
+        return template
+
+    def make(self, store: Store, func: Callable[..., Any], access_caller: bool) -> Func:
+        """A host function of this signature in ``store`` calling ``func`` (what
+        ``Func(store, ty, func, access_caller)`` makes, without its argument checks)."""
+        f = Func.__new__(Func)
+        self.fill(f, store, func, access_caller)
+        return f
+
+    def fill(self, f: Func, store: Store, func: Callable[..., Any], access_caller: bool) -> None:
+        """Make ``f`` a host function of this signature in ``store`` calling ``func``."""
+        d = f.__dict__
+        d.update(self.shared)
+        d["store"] = store
+        d["_host"] = func
+        d["_access_caller"] = access_caller
+        d["_call"] = f._call_host_from_python
+        callback = d["_callback"] = HOST_PROTO(f._on_call)
+        hostctx = d["_hostctx"] = _HostCtx()
+        hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
+        hostctx[vo.CTX_STORE // 8] = store.ctx_address
+        hostctx[vo.HOSTCTX_CALLBACK // 8] = _function_pointer(callback)
+        address = d["hostctx_address"] = ctypes.addressof(hostctx)
+        funcref = d["_funcref"] = _FuncRefWords()
+        funcref[vo.FUNCREF_VMCTX // 8] = address
+        funcref[vo.FUNCREF_TYPE_ID // 8] = self.shared["type_id"]
+        funcref_addr = d["_funcref_addr"] = ctypes.addressof(funcref)
+        store.refs.add_host_funcref(funcref_addr, f)
+        store.keep(f)
+
+
 class Func:
     """A function: host (``Func(store, FuncType, callable)``) or exported by an instance."""
 
@@ -196,6 +269,12 @@ class Func:
     _vmctx: ctypes.c_void_p
     _call: Callable[[Sequence[Any]], Any]
     _funcref_addr: int
+    # a host function's own (``HostFuncTemplate.fill``)
+    _view_t: Any
+    _callback: Any
+    _hostctx: ctypes.Array[ctypes.c_uint64]
+    _funcref: ctypes.Array[ctypes.c_uint64]
+    hostctx_address: int
 
     def __init__(
         self,
@@ -216,29 +295,7 @@ class Func:
         if not isinstance(ty, FuncType):
             raise TypeError("expected a FuncType")
         store._check_open()
-        self.store = store
-        self.wasm_type = ty.wasm
-        self.instance: Instance | None = None
-        self.func_index = -1
-        self._host = func
-        self._access_caller = access_caller
-        self._init_codecs()
-        self._call = self._call_host_from_python
-        n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
-        self._view_t = ctypes.c_char * (vo.VALUE_SLOT_SIZE * n)
-        self._callback = HOST_PROTO(self._on_call)
-        self._hostctx = (ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8))()
-        self._hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
-        self._hostctx[vo.CTX_STORE // 8] = store.ctx_address
-        self._hostctx[vo.HOSTCTX_CALLBACK // 8] = _function_pointer(self._callback)
-        self.hostctx_address = ctypes.addressof(self._hostctx)
-        self.type_id = store.engine.type_id(self.wasm_type)
-        self._funcref = (ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8))()
-        self._funcref[vo.FUNCREF_VMCTX // 8] = self.hostctx_address
-        self._funcref[vo.FUNCREF_TYPE_ID // 8] = self.type_id
-        self._funcref_addr = ctypes.addressof(self._funcref)
-        store.refs.add_host_funcref(self._funcref_addr, self)
-        store.keep(self)
+        HostFuncTemplate.of(store.engine, ty.wasm).fill(self, store, func, access_caller)
 
     @classmethod
     def _from_raw(cls, store: Store, instance: Instance, func_index: int) -> Func:

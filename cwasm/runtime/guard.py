@@ -21,6 +21,7 @@ a half-written table):
 
 from __future__ import annotations
 
+import array
 import ctypes
 import os
 import threading
@@ -108,9 +109,9 @@ class _Registry:
         flat = [len(self._records)]
         for rec in self._records.values():
             flat.extend(rec)
-        arr = (ctypes.c_uint64 * len(flat))(*flat)
+        arr = array.array("Q", flat)  # no ctypes array type made per length
         self.retired.append(arr)
-        self._word.value = ctypes.addressof(arr)
+        self._word.value = arr.buffer_info()[0]
 
 
 class _SlotRegistry:
@@ -238,7 +239,7 @@ BuiltinBlock = tuple[bytes, int, int, int | None]
 
 def has_builtin_block(artifact: Artifact) -> bool:
     """Whether the artifact names a signal-builtin block (checked by ``builtin_block``)."""
-    return any(s.name == BLOCK_SYMBOL for s in artifact.elf.symbols)
+    return bool(artifact.elf.find_symbols((BLOCK_SYMBOL,)))
 
 
 def builtin_block(artifact: Artifact) -> BuiltinBlock:
@@ -246,11 +247,9 @@ def builtin_block(artifact: Artifact) -> BuiltinBlock:
     executable memory and writes the state block's address into its state slot, so every
     symbol value involved must lie where that is safe (``CorruptArtifactError`` if not)."""
     text = artifact.elf.section(ELF_TEXT)
-    syms = {
-        s.name: s
-        for s in artifact.elf.symbols
-        if s.name in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
-    }
+    syms = artifact.elf.find_symbols(
+        (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
+    )
     missing = [n for n in (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL) if n not in syms]
     if missing:
         raise CorruptArtifactError(f"guard-page artifact lacks the builtin {missing[0]}")

@@ -28,7 +28,7 @@ from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.constexpr import evaluate_const_expr
-from cwasm.wasm.types import ConstExpr, ExternKind, SegmentMode
+from cwasm.wasm.types import ConstExpr, ExternKind, Import, SegmentMode
 
 if TYPE_CHECKING:
     from cwasm.runtime.module import ArtifactModule, CompiledModule
@@ -65,6 +65,11 @@ class InstanceExports(Mapping[str, Extern]):
         return list(self._order)
 
 
+def _where(imp: Import) -> str:
+    """How link errors name an import."""
+    return f"`{imp.module}::{imp.name}`"
+
+
 def _vmctx_image(cm: CompiledModule) -> bytes:
     """The vmctx contents every instance of ``cm`` starts from: magic, builtins, engine type
     ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
@@ -72,17 +77,27 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
     m = cm.m
     words = (ctypes.c_uint64 * (o.size // 8))()
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
-    for slot, addr in enumerate(BUILTIN_ADDRESSES):
-        words[(o.builtins + vo.POINTER_SIZE * slot) // 8] = addr
-    for ti, tid in enumerate(cm.type_ids):
-        struct.pack_into("<I", words, o.type_id(ti), tid)
+    first = o.builtins // 8
+    words[first : first + len(BUILTIN_ADDRESSES)] = list(BUILTIN_ADDRESSES)
+    if cm.type_ids:
+        struct.pack_into(f"<{len(cm.type_ids)}I", words, o.type_id(0), *cm.type_ids)
+    # each defined function's VMFuncRef: one strided write per field
     n_imp = m.num_imported_funcs
-    for defined in range(len(cm.func_addrs)):
-        fi = n_imp + defined
-        ref = o.func_ref(fi)
-        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = cm.func_addrs[defined]
-        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = cm.entry_addrs[defined]
-        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = cm.type_ids[m.functions[fi]]
+    n = len(cm.func_addrs)
+    if n:
+        ref = o.func_ref(n_imp) // 8
+        stride = vo.FUNCREF_SIZE // 8
+        end = ref + stride * n
+
+        def column(field: int) -> slice:
+            return slice(ref + field // 8, end + field // 8, stride)
+
+        type_ids = cm.type_ids
+        wasm_calls: list[Any] = cm.func_addrs
+        array_calls: list[Any] = cm.entry_addrs
+        words[column(vo.FUNCREF_WASM_CALL)] = wasm_calls
+        words[column(vo.FUNCREF_ARRAY_CALL)] = array_calls
+        words[column(vo.FUNCREF_TYPE_ID)] = [type_ids[t] for t in m.functions[n_imp:]]
     return bytes(words)
 
 
@@ -158,32 +173,39 @@ class Instance:
         if len(imports) != len(m.imports):
             raise LinkError(f"expected {len(m.imports)} imports, found {len(imports)}")
         words = self._words
+        store = self.store
+        type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
         nf = nt = nm = ng = 0
         for imp, ext in zip(m.imports, imports, strict=True):
-            where = f"`{imp.module}::{imp.name}`"
-            if getattr(ext, "store", self.store) is not self.store:
-                raise LinkError(f"import {where} belongs to another store")
+            if getattr(ext, "store", store) is not store:
+                raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
-                want = m.types[m.functions[nf]]
-                if not isinstance(ext, Func) or ext.type_id != cm.type_ids[m.functions[nf]]:
-                    raise LinkError(f"incompatible import type for {where}: expected func {want}")
+                ti = m.functions[nf]
+                if not isinstance(ext, Func) or ext.type_id != type_ids[ti]:
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
+                    )
                 self._link_func(nf, ext)
                 nf += 1
             elif imp.kind == ExternKind.TABLE:
                 if not isinstance(ext, Table) or not ext.matches(cm.table_types[nt]):
-                    raise LinkError(f"incompatible import type for {where}: expected a table")
+                    raise LinkError(f"incompatible import type for {_where(imp)}: expected a table")
                 words[o.imported_table(nt) // 8] = ext.def_addr
                 self.tables.append(ext)
                 nt += 1
             elif imp.kind == ExternKind.MEMORY:
                 if not isinstance(ext, (Memory, SharedMemory)) or not ext.matches(m.memories[nm]):
-                    raise LinkError(f"incompatible import type for {where}: expected a memory")
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected a memory"
+                    )
                 words[o.imported_memory(nm) // 8] = ext.def_addr
                 self.memories.append(ext)
                 nm += 1
             else:
                 if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
-                    raise LinkError(f"incompatible import type for {where}: expected a global")
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected a global"
+                    )
                 words[o.imported_global(ng) // 8] = ext.addr
                 self.globals.append(ext)
                 ng += 1

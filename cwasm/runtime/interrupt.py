@@ -30,6 +30,8 @@ the next instantiation. See docs/interruption.md.
 
 from __future__ import annotations
 
+import _signal
+import array
 import ctypes
 import os
 import signal
@@ -90,6 +92,9 @@ class _QuietInterrupts:
         self.previous(unraisable)
 
 
+_getsignal: Callable[[int], Any] = getattr(_signal, "getsignal", signal.getsignal)
+
+
 def _quiet_ignored_interrupts() -> None:
     if not isinstance(sys.unraisablehook, _QuietInterrupts):
         sys.unraisablehook = _QuietInterrupts(sys.unraisablehook)
@@ -110,10 +115,13 @@ def register_module(
     n = len(starts)
     if not SUPPORTED or not n:
         return
-    flat = (ctypes.c_uint64 * (2 * n))()
-    flat[0::2] = [base + start for start in starts]
-    flat[1::2] = [base + start + length for start, length in zip(starts, lengths, strict=True)]
-    record = (flat[0], flat[2 * n - 1], ctypes.addressof(flat), n)
+    # an array.array, not a ctypes array: no ctypes type made per length
+    flat = array.array("Q", bytes(16 * n))
+    flat[0::2] = array.array("Q", [base + start for start in starts])
+    flat[1::2] = array.array(
+        "Q", [base + start + length for start, length in zip(starts, lengths, strict=True)]
+    )
+    record = (flat[0], flat[2 * n - 1], flat.buffer_info()[0], n)
     guard.register_interrupt_records("funcs", owner, record, flat)
 
 
@@ -122,7 +130,8 @@ def arm() -> None:
     Python's handler is the default one and the native handler is not ours already."""
     global _action
     entry = guard.interrupt_handler_address()
-    if entry is None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    # ``_signal.getsignal``: ``signal.getsignal`` without its enum conversion
+    if entry is None or _getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
     _quiet_ignored_interrupts()  # again: something (pytest) may have replaced the hook
     current = guard.current_handler(signal.SIGINT)

@@ -15,7 +15,7 @@ from typing import Any
 from cwasm.closable import Closable
 from cwasm.errors import LinkError
 from cwasm.runtime.engine import Engine
-from cwasm.runtime.func import Func
+from cwasm.runtime.func import Func, HostFuncTemplate
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
@@ -159,8 +159,11 @@ class Linker(Closable):
         from cwasm.runtime.wasi_link import wasi_func
         from cwasm.wasi import WASI_FUNCTIONS, WASI_MODULE, WasiFunction
 
+        engine = self.engine
+
         def maker(function: WasiFunction) -> Callable[[Store], Func]:
-            return lambda store: wasi_func(store, function)
+            template = HostFuncTemplate.of(engine, function.type)
+            return lambda store: wasi_func(store, function, template)
 
         for name, function in WASI_FUNCTIONS.items():
             self._insert(

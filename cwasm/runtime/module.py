@@ -94,9 +94,10 @@ class CompiledModule:
         its store (``cwasm.runtime.module_registry``), so an artifact written before cwasm
         compiled them all (only the imported types') is refused rather than run."""
         w2a = TrampolineTable.of(self.info.wasm_to_array_trampolines)
-        have = {self.m.types[ti] for ti in w2a.column(0)}
+        type_ids = self.type_ids  # equal ids for equal types (the engine interns them)
+        have = {type_ids[ti] for ti in w2a.column(0)}
         for ti, ft in enumerate(self.m.types):
-            if ft not in have:
+            if type_ids[ti] not in have:
                 raise CwasmError(
                     f"artifact has no wasm-to-array trampoline for type {ti} ({ft}): it was "
                     "compiled by an older cwasm; compile the module again"

@@ -153,18 +153,67 @@ def _query_stack_bounds() -> tuple[int, int] | None:
         _attr_destroy(attr)
 
 
+#: whether freshly written code needs the instruction cache cleared (aarch64 Linux)
+_CLEAR_ICACHE = sys.platform.startswith("linux") and os.uname().machine in ("aarch64", "arm64")
+#: how many bytes of freed code mappings ``CodeMemory`` keeps for reuse (their pages stay
+#: resident: that is the point)
+CODE_POOL_BYTES = 8 << 20
+
+
+class _CodePool:
+    """Mappings of modules whose code is gone, kept (``PROT_NONE``: nothing can run or
+    read them) for the next module of the same size. A reused mapping's pages are
+    already backed, so loading skips the page faults a fresh mapping takes on its first
+    write, which cost more than the copy itself."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+        self._free: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> int | None:
+        """A pooled mapping of ``size`` bytes (still ``PROT_NONE``), or None."""
+        with self._lock:
+            bases = self._free.get(size)
+            if not bases:
+                return None
+            self.held -= size
+            return bases.pop()
+
+    def give(self, base: int, size: int) -> None:
+        """Keep the mapping at ``base`` for reuse, or unmap it if the pool is full."""
+        protect(base, size, PROT_NONE)
+        with self._lock:
+            if self.held + size <= self.capacity:
+                self._free.setdefault(size, []).append(base)
+                self.held += size
+                return
+        unmap(base, size)
+
+
+_code_pool = _CodePool(CODE_POOL_BYTES)
+
+
 class CodeMemory:
     """Executable pages holding one module's pre-linked ``.text``."""
 
     def __init__(self, text: bytes | memoryview) -> None:
-        self.size = max(round_up_to_page(len(text)), PAGE_SIZE)
-        self.base = map_anonymous(self.size, PROT_READ | PROT_WRITE)
-        self._finalizer = weakref.finalize(self, unmap, self.base, self.size)
-        src = (ctypes.c_char * len(text)).from_buffer_copy(text)
-        ctypes.memmove(self.base, src, len(text))
-        if sys.platform.startswith("linux") and os.uname().machine in ("aarch64", "arm64"):
-            _clear_cache(self.base, self.base + len(text))
-        protect(self.base, self.size, PROT_READ | PROT_EXEC)
+        self.size = size = max(round_up_to_page(len(text)), PAGE_SIZE)
+        base = _code_pool.take(size)
+        if base is None:
+            base = map_anonymous(size, PROT_READ | PROT_WRITE)
+        else:
+            protect(base, size, PROT_READ | PROT_WRITE)
+        self.base = base
+        self._finalizer = weakref.finalize(self, _code_pool.give, base, size)
+        # bytes(), not a ctypes array: a ctypes array type per length costs far more
+        ctypes.memmove(base, text if isinstance(text, bytes) else bytes(text), len(text))
+        if len(text) < size:  # nothing of a previous module's code stays behind
+            ctypes.memset(base + len(text), 0, size - len(text))
+        if _CLEAR_ICACHE:
+            _clear_cache(base, base + len(text))
+        protect(base, size, PROT_READ | PROT_EXEC)
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size

@@ -15,7 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from cwasm.errors import CwasmError
-from cwasm.runtime.func import Caller, Func
+from cwasm.runtime.func import Caller, Func, HostFuncTemplate
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.types import FuncType
 from cwasm.wasi import RawMemory, WasiConfig, WasiContext, WasiExit, WasiFunction
@@ -48,8 +48,11 @@ def guest_memory(caller: Caller) -> RawMemory:
     return RawMemory(memory.base, memory.data_len())
 
 
-def wasi_func(store: Store, function: WasiFunction) -> Func:
-    """The host function implementing the WASI import ``function`` in ``store``."""
+def wasi_func(
+    store: Store, function: WasiFunction, template: HostFuncTemplate | None = None
+) -> Func:
+    """The host function implementing the WASI import ``function`` in ``store``
+    (``template``: its signature's, when the caller holds it already)."""
     name = function.name
     returns = bool(function.type.results)
 
@@ -63,7 +66,10 @@ def wasi_func(store: Store, function: WasiFunction) -> Func:
         errno = context.call(name, guest_memory(caller), *args)
         return errno if returns else None
 
-    return Func(store, FuncType.from_wasm(function.type), call, access_caller=True)
+    if template is None:
+        return Func(store, FuncType.from_wasm(function.type), call, access_caller=True)
+    store._check_open()
+    return template.make(store, call, access_caller=True)
 
 
 __all__ = ["ExitTrap", "guest_memory", "set_wasi", "wasi_func"]

@@ -247,8 +247,26 @@ def _bad_cases() -> list[tuple[str, bytes, str]]:
 @pytest.mark.parametrize(("label", "data", "message"), _bad_cases(), ids=lambda v: str(v)[:20])
 def test_reader_rejects_malformed_files(label: str, data: bytes, message: str) -> None:
     with pytest.raises(ElfError) as info:
-        ElfFile.parse(data)
+        assert ElfFile.parse(data).symbols is None  # the entries are checked when first read
     assert message in str(info.value), (label, str(info.value))
+
+
+def test_symbols_are_checked_when_read_and_found_without_decoding_the_rest() -> None:
+    d = bytes(_t28())
+    f = ElfFile.parse(d)
+    symtab = f.section(".symtab")
+    assert symtab is not None
+    everything = f.symbols
+    name = everything[1].name
+    assert ElfFile.parse(d).find_symbols([name, "no such symbol"]) == {name: everything[1]}
+    # a bad entry is refused by whoever reads it, and by nobody who does not
+    bad_second = _patch(_t28(), "<H", symtab.offset + 2 * 24 + 6, 77)
+    assert ElfFile.parse(bad_second).find_symbols([name]) == {name: everything[1]}
+    with pytest.raises(ElfError, match=r"symbol \[2\] refers to section \[77\]"):
+        assert ElfFile.parse(bad_second).symbols is None
+    bad_first = _patch(_t28(), "<H", symtab.offset + 24 + 6, 77)
+    with pytest.raises(ElfError, match=r"symbol \[1\] refers to section \[77\]"):
+        ElfFile.parse(bad_first).find_symbols([name])
 
 
 def test_relocation_checks() -> None:
