@@ -21,11 +21,11 @@ from cwasm.obj.errors import CorruptArtifactError, ForeignArtifactError, Incompa
 from cwasm.obj.postcard import Reader, Writer
 
 #: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
-ARTIFACT_FORMAT_VERSION = 2
+ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD and extended
-#: constant expressions (3.0). An
+#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
+#: constant expressions and tail calls (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
@@ -38,6 +38,7 @@ DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "saturating_float_to_int",
     "sign_extension",
     "simd",
+    "tail_call",
 )
 
 _WASMTIME_VERSION = re.compile(r"^\d+\.\d+\.\d+")

@@ -1,4 +1,5 @@
-"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD and extended constants) a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and tail
+calls) a module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -34,12 +35,14 @@ CHECKED_FEATURES = (
     "reference_types",
     "relaxed_simd",
     "simd",
+    "tail_call",
 )
 
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
+_TAIL_CALL = "tail calls support is not enabled"
 _MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
 _MULTI_VALUE_BLOCK = (
     "blocks, loops, and ifs may only produce a resulttype when multi-value is not enabled"
@@ -71,6 +74,7 @@ _REFERENCE_TYPES_OPS = frozenset(
         "select_t",
     )
 )
+_TAIL_CALL_OPS = frozenset(BY_NAME[n] for n in ("return_call", "return_call_indirect"))
 _BLOCK_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if"))
 
 
@@ -155,6 +159,7 @@ def _check_body(
     refs = "reference_types" in off
     multi = "multi_value" in off
     relaxed = "relaxed_simd" in off
+    tail = "tail_call" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
@@ -166,6 +171,8 @@ def _check_body(
             raise InvalidError(_BULK_MEMORY, at)
         if op in _REFERENCE_TYPES_OPS and refs:
             raise InvalidError(_REFERENCE_TYPES, at)
+        if op in _TAIL_CALL_OPS and tail:
+            raise InvalidError(_TAIL_CALL, at)
         info = OPERATORS[op]
         assert info is not None
         imm = READ_IMMEDIATES[info.imm](r)

@@ -45,8 +45,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
                       a type index (>= 0)
 ``IMM_LABEL``         ``int`` relative depth
 ``IMM_BR_TABLE``      ``tuple[tuple[int, ...], int]``: (targets, default)
-``IMM_FUNC``          ``int`` function index (``call``, ``ref.func``)
-``IMM_CALL_INDIRECT`` ``tuple[int, int]``: (type index, table index)
+``IMM_FUNC``          ``int`` function index (``call``, ``return_call``, ``ref.func``)
+``IMM_CALL_INDIRECT`` ``tuple[int, int]``: (type index, table index) (``call_indirect``,
+                      ``return_call_indirect``)
 ``IMM_LOCAL``         ``int``
 ``IMM_GLOBAL``        ``int``
 ``IMM_TABLE``         ``int`` table index
@@ -233,6 +234,8 @@ _def(0x0E, "br_table", IMM_BR_TABLE)
 _def(0x0F, "return")
 _def(0x10, "call", IMM_FUNC)
 _def(0x11, "call_indirect", IMM_CALL_INDIRECT)
+_def(0x12, "return_call", IMM_FUNC)  # tail calls (WebAssembly 3.0)
+_def(0x13, "return_call_indirect", IMM_CALL_INDIRECT)
 _def(0x1A, "drop")
 _def(0x1B, "select")
 _def(0x1C, "select_t", IMM_SELECT_TYPES)  # text form: select (result t)

@@ -13,7 +13,7 @@ format) are to be looked at when they are first run. The threads proposal's file
 from __future__ import annotations
 
 #: the 3.0 features cwasm implements, as ``Config`` names them without ``wasm_``
-IMPLEMENTED: frozenset[str] = frozenset(("extended_const", "relaxed_simd"))
+IMPLEMENTED: frozenset[str] = frozenset(("extended_const", "relaxed_simd", "tail_call"))
 
 #: 3.0 features on by default whose modules the 2.0 suite asserts invalid (global.wast:
 #: ``global.get`` of a defined global; elem.wast: ``i32.add`` in an expression); every

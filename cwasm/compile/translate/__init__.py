@@ -5,6 +5,7 @@ The package is laid out like Cranelift's wasm translator:
 - ``driver``: the per-function core (stacks, locals, labels, IR emission, trap sites)
   and the ``translate()`` loop;
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
+- ``tailcalls``: ``return_call`` and ``return_call_indirect`` (frames replaced);
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;
 - ``interrupts``: the fuel and epoch checks (``Config.consume_fuel``,

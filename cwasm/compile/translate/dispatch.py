@@ -19,6 +19,7 @@ from cwasm.compile.translate import (
     simd_convert,
     simd_memory,
     simd_relaxed,
+    tailcalls,
 )
 from cwasm.compile.translate.driver import Handler
 from cwasm.wasm.operators import BY_NAME, OPERATORS
@@ -33,6 +34,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd_memory": simd_memory.HANDLERS,
     "simd_convert": simd_convert.HANDLERS,
     "simd_relaxed": simd_relaxed.HANDLERS,
+    "tailcalls": tailcalls.HANDLERS,
 }
 
 

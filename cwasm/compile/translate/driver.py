@@ -16,7 +16,8 @@ The handlers live in ``control``, ``environ``, ``numeric`` and ``simd``;
 ``FunctionTranslator`` (in the package) combines them.
 
 Native ABI of a wasm function: ``(ptr vmctx, ptr caller_vmctx, params...)``
-returning nothing, one value, or a literal struct of the results. Every function
+returning nothing, one value, or a literal struct of the results, in the calling
+convention ``WASM_CC`` (``tailcc``: ``return_call`` reuses the caller's frame). Every function
 checks its frame address against the store's stack limit first (then, when the engine
 has them on, the fuel and epoch checks of ``interrupts``).
 """
@@ -33,6 +34,7 @@ from cwasm.compile.irmodule import (
     ATTR_WASM,
     IR_ZERO,
     SECTION,
+    WASM_CC,
     IRModule,
     ir_type,
     return_type,
@@ -243,7 +245,8 @@ class TranslatorCore:
             + [f"{t} %p{i}" for i, t in enumerate(params)]
         )
         header = (
-            f"define hidden {ret} {func_symbol(self.func_index)}({arglist}) {ATTR_WASM} "
+            f"define hidden {WASM_CC} {ret} {func_symbol(self.func_index)}({arglist}) "
+            f"{ATTR_WASM} "
             f"{SECTION} align 32 !dbg !{self.scope} {{"
         )
         self.lines.append("entry:")

@@ -77,6 +77,7 @@ K_CALL_INDIRECT: Final = 22
 K_NOP: Final = 23
 K_OTHER: Final = 24  # reference and table instructions
 K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
+K_RETURN_CALL: Final = 26  # return_call, return_call_indirect (tail calls)
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -92,6 +93,8 @@ _NAMED_KINDS: Final = {
     "return": K_RETURN,
     "call": K_CALL,
     "call_indirect": K_CALL_INDIRECT,
+    "return_call": K_RETURN_CALL,
+    "return_call_indirect": K_RETURN_CALL,
     "drop": K_DROP,
     "select": K_SELECT,
     "select_t": K_SELECT_T,
@@ -541,6 +544,30 @@ def _validate(
 
         elif k == 24:  # K_OTHER
             pos = check_reference_or_table(ctx, op, code, pos, base, start, vals, height, unreach)
+
+        elif k == 26:  # K_RETURN_CALL: the callee's results are the function's own
+            at = base + start
+            if op == 0x12:  # return_call
+                f, pos = read_u32(code, pos, base)
+                if f >= len(func_types):
+                    raise InvalidError(f"unknown function {f}", at)
+                fparams, fresults = ctx.sig(func_types[f])
+            else:  # return_call_indirect
+                imm, pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
+                type_index, table = imm
+                table_type = ctx.table_type(table, at)
+                if type_index >= ctx.num_types:
+                    raise InvalidError(f"unknown type {type_index}", at)
+                if table_type != FUNCREF:
+                    raise mismatch(at)
+                pop_one(vals, height, unreach, I32, at)
+                fparams, fresults = ctx.sig(type_index)
+            if fresults != results:
+                raise mismatch(at)
+            pop_types(vals, height, unreach, fparams, at)
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
 
         else:  # K_ILLEGAL
             raise ops.illegal_opcode_id(op, base + start)
