@@ -21,7 +21,8 @@ MODULE = """
   (type $pred (func (param i64) (result i32)))
   (type $wide (func (param i64 i64 i64 i64 i64 i64 f64) (result i64 f64)))
   (table $t 8 funcref)
-  (elem (i32.const 0) $even_i $odd_i $wide_a $host $boom)
+  (type $many (func (param i64 i64 i64 i64 i64 i64 i64 i64) (result i64)))
+  (elem (i32.const 0) $even_i $odd_i $wide_a $host $boom $sink)
   (global $g (mut i32) (i32.const 0))
 
   (func $even (export "even") (param i64) (result i32)
@@ -80,6 +81,15 @@ MODULE = """
   (func (export "boom_indirect") (param i64) (result i64)
     (return_call_indirect (param i64) (result i64) (local.get 0) (i32.const 4)))
 
+  ;; a tail call to a function taking more stack arguments than the caller received: a
+  ;; trap before it still shows the caller's caller in the backtrace
+  (func $sink (param i64 i64 i64 i64 i64 i64 i64 i64) (result i64) (local.get 7))
+  (func $grow (param i64 i32) (result i64)
+    (return_call_indirect (type $many) (local.get 0) (local.get 0) (local.get 0)
+      (local.get 0) (local.get 0) (local.get 0) (local.get 0) (local.get 0) (local.get 1)))
+  (func (export "grow") (param i64 i32) (result i64)
+    (i64.add (i64.const 1) (call $grow (local.get 0) (local.get 1))))
+
   ;; host functions: imported, and through the table
   (func (export "to_host") (param i64) (result i64)
     (return_call $host (i64.add (local.get 0) (i64.const 1))))
@@ -99,16 +109,19 @@ RETURNING = [
     ("even_call", (100,)),
     ("wide", (0, 1, 0, 0, 0, 0, 0.5)),
     ("wide", (5, 1, 0, 0, 0, 0, 0.5)),
+    ("grow", (9, 5)),
     ("to_host", (41,)),
     ("down_to_host", (1000,)),
 ]
 #: (export, arguments) that trap
 TRAPPING = [
     ("trap_after", (1000,)),
-    ("trap_indirect", (3, 5)),  # null element
+    ("trap_indirect", (3, 6)),  # null element
     ("trap_indirect", (3, 2)),  # signature mismatch
     ("trap_indirect", (3, 8)),  # out of the table
     ("boom_indirect", (3,)),
+    ("grow", (9, 7)),  # null element
+    ("grow", (9, 0)),  # signature mismatch
 ]
 DEEP = 1_000_000
 

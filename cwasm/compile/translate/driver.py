@@ -116,6 +116,10 @@ class TranslatorCore:
         #: allocas made after translation started; they join the entry block at the end,
         #: so no saved position in ``lines`` (a loop header's phis) ever shifts
         self.late_allocas: dict[str, str] = {}
+        #: code that joins the entry block at the end, after the allocas, before the rest
+        self.entry_code: list[str] = []
+        #: the debug location of the function's entry (its stack-limit check)
+        self.entry_loc = 0
         self.stack: list[tuple[str, str]] = []  # (IR type, operand)
         self.frames: list[Frame] = []
         self.local_types: list[str] = []
@@ -257,7 +261,7 @@ class TranslatorCore:
             self.lines.append(f"  store {t} {v}, ptr %l{i}")
         # stack-limit check
         loc = self.loc()
-        self._loc = loc
+        self._loc = self.entry_loc = loc
         sctx_p = self.vm_field(CTX_STORE)
         sctx = self.val(f"load ptr, ptr {sctx_p}")
         limit = self.val(f"load i64, ptr {self.field_of(sctx, STORE_STACK_LIMIT)}")
@@ -296,7 +300,7 @@ class TranslatorCore:
                 this.interrupts_after_op(op, was_reachable)
             else:
                 h(this, imm)
-        self.lines[1:1] = self.late_allocas.values()
+        self.lines[1:1] = [*self.late_allocas.values(), *self.entry_code]
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))

@@ -46,6 +46,7 @@ def emit_tail_call(t: FunctionTranslator, callee: str, cvm: str, ft: FuncType) -
     """Tail-call ``callee`` (code pointer; ``cvm``: its vmctx), a wasm function of type
     ``ft`` whose results are the current function's, with the arguments on the stack;
     the rest of the block is unreachable."""
+    keep_frame_record(t)
     args = t.call_args(ft.params)
     ret = return_type(ft.results)
     call = f"tail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})"
@@ -55,6 +56,30 @@ def emit_tail_call(t: FunctionTranslator, callee: str, cvm: str, ft: FuncType) -
         t.ins(call)
         t.ins("ret void")
     t.set_unreachable()
+
+
+def keep_frame_record(t: FunctionTranslator) -> None:
+    """Make the function's frame record hold its return address from entry on (x86-64).
+
+    A function that tail-calls one taking more stack arguments than it received itself
+    reserves room below its return address on entry, to move the address down there at
+    the tail call; until then the word above its saved frame pointer is not the return
+    address, and a backtrace walking the frame-pointer chain would lose the caller's
+    frame. Storing the return address into that word on entry (where the tail call
+    will put it anyway; in any other frame it is the return address's own slot) keeps
+    the chain whole, as in Wasmtime (whose prologue grows the argument area at once).
+    """
+    if t.entry_code or t.mod.arch != "x86_64":
+        return
+    ra = t.mod.declare("llvm.returnaddress", "ptr", "i32")
+    fa = t.mod.use("llvm.frameaddress.p0")
+    dbg = f", !dbg !{t.entry_loc}"
+    t.entry_code += [
+        f"  %tc.ra = call ptr {ra}(i32 0){dbg}",
+        f"  %tc.fp = call ptr {fa}(i32 0){dbg}",
+        f"  %tc.slot = getelementptr inbounds i8, ptr %tc.fp, i64 8{dbg}",
+        f"  store volatile ptr %tc.ra, ptr %tc.slot{dbg}",
+    ]
 
 
 def op_return_call(t: FunctionTranslator, func_index: int) -> None:
