@@ -186,6 +186,24 @@ def test_a_million_tail_calls_with_stack_arguments_and_several_results() -> None
     assert ours.call("wide", *args) == theirs.call("wide", *args)
 
 
+@pytest.mark.parametrize("opt_level", [0, 1, 3])
+def test_tail_calls_stay_tail_calls_at_every_opt_level(opt_level: int) -> None:
+    # (level 2, the default, is every other test's): LLVM must neither drop a tail call
+    # (no optimisation) nor turn one into a plain call (whole-module optimisation)
+    config = Config()
+    config.opt_level = opt_level
+    store = cwasm.api.Store(Engine(config))
+    host = cwasm.api.Func(
+        store,
+        cwasm.api.FuncType([cwasm.api.ValType.i64()], [cwasm.api.ValType.i64()]),
+        lambda x: x * 2,
+    )
+    ex = cwasm.api.Instance(store, Module(store.engine, wat(MODULE)), [host]).exports(store)
+    theirs = Run(wasmtime)
+    for name, args in [("odd", (DEEP,)), ("wide", (DEEP, 1, 0, 0, 0, 0, 0.5))]:
+        assert ex[name](store, *args) == theirs.call(name, *args)
+
+
 def test_the_same_recursion_through_call_exhausts_the_stack() -> None:
     for run in both():
         trap = run.trap("even_call", DEEP)
