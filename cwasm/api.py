@@ -21,6 +21,7 @@ from cwasm.runtime.instance import Instance, InstanceExports
 from cwasm.runtime.linker import Linker
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Frame, Trap, TrapCode
@@ -170,6 +171,7 @@ __all__ = [
     "Memory",
     "MemoryType",
     "Module",
+    "SharedMemory",
     "Store",
     "Table",
     "TableType",

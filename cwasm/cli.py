@@ -383,7 +383,7 @@ def run_run(args: argparse.Namespace) -> int:
                 raise CwasmError(f"no exported function named `{args.invoke}`")
             results = func.call_raw(store, parse_invoke_args(func, args.invoke, args.args))
             for kind, value in zip(func.wasm_type.results, results, strict=True):
-                print(format_value(kind, value))
+                print(format_value(kind.top, value))
         else:
             start = instance.exports(store).get("_start")
             if isinstance(start, Func):

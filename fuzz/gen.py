@@ -1,4 +1,4 @@
-"""Module generation with ``wasm-tools smith``, restricted to WebAssembly 2.0.
+"""Module generation with ``wasm-tools smith``: WebAssembly 2.0 plus multi-memory (3.0).
 
 Module ``i`` of a run with seed ``S`` is fully determined by ``(S, i)``: a
 ``random.Random(S * 1_000_003 + i)`` decides whether SIMD is on (``simd_fraction``) and
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: WebAssembly 2.0 only: reference types, bulk memory, multi-value, sign-ext, saturating
-#: float-to-int and (per module) SIMD; every later proposal off; small modules.
+#: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
+#: float-to-int and (per module) SIMD; of 3.0, multi-memory (up to three memories, which
+#: smith allows through ``max-memories`` alone); every other later proposal off; small
+#: modules.
 SMITH_CONFIG: dict[str, Any] = {
     "reference-types-enabled": True,
     "bulk-memory-enabled": True,
@@ -42,7 +44,7 @@ SMITH_CONFIG: dict[str, Any] = {
     "canonicalize-nans": True,
     "generate-custom-sections": False,
     "allow-invalid-funcs": False,
-    "max-memories": 1,
+    "max-memories": 3,
     "memory-max-size-required": True,
     "table-max-size-required": True,
     "max-memory32-bytes": 2 * 1024 * 1024,
@@ -58,6 +60,9 @@ SMITH_CONFIG: dict[str, Any] = {
     "max-types": 30,
     "max-instructions": 100,
 }
+
+#: the proposals ``wasm-tools validate`` accepts in a generated module
+FEATURES = "wasm2,multi-memory"
 
 #: smith's --fuel: loop iterations and calls before the fuel global traps (it is never reset,
 #: so it covers all the calls made to a module)
@@ -122,7 +127,7 @@ def generate(
     if p.returncode != 0:
         return Generated(index, None, simd, no_traps, p.stderr.decode(errors="replace")[:500])
     v = subprocess.run(
-        [tool, "validate", "--features", "wasm2", str(out)], capture_output=True, timeout=60
+        [tool, "validate", "--features", FEATURES, str(out)], capture_output=True, timeout=60
     )
     if v.returncode != 0:
         return Generated(index, None, simd, no_traps, v.stderr.decode(errors="replace")[:500])
@@ -130,9 +135,9 @@ def generate(
 
 
 def validate(path: Path) -> bool:
-    """Whether ``path`` is a valid WebAssembly 2.0 module."""
+    """Whether ``path`` is a valid module of ``FEATURES`` (WebAssembly 2.0, multi-memory)."""
     v = subprocess.run(
-        [wasm_tools(), "validate", "--features", "wasm2", str(path)], capture_output=True
+        [wasm_tools(), "validate", "--features", FEATURES, str(path)], capture_output=True
     )
     return v.returncode == 0
 

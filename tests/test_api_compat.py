@@ -276,6 +276,12 @@ FEATURE_USES = [
         "(module (type (func (result i32))) (func (result i32) (block (type 0) i32.const 1)))",
         "blocks, loops, and ifs may only produce a resulttype when multi-value is not enabled",
     ),
+    ("wasm_threads", "(module (memory 1 1 shared))", "threads must be enabled for shared memories"),
+    (
+        "wasm_threads",
+        "(module (memory 1 1) (func (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))))",
+        "threads support is not enabled",
+    ),
 ]
 
 
@@ -300,7 +306,7 @@ def test_cwasm_config_refuses_what_it_cannot_do_when_the_engine_is_made() -> Non
     config = api.Config()
     with pytest.raises(AttributeError):
         config.wasm_simdd = False  # type: ignore[attr-defined]
-    for name in ["wasm_threads", "debug_info"]:
+    for name in ["wasm_memory64", "debug_info"]:
         config = api.Config()
         setattr(config, name, True)
         with pytest.raises(api.WasmtimeError, match=f"not supported by cwasm yet .*{name}"):
@@ -422,7 +428,7 @@ def test_star_import_and_wat2wasm(w: ModuleType) -> None:
 def test_cwasm_star_import_brings_wasmtime_py_names() -> None:
     namespace: dict[str, Any] = {}
     exec("from cwasm import *", namespace)  # noqa: S102
-    assert set(wasmtime.__all__) - namespace.keys() == {"SharedMemory"}  # WebAssembly 3.0
+    assert set(wasmtime.__all__) <= namespace.keys()
     assert set(cwasm.__all__) == set(api.__all__)
 
 

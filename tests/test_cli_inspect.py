@@ -220,3 +220,26 @@ def test_wasm_summary_matches_the_source(
         assert f"'{export_name}' -> " in text
     for func_name in src.func_names.values():
         assert f" {func_name}: type[" in text
+
+
+def test_every_memory_and_its_data_are_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cwasm import Engine, Module
+    from tests.runtime.test_multi_memory import WAT
+    from tests.runtime.wat import wat
+
+    path = tmp_path / "multi.cwasm"
+    path.write_bytes(Module(Engine(), wat(WAT)).serialize())
+    status, out, err = _run(capsys, "inspect", str(path))
+    assert status == 0 and err == ""
+    for piece in (
+        "import 'env' 'mem' -> memory[0]",
+        "export 'm2' -> memory[2]",
+        "memory[0] min 1 max 4 pages",
+        "memory[1] min 1 max 2 pages",
+        "memory[2] min 2 max None pages",
+        "memory[1] at i32.const 32",
+        "memory[2] at i32.const 65536",
+    ):
+        assert piece in out, piece

@@ -155,6 +155,14 @@ class Builtin(enum.IntEnum):
     #: fuel ran out (``STORE_FUEL_CONSUMED`` >= 0): 0 after refuelling from the store's
     #: reserve, non-zero when none is left (the calling code traps with ``OutOfFuel``)
     OUT_OF_GAS = 10, "i32 (vmctx, done)"
+    #: ``memory.atomic.notify`` on a shared memory (``addr`` checked): the number of
+    #: waiters woken
+    MEMORY_ATOMIC_NOTIFY = 11, "u32 (vmctx, u32 memory, u64 addr, u32 count, done)"
+    #: ``memory.atomic.wait32`` on a shared memory (``addr`` checked; ``timeout`` in ns,
+    #: negative: none): 0 woken, 1 not equal to ``expected``, 2 timed out
+    MEMORY_ATOMIC_WAIT32 = 12, "u32 (vmctx, u32 memory, u64 addr, u32 expected, i64 timeout, done)"
+    #: ``memory.atomic.wait64``: as ``MEMORY_ATOMIC_WAIT32`` with an i64 ``expected``
+    MEMORY_ATOMIC_WAIT64 = 13, "u32 (vmctx, u32 memory, u64 addr, u64 expected, i64 timeout, done)"
 
     @property
     def sig(self) -> Signature:

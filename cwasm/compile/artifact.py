@@ -36,7 +36,7 @@ def compile_to_artifact(
     wall-clock ``total``; ``part_cache`` reuses the parts compiled before."""
     clock = time.perf_counter
     t0 = clock()
-    translation = decode_module(wasm)
+    translation = decode_module(wasm, multi_memory="multi_memory" in engine.wasm_features)
     check_features(translation, engine.wasm_features)
     t1 = clock()
     code = compile_module(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from cwasm.errors import CwasmError
-from cwasm.wasm.types import FuncType, ValType
+from cwasm.wasm.types import FuncType, ValType, ValueType, is_ref_code
 
 #: the calling convention of wasm functions and of everything that is called like one
 #: (host trampolines): LLVM's ``tailcc`` guarantees that a call marked ``tail`` in tail
@@ -133,14 +133,17 @@ def signature(ft: FuncType) -> tuple[list[str], str]:
     return params, return_type(ft.results)
 
 
-def ir_type(t: ValType | int) -> str:
-    try:
-        return IR_TYPE[t]
-    except KeyError:
-        raise CwasmError(f"value type {t!r} is not supported by the compiler") from None
+def ir_type(t: ValueType | int) -> str:
+    """The LLVM type of a wasm value type (every reference type is a pointer)."""
+    ir = IR_TYPE.get(t)
+    if ir is not None:
+        return ir
+    if is_ref_code(t):
+        return "ptr"
+    raise CwasmError(f"value type {t!r} is not supported by the compiler")
 
 
-def return_type(results: tuple[ValType, ...] | list[int]) -> str:
+def return_type(results: tuple[ValueType, ...] | list[int]) -> str:
     if not results:
         return "void"
     if len(results) == 1:

@@ -184,7 +184,11 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
             for seg in module.elements
             if seg.mode is SegmentMode.ACTIVE
         ],
-        "table_initial_values": [],
+        "table_initial_values": [
+            {"table": module.num_imported_tables + i, "elements": [const_expr_text(e) or ""]}
+            for i, e in enumerate(module.table_inits)
+            if e is not None
+        ],
         "passive_elements": {
             str(i): segment_items(seg)
             for i, seg in enumerate(module.elements)

@@ -25,12 +25,15 @@ ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
-#: constant expressions and tail calls (3.0). An
+#: constant expressions, typed function references, multi-memory, threads and tail
+#: calls (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
     "extended_const",
+    "function_references",
+    "multi_memory",
     "multi_value",
     "mutable_global",
     "reference_types",
@@ -39,6 +42,7 @@ DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "sign_extension",
     "simd",
     "tail_call",
+    "threads",
 )
 
 _WASMTIME_VERSION = re.compile(r"^\d+\.\d+\.\d+")

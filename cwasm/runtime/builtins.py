@@ -1,8 +1,8 @@
 """The implementations of the runtime routines compiled code calls through the vmctx
 builtin slots; their signatures are ``cwasm.abi.builtins.Builtin``'s.
 
-memory.grow, the table operations and the bulk-memory segment operations run here
-in Python (they are rare or already linear in their length); memmove and memset are
+memory.grow, the table operations, the bulk-memory segment operations and atomic
+wait/notify (``parking``) run here in Python (they are rare or already linear in their length); memmove and memset are
 libc's. Every callback finds its instance by vmctx address (in the process-wide
 ``registry.INSTANCES``: the callbacks are shared by all instances), never lets an
 exception escape (an unexpected one is recorded in the store and re-raised at the
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cwasm.abi.builtins import NUM_BUILTIN_SLOTS, Builtin
+from cwasm.runtime import parking
 from cwasm.runtime.native import MEMMOVE_ADDRESS, MEMSET_ADDRESS
 from cwasm.runtime.registry import INSTANCES
 
@@ -80,6 +81,18 @@ def _out_of_gas(inst: Any) -> int:
     return 0 if inst.store.refuel() else 1
 
 
+def _memory_atomic_notify(inst: Any, memory: int, addr: int, count: int) -> int:
+    return parking.notify(inst.memories[memory].base + addr, count)
+
+
+def _memory_atomic_wait32(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
+    return parking.wait(inst.memories[memory].base + addr, expected, 4, timeout)
+
+
+def _memory_atomic_wait64(inst: Any, memory: int, addr: int, expected: int, timeout: int) -> int:
+    return parking.wait(inst.memories[memory].base + addr, expected, 8, timeout)
+
+
 #: every routine implemented in Python: (the result reported on failure, the function
 #: of the instance and the parameters between vmctx and done)
 PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
@@ -92,6 +105,9 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.MEMORY_INIT: (1, _memory_init),
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
+    Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),
+    Builtin.MEMORY_ATOMIC_WAIT32: (0, _memory_atomic_wait32),
+    Builtin.MEMORY_ATOMIC_WAIT64: (0, _memory_atomic_wait64),
 }
 
 #: every routine libc implements: its address

@@ -18,9 +18,9 @@ from cwasm.errors import CwasmError, error_chain
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and tail
-#: calls) a Config can turn off: setting -> feature name (as the engine metadata of
-#: artifacts records it)
+#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
+#: function references, multi-memory, threads and tail calls) a Config can turn off:
+#: setting -> feature name (as the engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
@@ -28,13 +28,14 @@ WASM_FEATURE_SETTINGS = {
     "wasm_multi_value": "multi_value",
     "wasm_relaxed_simd": "relaxed_simd",
     "wasm_extended_const": "extended_const",
+    "wasm_function_references": "function_references",
+    "wasm_multi_memory": "multi_memory",
+    "wasm_threads": "threads",
     "wasm_tail_call": "tail_call",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",
-    "wasm_threads": "the WebAssembly threads proposal",
-    "wasm_multi_memory": "the WebAssembly multi-memory proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
 }
 #: settings that add checks to the generated code (recorded in the artifact)
@@ -192,8 +193,9 @@ class Config(Closable):
     )
     wasm_threads = _setting(
         "wasm_threads",
-        """Configures whether the wasm [threads proposal] is enabled. (Not supported by
-        cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [threads proposal] is enabled (the default, as in
+        Wasmtime 28): shared memories (``SharedMemory``), atomic accesses and
+        ``memory.atomic.wait32/64`` / ``memory.atomic.notify``.""",
     )
     wasm_tail_call = _setting(
         "wasm_tail_call",
@@ -219,8 +221,9 @@ class Config(Closable):
     )
     wasm_multi_memory = _setting(
         "wasm_multi_memory",
-        """Configures whether the wasm [multi memory proposal] is enabled. (Not supported
-        by cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [multi memory proposal] is enabled (the default,
+        as in Wasmtime 28): several memories per module, imported or defined, and memory
+        indices in every memory instruction and data segment.""",
     )
     wasm_memory64 = _setting(
         "wasm_memory64",
@@ -238,6 +241,14 @@ class Config(Closable):
         """Configures whether the wasm [extended constant expressions proposal] is
         enabled (the default): ``i32``/``i64`` ``add``, ``sub`` and ``mul`` and
         ``global.get`` of a global defined earlier in constant expressions. (Wasmtime's
+        setting; wasmtime-py 28 has no property for it.)""",
+    )
+    wasm_function_references = _setting(
+        "wasm_function_references",
+        """Configures whether the wasm [typed function references proposal] is enabled
+        (the default): reference types ``(ref null? ht)`` with concrete function types,
+        ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``,
+        non-nullable locals and tables with initializer expressions. (Wasmtime's
         setting; wasmtime-py 28 has no property for it.)""",
     )
     wasm_relaxed_simd_deterministic = _setting(

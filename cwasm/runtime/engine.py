@@ -12,6 +12,7 @@ import ctypes
 import functools
 import platform
 import threading
+from collections.abc import Sequence
 
 from cwasm.abi import guard_layout
 from cwasm.closable import Closable
@@ -20,7 +21,7 @@ from cwasm.obj.engine import DEFAULT_WASM_FEATURES, EngineMetadata
 from cwasm.obj.integrity import check_key
 from cwasm.runtime.config import Config
 from cwasm.runtime.native import x86_cpuid1_ecx
-from cwasm.wasm.types import FuncType
+from cwasm.wasm.types import FuncType, close_func_type
 
 
 def host_target() -> str:
@@ -200,6 +201,14 @@ class Engine(Closable):
                     self._types.append(ft)
                     self._type_ids[ft] = tid
         return tid
+
+    def type_ids_for(self, types: Sequence[FuncType]) -> list[int]:
+        """The engine-wide ids of a module's types, in order: equivalent types (typed
+        references included, see ``close_func_type``) of any two modules get one id."""
+        ids: list[int] = []
+        for i, ft in enumerate(types):
+            ids.append(self.type_id(close_func_type(ft, i, ids)))
+        return ids
 
     def func_type(self, type_id: int) -> FuncType:
         """The signature with engine-wide id ``type_id``."""

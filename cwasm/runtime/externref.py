@@ -113,13 +113,13 @@ class ExternRefTable:
     def add_table(self, table: Table) -> None:
         """Count ``table``'s elements as roots if it holds externrefs (it must live as long
         as the store)."""
-        if table.wasm_type.element == ValType.EXTERNREF:
+        if table.wasm_type.element.top == ValType.EXTERNREF:
             self._tables.append(table)
 
     def add_global(self, glob: Global) -> None:
         """Count ``glob`` as a root if it holds an externref (it must live as long as the
         store)."""
-        if glob.wasm_type.content == ValType.EXTERNREF:
+        if glob.wasm_type.content.top == ValType.EXTERNREF:
             self._globals.append(glob)
 
     # --- collection ---

@@ -71,7 +71,9 @@ _signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
 
 def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
     """API in/out, raw in/out, and what a host function receives and returns."""
-    p, r = ty.params, ty.results
+    # typed references travel as the funcref or externref they are
+    p = tuple(t.top for t in ty.params)
+    r = tuple(t.top for t in ty.results)
     return (
         codec(p, raw=False, decode=False),
         codec(r, raw=False, decode=True),

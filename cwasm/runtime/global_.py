@@ -74,7 +74,7 @@ class Global:
     def value(self, store: Store | None = None) -> Any:
         """Gets the current value of this global, as a native python value."""
         t = self.wasm_type.content
-        vals = struct.unpack_from(_API[t], self._view, 0)
+        vals = struct.unpack_from(_API[t.top], self._view, 0)
         if t == wt.ValType.V128:
             return vals[0] | (vals[1] << 64)
         if t.is_ref:
@@ -91,14 +91,14 @@ class Global:
     def read_raw(self) -> int:
         """The raw bits (integers and float bit patterns; references as their bits)."""
         t = self.wasm_type.content
-        vals = struct.unpack_from(_RAW[t], self._view, 0)
+        vals = struct.unpack_from(_RAW[t.top], self._view, 0)
         return vals[0] | (vals[1] << 64) if t == wt.ValType.V128 else vals[0]
 
     def set_value(self, store: Store | None, val: Any) -> None:
         """Sets the value of this (mutable) global to a new value."""
         if not self.wasm_type.mutable:
             raise CwasmError("immutable global cannot be set")
-        if self.wasm_type.content != wt.ValType.EXTERNREF:
+        if self.wasm_type.content.top != wt.ValType.EXTERNREF:
             self._write(val)
             return
         old = self.read_raw()
@@ -108,7 +108,7 @@ class Global:
     def _write(self, val: Any) -> None:
         t = self.wasm_type.content
         if isinstance(val, Val):
-            if val.kind != t:
+            if val.kind != t and val.kind != t.top:
                 raise TypeError("wrong type of `Val` provided")
             val = val.value
         if t.is_ref:
@@ -119,12 +119,12 @@ class Global:
         elif t in (wt.ValType.F32, wt.ValType.F64):
             if isinstance(val, bool) or not isinstance(val, (int, float)):
                 raise TypeError(f"expected a float for a global of type {t.text}")
-            struct.pack_into(_API[t], self._view, 0, float(val))
+            struct.pack_into(_API[t.top], self._view, 0, float(val))
         else:
             bits = 32 if t == wt.ValType.I32 else 64
             if isinstance(val, bool) or not isinstance(val, int):
                 raise TypeError(f"expected an int for a global of type {t.text}")
-            struct.pack_into(_RAW[t], self._view, 0, val & ((1 << bits) - 1))
+            struct.pack_into(_RAW[t.top], self._view, 0, val & ((1 << bits) - 1))
 
     def write_raw(self, bits: int) -> None:
         """Store raw bits (integers and float bit patterns; references as their bits)."""
@@ -132,8 +132,15 @@ class Global:
         if t == wt.ValType.V128:
             struct.pack_into("<QQ", self._view, 0, bits & ((1 << 64) - 1), bits >> 64)
         else:
-            struct.pack_into(_RAW[t], self._view, 0, bits)
+            struct.pack_into(_RAW[t.top], self._view, 0, bits)
 
     def matches(self, want: wt.GlobalType) -> bool:
-        """Whether this global can be imported as one of type ``want``."""
-        return self.wasm_type == want
+        """Whether this global can be imported as one of type ``want`` (types closed over
+        the engine's type ids): the same mutability, and the same content type, or for an
+        immutable global a subtype (typed references)."""
+        have = self.wasm_type
+        if have.mutable != want.mutable:
+            return False
+        if want.mutable:
+            return have.content == want.content
+        return wt.val_subtype(have.content, want.content)

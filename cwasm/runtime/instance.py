@@ -24,6 +24,7 @@ from cwasm.runtime.func import Func
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.table import Table
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.wasm.constexpr import evaluate_const_expr
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from cwasm.runtime.module import ArtifactModule, CompiledModule
     from cwasm.runtime.store import Store
 
-Extern = Func | Table | Memory | Global
+Extern = Func | Table | Memory | SharedMemory | Global
 _M32 = 0xFFFFFFFF
 
 
@@ -96,8 +97,8 @@ class Instance:
         ``Memory`` or ``Global``. Raises an error if instantiation fails (e.g. linking or
         trap) and otherwise initializes the new instance."""
         for ext in imports:
-            if not isinstance(ext, (Func, Table, Memory, Global)):
-                raise TypeError("expected a Func, Global, Memory or Table")
+            if not isinstance(ext, (Func, Table, Memory, SharedMemory, Global)):
+                raise TypeError("expected a Func, Global, Memory, SharedMemory or Table")
         cm = module.compiled
         store._check_open()
         module._check_open()
@@ -126,7 +127,7 @@ class Instance:
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
         self.tables: list[Table] = []
-        self.memories: list[Memory] = []
+        self.memories: list[Memory | SharedMemory] = []
         self.globals: list[Global] = []
         self._link(imports)
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
@@ -164,24 +165,24 @@ class Instance:
                 raise LinkError(f"import {where} belongs to another store")
             if imp.kind == ExternKind.FUNC:
                 want = m.types[m.functions[nf]]
-                if not isinstance(ext, Func) or ext.wasm_type != want:
+                if not isinstance(ext, Func) or ext.type_id != cm.type_ids[m.functions[nf]]:
                     raise LinkError(f"incompatible import type for {where}: expected func {want}")
                 self._link_func(nf, ext)
                 nf += 1
             elif imp.kind == ExternKind.TABLE:
-                if not isinstance(ext, Table) or not ext.matches(m.tables[nt]):
+                if not isinstance(ext, Table) or not ext.matches(cm.table_types[nt]):
                     raise LinkError(f"incompatible import type for {where}: expected a table")
                 words[o.imported_table(nt) // 8] = ext.def_addr
                 self.tables.append(ext)
                 nt += 1
             elif imp.kind == ExternKind.MEMORY:
-                if not isinstance(ext, Memory) or not ext.matches(m.memories[nm]):
+                if not isinstance(ext, (Memory, SharedMemory)) or not ext.matches(m.memories[nm]):
                     raise LinkError(f"incompatible import type for {where}: expected a memory")
                 words[o.imported_memory(nm) // 8] = ext.def_addr
                 self.memories.append(ext)
                 nm += 1
             else:
-                if not isinstance(ext, Global) or not ext.matches(m.globals[ng]):
+                if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
                     raise LinkError(f"incompatible import type for {where}: expected a global")
                 words[o.imported_global(ng) // 8] = ext.addr
                 self.globals.append(ext)
@@ -210,11 +211,15 @@ class Instance:
         o = cm.offsets
         store = self.store
         words = self._words
-        for k, tt in enumerate(m.tables[m.num_imported_tables :]):
+        for k, tt in enumerate(cm.table_types[m.num_imported_tables :]):
             self.tables.append(Table._from_raw(store, tt, self.vmctx + o.defined_table(k)))
         for k, mt in enumerate(m.memories[m.num_imported_memories :]):
-            self.memories.append(Memory._from_raw(store, mt, self.vmctx + o.defined_memory(k)))
-        for k, gt in enumerate(m.globals[m.num_imported_globals :]):
+            def_addr = self.vmctx + o.defined_memory(k)
+            if mt.shared:  # other stores may import it: it keeps this vmctx alive
+                self.memories.append(SharedMemory._from_raw(store.engine, mt, def_addr, self))
+            else:
+                self.memories.append(Memory._from_raw(store, mt, def_addr))
+        for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):
             self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
         n_defined = len(cm.func_addrs)
@@ -236,6 +241,12 @@ class Instance:
         m = cm.m
         for k, init in enumerate(m.global_inits):
             self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
+            if table_init is not None:
+                table = self.tables[m.num_imported_tables + k]
+                bits = self.eval_const(table_init)
+                for j in range(table.size()):
+                    table.set_raw(j, bits)
         for i, seg in enumerate(m.elements):
             if seg.mode != SegmentMode.ACTIVE:
                 if seg.mode == SegmentMode.DECLARATIVE:

@@ -20,11 +20,12 @@ from cwasm.runtime.global_ import Global
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
 from cwasm.runtime.types import FuncType
 
-Extern = Func | Table | Memory | Global
+Extern = Func | Table | Memory | SharedMemory | Global
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +77,8 @@ class Linker(Closable):
         self._items[key] = item
 
     def _check_store(self, store: Store, item: Extern, what: str) -> None:
+        if isinstance(item, SharedMemory):  # in no store: any store may import it
+            return
         if item.store is not store:
             raise LinkError(f"{what} belongs to another store")
 
@@ -84,7 +87,7 @@ class Linker(Closable):
 
         Raises an error if ``item`` comes from the wrong store or if shadowing is
         disallowed and the module/name pair has already been defined."""
-        if not isinstance(item, (Func, Table, Memory, Global)):
+        if not isinstance(item, (Func, Table, Memory, SharedMemory, Global)):
             raise TypeError(f"cannot define a {type(item).__name__} in a linker")
         self._check_store(store, item, f"`{module}::{name}`")
         self._insert(module, name, item)

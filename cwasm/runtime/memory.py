@@ -34,6 +34,7 @@ class Memory:
     def __init__(self, store: Store, ty: MemoryType) -> None:
         """Creates a new memory in ``store`` with the given ``ty``."""
         store._check_open()
+        ty.check_32_bit()
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         store.keep(self)
@@ -179,9 +180,10 @@ class Memory:
         return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: at least the wanted minimum, at most the wanted maximum."""
+        """Import subtyping: shared as wanted, at least the wanted minimum, at most the
+        wanted maximum."""
         have_max = self.wasm_type.limits.max
-        if self.size() < want.limits.min:
+        if self.wasm_type.shared != want.shared or self.size() < want.limits.min:
             return False
         if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
             return False

@@ -35,8 +35,9 @@ from cwasm.runtime.types import (
     MemoryType,
     TableType,
 )
+from cwasm.wasm import types as wt
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.types import ExternKind
+from cwasm.wasm.types import ExternKind, close_value_type
 from cwasm.wasm.types import FuncType as WasmFuncType
 
 
@@ -52,7 +53,11 @@ class CompiledModule:
         self.offsets = VMOffsets.for_module(self.m)
         arch = engine.target.split("-")[0]
         self.call_size = 4 if arch == "aarch64" else 5
-        self.type_ids = [engine.type_id(t) for t in self.m.types]
+        self.type_ids = engine.type_ids_for(self.m.types)
+        # table and global types with typed references closed over the engine's type
+        # ids, so that they compare across modules (``close_value_type``)
+        self.table_types = [_close_table(t, self.type_ids) for t in self.m.tables]
+        self.global_types = [_close_global(g, self.type_ids) for g in self.m.globals]
         # checked before any code is mapped
         self._check_wasm_to_array_trampolines()
         # every x86-64 Linux artifact has the signal builtins (guard pages and SIGINT); one
@@ -201,7 +206,8 @@ class ArtifactModule(Closable):
             raise TypeError("expected wasm bytes")
         features = engine.wasm_features
         engine._check_open()
-        check_features(decode_module(bytes(wasm)), features)
+        module = decode_module(bytes(wasm), multi_memory="multi_memory" in features)
+        check_features(module, features)
 
     def serialize(self) -> bytes:
         """Serializes this module to a binary representation (its artifact), which
@@ -243,3 +249,13 @@ class ArtifactModule(Closable):
         return [
             ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.compiled.m.exports
         ]
+
+
+def _close_table(t: wt.TableType, type_ids: list[int]) -> wt.TableType:
+    element = close_value_type(t.element, type_ids)
+    return t if element is t.element else wt.TableType(element, t.limits)
+
+
+def _close_global(g: wt.GlobalType, type_ids: list[int]) -> wt.GlobalType:
+    content = close_value_type(g.content, type_ids)
+    return g if content is g.content else wt.GlobalType(content, g.mutable)

@@ -23,7 +23,7 @@ from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.types import Val
-from cwasm.wasm.types import ValType
+from cwasm.wasm.types import ValType, ValueType
 
 
 class References:
@@ -41,15 +41,20 @@ class References:
 
     # --- by value type (tables, globals) ---
 
-    def to_bits(self, kind: ValType, value: Any) -> int:
-        """The word for ``value`` as a reference of type ``kind``."""
-        if kind == ValType.FUNCREF:
+    def to_bits(self, kind: ValueType, value: Any) -> int:
+        """The word for ``value`` as a reference of type ``kind`` (a typed reference as
+        the funcref or externref it is one of; null only for a nullable type)."""
+        if not kind.nullable and (
+            value is None or (isinstance(value, Val) and value.value is None)
+        ):
+            raise TypeError(f"null is not a value of type {kind.text}")
+        if kind.top == ValType.FUNCREF:
             return self.funcref_to_bits(value)
         return self.externs.to_bits(value)
 
-    def from_bits(self, kind: ValType, bits: int) -> Any:
+    def from_bits(self, kind: ValueType, bits: int) -> Any:
         """The reference value of type ``kind`` that ``bits`` stands for."""
-        if kind == ValType.FUNCREF:
+        if kind.top == ValType.FUNCREF:
             return self.funcref_from_bits(bits)
         return self.externs.from_bits(bits)
 

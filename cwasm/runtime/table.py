@@ -100,7 +100,7 @@ class Table:
         refs = self.store.refs
         old = self._elems[idx]
         self._elems[idx] = refs.to_bits(self.wasm_type.element, val)
-        if self.wasm_type.element == wt.ValType.EXTERNREF:
+        if self.wasm_type.element.top == wt.ValType.EXTERNREF:
             refs.externs.release_unreferenced(old)
 
     def grow(self, store: Store | None, amt: int, init: Any) -> int:
@@ -153,8 +153,8 @@ class Table:
         self._elems[idx] = bits
 
     def matches(self, want: wt.TableType) -> bool:
-        """Import subtyping: the same element type, at least the wanted minimum, at most
-        the wanted maximum."""
+        """Import subtyping: the same element type (closed over the engine's type ids), at
+        least the wanted minimum, at most the wanted maximum."""
         if self.wasm_type.element != want.element:
             return False
         have_max = self.wasm_type.limits.max

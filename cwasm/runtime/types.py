@@ -20,12 +20,14 @@ from cwasm.wasm.types import MAX_PAGES
 
 class ValType(Closable):
     """A value type: ``ValType.i32()``, ``.i64()``, ``.f32()``, ``.f64()``, ``.v128()``,
-    ``.funcref()``, ``.externref()``."""
+    ``.funcref()``, ``.externref()``; a module's typed reference types (``(ref $t)``,
+    which wasmtime-py 28 cannot name) show as such, their values are those of the
+    funcref or externref they are one of."""
 
     __slots__ = ("kind",)
 
-    def __init__(self, kind: wt.ValType) -> None:
-        self.kind = wt.ValType(kind)
+    def __init__(self, kind: wt.ValueType) -> None:
+        self.kind: wt.ValueType = kind if isinstance(kind, wt.RefType) else wt.ValType(kind)
 
     @classmethod
     def i32(cls) -> ValType:
@@ -72,13 +74,15 @@ class ValType(Closable):
         return self.kind.text
 
     def __repr__(self) -> str:
+        if isinstance(self.kind, wt.RefType):
+            return f"ValType({self.kind.text})"
         return f"ValType.{self.kind.text}()"
 
 
-def _valtype(t: ValType | wt.ValType) -> wt.ValType:
+def _valtype(t: ValType | wt.ValueType) -> wt.ValueType:
     if isinstance(t, ValType):
         return t.kind
-    if isinstance(t, wt.ValType):
+    if isinstance(t, (wt.ValType, wt.RefType)):
         return t
     raise TypeError("expected ValType")
 
@@ -172,25 +176,31 @@ class MemoryType(Closable):
 
     Its limits are checked as wasmtime-py and Wasmtime check them (``WasmtimeError``): in
     pages, at most 65536 for a 32-bit memory, a maximum not below the minimum, and a
-    maximum for a shared memory. 64-bit memories (memory64) are not supported.
+    maximum for a shared memory. A 64-bit type (memory64) can be described, but no
+    memory of it made (``Memory`` and ``SharedMemory`` refuse it).
     """
 
-    __slots__ = ("wasm",)
+    __slots__ = ("_is_64", "wasm")
 
     def __init__(self, limits: Limits, is_64: bool = False, shared: bool = False) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("expected Limits")
         _check_memory_limits(limits, is_64, shared)
-        if is_64:
-            raise CwasmError("64-bit memories are not supported")
+        self._is_64 = bool(is_64)
         self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared)
 
     @classmethod
     def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
         """The API object for the decoder's record."""
         self = cls.__new__(cls)
+        self._is_64 = False
         self.wasm = t
         return self
+
+    def check_32_bit(self) -> None:
+        """Raise ``WasmtimeError`` for a 64-bit type (memory64 is not supported)."""
+        if self._is_64:
+            raise CwasmError("64-bit memories are not supported")
 
     @property
     def limits(self) -> Limits:
@@ -199,9 +209,8 @@ class MemoryType(Closable):
 
     @property
     def is_64(self) -> bool:
-        """Returns whether or not this is a 64-bit memory (never: memory64 is not
-        supported)."""
-        return False  # 64-bit memories (memory64) are not supported
+        """Returns whether or not this is a 64-bit memory."""
+        return self._is_64
 
     @property
     def is_shared(self) -> bool:
@@ -365,7 +374,7 @@ class Val:
         Raise an exception if ``ty`` is not a reference type."""
         if not ty.kind.is_ref:
             raise CwasmError(f"Invalid reference type for `ref_null`: {ty}")
-        return cls(ty.kind, None)
+        return cls(ty.kind.top, None)
 
     @property
     def type(self) -> ValType:

@@ -18,7 +18,18 @@ from cwasm.errors import InvalidError
 from cwasm.wasm.instructions import NON_CONSTANT, read_instructions
 from cwasm.wasm.operators import CONST_OP_KINDS, OPERATORS
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.types import ConstExpr, ConstOp, ConstOpKind, GlobalType, ValType
+from cwasm.wasm.types import (
+    CONCRETE_HEAP,
+    ConstExpr,
+    ConstOp,
+    ConstOpKind,
+    GlobalType,
+    ValType,
+    ValueType,
+    ref_type,
+    val_subtype,
+    val_type,
+)
 
 
 @dataclass(slots=True)
@@ -75,17 +86,22 @@ _SUB = (ConstOpKind.I32_SUB, ConstOpKind.I64_SUB)
 
 def validate_const_expr(
     expr: RawConstExpr,
-    expected: ValType,
+    expected: ValueType,
     globals_: Sequence[GlobalType],
     num_funcs: int,
     extended: bool = True,
+    funcs: Sequence[int] = (),
+    canon: Sequence[int] = (),
 ) -> None:
     """Check a constant expression producing one ``expected`` value.
 
     ``globals_`` are the globals visible to it (the imported ones and, for a global's
     initializer, the globals defined before it; every global for a segment's
     expressions); ``num_funcs`` bounds ``ref.func``. Without ``extended`` the
-    arithmetic operators are not constant (Wasm 2.0).
+    arithmetic operators are not constant (Wasm 2.0). With ``funcs`` (the type index
+    of every function), ``ref.func`` has the type ``(ref $t)`` of typed function
+    references, else funcref; the value must match ``expected`` (``canon``: see
+    ``canonical_types``).
     """
     for kind, value, pos in expr.instrs:
         if kind == NON_CONSTANT or (not extended and kind in ARITHMETIC):
@@ -95,7 +111,7 @@ def validate_const_expr(
                 raise InvalidError(f"unknown global {value}", pos)
             if globals_[value].mutable:
                 raise InvalidError("constant expression required", pos)
-    stack: list[ValType] = []
+    stack: list[ValueType] = []
     for kind, value, pos in expr.instrs:
         if kind in ARITHMETIC:
             operand, _ = ARITHMETIC[kind]
@@ -114,12 +130,15 @@ def validate_const_expr(
         elif kind == ConstOpKind.REF_FUNC:
             if value >= num_funcs:
                 raise InvalidError(f"unknown function {value}", pos)
-            stack.append(ValType.FUNCREF)
+            if funcs:
+                stack.append(ref_type(False, CONCRETE_HEAP + funcs[value]))
+            else:
+                stack.append(ValType.FUNCREF)
         elif kind == ConstOpKind.REF_NULL:
-            stack.append(ValType(value))
+            stack.append(val_type(value))
         else:
             stack.append(_CONST_RESULT[kind])
-    if stack != [expected]:
+    if len(stack) != 1 or not val_subtype(stack[0], expected, canon):
         got = " ".join(t.text for t in stack)
         raise InvalidError(
             f"type mismatch: expression requires [{expected.text}] but stack has [{got}]",

@@ -39,6 +39,7 @@ from cwasm.wasm.types import (
     SegmentMode,
     TableType,
     ValType,
+    ValueType,
 )
 
 MAGIC = b"\x00asm"
@@ -77,6 +78,8 @@ _SECTION_RANK = {
 }
 
 MAX_LOCALS = 0xFFFF_FFFF
+#: the byte that starts a table definition with an initializer expression
+TABLE_WITH_INIT = 0x40
 
 
 @dataclass(slots=True)
@@ -96,6 +99,7 @@ class DecodeNotes:
     import_offsets: list[int] = field(default_factory=list)
     func_offsets: list[int] = field(default_factory=list)  # function section entries
     table_offsets: list[int] = field(default_factory=list)  # defined tables
+    table_inits: list[RawConstExpr | None] = field(default_factory=list)  # defined tables
     memory_offsets: list[int] = field(default_factory=list)  # defined memories
     global_inits: list[RawConstExpr] = field(default_factory=list)
     export_offsets: list[int] = field(default_factory=list)
@@ -106,10 +110,18 @@ class DecodeNotes:
 
 
 def decode_module(
-    wasm: bytes, *, validate: bool = True, extended_const: bool = True
+    wasm: bytes,
+    *,
+    validate: bool = True,
+    extended_const: bool = True,
+    multi_memory: bool = True,
+    threads: bool = True,
 ) -> ModuleTranslation:
     """Decode a binary module and, when ``validate``, validate it (with the extended
-    constant expressions unless ``extended_const`` is false: Wasm 2.0's wording then).
+    constant expressions unless ``extended_const`` is false, with several memories and
+    memory indices unless ``multi_memory`` is false: Wasm 2.0's wording then; with
+    shared memories' limits flags unless ``threads`` is false: Wasm 2.0 then finds
+    those flags malformed).
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -117,7 +129,7 @@ def decode_module(
     a body's instructions are not checked at all.
     """
     wasm = bytes(wasm)
-    decoder = _Decoder(wasm)
+    decoder = _Decoder(wasm, threads)
     try:
         module, notes = decoder.module()
     except MalformedError:
@@ -128,7 +140,7 @@ def decode_module(
         raise
     if validate:
         try:
-            validate_module(module, notes, extended_const)
+            validate_module(module, notes, extended_const, multi_memory)
         except WasmError:
             # the spec decodes everything before validating: a malformed body wins
             early = decoder.body_error(data_count_known=True)
@@ -148,14 +160,27 @@ def _name(r: BinaryReader) -> str:
         raise MalformedError("malformed UTF-8 encoding", start) from None
 
 
-def _limits(r: BinaryReader) -> Limits:
+def _limits(r: BinaryReader, max_flag: int = 1) -> tuple[Limits, int]:
+    """Limits and their flags byte (bit 0: a maximum follows, bit 1: shared), which may
+    be at most ``max_flag``."""
     flag = r.u8()
-    if flag & 0x7F > 1:
+    if flag & 0x7F > max_flag:
         raise MalformedError("integer too large", r.pos - 1)
     if flag & 0x80:
         raise MalformedError("integer representation too long", r.pos)
     minimum = r.u32()
-    return Limits(minimum, r.u32() if flag else None)
+    return Limits(minimum, r.u32() if flag & 1 else None), flag
+
+
+def _table_type(r: BinaryReader) -> TableType:
+    element = read_ref_type(r)
+    return TableType(element, _limits(r)[0])
+
+
+def _memory_type(r: BinaryReader, threads: bool) -> MemoryType:
+    """A memory type; with the threads proposal, flags 2 and 3 make it shared."""
+    limits, flag = _limits(r, 3 if threads else 1)
+    return MemoryType(limits, bool(flag & 2))
 
 
 def _global_type(r: BinaryReader) -> GlobalType:
@@ -169,8 +194,9 @@ def _global_type(r: BinaryReader) -> GlobalType:
 class _Decoder:
     """Reads one module; ``r`` spans the whole binary, as in the spec."""
 
-    def __init__(self, wasm: bytes) -> None:
+    def __init__(self, wasm: bytes, threads: bool = True) -> None:
         self.wasm = wasm
+        self.threads = threads
         self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
@@ -191,7 +217,7 @@ class _Decoder:
         self.num_imported_globals = 0
         self.num_defined_funcs = 0
         # (offset, code_start, end, locals) of each body, typed once counts are known
-        self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValType], ...]]] = []
+        self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValueType], ...]]] = []
 
     def module(self) -> tuple[ModuleTranslation, DecodeNotes]:
         r = self.r
@@ -249,6 +275,9 @@ class _Decoder:
             num_imported_tables=self.num_imported_tables,
             num_imported_memories=self.num_imported_memories,
             num_imported_globals=self.num_imported_globals,
+            table_inits=tuple(e.to_const_expr() if e else None for e in self.notes.table_inits)
+            if any(self.notes.table_inits)
+            else (),
         )
         return m, self.notes
 
@@ -318,11 +347,11 @@ class _Decoder:
                 self.functions.append(desc)
                 self.num_imported_funcs += 1
             elif kind == ExternKind.TABLE:
-                desc = TableType(read_ref_type(r), _limits(r))
+                desc = _table_type(r)
                 self.tables.append(desc)
                 self.num_imported_tables += 1
             elif kind == ExternKind.MEMORY:
-                desc = MemoryType(_limits(r))
+                desc = _memory_type(r, self.threads)
                 self.memories.append(desc)
                 self.num_imported_memories += 1
             elif kind == ExternKind.GLOBAL:
@@ -347,13 +376,23 @@ class _Decoder:
         r = self.r
         for _ in range(r.len32()):
             self.notes.table_offsets.append(r.pos)
-            self.tables.append(TableType(read_ref_type(r), _limits(r)))
+            init: RawConstExpr | None = None
+            if r.peek() == TABLE_WITH_INIT:  # 0x40 0x00 tabletype expr (Wasm 3.0)
+                r.pos += 1
+                if r.u8() != 0:
+                    raise MalformedError("malformed table", r.pos - 1)
+                self.tables.append(_table_type(r))
+                init = read_const_expr(r)
+                self.m.declared_refs.update(init.func_refs())
+            else:
+                self.tables.append(_table_type(r))
+            self.notes.table_inits.append(init)
 
     def _memory_section(self, start: int) -> None:
         r = self.r
         for _ in range(r.len32()):
             self.notes.memory_offsets.append(r.pos)
-            self.memories.append(MemoryType(_limits(r)))
+            self.memories.append(_memory_type(r, self.threads))
 
     def _global_section(self, start: int) -> None:
         r = self.r
@@ -404,7 +443,7 @@ class _Decoder:
                     table_index = r.u32()
                 offset_expr = read_const_expr(r)
                 m.declared_refs.update(offset_expr.func_refs())
-            element = ValType.FUNCREF
+            element: ValueType = ValType.FUNCREF
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)
@@ -459,7 +498,7 @@ class _Decoder:
             p = offset
             if p < len(wasm) and wasm[p] == 0 and end > p:
                 r.pos = p + 1
-                locals_: tuple[tuple[int, ValType], ...] = ()
+                locals_: tuple[tuple[int, ValueType], ...] = ()
             else:
                 decls = []
                 total = 0

@@ -1,5 +1,6 @@
-"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants and tail
-calls) a module uses, checked against those an engine enables.
+"""The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
+function references, multi-memory, threads and tail calls) a module uses, checked
+against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -15,31 +16,48 @@ from collections.abc import Collection, Iterable, Iterator
 from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.operators import (
+    ATOMIC_OPS,
     BLOCK_EMPTY,
     BY_NAME,
     FD_BASE,
+    FE_BASE,
+    FUNCREF,
     OPERATORS,
     READ_IMMEDIATES,
     RELAXED_SIMD_OPS,
+    V128,
     read_opcode,
 )
 from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import ConstExpr, ConstOpKind, SegmentMode, ValType
+from cwasm.wasm.types import (
+    CONCRETE_HEAP,
+    ConstExpr,
+    ConstOpKind,
+    RefType,
+    SegmentMode,
+    ValueType,
+    val_type,
+)
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
 CHECKED_FEATURES = (
     "bulk_memory",
     "extended_const",
+    "function_references",
+    "multi_memory",
     "multi_value",
     "reference_types",
     "relaxed_simd",
     "simd",
     "tail_call",
+    "threads",
 )
 
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
+_THREADS = "threads support is not enabled"
+_SHARED_MEMORY = "threads must be enabled for shared memories"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
 _TAIL_CALL = "tail calls support is not enabled"
@@ -76,6 +94,12 @@ _REFERENCE_TYPES_OPS = frozenset(
 )
 _TAIL_CALL_OPS = frozenset(BY_NAME[n] for n in ("return_call", "return_call_indirect"))
 _BLOCK_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if"))
+_FUNCTION_REFERENCES = "function references support is not enabled"
+_FUNCTION_REFERENCES_OPS = frozenset(
+    BY_NAME[n] for n in ("call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
+)
+_REF_NULL = BY_NAME["ref.null"]
+_SELECT_T = BY_NAME["select_t"]
 
 
 def check_features(m: ModuleTranslation, enabled: Collection[str]) -> None:
@@ -88,12 +112,23 @@ def check_features(m: ModuleTranslation, enabled: Collection[str]) -> None:
             _check_body(m, off, body.code_start, body.end, (t for _, t in body.locals))
 
 
-def _check_value_types(off: frozenset[str], types: Iterable[ValType], offset: int) -> None:
+def _check_value_types(off: frozenset[str], types: Iterable[ValueType], offset: int) -> None:
     for t in types:
-        if t == ValType.V128 and "simd" in off:
+        if t == V128 and "simd" in off:
             raise InvalidError(_SIMD, offset)
         if t.is_ref and "reference_types" in off:
             raise InvalidError(_REFERENCE_TYPES, offset)
+        if isinstance(t, RefType) and "function_references" in off:
+            _refuse_typed_reference(t, offset)
+
+
+def _refuse_typed_reference(t: RefType, offset: int) -> None:
+    """wasmparser's refusal of a reference type beyond funcref/externref."""
+    if t.heap >= CONCRETE_HEAP:
+        raise InvalidError("function references required for index reference types", offset)
+    if not t.nullable and t.top.heap == t.heap:
+        raise InvalidError("function references required for non-nullable types", offset)
+    raise InvalidError("heap types not supported without the gc feature", offset)
 
 
 def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
@@ -103,10 +138,17 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
         if len(ft.results) > 1 and "multi_value" in off:
             raise InvalidError(_MULTI_VALUE_TYPE, 0)
     _check_value_types(off, (g.content for g in rec.globals), 0)
+    # (funcref and externref tables and segments are reference_types' own checks below)
+    typed = [t.element for t in rec.tables] + [e.element for e in rec.elements]
+    _check_value_types(off, (t for t in typed if isinstance(t, RefType)), 0)
+    if "function_references" in off and rec.table_inits:
+        raise InvalidError(
+            "tables with expression initializers require the function-references proposal", 0
+        )
     if "reference_types" in off:
         if len(rec.tables) > 1:
             raise InvalidError("multiple tables", 0)
-        if any(t.element != ValType.FUNCREF for t in rec.tables):
+        if any(t.element != FUNCREF for t in rec.tables):
             raise InvalidError(_REFERENCE_TYPES, 0)
     if "bulk_memory" in off:
         if any(e.mode != SegmentMode.ACTIVE for e in rec.elements) or any(
@@ -117,6 +159,11 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
             raise InvalidError(_BULK_MEMORY, 0)
     if "extended_const" in off:
         _check_extended_const(m)
+    if "multi_memory" in off and len(rec.memories) > 1:
+        # a memory index other than 0 needs a second memory, so this finds every use
+        raise InvalidError("multiple memories", 0)
+    if "threads" in off and any(t.shared for t in rec.memories):
+        raise InvalidError(_SHARED_MEMORY, 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:
@@ -150,7 +197,7 @@ def _check_extended_const(m: ModuleTranslation) -> None:
 
 
 def _check_body(
-    m: ModuleTranslation, off: frozenset[str], start: int, end: int, locals_: Iterable[ValType]
+    m: ModuleTranslation, off: frozenset[str], start: int, end: int, locals_: Iterable[ValueType]
 ) -> None:
     _check_value_types(off, locals_, start)
     r = BinaryReader(m.wasm, start, end)
@@ -159,25 +206,35 @@ def _check_body(
     refs = "reference_types" in off
     multi = "multi_value" in off
     relaxed = "relaxed_simd" in off
+    typed = "function_references" in off
+    threads = "threads" in off
     tail = "tail_call" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
-        if op >= FD_BASE and simd:
+        if FD_BASE <= op < FE_BASE and simd:
             raise InvalidError(_SIMD, at)
+        if threads and op in ATOMIC_OPS:
+            raise InvalidError(_THREADS, at)
         if relaxed and op in RELAXED_SIMD_OPS:
             raise InvalidError(_RELAXED_SIMD, at)
         if op in _BULK_MEMORY_OPS and bulk:
             raise InvalidError(_BULK_MEMORY, at)
         if op in _REFERENCE_TYPES_OPS and refs:
             raise InvalidError(_REFERENCE_TYPES, at)
+        if typed and op in _FUNCTION_REFERENCES_OPS:
+            raise InvalidError(_FUNCTION_REFERENCES, at)
         if op in _TAIL_CALL_OPS and tail:
             raise InvalidError(_TAIL_CALL, at)
         info = OPERATORS[op]
         assert info is not None
         imm = READ_IMMEDIATES[info.imm](r)
+        if op == _REF_NULL:
+            _check_value_types(off, (val_type(imm),), at)
+        elif op == _SELECT_T:
+            _check_value_types(off, [val_type(t) for t in imm], at)
         if op in _BLOCK_OPS:
             if imm >= 0 and multi:  # a type index rather than at most one result type
                 raise InvalidError(_MULTI_VALUE_BLOCK, at)
             if imm < 0 and imm != BLOCK_EMPTY:
-                _check_value_types(off, (ValType(-imm),), at)
+                _check_value_types(off, (val_type(-imm),), at)

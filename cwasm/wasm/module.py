@@ -21,6 +21,7 @@ from cwasm.wasm.types import (
     Import,
     MemoryType,
     TableType,
+    canonical_types,
 )
 
 
@@ -48,6 +49,9 @@ class ModuleRecord:
     num_imported_tables: int = 0
     num_imported_memories: int = 0
     num_imported_globals: int = 0
+    # defined tables' initializer expressions (typed tables, Wasm 3.0), None for the
+    # null default; empty when no table has one
+    table_inits: tuple[ConstExpr | None, ...] = ()
 
     @property
     def num_defined_funcs(self) -> int:
@@ -64,6 +68,16 @@ class ModuleRecord:
     @property
     def num_defined_globals(self) -> int:
         return len(self.globals) - self.num_imported_globals
+
+    def table_init(self, defined_index: int) -> ConstExpr | None:
+        """The initializer expression of defined table ``defined_index``, or None when
+        its elements start null."""
+        inits = self.table_inits
+        return inits[defined_index] if defined_index < len(inits) else None
+
+    def type_canon(self) -> tuple[int, ...]:
+        """Per type index, the first index of an equivalent type (see ``canonical_types``)."""
+        return canonical_types(self.types)
 
     def func_type(self, func_index: int) -> FuncType:
         """The signature of function ``func_index`` (imports included)."""

@@ -2,8 +2,8 @@
 
 Checks run in the reference interpreter's order: imports, function types, global
 initializers, tables, memories, element and data segments, then every function body
-(through ``validate_function_body``), then the start function, exports and the
-single-memory rule.
+(through ``validate_function_body``), then the start function, exports and (without
+multi-memory) the single-memory rule.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from cwasm.wasm.types import (
     GlobalType,
     Limits,
     MemoryType,
+    RefType,
     SegmentMode,
     TableType,
     ValType,
+    ValueType,
+    val_subtype,
 )
 from cwasm.wasm.validator import validate_function_body
 
@@ -45,20 +48,39 @@ def _check_limits(limits: Limits, bound: int, message: str, offset: int) -> None
             raise InvalidError("size minimum must not be greater than maximum", offset)
 
 
-def _check_table_type(t: TableType, offset: int) -> None:
+def check_value_type(t: ValueType, num_types: int, offset: int) -> None:
+    """A reference type's type index must name a type of the module."""
+    if isinstance(t, RefType):
+        index = t.type_index
+        if index is not None and index >= num_types:
+            raise InvalidError(f"unknown type {index}", offset)
+
+
+def _check_table_type(t: TableType, offset: int, num_types: int = 0) -> None:
+    check_value_type(t.element, num_types, offset)
     _check_limits(t.limits, MAX_TABLE_SIZE, "table size must be at most 2^32-1", offset)
 
 
 def _check_memory_type(t: MemoryType, offset: int) -> None:
     _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
+    if t.shared and t.limits.max is None:
+        raise InvalidError("shared memory must have maximum", offset)
 
 
 def validate_module(
-    translation: ModuleTranslation, notes: DecodeNotes, extended_const: bool = True
+    translation: ModuleTranslation,
+    notes: DecodeNotes,
+    extended_const: bool = True,
+    multi_memory: bool = True,
 ) -> None:
-    """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``)."""
+    """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``).
+    Without ``multi_memory`` a module has at most one memory (Wasm 2.0)."""
     m = translation.module
     num_types = len(m.types)
+    for i, ft in enumerate(m.types):
+        for t in (*ft.params, *ft.results):
+            check_value_type(t, i + 1, 0)  # a type refers to itself or earlier ones
+    canon = m.type_canon()
 
     for imp, offset in zip(m.imports, notes.import_offsets, strict=True):
         if imp.kind == ExternKind.FUNC:
@@ -67,10 +89,13 @@ def validate_module(
                 raise InvalidError(f"unknown type {imp.desc}", offset)
         elif imp.kind == ExternKind.TABLE:
             assert isinstance(imp.desc, TableType)
-            _check_table_type(imp.desc, offset)
+            _check_table_type(imp.desc, offset, num_types)
         elif imp.kind == ExternKind.MEMORY:
             assert isinstance(imp.desc, MemoryType)
             _check_memory_type(imp.desc, offset)
+        else:
+            assert isinstance(imp.desc, GlobalType)
+            check_value_type(imp.desc.content, num_types, offset)
 
     first = m.num_imported_funcs
     for i, offset in enumerate(notes.func_offsets):
@@ -83,23 +108,35 @@ def validate_module(
     first_defined = m.num_imported_globals
     all_globals: tuple[GlobalType, ...] = m.globals if extended_const else m.globals[:first_defined]
     num_funcs = len(m.functions)
+    funcs = m.functions
     for k, init in enumerate(notes.global_inits):
         visible = all_globals[: first_defined + k]
-        validate_const_expr(
-            init, m.globals[first_defined + k].content, visible, num_funcs, extended_const
-        )
+        content = m.globals[first_defined + k].content
+        check_value_type(content, num_types, init.offset)
+        validate_const_expr(init, content, visible, num_funcs, extended_const, funcs, canon)
 
     defined_tables = m.tables[m.num_imported_tables :]
-    for ttype, offset in zip(defined_tables, notes.table_offsets, strict=True):
-        _check_table_type(ttype, offset)
+    for ttype, offset, table_init in zip(
+        defined_tables, notes.table_offsets, notes.table_inits, strict=True
+    ):
+        _check_table_type(ttype, offset, num_types)
+        if table_init is not None:
+            validate_const_expr(
+                table_init, ttype.element, all_globals, num_funcs, extended_const, funcs, canon
+            )
+        elif not ttype.element.nullable:
+            raise InvalidError("type mismatch", offset)
     defined_memories = m.memories[m.num_imported_memories :]
     for mtype, offset in zip(defined_memories, notes.memory_offsets, strict=True):
         _check_memory_type(mtype, offset)
 
     for seg, seg_notes in zip(m.elements, notes.elements, strict=True):
+        check_value_type(seg.element, num_types, seg_notes.offset)
         if seg_notes.items is not None:
             for item in seg_notes.items:
-                validate_const_expr(item, seg.element, all_globals, num_funcs, extended_const)
+                validate_const_expr(
+                    item, seg.element, all_globals, num_funcs, extended_const, funcs, canon
+                )
         else:
             assert seg.functions is not None and seg_notes.item_offsets is not None
             for index, offset in zip(seg.functions, seg_notes.item_offsets, strict=True):
@@ -109,7 +146,7 @@ def validate_module(
             if seg.table_index >= len(m.tables):
                 raise InvalidError(f"unknown table {seg.table_index}", seg_notes.offset)
             table_element = m.tables[seg.table_index].element
-            if seg.element != table_element:
+            if not val_subtype(seg.element, table_element, canon):
                 raise InvalidError(
                     f"type mismatch: element segment's type {seg.element.text}"
                     f" does not match table's element type {table_element.text}",
@@ -130,11 +167,14 @@ def validate_module(
             validate_const_expr(expr, ValType.I32, all_globals, num_funcs, extended_const)
 
     for defined_index, body in enumerate(translation.bodies):
-        num_locals = len(m.types[body.type_index].params)
+        num_locals = len(m.types[body.type_index].params) if body.type_index < num_types else 0
         num_locals += sum(count for count, _ in body.locals)
+        for _, t in body.locals:
+            if type(t) is RefType:
+                check_value_type(t, num_types, body.offset)
         if num_locals > MAX_FUNCTION_LOCALS:
             raise InvalidError("too many locals: locals exceed maximum", body.offset)
-        validate_function_body(translation, defined_index)
+        validate_function_body(translation, defined_index, multi_memory)
 
     if m.start is not None:
         if m.start >= num_funcs:
@@ -159,5 +199,5 @@ def validate_module(
             raise InvalidError("duplicate export name", offset)
         seen.add(export.name)
 
-    if len(m.memories) > 1:
+    if len(m.memories) > 1 and not multi_memory:
         raise InvalidError("multiple memories", len(translation.wasm))

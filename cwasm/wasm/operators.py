@@ -1,4 +1,5 @@
-"""The table of every WebAssembly 2.0 instruction: opcode, text name, immediates, stack effect.
+"""The table of every WebAssembly instruction (2.0's, relaxed SIMD and the threads proposal's
+atomics): opcode, text name, immediates, stack effect.
 
 Opcode ids
 ----------
@@ -7,7 +8,8 @@ finds it:
 
 * a single-byte opcode is its byte (``0x6A`` is ``i32.add``);
 * ``0xFC n`` (saturating truncation, bulk memory, table ops) is ``FC_BASE + n``;
-* ``0xFD n`` (fixed-width SIMD) is ``FD_BASE + n``.
+* ``0xFD n`` (fixed-width SIMD) is ``FD_BASE + n``;
+* ``0xFE n`` (threads: atomic memory accesses, wait/notify, fence) is ``FE_BASE + n``.
 
 ``opcode_id(prefix, sub)`` computes it, ``BY_NAME["i32.add"]`` finds it by text name.
 ``OPERATORS[id]`` is the instruction's ``OpInfo`` or ``None`` for an unused id.
@@ -22,7 +24,8 @@ OpInfo
              the context (control, variable, reference, table and parametric
              instructions); such instructions need a hand-written handler
 ``align``    for memory accesses, the natural alignment (log2 of the access size): the
-             largest alignment exponent a memarg may carry; ``-1`` otherwise
+             largest alignment exponent a memarg may carry (the only one, for an
+             atomic access); ``-1`` otherwise
 ``lanes``    for lane immediates, the number of lanes (the lane index must be smaller)
 
 Reading instructions
@@ -51,8 +54,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_LOCAL``         ``int``
 ``IMM_GLOBAL``        ``int``
 ``IMM_TABLE``         ``int`` table index
-``IMM_MEMARG``        ``tuple[int, int]``: (alignment exponent, offset)
-``IMM_MEMARG_LANE``   ``tuple[int, int, int]``: (alignment exponent, offset, lane)
+``IMM_MEMARG``        ``tuple[int, int, int]``: (alignment exponent, offset, memory index)
+``IMM_MEMARG_LANE``   ``tuple[int, int, int, int]``: (alignment exponent, offset, lane,
+                      memory index)
 ``IMM_LANE``          ``int`` lane index (a byte)
 ``IMM_SHUFFLE``       ``bytes``: 16 lane indices
 ``IMM_I32``           ``int`` (signed)
@@ -61,14 +65,19 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_F64``           ``int``: the raw IEEE bits (u64)
 ``IMM_V128``          ``bytes``: 16 bytes, little-endian
 ``IMM_SELECT_TYPES``  ``tuple[int, ...]``: value types of a typed ``select``
-``IMM_REFTYPE``       ``int``: FUNCREF or EXTERNREF byte
-``IMM_MEMORY``        ``int``: the memory index, always 0 (the reserved byte)
-``IMM_MEMORY_INIT``   ``int``: data segment index (the memory byte is checked to be 0)
-``IMM_MEMORY_COPY``   ``None`` (both reserved bytes are checked to be 0)
+``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
+                      written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
+``IMM_TYPE``          ``int`` type index (``call_ref``)
+``IMM_MEMORY``        ``int``: the memory index
+``IMM_MEMORY_INIT``   ``tuple[int, int]``: (data segment index, memory index)
+``IMM_MEMORY_COPY``   ``tuple[int, int]``: (destination memory, source memory)
 ``IMM_DATA``          ``int`` data segment index
 ``IMM_ELEM``          ``int`` element segment index
 ``IMM_TABLE_INIT``    ``tuple[int, int]``: (element segment index, table index)
 ``IMM_TABLE_COPY``    ``tuple[int, int]``: (destination table, source table)
+``IMM_ATOMIC_MEMARG`` ``tuple[int, int, int]``: (alignment exponent, offset, memory index) of an atomic
+                      access, whose alignment must be exactly the natural one
+``IMM_ATOMIC_FENCE``  ``None`` (the reserved byte is checked to be 0)
 ====================  =====================================================================
 
 Malformed encodings raise ``MalformedError`` with the reference interpreter's wording
@@ -91,11 +100,22 @@ from typing import Any, Final
 
 from cwasm.errors import MalformedError
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.types import ConstOpKind, ValType
+from cwasm.wasm.types import (
+    CONCRETE_HEAP,
+    REF_NULL_PREFIX,
+    REF_PREFIX,
+    ConstOpKind,
+    HeapType,
+    ValType,
+    ValueType,
+    ref_type,
+    val_type,
+)
 
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
-NUM_OPCODE_IDS: Final = 0x320  # 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
+FE_BASE: Final = 0x320  # after 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
+NUM_OPCODE_IDS: Final = FE_BASE + 0x4F  # 0xFE 0x00..0x4E
 
 # value types as plain ints (hot paths compare ints, not enum members)
 I32: Final = int(ValType.I32)
@@ -105,14 +125,21 @@ F64: Final = int(ValType.F64)
 V128: Final = int(ValType.V128)
 FUNCREF: Final = int(ValType.FUNCREF)
 EXTERNREF: Final = int(ValType.EXTERNREF)
-VALTYPE_BYTES: Final = frozenset((I32, I64, F32, F64, V128, FUNCREF, EXTERNREF))
-REFTYPE_BYTES: Final = frozenset((FUNCREF, EXTERNREF))
-# the ValType encoded by each byte, or None (for readers that return ValType members)
-VALTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
-    ValType(b) if b in VALTYPE_BYTES else None for b in range(256)
+#: the abstract heap types cwasm implements (Wasm 3.0 without GC and exceptions); the
+#: others are refused as malformed
+SUPPORTED_HEAPS: Final = frozenset(
+    (HeapType.FUNC, HeapType.EXTERN, HeapType.NOFUNC, HeapType.NOEXTERN)
 )
-REFTYPE_BY_BYTE: Final[tuple[ValType | None, ...]] = tuple(
-    ValType(b) if b in REFTYPE_BYTES else None for b in range(256)
+#: the one-byte reference types: the shorthands of the nullable supported ones
+REFTYPE_BYTES: Final = frozenset(int(h) for h in SUPPORTED_HEAPS)
+#: the one-byte value types (number, vector and shorthand reference types)
+VALTYPE_BYTES: Final = frozenset((I32, I64, F32, F64, V128)) | REFTYPE_BYTES
+# the value type encoded by each byte alone, or None
+VALTYPE_BY_BYTE: Final[tuple[ValueType | None, ...]] = tuple(
+    val_type(b) if b in VALTYPE_BYTES else None for b in range(256)
+)
+REFTYPE_BY_BYTE: Final[tuple[ValueType | None, ...]] = tuple(
+    val_type(b) if b in REFTYPE_BYTES else None for b in range(256)
 )
 BLOCK_EMPTY: Final = -0x40
 
@@ -144,7 +171,18 @@ IMM_DATA: Final = 23
 IMM_ELEM: Final = 24
 IMM_TABLE_INIT: Final = 25
 IMM_TABLE_COPY: Final = 26
-NUM_IMM_KINDS: Final = 27
+IMM_TYPE: Final = 27
+IMM_ATOMIC_MEMARG: Final = 28
+IMM_ATOMIC_FENCE: Final = 29
+NUM_IMM_KINDS: Final = 30
+
+#: the prefix byte of each prefixed opcode range: (prefix, first id, end id)
+_PREFIXES: Final = (
+    (0xFC, FC_BASE, FD_BASE),
+    (0xFD, FD_BASE, FE_BASE),
+    (0xFE, FE_BASE, NUM_OPCODE_IDS),
+)
+_PREFIX_BASE: Final = {p: first for p, first, _ in _PREFIXES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,17 +199,13 @@ class OpInfo:
 
     @property
     def prefix(self) -> int | None:
-        """The prefix byte (0xFC or 0xFD), or None for a single-byte opcode."""
-        if self.code < FC_BASE:
-            return None
-        return 0xFC if self.code < FD_BASE else 0xFD
+        """The prefix byte (0xFC, 0xFD or 0xFE), or None for a single-byte opcode."""
+        return _split(self.code)[0]
 
     @property
     def sub_opcode(self) -> int:
         """The opcode byte, or the sub-opcode after the prefix."""
-        if self.code < FC_BASE:
-            return self.code
-        return self.code - (FC_BASE if self.code < FD_BASE else FD_BASE)
+        return _split(self.code)[1]
 
     @property
     def encoding(self) -> bytes:
@@ -191,14 +225,20 @@ class OpInfo:
                 return bytes(out)
 
 
+def _split(code: int) -> tuple[int | None, int]:
+    """(prefix byte or None, opcode byte or sub-opcode) of an opcode id."""
+    for prefix, first, end in _PREFIXES:
+        if first <= code < end:
+            return prefix, code - first
+    return None, code
+
+
 def opcode_id(prefix: int | None, sub: int) -> int:
     """The opcode id of a single-byte opcode (prefix None) or of ``prefix sub``."""
     if prefix is None:
         return sub
-    if prefix == 0xFC:
-        return FC_BASE + sub
-    if prefix == 0xFD:
-        return FD_BASE + sub
+    if prefix in _PREFIX_BASE:
+        return _PREFIX_BASE[prefix] + sub
     raise ValueError(f"not an opcode prefix: {prefix:#x}")
 
 
@@ -249,6 +289,11 @@ _def(0x26, "table.set", IMM_TABLE)
 _def(0xD0, "ref.null", IMM_REFTYPE)
 _def(0xD1, "ref.is_null")
 _def(0xD2, "ref.func", IMM_FUNC)
+# typed function references (Wasm 3.0)
+_def(0x14, "call_ref", IMM_TYPE)
+_def(0xD4, "ref.as_non_null")
+_def(0xD5, "br_on_null", IMM_LABEL)
+_def(0xD6, "br_on_non_null", IMM_LABEL)
 _def(FC_BASE + 12, "table.init", IMM_TABLE_INIT)
 _def(FC_BASE + 13, "elem.drop", IMM_ELEM, ())
 _def(FC_BASE + 14, "table.copy", IMM_TABLE_COPY)
@@ -628,6 +673,40 @@ for _sub, _name, _sig in RELAXED_SIMD:
 RELAXED_SIMD_OPS: frozenset[int] = frozenset(_S + sub for sub, _, _ in RELAXED_SIMD)
 
 
+# --- threads (0xFE): atomic memory accesses, wait/notify, fence ---
+_A = FE_BASE
+_def(_A + 0x00, "memory.atomic.notify", IMM_ATOMIC_MEMARG, (I32, I32), (I32,), 2)
+_def(_A + 0x01, "memory.atomic.wait32", IMM_ATOMIC_MEMARG, (I32, I32, I64), (I32,), 2)
+_def(_A + 0x02, "memory.atomic.wait64", IMM_ATOMIC_MEMARG, (I32, I64, I64), (I32,), 3)
+_def(_A + 0x03, "atomic.fence", IMM_ATOMIC_FENCE, (), ())
+#: the access widths of each run of seven atomic loads, stores and RMW operators:
+#: (value type, access size log2, width suffix)
+_ATOMIC_WIDTHS: Final = (
+    (I32, 2, ""),
+    (I64, 3, ""),
+    (I32, 0, "8"),
+    (I32, 1, "16"),
+    (I64, 0, "8"),
+    (I64, 1, "16"),
+    (I64, 2, "32"),
+)
+_TYPE_NAMES: Final = {I32: "i32", I64: "i64"}
+for _k, (_ty, _align, _w) in enumerate(_ATOMIC_WIDTHS):
+    _t = _TYPE_NAMES[_ty]
+    _u = "_u" if _w else ""
+    _def(_A + 0x10 + _k, f"{_t}.atomic.load{_w}{_u}", IMM_ATOMIC_MEMARG, (I32,), (_ty,), _align)
+    _def(_A + 0x17 + _k, f"{_t}.atomic.store{_w}", IMM_ATOMIC_MEMARG, (I32, _ty), (), _align)
+    for _g, _op in enumerate(("add", "sub", "and", "or", "xor", "xchg")):
+        _name = f"{_t}.atomic.rmw{_w}.{_op}{_u}"
+        _def(_A + 0x1E + 7 * _g + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty), (_ty,), _align)
+    _name = f"{_t}.atomic.rmw{_w}.cmpxchg{_u}"
+    _def(_A + 0x48 + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty, _ty), (_ty,), _align)
+#: the opcode ids of the threads proposal's instructions
+ATOMIC_OPS: frozenset[int] = frozenset(
+    c for c in range(FE_BASE, NUM_OPCODE_IDS) if OPERATORS[c] is not None
+)
+
+
 # --- constant instructions ---
 
 # The instructions a constant expression may contain (Wasm 2.0's and the extended
@@ -677,21 +756,18 @@ def const_op_value(kind: int, imm: Any) -> int:
 def illegal_opcode(prefix: int | None, sub: int, offset: int) -> MalformedError:
     """The error for an opcode that no instruction has, worded as the spec's decoder does.
 
-    The reference interpreter names the prefix of a 0xFC opcode, but of a SIMD (0xFD)
-    opcode only the sub-opcode.
+    The reference interpreter names the prefix of a 0xFC or 0xFE opcode, but of a SIMD
+    (0xFD) opcode only the sub-opcode.
     """
-    if prefix == 0xFC:
-        return MalformedError(f"illegal opcode fc {sub:02x}", offset)
+    if prefix == 0xFC or prefix == 0xFE:
+        return MalformedError(f"illegal opcode {prefix:02x} {sub:02x}", offset)
     return MalformedError(f"illegal opcode {sub:02x}", offset)
 
 
 def illegal_opcode_id(code: int, offset: int) -> MalformedError:
     """``illegal_opcode`` for an opcode id (one that no instruction has)."""
-    if code < FC_BASE:
-        return illegal_opcode(None, code, offset)
-    if code < FD_BASE:
-        return illegal_opcode(0xFC, code - FC_BASE, offset)
-    return illegal_opcode(0xFD, code - FD_BASE, offset)
+    prefix, sub = _split(code)
+    return illegal_opcode(prefix, sub, offset)
 
 
 def read_opcode(r: BinaryReader) -> int:
@@ -701,11 +777,11 @@ def read_opcode(r: BinaryReader) -> int:
         raise MalformedError(r.eof_message, start)
     b = r.data[start]
     r.pos = start + 1  # r.u8() inlined: this runs once per instruction
-    if b == 0xFC or b == 0xFD:
+    if b >= 0xFC and b <= 0xFE:
         sub = r.u32()
-        code = (FC_BASE if b == 0xFC else FD_BASE) + sub
-        limit = FD_BASE if b == 0xFC else NUM_OPCODE_IDS
-        if code >= limit or OPERATORS[code] is None:
+        _, first, end = _PREFIXES[b - 0xFC]
+        code = first + sub
+        if code >= end or OPERATORS[code] is None:
             raise illegal_opcode(b, sub, start)
         return code
     if OPERATORS[b] is None:
@@ -725,22 +801,43 @@ def _not_a_type(r: BinaryReader, start: int) -> MalformedError:
     return MalformedError("malformed reference type", start)
 
 
-def read_value_type(r: BinaryReader) -> ValType:
-    """A value type."""
+def read_heap_type(r: BinaryReader) -> int:
+    """A heap type (an s33: a type index, or an abstract type as a negative number),
+    as its code: a ``HeapType`` or ``CONCRETE_HEAP + type index``."""
     start = r.pos
-    t = VALTYPE_BY_BYTE[r.u8()]
-    if t is None:
-        raise _not_a_type(r, start)
-    return t
+    v = r.s33()
+    if v >= 0:
+        if v > 0xFFFF_FFFF:
+            raise MalformedError("integer too large", start)
+        return CONCRETE_HEAP + v
+    code = v + 0x80
+    if code not in SUPPORTED_HEAPS:
+        raise MalformedError("malformed heap type", start)
+    return code
 
 
-def read_ref_type(r: BinaryReader) -> ValType:
-    """A reference type (funcref or externref)."""
+def read_value_type(r: BinaryReader) -> ValueType:
+    """A value type: one byte, or ``0x63 ht`` / ``0x64 ht`` (``(ref null? ht)``)."""
     start = r.pos
-    t = REFTYPE_BY_BYTE[r.u8()]
-    if t is None:
-        raise _not_a_type(r, start)
-    return t
+    b = r.u8()
+    t = VALTYPE_BY_BYTE[b]
+    if t is not None:
+        return t
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return ref_type(b == REF_NULL_PREFIX, read_heap_type(r))
+    raise _not_a_type(r, start)
+
+
+def read_ref_type(r: BinaryReader) -> ValueType:
+    """A reference type: a shorthand byte, or ``0x63 ht`` / ``0x64 ht``."""
+    start = r.pos
+    b = r.u8()
+    t = REFTYPE_BY_BYTE[b]
+    if t is not None:
+        return t
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return ref_type(b == REF_NULL_PREFIX, read_heap_type(r))
+    raise _not_a_type(r, start)
 
 
 def read_valtype(r: BinaryReader) -> int:
@@ -749,8 +846,8 @@ def read_valtype(r: BinaryReader) -> int:
 
 
 def read_reftype(r: BinaryReader) -> int:
-    """A reference type as its byte (a plain int)."""
-    return int(read_ref_type(r))
+    """``ref.null``'s heap type, as the code of its nullable reference type."""
+    return int(ref_type(True, read_heap_type(r)))
 
 
 def read_blocktype(r: BinaryReader) -> int:
@@ -762,6 +859,8 @@ def read_blocktype(r: BinaryReader) -> int:
     if b in VALTYPE_BYTES:
         r.pos += 1
         return -b
+    if b == REF_NULL_PREFIX or b == REF_PREFIX:
+        return -int(read_value_type(r))
     start = r.pos
     try:
         index = r.s33()
@@ -783,12 +882,24 @@ def read_zero_byte(r: BinaryReader) -> int:
     return 0
 
 
-def read_memarg(r: BinaryReader) -> tuple[int, int]:
-    """(alignment exponent, offset); an exponent above 32 is malformed."""
-    align = r.u32()
-    if align > 32:
+#: the memarg flags bit saying a memory index follows the flags (multi-memory)
+MEMARG_HAS_MEMORY: Final = 0x40
+
+
+def read_memarg(r: BinaryReader) -> tuple[int, int, int]:
+    """(alignment exponent, offset, memory index). Flags with bit 6 set carry a memory
+    index after them (else memory 0); an exponent above 32, or flags of 128 and more,
+    are malformed."""
+    flags = r.u32()
+    memory = 0
+    if flags >= MEMARG_HAS_MEMORY:
+        if flags >= 2 * MEMARG_HAS_MEMORY:
+            raise MalformedError("malformed memop flags", r.pos - 1)
+        memory = r.u32()
+        flags -= MEMARG_HAS_MEMORY
+    if flags > 32:
         raise MalformedError("malformed memop flags", r.pos - 1)
-    return align, r.u32()
+    return flags, r.u32(), memory
 
 
 def read_br_table(r: BinaryReader) -> tuple[tuple[int, ...], int]:
@@ -812,24 +923,22 @@ def _pair(r: BinaryReader) -> tuple[int, int]:
     return first, r.u32()
 
 
-def _memarg_lane(r: BinaryReader) -> tuple[int, int, int]:
-    align, offset = read_memarg(r)
-    return align, offset, r.u8()
+def _memarg_lane(r: BinaryReader) -> tuple[int, int, int, int]:
+    align, offset, memory = read_memarg(r)
+    return align, offset, r.u8(), memory
 
 
-def _memory_init(r: BinaryReader) -> int:
+def _memory_init(r: BinaryReader) -> tuple[int, int]:
     index = r.u32()
-    read_zero_byte(r)
-    return index
-
-
-def _memory_copy(r: BinaryReader) -> None:
-    read_zero_byte(r)
-    read_zero_byte(r)
+    return index, r.u32()
 
 
 def _v128(r: BinaryReader) -> bytes:
     return r.bytes(16)
+
+
+def _atomic_fence(r: BinaryReader) -> None:
+    read_zero_byte(r)
 
 
 _readers: dict[int, Any] = {
@@ -853,13 +962,16 @@ _readers: dict[int, Any] = {
     IMM_V128: _v128,
     IMM_SELECT_TYPES: read_select_types,
     IMM_REFTYPE: read_reftype,
-    IMM_MEMORY: read_zero_byte,
+    IMM_MEMORY: BinaryReader.u32,
     IMM_MEMORY_INIT: _memory_init,
-    IMM_MEMORY_COPY: _memory_copy,
+    IMM_MEMORY_COPY: _pair,
     IMM_DATA: BinaryReader.u32,
     IMM_ELEM: BinaryReader.u32,
     IMM_TABLE_INIT: _pair,
     IMM_TABLE_COPY: _pair,
+    IMM_TYPE: BinaryReader.u32,
+    IMM_ATOMIC_MEMARG: read_memarg,
+    IMM_ATOMIC_FENCE: _atomic_fence,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

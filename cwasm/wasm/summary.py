@@ -20,7 +20,7 @@ from cwasm.wasm.types import (
     Limits,
     MemoryType,
     TableType,
-    ValType,
+    val_type,
 )
 
 Json = dict[str, Any]
@@ -62,8 +62,8 @@ def const_expr_text(expr: ConstExpr | None) -> str | None:
 
 def _val_text(v: int) -> str:
     try:
-        return ValType(v).text
-    except ValueError:
+        return val_type(v).text
+    except (ValueError, KeyError):
         return str(v)
 
 
@@ -175,7 +175,16 @@ def summarize_module(t: ModuleTranslation) -> Json:
         "types": [func_type_text(ft) for ft in m.types],
         "imports": imports,
         "functions": functions,
-        "tables": [{"index": i, **_table(tt)} for i, tt in enumerate(m.tables)],
+        "tables": [
+            {
+                "index": i,
+                **_table(tt),
+                "init": const_expr_text(m.table_init(i - m.num_imported_tables))
+                if i >= m.num_imported_tables
+                else None,
+            }
+            for i, tt in enumerate(m.tables)
+        ],
         "memories": [{"index": i, **_memory(mt)} for i, mt in enumerate(m.memories)],
         "globals": globals_,
         "exports": [{"name": e.name, "kind": e.kind.name, "index": e.index} for e in m.exports],
@@ -215,7 +224,9 @@ def format_module_summary(d: Json) -> str:
         out.append(f"  func[{f['index']}]{name}: type[{f['type_index']}] {f['type']} {where}")
     out.append(f"tables ({len(d['tables'])}):")
     out.extend(
-        f"  table[{t['index']}] {t['element']} min {t['min']} max {t['max']}" for t in d["tables"]
+        f"  table[{t['index']}] {t['element']} min {t['min']} max {t['max']}"
+        + (f" = {t['init']}" if t.get("init") else "")
+        for t in d["tables"]
     )
     out.append(f"memories ({len(d['memories'])}):")
     out.extend(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
 class ValType(enum.IntEnum):
-    """A value type, numbered by its binary encoding."""
+    """A number or vector type, or one of the two reference types 2.0 has (funcref,
+    externref, the shorthands of ``(ref null func)`` and ``(ref null extern)``),
+    numbered by its binary encoding. Every other reference type is a ``RefType``."""
 
     I32 = 0x7F
     I64 = 0x7E
@@ -25,6 +28,28 @@ class ValType(enum.IntEnum):
     def text(self) -> str:
         return _VALTYPE_TEXT[self]
 
+    @property
+    def nullable(self) -> bool:
+        """Whether a reference type admits null (true of funcref and externref)."""
+        return self.is_ref
+
+    @property
+    def heap(self) -> int:
+        """The heap type of a reference type (its ``HeapType`` code)."""
+        assert self.is_ref
+        return int(self)
+
+    @property
+    def top(self) -> ValType:
+        """The type whose representation this type's values share: itself for numbers
+        and vectors, funcref or externref for the references (see ``RefType.top``)."""
+        return self
+
+    @property
+    def is_defaultable(self) -> bool:
+        """Whether a local of this type starts with a default value."""
+        return True
+
 
 _VALTYPE_TEXT = {
     ValType.I32: "i32",
@@ -35,6 +60,195 @@ _VALTYPE_TEXT = {
     ValType.FUNCREF: "funcref",
     ValType.EXTERNREF: "externref",
 }
+
+
+class HeapType(enum.IntEnum):
+    """The abstract heap types, numbered by their binary encoding (a negative s33, as
+    one byte). A concrete heap type, a type index ``i``, has the code
+    ``CONCRETE_HEAP + i``; ``heap_text`` names either."""
+
+    FUNC = 0x70
+    EXTERN = 0x6F
+    ANY = 0x6E
+    EQ = 0x6D
+    I31 = 0x6C
+    STRUCT = 0x6B
+    ARRAY = 0x6A
+    EXN = 0x69
+    NOEXN = 0x74
+    NOFUNC = 0x73
+    NOEXTERN = 0x72
+    NONE = 0x71
+
+
+#: the code of concrete heap type 0 (type index ``i`` is ``CONCRETE_HEAP + i``)
+CONCRETE_HEAP = 0x80
+#: reference types other than funcref/externref are coded ``REF_BASE + 2 * heap +
+#: nullable``: never a byte, so a value type is one int however it is written
+REF_BASE = 0x100
+#: binary prefixes of ``(ref null ht)`` and ``(ref ht)``
+REF_NULL_PREFIX = 0x63
+REF_PREFIX = 0x64
+
+_HEAP_TEXT = {
+    HeapType.FUNC: "func",
+    HeapType.EXTERN: "extern",
+    HeapType.ANY: "any",
+    HeapType.EQ: "eq",
+    HeapType.I31: "i31",
+    HeapType.STRUCT: "struct",
+    HeapType.ARRAY: "array",
+    HeapType.EXN: "exn",
+    HeapType.NOEXN: "noexn",
+    HeapType.NOFUNC: "nofunc",
+    HeapType.NOEXTERN: "noextern",
+    HeapType.NONE: "none",
+}
+#: the shorthand of each nullable abstract reference type
+_NULLABLE_SHORTHAND = {
+    HeapType.FUNC: "funcref",
+    HeapType.EXTERN: "externref",
+    HeapType.ANY: "anyref",
+    HeapType.EQ: "eqref",
+    HeapType.I31: "i31ref",
+    HeapType.STRUCT: "structref",
+    HeapType.ARRAY: "arrayref",
+    HeapType.EXN: "exnref",
+    HeapType.NOEXN: "nullexnref",
+    HeapType.NOFUNC: "nullfuncref",
+    HeapType.NOEXTERN: "nullexternref",
+    HeapType.NONE: "nullref",
+}
+#: the heap types of the func and extern hierarchies (without GC): their top
+_FUNC_HEAPS = frozenset((HeapType.FUNC, HeapType.NOFUNC))
+_EXTERN_HEAPS = frozenset((HeapType.EXTERN, HeapType.NOEXTERN))
+#: bottom heap type -> the heap types (abstract) it is below, besides concrete ones
+_BOTTOM_OF: dict[int, int] = {
+    HeapType.NOFUNC: HeapType.FUNC,
+    HeapType.NOEXTERN: HeapType.EXTERN,
+    HeapType.NOEXN: HeapType.EXN,
+}
+
+
+def heap_text(heap: int) -> str:
+    """A heap type as the text format writes it: ``func``, ``nofunc``, or a type index."""
+    if heap >= CONCRETE_HEAP:
+        return str(heap - CONCRETE_HEAP)
+    if heap == CONCRETE_HEAP - 1:  # SELF_HEAP: a closed type's reference to itself
+        return "rec.0"
+    return _HEAP_TEXT[HeapType(heap)]
+
+
+class RefType(int):
+    """A reference type other than funcref and externref: ``(ref null? ht)``.
+
+    It is an int, coded ``REF_BASE + 2 * heap + nullable`` (or its one-byte shorthand
+    for the nullable abstract types: 0x73 is ``nullfuncref``), so the validator's
+    operand stack and every table keyed by value types hold it as they hold ``i32``;
+    build one with ``ref_type``. It has the properties ``ValType`` has."""
+
+    __slots__ = ()
+
+    is_ref = True
+
+    @property
+    def nullable(self) -> bool:
+        return self < REF_BASE or bool(self & 1)
+
+    @property
+    def heap(self) -> int:
+        """The heap type: a ``HeapType`` code, or ``CONCRETE_HEAP + type index``."""
+        return int(self) if self < REF_BASE else (self - REF_BASE) >> 1
+
+    @property
+    def type_index(self) -> int | None:
+        """The type index of a concrete heap type, else None."""
+        h = self.heap
+        return h - CONCRETE_HEAP if h >= CONCRETE_HEAP else None
+
+    @property
+    def text(self) -> str:
+        h = self.heap
+        if self.nullable and h < CONCRETE_HEAP:
+            return _NULLABLE_SHORTHAND[HeapType(h)]
+        return f"(ref {'null ' if self.nullable else ''}{heap_text(h)})"
+
+    @property
+    def top(self) -> ValType:
+        """funcref for the func hierarchy (concrete function types, func, nofunc),
+        externref for extern and noextern: the representation of its values."""
+        h = self.heap
+        if h >= CONCRETE_HEAP - 1 or h in _FUNC_HEAPS:
+            return ValType.FUNCREF
+        if h in _EXTERN_HEAPS:
+            return ValType.EXTERNREF
+        raise ValueError(f"{self.text} is not supported yet")
+
+    @property
+    def is_defaultable(self) -> bool:
+        return self.nullable
+
+    def __repr__(self) -> str:
+        return f"RefType({self.text})"
+
+
+#: a value type: a ``ValType`` member or a ``RefType``
+ValueType = ValType | RefType
+
+_VALTYPE_BY_CODE = {int(t): t for t in ValType}
+
+
+def ref_type(nullable: bool, heap: int) -> ValueType:
+    """The reference type ``(ref null? heap)`` in its one representation."""
+    if nullable and heap < CONCRETE_HEAP:
+        t = _VALTYPE_BY_CODE.get(heap)
+        return t if t is not None else RefType(heap)
+    return RefType(REF_BASE + 2 * heap + nullable)
+
+
+def val_type(code: int) -> ValueType:
+    """The value type with int code ``code`` (a ``ValType`` or ``RefType``'s int)."""
+    t = _VALTYPE_BY_CODE.get(code)
+    if t is not None:
+        return t
+    if code >= REF_BASE or code in _NULLABLE_SHORTHAND:
+        return RefType(code)
+    raise ValueError(f"no value type has the code {code:#x}")
+
+
+def is_ref_code(code: int) -> bool:
+    """Whether the value type code ``code`` is a reference type."""
+    return code >= REF_BASE or 0x69 <= code <= 0x74
+
+
+def heap_subtype(a: int, b: int, canon: Sequence[int] = ()) -> bool:
+    """Whether heap type ``a`` matches ``b`` (without GC: a concrete function type is
+    below func, the bottoms nofunc/noextern/noexn below their hierarchy's types).
+    ``canon`` maps type indices to one representative of their equivalence class."""
+    if a == b:
+        return True
+    if a >= CONCRETE_HEAP:
+        if b >= CONCRETE_HEAP:
+            i, j = a - CONCRETE_HEAP, b - CONCRETE_HEAP
+            return i < len(canon) and j < len(canon) and canon[i] == canon[j]
+        return b == HeapType.FUNC
+    top = _BOTTOM_OF.get(a)
+    if top is None:
+        return False
+    return b == top or (top == HeapType.FUNC and b >= CONCRETE_HEAP)
+
+
+def val_subtype(a: int, b: int, canon: Sequence[int] = ()) -> bool:
+    """Whether value type (code) ``a`` matches ``b``: equal, or both references with
+    ``a`` no more nullable than ``b`` and its heap type below ``b``'s."""
+    if a == b:
+        return True
+    if not (is_ref_code(a) and is_ref_code(b)):
+        return False
+    ra, rb = val_type(a), val_type(b)
+    if ra.nullable and not rb.nullable:
+        return False
+    return heap_subtype(ra.heap, rb.heap, canon)
 
 
 class ExternKind(enum.IntEnum):
@@ -48,13 +262,67 @@ class ExternKind(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class FuncType:
-    params: tuple[ValType, ...]
-    results: tuple[ValType, ...]
+    params: tuple[ValueType, ...]
+    results: tuple[ValueType, ...]
 
     def __str__(self) -> str:
         p = " ".join(t.text for t in self.params)
         r = " ".join(t.text for t in self.results)
         return f"(func (param {p}) (result {r}))"
+
+
+def canonical_types(types: Sequence[FuncType]) -> tuple[int, ...]:
+    """Per type index, the first index of an equivalent type. Without rec groups every
+    type is its own group and refers only to earlier ones, so two types are equivalent
+    when they are equal once their references are replaced by their representatives."""
+    canon: list[int] = []
+    seen: dict[FuncType, int] = {}
+    for i, ft in enumerate(types):
+        key = FuncType(
+            tuple(_canon_ref(t, canon) for t in ft.params),
+            tuple(_canon_ref(t, canon) for t in ft.results),
+        )
+        canon.append(seen.setdefault(key, i))
+    return tuple(canon)
+
+
+def _canon_ref(t: ValueType, canon: list[int]) -> ValueType:
+    if isinstance(t, RefType):
+        index = t.type_index
+        if index is not None and index < len(canon):
+            return ref_type(t.nullable, CONCRETE_HEAP + canon[index])
+    return t
+
+
+#: the heap code a closed type (``close_func_type``) uses for a reference to itself
+SELF_HEAP = CONCRETE_HEAP - 1
+
+
+def close_value_type(t: ValueType, type_ids: Sequence[int]) -> ValueType:
+    """``t`` with its type index (if any) replaced by ``type_ids[index]``: a type that
+    means the same in every module, when ``type_ids`` are engine-wide type ids."""
+    if isinstance(t, RefType):
+        index = t.type_index
+        if index is not None:
+            return ref_type(t.nullable, CONCRETE_HEAP + type_ids[index])
+    return t
+
+
+def close_func_type(ft: FuncType, index: int, type_ids: Sequence[int]) -> FuncType:
+    """Type ``index`` of a module (``ft``) with its references to earlier types replaced
+    by their ids (``type_ids``, one per earlier type) and those to itself by
+    ``SELF_HEAP``: equal for equivalent types of any two modules."""
+
+    def close(t: ValueType) -> ValueType:
+        if isinstance(t, RefType) and t.type_index is not None:
+            if t.type_index == index:
+                return ref_type(t.nullable, SELF_HEAP)
+            return ref_type(t.nullable, CONCRETE_HEAP + type_ids[t.type_index])
+        return t
+
+    if not any(isinstance(t, RefType) for t in (*ft.params, *ft.results)):
+        return ft
+    return FuncType(tuple(map(close, ft.params)), tuple(map(close, ft.results)))
 
 
 #: the most pages a 32-bit linear memory can have (64 KiB each: 4 GiB)
@@ -69,7 +337,7 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class TableType:
-    element: ValType
+    element: ValueType
     limits: Limits
 
 
@@ -81,7 +349,7 @@ class MemoryType:
 
 @dataclass(frozen=True, slots=True)
 class GlobalType:
-    content: ValType
+    content: ValueType
     mutable: bool
 
 
@@ -94,7 +362,7 @@ class ConstOpKind(enum.IntEnum):
     F64_CONST = 3  # value: raw u64 bits
     V128_CONST = 4  # value: u128 (little-endian bytes as an int)
     GLOBAL_GET = 5  # value: global index
-    REF_NULL = 7  # value: the ValType of the null reference
+    REF_NULL = 7  # value: the code of the null reference's type (ValType/RefType)
     REF_FUNC = 8  # value: function index
     # extended constant expressions (Wasm 3.0); value: 0
     I32_ADD = 9
@@ -144,10 +412,10 @@ class FunctionBody:
     offset: int  # just after the body's size LEB (Wasmtime's ``start_srcloc``)
     code_start: int  # first instruction, after the local declarations
     end: int  # one past the final ``end`` opcode
-    locals: tuple[tuple[int, ValType], ...]  # (count, type) as declared
+    locals: tuple[tuple[int, ValueType], ...]  # (count, type) as declared
 
-    def local_types(self) -> list[ValType]:
-        out: list[ValType] = []
+    def local_types(self) -> list[ValueType]:
+        out: list[ValueType] = []
         for count, ty in self.locals:
             out.extend([ty] * count)
         return out
@@ -162,7 +430,7 @@ class SegmentMode(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class ElementSegment:
     mode: SegmentMode
-    element: ValType
+    element: ValueType
     table_index: int = 0
     offset: ConstExpr | None = None  # active segments only
     # exactly one of these is set: plain function indices, or expressions

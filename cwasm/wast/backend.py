@@ -17,6 +17,7 @@ _TRAP_CODES_BY_SPEC_TEXT = {
     "undefined element": api.TrapCode.TABLE_OUT_OF_BOUNDS,
     "out of bounds table access": api.TrapCode.TABLE_OUT_OF_BOUNDS,
     "uninitialized element": api.TrapCode.INDIRECT_CALL_TO_NULL,
+    "null function reference": api.TrapCode.NULL_REFERENCE,
 }
 
 
@@ -46,6 +47,9 @@ def _spectest(store: api.Store) -> dict[str, Any]:
         "global_f64": api.Global(store, api.GlobalType(f64, False), 666.6),
         "table": api.Table(store, api.TableType(api.ValType.funcref(), api.Limits(10, 20)), None),
         "memory": api.Memory(store, api.MemoryType(api.Limits(1, 2))),
+        "shared_memory": api.SharedMemory(
+            store.engine, api.MemoryType(api.Limits(1, 2), shared=True)
+        ),
     }
 
 
@@ -60,7 +64,12 @@ class Backend:
     def validate(self, wasm: bytes) -> None:
         """Decode and validate, with the proposals the engine enables (raises ``WasmError``)."""
         features = self.engine.wasm_features
-        module = decode_module(wasm, extended_const="extended_const" in features)
+        module = decode_module(
+            wasm,
+            extended_const="extended_const" in features,
+            multi_memory="multi_memory" in features,
+            threads="threads" in features,
+        )
         check_features(module, features)
 
     def instantiate(self, wasm: bytes) -> Any:

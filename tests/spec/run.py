@@ -36,13 +36,17 @@ WORKER_TIMEOUT = 600.0
 def run_config(name: str) -> Config:
     """The engine configuration a harness file runs with: the default one without the
     3.0 features the 2.0 suite expects to be rejected (``suite3.OFF_FOR_2_0``), with
-    the 3.0 features a 3.0 file needs switched on."""
+    the 3.0 features a 3.0 file needs switched on (and the few features it predates,
+    ``suite3.OFF_FOR_FILE``, off)."""
     config = Config()
     for feature in suite3.OFF_FOR_2_0:
         setattr(config, f"wasm_{feature}", False)
     if name.startswith(SUITE3_PREFIX):
-        for feature in suite3.FEATURES[name.removeprefix(SUITE3_PREFIX)]:
+        stem = name.removeprefix(SUITE3_PREFIX)
+        for feature in suite3.FEATURES[stem]:
             setattr(config, f"wasm_{feature}", True)
+        for feature in suite3.OFF_FOR_FILE.get(stem, ()):
+            setattr(config, f"wasm_{feature}", False)
     return config
 
 

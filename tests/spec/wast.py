@@ -45,11 +45,13 @@ def wast_path(name: str) -> Path:
 
 def convert(wast: Path, version: str | None = None) -> WastScript:
     """Convert one `.wast` into `build/spec/<stem>` (`build/spec/3/<stem>` for the 3.0
-    suite's), unless it already is."""
+    suite's, `build/spec/3/threads/<stem>` for its threads files), unless it already is."""
     version = version or script.wasm_tools_version()
     out_dir = BUILD_DIR / wast.stem
-    if wast.parent.resolve() == spec3_dir().resolve():
-        out_dir = BUILD_DIR / "3" / wast.stem
+    if wast.resolve().is_relative_to(spec3_dir().resolve()):
+        out_dir = (
+            BUILD_DIR / "3" / wast.resolve().relative_to(spec3_dir().resolve()).with_suffix("")
+        )
     stamp_file = out_dir / "stamp"
     stamp = hashlib.sha256(wast.read_bytes() + version.encode()).hexdigest()
     fresh = stamp_file.exists() and stamp_file.read_text() == stamp
@@ -61,6 +63,15 @@ def convert(wast: Path, version: str | None = None) -> WastScript:
     converted = script.convert(wast, out_dir)
     stamp_file.write_text(stamp)
     return converted
+
+
+def suite3_stems() -> set[str]:
+    """The stems of the 3.0 suite's files: ``<stem>`` at its top level, and
+    ``threads/<stem>`` for the threads proposal's files."""
+    root = spec3_dir()
+    return {p.relative_to(root).with_suffix("").as_posix() for p in root.glob("*.wast")} | {
+        p.relative_to(root).with_suffix("").as_posix() for p in root.glob("threads/*.wast")
+    }
 
 
 def all_wast_files() -> list[Path]:

@@ -544,19 +544,32 @@ def test_limits() -> None:
     assert decode_module(max_memory).module.memories == (MemoryType(Limits(0, 65536)),)
     table_max = module(section(4, vec([FUNCREF + b"\x01\x00" + leb(0xFFFF_FFFF)])))
     assert decode_module(table_max).module.tables[0].limits.max == 0xFFFF_FFFF
-    # the flag is a 1-bit LEB
-    e = malformed(module(section(5, vec([b"\x02\x00"]))))
+    # the flag: bit 0 a maximum, bit 1 shared (threads), which needs a maximum
+    shared = module(section(5, vec([b"\x03\x01\x02"])))
+    assert decode_module(shared).module.memories == (MemoryType(Limits(1, 2), shared=True),)
+    e = invalid(module(section(5, vec([b"\x02\x00"]))))
+    assert e.message == "shared memory must have maximum"
+    for flags in (b"\x02\x00", b"\x03\x01\x02"):  # without threads: Wasm 2.0's 1-bit LEB
+        with pytest.raises(MalformedError, match="integer too large"):
+            decode_module(module(section(5, vec([flags]))), threads=False)
+    e = malformed(module(section(5, vec([b"\x04\x00"]))))
+    assert e.message == "integer too large"
+    e = malformed(module(section(4, vec([FUNCREF + b"\x02\x00"]))))  # no shared tables
     assert e.message == "integer too large"
     e = malformed(module(section(5, vec([b"\x81\x00\x00"]))))
     assert e.message == "integer representation too long"
 
 
-def test_multiple_memories() -> None:
-    e = invalid(module(section(5, vec([b"\x00\x01", b"\x00\x01"]))))
-    assert e.message == "multiple memories"
+def test_multiple_memories_without_multi_memory() -> None:
+    two = module(section(5, vec([b"\x00\x01", b"\x00\x01"])))
+    with pytest.raises(InvalidError, match="multiple memories"):
+        decode_module(two, multi_memory=False)
+    assert len(decode_module(two).module.memories) == 2  # Wasm 3.0: allowed
     imported = section(2, vec([name("a") + name("b") + b"\x02\x00\x01"]))
-    e = invalid(module(imported, section(5, vec([b"\x00\x01"]))))
-    assert e.message == "multiple memories"
+    both = module(imported, section(5, vec([b"\x00\x01"])))
+    with pytest.raises(InvalidError, match="multiple memories"):
+        decode_module(both, multi_memory=False)
+    assert decode_module(both).module.num_imported_memories == 1
 
 
 # -- module-level validation ----------------------------------------------------------
@@ -886,8 +899,8 @@ def test_data_count_section_required() -> None:
         (b"\x02\x40\x05" + END, "END opcode expected"),  # else inside a block
         (b"\x06", "illegal opcode 06"),
         (b"\xfc\x12", "illegal opcode fc 12"),
-        (b"\x3f\x01", "zero byte expected"),
         (b"\x28\x21\x00", "malformed memop flags"),
+        (b"\x28\x80\x01\x00\x00", "malformed memop flags"),  # flags past the memory bit
     ],
 )
 def test_malformed_initializers(init: bytes, message: str) -> None:

@@ -46,24 +46,30 @@ def test_every_instruction_of_the_table_is_stepped_over(info: ops.OpInfo) -> Non
 def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
     checked = 0
     for code in range(ops.NUM_OPCODE_IDS):
-        if ops.OPERATORS[code] is not None or code in (0xFC, 0xFD):
+        if ops.OPERATORS[code] is not None or code in (0xFC, 0xFD, 0xFE):
             continue
         if code < ops.FC_BASE:
             data, message = bytes([code]), f"illegal opcode {code:02x}"
         elif code < ops.FD_BASE:
             sub = code - ops.FC_BASE
             data, message = b"\xfc" + _uleb(sub), f"illegal opcode fc {sub:02x}"
-        else:
+        elif code < ops.FE_BASE:
             sub = code - ops.FD_BASE
             data, message = b"\xfd" + _uleb(sub), f"illegal opcode {sub:02x}"
+        else:
+            sub = code - ops.FE_BASE
+            data, message = b"\xfe" + _uleb(sub), f"illegal opcode fe {sub:02x}"
         e = error_of(b"\x01" + data + END)  # after a nop
         assert (e.message, e.offset) == (message, 1)
         checked += 1
-    # 256 one-byte values, 256 + 288 sub-opcodes, minus 437 + 20 (relaxed SIMD) + 2
-    # (tail calls) instructions and 2 prefixes
-    assert checked == 3 * 256 + 0x20 - 437 - 20 - 2 - 2
+    # 256 one-byte values, 256 + 288 + 79 sub-opcodes, minus 437 + 20 (relaxed SIMD)
+    # + 67 (threads) instructions and 3 prefixes, minus the 4 typed function reference
+    # instructions (0x14, 0xD4..0xD6) and the 2 tail calls (0x12, 0x13)
+    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4 - 2
     e = error_of(b"\xfd\xa0\x02" + END)  # sub-opcode 0x120, beyond the table
     assert (e.message, e.offset) == ("illegal opcode 120", 0)
+    e = error_of(b"\xfe\x4f" + END)  # past the last atomic, i64.atomic.rmw32.cmpxchg_u
+    assert (e.message, e.offset) == ("illegal opcode fe 4f", 0)
 
 
 @pytest.mark.parametrize(
@@ -76,9 +82,9 @@ def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
         (b"\x02\x50" + END + END, "malformed reference type", 1),
         (b"\x0e\x09\x00" + END, "length out of bounds", 1),
         (b"\x1c\x01\x7a" + END, "malformed reference type", 2),
-        (b"\xd0\x7f" + END, "malformed reference type", 1),
+        (b"\xd0\x7f" + END, "malformed heap type", 1),  # Wasm 3.0's wording
         (b"\x28\x21\x00" + END, "malformed memop flags", 1),
-        (b"\xfc\x0a\x00\x01" + END, "zero byte expected", 3),
+        (b"\xfc\x0a\x00\x80\x80\x80\x80\x10" + END, "integer too large", 7),  # memory.copy
     ],
 )
 def test_malformed_sequences(code: bytes, message: str, offset: int) -> None:

@@ -46,6 +46,9 @@ SAMPLE_IMMEDIATES = {
     ops.IMM_ELEM: b"\x00",
     ops.IMM_TABLE_INIT: b"\x00\x00",
     ops.IMM_TABLE_COPY: b"\x00\x00",
+    ops.IMM_TYPE: b"\x00",
+    ops.IMM_ATOMIC_MEMARG: b"\x02\x00",
+    ops.IMM_ATOMIC_FENCE: b"\x00",
 }
 
 ALL = [info for info in ops.OPERATORS if info is not None]
@@ -130,14 +133,17 @@ def test_immediate_values() -> None:
     assert read(b"\x7e", "loop") == -ops.I64
     assert read(b"\x05", "if") == 5
     assert read(b"\x02\x03\x01\x00", "br_table") == ((3, 1), 0)
-    assert read(b"\x04\x80\x01", "i64.load") == (4, 128)
-    assert read(b"\x00\x10\x07", "v128.load16_lane") == (0, 16, 7)
+    assert read(b"\x04\x80\x01", "i64.load") == (4, 128, 0)
+    assert read(b"\x44\x02\x80\x01", "i64.load") == (4, 128, 2)  # memory 2
+    assert read(b"\x00\x10\x07", "v128.load16_lane") == (0, 16, 7, 0)
     assert read(b"\x00\x00\xc0\x7f", "f32.const") == 0x7FC00000
     assert read(b"\x02\x01", "call_indirect") == (2, 1)
     assert read(b"\x03\x01", "table.init") == (3, 1)
     assert read(b"\x01\x7b", "select_t") == (ops.V128,)
     assert read(b"\x6f", "ref.null") == ops.EXTERNREF
-    assert read(b"\x05\x00", "memory.init") == 5
+    assert read(b"\x05\x00", "memory.init") == (5, 0)
+    assert read(b"\x01", "memory.size") == 1
+    assert read(b"\x00\x02", "memory.copy") == (0, 2)
 
 
 def test_opcode_ids() -> None:
@@ -162,7 +168,7 @@ def test_stack_effects_and_memory_properties() -> None:
     )
     assert ops.OPERATORS[ops.BY_NAME["local.get"]].params is None  # type: ignore[union-attr]
     for info in ALL:
-        if info.imm in (ops.IMM_MEMARG, ops.IMM_MEMARG_LANE):
+        if info.imm in (ops.IMM_MEMARG, ops.IMM_MEMARG_LANE, ops.IMM_ATOMIC_MEMARG):
             assert 0 <= info.align <= 4, info.name
         if info.imm in (ops.IMM_LANE, ops.IMM_MEMARG_LANE):
             assert info.lanes in (2, 4, 8, 16), info.name
@@ -176,20 +182,21 @@ def test_stack_effects_and_memory_properties() -> None:
         (b"\xfd\x9a\x01", "illegal opcode 9a", 0),  # the spec names no 0xfd prefix
         (b"\xfd\xa0\x02", "illegal opcode 120", 0),  # past relaxed SIMD's 0x100..0x113
         (b"\xfd\x80\x80\x80\x80\x10", "integer too large", 5),
-        (b"\x3f\x01", "zero byte expected", 1),
-        (b"\xfc\x0a\x00\x01", "zero byte expected", 3),
+        (b"\x3f\x80\x80\x80\x80\x10", "integer too large", 5),  # memory.size's index
+        (b"\x28\x40\x80\x80\x80\x80\x70\x00", "integer too large", 6),  # a memarg's
         (b"\x28\x21\x00", "malformed memop flags", 1),
         (b"\xfd\x54\x80\x01\x00\x00", "malformed memop flags", 3),  # v128.load8_lane
         (b"\x1c\x01\x7a", "malformed reference type", 2),
         (b"\x1c\x01\x80", "integer representation too long", 3),
         (b"\x1c\x03\x7f", "length out of bounds", 1),
         (b"\x0e\x05\x00\x00", "length out of bounds", 1),
-        (b"\xd0\x7f", "malformed reference type", 1),
-        (b"\xd0\xf0\x00", "integer representation too long", 2),
+        (b"\xd0\x7f", "malformed heap type", 1),  # Wasm 3.0: a heap type, not a byte
         (b"\x02\x50", "malformed reference type", 1),  # a negative s33, no value type
         (b"\x02\xd0\x7f", "integer representation too long", 2),  # a negative 2-byte s33
         (b"\x02\x80\x80", "integer representation too long", 2),  # no s33, no type
         (b"\x41", "unexpected end", 1),
+        (b"\xfe\x04", "illegal opcode fe 04", 0),
+        (b"\xfe\x03\x01", "zero byte expected", 2),  # atomic.fence's reserved byte
     ],
 )
 def test_malformed_encodings(data: bytes, message: str, offset: int) -> None:

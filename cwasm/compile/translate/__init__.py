@@ -6,6 +6,7 @@ The package is laid out like Cranelift's wasm translator:
   and the ``translate()`` loop;
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
 - ``tailcalls``: ``return_call`` and ``return_call_indirect`` (frames replaced);
+- ``typed_refs``: ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``;
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;
 - ``interrupts``: the fuel and epoch checks (``Config.consume_fuel``,
@@ -22,15 +23,15 @@ The package is laid out like Cranelift's wasm translator:
 from __future__ import annotations
 
 from cwasm.compile.translate import dispatch
-from cwasm.compile.translate.control import ControlMixin
 from cwasm.compile.translate.driver import Handler, func_symbol, trap_symbol
 from cwasm.compile.translate.environ import GUARDED_PTR
 from cwasm.compile.translate.numeric import NumericMixin
+from cwasm.compile.translate.typed_refs import TypedRefsMixin
 
 __all__ = ["GUARDED_PTR", "FunctionTranslator", "Handler", "func_symbol", "trap_symbol"]
 
 
-class FunctionTranslator(ControlMixin, NumericMixin):
+class FunctionTranslator(TypedRefsMixin, NumericMixin):
     """Translates one defined function; ``translate()`` appends it to the IRModule."""
 
     handlers = dispatch.HANDLERS

@@ -22,7 +22,7 @@ from cwasm.compile.translate.driver import (
 )
 from cwasm.compile.translate.interrupts import InterruptsMixin
 from cwasm.obj.traps import Trap
-from cwasm.wasm.types import FuncType, ValType
+from cwasm.wasm.types import FuncType, ValueType
 
 
 class ControlMixin(InterruptsMixin):
@@ -205,11 +205,11 @@ class ControlMixin(InterruptsMixin):
 
     # --- calls ---
 
-    def call_args(self, ft_params: tuple[ValType, ...]) -> str:
+    def call_args(self, ft_params: tuple[ValueType, ...]) -> str:
         vals = self.pop_n(len(ft_params))
         return "".join(f", {t} {v}" for t, v in vals)
 
-    def push_results(self, call_text: str, results: tuple[ValType, ...]) -> None:
+    def push_results(self, call_text: str, results: tuple[ValueType, ...]) -> None:
         if not results:
             self.ins(call_text)
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cwasm.compile.translate import (
+    atomics,
     control,
     driver,
     environ,
@@ -20,6 +21,7 @@ from cwasm.compile.translate import (
     simd_memory,
     simd_relaxed,
     tailcalls,
+    typed_refs,
 )
 from cwasm.compile.translate.driver import Handler
 from cwasm.wasm.operators import BY_NAME, OPERATORS
@@ -35,6 +37,8 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd_convert": simd_convert.HANDLERS,
     "simd_relaxed": simd_relaxed.HANDLERS,
     "tailcalls": tailcalls.HANDLERS,
+    "typed_refs": typed_refs.HANDLERS,
+    "atomics": atomics.HANDLERS,
 }
 
 

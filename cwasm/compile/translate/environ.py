@@ -170,16 +170,24 @@ class EnvironMixin(TranslatorCore):
             )
         return self.vm_field(o.defined_memory(memory_index - self.module.num_imported_memories))
 
-    def mem_addr(self, addr: str, offset: int, size: int) -> str:
+    def mem_addr(
+        self, addr: str, offset: int, size: int, memory: int = 0, *, checked: bool = False
+    ) -> str:
         """Native pointer (for ``heap_load``/``heap_store``) for a ``size``-byte access at
-        ``addr + offset``: bounds-checked, or with guard pages left to fault."""
-        if offset + size > self.memory_max_bytes(0):
+        ``addr + offset`` of memory ``memory``: bounds-checked against that memory's
+        length, or with guard pages (every memory has its own) left to fault.
+
+        A shared memory is always checked (its accesses never fault: the fault handler
+        knows one store per memory, and several stores run on a shared one); with
+        ``checked`` the access is checked too and the pointer is a plain ``ptr``."""
+        if offset + size > self.memory_max_bytes(memory):
             self.before_trapping_access()
-        d = self.memory_def(0)
+        d = self.memory_def(memory)
         ea = self.val(f"zext i32 {addr} to i64")
         if offset:
             ea = self.val(f"add nuw i64 {ea}, {offset}")
-        if self.mod.guard_pages and offset + size <= GUARD_SIZE:
+        guarded = self.mod.guard_pages and not self.module.memories[memory].shared
+        if guarded and not checked and offset + size <= GUARD_SIZE:
             # the reservation covers every such address; past the length it faults, and
             # addrspace(258) (an ``ss:`` prefix, a no-op in 64-bit mode) marks the access
             # so the compiler can record it as a trap site
@@ -192,7 +200,7 @@ class EnvironMixin(TranslatorCore):
         self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         p = self.val(f"getelementptr i8, ptr {base}, i64 {ea}")
-        if self.mod.guard_pages:  # a checked access never faults, but keeps the one type
+        if self.mod.guard_pages and not checked:  # never faults, but keeps the one type
             pi = self.val(f"ptrtoint ptr {p} to i64")
             return self.val(f"inttoptr i64 {pi} to {GUARDED_PTR}")
         return p
@@ -224,31 +232,35 @@ class EnvironMixin(TranslatorCore):
         else:
             self.ins(f"store {ty} {v}, ptr {p}, align 1{HEAP}")
 
-    def load(self, memarg: tuple[int, int], mem_ty: str, size: int, ext: str, ty: str) -> None:
+    def load(self, memarg: tuple[int, int, int], mem_ty: str, size: int, ext: str, ty: str) -> None:
         addr = self.pop()
-        p = self.mem_addr(addr, memarg[1], size)
+        p = self.mem_addr(addr, memarg[1], size, memarg[2])
         v = self.heap_load(mem_ty, p)
         if ext:
             v = self.val(f"{ext} {mem_ty} {v} to {ty}")
         self.push(ty, v)
 
-    def store(self, memarg: tuple[int, int], mem_ty: str, size: int) -> None:
+    def store(self, memarg: tuple[int, int, int], mem_ty: str, size: int) -> None:
         ty, v = self.stack.pop()
         addr = self.pop()
         if mem_ty != ty:
             v = self.val(f"trunc {ty} {v} to {mem_ty}")
-        p = self.mem_addr(addr, memarg[1], size)
+        p = self.mem_addr(addr, memarg[1], size, memarg[2])
         self.heap_store(mem_ty, v, p)
 
-    def op_memory_size(self, _imm: Any) -> None:
-        d = self.memory_def(0)
-        length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
+    def memory_length(self, memory: int) -> tuple[str, str]:
+        """(definition pointer, current length in bytes as an i64) of a memory."""
+        d = self.memory_def(memory)
+        return d, self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
+
+    def op_memory_size(self, memory: int) -> None:
+        _, length = self.memory_length(memory)
         pages = self.val(f"lshr i64 {length}, 16")
         self.push("i32", self.val(f"trunc i64 {pages} to i32"))
 
-    def op_memory_grow(self, _imm: Any) -> None:
+    def op_memory_grow(self, memory: int) -> None:
         delta = self.pop()
-        old = self.call_python_builtin(Builtin.MEMORY_GROW, "0", delta)
+        old = self.call_python_builtin(Builtin.MEMORY_GROW, str(memory), delta)
         self.push("i32", self.val(f"trunc i64 {old} to i32"))
 
     def bulk_range(self, start: str, n: str, length: str, code: int) -> str:
@@ -260,12 +272,11 @@ class EnvironMixin(TranslatorCore):
         self.trap_if(self.val(f"icmp ugt i64 {end}, {length}"), code)
         return s
 
-    def op_memory_fill(self, _imm: Any) -> None:
+    def op_memory_fill(self, memory: int) -> None:
         n = self.pop()
         value = self.pop()
         dst = self.pop()
-        d = self.memory_def(0)
-        length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
+        d, length = self.memory_length(memory)
         s = self.bulk_range(dst, n, length, Trap.MemoryOutOfBounds)
         base = self.val(f"load ptr, ptr {d}{INVARIANT}")
         p = self.val(f"getelementptr i8, ptr {base}, i64 {s}")
@@ -273,27 +284,34 @@ class EnvironMixin(TranslatorCore):
         fn = self.builtin(Builtin.MEMSET)
         self.ins(Builtin.MEMSET.ir_call(fn, (p, value, nn)))
 
-    def op_memory_copy(self, _imm: Any) -> None:
+    def op_memory_copy(self, imm: tuple[int, int]) -> None:
+        dst_memory, src_memory = imm
         n = self.pop()
         src = self.pop()
         dst = self.pop()
-        d = self.memory_def(0)
-        length = self.val(f"load i64, ptr {self.field_of(d, DEF_LENGTH)}{VMCTX}")
-        s = self.bulk_range(src, n, length, Trap.MemoryOutOfBounds)
-        t = self.bulk_range(dst, n, length, Trap.MemoryOutOfBounds)
-        base = self.val(f"load ptr, ptr {d}{INVARIANT}")
-        ps = self.val(f"getelementptr i8, ptr {base}, i64 {s}")
-        pd = self.val(f"getelementptr i8, ptr {base}, i64 {t}")
+        sd, src_length = self.memory_length(src_memory)
+        dd, dst_length = (
+            (sd, src_length) if dst_memory == src_memory else self.memory_length(dst_memory)
+        )
+        s = self.bulk_range(src, n, src_length, Trap.MemoryOutOfBounds)
+        t = self.bulk_range(dst, n, dst_length, Trap.MemoryOutOfBounds)
+        src_base = self.val(f"load ptr, ptr {sd}{INVARIANT}")
+        dst_base = (
+            src_base if dst_memory == src_memory else self.val(f"load ptr, ptr {dd}{INVARIANT}")
+        )
+        ps = self.val(f"getelementptr i8, ptr {src_base}, i64 {s}")
+        pd = self.val(f"getelementptr i8, ptr {dst_base}, i64 {t}")
         nn = self.val(f"zext i32 {n} to i64")
         fn = self.builtin(Builtin.MEMMOVE)
         self.ins(Builtin.MEMMOVE.ir_call(fn, (pd, ps, nn)))
 
-    def op_memory_init(self, data_index: int) -> None:
+    def op_memory_init(self, imm: tuple[int, int]) -> None:
+        data_index, memory = imm
         n = self.pop()
         src = self.pop()
         dst = self.pop()
         self.call_builtin_checked(
-            Builtin.MEMORY_INIT, Trap.MemoryOutOfBounds, "0", str(data_index), dst, src, n
+            Builtin.MEMORY_INIT, Trap.MemoryOutOfBounds, str(memory), str(data_index), dst, src, n
         )
 
     def op_data_drop(self, data_index: int) -> None:

@@ -22,16 +22,16 @@ if TYPE_CHECKING:
 HANDLERS: dict[str, Handler] = {}
 
 
-def _load(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
+def _load(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
     addr = t.pop()
-    p = t.mem_addr(addr, memarg[1], 16)
+    p = t.mem_addr(addr, memarg[1], 16, memarg[2])
     t.push(V, t.heap_load(f"{V}", p))
 
 
-def _store(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
+def _store(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
     v = t.pop()
     addr = t.pop()
-    p = t.mem_addr(addr, memarg[1], 16)
+    p = t.mem_addr(addr, memarg[1], 16, memarg[2])
     t.heap_store(V, v, p)
 
 
@@ -39,9 +39,9 @@ def _load_extend(selem: str, delem: str, signed: bool) -> Handler:
     n = 64 // BITS[selem]
     dst = {"i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[delem]
 
-    def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
+    def h(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
         addr = t.pop()
-        p = t.mem_addr(addr, memarg[1], 8)
+        p = t.mem_addr(addr, memarg[1], 8, memarg[2])
         v = t.heap_load(f"{vty(selem, n)}", p)
         ext = "sext" if signed else "zext"
         push_as(t, t.val(f"{ext} {vty(selem, n)} {v} to {vty(delem, n)}"), dst)
@@ -53,9 +53,9 @@ def _load_splat(elem: str) -> Handler:
     n = 128 // BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
-    def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
+    def h(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
         addr = t.pop()
-        p = t.mem_addr(addr, memarg[1], BITS[elem] // 8)
+        p = t.mem_addr(addr, memarg[1], BITS[elem] // 8, memarg[2])
         x = t.heap_load(f"{elem}", p)
         push_as(t, splat_value(t, elem, n, x), shape)
 
@@ -66,9 +66,9 @@ def _load_zero(elem: str) -> Handler:
     n = 128 // BITS[elem]
     shape = "i32x4" if elem == "i32" else "i64x2"
 
-    def h(t: FunctionTranslator, memarg: tuple[int, int]) -> None:
+    def h(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
         addr = t.pop()
-        p = t.mem_addr(addr, memarg[1], BITS[elem] // 8)
+        p = t.mem_addr(addr, memarg[1], BITS[elem] // 8, memarg[2])
         x = t.heap_load(f"{elem}", p)
         push_as(t, t.val(f"insertelement {vty(elem, n)} zeroinitializer, {elem} {x}, i32 0"), shape)
 
@@ -79,11 +79,11 @@ def _load_lane(elem: str) -> Handler:
     n = 128 // BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
-    def h(t: FunctionTranslator, imm: tuple[int, int, int]) -> None:
-        _align, offset, lane = imm
+    def h(t: FunctionTranslator, imm: tuple[int, int, int, int]) -> None:
+        _align, offset, lane, memory = imm
         v = as_shape(t, t.pop(), shape)
         addr = t.pop()
-        p = t.mem_addr(addr, offset, BITS[elem] // 8)
+        p = t.mem_addr(addr, offset, BITS[elem] // 8, memory)
         x = t.heap_load(f"{elem}", p)
         push_as(t, t.val(f"insertelement {vty(elem, n)} {v}, {elem} {x}, i32 {lane}"), shape)
 
@@ -94,12 +94,12 @@ def _store_lane(elem: str) -> Handler:
     n = 128 // BITS[elem]
     shape = {"i8": "i8x16", "i16": "i16x8", "i32": "i32x4", "i64": "i64x2"}[elem]
 
-    def h(t: FunctionTranslator, imm: tuple[int, int, int]) -> None:
-        _align, offset, lane = imm
+    def h(t: FunctionTranslator, imm: tuple[int, int, int, int]) -> None:
+        _align, offset, lane, memory = imm
         v = as_shape(t, t.pop(), shape)
         addr = t.pop()
         x = t.val(f"extractelement {vty(elem, n)} {v}, i32 {lane}")
-        p = t.mem_addr(addr, offset, BITS[elem] // 8)
+        p = t.mem_addr(addr, offset, BITS[elem] // 8, memory)
         t.heap_store(elem, x, p)
 
     return h

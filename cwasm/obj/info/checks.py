@@ -20,13 +20,20 @@ from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
+    CONCRETE_HEAP,
     MAX_PAGES,
     ConstExpr,
     ConstOpKind,
     ExternKind,
     Limits,
+    RefType,
     SegmentMode,
     ValType,
+    ValueType,
+    is_ref_code,
+    ref_type,
+    val_subtype,
+    val_type,
 )
 
 
@@ -42,7 +49,6 @@ _CONST_RESULT = {
     ConstOpKind.F32_CONST: ValType.F32,
     ConstOpKind.F64_CONST: ValType.F64,
     ConstOpKind.V128_CONST: ValType.V128,
-    ConstOpKind.REF_FUNC: ValType.FUNCREF,
 }
 #: the bit width of each constant operator's value (v128 and floats are raw bits)
 _CONST_BITS = {
@@ -62,7 +68,7 @@ def _check_limits(lim: Limits, most: int, what: str) -> None:
 
 
 def _check_const_expr(
-    m: ModuleRecord, e: ConstExpr, want: ValType, what: str, visible: int | None = None
+    m: ModuleRecord, e: ConstExpr, want: ValueType, what: str, visible: int | None = None
 ) -> None:
     """A constant expression whose operators leave one value of type ``want``.
 
@@ -71,7 +77,8 @@ def _check_const_expr(
     """
     if visible is None:
         visible = len(m.globals)
-    stack: list[ValType] = []
+    stack: list[ValueType] = []
+    have: ValueType
     for op in e.ops:
         kind, value = op.kind, op.value
         if kind in ARITHMETIC:
@@ -85,25 +92,38 @@ def _check_const_expr(
                 raise _bad(f"{what} reads global {value}, which is not initialized before it")
             have = m.globals[value].content
         elif kind == ConstOpKind.REF_NULL:
-            if value not in (ValType.FUNCREF, ValType.EXTERNREF):
+            if not is_ref_code(value):
                 raise _bad(f"{what} is a null reference of type {value:#x}")
-            have = ValType(value)
+            try:
+                have = val_type(value)
+                have.text  # noqa: B018 - a heap type that names nothing raises here
+            except (ValueError, KeyError):
+                raise _bad(f"{what} is a null reference of type {value:#x}") from None
+            _check_value_type(m, have, what)
+        elif kind == ConstOpKind.REF_FUNC:
+            if not 0 <= value < len(m.functions):
+                raise _bad(f"{what} refers to missing function {value}")
+            have = ref_type(False, CONCRETE_HEAP + m.functions[value])
         else:
             have = _CONST_RESULT[kind]
-            if kind == ConstOpKind.REF_FUNC:
-                if not 0 <= value < len(m.functions):
-                    raise _bad(f"{what} refers to missing function {value}")
-            else:
-                # integers may be kept signed or unsigned; floats and v128 are raw bits
-                bits = _CONST_BITS[kind]
-                lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
-                if not lowest <= value < 1 << bits:
-                    raise _bad(f"{what}: {have.text} constant {value} is out of range")
+            # integers may be kept signed or unsigned; floats and v128 are raw bits
+            bits = _CONST_BITS[kind]
+            lowest = -(1 << (bits - 1)) if kind in _SIGNED_CONSTS else 0
+            if not lowest <= value < 1 << bits:
+                raise _bad(f"{what}: {have.text} constant {value} is out of range")
         stack.append(have)
     if len(stack) != 1:
         raise _bad(f"{what} leaves {len(stack)} values, not one")
-    if stack[0] != want:
+    if not val_subtype(stack[0], want, m.type_canon()):
         raise _bad(f"{what} produces {stack[0].text}, but {want.text} is needed")
+
+
+def _check_value_type(m: ModuleRecord, t: ValueType, what: str) -> None:
+    """A typed reference's type index must name one of the module's types."""
+    if isinstance(t, RefType):
+        index = t.type_index
+        if index is not None and index >= len(m.types):
+            raise _bad(f"{what} has type {t.text}, but there are {len(m.types)} types")
 
 
 def check_module(m: ModuleRecord) -> None:
@@ -119,9 +139,13 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.functions):
         if t >= ntypes:
             raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
+    for i, ft in enumerate(m.types):
+        for vt in (*ft.params, *ft.results):
+            _check_value_type(m, vt, f"type {i}")
     for i, tt in enumerate(m.tables):
         if not tt.element.is_ref:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
+        _check_value_type(m, tt.element, f"table {i}")
         _check_limits(tt.limits, MAX_TABLE_ELEMENTS, f"table {i}")
     for i, mt in enumerate(m.memories):
         _check_limits(mt.limits, MAX_PAGES, f"memory {i}")
@@ -172,6 +196,14 @@ def check_module(m: ModuleRecord) -> None:
         if ft.params or ft.results:
             raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
 
+    if len(m.table_inits) > ntables - m.num_imported_tables:
+        raise _bad(f"{len(m.table_inits)} table initializers for {ntables} tables")
+    for i, table_init in enumerate(m.table_inits):
+        t = m.num_imported_tables + i
+        if table_init is not None:
+            _check_const_expr(m, table_init, m.tables[t].element, f"initializer of table {t}")
+    for gt in m.globals:
+        _check_value_type(m, gt.content, "a global")
     for i, init_expr in enumerate(m.global_inits):
         g = m.num_imported_globals + i
         _check_const_expr(m, init_expr, m.globals[g].content, f"initializer of global {g}", g)
@@ -186,7 +218,7 @@ def check_module(m: ModuleRecord) -> None:
                 raise _bad(f"{what} targets missing table {seg.table_index}")
             if seg.offset is None:
                 raise _bad(f"active {what} has no offset")
-            if m.tables[seg.table_index].element != seg.element:
+            if not val_subtype(seg.element, m.tables[seg.table_index].element, m.type_canon()):
                 raise _bad(f"{what} holds {seg.element.text}, but its table does not")
         if seg.offset is not None:
             _check_const_expr(m, seg.offset, ValType.I32, f"offset of {what}")

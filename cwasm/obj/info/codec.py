@@ -46,14 +46,34 @@ from cwasm.wasm.types import (
     MemoryType,
     SegmentMode,
     TableType,
-    ValType,
+    ValueType,
+    val_type,
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 3
+INFO_FORMAT_VERSION = 4
 
-#: the value type of each byte that encodes one
-_VALTYPES: dict[int, ValType] = {int(t): t for t in ValType}
+#: the value type of each one-byte code (numbers, vectors, shorthand reference types)
+_VALTYPES: dict[int, ValueType] = {}
+for _code in range(0x80):
+    try:
+        _VALTYPES[_code] = val_type(_code)
+    except ValueError:
+        pass
+
+
+def _valtype_of(code: int) -> ValueType:
+    """The value type with int code ``code`` (see ``RefType``), or corrupt."""
+    t = _VALTYPES.get(code)
+    if t is not None:
+        return t
+    try:
+        t = val_type(code)
+        t.text  # noqa: B018 - a heap type that names nothing raises here
+    except (ValueError, KeyError):
+        raise CorruptArtifactError(f"invalid value type code {code:#x}") from None
+    return t
+
 
 T = TypeVar("T")
 
@@ -62,8 +82,9 @@ def _w_int(w: Writer, v: int) -> None:
     w.varint(v * 2 if v >= 0 else -2 * v - 1)
 
 
-def _w_valtype(w: Writer, t: ValType) -> None:
-    w.u8(int(t))
+def _w_valtype(w: Writer, t: ValueType) -> None:
+    # its int code as a varint: one byte but for typed references (``RefType``)
+    w.varint(int(t))
 
 
 def _w_limits(w: Writer, lim: Limits) -> None:
@@ -252,23 +273,21 @@ class _Decoder(Reader):
         z = self.varint(130)
         return (z >> 1) ^ -(z & 1)
 
-    def valtype(self) -> ValType:
-        b = self.u8()
-        t = _VALTYPES.get(b)
-        if t is None:
-            raise CorruptArtifactError(f"invalid value type byte {b:#x}")
-        return t
+    def valtype(self) -> ValueType:
+        return _valtype_of(self.varint(32))
 
-    def valtypes(self) -> tuple[ValType, ...]:
-        """A sequence of value types (one byte each, so read as one slice)."""
+    def valtypes(self) -> tuple[ValueType, ...]:
+        """A sequence of value types (read as one slice when each is one byte)."""
         n = self.count()
         p = self.pos
         raw = self.data[p : p + n]
-        self.pos = p + n
-        try:
-            return tuple(map(_VALTYPES.__getitem__, raw))
-        except KeyError as e:
-            raise CorruptArtifactError(f"invalid value type byte {e.args[0]:#x}") from None
+        if len(raw) == n and not any(b & 0x80 for b in raw):
+            self.pos = p + n
+            try:
+                return tuple(map(_VALTYPES.__getitem__, raw))
+            except KeyError as e:
+                raise CorruptArtifactError(f"invalid value type code {e.args[0]:#x}") from None
+        return tuple([self.valtype() for _ in range(n)])
 
     def limits(self) -> Limits:
         lo = self.u64()
@@ -434,6 +453,11 @@ INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("module.exports", _seq_of(_w_export), lambda d: d.tuple_of(d.export)),
     InfoField("module.start", _w_start, lambda d: d.option(d.u32)),
     InfoField("module.elements", _seq_of(_w_element), lambda d: d.tuple_of(d.element)),
+    InfoField(
+        "module.table_inits",
+        _seq_of(lambda w, e: w.option(e, lambda x: _w_constexpr(w, x))),
+        lambda d: d.tuple_of(lambda: d.option(d.constexpr)),
+    ),
     InfoField("memory_initialization", _w_meminit, _Decoder.meminit),
     InfoField("passive_data", _seq_of(_w_passive), lambda d: d.tuple_of(d.passive)),
     InfoField("num_data", _w_u32, _Decoder.u32),

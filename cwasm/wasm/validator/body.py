@@ -12,6 +12,7 @@ from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
 from cwasm.wasm.operators import FUNCREF, I32, OPERATORS, VALTYPE_BYTES
 from cwasm.wasm.translation import ModuleTranslation
+from cwasm.wasm.types import RefType, val_subtype
 from cwasm.wasm.validator.context import (
     MAX_EXPANDED_LOCALS,
     BodyContext,
@@ -19,6 +20,7 @@ from cwasm.wasm.validator.context import (
     block_sig,
     body_context,
     check_memarg,
+    check_type,
 )
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
@@ -42,12 +44,15 @@ from cwasm.wasm.validator.stack import (
     START_TYPES,
     UNKNOWN,
     UNREACHABLE,
+    matches,
     mismatch,
     pop_any,
     pop_one,
     pop_types,
     pop_types_actual,
+    set_canon,
 )
+from cwasm.wasm.validator.typed_refs import check_typed_ref
 
 # handler kinds, one per opcode id, numbered by how often real code uses them (the
 # hot loop tests them in this order, as int literals)
@@ -77,7 +82,8 @@ K_CALL_INDIRECT: Final = 22
 K_NOP: Final = 23
 K_OTHER: Final = 24  # reference and table instructions
 K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
-K_RETURN_CALL: Final = 26  # return_call, return_call_indirect (tail calls)
+K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
+K_RETURN_CALL: Final = 27  # return_call, return_call_indirect (tail calls)
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -103,6 +109,10 @@ _NAMED_KINDS: Final = {
     "local.tee": K_LOCAL_TEE,
     "global.get": K_GLOBAL,
     "global.set": K_GLOBAL,
+    "call_ref": K_TYPED_REF,
+    "ref.as_non_null": K_TYPED_REF,
+    "br_on_null": K_TYPED_REF,
+    "br_on_non_null": K_TYPED_REF,
 }
 _FRAME_KINDS: Final = {0x02: FRAME_BLOCK, 0x03: FRAME_LOOP, 0x04: FRAME_IF}
 _EMPTY: Final[list[int]] = []
@@ -142,14 +152,23 @@ def _build_tables() -> tuple[list[int], list[Any]]:
 
 
 _KINDS, _DATA = _build_tables()
+#: the opcode ids after each prefix byte 0xFC, 0xFD, 0xFE: (first, end)
+_PREFIX_RANGES: Final = (
+    (ops.FC_BASE, ops.FD_BASE),
+    (ops.FD_BASE, ops.FE_BASE),
+    (ops.FE_BASE, ops.NUM_OPCODE_IDS),
+)
 # fixed stack effects as lists, for the generic K_STATIC path
 _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
 _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 
 
-def validate_function_body(translation: ModuleTranslation, defined_index: int) -> None:
-    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError."""
-    ctx = body_context(translation)
+def validate_function_body(
+    translation: ModuleTranslation, defined_index: int, multi_memory: bool = True
+) -> None:
+    """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError.
+    Without ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes."""
+    ctx = body_context(translation, multi_memory)
     body = translation.bodies[defined_index]
     if not 0 <= body.type_index < ctx.num_types:
         raise InvalidError(f"unknown type {body.type_index}", body.offset)
@@ -161,10 +180,17 @@ def validate_function_body(translation: ModuleTranslation, defined_index: int) -
             local_types.extend([int(ty)] * count)
     else:
         local_types = SparseLocals(params, body.locals)
+    # non-defaultable locals (typed references): which are set (1) so far
+    inited: bytearray | None = None
+    if body.locals and any(type(ty) is RefType and not ty.nullable for _, ty in body.locals):
+        inited = bytearray([1]) * len(params)
+        for count, ty in body.locals:
+            inited.extend(bytes([ty.is_defaultable]) * count)
+    set_canon(ctx.canon)
     code = translation.wasm[body.code_start : body.end]
     base = body.code_start
     try:
-        _validate(ctx, code, base, local_types, results)
+        _validate(ctx, code, base, local_types, results, inited)
     except InvalidError:
         skim(ctx, code, base)  # a malformed encoding later in the body takes precedence
         raise
@@ -180,6 +206,7 @@ def _validate(
     base: int,
     local_types: list[int] | SparseLocals,
     results: list[int],
+    inited: bytearray | None,
 ) -> None:
     # The dispatch compares handler kinds as int literals (K_* values, named in the
     # comments): module-global lookups are a measurable share of this hot loop.
@@ -192,9 +219,14 @@ def _validate(
     height = 0
     unreach = False
     nlocals = len(local_types)
+    # local indices from `guard` on take the slow path: unknown, or maybe unset
+    guard = nlocals if inited is None else inited.index(0)
     size = len(code)
     pos = 0
     push = vals.append
+    # with non-defaultable locals: per open frame, the locals first set in it (they
+    # are unset again at its end, and at its `else`)
+    set_in: list[list[int]] = [[]]
     # Runs until the function's final `end` returns; indexing past the body raises
     # IndexError, which the caller turns into the right malformed error.
     while True:
@@ -211,8 +243,11 @@ def _validate(
                 pos += 2
             else:
                 idx, pos = read_u32(code, pos, base)
-            if idx >= nlocals:
-                raise InvalidError(f"unknown local {idx}", base + start)
+            if idx >= guard:  # past the locals, or at a non-defaultable one
+                if idx >= nlocals:
+                    raise InvalidError(f"unknown local {idx}", base + start)
+                if inited is not None and not inited[idx]:
+                    raise InvalidError("uninitialized local", base + start)
             push(local_types[idx])
             continue
         if op == 0x41:  # i32.const
@@ -223,15 +258,16 @@ def _validate(
             push(I32)
             continue
         if op >= 0xFC:
-            if op == 0xFC or op == 0xFD:
+            if op <= 0xFE:
                 sub = code[pos]
                 if sub < 0x80:
                     pos += 1
                 else:
                     sub, pos = read_u32(code, pos, base)
-                if sub >= (0x100 if op == 0xFC else ops.NUM_OPCODE_IDS - ops.FD_BASE):
+                first, end = _PREFIX_RANGES[op - 0xFC]
+                if sub >= end - first:
                     raise ops.illegal_opcode(op, sub, base + start)
-                op = (ops.FC_BASE if op == 0xFC else ops.FD_BASE) + sub
+                op = first + sub
         k = kinds[op]
 
         if k == 1:  # K_NUM2
@@ -251,14 +287,14 @@ def _validate(
                 pos += 1
             else:
                 align, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:  # a memory index, or an error
+                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
                 _, pos = read_u32(code, pos, base)
-            if align > natural or not ctx.num_memories:
-                check_memarg(ctx, align, natural, base + start)
             if len(vals) > height and vals[-1] == I32:
                 vals[-1] = t
             else:
@@ -274,8 +310,12 @@ def _validate(
                 pos += 2
             else:
                 idx, pos = read_u32(code, pos, base)
-            if idx >= nlocals:
-                raise InvalidError(f"unknown local {idx}", base + start)
+            if idx >= guard:  # past the locals, or at a non-defaultable one
+                if idx >= nlocals:
+                    raise InvalidError(f"unknown local {idx}", base + start)
+                if inited is not None and not inited[idx]:
+                    inited[idx] = 1
+                    set_in[-1].append(idx)
             t = local_types[idx]
             if len(vals) > height and vals[-1] == t:
                 if k == 3:
@@ -298,6 +338,9 @@ def _validate(
                 raise mismatch(base + start)
             del vals[height:]
             ctrl.pop()
+            if inited is not None:
+                for i in set_in.pop():
+                    inited[i] = 0
             if not ctrl:
                 if pos != size:
                     raise MalformedError("section size mismatch", base + pos)
@@ -332,6 +375,8 @@ def _validate(
             frame_kind = _FRAME_KINDS[op]
             label = bparams if frame_kind == FRAME_LOOP else bresults
             ctrl.append([frame_kind, bparams, bresults, height, False, label])
+            if inited is not None:
+                set_in.append([])
             if bparams:
                 vals.extend(bparams)
 
@@ -382,14 +427,14 @@ def _validate(
                 pos += 1
             else:
                 align, pos = read_u32(code, pos, base)
+            if align > natural or not ctx.num_memories:  # a memory index, or an error
+                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
                 _, pos = read_u32(code, pos, base)
-            if align > natural or not ctx.num_memories:
-                check_memarg(ctx, align, natural, base + start)
             if len(vals) - 2 >= height and vals[-1] == t and vals[-2] == I32:
                 del vals[-2:]
             else:
@@ -471,6 +516,10 @@ def _validate(
                 raise mismatch(base + start)
             frame[KIND] = FRAME_ELSE
             frame[UNREACHABLE] = unreach = False
+            if inited is not None:
+                for i in set_in[-1]:
+                    inited[i] = 0
+                set_in[-1] = []
             vals.extend(frame[START_TYPES])
 
         elif k == 18:  # K_SELECT
@@ -490,6 +539,7 @@ def _validate(
             if len(types) != 1:
                 raise InvalidError("invalid result arity", at)
             t = types[0]
+            check_type(ctx, t, at)
             pop_one(vals, height, unreach, I32, at)
             pop_one(vals, height, unreach, t, at)
             pop_one(vals, height, unreach, t, at)
@@ -532,7 +582,7 @@ def _validate(
             table_type = ctx.table_type(table, at)
             if type_index >= ctx.num_types:
                 raise InvalidError(f"unknown type {type_index}", at)
-            if table_type != FUNCREF:
+            if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
                 raise mismatch(at)
             pop_one(vals, height, unreach, I32, at)
             fparams, fresults = ctx.sig(type_index)
@@ -545,7 +595,10 @@ def _validate(
         elif k == 24:  # K_OTHER
             pos = check_reference_or_table(ctx, op, code, pos, base, start, vals, height, unreach)
 
-        elif k == 26:  # K_RETURN_CALL: the callee's results are the function's own
+        elif k == 26:  # K_TYPED_REF
+            pos = check_typed_ref(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
+
+        elif k == 27:  # K_RETURN_CALL: the callee's results are the function's own
             at = base + start
             if op == 0x12:  # return_call
                 f, pos = read_u32(code, pos, base)
@@ -558,11 +611,15 @@ def _validate(
                 table_type = ctx.table_type(table, at)
                 if type_index >= ctx.num_types:
                     raise InvalidError(f"unknown type {type_index}", at)
-                if table_type != FUNCREF:
+                if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
                     raise mismatch(at)
                 pop_one(vals, height, unreach, I32, at)
                 fparams, fresults = ctx.sig(type_index)
-            if fresults != results:
+            # each result of the callee's a subtype of the function's own
+            if fresults != results and (
+                len(fresults) != len(results)
+                or not all(matches(a, t) for a, t in zip(fresults, results, strict=True))
+            ):
                 raise mismatch(at)
             pop_types(vals, height, unreach, fparams, at)
             del vals[height:]

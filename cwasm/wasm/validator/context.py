@@ -11,11 +11,12 @@ import bisect
 from dataclasses import dataclass
 from typing import Final
 
-from cwasm.errors import InvalidError
+from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.operators import BLOCK_EMPTY
+from cwasm.wasm.operators import BLOCK_EMPTY, MEMARG_HAS_MEMORY
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import FuncType, ValType
+from cwasm.wasm.types import CONCRETE_HEAP, REF_BASE, FuncType, ValueType
+from cwasm.wasm.validator.immediates import read_u32
 
 
 @dataclass(slots=True)
@@ -26,9 +27,11 @@ class BodyContext:
     func_types: tuple[int, ...]  # the module's type index per function index
     num_types: int
     num_memories: int
+    multi_memory: bool  # memory indices beyond reserved zero bytes (Wasm 3.0)
     data_count: int | None
     declared_refs: set[int]
     sigs: dict[int, tuple[list[int], list[int]]]  # see _sigs_for
+    canon: tuple[int, ...]  # type equivalence (``canonical_types``)
 
     def sig(self, type_index: int) -> tuple[list[int], list[int]]:
         """(params, results) of a type, as lists of plain ints."""
@@ -61,30 +64,38 @@ class BodyContext:
 
 # Converted signatures outlive one call: the bodies of a module are validated one by
 # one, and share the module's (immutable) type tuple. Keyed by that tuple's identity.
-_sig_cache: tuple[tuple[FuncType, ...], dict[int, tuple[list[int], list[int]]]] | None = None
+_Sigs = dict[int, tuple[list[int], list[int]]]
+_sig_cache: tuple[tuple[FuncType, ...], _Sigs, tuple[int, ...]] | None = None
 
 
-def _sigs_for(types: tuple[FuncType, ...]) -> dict[int, tuple[list[int], list[int]]]:
+def _sigs_for(m: ModuleRecord) -> tuple[_Sigs, tuple[int, ...]]:
+    """The converted-signature cache and the type-equivalence map of ``m``'s types."""
     global _sig_cache
+    types = m.types
     cache = _sig_cache
     if cache is not None and cache[0] is types:
-        return cache[1]
-    sigs: dict[int, tuple[list[int], list[int]]] = {}
-    _sig_cache = (types, sigs)
-    return sigs
+        return cache[1], cache[2]
+    sigs: _Sigs = {}
+    canon = m.type_canon()
+    _sig_cache = (types, sigs, canon)
+    return sigs, canon
 
 
-def body_context(translation: ModuleTranslation) -> BodyContext:
-    """The context the bodies of ``translation`` are validated against."""
+def body_context(translation: ModuleTranslation, multi_memory: bool = True) -> BodyContext:
+    """The context the bodies of ``translation`` are validated against (without
+    ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes)."""
     m = translation.module
+    sigs, canon = _sigs_for(m)
     return BodyContext(
         module=m,
         func_types=m.functions,
         num_types=len(m.types),
         num_memories=len(m.memories),
+        multi_memory=multi_memory,
         data_count=translation.data_count,
         declared_refs=translation.declared_refs,
-        sigs=_sigs_for(m.types),
+        sigs=sigs,
+        canon=canon,
     )
 
 
@@ -95,7 +106,7 @@ MAX_EXPANDED_LOCALS: Final = 1 << 16
 class SparseLocals:
     """The local types of a body declaring very many locals, without expanding them."""
 
-    def __init__(self, params: list[int], declared: tuple[tuple[int, ValType], ...]) -> None:
+    def __init__(self, params: list[int], declared: tuple[tuple[int, ValueType], ...]) -> None:
         self.ends: list[int] = []  # one past the last index of each run
         self.types: list[int] = []
         n = 0
@@ -122,22 +133,44 @@ def block_sig(ctx: BodyContext, bt: int, at: int) -> tuple[list[int], list[int]]
     if bt == BLOCK_EMPTY:
         return [], []
     if bt < 0:
+        check_type(ctx, -bt, at)
         return [], [-bt]
     if bt >= ctx.num_types:
         raise InvalidError(f"unknown type {bt}", at)
     return ctx.sig(bt)
 
 
-def check_memarg(ctx: BodyContext, align: int, natural: int, at: int) -> None:
-    """A memory access needs memory 0 and at most its natural alignment."""
-    check_memory(ctx, at)
-    check_align(align, natural, at)
+def check_type(ctx: BodyContext, t: int, at: int) -> None:
+    """A reference type (code) naming a type index must name one of the module's."""
+    if t >= REF_BASE:
+        heap = (t - REF_BASE) >> 1
+        if heap >= CONCRETE_HEAP and heap - CONCRETE_HEAP >= ctx.num_types:
+            raise InvalidError(f"unknown type {heap - CONCRETE_HEAP}", at)
 
 
-def check_memory(ctx: BodyContext, at: int) -> None:
-    """Memory 0 must exist."""
-    if not ctx.num_memories:
-        raise InvalidError("unknown memory 0", at)
+def check_memarg(
+    ctx: BodyContext, flags: int, natural: int, code: bytes, pos: int, base: int, at: int
+) -> int:
+    """The slow path of a memory access's flags (read, up to ``pos``): a memory index
+    following them (read here; returns the position after it), an alignment of at most
+    the natural one, and a memory that exists."""
+    memory = 0
+    if flags >= MEMARG_HAS_MEMORY:
+        if flags >= 2 * MEMARG_HAS_MEMORY:
+            raise MalformedError("malformed memop flags", base + pos - 1)
+        memory, pos = read_u32(code, pos, base)
+        flags -= MEMARG_HAS_MEMORY
+    if flags > 32:
+        raise MalformedError("malformed memop flags", base + pos - 1)
+    check_memory(ctx, memory, at)
+    check_align(flags, natural, at)
+    return pos
+
+
+def check_memory(ctx: BodyContext, memory: int, at: int) -> None:
+    """The memory must exist."""
+    if memory >= ctx.num_memories:
+        raise InvalidError(f"unknown memory {memory}", at)
 
 
 def check_align(align: int, natural: int, at: int) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
-from cwasm.wasm.operators import FUNCREF, I32, OPERATORS
+from cwasm.wasm.operators import I32, OPERATORS
 from cwasm.wasm.reader import BinaryReader
-from cwasm.wasm.validator.context import BodyContext, check_align, check_memory
+from cwasm.wasm.types import CONCRETE_HEAP, is_ref_code, ref_type, val_subtype
+from cwasm.wasm.validator.context import BodyContext, check_align, check_memory, check_type
 from cwasm.wasm.validator.immediates import read_with
-from cwasm.wasm.validator.stack import REF_OR_UNKNOWN, mismatch, pop_any, pop_one, pop_types
+from cwasm.wasm.validator.stack import UNKNOWN, mismatch, pop_any, pop_one, pop_types
 
 
 def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, start: int) -> int:
@@ -22,37 +23,65 @@ def check_static(ctx: BodyContext, op: int, code: bytes, pos: int, base: int, st
     info = OPERATORS[op]
     assert info is not None
     imm_kind = info.imm
+    if not ctx.multi_memory and imm_kind in _RESERVED_BYTES:
+        _check_reserved_bytes(code, pos, base, imm_kind)
     imm, pos = read_with(code, pos, base, imm_kind)
     at = base + start
     if imm_kind == ops.IMM_LANE:
         if imm >= info.lanes:
             raise InvalidError("invalid lane index", at)
     elif imm_kind == ops.IMM_MEMARG_LANE:
-        align, _offset, lane = imm
-        check_memory(ctx, at)
+        align, _offset, lane, memory = imm
+        check_memory(ctx, memory, at)
         check_align(align, info.align, at)
         if lane >= info.lanes:
             raise InvalidError("invalid lane index", at)
     elif imm_kind == ops.IMM_MEMARG:
-        align, _offset = imm
-        check_memory(ctx, at)
+        align, _offset, memory = imm
+        check_memory(ctx, memory, at)
         check_align(align, info.align, at)
+    elif imm_kind == ops.IMM_ATOMIC_MEMARG:
+        align, _offset, memory = imm
+        check_memory(ctx, memory, at)
+        if align != info.align:
+            raise InvalidError("atomic alignment must be natural", at)
     elif imm_kind == ops.IMM_SHUFFLE:
         for lane in imm:
             if lane >= 32:
                 raise InvalidError("invalid lane index", at)
-    elif imm_kind == ops.IMM_MEMORY or imm_kind == ops.IMM_MEMORY_COPY:
-        check_memory(ctx, at)
+    elif imm_kind == ops.IMM_MEMORY:
+        check_memory(ctx, imm, at)
+    elif imm_kind == ops.IMM_MEMORY_COPY:
+        check_memory(ctx, imm[0], at)
+        check_memory(ctx, imm[1], at)
     elif imm_kind == ops.IMM_MEMORY_INIT or imm_kind == ops.IMM_DATA:
         if ctx.data_count is None:
             raise MalformedError("data count section required", at)
         if imm_kind == ops.IMM_MEMORY_INIT:
-            check_memory(ctx, at)
+            imm, memory = imm
+            check_memory(ctx, memory, at)
         if imm >= ctx.data_count:
             raise InvalidError(f"unknown data segment {imm}", at)
     elif imm_kind == ops.IMM_ELEM:
         ctx.elem_type(imm, at)
     return pos
+
+
+#: the immediates with memory indices that Wasm 2.0 encodes as reserved zero bytes
+_RESERVED_BYTES = frozenset((ops.IMM_MEMORY, ops.IMM_MEMORY_INIT, ops.IMM_MEMORY_COPY))
+
+
+def _check_reserved_bytes(code: bytes, pos: int, base: int, imm_kind: int) -> None:
+    """Without multi-memory, a memory index is one zero byte (``zero byte expected``)."""
+    r = BinaryReader(code, pos)
+    try:
+        if imm_kind == ops.IMM_MEMORY_INIT:
+            r.u32()  # the data segment index
+        ops.read_zero_byte(r)
+        if imm_kind == ops.IMM_MEMORY_COPY:
+            ops.read_zero_byte(r)
+    except MalformedError as e:
+        raise MalformedError(e.message, e.offset + base) from None
 
 
 def check_reference_or_table(
@@ -73,9 +102,11 @@ def check_reference_or_table(
     imm, pos = read_with(code, pos, base, info.imm)
     at = base + start
     if name == "ref.null":
+        check_type(ctx, imm, at)
         vals.append(imm)
     elif name == "ref.is_null":
-        if pop_any(vals, height, unreach, at) not in REF_OR_UNKNOWN:
+        t = pop_any(vals, height, unreach, at)
+        if t != UNKNOWN and not is_ref_code(t):
             raise mismatch(at)
         vals.append(I32)
     elif name == "ref.func":
@@ -83,16 +114,17 @@ def check_reference_or_table(
             raise InvalidError(f"unknown function {imm}", at)
         if imm not in ctx.declared_refs:
             raise InvalidError("undeclared function reference", at)
-        vals.append(FUNCREF)
+        # typed function references: the exact, non-null type of the function
+        vals.append(int(ref_type(False, CONCRETE_HEAP + ctx.func_types[imm])))
     elif name == "table.init":
         elem, table = imm
         t = ctx.table_type(table, at)
-        if ctx.elem_type(elem, at) != t:
+        if not val_subtype(ctx.elem_type(elem, at), t, ctx.canon):
             raise mismatch(at)
         pop_types(vals, height, unreach, [I32, I32, I32], at)
     elif name == "table.copy":
         dst, src = imm
-        if ctx.table_type(dst, at) != ctx.table_type(src, at):
+        if not val_subtype(ctx.table_type(src, at), ctx.table_type(dst, at), ctx.canon):
             raise mismatch(at)
         pop_types(vals, height, unreach, [I32, I32, I32], at)
     else:

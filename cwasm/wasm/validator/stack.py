@@ -11,12 +11,28 @@ from __future__ import annotations
 from typing import Final
 
 from cwasm.errors import InvalidError
-from cwasm.wasm.operators import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
+from cwasm.wasm.operators import F32, F64, I32, I64, V128
+from cwasm.wasm.types import val_subtype
 
 UNKNOWN: Final = 0
 
 NUMERIC_OR_VECTOR: Final = frozenset((I32, I64, F32, F64, V128, UNKNOWN))
-REF_OR_UNKNOWN: Final = frozenset((FUNCREF, EXTERNREF, UNKNOWN))
+
+#: the type-equivalence map (``canonical_types``) of the module whose body is being
+#: validated: a pop that finds another type than the one expected accepts a subtype
+#: (typed function references), compared through it. Set by ``set_canon``.
+_canon: list[tuple[int, ...]] = [()]
+
+
+def set_canon(canon: tuple[int, ...]) -> None:
+    """Use ``canon`` for the subtype checks of the pops that follow."""
+    _canon[0] = canon
+
+
+def matches(a: int, t: int) -> bool:
+    """Whether an operand of type ``a`` (or ``UNKNOWN``) can be popped as a ``t``."""
+    return a == t or a == UNKNOWN or val_subtype(a, t, _canon[0])
+
 
 # control frame kinds
 FRAME_BLOCK: Final = 0
@@ -50,7 +66,7 @@ def pop_types(vals: list[int], height: int, unreach: bool, types: list[int], at:
                 continue
             raise mismatch(at)
         a = vals.pop()
-        if a != t and a != UNKNOWN:
+        if a != t and a != UNKNOWN and not val_subtype(a, t, _canon[0]):
             raise mismatch(at)
 
 
@@ -66,7 +82,7 @@ def pop_types_actual(
                 continue
             raise mismatch(at)
         a = vals.pop()
-        if a != t and a != UNKNOWN:
+        if a != t and a != UNKNOWN and not val_subtype(a, t, _canon[0]):
             raise mismatch(at)
         out.append(a)
     out.reverse()
@@ -89,5 +105,5 @@ def pop_one(vals: list[int], height: int, unreach: bool, t: int, at: int) -> Non
             return
         raise mismatch(at)
     a = vals.pop()
-    if a != t and a != UNKNOWN:
+    if a != t and a != UNKNOWN and not val_subtype(a, t, _canon[0]):
         raise mismatch(at)
