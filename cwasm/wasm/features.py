@@ -92,11 +92,14 @@ _REFERENCE_TYPES_OPS = frozenset(
         "select_t",
     )
 )
-_TAIL_CALL_OPS = frozenset(BY_NAME[n] for n in ("return_call", "return_call_indirect"))
+_TAIL_CALL_OPS = frozenset(
+    BY_NAME[n] for n in ("return_call", "return_call_indirect", "return_call_ref")
+)
 _BLOCK_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if"))
 _FUNCTION_REFERENCES = "function references support is not enabled"
 _FUNCTION_REFERENCES_OPS = frozenset(
-    BY_NAME[n] for n in ("call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
+    BY_NAME[n]
+    for n in ("call_ref", "return_call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
 )
 _REF_NULL = BY_NAME["ref.null"]
 _SELECT_T = BY_NAME["select_t"]

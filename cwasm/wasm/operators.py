@@ -67,7 +67,7 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_SELECT_TYPES``  ``tuple[int, ...]``: value types of a typed ``select``
 ``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
                       written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
-``IMM_TYPE``          ``int`` type index (``call_ref``)
+``IMM_TYPE``          ``int`` type index (``call_ref``, ``return_call_ref``)
 ``IMM_MEMORY``        ``int``: the memory index
 ``IMM_MEMORY_INIT``   ``tuple[int, int]``: (data segment index, memory index)
 ``IMM_MEMORY_COPY``   ``tuple[int, int]``: (destination memory, source memory)
@@ -291,6 +291,7 @@ _def(0xD1, "ref.is_null")
 _def(0xD2, "ref.func", IMM_FUNC)
 # typed function references (Wasm 3.0)
 _def(0x14, "call_ref", IMM_TYPE)
+_def(0x15, "return_call_ref", IMM_TYPE)  # tail calls and typed function references
 _def(0xD4, "ref.as_non_null")
 _def(0xD5, "br_on_null", IMM_LABEL)
 _def(0xD6, "br_on_non_null", IMM_LABEL)

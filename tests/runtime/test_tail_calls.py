@@ -299,3 +299,31 @@ def test_artifacts_record_whether_tail_calls_are_on() -> None:
     off.wasm_tail_call = False
     with pytest.raises(cwasm.api.WasmtimeError, match="wasm_features"):
         Module.deserialize(Engine(off), artifact)
+
+
+REF_MODULE = """
+(module
+  (type $pred (func (param i64) (result i32)))
+  (elem declare func $even $odd)
+  (func $even (export "even") (type $pred)
+    (if (result i32) (i64.eqz (local.get 0))
+      (then (i32.const 44))
+      (else (return_call_ref $pred (i64.sub (local.get 0) (i64.const 1)) (ref.func $odd)))))
+  (func $odd (type $pred)
+    (if (result i32) (i64.eqz (local.get 0))
+      (then (i32.const 99))
+      (else (return_call_ref $pred (i64.sub (local.get 0) (i64.const 1)) (ref.func $even)))))
+  (func (export "null") (param i64) (result i32)
+    (return_call_ref $pred (local.get 0) (ref.null $pred))))
+"""
+
+
+def test_return_call_ref_runs_in_constant_stack_and_traps_on_null() -> None:
+    # (wasmtime-py 28 cannot switch typed function references on: cwasm alone)
+    store = cwasm.api.Store(Engine())
+    ex = cwasm.api.Instance(store, Module(store.engine, wat(REF_MODULE)), []).exports(store)
+    assert ex["even"](store, DEEP) == 44
+    assert ex["even"](store, DEEP + 1) == 99
+    with pytest.raises(cwasm.api.Trap) as info:
+        ex["null"](store, 1)
+    assert info.value.trap_code == cwasm.api.TrapCode.NULL_REFERENCE

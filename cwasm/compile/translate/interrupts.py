@@ -45,7 +45,13 @@ def _ops(*names: str) -> frozenset[int]:
 ZERO_COST = _ops("nop", "drop", "block", "loop", "unreachable", "return", "else", "end")
 #: before these the count is added to ``%fuel`` and written back to the store
 SAVE_BEFORE = _ops(
-    "unreachable", "return", "call", "call_indirect", "return_call", "return_call_indirect"
+    "unreachable",
+    "return",
+    "call",
+    "call_indirect",
+    "return_call",
+    "return_call_indirect",
+    "return_call_ref",
 )
 #: before these the count is added to ``%fuel`` (they end a straight-line run)
 ADD_BEFORE = _ops("loop", "if", "else", "end", "br", "br_if", "br_table")

@@ -1,4 +1,5 @@
-"""Tail calls (WebAssembly 3.0): ``return_call`` and ``return_call_indirect``.
+"""Tail calls (WebAssembly 3.0): ``return_call``, ``return_call_indirect`` and
+``return_call_ref``.
 
 A tail call replaces the calling function's frame by the callee's, so a chain of tail
 calls of any length runs in constant stack. Every wasm function (and host trampoline)
@@ -7,8 +8,8 @@ uses the calling convention ``WASM_CC`` (LLVM's ``tailcc``), in which a call mar
 callee's signature differs from the caller's (the callee pops its own stack arguments,
 so LLVM can grow or shrink the argument area in place). ``emit_tail_call`` is that
 path; each instruction only finds its callee the way its non-tail form does
-(``direct_callee``, ``indirect_callee``: same traps, in the same order), so
-``return_call_ref`` is one more handler over the funcref's fields.
+(``direct_callee``, ``indirect_callee``, ``funcref_callee``: same traps, in the same
+order as ``call``, ``call_indirect`` and ``call_ref``).
 
 ``tail`` is a guarantee only for a call still in tail position when code is generated.
 The optimiser keeps it there unless it can tell the callee's result (then the ``ret``
@@ -96,7 +97,13 @@ def op_return_call_indirect(t: FunctionTranslator, imm: tuple[int, int]) -> None
     emit_tail_call(t, callee, cvm, t.module.types[type_index])
 
 
+def op_return_call_ref(t: FunctionTranslator, type_index: int) -> None:
+    callee, cvm = t.funcref_callee()  # the null check, as call_ref's
+    emit_tail_call(t, callee, cvm, t.module.types[type_index])
+
+
 HANDLERS: dict[str, Handler] = {
     "return_call": op_return_call,
     "return_call_indirect": op_return_call_indirect,
+    "return_call_ref": op_return_call_ref,
 }
