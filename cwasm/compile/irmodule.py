@@ -14,7 +14,13 @@ import struct
 from cwasm.errors import CwasmError
 from cwasm.wasm.types import FuncType, ValType, ValueType, is_ref_code
 
-#: attribute group of wasm functions
+#: the calling convention of wasm functions and of everything that is called like one
+#: (host trampolines): LLVM's ``tailcc`` guarantees that a call marked ``tail`` in tail
+#: position reuses the caller's frame (``return_call``), whatever the two signatures
+#: (the callee pops its stack arguments). Every call of a wasm function uses it.
+WASM_CC = "tailcc"
+#: attribute group of wasm functions (tail calls allowed: only ``tail`` calls become
+#: jumps, every other call the translator emits is ``notail``)
 ATTR_WASM = "#0"
 #: attribute group of trampolines
 ATTR_TRAMPOLINE = "#1"
@@ -32,8 +38,7 @@ ATTR_TRAP_FN = "#5"
 ATTR_NORETURN_CALL = "#6"
 
 _ATTRIBUTES = (
-    'attributes #0 = { nounwind noinline strictfp "frame-pointer"="all" "no-builtins" '
-    '"disable-tail-calls"="true" }\n'
+    'attributes #0 = { nounwind noinline strictfp "frame-pointer"="all" "no-builtins" }\n'
     'attributes #1 = { nounwind noinline "frame-pointer"="all" "no-builtins" '
     '"disable-tail-calls"="true" }\n'
     "attributes #2 = { nomerge noreturn nounwind }\n"
@@ -235,7 +240,7 @@ class IRModule:
         params, ret = signature(ft)
         arglist = ", ".join(["ptr", "ptr", *params])
         self.extra_decls[f"f{func_index}"] = (
-            f"declare hidden {ret} @f{func_index}({arglist}) {ATTR_WASM}"
+            f"declare hidden {WASM_CC} {ret} @f{func_index}({arglist}) {ATTR_WASM}"
         )
 
     def declare_trap_routine(self, code: int) -> None:

@@ -43,6 +43,7 @@ from cwasm.compile.irmodule import (
     ATTR_TRAP_CALL,
     ATTR_TRAP_FN,
     SECTION,
+    WASM_CC,
     IRModule,
     ir_type,
     return_type,
@@ -121,7 +122,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         L.append(f"  %a{i} = load {ty}, ptr %ap{i}, align 8")
         args.append(f"{ty} %a{i}")
     ret = return_type(ft.results)
-    call = f"call {ret} {func_symbol(func_index)}({', '.join(args)})"
+    call = f"call {WASM_CC} {ret} {func_symbol(func_index)}({', '.join(args)})"
     if ft.results:
         L.append(f"  %res = {call}")
     else:
@@ -170,7 +171,8 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     arglist = ", ".join(["ptr %ctx", "ptr %caller"] + [f"{t} %p{i}" for i, t in enumerate(params)])
     mod.trap_codes.add(TRAP_HOST_EXCEPTION)
     L = [
-        f"define hidden {ret} {wasm_to_array_symbol(type_index)}({arglist}) {ATTR_TRAMPOLINE} {SECTION} {{",
+        f"define hidden {WASM_CC} {ret} {wasm_to_array_symbol(type_index)}({arglist}) "
+        f"{ATTR_TRAMPOLINE} {SECTION} {{",
         "entry:",
         f"  %buf = alloca [{(n + 1) * VALUE_SLOT_SIZE // 8} x i64], align 16",
         _gep("%donep", "%buf", VALUE_SLOT_SIZE * n),

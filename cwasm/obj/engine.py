@@ -25,7 +25,8 @@ ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
-#: constant expressions, typed function references, multi-memory and threads (3.0). An
+#: constant expressions, typed function references, multi-memory, threads and tail
+#: calls (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
@@ -40,6 +41,7 @@ DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "saturating_float_to_int",
     "sign_extension",
     "simd",
+    "tail_call",
     "threads",
 )
 

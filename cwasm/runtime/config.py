@@ -19,8 +19,8 @@ from cwasm.errors import CwasmError, error_chain
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
 #: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-#: function references, multi-memory and threads) a Config can turn off: setting -> feature
-#: name (as the engine metadata of artifacts records it)
+#: function references, multi-memory, threads and tail calls) a Config can turn off:
+#: setting -> feature name (as the engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
@@ -31,11 +31,11 @@ WASM_FEATURE_SETTINGS = {
     "wasm_function_references": "function_references",
     "wasm_multi_memory": "multi_memory",
     "wasm_threads": "threads",
+    "wasm_tail_call": "tail_call",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",
-    "wasm_tail_call": "the WebAssembly tail call proposal",
     "wasm_memory64": "the WebAssembly memory64 proposal",
 }
 #: settings that add checks to the generated code (recorded in the artifact)
@@ -199,8 +199,9 @@ class Config(Closable):
     )
     wasm_tail_call = _setting(
         "wasm_tail_call",
-        """Configures whether the wasm [tail call proposal] is enabled. (Not supported by
-        cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [tail call proposal] is enabled (the default, as in
+        Wasmtime 28 on x86-64): ``return_call`` and ``return_call_indirect`` replace the
+        caller's frame, so tail recursion runs in constant stack.""",
     )
     wasm_reference_types = _setting(
         "wasm_reference_types",

@@ -1,6 +1,6 @@
 """The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-function references, multi-memory and threads) a module uses, checked against those an
-engine enables.
+function references, multi-memory, threads and tail calls) a module uses, checked
+against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -50,6 +50,7 @@ CHECKED_FEATURES = (
     "reference_types",
     "relaxed_simd",
     "simd",
+    "tail_call",
     "threads",
 )
 
@@ -59,6 +60,7 @@ _THREADS = "threads support is not enabled"
 _SHARED_MEMORY = "threads must be enabled for shared memories"
 _REFERENCE_TYPES = "reference types support is not enabled"
 _BULK_MEMORY = "bulk memory support is not enabled"
+_TAIL_CALL = "tail calls support is not enabled"
 _MULTI_VALUE_TYPE = "func type returns multiple values but the multi-value feature is not enabled"
 _MULTI_VALUE_BLOCK = (
     "blocks, loops, and ifs may only produce a resulttype when multi-value is not enabled"
@@ -90,10 +92,14 @@ _REFERENCE_TYPES_OPS = frozenset(
         "select_t",
     )
 )
+_TAIL_CALL_OPS = frozenset(
+    BY_NAME[n] for n in ("return_call", "return_call_indirect", "return_call_ref")
+)
 _BLOCK_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if"))
 _FUNCTION_REFERENCES = "function references support is not enabled"
 _FUNCTION_REFERENCES_OPS = frozenset(
-    BY_NAME[n] for n in ("call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
+    BY_NAME[n]
+    for n in ("call_ref", "return_call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
 )
 _REF_NULL = BY_NAME["ref.null"]
 _SELECT_T = BY_NAME["select_t"]
@@ -205,6 +211,7 @@ def _check_body(
     relaxed = "relaxed_simd" in off
     typed = "function_references" in off
     threads = "threads" in off
+    tail = "tail_call" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
@@ -220,6 +227,8 @@ def _check_body(
             raise InvalidError(_REFERENCE_TYPES, at)
         if typed and op in _FUNCTION_REFERENCES_OPS:
             raise InvalidError(_FUNCTION_REFERENCES, at)
+        if op in _TAIL_CALL_OPS and tail:
+            raise InvalidError(_TAIL_CALL, at)
         info = OPERATORS[op]
         assert info is not None
         imm = READ_IMMEDIATES[info.imm](r)

@@ -48,8 +48,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
                       a type index (>= 0)
 ``IMM_LABEL``         ``int`` relative depth
 ``IMM_BR_TABLE``      ``tuple[tuple[int, ...], int]``: (targets, default)
-``IMM_FUNC``          ``int`` function index (``call``, ``ref.func``)
-``IMM_CALL_INDIRECT`` ``tuple[int, int]``: (type index, table index)
+``IMM_FUNC``          ``int`` function index (``call``, ``return_call``, ``ref.func``)
+``IMM_CALL_INDIRECT`` ``tuple[int, int]``: (type index, table index) (``call_indirect``,
+                      ``return_call_indirect``)
 ``IMM_LOCAL``         ``int``
 ``IMM_GLOBAL``        ``int``
 ``IMM_TABLE``         ``int`` table index
@@ -66,7 +67,7 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_SELECT_TYPES``  ``tuple[int, ...]``: value types of a typed ``select``
 ``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
                       written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
-``IMM_TYPE``          ``int`` type index (``call_ref``)
+``IMM_TYPE``          ``int`` type index (``call_ref``, ``return_call_ref``)
 ``IMM_MEMORY``        ``int``: the memory index
 ``IMM_MEMORY_INIT``   ``tuple[int, int]``: (data segment index, memory index)
 ``IMM_MEMORY_COPY``   ``tuple[int, int]``: (destination memory, source memory)
@@ -273,6 +274,8 @@ _def(0x0E, "br_table", IMM_BR_TABLE)
 _def(0x0F, "return")
 _def(0x10, "call", IMM_FUNC)
 _def(0x11, "call_indirect", IMM_CALL_INDIRECT)
+_def(0x12, "return_call", IMM_FUNC)  # tail calls (WebAssembly 3.0)
+_def(0x13, "return_call_indirect", IMM_CALL_INDIRECT)
 _def(0x1A, "drop")
 _def(0x1B, "select")
 _def(0x1C, "select_t", IMM_SELECT_TYPES)  # text form: select (result t)
@@ -288,6 +291,7 @@ _def(0xD1, "ref.is_null")
 _def(0xD2, "ref.func", IMM_FUNC)
 # typed function references (Wasm 3.0)
 _def(0x14, "call_ref", IMM_TYPE)
+_def(0x15, "return_call_ref", IMM_TYPE)  # tail calls and typed function references
 _def(0xD4, "ref.as_non_null")
 _def(0xD5, "br_on_null", IMM_LABEL)
 _def(0xD6, "br_on_non_null", IMM_LABEL)

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 #: the 3.0 features cwasm implements, as ``Config`` names them without ``wasm_``
 IMPLEMENTED: frozenset[str] = frozenset(
-    ("extended_const", "function_references", "multi_memory", "relaxed_simd", "threads")
+    (
+        "extended_const",
+        "function_references",
+        "multi_memory",
+        "relaxed_simd",
+        "tail_call",
+        "threads",
+    )
 )
 
 #: 3.0 features on by default whose modules the 2.0 suite asserts invalid or malformed

@@ -5,6 +5,7 @@ The package is laid out like Cranelift's wasm translator:
 - ``driver``: the per-function core (stacks, locals, labels, IR emission, trap sites)
   and the ``translate()`` loop;
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
+- ``tailcalls``: ``return_call`` and ``return_call_indirect`` (frames replaced);
 - ``typed_refs``: ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``;
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cwasm.abi.vmoffsets import FUNCREF_TYPE_ID, FUNCREF_VMCTX, FUNCREF_WASM_CALL
-from cwasm.compile.irmodule import ir_type, return_type
+from cwasm.compile.irmodule import WASM_CC, ir_type, return_type
 from cwasm.compile.translate.driver import (
     BLOCK,
     FUNC,
@@ -22,7 +22,7 @@ from cwasm.compile.translate.driver import (
 )
 from cwasm.compile.translate.interrupts import InterruptsMixin
 from cwasm.obj.traps import Trap
-from cwasm.wasm.types import ValueType
+from cwasm.wasm.types import FuncType, ValueType
 
 
 class ControlMixin(InterruptsMixin):
@@ -221,22 +221,21 @@ class ControlMixin(InterruptsMixin):
         for i, t in enumerate(results):
             self.push(ir_type(t), self.val(f"extractvalue {sty} {r}, {i}"))
 
-    def op_call(self, func_index: int) -> None:
-        ft = self.module.func_type(func_index)
-        ret = return_type(ft.results)
-        args = self.call_args(ft.params)
-        if func_index >= self.module.num_imported_funcs:
-            callee, cvm = func_symbol(func_index), "%vmctx"
+    def direct_callee(self, func_index: int, opaque: bool = False) -> tuple[str, str]:
+        """The (code pointer, vmctx) operands that call function ``func_index``: its
+        symbol for a defined function, unless ``opaque`` (then, as for an import, the
+        pointer loaded from its ``VMFuncRef``, which the optimiser cannot see through)."""
+        if func_index >= self.module.num_imported_funcs and not opaque:
             self.mod.callees.add(func_index)
-        else:
-            fr = self.vm_field(self.offsets.func_ref(func_index))
-            callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")
-            cvm = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_VMCTX)}")
-        self.push_results(f"notail call {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results)
+            return func_symbol(func_index), "%vmctx"
+        fr = self.vm_field(self.offsets.func_ref(func_index))
+        callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")
+        cvm = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_VMCTX)}")
+        return callee, cvm
 
-    def op_call_indirect(self, imm: tuple[int, int]) -> None:
-        type_index, table_index = imm
-        ft = self.module.types[type_index]
+    def indirect_callee(self, type_index: int, table_index: int) -> tuple[str, str]:
+        """Pop the table index and check the element as ``call_indirect`` does (null,
+        signature); the (code pointer, vmctx) operands that call it."""
         index = self.pop()
         slot = self.table_slot(table_index, index)
         fr = self.val(f"load ptr, ptr {slot}")
@@ -246,9 +245,25 @@ class ControlMixin(InterruptsMixin):
         self.trap_if(self.val(f"icmp ne i32 {tid}, {want}"), Trap.BadSignature)
         callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")
         cvm = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_VMCTX)}")
-        ret = return_type(ft.results)
+        return callee, cvm
+
+    def emit_call(self, callee: str, cvm: str, ft: FuncType) -> None:
+        """Call ``callee`` (a wasm function of type ``ft``) with the arguments on the stack;
+        push its results."""
         args = self.call_args(ft.params)
-        self.push_results(f"notail call {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results)
+        ret = return_type(ft.results)
+        self.push_results(
+            f"notail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results
+        )
+
+    def op_call(self, func_index: int) -> None:
+        callee, cvm = self.direct_callee(func_index)
+        self.emit_call(callee, cvm, self.module.func_type(func_index))
+
+    def op_call_indirect(self, imm: tuple[int, int]) -> None:
+        type_index, table_index = imm
+        callee, cvm = self.indirect_callee(type_index, table_index)
+        self.emit_call(callee, cvm, self.module.types[type_index])
 
     # --- parametric ---
 

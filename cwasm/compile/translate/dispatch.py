@@ -20,6 +20,7 @@ from cwasm.compile.translate import (
     simd_convert,
     simd_memory,
     simd_relaxed,
+    tailcalls,
     typed_refs,
 )
 from cwasm.compile.translate.driver import Handler
@@ -35,6 +36,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "simd_memory": simd_memory.HANDLERS,
     "simd_convert": simd_convert.HANDLERS,
     "simd_relaxed": simd_relaxed.HANDLERS,
+    "tailcalls": tailcalls.HANDLERS,
     "typed_refs": typed_refs.HANDLERS,
     "atomics": atomics.HANDLERS,
 }

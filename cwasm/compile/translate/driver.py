@@ -16,7 +16,8 @@ The handlers live in ``control``, ``environ``, ``numeric`` and ``simd``;
 ``FunctionTranslator`` (in the package) combines them.
 
 Native ABI of a wasm function: ``(ptr vmctx, ptr caller_vmctx, params...)``
-returning nothing, one value, or a literal struct of the results. Every function
+returning nothing, one value, or a literal struct of the results, in the calling
+convention ``WASM_CC`` (``tailcc``: ``return_call`` reuses the caller's frame). Every function
 checks its frame address against the store's stack limit first (then, when the engine
 has them on, the fuel and epoch checks of ``interrupts``).
 """
@@ -33,6 +34,7 @@ from cwasm.compile.irmodule import (
     ATTR_WASM,
     IR_ZERO,
     SECTION,
+    WASM_CC,
     IRModule,
     ir_type,
     return_type,
@@ -114,6 +116,10 @@ class TranslatorCore:
         #: allocas made after translation started; they join the entry block at the end,
         #: so no saved position in ``lines`` (a loop header's phis) ever shifts
         self.late_allocas: dict[str, str] = {}
+        #: code that joins the entry block at the end, after the allocas, before the rest
+        self.entry_code: list[str] = []
+        #: the debug location of the function's entry (its stack-limit check)
+        self.entry_loc = 0
         self.stack: list[tuple[str, str]] = []  # (IR type, operand)
         self.frames: list[Frame] = []
         self.local_types: list[str] = []
@@ -243,7 +249,8 @@ class TranslatorCore:
             + [f"{t} %p{i}" for i, t in enumerate(params)]
         )
         header = (
-            f"define hidden {ret} {func_symbol(self.func_index)}({arglist}) {ATTR_WASM} "
+            f"define hidden {WASM_CC} {ret} {func_symbol(self.func_index)}({arglist}) "
+            f"{ATTR_WASM} "
             f"{SECTION} align 32 !dbg !{self.scope} {{"
         )
         self.lines.append("entry:")
@@ -254,7 +261,7 @@ class TranslatorCore:
             self.lines.append(f"  store {t} {v}, ptr %l{i}")
         # stack-limit check
         loc = self.loc()
-        self._loc = loc
+        self._loc = self.entry_loc = loc
         sctx_p = self.vm_field(CTX_STORE)
         sctx = self.val(f"load ptr, ptr {sctx_p}")
         limit = self.val(f"load i64, ptr {self.field_of(sctx, STORE_STACK_LIMIT)}")
@@ -293,7 +300,7 @@ class TranslatorCore:
                 this.interrupts_after_op(op, was_reachable)
             else:
                 h(this, imm)
-        self.lines[1:1] = self.late_allocas.values()
+        self.lines[1:1] = [*self.late_allocas.values(), *self.entry_code]
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))

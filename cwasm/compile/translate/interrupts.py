@@ -11,8 +11,9 @@ translation time (``fuel_consumed``): 1 per instruction, 0 for ``nop``, ``drop``
 ``block``, ``loop``, ``unreachable``, ``return``, ``else`` and ``end``, plus 1 on
 function entry. That count is added to ``%fuel`` where control flow may go elsewhere
 (``loop``, ``if``, ``else``, ``end``, ``br``, ``br_if``, ``br_table``), and also written
-back to the store before ``call``, ``call_indirect``, ``return`` and ``unreachable`` (a
-callee or the host may read or change it) and reloaded after a call. At function entry
+back to the store before ``call``, ``call_indirect``, ``return_call``,
+``return_call_indirect``, ``return`` and ``unreachable`` (a callee or the host may read
+or change it) and reloaded after a (non-tail) call. At function entry
 and at every loop header the count is checked: once it is >= 0 the code calls
 ``Builtin.OUT_OF_GAS``, which refuels from the store's reserve or has the code trap with
 ``Trap.OutOfFuel``. Other traps do not write the count back, as in Wasmtime, except a
@@ -43,7 +44,15 @@ def _ops(*names: str) -> frozenset[int]:
 #: the instructions that cost no fuel (they generate no code of their own)
 ZERO_COST = _ops("nop", "drop", "block", "loop", "unreachable", "return", "else", "end")
 #: before these the count is added to ``%fuel`` and written back to the store
-SAVE_BEFORE = _ops("unreachable", "return", "call", "call_indirect")
+SAVE_BEFORE = _ops(
+    "unreachable",
+    "return",
+    "call",
+    "call_indirect",
+    "return_call",
+    "return_call_indirect",
+    "return_call_ref",
+)
 #: before these the count is added to ``%fuel`` (they end a straight-line run)
 ADD_BEFORE = _ops("loop", "if", "else", "end", "br", "br_if", "br_table")
 #: after these ``%fuel`` is reloaded from the store (the callee may have changed it)

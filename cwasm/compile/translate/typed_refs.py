@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from cwasm.abi.vmoffsets import FUNCREF_VMCTX, FUNCREF_WASM_CALL
-from cwasm.compile.irmodule import return_type
 from cwasm.compile.translate.control import ControlMixin
 from cwasm.compile.translate.driver import Handler
 from cwasm.obj.traps import Trap
@@ -33,9 +32,7 @@ class TypedRefsMixin(ControlMixin):
     def op_call_ref(self, type_index: int) -> None:
         ft = self.module.types[type_index]
         callee, cvm = self.funcref_callee()
-        args = self.call_args(ft.params)
-        ret = return_type(ft.results)
-        self.push_results(f"notail call {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results)
+        self.emit_call(callee, cvm, ft)
 
     def op_ref_as_non_null(self, _imm: Any) -> None:
         _, v = self.stack[-1]

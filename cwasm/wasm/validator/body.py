@@ -12,7 +12,7 @@ from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
 from cwasm.wasm.operators import FUNCREF, I32, OPERATORS, VALTYPE_BYTES
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.types import RefType, val_subtype
+from cwasm.wasm.types import CONCRETE_HEAP, RefType, ref_type, val_subtype
 from cwasm.wasm.validator.context import (
     MAX_EXPANDED_LOCALS,
     BodyContext,
@@ -44,6 +44,7 @@ from cwasm.wasm.validator.stack import (
     START_TYPES,
     UNKNOWN,
     UNREACHABLE,
+    matches,
     mismatch,
     pop_any,
     pop_one,
@@ -82,6 +83,7 @@ K_NOP: Final = 23
 K_OTHER: Final = 24  # reference and table instructions
 K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
 K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
+K_RETURN_CALL: Final = 27  # return_call, return_call_indirect, return_call_ref (tail calls)
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -97,6 +99,9 @@ _NAMED_KINDS: Final = {
     "return": K_RETURN,
     "call": K_CALL,
     "call_indirect": K_CALL_INDIRECT,
+    "return_call": K_RETURN_CALL,
+    "return_call_indirect": K_RETURN_CALL,
+    "return_call_ref": K_RETURN_CALL,
     "drop": K_DROP,
     "select": K_SELECT,
     "select_t": K_SELECT_T,
@@ -593,6 +598,40 @@ def _validate(
 
         elif k == 26:  # K_TYPED_REF
             pos = check_typed_ref(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
+
+        elif k == 27:  # K_RETURN_CALL: the callee's results are the function's own
+            at = base + start
+            if op == 0x12:  # return_call
+                f, pos = read_u32(code, pos, base)
+                if f >= len(func_types):
+                    raise InvalidError(f"unknown function {f}", at)
+                fparams, fresults = ctx.sig(func_types[f])
+            elif op == 0x15:  # return_call_ref: a (ref null $t)
+                type_index, pos = read_u32(code, pos, base)
+                if type_index >= ctx.num_types:
+                    raise InvalidError(f"unknown type {type_index}", at)
+                pop_one(vals, height, unreach, int(ref_type(True, CONCRETE_HEAP + type_index)), at)
+                fparams, fresults = ctx.sig(type_index)
+            else:  # return_call_indirect
+                imm, pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
+                type_index, table = imm
+                table_type = ctx.table_type(table, at)
+                if type_index >= ctx.num_types:
+                    raise InvalidError(f"unknown type {type_index}", at)
+                if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
+                    raise mismatch(at)
+                pop_one(vals, height, unreach, I32, at)
+                fparams, fresults = ctx.sig(type_index)
+            # each result of the callee's a subtype of the function's own
+            if fresults != results and (
+                len(fresults) != len(results)
+                or not all(matches(a, t) for a, t in zip(fresults, results, strict=True))
+            ):
+                raise mismatch(at)
+            pop_types(vals, height, unreach, fparams, at)
+            del vals[height:]
+            unreach = True
+            ctrl[-1][UNREACHABLE] = True
 
         else:  # K_ILLEGAL
             raise ops.illegal_opcode_id(op, base + start)
