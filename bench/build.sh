@@ -22,8 +22,11 @@ mkdir -p "$wasm_out" "$native_out"
 for src in "$programs"/*.c; do
     name=$(basename "$src" .c)
     echo "building $name"
+    # A program may ask for wasm features with a ` * wasm-cflags: ...` line in its header.
+    extra=$(sed -n 's/^ \* wasm-cflags: //p' "$src")
+    # shellcheck disable=SC2086  # $extra is a list of flags
     "$clang" --target=wasm32-wasi --sysroot="$sysroot" -O2 -Wall -Wextra -Werror -Wl,--strip-debug \
-        -o "$wasm_out/$name.wasm" "$src"
+        $extra -o "$wasm_out/$name.wasm" "$src"
     "$cc" -O2 -Wall -Wextra -Werror -o "$native_out/$name" "$src"
 done
 
