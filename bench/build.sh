@@ -30,4 +30,11 @@ for src in "$programs"/*.c; do
     "$cc" -O2 -Wall -Wextra -Werror -o "$native_out/$name" "$src"
 done
 
+# The threads bench (bench/threads.py): freestanding, with one imported shared memory.
+echo "building threads/psum"
+"$clang" --target=wasm32 -O2 -nostdlib -Wall -Wextra -Werror -matomics -mbulk-memory \
+    -Wl,--no-entry,--shared-memory,--import-memory,--max-memory=131072,--strip-debug \
+    -o "$root/bench/threads/psum.wasm" "$root/bench/threads/psum.c"
+"$cc" -O2 -Wall -Wextra -Werror -pthread -o "$native_out/psum" "$root/bench/threads/psum.c"
+
 python3 "$root/bench/record_expected.py"
