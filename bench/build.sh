@@ -37,4 +37,11 @@ echo "building threads/psum"
     -o "$root/bench/threads/psum.wasm" "$root/bench/threads/psum.c"
 "$cc" -O2 -Wall -Wextra -Werror -pthread -o "$native_out/psum" "$root/bench/threads/psum.c"
 
+# The memory64 bench (bench/memory64.py): freestanding wasm64, memory up to 8 GiB.
+echo "building memory64/sieve64"
+"$clang" --target=wasm64 -O2 -nostdlib -Wall -Wextra -Werror -mbulk-memory \
+    -Wl,--no-entry,--strip-debug,--max-memory=8589934592 \
+    -o "$root/bench/memory64/sieve64.wasm" "$root/bench/memory64/sieve64.c"
+"$cc" -O2 -Wall -Wextra -Werror -o "$native_out/sieve64" "$root/bench/memory64/sieve64.c"
+
 python3 "$root/bench/record_expected.py"
