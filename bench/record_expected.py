@@ -21,6 +21,7 @@ BENCH_ARGS: dict[str, list[str]] = {
     "matmul": ["1000"],
     "sieve": ["50000000"],
     "sort": ["4000000"],
+    "tailcall": ["30000000"],
     "vm": ["600000"],
 }
 
