@@ -5,8 +5,9 @@ A file runs only when every feature it needs is implemented (``IMPLEMENTED``); i
 ``Config`` then has exactly those proposals switched on beyond 2.0's. The others are
 not run (not listed as failures): they wait for their features (issue 14). The
 classification is by the proposal a file tests (its name and contents); ``gc`` files
-are issue GC's, and ``unclassified`` files (new tests of 2.0 features or the text
-format) are to be looked at when they are first run. The threads proposal's files
+are issue GC's; files that need no 3.0 feature (new tests of 2.0 features or of the
+text format: annotations, id, obsolete-keywords, simd_select) list none and always
+run. The threads proposal's files
 (``threads/``) are listed as ``threads/<stem>``.
 """
 
@@ -42,7 +43,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "address64": ("memory64",),
     "align0": ("multi_memory",),
     "align64": ("memory64",),
-    "annotations": ("unclassified",),
+    "annotations": (),
     "array": ("gc",),
     "array_copy": ("gc",),
     "array_fill": ("gc",),
@@ -74,7 +75,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "i31": ("gc",),
     "i32x4_relaxed_trunc": ("relaxed_simd",),
     "i8x16_relaxed_swizzle": ("relaxed_simd",),
-    "id": ("unclassified",),
+    "id": (),
     "imports0": ("multi_memory",),
     "imports1": ("multi_memory",),
     "imports2": ("multi_memory",),
@@ -113,7 +114,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "memory_trap0": ("multi_memory",),
     "memory_trap1": ("multi_memory",),
     "memory_trap64": ("memory64",),
-    "obsolete-keywords": ("unclassified",),
+    "obsolete-keywords": (),
     "ref": ("function_references",),
     "ref_as_non_null": ("function_references",),
     "ref_cast": ("gc",),
@@ -130,7 +131,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
         "function_references",
     ),
     "simd_memory-multi": ("multi_memory",),
-    "simd_select": ("unclassified",),
+    "simd_select": (),
     "start0": ("multi_memory",),
     "store0": ("multi_memory",),
     "store1": ("multi_memory",),
