@@ -1,4 +1,5 @@
-"""Module generation with ``wasm-tools smith``: WebAssembly 2.0 plus multi-memory (3.0).
+"""Module generation with ``wasm-tools smith``: WebAssembly 2.0 plus, of 3.0, multi-memory,
+tail calls and extended constant expressions.
 
 Module ``i`` of a run with seed ``S`` is fully determined by ``(S, i)``: a
 ``random.Random(S * 1_000_003 + i)`` decides whether SIMD is on (``simd_fraction``) and
@@ -19,8 +20,9 @@ from typing import Any
 
 #: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
 #: float-to-int and (per module) SIMD; of 3.0, multi-memory (up to three memories, which
-#: smith allows through ``max-memories`` alone); every other later proposal off; small
-#: modules.
+#: smith allows through ``max-memories`` alone), tail calls and extended constants; every
+#: other later proposal off (threads: wasmtime-py 28's SharedMemory cannot be compared);
+#: small modules.
 SMITH_CONFIG: dict[str, Any] = {
     "reference-types-enabled": True,
     "bulk-memory-enabled": True,
@@ -29,7 +31,7 @@ SMITH_CONFIG: dict[str, Any] = {
     "saturating-float-to-int-enabled": True,
     "simd-enabled": False,
     "relaxed-simd-enabled": False,
-    "tail-call-enabled": False,
+    "tail-call-enabled": True,
     "threads-enabled": False,
     "shared-everything-threads-enabled": False,
     "exceptions-enabled": False,
@@ -37,7 +39,7 @@ SMITH_CONFIG: dict[str, Any] = {
     "memory64-enabled": False,
     "custom-page-sizes-enabled": False,
     "wide-arithmetic-enabled": False,
-    "extended-const-enabled": False,
+    "extended-const-enabled": True,
     "compact-imports-enabled": False,
     "custom-descriptors-enabled": False,
     "export-everything": True,
@@ -62,7 +64,7 @@ SMITH_CONFIG: dict[str, Any] = {
 }
 
 #: the proposals ``wasm-tools validate`` accepts in a generated module
-FEATURES = "wasm2,multi-memory"
+FEATURES = "wasm2,multi-memory,tail-call,extended-const"
 
 #: smith's --fuel: loop iterations and calls before the fuel global traps (it is never reset,
 #: so it covers all the calls made to a module)
