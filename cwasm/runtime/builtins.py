@@ -103,6 +103,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.TABLE_INIT: (1, _table_init),
     Builtin.ELEM_DROP: (1, _elem_drop),
     Builtin.MEMORY_INIT: (1, _memory_init),
+    Builtin.MEMORY_INIT64: (1, _memory_init),
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
     Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),

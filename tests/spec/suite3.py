@@ -14,7 +14,14 @@ from __future__ import annotations
 
 #: the 3.0 features cwasm implements, as ``Config`` names them without ``wasm_``
 IMPLEMENTED: frozenset[str] = frozenset(
-    ("extended_const", "function_references", "multi_memory", "relaxed_simd", "threads")
+    (
+        "extended_const",
+        "function_references",
+        "memory64",
+        "multi_memory",
+        "relaxed_simd",
+        "threads",
+    )
 )
 
 #: 3.0 features on by default whose modules the 2.0 suite asserts invalid or malformed
@@ -22,7 +29,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
 #: expression; memory.wast: "multiple memories"; binary.wast: "zero byte expected" for a
 #: memory index, memory limits flags 2 and 3, shared memories' flags); every file runs
 #: with them off unless it needs them
-OFF_FOR_2_0: tuple[str, ...] = ("extended_const", "multi_memory", "threads")
+OFF_FOR_2_0: tuple[str, ...] = ("extended_const", "memory64", "multi_memory", "threads")
 
 #: 2.0 features a 3.0 file runs without: the threads proposal's repository branched
 #: before reference types, and its imports.wast asserts that two tables are invalid
