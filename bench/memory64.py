@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         wasmtime_python = args.wasmtime_python
     else:
         sys.path.insert(0, str(BENCH))
-        from run import ensure_wasmtime_venv, venv_python
+        from run import ensure_wasmtime_venv
 
-        wasmtime_python = str(venv_python(ensure_wasmtime_venv()[0]))
+        wasmtime_python = str(ensure_wasmtime_venv()[0])  # (already the venv's python)
     want, native = run_native(args.n)
     for _ in range(args.repeat - 1):
         native = min(native, run_native(args.n)[1])

@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         wasmtime_python = args.wasmtime_python
     else:
         sys.path.insert(0, str(BENCH))
-        from run import ensure_wasmtime_venv, venv_python
+        from run import ensure_wasmtime_venv
 
-        wasmtime_python = str(venv_python(ensure_wasmtime_venv()[0]))
+        wasmtime_python = str(ensure_wasmtime_venv()[0])
     print(f"psum n={args.n}, best of {args.repeat}, wall seconds of the sum")
     print("| threads | cwasm | wasmtime-py | native | cwasm/wasmtime | cwasm/native |")
     print("|---|---|---|---|---|---|")

@@ -37,6 +37,7 @@ IR = {"vmctx": "ptr", "done": "ptr", "ptr": "ptr", "ref": "ptr"} | {
 EVERY_BUILTIN = """
 (module
   (memory 1 1 shared)
+  (memory $m64 i64 1)
   (table $t 2 funcref)
   (table $u 2 funcref)
   (elem $e func $f)
@@ -49,6 +50,7 @@ EVERY_BUILTIN = """
     (table.init $t $e (i32.const 0) (i32.const 0) (local.get 0))
     (elem.drop $e)
     (memory.init $d (i32.const 0) (i32.const 0) (local.get 0))
+    (memory.init $m64 $d (i64.const 0) (i32.const 0) (local.get 0))
     (data.drop $d)
     (memory.copy (i32.const 0) (i32.const 8) (local.get 0))
     (memory.fill (i32.const 0) (i32.const 7) (local.get 0))

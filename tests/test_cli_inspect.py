@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from elftools.elf.elffile import ELFFile
 
+import cwasm
 from cwasm.cli import main
 from tests.obj.wasmtime_samples import SAMPLES, artifact, code_bodies, wasm
+from tests.runtime.wat import wat
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +245,29 @@ def test_every_memory_and_its_data_are_shown(
         "memory[2] at i32.const 65536",
     ):
         assert piece in out, piece
+
+
+def test_64_bit_memories_and_tables_show_their_index_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wasm_path = tmp_path / "m64.wasm"
+    wasm_path.write_bytes(wat("(module (memory i64 2 0x2_0000) (memory 1) (table i64 3 funcref))"))
+    cwasm_path = tmp_path / "m64.cwasm"
+    cwasm_path.write_bytes(cwasm.Module.from_file(cwasm.Engine(), str(wasm_path)).serialize())
+    for path in (wasm_path, cwasm_path):
+        status, out, _ = _run(capsys, "inspect", str(path))
+        assert status == 0
+        assert "memory[0] min 2 max 131072" in out and "memory[1] min 1 max None" in out
+        lines = out.splitlines()
+        assert [
+            line.endswith(" i64") for line in lines if "memory[" in line and " min " in line
+        ] == [
+            True,
+            False,
+        ]
+        assert any("table[0] funcref min 3 max None i64" in line for line in lines)
+        status, out, _ = _run(capsys, "inspect", "--json", str(path))
+        d = json.loads(out)
+        m = d.get("module", d)
+        assert [x["index_type"] for x in m["memories"]] == ["I64", "I32"]
+        assert [x["index_type"] for x in m["tables"]] == ["I64"]

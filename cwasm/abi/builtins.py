@@ -163,6 +163,8 @@ class Builtin(enum.IntEnum):
     MEMORY_ATOMIC_WAIT32 = 12, "u32 (vmctx, u32 memory, u64 addr, u32 expected, i64 timeout, done)"
     #: ``memory.atomic.wait64``: as ``MEMORY_ATOMIC_WAIT32`` with an i64 ``expected``
     MEMORY_ATOMIC_WAIT64 = 13, "u32 (vmctx, u32 memory, u64 addr, u64 expected, i64 timeout, done)"
+    #: ``memory.init`` of a 64-bit memory (memory64: an i64 ``dst``): as ``MEMORY_INIT``
+    MEMORY_INIT64 = 14, "i32 (vmctx, u32 memory, u32 data, u64 dst, u32 src, u32 len, done)"
 
     @property
     def sig(self) -> Signature:

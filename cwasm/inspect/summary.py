@@ -159,7 +159,7 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
                 "min": t.limits.min,
                 "max": t.limits.max,
                 "element": t.element.text,
-                "index_type": "I32",
+                "index_type": "I64" if t.is_64 else "I32",
             }
             for t in module.tables
         ],
@@ -169,7 +169,7 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
                 "max": m.limits.max,
                 "shared": m.shared,
                 "page_size": 65536,
-                "index_type": "I32",
+                "index_type": "I64" if m.is_64 else "I32",
             }
             for m in module.memories
         ],

@@ -101,10 +101,14 @@ def _fmt_module(d: Json, out: list[str]) -> None:
     if m["start"] is not None:
         out.append(f"  start function {m['start']}")
     for i, t in enumerate(m["tables"]):
-        out.append(f"  table[{i}] {t['element']} min {t['min']} max {t['max']}")
+        out.append(
+            f"  table[{i}] {t['element']} min {t['min']} max {t['max']}"
+            f"{' i64' if t.get('index_type') == 'I64' else ''}"
+        )
     for i, mem in enumerate(m["memories"]):
         out.append(
             f"  memory[{i}] min {mem['min']} max {mem['max']} pages of {mem['page_size']} bytes"
+            f"{' i64' if mem.get('index_type') == 'I64' else ''}"
             f"{' shared' if mem['shared'] else ''}"
         )
     n_imp_globals = m["num_imported"]["globals"]

@@ -25,14 +25,15 @@ ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
-#: constant expressions, typed function references, multi-memory, threads and tail
-#: calls (3.0). An
+#: constant expressions, typed function references, multi-memory, threads, tail calls and
+#: memory64 (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
     "extended_const",
     "function_references",
+    "memory64",
     "multi_memory",
     "multi_value",
     "mutable_global",

@@ -72,6 +72,10 @@ def _memory_init(inst: Any, memory: int, data: int, dst: int, src: int, n: int) 
     return inst.memory_init(memory, data, dst, src, n)
 
 
+def _memory_init64(inst: Any, memory: int, data: int, dst: int, src: int, n: int) -> int:
+    return inst.memory_init(memory, data, dst, src, n)  # (a 64-bit memory's i64 dst)
+
+
 def _data_drop(inst: Any, data: int) -> int:
     inst.data_drop(data)
     return 0
@@ -103,6 +107,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.TABLE_INIT: (1, _table_init),
     Builtin.ELEM_DROP: (1, _elem_drop),
     Builtin.MEMORY_INIT: (1, _memory_init),
+    Builtin.MEMORY_INIT64: (1, _memory_init64),
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
     Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),

@@ -19,8 +19,8 @@ from cwasm.errors import CwasmError, error_chain
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
 #: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-#: function references, multi-memory, threads and tail calls) a Config can turn off:
-#: setting -> feature name (as the engine metadata of artifacts records it)
+#: function references, multi-memory, threads, tail calls and memory64) a Config can turn
+#: off: setting -> feature name (as the engine metadata of artifacts records it)
 WASM_FEATURE_SETTINGS = {
     "wasm_reference_types": "reference_types",
     "wasm_simd": "simd",
@@ -32,11 +32,11 @@ WASM_FEATURE_SETTINGS = {
     "wasm_multi_memory": "multi_memory",
     "wasm_threads": "threads",
     "wasm_tail_call": "tail_call",
+    "wasm_memory64": "memory64",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",
-    "wasm_memory64": "the WebAssembly memory64 proposal",
 }
 #: settings that add checks to the generated code (recorded in the artifact)
 INTERRUPT_SETTINGS = ("consume_fuel", "epoch_interruption")
@@ -227,8 +227,9 @@ class Config(Closable):
     )
     wasm_memory64 = _setting(
         "wasm_memory64",
-        """Configures whether the wasm [memory64 proposal] is enabled. (Not supported by
-        cwasm: ``Engine`` refuses it.)""",
+        """Configures whether the wasm [memory64 proposal] is enabled (the default, as a
+        WebAssembly 3.0 feature; Wasmtime 28's default is off): 64-bit memories and
+        tables, addressed and indexed by ``i64``.""",
     )
     wasm_relaxed_simd = _setting(
         "wasm_relaxed_simd",

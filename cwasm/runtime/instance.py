@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Extern = Func | Table | Memory | SharedMemory | Global
 _M32 = 0xFFFFFFFF
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 class InstanceExports(Mapping[str, Extern]):
@@ -275,8 +276,8 @@ class Instance:
                     self._elements[i] = None
                 continue
             values = self._element_values(i)
-            offset = self.eval_const(seg.offset)
             table = self.tables[seg.table_index]
+            offset = self.eval_const(seg.offset) & (_M64 if table.wasm_type.is_64 else _M32)
             if offset + len(values) > table.size():
                 raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
             for j, v in enumerate(values):
@@ -295,9 +296,9 @@ class Instance:
                 ctypes.memmove(mem.base + image.offset, bytes(data), len(data))
         elif isinstance(meminit, SegmentedMemoryInitialization):
             for s in meminit.segments:
-                offset = self.eval_const(s.offset) & _M32
-                data = art.data(s.data)
                 mem = self.memories[s.memory_index]
+                offset = self.eval_const(s.offset) & (_M64 if mem.wasm_type.is_64 else _M32)
+                data = art.data(s.data)
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
                 ctypes.memmove(mem.base + offset, bytes(data), len(data))

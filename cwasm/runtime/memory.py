@@ -1,8 +1,9 @@
 """Memory: a linear memory in reserved address space that grows in place.
 
 The reservation covers the memory's maximum (bounded by the engine's
-``memory_reservation``) — or, with guard-page bounds checks, 4 GiB plus the guard
-region, registered with the signal handler — all PROT_NONE; growing makes more pages read-write, so the
+``memory_reservation``; a 64-bit memory's by at least ``MEMORY64_RESERVATION``) — or,
+for a 32-bit memory with guard-page bounds checks, 4 GiB plus the guard region,
+registered with the signal handler — all PROT_NONE; growing makes more pages read-write, so the
 base never moves. Compiled code reads the base and current length from the memory's
 *definition* (two u64s), which lives in the owning instance's vmctx or, for a memory
 created from Python, in a small buffer of its own.
@@ -26,6 +27,18 @@ if TYPE_CHECKING:
     from cwasm.runtime.store import Store
 
 WASM_PAGE = 65536
+#: the least address space a 64-bit memory reserves (when its maximum and the engine's
+#: ``memory_reservation`` allow less, they rule): memory64 lets a memory pass 4 GiB
+MEMORY64_RESERVATION = 64 << 30
+
+
+def reservable_pages(memory_reservation: int, ty: wt.MemoryType) -> int:
+    """The most pages a memory of type ``ty`` can reach in place: its maximum (else its
+    index type's), at most the reservation (``memory_reservation``, for a 64-bit memory
+    at least ``MEMORY64_RESERVATION``)."""
+    reservation = max(memory_reservation, MEMORY64_RESERVATION) if ty.is_64 else memory_reservation
+    declared = ty.limits.max if ty.limits.max is not None else ty.max_pages
+    return min(declared, ty.max_pages, max(reservation // WASM_PAGE, 0))
 
 
 class Memory:
@@ -34,7 +47,6 @@ class Memory:
     def __init__(self, store: Store, ty: MemoryType) -> None:
         """Creates a new memory in ``store`` with the given ``ty``."""
         store._check_open()
-        ty.check_32_bit()
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
         store.keep(self)
@@ -50,9 +62,7 @@ class Memory:
     def _setup(self, store: Store, ty: wt.MemoryType, def_addr: int) -> None:
         self.store = store
         self.wasm_type = ty
-        limit_pages = max(store.engine.config.memory_reservation // WASM_PAGE, 0)
-        declared = ty.limits.max if ty.limits.max is not None else wt.MAX_PAGES
-        self.max_pages = min(declared, wt.MAX_PAGES, limit_pages)
+        self.max_pages = reservable_pages(store.engine.config.memory_reservation, ty)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
@@ -62,9 +72,10 @@ class Memory:
             raise ResourceLimitError(
                 f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
             )
-        guarded = store.engine.guard_pages
         # with guard pages, every 32-bit index plus a static offset below the guard size
-        # must land in the reservation, whatever the memory's maximum
+        # must land in the reservation, whatever the memory's maximum; compiled code
+        # checks every access of a 64-bit memory (as of a shared one): no guard region
+        guarded = store.engine.guard_pages and not ty.is_64
         reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
         self._res = Reservation(reserve)
         self._res.commit(ty.limits.min * WASM_PAGE)
@@ -160,7 +171,7 @@ class Memory:
     @staticmethod
     def _maximum(ty: wt.MemoryType) -> int:
         """The byte size the store's limiter is told is this memory's maximum."""
-        return (ty.limits.max if ty.limits.max is not None else wt.MAX_PAGES) * WASM_PAGE
+        return (ty.limits.max if ty.limits.max is not None else ty.max_pages) * WASM_PAGE
 
     def grow_pages(self, delta: int) -> int:
         """Grow by ``delta`` pages; the old size in pages, or -1 if not possible (past the
@@ -180,10 +191,12 @@ class Memory:
         return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: shared as wanted, at least the wanted minimum, at most the
-        wanted maximum."""
+        """Import subtyping: shared and 64-bit as wanted, at least the wanted minimum, at
+        most the wanted maximum."""
         have_max = self.wasm_type.limits.max
-        if self.wasm_type.shared != want.shared or self.size() < want.limits.min:
+        if self.wasm_type.shared != want.shared or self.wasm_type.is_64 != want.is_64:
+            return False
+        if self.size() < want.limits.min:
             return False
         if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
             return False

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
+from cwasm.runtime.memory import reservable_pages
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
 from cwasm.wasm import types as wt
@@ -39,7 +40,6 @@ class SharedMemory:
         ``MemoryType``)."""
         engine._check_open()
         wasm = ty.wasm
-        ty.check_32_bit()
         if not wasm.shared:
             raise CwasmError("shared memory must have the `shared` flag enabled on its memory type")
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
@@ -60,9 +60,7 @@ class SharedMemory:
         self.wasm_type = ty
         self._owner = owner
         self._lock = threading.Lock()
-        declared = ty.limits.max if ty.limits.max is not None else wt.MAX_PAGES
-        limit_pages = max(engine.config.memory_reservation // WASM_PAGE, 0)
-        self.max_pages = min(declared, wt.MAX_PAGES, limit_pages)
+        self.max_pages = reservable_pages(engine.config.memory_reservation, ty)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
@@ -124,9 +122,11 @@ class SharedMemory:
             return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: shared as wanted, at least the wanted minimum, at most the
-        wanted maximum."""
+        """Import subtyping: shared and 64-bit as wanted, at least the wanted minimum, at
+        most the wanted maximum."""
         have_max = self.wasm_type.limits.max
-        if not want.shared or self.size() < want.limits.min:
+        if not want.shared or self.wasm_type.is_64 != want.is_64:
+            return False
+        if self.size() < want.limits.min:
             return False
         return want.limits.max is None or (have_max is not None and have_max <= want.limits.max)

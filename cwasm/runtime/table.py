@@ -153,9 +153,9 @@ class Table:
         self._elems[idx] = bits
 
     def matches(self, want: wt.TableType) -> bool:
-        """Import subtyping: the same element type (closed over the engine's type ids), at
-        least the wanted minimum, at most the wanted maximum."""
-        if self.wasm_type.element != want.element:
+        """Import subtyping: the same element type (closed over the engine's type ids) and
+        index type, at least the wanted minimum, at most the wanted maximum."""
+        if self.wasm_type.element != want.element or self.wasm_type.is_64 != want.is_64:
             return False
         have_max = self.wasm_type.limits.max
         if self.size() < want.limits.min:

@@ -172,35 +172,27 @@ def _check_memory_limits(limits: Limits, is_64: bool, shared: bool) -> None:
 
 
 class MemoryType(Closable):
-    """A memory type: ``MemoryType(Limits(1, 2))``.
+    """A memory type: ``MemoryType(Limits(1, 2))``, ``MemoryType(Limits(1), is_64=True)``.
 
     Its limits are checked as wasmtime-py and Wasmtime check them (``WasmtimeError``): in
-    pages, at most 65536 for a 32-bit memory, a maximum not below the minimum, and a
-    maximum for a shared memory. A 64-bit type (memory64) can be described, but no
-    memory of it made (``Memory`` and ``SharedMemory`` refuse it).
+    pages, at most 65536 for a 32-bit memory (2**48 for a 64-bit one), a maximum not
+    below the minimum, and a maximum for a shared memory.
     """
 
-    __slots__ = ("_is_64", "wasm")
+    __slots__ = ("wasm",)
 
     def __init__(self, limits: Limits, is_64: bool = False, shared: bool = False) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("expected Limits")
         _check_memory_limits(limits, is_64, shared)
-        self._is_64 = bool(is_64)
-        self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared)
+        self.wasm = wt.MemoryType(wt.Limits(limits.min, limits.max), shared, bool(is_64))
 
     @classmethod
     def from_wasm(cls, t: wt.MemoryType) -> MemoryType:
         """The API object for the decoder's record."""
         self = cls.__new__(cls)
-        self._is_64 = False
         self.wasm = t
         return self
-
-    def check_32_bit(self) -> None:
-        """Raise ``WasmtimeError`` for a 64-bit type (memory64 is not supported)."""
-        if self._is_64:
-            raise CwasmError("64-bit memories are not supported")
 
     @property
     def limits(self) -> Limits:
@@ -210,7 +202,7 @@ class MemoryType(Closable):
     @property
     def is_64(self) -> bool:
         """Returns whether or not this is a 64-bit memory."""
-        return self._is_64
+        return self.wasm.is_64
 
     @property
     def is_shared(self) -> bool:
@@ -218,7 +210,7 @@ class MemoryType(Closable):
         return self.wasm.shared
 
     def __repr__(self) -> str:
-        return f"MemoryType({self.limits!r})"
+        return f"MemoryType({self.limits!r}{', is_64=True' if self.is_64 else ''})"
 
 
 class TableType(Closable):

@@ -116,12 +116,14 @@ def decode_module(
     extended_const: bool = True,
     multi_memory: bool = True,
     threads: bool = True,
+    memory64: bool = True,
 ) -> ModuleTranslation:
     """Decode a binary module and, when ``validate``, validate it (with the extended
     constant expressions unless ``extended_const`` is false, with several memories and
     memory indices unless ``multi_memory`` is false: Wasm 2.0's wording then; with
     shared memories' limits flags unless ``threads`` is false: Wasm 2.0 then finds
-    those flags malformed).
+    those flags malformed; with 64-bit memories and tables and u64 memarg offsets
+    unless ``memory64`` is false).
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -129,7 +131,7 @@ def decode_module(
     a body's instructions are not checked at all.
     """
     wasm = bytes(wasm)
-    decoder = _Decoder(wasm, threads)
+    decoder = _Decoder(wasm, threads, memory64)
     try:
         module, notes = decoder.module()
     except MalformedError:
@@ -140,7 +142,7 @@ def decode_module(
         raise
     if validate:
         try:
-            validate_module(module, notes, extended_const, multi_memory)
+            validate_module(module, notes, extended_const, multi_memory, memory64)
         except WasmError:
             # the spec decodes everything before validating: a malformed body wins
             early = decoder.body_error(data_count_known=True)
@@ -160,27 +162,38 @@ def _name(r: BinaryReader) -> str:
         raise MalformedError("malformed UTF-8 encoding", start) from None
 
 
-def _limits(r: BinaryReader, max_flag: int = 1) -> tuple[Limits, int]:
-    """Limits and their flags byte (bit 0: a maximum follows, bit 1: shared), which may
-    be at most ``max_flag``."""
+def _limits(r: BinaryReader, allowed: int = 1) -> tuple[Limits, int]:
+    """Limits and their flags byte (bit 0: a maximum follows, bit 1: shared, bit 2:
+    64-bit indices, whose limits are u64s), whose bits must all be in ``allowed``."""
     flag = r.u8()
-    if flag & 0x7F > max_flag:
+    if flag & 0x7F & ~allowed:
         raise MalformedError("integer too large", r.pos - 1)
     if flag & 0x80:
         raise MalformedError("integer representation too long", r.pos)
-    minimum = r.u32()
-    return Limits(minimum, r.u32() if flag & 1 else None), flag
+    read = r.u64 if flag & LIMITS_64 else r.u32
+    minimum = read()
+    return Limits(minimum, read() if flag & 1 else None), flag
 
 
-def _table_type(r: BinaryReader) -> TableType:
+#: the limits flag of a shared memory (threads)
+LIMITS_SHARED = 0x02
+#: the limits flag of a 64-bit memory or table (memory64)
+LIMITS_64 = 0x04
+
+
+def _table_type(r: BinaryReader, memory64: bool = True) -> TableType:
+    """A table type; with memory64, flags 4 and 5 make it a 64-bit table."""
     element = read_ref_type(r)
-    return TableType(element, _limits(r)[0])
+    limits, flag = _limits(r, 1 | (LIMITS_64 if memory64 else 0))
+    return TableType(element, limits, bool(flag & LIMITS_64))
 
 
-def _memory_type(r: BinaryReader, threads: bool) -> MemoryType:
-    """A memory type; with the threads proposal, flags 2 and 3 make it shared."""
-    limits, flag = _limits(r, 3 if threads else 1)
-    return MemoryType(limits, bool(flag & 2))
+def _memory_type(r: BinaryReader, threads: bool, memory64: bool = True) -> MemoryType:
+    """A memory type; with the threads proposal, flags 2 and 3 make it shared, with
+    memory64, flags 4 to 7 make it 64-bit."""
+    allowed = 1 | (LIMITS_SHARED if threads else 0) | (LIMITS_64 if memory64 else 0)
+    limits, flag = _limits(r, allowed)
+    return MemoryType(limits, bool(flag & LIMITS_SHARED), bool(flag & LIMITS_64))
 
 
 def _global_type(r: BinaryReader) -> GlobalType:
@@ -194,9 +207,10 @@ def _global_type(r: BinaryReader) -> GlobalType:
 class _Decoder:
     """Reads one module; ``r`` spans the whole binary, as in the spec."""
 
-    def __init__(self, wasm: bytes, threads: bool = True) -> None:
+    def __init__(self, wasm: bytes, threads: bool = True, memory64: bool = True) -> None:
         self.wasm = wasm
         self.threads = threads
+        self.memory64 = memory64
         self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
@@ -294,7 +308,7 @@ class _Decoder:
         for offset, code_start, end, _ in self.raw_bodies:
             r = BinaryReader(wasm, code_start, len(wasm), EOF_MESSAGE)
             try:
-                uses_data |= read_instructions(r)
+                uses_data |= read_instructions(r, memory64=self.memory64)
             except MalformedError as e:
                 return e
             if r.pos != end:
@@ -347,11 +361,11 @@ class _Decoder:
                 self.functions.append(desc)
                 self.num_imported_funcs += 1
             elif kind == ExternKind.TABLE:
-                desc = _table_type(r)
+                desc = _table_type(r, self.memory64)
                 self.tables.append(desc)
                 self.num_imported_tables += 1
             elif kind == ExternKind.MEMORY:
-                desc = _memory_type(r, self.threads)
+                desc = _memory_type(r, self.threads, self.memory64)
                 self.memories.append(desc)
                 self.num_imported_memories += 1
             elif kind == ExternKind.GLOBAL:
@@ -381,18 +395,18 @@ class _Decoder:
                 r.pos += 1
                 if r.u8() != 0:
                     raise MalformedError("malformed table", r.pos - 1)
-                self.tables.append(_table_type(r))
+                self.tables.append(_table_type(r, self.memory64))
                 init = read_const_expr(r)
                 self.m.declared_refs.update(init.func_refs())
             else:
-                self.tables.append(_table_type(r))
+                self.tables.append(_table_type(r, self.memory64))
             self.notes.table_inits.append(init)
 
     def _memory_section(self, start: int) -> None:
         r = self.r
         for _ in range(r.len32()):
             self.notes.memory_offsets.append(r.pos)
-            self.memories.append(_memory_type(r, self.threads))
+            self.memories.append(_memory_type(r, self.threads, self.memory64))
 
     def _global_section(self, start: int) -> None:
         r = self.r

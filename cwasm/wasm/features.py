@@ -1,5 +1,5 @@
 """The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-function references, multi-memory, threads and tail calls) a module uses, checked
+function references, multi-memory, threads, tail calls and memory64) a module uses, checked
 against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
@@ -45,6 +45,7 @@ CHECKED_FEATURES = (
     "bulk_memory",
     "extended_const",
     "function_references",
+    "memory64",
     "multi_memory",
     "multi_value",
     "reference_types",
@@ -167,6 +168,12 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
         raise InvalidError("multiple memories", 0)
     if "threads" in off and any(t.shared for t in rec.memories):
         raise InvalidError(_SHARED_MEMORY, 0)
+    if "memory64" in off:
+        # every use of an i64 address or index needs a 64-bit memory or table
+        if any(t.is_64 for t in rec.memories):
+            raise InvalidError("memory64 must be enabled for 64-bit memories", 0)
+        if any(t.is_64 for t in rec.tables):
+            raise InvalidError("memory64 must be enabled for 64-bit tables", 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:

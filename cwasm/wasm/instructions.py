@@ -24,6 +24,7 @@ from cwasm.wasm.operators import (
     IMM_NONE,
     OPERATORS,
     READ_IMMEDIATES,
+    READ_IMMEDIATES_32,
     OpInfo,
     const_op_value,
     read_opcode,
@@ -52,26 +53,36 @@ def _action(info: OpInfo | None) -> int:
 
 
 _ACTIONS: Final = tuple(_action(info) for info in OPERATORS)
-# the immediates reader of each opcode id (None without immediates, or for an unused id)
-_READERS: Final[tuple[Any, ...]] = tuple(
-    None if info is None or info.imm == IMM_NONE else READ_IMMEDIATES[info.imm]
-    for info in OPERATORS
-)
 
 
-def read_instructions(r: BinaryReader, consts: list[tuple[int, int, int]] | None = None) -> bool:
+def _readers_of(readers: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The immediates reader of each opcode id (None without immediates, or for an
+    unused id), from ``readers`` (one per immediate kind)."""
+    return tuple(
+        None if info is None or info.imm == IMM_NONE else readers[info.imm] for info in OPERATORS
+    )
+
+
+_READERS: Final = _readers_of(READ_IMMEDIATES)
+_READERS_32: Final = _readers_of(READ_IMMEDIATES_32)  # without memory64
+
+
+def read_instructions(
+    r: BinaryReader, consts: list[tuple[int, int, int]] | None = None, memory64: bool = True
+) -> bool:
     """Step over instructions through the ``end`` that closes the sequence.
 
     When ``consts`` is given, each outermost instruction is appended to it as
     ``(kind, value, offset)``: a ``ConstOpKind`` with its ``ConstOp`` value, or
     ``NON_CONSTANT`` with the instruction's opcode id.
     Returns whether ``memory.init`` or ``data.drop`` occurs (they need a data count).
+    Without ``memory64``, memarg offsets are u32s.
     """
     # one entry per open structured instruction: is it an `if` still open to an `else`?
     frames: list[bool] = []
     uses_data = False
     actions = _ACTIONS
-    readers = _READERS
+    readers = _READERS if memory64 else _READERS_32
     while True:
         pos = r.pos
         op = read_opcode(r)

@@ -15,6 +15,7 @@ from cwasm.wasm.constexpr import validate_const_expr
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     MAX_PAGES,
+    MAX_PAGES_64,
     ExternKind,
     FuncType,
     GlobalType,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from cwasm.wasm.decoder import DecodeNotes
 
 MAX_TABLE_SIZE = 0xFFFF_FFFF
+MAX_TABLE_SIZE_64 = (1 << 64) - 1
 # Wasmtime's implementation limit on parameters plus locals of one function (the spec
 # only bounds them by 2^32-1); it also keeps local lists from growing absurdly.
 MAX_FUNCTION_LOCALS = 50_000
@@ -58,11 +60,17 @@ def check_value_type(t: ValueType, num_types: int, offset: int) -> None:
 
 def _check_table_type(t: TableType, offset: int, num_types: int = 0) -> None:
     check_value_type(t.element, num_types, offset)
-    _check_limits(t.limits, MAX_TABLE_SIZE, "table size must be at most 2^32-1", offset)
+    if t.is_64:  # any u64 is a size a 64-bit table's limits can state
+        _check_limits(t.limits, MAX_TABLE_SIZE_64, "table size must be at most 2^64-1", offset)
+    else:
+        _check_limits(t.limits, MAX_TABLE_SIZE, "table size must be at most 2^32-1", offset)
 
 
 def _check_memory_type(t: MemoryType, offset: int) -> None:
-    _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
+    if t.is_64:
+        _check_limits(t.limits, MAX_PAGES_64, "memory size must be at most 2**48 pages", offset)
+    else:
+        _check_limits(t.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", offset)
     if t.shared and t.limits.max is None:
         raise InvalidError("shared memory must have maximum", offset)
 
@@ -72,9 +80,11 @@ def validate_module(
     notes: DecodeNotes,
     extended_const: bool = True,
     multi_memory: bool = True,
+    memory64: bool = True,
 ) -> None:
     """Validate ``translation``; raise ``InvalidError`` (or a body's ``MalformedError``).
-    Without ``multi_memory`` a module has at most one memory (Wasm 2.0)."""
+    Without ``multi_memory`` a module has at most one memory (Wasm 2.0); without
+    ``memory64`` memarg offsets are u32s (Wasm 2.0)."""
     m = translation.module
     num_types = len(m.types)
     for i, ft in enumerate(m.types):
@@ -154,7 +164,11 @@ def validate_module(
                 )
             assert seg_notes.offset_expr is not None
             validate_const_expr(
-                seg_notes.offset_expr, ValType.I32, all_globals, num_funcs, extended_const
+                seg_notes.offset_expr,
+                ValType.I64 if m.tables[seg.table_index].is_64 else ValType.I32,
+                all_globals,
+                num_funcs,
+                extended_const,
             )
 
     for data_seg, offset, expr in zip(
@@ -164,7 +178,8 @@ def validate_module(
             if data_seg.memory_index >= len(m.memories):
                 raise InvalidError(f"unknown memory {data_seg.memory_index}", offset)
             assert expr is not None
-            validate_const_expr(expr, ValType.I32, all_globals, num_funcs, extended_const)
+            index_type = ValType.I64 if m.memories[data_seg.memory_index].is_64 else ValType.I32
+            validate_const_expr(expr, index_type, all_globals, num_funcs, extended_const)
 
     for defined_index, body in enumerate(translation.bodies):
         num_locals = len(m.types[body.type_index].params) if body.type_index < num_types else 0
@@ -174,7 +189,7 @@ def validate_module(
                 check_value_type(t, num_types, body.offset)
         if num_locals > MAX_FUNCTION_LOCALS:
             raise InvalidError("too many locals: locals exceed maximum", body.offset)
-        validate_function_body(translation, defined_index, multi_memory)
+        validate_function_body(translation, defined_index, multi_memory, memory64)
 
     if m.start is not None:
         if m.start >= num_funcs:

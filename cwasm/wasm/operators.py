@@ -890,7 +890,19 @@ MEMARG_HAS_MEMORY: Final = 0x40
 def read_memarg(r: BinaryReader) -> tuple[int, int, int]:
     """(alignment exponent, offset, memory index). Flags with bit 6 set carry a memory
     index after them (else memory 0); an exponent above 32, or flags of 128 and more,
-    are malformed."""
+    are malformed. The offset is a u64 (memory64; validation bounds a 32-bit memory's)."""
+    align, memory = _memarg_flags(r)
+    return align, r.u64(), memory
+
+
+def read_memarg_32(r: BinaryReader) -> tuple[int, int, int]:
+    """``read_memarg`` without memory64: the offset is a u32 (Wasm 2.0)."""
+    align, memory = _memarg_flags(r)
+    return align, r.u32(), memory
+
+
+def _memarg_flags(r: BinaryReader) -> tuple[int, int]:
+    """A memarg's (alignment exponent, memory index)."""
     flags = r.u32()
     memory = 0
     if flags >= MEMARG_HAS_MEMORY:
@@ -900,7 +912,7 @@ def read_memarg(r: BinaryReader) -> tuple[int, int, int]:
         flags -= MEMARG_HAS_MEMORY
     if flags > 32:
         raise MalformedError("malformed memop flags", r.pos - 1)
-    return flags, r.u32(), memory
+    return flags, memory
 
 
 def read_br_table(r: BinaryReader) -> tuple[tuple[int, ...], int]:
@@ -926,6 +938,11 @@ def _pair(r: BinaryReader) -> tuple[int, int]:
 
 def _memarg_lane(r: BinaryReader) -> tuple[int, int, int, int]:
     align, offset, memory = read_memarg(r)
+    return align, offset, r.u8(), memory
+
+
+def _memarg_lane_32(r: BinaryReader) -> tuple[int, int, int, int]:
+    align, offset, memory = read_memarg_32(r)
     return align, offset, r.u8(), memory
 
 
@@ -978,6 +995,14 @@ assert len(_readers) == NUM_IMM_KINDS
 
 # READ_IMMEDIATES[kind](reader) -> the immediates of that kind (see the module docstring)
 READ_IMMEDIATES: tuple[Any, ...] = tuple(_readers[k] for k in range(NUM_IMM_KINDS))
+# the same without memory64: memarg offsets are u32s (Wasm 2.0's malformed encodings)
+_readers_32 = {
+    **_readers,
+    IMM_MEMARG: read_memarg_32,
+    IMM_MEMARG_LANE: _memarg_lane_32,
+    IMM_ATOMIC_MEMARG: read_memarg_32,
+}
+READ_IMMEDIATES_32: tuple[Any, ...] = tuple(_readers_32[k] for k in range(NUM_IMM_KINDS))
 
 
 def read_immediates(r: BinaryReader, op: int) -> Any:

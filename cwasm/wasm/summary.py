@@ -72,11 +72,16 @@ def _limits(limits: Limits) -> Json:
 
 
 def _table(t: TableType) -> Json:
-    return {"element": t.element.text, **_limits(t.limits)}
+    return {"element": t.element.text, **_limits(t.limits), "index_type": _index_type(t.is_64)}
 
 
 def _memory(m: MemoryType) -> Json:
-    return {**_limits(m.limits), "shared": m.shared}
+    return {**_limits(m.limits), "shared": m.shared, "index_type": _index_type(m.is_64)}
+
+
+def _index_type(is_64: bool) -> str:
+    """A memory's or table's index type, as Wasmtime names it (memory64: ``I64``)."""
+    return "I64" if is_64 else "I32"
 
 
 def _global(g: GlobalType) -> Json:
@@ -225,12 +230,14 @@ def format_module_summary(d: Json) -> str:
     out.append(f"tables ({len(d['tables'])}):")
     out.extend(
         f"  table[{t['index']}] {t['element']} min {t['min']} max {t['max']}"
+        + (" i64" if t["index_type"] == "I64" else "")
         + (f" = {t['init']}" if t.get("init") else "")
         for t in d["tables"]
     )
     out.append(f"memories ({len(d['memories'])}):")
     out.extend(
-        f"  memory[{m['index']}] min {m['min']} max {m['max']}{' shared' if m['shared'] else ''}"
+        f"  memory[{m['index']}] min {m['min']} max {m['max']}"
+        f"{' i64' if m['index_type'] == 'I64' else ''}{' shared' if m['shared'] else ''}"
         for m in d["memories"]
     )
     out.append(f"globals ({len(d['globals'])}):")

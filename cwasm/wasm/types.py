@@ -327,6 +327,8 @@ def close_func_type(ft: FuncType, index: int, type_ids: Sequence[int]) -> FuncTy
 
 #: the most pages a 32-bit linear memory can have (64 KiB each: 4 GiB)
 MAX_PAGES = 0x1_0000
+#: the most pages a 64-bit linear memory (memory64) can have (64 KiB each: 2**64 bytes)
+MAX_PAGES_64 = 1 << 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,12 +341,19 @@ class Limits:
 class TableType:
     element: ValueType
     limits: Limits
+    is_64: bool = False  # indexed by i64 (memory64's 64-bit tables)
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryType:
     limits: Limits  # in 64 KiB pages
     shared: bool = False
+    is_64: bool = False  # addressed by i64 (memory64)
+
+    @property
+    def max_pages(self) -> int:
+        """The most pages its index type allows (``MAX_PAGES`` or ``MAX_PAGES_64``)."""
+        return MAX_PAGES_64 if self.is_64 else MAX_PAGES
 
 
 @dataclass(frozen=True, slots=True)

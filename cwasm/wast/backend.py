@@ -3,6 +3,7 @@ module the spec scripts import from. One engine and store per script."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import cwasm.api as api
@@ -46,11 +47,19 @@ def _spectest(store: api.Store) -> dict[str, Any]:
         "global_f32": api.Global(store, api.GlobalType(f32, False), 666.6),
         "global_f64": api.Global(store, api.GlobalType(f64, False), 666.6),
         "table": api.Table(store, api.TableType(api.ValType.funcref(), api.Limits(10, 20)), None),
+        "table64": api.Table(store, _table64(api.ValType.funcref(), api.Limits(10, 20)), None),
         "memory": api.Memory(store, api.MemoryType(api.Limits(1, 2))),
         "shared_memory": api.SharedMemory(
             store.engine, api.MemoryType(api.Limits(1, 2), shared=True)
         ),
     }
+
+
+def _table64(element: api.ValType, limits: api.Limits) -> api.TableType:
+    """A 64-bit table type (wasmtime-py 28's ``TableType`` has no 64-bit form)."""
+    ty = api.TableType(element, limits)
+    ty.wasm = dataclasses.replace(ty.wasm, is_64=True)
+    return ty
 
 
 class Backend:
@@ -69,6 +78,7 @@ class Backend:
             extended_const="extended_const" in features,
             multi_memory="multi_memory" in features,
             threads="threads" in features,
+            memory64="memory64" in features,
         )
         check_features(module, features)
 

@@ -327,3 +327,36 @@ def test_return_call_ref_runs_in_constant_stack_and_traps_on_null() -> None:
     with pytest.raises(cwasm.api.Trap) as info:
         ex["null"](store, 1)
     assert info.value.trap_code == cwasm.api.TrapCode.NULL_REFERENCE
+
+
+#: ``return_call_indirect`` through a 64-bit table (memory64): its index is an i64
+TABLE64_TAIL_CALLS = """(module
+  (type $t (func (param i64) (result i64)))
+  (table $tab i64 2 funcref)
+  (elem (table $tab) (i64.const 0) func $count)
+  (func $count (type $t) (param i64) (result i64)
+    (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 42))
+      (else (return_call_indirect $tab (type $t)
+        (i64.sub (local.get 0) (i64.const 1)) (i64.const 0)))))
+  (func (export "run") (param i64) (result i64) (call $count (local.get 0)))
+  (func (export "oob") (result i64)
+    (return_call_indirect $tab (type $t) (i64.const 1) (i64.const 0x100000000))))"""
+
+
+def _table64_results(rt: Any) -> list[object]:
+    config = rt.Config()
+    config.wasm_memory64 = True
+    engine = rt.Engine(config)
+    store = rt.Store(engine)
+    exports = rt.Instance(store, rt.Module(engine, TABLE64_TAIL_CALLS), []).exports(store)
+    out: list[object] = [exports["run"](store, 1_000_000)]
+    with pytest.raises(rt.Trap) as trap:
+        exports["oob"](store)
+    out.append(wasm_trap_line(str(trap.value)))
+    return out
+
+
+def test_return_call_indirect_through_a_64_bit_table() -> None:
+    ours = _table64_results(cwasm)
+    assert ours == _table64_results(wasmtime)
+    assert ours[0] == 42

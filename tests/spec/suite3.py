@@ -18,6 +18,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
     (
         "extended_const",
         "function_references",
+        "memory64",
         "multi_memory",
         "relaxed_simd",
         "tail_call",
@@ -30,7 +31,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
 #: expression; memory.wast: "multiple memories"; binary.wast: "zero byte expected" for a
 #: memory index, memory limits flags 2 and 3, shared memories' flags); every file runs
 #: with them off unless it needs them
-OFF_FOR_2_0: tuple[str, ...] = ("extended_const", "multi_memory", "threads")
+OFF_FOR_2_0: tuple[str, ...] = ("extended_const", "memory64", "multi_memory", "threads")
 
 #: 2.0 features a 3.0 file runs without: the threads proposal's repository branched
 #: before reference types, and its imports.wast asserts that two tables are invalid

@@ -102,9 +102,9 @@ def wat(text: str) -> bytes:
     ).stdout
 
 
-def malformed(wasm: bytes) -> MalformedError:
+def malformed(wasm: bytes, **features: bool) -> MalformedError:
     with pytest.raises(MalformedError) as info:
-        decode_module(wasm)
+        decode_module(wasm, **features)
     return info.value
 
 
@@ -552,7 +552,22 @@ def test_limits() -> None:
     for flags in (b"\x02\x00", b"\x03\x01\x02"):  # without threads: Wasm 2.0's 1-bit LEB
         with pytest.raises(MalformedError, match="integer too large"):
             decode_module(module(section(5, vec([flags]))), threads=False)
-    e = malformed(module(section(5, vec([b"\x04\x00"]))))
+    # bit 2: 64-bit indices (memory64) and u64 limits; without memory64, Wasm 2.0's LEB
+    for flags in (b"\x04\x00", b"\x05\x00\x01"):
+        e = malformed(module(section(5, vec([flags]))), memory64=False)
+        assert e.message == "integer too large"
+        e = malformed(module(section(4, vec([FUNCREF + flags]))), memory64=False)
+        assert e.message == "integer too large"
+    big = module(section(5, vec([b"\x05\x00" + leb(1 << 48)])))
+    assert decode_module(big).module.memories == (MemoryType(Limits(0, 1 << 48), is_64=True),)
+    e = invalid(module(section(5, vec([b"\x04" + leb((1 << 48) + 1)]))))
+    assert e.message == "memory size must be at most 2**48 pages"
+    table64 = module(section(4, vec([FUNCREF + b"\x05\x00" + leb((1 << 64) - 1)])))
+    (t,) = decode_module(table64).module.tables
+    assert t.is_64 and t.limits.max == (1 << 64) - 1
+    shared64 = module(section(5, vec([b"\x07\x01\x02"])))
+    assert decode_module(shared64).module.memories == (MemoryType(Limits(1, 2), True, True),)
+    e = malformed(module(section(5, vec([b"\x08\x00"]))))
     assert e.message == "integer too large"
     e = malformed(module(section(4, vec([FUNCREF + b"\x02\x00"]))))  # no shared tables
     assert e.message == "integer too large"

@@ -44,9 +44,7 @@ def _checked_addr(
     _align, offset, memory = memarg
     size = 1 << align
     if size > 1:
-        ea = t.val(f"zext i32 {addr} to i64")
-        if offset:
-            ea = t.val(f"add nuw i64 {ea}, {offset}")
+        ea = t.effective_address(addr, offset, memory)
         low = t.val(f"and i64 {ea}, {size - 1}")
         t.trap_if(t.val(f"icmp ne i64 {low}, 0"), Trap.HeapMisaligned)
     return t.mem_addr(addr, offset, size, memory, checked=True)
@@ -132,7 +130,7 @@ def _notify(t: FunctionTranslator, memarg: tuple[int, int, int]) -> None:
     if not _is_shared(t, memarg[2]):  # nobody can wait on it
         t.push("i32", "0")
         return
-    ea = _effective(t, addr, memarg[1])
+    ea = t.effective_address(addr, memarg[1], memarg[2])
     t.push("i32", t.call_python_builtin(Builtin.MEMORY_ATOMIC_NOTIFY, str(memarg[2]), ea, count))
 
 
@@ -146,16 +144,10 @@ def _wait(align: int, builtin: Builtin) -> Handler:
             t.trap_if("true", Trap.AtomicWaitNonSharedMemory)
             t.push("i32", "0")  # unreachable
             return
-        ea = _effective(t, addr, memarg[1])
+        ea = t.effective_address(addr, memarg[1], memarg[2])
         t.push("i32", t.call_python_builtin(builtin, str(memarg[2]), ea, expected, timeout))
 
     return h
-
-
-def _effective(t: FunctionTranslator, addr: str, offset: int) -> str:
-    """The effective address ``addr + offset`` as an i64 (checked already)."""
-    ea = t.val(f"zext i32 {addr} to i64")
-    return t.val(f"add nuw i64 {ea}, {offset}") if offset else ea
 
 
 HANDLERS["atomic.fence"] = _fence

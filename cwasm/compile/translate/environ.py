@@ -206,12 +206,13 @@ class EnvironMixin(TranslatorCore):
         return p
 
     def memory_max_bytes(self, memory_index: int) -> int:
-        """The most bytes the memory can ever have: its maximum, else 4 GiB (or its
-        minimum, if larger), as Wasmtime reckons it."""
-        limits = self.module.memories[memory_index].limits
+        """The most bytes the memory can ever have: its maximum, else 4 GiB (2^64 for a
+        64-bit memory), as Wasmtime reckons it."""
+        memory = self.module.memories[memory_index]
+        limits = memory.limits
         if limits.max is not None:
             return limits.max << 16
-        return max(limits.min << 16, 1 << 32)
+        return max(limits.min << 16, memory.max_pages << 16)
 
     def before_trapping_access(self) -> None:
         """Before an access that traps whatever its address (its offset and size pass
@@ -318,25 +319,17 @@ class EnvironMixin(TranslatorCore):
         self.call_python_builtin(Builtin.DATA_DROP, str(data_index))
 
 
+#: (the memory.* and table.* size, grow and bulk handlers are ``index64``'s, which
+#: defers to the methods here for 32-bit memories and tables)
 HANDLERS: dict[str, Handler] = {
     "global.get": EnvironMixin.op_global_get,
     "global.set": EnvironMixin.op_global_set,
     "table.get": EnvironMixin.op_table_get,
     "table.set": EnvironMixin.op_table_set,
-    "table.size": EnvironMixin.op_table_size,
-    "table.grow": EnvironMixin.op_table_grow,
-    "table.fill": EnvironMixin.op_table_fill,
-    "table.copy": EnvironMixin.op_table_copy,
-    "table.init": EnvironMixin.op_table_init,
     "elem.drop": EnvironMixin.op_elem_drop,
     "ref.null": EnvironMixin.op_ref_null,
     "ref.is_null": EnvironMixin.op_ref_is_null,
     "ref.func": EnvironMixin.op_ref_func,
-    "memory.size": EnvironMixin.op_memory_size,
-    "memory.grow": EnvironMixin.op_memory_grow,
-    "memory.fill": EnvironMixin.op_memory_fill,
-    "memory.copy": EnvironMixin.op_memory_copy,
-    "memory.init": EnvironMixin.op_memory_init,
     "data.drop": EnvironMixin.op_data_drop,
 }
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from cwasm.abi.builtins import Builtin
 from cwasm.abi.vmoffsets import STORE_EPOCH_DEADLINE, STORE_EPOCH_PTR, STORE_FUEL_CONSUMED
-from cwasm.compile.translate.environ import EnvironMixin
+from cwasm.compile.translate.index64 import Index64Mixin
 from cwasm.obj.traps import Trap
 from cwasm.wasm.operators import BY_NAME
 
@@ -60,7 +60,7 @@ RELOAD_AFTER = _ops("call", "call_indirect")
 LOOP_OP = BY_NAME["loop"]
 
 
-class InterruptsMixin(EnvironMixin):
+class InterruptsMixin(Index64Mixin):
     """The fuel and epoch checks; the driver calls the hooks only when one is on."""
 
     #: fuel of the instructions translated since the last addition to ``%fuel`` (the

@@ -21,7 +21,6 @@ from cwasm.wasm.constexpr import ARITHMETIC
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
-    MAX_PAGES,
     ConstExpr,
     ConstOpKind,
     ExternKind,
@@ -146,9 +145,9 @@ def check_module(m: ModuleRecord) -> None:
         if not tt.element.is_ref:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
         _check_value_type(m, tt.element, f"table {i}")
-        _check_limits(tt.limits, MAX_TABLE_ELEMENTS, f"table {i}")
+        _check_limits(tt.limits, (1 << 64) - 1 if tt.is_64 else MAX_TABLE_ELEMENTS, f"table {i}")
     for i, mt in enumerate(m.memories):
-        _check_limits(mt.limits, MAX_PAGES, f"memory {i}")
+        _check_limits(mt.limits, mt.max_pages, f"memory {i}")
         if mt.shared and mt.limits.max is None:
             raise _bad(f"shared memory {i} has no maximum")
     counts = dict.fromkeys(ExternKind, 0)
@@ -221,7 +220,9 @@ def check_module(m: ModuleRecord) -> None:
             if not val_subtype(seg.element, m.tables[seg.table_index].element, m.type_canon()):
                 raise _bad(f"{what} holds {seg.element.text}, but its table does not")
         if seg.offset is not None:
-            _check_const_expr(m, seg.offset, ValType.I32, f"offset of {what}")
+            is_64 = seg.table_index < ntables and m.tables[seg.table_index].is_64
+            index_type = ValType.I64 if is_64 else ValType.I32
+            _check_const_expr(m, seg.offset, index_type, f"offset of {what}")
         if seg.functions is not None:
             if seg.element != ValType.FUNCREF:
                 raise _bad(f"{what} lists functions but holds {seg.element.text}")
@@ -241,7 +242,8 @@ def check_info(info: CompiledModuleInfo) -> None:
         for s in init.segments:
             if s.memory_index >= nmems:
                 raise _bad(f"data segment targets missing memory {s.memory_index}")
-            _check_const_expr(m, s.offset, ValType.I32, "data segment offset")
+            index_type = ValType.I64 if m.memories[s.memory_index].is_64 else ValType.I32
+            _check_const_expr(m, s.offset, index_type, "data segment offset")
     elif len(init.map) != nmems:
         raise _bad(f"{len(init.map)} memory images for {nmems} memories")
     previous = -1

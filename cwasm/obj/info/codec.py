@@ -51,7 +51,7 @@ from cwasm.wasm.types import (
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 4
+INFO_FORMAT_VERSION = 5
 
 #: the value type of each one-byte code (numbers, vectors, shorthand reference types)
 _VALTYPES: dict[int, ValueType] = {}
@@ -100,11 +100,13 @@ def _w_functype(w: Writer, ft: FuncType) -> None:
 def _w_tabletype(w: Writer, t: TableType) -> None:
     _w_valtype(w, t.element)
     _w_limits(w, t.limits)
+    w.bool(t.is_64)
 
 
 def _w_memorytype(w: Writer, t: MemoryType) -> None:
     _w_limits(w, t.limits)
     w.bool(t.shared)
+    w.bool(t.is_64)
 
 
 def _w_globaltype(w: Writer, t: GlobalType) -> None:
@@ -298,10 +300,12 @@ class _Decoder(Reader):
         return FuncType(self.valtypes(), self.valtypes())
 
     def tabletype(self) -> TableType:
-        return TableType(self.valtype(), self.limits())
+        element, limits = self.valtype(), self.limits()
+        return TableType(element, limits, self.bool())
 
     def memorytype(self) -> MemoryType:
-        return MemoryType(self.limits(), self.bool())
+        limits, shared = self.limits(), self.bool()
+        return MemoryType(limits, shared, self.bool())
 
     def globaltype(self) -> GlobalType:
         return GlobalType(self.valtype(), self.bool())

@@ -21,6 +21,7 @@ from cwasm.wasm.validator.context import (
     body_context,
     check_memarg,
     check_type,
+    read_offset,
 )
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
@@ -29,7 +30,12 @@ from cwasm.wasm.validator.immediates import (
     read_with,
     skip_sleb,
 )
-from cwasm.wasm.validator.rules import check_reference_or_table, check_static, skim
+from cwasm.wasm.validator.rules import (
+    check_reference_or_table,
+    check_static,
+    check_static_typed,
+    skim,
+)
 from cwasm.wasm.validator.stack import (
     END_TYPES,
     FRAME_BLOCK,
@@ -165,11 +171,15 @@ _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 
 
 def validate_function_body(
-    translation: ModuleTranslation, defined_index: int, multi_memory: bool = True
+    translation: ModuleTranslation,
+    defined_index: int,
+    multi_memory: bool = True,
+    memory64: bool = True,
 ) -> None:
     """Validate ``translation.bodies[defined_index]``; raise InvalidError or MalformedError.
-    Without ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes."""
-    ctx = body_context(translation, multi_memory)
+    Without ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes; without
+    ``memory64``, memarg offsets are u32s."""
+    ctx = body_context(translation, multi_memory, memory64)
     body = translation.bodies[defined_index]
     if not 0 <= body.type_index < ctx.num_types:
         raise InvalidError(f"unknown type {body.type_index}", body.offset)
@@ -225,6 +235,9 @@ def _validate(
     size = len(code)
     pos = 0
     push = vals.append
+    # the address type of memory 0 (the fast path's), and whether any memory is 64-bit
+    addr0 = ctx.memory_index_types[0] if ctx.num_memories else I32
+    any64 = ctx.any_memory64
     # with non-defaultable locals: per open frame, the locals first set in it (they
     # are unset again at its end, and at its `else`)
     set_in: list[list[int]] = [[]]
@@ -289,17 +302,19 @@ def _validate(
             else:
                 align, pos = read_u32(code, pos, base)
             if align > natural or not ctx.num_memories:  # a memory index, or an error
-                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
+                pos, addr = check_memarg(ctx, align, natural, code, pos, base, base + start)
+            else:
+                addr = addr0
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
-                _, pos = read_u32(code, pos, base)
-            if len(vals) > height and vals[-1] == I32:
+                pos = read_offset(ctx, addr, code, pos, base, base + start)
+            if len(vals) > height and vals[-1] == addr:
                 vals[-1] = t
             else:
-                pop_one(vals, height, unreach, I32, base + start)
+                pop_one(vals, height, unreach, addr, base + start)
                 push(t)
 
         elif k == 3 or k == 4:  # K_LOCAL_SET, K_LOCAL_TEE
@@ -429,18 +444,20 @@ def _validate(
             else:
                 align, pos = read_u32(code, pos, base)
             if align > natural or not ctx.num_memories:  # a memory index, or an error
-                pos = check_memarg(ctx, align, natural, code, pos, base, base + start)
+                pos, addr = check_memarg(ctx, align, natural, code, pos, base, base + start)
+            else:
+                addr = addr0
             if code[pos] < 0x80:  # the offset
                 pos += 1
             elif code[pos + 1] < 0x80:
                 pos += 2
             else:
-                _, pos = read_u32(code, pos, base)
-            if len(vals) - 2 >= height and vals[-1] == t and vals[-2] == I32:
+                pos = read_offset(ctx, addr, code, pos, base, base + start)
+            if len(vals) - 2 >= height and vals[-1] == t and vals[-2] == addr:
                 del vals[-2:]
             else:
                 pop_one(vals, height, unreach, t, base + start)
-                pop_one(vals, height, unreach, I32, base + start)
+                pop_one(vals, height, unreach, addr, base + start)
 
         elif k == 10:  # K_CONST: i64.const, f32.const, f64.const, v128.const
             _imm, r, n = opdata[op]
@@ -503,9 +520,14 @@ def _validate(
             ctrl[-1][UNREACHABLE] = True
 
         elif k == 16:  # K_STATIC
-            pos = check_static(ctx, op, code, pos, base, start)
-            pop_types(vals, height, unreach, _PARAMS[op], base + start)
-            vals.extend(_RESULTS[op])
+            if any64:  # memory operands may be i64s
+                pos, sparams, sresults = check_static_typed(ctx, op, code, pos, base, start)
+                pop_types(vals, height, unreach, sparams, base + start)
+                vals.extend(sresults)
+            else:
+                pos = check_static(ctx, op, code, pos, base, start)
+                pop_types(vals, height, unreach, _PARAMS[op], base + start)
+                vals.extend(_RESULTS[op])
 
         elif k == 17:  # K_ELSE
             frame = ctrl[-1]
@@ -585,7 +607,7 @@ def _validate(
                 raise InvalidError(f"unknown type {type_index}", at)
             if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
                 raise mismatch(at)
-            pop_one(vals, height, unreach, I32, at)
+            pop_one(vals, height, unreach, ctx.table_index_type(table), at)
             fparams, fresults = ctx.sig(type_index)
             pop_types(vals, height, unreach, fparams, at)
             vals.extend(fresults)
@@ -620,7 +642,7 @@ def _validate(
                     raise InvalidError(f"unknown type {type_index}", at)
                 if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
                     raise mismatch(at)
-                pop_one(vals, height, unreach, I32, at)
+                pop_one(vals, height, unreach, ctx.table_index_type(table), at)
                 fparams, fresults = ctx.sig(type_index)
             # each result of the callee's a subtype of the function's own
             if fresults != results and (

@@ -13,10 +13,10 @@ from typing import Final
 
 from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.operators import BLOCK_EMPTY, MEMARG_HAS_MEMORY
+from cwasm.wasm.operators import BLOCK_EMPTY, I32, I64, MEMARG_HAS_MEMORY
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import CONCRETE_HEAP, REF_BASE, FuncType, ValueType
-from cwasm.wasm.validator.immediates import read_u32
+from cwasm.wasm.validator.immediates import read_u32, read_u64
 
 
 @dataclass(slots=True)
@@ -32,6 +32,18 @@ class BodyContext:
     declared_refs: set[int]
     sigs: dict[int, tuple[list[int], list[int]]]  # see _sigs_for
     canon: tuple[int, ...]  # type equivalence (``canonical_types``)
+    memory64: bool = True  # memarg offsets are u64s (Wasm 3.0), else u32s (2.0)
+    # the index type (I32 or I64) of each memory, and whether any is I64
+    memory_index_types: tuple[int, ...] = ()
+    any_memory64: bool = False
+
+    def memory_index_type(self, memory: int) -> int:
+        """I32 or I64: the address type of memory ``memory`` (which exists)."""
+        return self.memory_index_types[memory]
+
+    def table_index_type(self, index: int) -> int:
+        """I32 or I64: the index type of table ``index`` (which exists)."""
+        return I64 if self.module.tables[index].is_64 else I32
 
     def sig(self, type_index: int) -> tuple[list[int], list[int]]:
         """(params, results) of a type, as lists of plain ints."""
@@ -81,11 +93,15 @@ def _sigs_for(m: ModuleRecord) -> tuple[_Sigs, tuple[int, ...]]:
     return sigs, canon
 
 
-def body_context(translation: ModuleTranslation, multi_memory: bool = True) -> BodyContext:
+def body_context(
+    translation: ModuleTranslation, multi_memory: bool = True, memory64: bool = True
+) -> BodyContext:
     """The context the bodies of ``translation`` are validated against (without
-    ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes)."""
+    ``multi_memory``, memory indices are Wasm 2.0's reserved zero bytes; without
+    ``memory64``, memarg offsets are u32s)."""
     m = translation.module
     sigs, canon = _sigs_for(m)
+    index_types = tuple(I64 if t.is_64 else I32 for t in m.memories)
     return BodyContext(
         module=m,
         func_types=m.functions,
@@ -96,6 +112,9 @@ def body_context(translation: ModuleTranslation, multi_memory: bool = True) -> B
         declared_refs=translation.declared_refs,
         sigs=sigs,
         canon=canon,
+        memory64=memory64,
+        memory_index_types=index_types,
+        any_memory64=I64 in index_types,
     )
 
 
@@ -150,10 +169,10 @@ def check_type(ctx: BodyContext, t: int, at: int) -> None:
 
 def check_memarg(
     ctx: BodyContext, flags: int, natural: int, code: bytes, pos: int, base: int, at: int
-) -> int:
+) -> tuple[int, int]:
     """The slow path of a memory access's flags (read, up to ``pos``): a memory index
-    following them (read here; returns the position after it), an alignment of at most
-    the natural one, and a memory that exists."""
+    following them (read here), an alignment of at most the natural one, and a memory
+    that exists. Returns the position after them and the memory's address type."""
     memory = 0
     if flags >= MEMARG_HAS_MEMORY:
         if flags >= 2 * MEMARG_HAS_MEMORY:
@@ -164,6 +183,23 @@ def check_memarg(
         raise MalformedError("malformed memop flags", base + pos - 1)
     check_memory(ctx, memory, at)
     check_align(flags, natural, at)
+    return pos, ctx.memory_index_types[memory]
+
+
+#: the largest offset a memarg of a 32-bit memory may carry
+MAX_OFFSET_32: Final = 0xFFFF_FFFF
+
+
+def read_offset(
+    ctx: BodyContext, index_type: int, code: bytes, pos: int, base: int, at: int
+) -> int:
+    """The slow path of a memarg's offset at ``pos``: a u64 (Wasm 3.0; at most 2^32-1
+    for a 32-bit memory) or, without memory64, a u32. Returns the position after it."""
+    if not ctx.memory64:
+        return read_u32(code, pos, base)[1]
+    offset, pos = read_u64(code, pos, base)
+    if index_type == I32 and offset > MAX_OFFSET_32:
+        raise InvalidError("offset out of range", at)
     return pos
 
 

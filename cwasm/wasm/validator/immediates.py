@@ -37,6 +37,26 @@ def read_u32(code: bytes, pos: int, base: int) -> tuple[int, int]:
     return result | (b << 28), p + 1
 
 
+def read_u64(code: bytes, pos: int, base: int) -> tuple[int, int]:
+    """A u64 LEB128 at ``pos``: (value, position after it)."""
+    result = 0
+    shift = 0
+    p = pos
+    while shift < 63:
+        b = code[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, p
+        shift += 7
+    b = code[p]  # the tenth byte may only carry the top bit
+    if (b & 0x7F) >> 1:
+        raise MalformedError("integer too large", base + p)
+    if b & 0x80:
+        raise MalformedError("integer representation too long", base + p + 1)
+    return result | (b << 63), p + 1
+
+
 # the bits of the final byte of a maximal-length signed LEB128 that must all equal
 # its sign bit
 S32_LAST_MASK: Final = 0x78
