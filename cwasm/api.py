@@ -23,6 +23,7 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
+from cwasm.runtime.tag import Tag, TagType, ThrownException
 from cwasm.runtime.trap import Frame, Trap, TrapCode
 from cwasm.runtime.types import (
     ExportType,
@@ -173,6 +174,9 @@ __all__ = [
     "Store",
     "Table",
     "TableType",
+    "Tag",
+    "TagType",
+    "ThrownException",
     "Trap",
     "TrapCode",
     "Val",

@@ -80,6 +80,10 @@ def _out_of_gas(inst: Any) -> int:
     return 0 if inst.store.refuel() else 1
 
 
+def _exn_new(inst: Any, tag: int) -> int:
+    return inst.exn_new(tag)
+
+
 #: every routine implemented in Python: (the result reported on failure, the function
 #: of the instance and the parameters between vmctx and done)
 PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
@@ -91,6 +95,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.ELEM_DROP: (1, _elem_drop),
     Builtin.MEMORY_INIT: (1, _memory_init),
     Builtin.DATA_DROP: (1, _data_drop),
+    Builtin.EXN_NEW: (0, _exn_new),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
 }
 

@@ -24,6 +24,7 @@ from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
 from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
+from cwasm.runtime.tag import TagType
 from cwasm.runtime.registry import CODE
 from cwasm.runtime.trap import Frame
 from cwasm.runtime.types import (
@@ -219,7 +220,7 @@ class ArtifactModule(Closable):
         """The module's name (from its name section), if it has one."""
         return self.compiled.info.name
 
-    def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
+    def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT | TagType:
         m = self.compiled.m
         if kind == ExternKind.FUNC:
             return FuncType.from_wasm(m.func_type(index))
@@ -227,6 +228,8 @@ class ArtifactModule(Closable):
             return TableType.from_wasm(m.tables[index])
         if kind == ExternKind.MEMORY:
             return MemoryType.from_wasm(m.memories[index])
+        if kind == ExternKind.TAG:
+            return TagType(FuncType.from_wasm(m.types[m.tags[index]]))
         return GlobalType.from_wasm(m.globals[index])
 
     @property

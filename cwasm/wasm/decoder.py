@@ -60,6 +60,7 @@ ELEMENT_SECTION = 9
 CODE_SECTION = 10
 DATA_SECTION = 11
 DATA_COUNT_SECTION = 12
+TAG_SECTION = 13  # exception handling: between the memory and global sections
 
 # Position of each non-custom section in the required order (data count precedes code).
 _SECTION_RANK = {
@@ -68,13 +69,14 @@ _SECTION_RANK = {
     FUNCTION_SECTION: 2,
     TABLE_SECTION: 3,
     MEMORY_SECTION: 4,
-    GLOBAL_SECTION: 5,
-    EXPORT_SECTION: 6,
-    START_SECTION: 7,
-    ELEMENT_SECTION: 8,
-    DATA_COUNT_SECTION: 9,
-    CODE_SECTION: 10,
-    DATA_SECTION: 11,
+    TAG_SECTION: 5,
+    GLOBAL_SECTION: 6,
+    EXPORT_SECTION: 7,
+    START_SECTION: 8,
+    ELEMENT_SECTION: 9,
+    DATA_COUNT_SECTION: 10,
+    CODE_SECTION: 11,
+    DATA_SECTION: 12,
 }
 
 MAX_LOCALS = 0xFFFF_FFFF
@@ -101,6 +103,7 @@ class DecodeNotes:
     table_offsets: list[int] = field(default_factory=list)  # defined tables
     table_inits: list[RawConstExpr | None] = field(default_factory=list)  # defined tables
     memory_offsets: list[int] = field(default_factory=list)  # defined memories
+    tag_offsets: list[int] = field(default_factory=list)  # defined tags
     global_inits: list[RawConstExpr] = field(default_factory=list)
     export_offsets: list[int] = field(default_factory=list)
     start_offset: int = 0
@@ -162,6 +165,13 @@ def _limits(r: BinaryReader) -> Limits:
     return Limits(minimum, r.u32() if flag else None)
 
 
+def _tag_type(r: BinaryReader) -> int:
+    """A tag type: the attribute byte (0, an exception) and a function type index."""
+    if r.u8() != 0:
+        raise MalformedError("malformed tag attribute", r.pos - 1)
+    return r.u32()
+
+
 def _global_type(r: BinaryReader) -> GlobalType:
     content = read_value_type(r)
     mut = r.u8()
@@ -193,6 +203,8 @@ class _Decoder:
         self.num_imported_tables = 0
         self.num_imported_memories = 0
         self.num_imported_globals = 0
+        self.tags: list[int] = []  # type index per tag index, imports first
+        self.num_imported_tags = 0
         self.num_defined_funcs = 0
         # (offset, code_start, end, locals) of each body, typed once counts are known
         self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValueType], ...]]] = []
@@ -209,7 +221,7 @@ class _Decoder:
         next_rank = 0
         while r.pos < size:
             section_id = wasm[r.pos]
-            if section_id > DATA_COUNT_SECTION:
+            if section_id > TAG_SECTION:
                 raise MalformedError("malformed section id", r.pos)
             if section_id == CUSTOM_SECTION:
                 r.pos += 1
@@ -253,6 +265,8 @@ class _Decoder:
             num_imported_tables=self.num_imported_tables,
             num_imported_memories=self.num_imported_memories,
             num_imported_globals=self.num_imported_globals,
+            tags=tuple(self.tags),
+            num_imported_tags=self.num_imported_tags,
             table_inits=tuple(e.to_const_expr() if e else None for e in self.notes.table_inits)
             if any(self.notes.table_inits)
             else (),
@@ -336,6 +350,10 @@ class _Decoder:
                 desc = _global_type(r)
                 self.globals.append(desc)
                 self.num_imported_globals += 1
+            elif kind == ExternKind.TAG:
+                desc = _tag_type(r)
+                self.tags.append(desc)
+                self.num_imported_tags += 1
             else:
                 raise MalformedError("malformed import kind", r.pos - 1)
             self.imports.append(Import(module_name, item_name, ExternKind(kind), desc))
@@ -372,6 +390,12 @@ class _Decoder:
             self.notes.memory_offsets.append(r.pos)
             self.memories.append(MemoryType(_limits(r)))
 
+    def _tag_section(self, start: int) -> None:
+        r = self.r
+        for _ in range(r.len32()):
+            self.notes.tag_offsets.append(r.pos)
+            self.tags.append(_tag_type(r))
+
     def _global_section(self, start: int) -> None:
         r = self.r
         m = self.m
@@ -389,7 +413,7 @@ class _Decoder:
             self.notes.export_offsets.append(r.pos)
             name = _name(r)
             kind = r.u8()
-            if kind > ExternKind.GLOBAL:
+            if kind > ExternKind.TAG:
                 raise MalformedError("malformed export kind", r.pos - 1)
             index = r.u32()
             if kind == ExternKind.FUNC:
@@ -533,6 +557,7 @@ class _Decoder:
         FUNCTION_SECTION: _function_section,
         TABLE_SECTION: _table_section,
         MEMORY_SECTION: _memory_section,
+        TAG_SECTION: _tag_section,
         GLOBAL_SECTION: _global_section,
         EXPORT_SECTION: _export_section,
         START_SECTION: _start_section,

@@ -22,6 +22,7 @@ from cwasm.wasm.operators import (
     IMM_DATA,
     IMM_MEMORY_INIT,
     IMM_NONE,
+    IMM_TRY_TABLE,
     OPERATORS,
     READ_IMMEDIATES,
     OpInfo,
@@ -40,7 +41,7 @@ _PLAIN, _OPENS, _OPENS_IF, _ELSE, _END, _USES_DATA = range(6)
 def _action(info: OpInfo | None) -> int:
     if info is None:
         return _PLAIN  # never used: read_opcode rejects unused ids
-    if info.imm == IMM_BLOCKTYPE:  # block, loop, if: opened here, closed by an end
+    if info.imm in (IMM_BLOCKTYPE, IMM_TRY_TABLE):  # opened here, closed by an end
         return _OPENS_IF if info.code == BY_NAME["if"] else _OPENS
     if info.code == BY_NAME["else"]:
         return _ELSE

@@ -63,6 +63,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
                       written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
 ``IMM_TYPE``          ``int`` type index (``call_ref``)
+``IMM_TAG``           ``int`` tag index (``throw``)
+``IMM_TRY_TABLE``     ``tuple[int, tuple[tuple[int, int, int], ...]]``: the block type and
+                      the catch clauses, each (kind, tag index or -1, label)
 ``IMM_MEMORY``        ``int``: the memory index, always 0 (the reserved byte)
 ``IMM_MEMORY_INIT``   ``int``: data segment index (the memory byte is checked to be 0)
 ``IMM_MEMORY_COPY``   ``None`` (both reserved bytes are checked to be 0)
@@ -119,7 +122,14 @@ EXTERNREF: Final = int(ValType.EXTERNREF)
 #: the abstract heap types cwasm implements (Wasm 3.0 without GC and exceptions); the
 #: others are refused as malformed
 SUPPORTED_HEAPS: Final = frozenset(
-    (HeapType.FUNC, HeapType.EXTERN, HeapType.NOFUNC, HeapType.NOEXTERN)
+    (
+        HeapType.FUNC,
+        HeapType.EXTERN,
+        HeapType.NOFUNC,
+        HeapType.NOEXTERN,
+        HeapType.EXN,
+        HeapType.NOEXN,
+    )
 )
 #: the one-byte reference types: the shorthands of the nullable supported ones
 REFTYPE_BYTES: Final = frozenset(int(h) for h in SUPPORTED_HEAPS)
@@ -163,7 +173,15 @@ IMM_ELEM: Final = 24
 IMM_TABLE_INIT: Final = 25
 IMM_TABLE_COPY: Final = 26
 IMM_TYPE: Final = 27
-NUM_IMM_KINDS: Final = 28
+IMM_TAG: Final = 28
+IMM_TRY_TABLE: Final = 29
+NUM_IMM_KINDS: Final = 30
+
+#: the catch clause kinds of ``try_table`` (exception handling)
+CATCH: Final = 0
+CATCH_REF: Final = 1
+CATCH_ALL: Final = 2
+CATCH_ALL_REF: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +289,10 @@ _def(0x14, "call_ref", IMM_TYPE)
 _def(0xD4, "ref.as_non_null")
 _def(0xD5, "br_on_null", IMM_LABEL)
 _def(0xD6, "br_on_non_null", IMM_LABEL)
+# exception handling (Wasm 3.0)
+_def(0x08, "throw", IMM_TAG)
+_def(0x0A, "throw_ref")
+_def(0x1F, "try_table", IMM_TRY_TABLE)
 _def(FC_BASE + 12, "table.init", IMM_TABLE_INIT)
 _def(FC_BASE + 13, "elem.drop", IMM_ELEM, ())
 _def(FC_BASE + 14, "table.copy", IMM_TABLE_COPY)
@@ -848,6 +870,21 @@ def read_select_types(r: BinaryReader) -> tuple[int, ...]:
     return tuple([read_valtype(r) for _ in range(r.len32())])
 
 
+def read_try_table(r: BinaryReader) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """(block type, catch clauses) of ``try_table``; a clause is (kind, tag, label), the
+    tag -1 for ``catch_all`` and ``catch_all_ref``."""
+    bt = read_blocktype(r)
+    catches = []
+    for _ in range(r.len32()):
+        start = r.pos
+        kind = r.u8()
+        if kind > CATCH_ALL_REF:
+            raise MalformedError("malformed handler kind", start)
+        tag = r.u32() if kind < CATCH_ALL else -1
+        catches.append((kind, tag, r.u32()))
+    return bt, tuple(catches)
+
+
 def _none(r: BinaryReader) -> None:
     return None
 
@@ -906,6 +943,8 @@ _readers: dict[int, Any] = {
     IMM_TABLE_INIT: _pair,
     IMM_TABLE_COPY: _pair,
     IMM_TYPE: BinaryReader.u32,
+    IMM_TAG: BinaryReader.u32,
+    IMM_TRY_TABLE: read_try_table,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

@@ -51,6 +51,7 @@ from cwasm.wasm.validator.stack import (
     pop_types_actual,
     set_canon,
 )
+from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
 from cwasm.wasm.validator.typed_refs import check_typed_ref
 
 # handler kinds, one per opcode id, numbered by how often real code uses them (the
@@ -82,6 +83,7 @@ K_NOP: Final = 23
 K_OTHER: Final = 24  # reference and table instructions
 K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
 K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
+K_EXCEPTION: Final = 27  # throw, throw_ref, try_table
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -109,6 +111,9 @@ _NAMED_KINDS: Final = {
     "ref.as_non_null": K_TYPED_REF,
     "br_on_null": K_TYPED_REF,
     "br_on_non_null": K_TYPED_REF,
+    "throw": K_EXCEPTION,
+    "throw_ref": K_EXCEPTION,
+    "try_table": K_EXCEPTION,
 }
 _FRAME_KINDS: Final = {0x02: FRAME_BLOCK, 0x03: FRAME_LOOP, 0x04: FRAME_IF}
 _EMPTY: Final[list[int]] = []
@@ -583,6 +588,18 @@ def _validate(
 
         elif k == 26:  # K_TYPED_REF
             pos = check_typed_ref(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
+
+        elif k == 27:  # K_EXCEPTION
+            pos = check_exception_op(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
+            if op == TRY_TABLE:
+                height = ctrl[-1][HEIGHT]
+                unreach = False
+                if inited is not None:
+                    set_in.append([])
+            else:  # throw, throw_ref
+                del vals[height:]
+                unreach = True
+                ctrl[-1][UNREACHABLE] = True
 
         else:  # K_ILLEGAL
             raise ops.illegal_opcode_id(op, base + start)
