@@ -93,6 +93,10 @@ class Backend:
         """Whether decoding or validation refused the module."""
         return isinstance(exc, WasmError)
 
+    def is_exception(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a wasm exception that left the call uncaught."""
+        return isinstance(exc, api.ThrownException)
+
     def is_trap(self, exc: BaseException) -> bool:
         """Whether ``exc`` is a wasm trap."""
         return self.trap_message(exc) is not None

@@ -13,7 +13,9 @@ format) are to be looked at when they are first run. The threads proposal's file
 from __future__ import annotations
 
 #: the 3.0 features cwasm implements, as ``Config`` names them without ``wasm_``
-IMPLEMENTED: frozenset[str] = frozenset(("extended_const", "function_references", "relaxed_simd"))
+IMPLEMENTED: frozenset[str] = frozenset(
+    ("exceptions", "extended_const", "function_references", "relaxed_simd")
+)
 
 #: 3.0 features on by default whose modules the 2.0 suite asserts invalid (global.wast:
 #: ``global.get`` of a defined global; elem.wast: ``i32.add`` in an expression); every
@@ -134,7 +136,11 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "throw": ("exceptions",),
     "throw_ref": ("exceptions",),
     "traps0": ("multi_memory",),
-    "try_table": ("exceptions",),
+    # return_call and return_call_indirect inside try_table (lines 236-251)
+    "try_table": (
+        "exceptions",
+        "tail_call",
+    ),
     "type-canon": ("gc",),
     "type-equivalence": ("gc",),
     "type-rec": ("gc",),

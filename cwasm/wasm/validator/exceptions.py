@@ -11,12 +11,13 @@ from __future__ import annotations
 from cwasm.errors import InvalidError
 from cwasm.wasm import operators as ops
 from cwasm.wasm.operators import CATCH_ALL, CATCH_ALL_REF, CATCH_REF
-from cwasm.wasm.types import EXNREF
+from cwasm.wasm.types import EXNREF, HeapType, ref_type, val_type
 from cwasm.wasm.validator.context import BodyContext, block_sig
 from cwasm.wasm.validator.immediates import read_with
 from cwasm.wasm.validator.stack import (
     FRAME_BLOCK,
     LABEL_TYPES,
+    UNKNOWN,
     matches,
     mismatch,
     pop_one,
@@ -27,6 +28,8 @@ THROW = ops.BY_NAME["throw"]
 THROW_REF = ops.BY_NAME["throw_ref"]
 TRY_TABLE = ops.BY_NAME["try_table"]
 _EXNREF = int(EXNREF)
+#: what ``catch_ref`` and ``catch_all_ref`` hand their label: ``(ref exn)``
+_CAUGHT = int(ref_type(False, HeapType.EXN))
 
 
 def tag_params(ctx: BodyContext, tag: int, at: int) -> list[int]:
@@ -37,13 +40,18 @@ def tag_params(ctx: BodyContext, tag: int, at: int) -> list[int]:
     return ctx.sig(tags[tag])[0]
 
 
+def _types(types: list[int]) -> str:
+    """Value types as the reference interpreter lists them: ``[i32 i64]``."""
+    return "[" + " ".join(val_type(t).text if t != UNKNOWN else "_" for t in types) + "]"
+
+
 def _check_catch(
     ctx: BodyContext, clause: tuple[int, int, int], ctrl: list[list], at: int
 ) -> None:
     kind, tag, label = clause
     carried = [] if kind >= CATCH_ALL else list(tag_params(ctx, tag, at))
     if kind == CATCH_REF or kind == CATCH_ALL_REF:
-        carried.append(_EXNREF)
+        carried.append(_CAUGHT)
     if label >= len(ctrl):
         raise InvalidError(f"unknown label {label}", at)
     want = ctrl[-1 - label][LABEL_TYPES]
@@ -76,7 +84,16 @@ def check_exception_op(
         return pos
     imm, pos = read_with(code, pos, base, ops.OPERATORS[op].imm)  # type: ignore[union-attr]
     if op == THROW:
-        pop_types(vals, height, unreach, tag_params(ctx, imm, at), at)
+        params = tag_params(ctx, imm, at)
+        stack = vals[height:]
+        try:
+            pop_types(vals, height, unreach, params, at)
+        except InvalidError:
+            raise InvalidError(
+                f"type mismatch: instruction requires {_types(params)} but stack has "
+                f"{_types(stack)}",
+                at,
+            ) from None
         return pos
     assert op == TRY_TABLE
     bt, catches = imm
