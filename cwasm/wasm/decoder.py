@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
-from cwasm.wasm.instructions import read_instructions
+from cwasm.wasm.instructions import EXCEPTION_OPCODES, read_instructions
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.module_validator import validate_module
 from cwasm.wasm.names import read_name_section
@@ -113,10 +113,13 @@ class DecodeNotes:
 
 
 def decode_module(
-    wasm: bytes, *, validate: bool = True, extended_const: bool = True
+    wasm: bytes, *, validate: bool = True, extended_const: bool = True, exceptions: bool = True
 ) -> ModuleTranslation:
     """Decode a binary module and, when ``validate``, validate it (with the extended
     constant expressions unless ``extended_const`` is false: Wasm 2.0's wording then).
+    With ``exceptions`` false, bytes that do not decode get Wasm 2.0's error (which has
+    no tag section, tag imports or exception-handling opcodes); a module that decodes
+    is left to ``check_features`` to refuse.
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -127,11 +130,13 @@ def decode_module(
     decoder = _Decoder(wasm)
     try:
         module, notes = decoder.module()
-    except MalformedError:
+    except MalformedError as e:
         # the spec decodes bodies in stream order: a body before the error may fail first
         early = decoder.body_error(data_count_known=False)
         if early is not None:
             raise early from None
+        if not exceptions:  # Wasm 2.0's decoder would have stopped elsewhere
+            raise _error_without_exceptions(wasm) or e from None
         raise
     if validate:
         try:
@@ -143,6 +148,16 @@ def decode_module(
                 raise early from None
             raise
     return module
+
+
+def _error_without_exceptions(wasm: bytes) -> MalformedError | None:
+    """The error of a Wasm 2.0 decoding of ``wasm`` (which has no exception handling)."""
+    decoder = _Decoder(wasm, exceptions=False)
+    try:
+        decoder.module()
+    except MalformedError as e:
+        return decoder.body_error(data_count_known=False) or e
+    return None
 
 
 def _name(r: BinaryReader) -> str:
@@ -183,8 +198,12 @@ def _global_type(r: BinaryReader) -> GlobalType:
 class _Decoder:
     """Reads one module; ``r`` spans the whole binary, as in the spec."""
 
-    def __init__(self, wasm: bytes) -> None:
+    def __init__(self, wasm: bytes, exceptions: bool = True) -> None:
         self.wasm = wasm
+        #: False: decode as Wasm 2.0 does (no tag section, tag imports and exports, or
+        #: exception-handling opcodes; see ``decode_module``)
+        self.exceptions = exceptions
+        self.illegal = frozenset() if exceptions else EXCEPTION_OPCODES
         self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
@@ -221,7 +240,9 @@ class _Decoder:
         next_rank = 0
         while r.pos < size:
             section_id = wasm[r.pos]
-            if section_id > TAG_SECTION:
+            if section_id > TAG_SECTION or (
+                section_id == TAG_SECTION and not self.exceptions
+            ):
                 raise MalformedError("malformed section id", r.pos)
             if section_id == CUSTOM_SECTION:
                 r.pos += 1
@@ -286,7 +307,7 @@ class _Decoder:
         for offset, code_start, end, _ in self.raw_bodies:
             r = BinaryReader(wasm, code_start, len(wasm), EOF_MESSAGE)
             try:
-                uses_data |= read_instructions(r)
+                uses_data |= read_instructions(r, None, self.illegal)
             except MalformedError as e:
                 return e
             if r.pos != end:
@@ -350,7 +371,7 @@ class _Decoder:
                 desc = _global_type(r)
                 self.globals.append(desc)
                 self.num_imported_globals += 1
-            elif kind == ExternKind.TAG:
+            elif kind == ExternKind.TAG and self.exceptions:
                 desc = _tag_type(r)
                 self.tags.append(desc)
                 self.num_imported_tags += 1
@@ -378,7 +399,7 @@ class _Decoder:
                 if r.u8() != 0:
                     raise MalformedError("malformed table", r.pos - 1)
                 self.tables.append(TableType(read_ref_type(r), _limits(r)))
-                init = read_const_expr(r)
+                init = read_const_expr(r, self.illegal)
                 self.m.declared_refs.update(init.func_refs())
             else:
                 self.tables.append(TableType(read_ref_type(r), _limits(r)))
@@ -401,7 +422,7 @@ class _Decoder:
         m = self.m
         for _ in range(r.len32()):
             self.globals.append(_global_type(r))
-            init = read_const_expr(r)
+            init = read_const_expr(r, self.illegal)
             self.notes.global_inits.append(init)
             self.global_inits.append(init.to_const_expr())
             m.declared_refs.update(init.func_refs())
@@ -413,7 +434,7 @@ class _Decoder:
             self.notes.export_offsets.append(r.pos)
             name = _name(r)
             kind = r.u8()
-            if kind > ExternKind.TAG:
+            if kind > (ExternKind.TAG if self.exceptions else ExternKind.GLOBAL):
                 raise MalformedError("malformed export kind", r.pos - 1)
             index = r.u32()
             if kind == ExternKind.FUNC:
@@ -443,13 +464,13 @@ class _Decoder:
             if mode == SegmentMode.ACTIVE:
                 if flags & 2:
                     table_index = r.u32()
-                offset_expr = read_const_expr(r)
+                offset_expr = read_const_expr(r, self.illegal)
                 m.declared_refs.update(offset_expr.func_refs())
             element: ValueType = ValType.FUNCREF
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)
-                items = [read_const_expr(r) for _ in range(r.len32())]
+                items = [read_const_expr(r, self.illegal) for _ in range(r.len32())]
                 for item in items:
                     m.declared_refs.update(item.func_refs())
                 segment = ElementSegment(
@@ -535,7 +556,7 @@ class _Decoder:
             else:
                 mode = SegmentMode.ACTIVE
                 memory_index = r.u32() if flags == 2 else 0
-                offset_expr = read_const_expr(r)
+                offset_expr = read_const_expr(r, self.illegal)
                 m.declared_refs.update(offset_expr.func_refs())
             n = r.len32()
             data_offset = r.pos

@@ -27,6 +27,7 @@ from cwasm.wasm.operators import (
     READ_IMMEDIATES,
     OpInfo,
     const_op_value,
+    illegal_opcode_id,
     read_opcode,
 )
 from cwasm.wasm.reader import BinaryReader
@@ -60,13 +61,23 @@ _READERS: Final[tuple[Any, ...]] = tuple(
 )
 
 
-def read_instructions(r: BinaryReader, consts: list[tuple[int, int, int]] | None = None) -> bool:
+#: the opcodes Wasm 2.0 does not have that a Wasm 2.0 decoding refuses as illegal (the
+#: exception-handling instructions; see ``decode_module``'s ``exceptions``)
+EXCEPTION_OPCODES: Final = frozenset(BY_NAME[n] for n in ("throw", "throw_ref", "try_table"))
+
+
+def read_instructions(
+    r: BinaryReader,
+    consts: list[tuple[int, int, int]] | None = None,
+    illegal: frozenset[int] = frozenset(),
+) -> bool:
     """Step over instructions through the ``end`` that closes the sequence.
 
     When ``consts`` is given, each outermost instruction is appended to it as
     ``(kind, value, offset)``: a ``ConstOpKind`` with its ``ConstOp`` value, or
     ``NON_CONSTANT`` with the instruction's opcode id.
     Returns whether ``memory.init`` or ``data.drop`` occurs (they need a data count).
+    Opcodes in ``illegal`` are refused as the spec's decoder refuses unknown ones.
     """
     # one entry per open structured instruction: is it an `if` still open to an `else`?
     frames: list[bool] = []
@@ -76,6 +87,8 @@ def read_instructions(r: BinaryReader, consts: list[tuple[int, int, int]] | None
     while True:
         pos = r.pos
         op = read_opcode(r)
+        if illegal and op in illegal:
+            raise illegal_opcode_id(op, pos)
         action = actions[op]
         if action == _END:
             if not frames:

@@ -61,7 +61,11 @@ class Backend:
     def validate(self, wasm: bytes) -> None:
         """Decode and validate, with the proposals the engine enables (raises ``WasmError``)."""
         features = self.engine.wasm_features
-        module = decode_module(wasm, extended_const="extended_const" in features)
+        module = decode_module(
+            wasm,
+            extended_const="extended_const" in features,
+            exceptions="exceptions" in features,
+        )
         check_features(module, features)
 
     def instantiate(self, wasm: bytes) -> Any:
