@@ -23,7 +23,7 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
-from cwasm.runtime.tag import Tag, TagType, ThrownException
+from cwasm.runtime.tag import ExnRef, Tag, ThrownException
 from cwasm.runtime.trap import Frame, Trap, TrapCode
 from cwasm.runtime.types import (
     ExportType,
@@ -33,6 +33,7 @@ from cwasm.runtime.types import (
     Limits,
     MemoryType,
     TableType,
+    TagType,
     Val,
     ValType,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "DirPerms",
     "Engine",
     "ExitTrap",
+    "ExnRef",
     "ExportType",
     "FilePerms",
     "Frame",

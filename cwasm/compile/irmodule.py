@@ -243,9 +243,7 @@ class IRModule:
         """Declare the trap routine of ``code``, defined in another part of the module."""
         self.extra_decls[f"trap{code}"] = f"declare hidden void @trap{code}(ptr) {ATTR_TRAP_FN}"
         if code == TRAP_UNCAUGHT_EXCEPTION:  # the throw routine comes with it
-            self.extra_decls["exnthrow"] = (
-                f"declare hidden void @exnthrow(ptr, ptr) {ATTR_TRAP_FN}"
-            )
+            self.extra_decls["exnthrow"] = f"declare hidden void @exnthrow(ptr, ptr) {ATTR_TRAP_FN}"
 
     def text(self) -> str:
         parts = self.functions[:]

@@ -23,6 +23,9 @@ from __future__ import annotations
 from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
+    HANDLER_EXN,
+    HANDLER_JMP_BUF,
+    HANDLER_PREV,
     HOSTCTX_CALLBACK,
     JMP_BUF_SIZE,
     MAX_FRAMES,
@@ -39,9 +42,6 @@ from cwasm.abi.vmoffsets import (
     STORE_STACK_LIMIT,
     STORE_STACK_SIZE,
     STORE_TRAP_CODE,
-    HANDLER_EXN,
-    HANDLER_JMP_BUF,
-    HANDLER_PREV,
     TRAP_HOST_EXCEPTION,
     TRAP_UNCAUGHT_EXCEPTION,
     VALUE_SLOT_SIZE,

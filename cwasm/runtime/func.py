@@ -40,10 +40,10 @@ ENTRY_PROTO = ctypes.CFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
 #: every host callback (``HOST_CALLBACK``)
 HOST_PROTO = HOST_CALLBACK.ctypes_prototype()
 
-_codecs: dict[tuple[tuple[wt.ValType, ...], bool, bool], SlotCodec] = {}
+_codecs: dict[tuple[tuple[wt.ValueType, ...], bool, bool], SlotCodec] = {}
 
 
-def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCodec:
+def codec(types: tuple[wt.ValueType, ...], *, raw: bool, decode: bool) -> SlotCodec:
     key = (types, raw, decode)
     c = _codecs.get(key)
     if c is None:
@@ -71,7 +71,7 @@ _signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
 
 def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
     """API in/out, raw in/out, and what a host function receives and returns."""
-    # typed references travel as the funcref or externref they are
+    # typed references travel as the funcref, externref or exnref they are
     p = tuple(t.top for t in ty.params)
     r = tuple(t.top for t in ty.results)
     return (

@@ -24,7 +24,6 @@ from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
 from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.native import CodeMemory
-from cwasm.runtime.tag import TagType
 from cwasm.runtime.registry import CODE
 from cwasm.runtime.trap import Frame
 from cwasm.runtime.types import (
@@ -35,6 +34,7 @@ from cwasm.runtime.types import (
     ImportType,
     MemoryType,
     TableType,
+    TagType,
 )
 from cwasm.wasm import types as wt
 from cwasm.wasm.module import ModuleRecord
@@ -220,7 +220,7 @@ class ArtifactModule(Closable):
         """The module's name (from its name section), if it has one."""
         return self.compiled.info.name
 
-    def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT | TagType:
+    def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
         m = self.compiled.m
         if kind == ExternKind.FUNC:
             return FuncType.from_wasm(m.func_type(index))

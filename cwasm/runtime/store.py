@@ -125,6 +125,7 @@ class Store(Closable):
         #: (``cwasm.runtime.tag``)
         self.tags: dict[int, Tag] = {}
         self.exceptions = Exceptions(self)
+        self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()
         self.counts = ResourceCounts()

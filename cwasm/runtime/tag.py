@@ -21,39 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
-from cwasm.runtime.types import FuncType
-from cwasm.wasm.types import ValType
+from cwasm.runtime.types import TagType
+from cwasm.wasm.types import ValType, ValueType
 
 if TYPE_CHECKING:
     from cwasm.runtime.store import Store
-
-
-class TagType:
-    """The type of a tag: the function type of its payload, without results
-    (wasmtime-py's ``TagType(functype)``)."""
-
-    __slots__ = ("_functype",)
-
-    def __init__(self, functype: FuncType) -> None:
-        if not isinstance(functype, FuncType):
-            raise TypeError("expected a FuncType")
-        if functype.wasm.results:
-            raise CwasmError("a tag's function type has no results")
-        self._functype = functype
-
-    @property
-    def functype(self) -> FuncType:
-        """The function type describing the tag's payload (its parameters)."""
-        return self._functype
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TagType) and other._functype == self._functype
-
-    def __hash__(self) -> int:
-        return hash(self._functype)
-
-    def __repr__(self) -> str:
-        return f"TagType({self._functype!r})"
 
 
 class Tag:
@@ -97,6 +69,26 @@ class ThrownException(CwasmError):
         self.payload = payload
 
 
+class ExnRef:
+    """An exception as a value (an ``exnref`` that reached Python): opaque, it can be
+    passed back to wasm of its store."""
+
+    __slots__ = ("address", "tag")
+
+    def __init__(self, address: int, tag: Tag) -> None:
+        self.address = address
+        self.tag = tag
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExnRef) and other.address == self.address
+
+    def __hash__(self) -> int:
+        return hash(self.address)
+
+    def __repr__(self) -> str:
+        return f"ExnRef({self.tag!r})"
+
+
 class Exceptions:
     """A store's exceptions, by address: alive as long as the store (an exnref may be
     kept in any table, global or frame)."""
@@ -114,6 +106,19 @@ class Exceptions:
         self._blocks[address] = (tag, block)
         return address
 
+    def to_bits(self, value: Any) -> int:
+        """The word for an exnref value (``ExnRef`` of this store, or None)."""
+        if value is None:
+            return 0
+        if isinstance(value, ExnRef) and value.address in self._blocks:
+            return value.address
+        raise TypeError(f"expected an ExnRef of this store or None, got {type(value).__name__}")
+
+    def from_bits(self, bits: int) -> ExnRef | None:
+        """The exnref value ``bits`` stands for."""
+        entry = self._blocks.get(bits)
+        return None if entry is None else ExnRef(bits, entry[0])
+
     def thrown(self, address: int) -> ThrownException:
         """The Python error for the exception at ``address``, which left wasm."""
         entry = self._blocks.get(address)
@@ -123,12 +128,17 @@ class Exceptions:
         params = tag.type().functype.wasm.params
         raw = bytes(block)
         payload = tuple(
-            struct.unpack_from(
-                _FORMATS.get(t, "<Q"), raw, vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * i
-            )[0]
+            struct.unpack_from(_FORMATS.get(t, "<Q"), raw, vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * i)[
+                0
+            ]
             for i, t in enumerate(params)
         )
         return ThrownException(tag, payload)
 
 
-_FORMATS = {ValType.I32: "<i", ValType.I64: "<q", ValType.F32: "<f", ValType.F64: "<d"}
+_FORMATS: dict[ValueType, str] = {
+    ValType.I32: "<i",
+    ValType.I64: "<q",
+    ValType.F32: "<f",
+    ValType.F64: "<d",
+}

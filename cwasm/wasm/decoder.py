@@ -240,9 +240,7 @@ class _Decoder:
         next_rank = 0
         while r.pos < size:
             section_id = wasm[r.pos]
-            if section_id > TAG_SECTION or (
-                section_id == TAG_SECTION and not self.exceptions
-            ):
+            if section_id > TAG_SECTION or (section_id == TAG_SECTION and not self.exceptions):
                 raise MalformedError("malformed section id", r.pos)
             if section_id == CUSTOM_SECTION:
                 r.pos += 1

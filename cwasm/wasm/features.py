@@ -29,9 +29,9 @@ from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
-    HeapType,
     ConstExpr,
     ConstOpKind,
+    HeapType,
     RefType,
     SegmentMode,
     ValueType,

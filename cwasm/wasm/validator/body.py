@@ -22,6 +22,7 @@ from cwasm.wasm.validator.context import (
     check_memarg,
     check_type,
 )
+from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
     S64_LAST_MASK,
@@ -51,7 +52,6 @@ from cwasm.wasm.validator.stack import (
     pop_types_actual,
     set_canon,
 )
-from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
 from cwasm.wasm.validator.typed_refs import check_typed_ref
 
 # handler kinds, one per opcode id, numbered by how often real code uses them (the

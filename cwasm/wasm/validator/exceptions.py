@@ -45,9 +45,7 @@ def _types(types: list[int]) -> str:
     return "[" + " ".join(val_type(t).text if t != UNKNOWN else "_" for t in types) + "]"
 
 
-def _check_catch(
-    ctx: BodyContext, clause: tuple[int, int, int], ctrl: list[list], at: int
-) -> None:
+def _check_catch(ctx: BodyContext, clause: tuple[int, int, int], ctrl: list[list], at: int) -> None:
     kind, tag, label = clause
     carried = [] if kind >= CATCH_ALL else list(tag_params(ctx, tag, at))
     if kind == CATCH_REF or kind == CATCH_ALL_REF:
