@@ -220,3 +220,20 @@ def test_wasm_summary_matches_the_source(
         assert f"'{export_name}' -> " in text
     for func_name in src.func_names.values():
         assert f" {func_name}: type[" in text
+
+
+def test_cwasm_artifact_shows_its_tags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cwasm
+
+    wat = """(module (import "m" "t" (tag (param i64))) (tag (export "e") (param i32 f64)))"""
+    path = tmp_path / "tags.cwasm"
+    path.write_bytes(cwasm.Module(cwasm.Engine(), cwasm.wat2wasm(wat)).serialize())
+    status, out, _ = _run(capsys, "inspect", str(path))
+    assert status == 0
+    assert "  tag[0] type[0] func(i64) -> ()" in out.splitlines()
+    assert "  tag[1] type[1] func(i32, f64) -> ()" in out.splitlines()
+    assert "  export 'e' -> tag[1]" in out.splitlines()
+    status, out, _ = _run(capsys, "inspect", "--json", str(path))
+    d = json.loads(out)
+    assert d["module"]["num_imported"]["tags"] == 1
+    assert [t["type"] for t in d["module"]["tags"]] == [0, 1]
