@@ -155,8 +155,8 @@ class Builtin(enum.IntEnum):
     #: fuel ran out (``STORE_FUEL_CONSUMED`` >= 0): 0 after refuelling from the store's
     #: reserve, non-zero when none is left (the calling code traps with ``OutOfFuel``)
     OUT_OF_GAS = 10, "i32 (vmctx, done)"
-    #: a new exception of tag ``tag`` (its payload slots for the caller to fill): its
-    #: address, or null when it could not be made
+    #: a new exception of tag ``tag`` (its payload slots for the caller to fill) in a new
+    #: chunk of the store's exception arena, when the current one is full: its address
     EXN_NEW = 11, "ptr (vmctx, u32 tag, done)"
 
     @property

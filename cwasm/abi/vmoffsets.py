@@ -86,8 +86,12 @@ STORE_THREAD: Final = 120
 STORE_EXN_HANDLER: Final = 104
 #: the exception (an ``EXN_*`` block) that left wasm uncaught (``TRAP_UNCAUGHT_EXCEPTION``)
 STORE_EXN: Final = 128
+#: the store's exception arena: where the next exception block goes, and its end
+#: (compiled code allocates by bumping the cursor; ``EXN_NEW`` starts a new arena chunk)
+STORE_EXN_ARENA: Final = 136
+STORE_EXN_ARENA_END: Final = 144
 #: return addresses, innermost first: the first one is the trap site's
-STORE_FRAMES: Final = 136
+STORE_FRAMES: Final = 152
 #: capacity of the backtrace buffer
 MAX_FRAMES: Final = 1024
 STORE_SIZE: Final = STORE_FRAMES + MAX_FRAMES * 8
@@ -114,10 +118,15 @@ HANDLER_PREV: Final = 0
 HANDLER_EXN: Final = 8
 HANDLER_JMP_BUF: Final = 16
 HANDLER_SIZE: Final = HANDLER_JMP_BUF + JMP_BUF_SIZE
-#: an exception (an ``exnref`` is its address): its tag's identity, then the payload in
-#: value slots (``VALUE_SLOT_SIZE`` each)
+#: an exception (an ``exnref`` is its address): its tag's identity, its size in bytes
+#: (``EXN_ESCAPED`` set once an ``exnref`` to it exists), then the payload in value
+#: slots (``VALUE_SLOT_SIZE`` each)
 EXN_TAG: Final = 0
+EXN_SIZE: Final = 8
 EXN_VALUES: Final = 16
+#: the bit of ``EXN_SIZE`` that says an ``exnref`` to the exception was handed out (so
+#: it is never reclaimed before its store goes)
+EXN_ESCAPED: Final = 1 << 63
 #: bytes of a tag's identity block (a tag is the address of one; the block holds the
 #: engine type id of its function type)
 TAG_SIZE: Final = 16

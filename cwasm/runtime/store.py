@@ -124,7 +124,7 @@ class Store(Closable):
         #: tags by identity address, and the exceptions thrown in this store
         #: (``cwasm.runtime.tag``)
         self.tags: dict[int, Tag] = {}
-        self.exceptions = Exceptions(self)
+        self.exceptions = Exceptions(self, self._ctx)
         self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()

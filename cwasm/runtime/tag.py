@@ -5,8 +5,8 @@ type id of its function type) whose address is what compiled code compares when 
 matches an exception against a catch clause. Each defined tag of an instance is a new
 one; an imported tag is the exporter's, so two instances linked through it catch each
 other's exceptions. An exception is a native block too (``EXN_*`` in ``vmoffsets``):
-its tag's identity and its payload in value slots. Exceptions are made by the
-``EXN_NEW`` builtin and live as long as their store (``Exceptions``).
+its tag's identity, its size and its payload in value slots, allocated by compiled
+code in the store's exception arena (``Exceptions``).
 
 The API follows wasmtime-py's newer releases (``Tag``, ``TagType``); an exception that
 no wasm frame catches reaches Python as ``ThrownException``, a ``WasmtimeError`` whose
@@ -15,6 +15,7 @@ message is Wasmtime's ("thrown Wasm exception").
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import struct
 from typing import TYPE_CHECKING, Any
@@ -89,44 +90,73 @@ class ExnRef:
         return f"ExnRef({self.tag!r})"
 
 
-class Exceptions:
-    """A store's exceptions, by address: alive as long as the store (an exnref may be
-    kept in any table, global or frame)."""
+#: bytes of one chunk of a store's exception arena (a larger exception gets its own)
+ARENA_CHUNK = 64 * 1024
 
-    def __init__(self, store: Store) -> None:
+
+class Exceptions:
+    """A store's exceptions: the chunks of its exception arena, where compiled code
+    allocates them (bumping ``STORE_EXN_ARENA``) and gives back the last one when it
+    is caught without an ``exnref`` (``EXN_ESCAPED`` unset). What stays lives as long
+    as the store: an exnref may be kept in any table, global or frame."""
+
+    def __init__(self, store: Store, ctx: Any) -> None:
         self._store = store
-        self._blocks: dict[int, tuple[Tag, Any]] = {}
+        self._ctx = ctx  # the store context's words
+        self._chunks: list[Any] = []
+        self._ranges: list[tuple[int, int]] = []  # (start, end) of each chunk, sorted
 
     def new(self, tag: Tag) -> int:
-        """A new exception of ``tag`` (its payload slots zero): its address."""
-        n = len(tag.type().functype.wasm.params)
-        block = (ctypes.c_uint64 * ((vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * n) // 8))()
-        block[vo.EXN_TAG // 8] = tag.address
-        address = ctypes.addressof(block)
-        self._blocks[address] = (tag, block)
-        return address
+        """A new exception of ``tag`` at the start of a new arena chunk, which becomes
+        the current one (``EXN_NEW``, when compiled code found the current one full)."""
+        size = vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * len(tag.type().functype.wasm.params)
+        length = max(ARENA_CHUNK, size)
+        chunk = (ctypes.c_uint64 * (length // 8))()
+        start = ctypes.addressof(chunk)
+        self._chunks.append(chunk)
+        bisect.insort(self._ranges, (start, start + length))
+        chunk[vo.EXN_TAG // 8] = tag.address
+        chunk[vo.EXN_SIZE // 8] = size
+        self._ctx[vo.STORE_EXN_ARENA // 8] = start + size
+        self._ctx[vo.STORE_EXN_ARENA_END // 8] = start + length
+        return start
+
+    @property
+    def arena_bytes(self) -> int:
+        """Bytes of exception arena the store holds (it grows only while exceptions
+        stay referenced, or are not caught in the order they were thrown)."""
+        return sum(end - start for start, end in self._ranges)
+
+    def _owns(self, address: int) -> bool:
+        i = bisect.bisect_right(self._ranges, (address, 1 << 64)) - 1
+        return i >= 0 and self._ranges[i][0] <= address < self._ranges[i][1]
+
+    def _tag_at(self, address: int) -> Tag | None:
+        if not address or not self._owns(address):
+            return None
+        identity = ctypes.c_uint64.from_address(address + vo.EXN_TAG).value
+        return self._store.tags.get(identity)
 
     def to_bits(self, value: Any) -> int:
         """The word for an exnref value (``ExnRef`` of this store, or None)."""
         if value is None:
             return 0
-        if isinstance(value, ExnRef) and value.address in self._blocks:
+        if isinstance(value, ExnRef) and self._owns(value.address):
             return value.address
         raise TypeError(f"expected an ExnRef of this store or None, got {type(value).__name__}")
 
     def from_bits(self, bits: int) -> ExnRef | None:
         """The exnref value ``bits`` stands for."""
-        entry = self._blocks.get(bits)
-        return None if entry is None else ExnRef(bits, entry[0])
+        tag = self._tag_at(bits)
+        return None if tag is None else ExnRef(bits, tag)
 
     def thrown(self, address: int) -> ThrownException:
         """The Python error for the exception at ``address``, which left wasm."""
-        entry = self._blocks.get(address)
-        if entry is None:
+        tag = self._tag_at(address)
+        if tag is None:
             return ThrownException(None, ())
-        tag, block = entry
         params = tag.type().functype.wasm.params
-        raw = bytes(block)
+        raw = ctypes.string_at(address, vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * len(params))
         payload = tuple(
             struct.unpack_from(_FORMATS.get(t, "<Q"), raw, vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * i)[
                 0

@@ -160,6 +160,42 @@ def test_host_tag_identity_and_type() -> None:
     ]
 
 
+KEPT = """
+(module
+  (tag $e (param i32))
+  (global $kept (mut exnref) (ref.null exn))
+  (func $throw (param i32) (throw $e (local.get 0)))
+  (func (export "keep") (param i32)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (call $throw (local.get 0)))
+      (unreachable))
+    (global.set $kept))
+  (func (export "churn") (param i32) (result i32) (local $n i32)
+    (loop $l
+      (block $h (result i32)
+        (try_table (catch $e $h) (call $throw (local.get $n)))
+        (i32.const -1))
+      (local.set $n (i32.add (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $n) (local.get 0))))
+    (local.get $n))
+  (func (export "rethrow_kept") (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h) (throw_ref (global.get $kept)))
+      (i32.const -1)))
+)
+"""
+
+
+def test_caught_exceptions_are_reclaimed_and_kept_ones_are_not() -> None:
+    store = cwasm.Store()
+    x = _instance(store, KEPT).exports(store)
+    x["keep"](store, 77)
+    before = store.exceptions.arena_bytes
+    assert x["churn"](store, 100_000) == 100_000
+    assert store.exceptions.arena_bytes == before  # thrown and caught in place
+    assert x["rethrow_kept"](store) == 77
+
+
 HOST_AND_TRAP = """
 (module
   (import "host" "fail" (func $fail))

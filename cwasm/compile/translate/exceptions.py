@@ -17,12 +17,16 @@ from typing import Any
 from cwasm.abi.builtins import Builtin
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
+    EXN_ESCAPED,
+    EXN_SIZE,
     EXN_TAG,
     EXN_VALUES,
     HANDLER_EXN,
     HANDLER_JMP_BUF,
     HANDLER_PREV,
     HANDLER_SIZE,
+    STORE_EXN_ARENA,
+    STORE_EXN_ARENA_END,
     STORE_SETJMP,
     TRAP_UNCAUGHT_EXCEPTION,
     VALUE_SLOT_SIZE,
@@ -49,12 +53,50 @@ class ExceptionsMixin(ControlMixin):
         return self.val(f"load ptr, ptr {self.vm_field(self.offsets.tag(tag))}")
 
     def new_exception(self, tag: int, payload: list[tuple[str, str]]) -> str:
-        """A new exception of ``tag`` carrying ``payload``: its address."""
-        exn = self.call_python_builtin(Builtin.EXN_NEW, str(tag))
+        """A new exception of ``tag`` carrying ``payload``: its address. It is bumped off
+        the store's exception arena; ``EXN_NEW`` starts a new chunk when that is full."""
+        size = EXN_VALUES + VALUE_SLOT_SIZE * len(payload)
+        sctx = self.val(f"load ptr, ptr {self.vm_field(CTX_STORE)}")
+        cursor_p = self.field_of(sctx, STORE_EXN_ARENA)
+        cur = self.val(f"load ptr, ptr {cursor_p}")
+        end = self.val(f"load ptr, ptr {self.field_of(sctx, STORE_EXN_ARENA_END)}")
+        nxt = self.val(f"getelementptr i8, ptr {cur}, i64 {size}")
+        full = self.val(f"icmp ugt ptr {nxt}, {end}")
+        fast, slow, join = self.label(), self.label(), self.label()
+        self.ins(f"br i1 {full}, label %{slow}, label %{fast}, !prof !{self.mod.md_unlikely}")
+        self.start_block(fast)
+        self.ins(f"store ptr {nxt}, ptr {cursor_p}")
+        self.ins(f"br label %{join}")
+        self.start_block(slow)
+        fresh = self.call_python_builtin(Builtin.EXN_NEW, str(tag))
+        slow_end = self.cur_label
+        self.ins(f"br label %{join}")
+        self.start_block(join)
+        exn = self.val(f"phi ptr [ {cur}, %{fast} ], [ {fresh}, %{slow_end} ]")
+        self.ins(f"store ptr {self.tag_identity(tag)}, ptr {self.field_of(exn, EXN_TAG)}")
+        self.ins(f"store i64 {size}, ptr {self.field_of(exn, EXN_SIZE)}")
         for i, (t, v) in enumerate(payload):
             p = self.field_of(exn, EXN_VALUES + VALUE_SLOT_SIZE * i)
             self.ins(f"store {t} {v}, ptr {p}, align 8")
         return exn
+
+    def escape(self, exn: str) -> None:
+        """Mark ``exn`` as referenced by an ``exnref`` (never reclaimed)."""
+        p = self.field_of(exn, EXN_SIZE)
+        size = self.val(f"load i64, ptr {p}")
+        self.ins(f"store i64 {self.val(f'or i64 {size}, {EXN_ESCAPED}')}, ptr {p}")
+
+    def release(self, exn: str) -> None:
+        """Give ``exn`` (caught, its payload read) back to the arena if it is the last
+        exception allocated and no ``exnref`` to it exists (``EXN_ESCAPED`` in its size
+        makes the end address match no cursor)."""
+        size = self.val(f"load i64, ptr {self.field_of(exn, EXN_SIZE)}")
+        end = self.val(f"getelementptr i8, ptr {exn}, i64 {size}")
+        sctx = self.val(f"load ptr, ptr {self.vm_field(CTX_STORE)}")
+        cursor_p = self.field_of(sctx, STORE_EXN_ARENA)
+        cur = self.val(f"load ptr, ptr {cursor_p}")
+        last = self.val(f"icmp eq ptr {end}, {cur}")
+        self.ins(f"store ptr {self.val(f'select i1 {last}, ptr {exn}, ptr {cur}')}, ptr {cursor_p}")
 
     def dispatch(
         self, exn: str | None, tag: int | None, payload: list[tuple[str, str]] | None
@@ -103,7 +145,10 @@ class ExceptionsMixin(ControlMixin):
                             values.append(self.val(f"load {t}, ptr {p}, align 8"))
                 if kind == CATCH_REF or kind == CATCH_ALL_REF:
                     assert exn is not None
+                    self.escape(exn)
                     values.append(exn)
+                elif exn is not None:
+                    self.release(exn)
                 self.ins(f"br label %{self.add_edge(target, values)}")
                 if miss is None:
                     self.set_unreachable()
