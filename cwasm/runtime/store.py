@@ -321,7 +321,7 @@ class Store(Closable):
         if code == vo.TRAP_HOST_EXCEPTION and interrupt.interrupted_since_last_look():
             raise KeyboardInterrupt  # it hit a host call's entry (see ``interrupt``)
         if code == vo.TRAP_UNCAUGHT_EXCEPTION:
-            raise self.exceptions.thrown(ctx[vo.STORE_EXN // 8])
+            raise self.exceptions.thrown(ctx[vo.STORE_EXN // 8], self._return_addresses())
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "

@@ -9,8 +9,9 @@ its tag's identity, its size and its payload in value slots, allocated by compil
 code in the store's exception arena (``Exceptions``).
 
 The API follows wasmtime-py's newer releases (``Tag``, ``TagType``); an exception that
-no wasm frame catches reaches Python as ``ThrownException``, a ``WasmtimeError`` whose
-message is Wasmtime's ("thrown Wasm exception").
+no wasm frame catches reaches Python as ``ThrownException``: a ``Trap`` without a trap
+code whose message ends in Wasmtime's "thrown Wasm exception", as newer wasmtime-py
+raises (checked with wasmtime-py 51).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError
+from cwasm.runtime.trap import Trap
 from cwasm.runtime.types import TagType
 from cwasm.wasm.types import ValType, ValueType
 
@@ -59,15 +61,23 @@ class Tag:
         return f"Tag({self._type!r})"
 
 
-class ThrownException(CwasmError):
-    """A wasm exception that no wasm frame caught (Wasmtime's ``ThrownException``), a
-    ``WasmtimeError``: ``tag`` and ``payload`` (numbers as Python values, references
-    as their raw bits) say which."""
+class ThrownException(Trap):
+    """A wasm exception that no wasm frame caught. Newer wasmtime-py raises a ``Trap``
+    without a trap code whose message is the wasm backtrace caused by Wasmtime's
+    ``ThrownException`` ("thrown Wasm exception"); this is one, and ``tag`` and
+    ``payload`` (numbers as Python values, references as their raw bits) say which
+    exception it was."""
 
-    def __init__(self, tag: Tag | None, payload: tuple[Any, ...]) -> None:
-        super().__init__("thrown Wasm exception")
+    def __init__(
+        self, tag: Tag | None, payload: tuple[Any, ...], return_addresses: tuple[int, ...] = ()
+    ) -> None:
+        super().__init__(THROWN_MESSAGE, return_addresses)
         self.tag = tag
         self.payload = payload
+
+
+#: Wasmtime's text for an exception that left wasm uncaught
+THROWN_MESSAGE = "thrown Wasm exception"
 
 
 class ExnRef:
@@ -150,11 +160,12 @@ class Exceptions:
         tag = self._tag_at(bits)
         return None if tag is None else ExnRef(bits, tag)
 
-    def thrown(self, address: int) -> ThrownException:
-        """The Python error for the exception at ``address``, which left wasm."""
+    def thrown(self, address: int, return_addresses: tuple[int, ...]) -> ThrownException:
+        """The Python error for the exception at ``address``, which left wasm (thrown at
+        the end of the backtrace ``return_addresses``)."""
         tag = self._tag_at(address)
         if tag is None:
-            return ThrownException(None, ())
+            return ThrownException(None, (), return_addresses)
         params = tag.type().functype.wasm.params
         raw = ctypes.string_at(address, vo.EXN_VALUES + vo.VALUE_SLOT_SIZE * len(params))
         payload = tuple(
@@ -163,7 +174,7 @@ class Exceptions:
             ]
             for i, t in enumerate(params)
         )
-        return ThrownException(tag, payload)
+        return ThrownException(tag, payload, return_addresses)
 
 
 _FORMATS: dict[ValueType, str] = {
