@@ -22,7 +22,6 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.errors import CwasmError
 from cwasm.runtime.trap import Trap
 from cwasm.runtime.types import TagType
 from cwasm.wasm.types import ValType, ValueType
