@@ -250,3 +250,31 @@ def test_wasm_exceptions_off_refuses_tags_and_instructions() -> None:
         cwasm.Module(engine, cwasm.wat2wasm(body))
     with pytest.raises(cwasm.WasmtimeError, match="exception refs not supported"):
         cwasm.Module(engine, cwasm.wat2wasm("(module (func (param exnref)))"))
+
+
+@pytest.mark.parametrize("setting", ["consume_fuel", "epoch_interruption", "opt_level_0", "parts"])
+def test_other_compile_settings(setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exceptions with fuel and epoch checks, without optimisation, and compiled in
+    several parts (the throw routine declared by each part, defined by the last)."""
+    config = cwasm.Config()
+    if setting == "opt_level_0":
+        config.opt_level = 0
+    elif setting == "parts":
+        from cwasm.compile import compiler
+
+        monkeypatch.setattr(compiler, "PART_MIN_CODE_BYTES", 16)
+        config.parallel_compilation = False
+    else:
+        setattr(config, setting, True)
+    store = cwasm.Store(cwasm.Engine(config))
+    if setting == "consume_fuel":
+        store.set_fuel(10**9)
+    if setting == "epoch_interruption":
+        store.set_epoch_deadline(10**6)
+    x = _instance(store, THROWER).exports(store)
+    assert x["caught"](store, 7) == 1007
+    assert x["rethrow"](store, 41) == 42
+    assert x["catch_all"](store, 3) == 1
+    assert x["deep"](store, 1000) == 99
+    with pytest.raises(cwasm.ThrownException):
+        x["throw"](store, 1)
