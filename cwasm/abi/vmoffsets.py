@@ -107,6 +107,10 @@ TRAP_HOST_EXCEPTION: Final = 0xFE
 #: raises ``KeyboardInterrupt``; see ``cwasm.runtime.interrupt``).
 TRAP_KEYBOARD_INTERRUPT: Final = 0xFD
 
+#: what a host callback leaves in its completion flag when the host function raised the
+#: ``ThrownException`` of a wasm exception of the store (at ``STORE_EXN``): the
+#: wasm-to-array trampoline throws that exception on into the calling wasm
+HOST_RETHROW: Final = 2
 #: Trap code recorded when a wasm exception reached an entry trampoline uncaught (not a
 #: Wasmtime trap code: the runtime raises ``ThrownException``; docs/exceptions.md).
 TRAP_UNCAUGHT_EXCEPTION: Final = 0xFC

@@ -8,7 +8,8 @@
   enter wasm's calls through it, imported or reached as funcrefs). Called like a wasm
   function with a host function context as its vmctx; it spills the arguments into
   a values array on its stack, calls the Python callback stored in the context and
-  traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception.
+  traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception, or throws
+  on the wasm exception the host function let through (``HOST_RETHROW``).
 * ``exnthrow``: throws an exception out of a wasm function (docs/exceptions.md): takes
   the innermost handler record off the store context's chain, hands it the exception
   and ``longjmp``s to it; with no handler before the innermost entry trampoline, it
@@ -26,6 +27,7 @@ from cwasm.abi.vmoffsets import (
     HANDLER_EXN,
     HANDLER_JMP_BUF,
     HANDLER_PREV,
+    HOST_RETHROW,
     HOSTCTX_CALLBACK,
     JMP_BUF_SIZE,
     MAX_FRAMES,
@@ -190,6 +192,7 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     # ctypes could not even run the Python code, the flag stays 0 and we trap out
     arglist = ", ".join(["ptr %ctx", "ptr %caller"] + [f"{t} %p{i}" for i, t in enumerate(params)])
     mod.trap_codes.add(TRAP_HOST_EXCEPTION)
+    mod.trap_codes.add(TRAP_UNCAUGHT_EXCEPTION)  # the throw routine comes with it
     L = [
         f"define hidden {ret} {wasm_to_array_symbol(type_index)}({arglist}) {ATTR_TRAMPOLINE} {SECTION} {{",
         "entry:",
@@ -205,8 +208,18 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
         "  %cb = load ptr, ptr %cbp",
         f"  %st = {HOST_CALLBACK.ir_call('%cb', ['%ctx', '%caller', '%buf', str(n)])}",
         "  %done = load volatile i64, ptr %donep",
-        "  %bad = icmp eq i64 %done, 0",
-        "  br i1 %bad, label %trap, label %ok",
+        "  %good = icmp eq i64 %done, 1",
+        "  br i1 %good, label %ok, label %failed",
+        "failed:",
+        f"  %rethrow = icmp eq i64 %done, {HOST_RETHROW}",
+        "  br i1 %rethrow, label %throw, label %trap",
+        "throw:",  # the host function let a wasm exception through: it goes on
+        _gep("%sp", "%ctx", CTX_STORE),
+        "  %s = load ptr, ptr %sp",
+        _gep("%ep", "%s", STORE_EXN),
+        "  %exn = load ptr, ptr %ep",
+        f"  call void @exnthrow(ptr %ctx, ptr %exn) {ATTR_TRAP_CALL}",
+        "  unreachable",
         "trap:",
         f"  notail call void {trap_symbol(TRAP_HOST_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
         "  unreachable",

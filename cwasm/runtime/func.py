@@ -384,14 +384,16 @@ class Func:
 
     def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
         status = self._run_host(self._view_t.from_address(values), caller_vmctx)
-        if status == 0:
+        if status == 0 or status == vo.HOST_RETHROW:
             # the completion flag after the value slots (see the wasm-to-array trampoline)
-            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = 1
+            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = status or 1
         return status
 
     def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
         """Run the host function on the arguments in ``view`` and leave its results there,
-        checked as wasmtime-py checks them; 0, or 1 with the exception in the store."""
+        checked as wasmtime-py checks them; 0, or 1 with the exception in the store, or
+        ``HOST_RETHROW`` when it raised a wasm exception of the store, which the calling
+        wasm may catch (``STORE_EXN``)."""
         store = self.store
         host = self._host
         assert host is not None
@@ -415,6 +417,8 @@ class Func:
                 self._host_results.encode_into(store, view, result)
             return 0
         except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
+            if store.exceptions.rethrow(e):
+                return vo.HOST_RETHROW
             store.pending = e
             return 1
         finally:

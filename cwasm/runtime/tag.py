@@ -68,11 +68,18 @@ class ThrownException(Trap):
     exception it was."""
 
     def __init__(
-        self, tag: Tag | None, payload: tuple[Any, ...], return_addresses: tuple[int, ...] = ()
+        self,
+        tag: Tag | None,
+        payload: tuple[Any, ...],
+        return_addresses: tuple[int, ...] = (),
+        address: int = 0,
     ) -> None:
         super().__init__(THROWN_MESSAGE, return_addresses)
         self.tag = tag
         self.payload = payload
+        #: the exception's address (0: none): raised out of a host function called from
+        #: wasm, it is thrown on into that wasm
+        self.address = address
 
 
 #: Wasmtime's text for an exception that left wasm uncaught
@@ -130,6 +137,14 @@ class Exceptions:
         self._ctx[vo.STORE_EXN_ARENA_END // 8] = start + length
         return start
 
+    def rethrow(self, error: BaseException) -> bool:
+        """Whether ``error``, raised by a host function called from wasm, is a wasm
+        exception of this store: then it is left at ``STORE_EXN`` to be thrown on."""
+        if not isinstance(error, ThrownException) or self._tag_at(error.address) is None:
+            return False
+        self._ctx[vo.STORE_EXN // 8] = error.address
+        return True
+
     @property
     def arena_bytes(self) -> int:
         """Bytes of exception arena the store holds (it grows only while exceptions
@@ -173,7 +188,7 @@ class Exceptions:
             ]
             for i, t in enumerate(params)
         )
-        return ThrownException(tag, payload, return_addresses)
+        return ThrownException(tag, payload, return_addresses, address)
 
 
 _FORMATS: dict[ValueType, str] = {

@@ -228,6 +228,39 @@ def test_host_exception_is_not_caught_by_catch_all() -> None:
         x["host_in_try"](store)
 
 
+THROUGH_HOST = """
+(module
+  (tag $e (export "e") (param i32))
+  (import "h" "f" (func $host (param i32)))
+  (func (export "throw") (param i32) (throw $e (local.get 0)))
+  (func (export "outer") (param i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h) (call $host (local.get 0)))
+      (i32.const -1)))
+)
+"""
+
+
+def test_wasm_exception_through_a_host_function_is_caught_by_the_calling_wasm() -> None:
+    """wasm -> host -> wasm throws: the host function lets the ``ThrownException``
+    through, and the outer wasm catches the exception (as Wasmtime lets it)."""
+    store = cwasm.Store()
+    exports: dict[str, cwasm.InstanceExports] = {}
+    seen: list[BaseException] = []
+
+    def host(x: int) -> None:
+        try:
+            exports["x"]["throw"](store, x + 1)
+        except cwasm.ThrownException as e:
+            seen.append(e)
+            raise
+
+    func = cwasm.Func(store, cwasm.FuncType([cwasm.ValType.i32()], []), host)
+    exports["x"] = _instance(store, THROUGH_HOST, [func]).exports(store)
+    assert exports["x"]["outer"](store, 41) == 42
+    assert [e.payload for e in seen] == [(42,)]  # type: ignore[attr-defined]
+
+
 def test_trap_in_try_table_is_not_caught() -> None:
     store = cwasm.Store()
     host = cwasm.Func(store, cwasm.FuncType([], []), lambda: None)
