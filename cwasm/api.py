@@ -24,6 +24,7 @@ from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
+from cwasm.runtime.tag import ExnRef, Tag, ThrownException
 from cwasm.runtime.trap import Frame, Trap, TrapCode
 from cwasm.runtime.types import (
     ExportType,
@@ -33,6 +34,7 @@ from cwasm.runtime.types import (
     Limits,
     MemoryType,
     TableType,
+    TagType,
     Val,
     ValType,
 )
@@ -155,6 +157,7 @@ __all__ = [
     "DirPerms",
     "Engine",
     "ExitTrap",
+    "ExnRef",
     "ExportType",
     "FilePerms",
     "Frame",
@@ -175,6 +178,9 @@ __all__ = [
     "Store",
     "Table",
     "TableType",
+    "Tag",
+    "TagType",
+    "ThrownException",
     "Trap",
     "TrapCode",
     "Val",

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from cwasm.runtime.func import Func
     from cwasm.runtime.module import ArtifactModule
     from cwasm.wasi import WasiConfig
-    from cwasm.wasm.types import ValType
+    from cwasm.wasm.types import ValueType
 
 WASM_MAGIC = b"\0asm"
 
@@ -476,7 +476,7 @@ def _float_text(value: float, single: bool) -> str:
     return format(decimal.Decimal(text).normalize(), "f")
 
 
-def format_value(kind: ValType, raw: Any) -> str:
+def format_value(kind: ValueType, raw: Any) -> str:
     """One ``--invoke`` result (raw bits) as Wasmtime's CLI prints it."""
     from cwasm.wasm.types import ValType
 

@@ -271,3 +271,20 @@ def test_64_bit_memories_and_tables_show_their_index_type(
         m = d.get("module", d)
         assert [x["index_type"] for x in m["memories"]] == ["I64", "I32"]
         assert [x["index_type"] for x in m["tables"]] == ["I64"]
+
+
+def test_cwasm_artifact_shows_its_tags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cwasm
+
+    wat = """(module (import "m" "t" (tag (param i64))) (tag (export "e") (param i32 f64)))"""
+    path = tmp_path / "tags.cwasm"
+    path.write_bytes(cwasm.Module(cwasm.Engine(), cwasm.wat2wasm(wat)).serialize())
+    status, out, _ = _run(capsys, "inspect", str(path))
+    assert status == 0
+    assert "  tag[0] type[0] func(i64) -> ()" in out.splitlines()
+    assert "  tag[1] type[1] func(i32, f64) -> ()" in out.splitlines()
+    assert "  export 'e' -> tag[1]" in out.splitlines()
+    status, out, _ = _run(capsys, "inspect", "--json", str(path))
+    d = json.loads(out)
+    assert d["module"]["num_imported"]["tags"] == 1
+    assert [t["type"] for t in d["module"]["tags"]] == [0, 1]

@@ -165,6 +165,9 @@ class Builtin(enum.IntEnum):
     MEMORY_ATOMIC_WAIT64 = 13, "u32 (vmctx, u32 memory, u64 addr, u64 expected, i64 timeout, done)"
     #: ``memory.init`` of a 64-bit memory (memory64: an i64 ``dst``): as ``MEMORY_INIT``
     MEMORY_INIT64 = 14, "i32 (vmctx, u32 memory, u32 data, u64 dst, u32 src, u32 len, done)"
+    #: a new exception of tag ``tag`` (its payload slots for the caller to fill) in a new
+    #: chunk of the store's exception arena, when the current one is full: its address
+    EXN_NEW = 15, "ptr (vmctx, u32 tag, done)"
 
     @property
     def sig(self) -> Signature:

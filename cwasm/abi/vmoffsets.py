@@ -81,8 +81,17 @@ STORE_EPOCH_PTR: Final = 96
 STORE_SELF: Final = 112
 #: ``pthread_self()`` of the thread the store last entered wasm from (``Store.enter_thread``)
 STORE_THREAD: Final = 120
+#: the innermost active exception handler (a ``HANDLER_*`` record on the stack of a
+#: function with a ``try_table``), null at an entry trampoline (docs/exceptions.md)
+STORE_EXN_HANDLER: Final = 104
+#: the exception (an ``EXN_*`` block) that left wasm uncaught (``TRAP_UNCAUGHT_EXCEPTION``)
+STORE_EXN: Final = 128
+#: the store's exception arena: where the next exception block goes, and its end
+#: (compiled code allocates by bumping the cursor; ``EXN_NEW`` starts a new arena chunk)
+STORE_EXN_ARENA: Final = 136
+STORE_EXN_ARENA_END: Final = 144
 #: return addresses, innermost first: the first one is the trap site's
-STORE_FRAMES: Final = 128
+STORE_FRAMES: Final = 152
 #: capacity of the backtrace buffer
 MAX_FRAMES: Final = 1024
 STORE_SIZE: Final = STORE_FRAMES + MAX_FRAMES * 8
@@ -97,6 +106,34 @@ TRAP_HOST_EXCEPTION: Final = 0xFE
 #: Trap code recorded when SIGINT stopped wasm (not a Wasmtime code either: the runtime
 #: raises ``KeyboardInterrupt``; see ``cwasm.runtime.interrupt``).
 TRAP_KEYBOARD_INTERRUPT: Final = 0xFD
+
+#: what a host callback leaves in its completion flag when the host function raised the
+#: ``ThrownException`` of a wasm exception of the store (at ``STORE_EXN``): the
+#: wasm-to-array trampoline throws that exception on into the calling wasm
+HOST_RETHROW: Final = 2
+#: Trap code recorded when a wasm exception reached an entry trampoline uncaught (not a
+#: Wasmtime trap code: the runtime raises ``ThrownException``; docs/exceptions.md).
+TRAP_UNCAUGHT_EXCEPTION: Final = 0xFC
+
+# --- exception handling (docs/exceptions.md) ---
+#: a handler record, in the frame of a function whose ``try_table`` contains calls:
+#: the handler it shadows, the exception delivered to it, then its jump buffer
+HANDLER_PREV: Final = 0
+HANDLER_EXN: Final = 8
+HANDLER_JMP_BUF: Final = 16
+HANDLER_SIZE: Final = HANDLER_JMP_BUF + JMP_BUF_SIZE
+#: an exception (an ``exnref`` is its address): its tag's identity, its size in bytes
+#: (``EXN_ESCAPED`` set once an ``exnref`` to it exists), then the payload in value
+#: slots (``VALUE_SLOT_SIZE`` each)
+EXN_TAG: Final = 0
+EXN_SIZE: Final = 8
+EXN_VALUES: Final = 16
+#: the bit of ``EXN_SIZE`` that says an ``exnref`` to the exception was handed out (so
+#: it is never reclaimed before its store goes)
+EXN_ESCAPED: Final = 1 << 63
+#: bytes of a tag's identity block (a tag is the address of one; the block holds the
+#: engine type id of its function type)
+TAG_SIZE: Final = 16
 
 #: bytes per value in the array-call values buffer (a u64x2 slot, room for v128)
 VALUE_SLOT_SIZE: Final = 16
@@ -134,7 +171,8 @@ class VMOffsets:
     Regions, in order after the header and builtins: engine type ids (u32 per
     module type index), imported table / memory / global pointers, defined table
     and memory definitions, defined globals (16 bytes each, 16-aligned), and one
-    ``VMFuncRef`` per function index (imports first).
+    ``VMFuncRef`` per function index (imports first), then one pointer per tag index
+    (the tag's identity, imports first).
     """
 
     num_types: int
@@ -145,6 +183,7 @@ class VMOffsets:
     num_defined_memories: int
     num_defined_globals: int
     num_funcs: int
+    num_tags: int = 0
 
     @classmethod
     def for_module(cls, m: ModuleRecord) -> VMOffsets:
@@ -159,6 +198,7 @@ class VMOffsets:
             num_defined_memories=m.num_defined_memories,
             num_defined_globals=m.num_defined_globals,
             num_funcs=len(m.functions),
+            num_tags=len(m.tags),
         )
 
     # region offsets, derived from the counts once (``__post_init__``): every funcref
@@ -171,6 +211,7 @@ class VMOffsets:
     defined_memories: int = field(init=False, repr=False, compare=False)
     defined_globals: int = field(init=False, repr=False, compare=False)
     func_refs: int = field(init=False, repr=False, compare=False)
+    tags: int = field(init=False, repr=False, compare=False)
     size: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -191,7 +232,9 @@ class VMOffsets:
         put(self, "defined_memories", defined_memories)
         put(self, "defined_globals", defined_globals)
         put(self, "func_refs", func_refs)
-        put(self, "size", func_refs + FUNCREF_SIZE * self.num_funcs)
+        tags = func_refs + FUNCREF_SIZE * self.num_funcs
+        put(self, "tags", tags)
+        put(self, "size", tags + POINTER_SIZE * self.num_tags)
 
     @property
     def builtins(self) -> int:
@@ -225,3 +268,7 @@ class VMOffsets:
 
     def func_ref(self, func_index: int) -> int:
         return self.func_refs + FUNCREF_SIZE * func_index
+
+    def tag(self, tag_index: int) -> int:
+        """The slot holding tag ``tag_index``'s identity (imported or defined)."""
+        return self.tags + POINTER_SIZE * tag_index

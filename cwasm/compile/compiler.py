@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cwasm.abi import guard_layout
-from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, VMOffsets
+from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, TRAP_UNCAUGHT_EXCEPTION, VMOffsets
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.parallel import Part
 from cwasm.compile.partcache import PartCache, module_facts_digest
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
 from cwasm.compile.signals import signal_builtins
-from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
+from cwasm.compile.trampolines import array_to_wasm, throw_routine, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
 from cwasm.compile.x86 import guarded_accesses
 from cwasm.errors import CwasmError
@@ -230,6 +230,8 @@ def compile_module(
         trap_codes.update(mod.trap_codes)
         for code in sorted(trap_codes):
             trap_routine(mod, code)
+        if TRAP_UNCAUGHT_EXCEPTION in trap_codes:  # some code throws
+            throw_routine(mod)
         if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
             signal_builtins(mod)  # last, so that the block is contiguous at the end
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 
+from cwasm.abi.vmoffsets import TRAP_UNCAUGHT_EXCEPTION
 from cwasm.errors import CwasmError
 from cwasm.wasm.types import FuncType, ValType, ValueType, is_ref_code
 
@@ -246,6 +247,8 @@ class IRModule:
     def declare_trap_routine(self, code: int) -> None:
         """Declare the trap routine of ``code``, defined in another part of the module."""
         self.extra_decls[f"trap{code}"] = f"declare hidden void @trap{code}(ptr) {ATTR_TRAP_FN}"
+        if code == TRAP_UNCAUGHT_EXCEPTION:  # the throw routine comes with it
+            self.extra_decls["exnthrow"] = f"declare hidden void @exnthrow(ptr, ptr) {ATTR_TRAP_FN}"
 
     def text(self) -> str:
         parts = self.functions[:]

@@ -8,7 +8,12 @@
   enter wasm's calls through it, imported or reached as funcrefs). Called like a wasm
   function with a host function context as its vmctx; it spills the arguments into
   a values array on its stack, calls the Python callback stored in the context and
-  traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception.
+  traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception, or throws
+  on the wasm exception the host function let through (``HOST_RETHROW``).
+* ``exnthrow``: throws an exception out of a wasm function (docs/exceptions.md): takes
+  the innermost handler record off the store context's chain, hands it the exception
+  and ``longjmp``s to it; with no handler before the innermost entry trampoline, it
+  leaves the exception in the store context and traps (``TRAP_UNCAUGHT_EXCEPTION``).
 * ``trap``: one routine per trap code. It records the code and a backtrace (the
   return addresses of the frame-pointer chain up to the innermost entry trampoline)
   in the store context and ``longjmp``s to that trampoline.
@@ -19,11 +24,17 @@ from __future__ import annotations
 from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
+    HANDLER_EXN,
+    HANDLER_JMP_BUF,
+    HANDLER_PREV,
+    HOST_RETHROW,
     HOSTCTX_CALLBACK,
     JMP_BUF_SIZE,
     MAX_FRAMES,
     STORE_DEPTH,
     STORE_ENTRY_FP,
+    STORE_EXN,
+    STORE_EXN_HANDLER,
     STORE_FRAMES,
     STORE_JMP_BUF,
     STORE_LONGJMP,
@@ -34,6 +45,7 @@ from cwasm.abi.vmoffsets import (
     STORE_STACK_SIZE,
     STORE_TRAP_CODE,
     TRAP_HOST_EXCEPTION,
+    TRAP_UNCAUGHT_EXCEPTION,
     VALUE_SLOT_SIZE,
 )
 from cwasm.compile.irmodule import (
@@ -72,7 +84,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         f"({ENTRY_TRAMPOLINE.ir_params(['%vmctx', '%values'])}) "
         f"{ATTR_TRAMPOLINE} {SECTION} {{",
         "entry:",
-        "  %saved = alloca [3 x i64], align 8",
+        "  %saved = alloca [4 x i64], align 8",
         f"  %jb = alloca [{JMP_BUF_SIZE // 8} x i64], align 16",
         _gep("%sp", "%vmctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",
@@ -87,6 +99,12 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store volatile i64 %prev_fp, ptr %sv1",
         _gep("%sv2", "%saved", 16),
         "  store volatile i64 %depth, ptr %sv2",
+        # exception handlers of outer wasm frames are out of reach from in here
+        _gep("%hp", "%s", STORE_EXN_HANDLER),
+        "  %prev_h = load i64, ptr %hp",
+        _gep("%sv3", "%saved", 24),
+        "  store volatile i64 %prev_h, ptr %sv3",
+        "  store i64 0, ptr %hp",
         f"  %fp = call ptr {fa}(i32 0)",
         "  %fpi = ptrtoint ptr %fp to i64",
         "  %outer = icmp eq i64 %depth, 0",
@@ -139,6 +157,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store i64 %prev_jb, ptr %jbp",
         "  store i64 %prev_fp, ptr %efp",
         "  store i64 %depth, ptr %dp",
+        "  store i64 %prev_h, ptr %hp",
         "  ret i32 0",
         "trap:",
         # after longjmp only memory is trustworthy: reload what was saved
@@ -155,6 +174,10 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store i64 %t_fp, ptr %tefp",
         _gep("%tdp", "%ts", STORE_DEPTH),
         "  store i64 %t_depth, ptr %tdp",
+        _gep("%tsv3", "%saved", 24),
+        "  %t_h = load volatile i64, ptr %tsv3",
+        _gep("%thp", "%ts", STORE_EXN_HANDLER),
+        "  store i64 %t_h, ptr %thp",
         "  ret i32 1",
         "}",
     ]
@@ -170,6 +193,7 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     # ctypes could not even run the Python code, the flag stays 0 and we trap out
     arglist = ", ".join(["ptr %ctx", "ptr %caller"] + [f"{t} %p{i}" for i, t in enumerate(params)])
     mod.trap_codes.add(TRAP_HOST_EXCEPTION)
+    mod.trap_codes.add(TRAP_UNCAUGHT_EXCEPTION)  # the throw routine comes with it
     L = [
         f"define hidden {WASM_CC} {ret} {wasm_to_array_symbol(type_index)}({arglist}) "
         f"{ATTR_TRAMPOLINE} {SECTION} {{",
@@ -186,8 +210,18 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
         "  %cb = load ptr, ptr %cbp",
         f"  %st = {HOST_CALLBACK.ir_call('%cb', ['%ctx', '%caller', '%buf', str(n)])}",
         "  %done = load volatile i64, ptr %donep",
-        "  %bad = icmp eq i64 %done, 0",
-        "  br i1 %bad, label %trap, label %ok",
+        "  %good = icmp eq i64 %done, 1",
+        "  br i1 %good, label %ok, label %failed",
+        "failed:",
+        f"  %rethrow = icmp eq i64 %done, {HOST_RETHROW}",
+        "  br i1 %rethrow, label %throw, label %trap",
+        "throw:",  # the host function let a wasm exception through: it goes on
+        _gep("%sp", "%ctx", CTX_STORE),
+        "  %s = load ptr, ptr %sp",
+        _gep("%ep", "%s", STORE_EXN),
+        "  %exn = load ptr, ptr %ep",
+        f"  call void @exnthrow(ptr %ctx, ptr %exn) {ATTR_TRAP_CALL}",
+        "  unreachable",
         "trap:",
         f"  notail call void {trap_symbol(TRAP_HOST_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
         "  unreachable",
@@ -250,6 +284,38 @@ def trap_routine(mod: IRModule, code: int, symbol: str | None = None) -> None:
         "  store i64 %n1, ptr %nfp",
         _gep("%jbp", "%s", STORE_JMP_BUF),
         "  %jb = load ptr, ptr %jbp",
+        _gep("%ljp", "%s", STORE_LONGJMP),
+        "  %lj = load ptr, ptr %ljp",
+        f"  call void %lj(ptr %jb, i32 1) {ATTR_NORETURN_CALL}",
+        "  unreachable",
+        "}",
+    ]
+    mod.functions.append("\n".join(L))
+
+
+def throw_routine(mod: IRModule) -> None:
+    """Append ``@exnthrow``, ``void (ptr vmctx, ptr exn)``: see the module docstring."""
+    L = [
+        f"define hidden void @exnthrow(ptr %ctx, ptr %exn) {ATTR_TRAP_FN} {SECTION} {{",
+        "entry:",
+        _gep("%sp", "%ctx", CTX_STORE),
+        "  %s = load ptr, ptr %sp",
+        _gep("%hp", "%s", STORE_EXN_HANDLER),
+        "  %h = load ptr, ptr %hp",
+        "  %none = icmp eq ptr %h, null",
+        "  br i1 %none, label %uncaught, label %deliver",
+        "uncaught:",
+        _gep("%ep", "%s", STORE_EXN),
+        "  store ptr %exn, ptr %ep",
+        f"  call void {trap_symbol(TRAP_UNCAUGHT_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
+        "  unreachable",
+        "deliver:",
+        _gep("%pp", "%h", HANDLER_PREV),
+        "  %prev = load ptr, ptr %pp",
+        "  store ptr %prev, ptr %hp",
+        _gep("%xp", "%h", HANDLER_EXN),
+        "  store ptr %exn, ptr %xp",
+        _gep("%jb", "%h", HANDLER_JMP_BUF),
         _gep("%ljp", "%s", STORE_LONGJMP),
         "  %lj = load ptr, ptr %ljp",
         f"  call void %lj(ptr %jb, i32 1) {ATTR_NORETURN_CALL}",

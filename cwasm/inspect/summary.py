@@ -152,6 +152,7 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
             "tables": module.num_imported_tables,
             "memories": module.num_imported_memories,
             "globals": module.num_imported_globals,
+            "tags": module.num_imported_tags,
         },
         "functions": len(module.functions),
         "tables": [
@@ -175,6 +176,8 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
         ],
         "globals": [{"type": g.content.text, "mutable": g.mutable} for g in module.globals],
         "global_initializers": [const_expr_text(e) or "" for e in module.global_inits],
+        # exception handling: each tag's function type (its payload)
+        "tags": [{"type": t, "signature": func_type_text(module.types[t])} for t in module.tags],
         "table_segments": [
             {
                 "table": seg.table_index,

@@ -117,6 +117,8 @@ def _fmt_module(d: Json, out: list[str]) -> None:
         if i >= n_imp_globals and i - n_imp_globals < len(m["global_initializers"]):
             init = f" = {m['global_initializers'][i - n_imp_globals]}"
         out.append(f"  global[{i}] {'mut ' if g['mutable'] else ''}{g['type']}{init}")
+    for i, tag in enumerate(m.get("tags", ())):
+        out.append(f"  tag[{i}] type[{tag['type']}] {tag['signature']}")
     for v in m["table_initial_values"]:
         out.append(f"  table[{v['table']}] initial elements: {', '.join(v['elements'])}")
     for s in m["table_segments"]:

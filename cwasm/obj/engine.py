@@ -25,12 +25,13 @@ ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
-#: constant expressions, typed function references, multi-memory, threads, tail calls and
-#: memory64 (3.0). An
+#: constant expressions, typed function references, multi-memory, threads, tail calls,
+#: memory64 and exception handling (3.0). An
 #: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
 #: ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = (
     "bulk_memory",
+    "exceptions",
     "extended_const",
     "function_references",
     "memory64",

@@ -97,6 +97,10 @@ def _memory_atomic_wait64(inst: Any, memory: int, addr: int, expected: int, time
     return parking.wait(inst.memories[memory].base + addr, expected, 8, timeout)
 
 
+def _exn_new(inst: Any, tag: int) -> int:
+    return inst.exn_new(tag)
+
+
 #: every routine implemented in Python: (the result reported on failure, the function
 #: of the instance and the parameters between vmctx and done)
 PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
@@ -109,6 +113,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.MEMORY_INIT: (1, _memory_init),
     Builtin.MEMORY_INIT64: (1, _memory_init64),
     Builtin.DATA_DROP: (1, _data_drop),
+    Builtin.EXN_NEW: (0, _exn_new),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
     Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),
     Builtin.MEMORY_ATOMIC_WAIT32: (0, _memory_atomic_wait32),

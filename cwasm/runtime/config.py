@@ -33,6 +33,7 @@ WASM_FEATURE_SETTINGS = {
     "wasm_threads": "threads",
     "wasm_tail_call": "tail_call",
     "wasm_memory64": "memory64",
+    "wasm_exceptions": "exceptions",
 }
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
@@ -251,6 +252,12 @@ class Config(Closable):
         ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``,
         non-nullable locals and tables with initializer expressions. (Wasmtime's
         setting; wasmtime-py 28 has no property for it.)""",
+    )
+    wasm_exceptions = _setting(
+        "wasm_exceptions",
+        """Configures whether the wasm [exception handling proposal] is enabled (the
+        default): tags, ``throw``, ``throw_ref``, ``try_table`` and ``exnref``
+        (Wasmtime's and newer wasmtime-py's setting; see docs/exceptions.md).""",
     )
     wasm_relaxed_simd_deterministic = _setting(
         "wasm_relaxed_simd_deterministic",

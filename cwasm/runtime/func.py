@@ -40,10 +40,10 @@ ENTRY_PROTO = ctypes.CFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
 #: every host callback (``HOST_CALLBACK``)
 HOST_PROTO = HOST_CALLBACK.ctypes_prototype()
 
-_codecs: dict[tuple[tuple[wt.ValType, ...], bool, bool], SlotCodec] = {}
+_codecs: dict[tuple[tuple[wt.ValueType, ...], bool, bool], SlotCodec] = {}
 
 
-def codec(types: tuple[wt.ValType, ...], *, raw: bool, decode: bool) -> SlotCodec:
+def codec(types: tuple[wt.ValueType, ...], *, raw: bool, decode: bool) -> SlotCodec:
     key = (types, raw, decode)
     c = _codecs.get(key)
     if c is None:
@@ -71,7 +71,7 @@ _signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
 
 def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
     """API in/out, raw in/out, and what a host function receives and returns."""
-    # typed references travel as the funcref or externref they are
+    # typed references travel as the funcref, externref or exnref they are
     p = tuple(t.top for t in ty.params)
     r = tuple(t.top for t in ty.results)
     return (
@@ -441,14 +441,16 @@ class Func:
 
     def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
         status = self._run_host(self._view_t.from_address(values), caller_vmctx)
-        if status == 0:
+        if status == 0 or status == vo.HOST_RETHROW:
             # the completion flag after the value slots (see the wasm-to-array trampoline)
-            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = 1
+            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = status or 1
         return status
 
     def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
         """Run the host function on the arguments in ``view`` and leave its results there,
-        checked as wasmtime-py checks them; 0, or 1 with the exception in the store."""
+        checked as wasmtime-py checks them; 0, or 1 with the exception in the store, or
+        ``HOST_RETHROW`` when it raised a wasm exception of the store, which the calling
+        wasm may catch (``STORE_EXN``)."""
         store = self.store
         host = self._host
         assert host is not None
@@ -472,6 +474,8 @@ class Func:
                 self._host_results.encode_into(store, view, result)
             return 0
         except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
+            if store.exceptions.rethrow(e):
+                return vo.HOST_RETHROW
             store.pending = e
             return 1
         finally:

@@ -20,7 +20,8 @@ from cwasm.wasm import types as wt
 if TYPE_CHECKING:
     from cwasm.runtime.store import Store
 
-_API = {
+_API: dict[wt.ValueType, str] = {
+    wt.EXNREF: "<Q",
     wt.ValType.I32: "<i",
     wt.ValType.I64: "<q",
     wt.ValType.F32: "<f",
@@ -29,7 +30,8 @@ _API = {
     wt.ValType.EXTERNREF: "<Q",
     wt.ValType.V128: "<QQ",
 }
-_RAW = {
+_RAW: dict[wt.ValueType, str] = {
+    wt.EXNREF: "<Q",
     wt.ValType.I32: "<I",
     wt.ValType.I64: "<Q",
     wt.ValType.F32: "<I",

@@ -26,7 +26,9 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.table import Table
+from cwasm.runtime.tag import Tag, TagType
 from cwasm.runtime.trap import Trap, TrapCode
+from cwasm.runtime.types import FuncType
 from cwasm.wasm.constexpr import evaluate_const_expr
 from cwasm.wasm.types import ConstExpr, ExternKind, Import, SegmentMode
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from cwasm.runtime.module import ArtifactModule, CompiledModule
     from cwasm.runtime.store import Store
 
-Extern = Func | Table | Memory | SharedMemory | Global
+Extern = Func | Table | Memory | SharedMemory | Global | Tag
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
 
@@ -110,11 +112,11 @@ class Instance:
         ``imports`` into the ``store`` provided.
 
         The ``imports`` must be an iterable of external values: ``Func``, ``Table``,
-        ``Memory`` or ``Global``. Raises an error if instantiation fails (e.g. linking or
+        ``Memory``, ``Global`` or ``Tag``. Raises an error if instantiation fails (e.g. linking or
         trap) and otherwise initializes the new instance."""
         for ext in imports:
-            if not isinstance(ext, (Func, Table, Memory, SharedMemory, Global)):
-                raise TypeError("expected a Func, Global, Memory, SharedMemory or Table")
+            if not isinstance(ext, (Func, Table, Memory, SharedMemory, Global, Tag)):
+                raise TypeError("expected a Func, Global, Memory, SharedMemory, Table or Tag")
         cm = module.compiled
         store._check_open()
         module._check_open()
@@ -145,6 +147,7 @@ class Instance:
         self.tables: list[Table] = []
         self.memories: list[Memory | SharedMemory] = []
         self.globals: list[Global] = []
+        self.tags: list[Tag] = []
         self._link(imports)
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
         if not store.interruptible:  # before any of its code runs: Ctrl-C stops it
@@ -176,7 +179,7 @@ class Instance:
         words = self._words
         store = self.store
         type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
-        nf = nt = nm = ng = 0
+        nf = nt = nm = ng = nx = 0
         for imp, ext in zip(m.imports, imports, strict=True):
             if getattr(ext, "store", store) is not store:
                 raise LinkError(f"import {_where(imp)} belongs to another store")
@@ -202,6 +205,13 @@ class Instance:
                 words[o.imported_memory(nm) // 8] = ext.def_addr
                 self.memories.append(ext)
                 nm += 1
+            elif imp.kind == ExternKind.TAG:
+                want_id = cm.type_ids[m.tags[nx]]
+                if not isinstance(ext, Tag) or ext.type_id != want_id:
+                    raise LinkError(f"incompatible import type for {_where(imp)}: expected a tag")
+                words[o.tag(nx) // 8] = ext.address
+                self.tags.append(ext)
+                nx += 1
             else:
                 if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
                     raise LinkError(
@@ -244,6 +254,11 @@ class Instance:
                 self.memories.append(Memory._from_raw(store, mt, def_addr))
         for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):
             self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
+        for k, ti in enumerate(m.tags[m.num_imported_tags :]):
+            tag = Tag(store, TagType(FuncType.from_wasm(m.types[ti])))
+            tag.type_id = cm.type_ids[ti]
+            words[o.tag(m.num_imported_tags + k) // 8] = tag.address
+            self.tags.append(tag)
         # the rest of each defined function's VMFuncRef came with the module's vmctx image
         n_defined = len(cm.func_addrs)
         if n_defined:
@@ -375,6 +390,10 @@ class Instance:
         """``data.drop``."""
         self._dropped_data.add(data)
 
+    def exn_new(self, tag: int) -> int:
+        """``EXN_NEW``: a new exception of tag ``tag`` (its address)."""
+        return self.store.exceptions.new(self.tags[tag])
+
     # --- access ---
 
     def func(self, index: int) -> Func:
@@ -409,6 +428,8 @@ class Instance:
                     ext = self.tables[e.index]
                 elif e.kind == ExternKind.MEMORY:
                     ext = self.memories[e.index]
+                elif e.kind == ExternKind.TAG:
+                    ext = self.tags[e.index]
                 else:
                     ext = self.globals[e.index]
                 items[e.name] = ext

@@ -23,9 +23,10 @@ from cwasm.runtime.module import ArtifactModule
 from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.store import Store
 from cwasm.runtime.table import Table
+from cwasm.runtime.tag import Tag
 from cwasm.runtime.types import FuncType
 
-Extern = Func | Table | Memory | SharedMemory | Global
+Extern = Func | Table | Memory | SharedMemory | Global | Tag
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +88,7 @@ class Linker(Closable):
 
         Raises an error if ``item`` comes from the wrong store or if shadowing is
         disallowed and the module/name pair has already been defined."""
-        if not isinstance(item, (Func, Table, Memory, SharedMemory, Global)):
+        if not isinstance(item, (Func, Table, Memory, SharedMemory, Global, Tag)):
             raise TypeError(f"cannot define a {type(item).__name__} in a linker")
         self._check_store(store, item, f"`{module}::{name}`")
         self._insert(module, name, item)

@@ -34,6 +34,7 @@ from cwasm.runtime.types import (
     ImportType,
     MemoryType,
     TableType,
+    TagType,
 )
 from cwasm.wasm import types as wt
 from cwasm.wasm.module import ModuleRecord
@@ -229,6 +230,8 @@ class ArtifactModule(Closable):
             return TableType.from_wasm(m.tables[index])
         if kind == ExternKind.MEMORY:
             return MemoryType.from_wasm(m.memories[index])
+        if kind == ExternKind.TAG:
+            return TagType(FuncType.from_wasm(m.types[m.tags[index]]))
         return GlobalType.from_wasm(m.globals[index])
 
     @property

@@ -22,8 +22,9 @@ from cwasm.errors import CwasmError
 from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
+from cwasm.runtime.tag import Exceptions
 from cwasm.runtime.types import Val
-from cwasm.wasm.types import ValType, ValueType
+from cwasm.wasm.types import EXNREF, ValType, ValueType
 
 
 class References:
@@ -34,6 +35,8 @@ class References:
         #: the externref table (``entry_depth``: the store context's count of live entries)
         self.externs = ExternRefTable(entry_depth)
         self._host_funcrefs: dict[int, Func] = {}  # VMFuncRef address -> host function
+        #: the store's exceptions (exnref values), set by the store
+        self.exceptions: Exceptions
 
     def add_host_funcref(self, address: int, func: Func) -> None:
         """Make ``address`` (the ``VMFuncRef`` of host function ``func``) decode to ``func``."""
@@ -50,12 +53,16 @@ class References:
             raise TypeError(f"null is not a value of type {kind.text}")
         if kind.top == ValType.FUNCREF:
             return self.funcref_to_bits(value)
+        if kind.top == EXNREF:
+            return self.exceptions.to_bits(value)
         return self.externs.to_bits(value)
 
     def from_bits(self, kind: ValueType, bits: int) -> Any:
         """The reference value of type ``kind`` that ``bits`` stands for."""
         if kind.top == ValType.FUNCREF:
             return self.funcref_from_bits(bits)
+        if kind.top == EXNREF:
+            return self.exceptions.from_bits(bits)
         return self.externs.from_bits(bits)
 
     # --- funcref ---

@@ -25,6 +25,7 @@ from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
 from cwasm.runtime.refs import References
+from cwasm.runtime.tag import Exceptions, Tag
 from cwasm.runtime.trap import Trap, backtrace_text, resolve_frames
 from cwasm.wasi import WasiExit
 
@@ -120,6 +121,11 @@ class Store(Closable):
         self.wasi: WasiContext | None = None
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
+        #: tags by identity address, and the exceptions thrown in this store
+        #: (``cwasm.runtime.tag``)
+        self.tags: dict[int, Tag] = {}
+        self.exceptions = Exceptions(self, self._ctx)
+        self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()
         self.counts = ResourceCounts()
@@ -314,6 +320,8 @@ class Store(Closable):
             raise KeyboardInterrupt
         if code == vo.TRAP_HOST_EXCEPTION and interrupt.interrupted_since_last_look():
             raise KeyboardInterrupt  # it hit a host call's entry (see ``interrupt``)
+        if code == vo.TRAP_UNCAUGHT_EXCEPTION:
+            raise self.exceptions.thrown(ctx[vo.STORE_EXN // 8], self._return_addresses())
         if code == vo.TRAP_HOST_EXCEPTION:
             raise HostCallError(
                 "a host function or runtime routine could not run (Python reported the "

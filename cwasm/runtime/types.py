@@ -273,7 +273,35 @@ class GlobalType(Closable):
         return f"GlobalType({self.content!r}, {self.mutable})"
 
 
-ExternTypeT = FuncType | TableType | MemoryType | GlobalType
+class TagType:
+    """The type of a tag: the function type of its payload, without results
+    (wasmtime-py's ``TagType(functype)``, exception handling)."""
+
+    __slots__ = ("_functype",)
+
+    def __init__(self, functype: FuncType) -> None:
+        if not isinstance(functype, FuncType):
+            raise TypeError("expected a FuncType")
+        if functype.wasm.results:
+            raise CwasmError("a tag's function type has no results")
+        self._functype = functype
+
+    @property
+    def functype(self) -> FuncType:
+        """The function type describing the tag's payload (its parameters)."""
+        return self._functype
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TagType) and other._functype == self._functype
+
+    def __hash__(self) -> int:
+        return hash(self._functype)
+
+    def __repr__(self) -> str:
+        return f"TagType({self._functype!r})"
+
+
+ExternTypeT = FuncType | TableType | MemoryType | GlobalType | TagType
 
 
 class ImportType(Closable):
@@ -308,7 +336,7 @@ class Val:
 
     __slots__ = ("kind", "value")
 
-    def __init__(self, kind: wt.ValType, value: Any) -> None:
+    def __init__(self, kind: wt.ValueType, value: Any) -> None:
         self.kind = kind
         self.value = value
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.errors import CwasmError
-from cwasm.wasm.types import ValType
+from cwasm.wasm.types import EXNREF, ValType, ValueType
 
 if TYPE_CHECKING:
     from cwasm.runtime.store import Store
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
 
-_API_FMT = {
+_API_FMT: dict[ValueType, str] = {
     ValType.I32: "i12x",
     ValType.I64: "q8x",
     ValType.F32: "f12x",
@@ -36,8 +36,9 @@ _API_FMT = {
     ValType.V128: "QQ",
     ValType.FUNCREF: "Q8x",
     ValType.EXTERNREF: "Q8x",
+    EXNREF: "Q8x",
 }
-_RAW_FMT = {
+_RAW_FMT: dict[ValueType, str] = {
     ValType.I32: "I12x",
     ValType.I64: "Q8x",
     ValType.F32: "I12x",
@@ -45,6 +46,7 @@ _RAW_FMT = {
     ValType.V128: "QQ",
     ValType.FUNCREF: "Q8x",
     ValType.EXTERNREF: "Q8x",
+    EXNREF: "Q8x",
 }
 # packing i32/i64 always goes through the unsigned format after masking
 _PACK_FMT = dict(_RAW_FMT)
@@ -116,13 +118,22 @@ def _dec_externref(store: Store, bits: int) -> Any:
     return store.refs.externs.from_bits(bits)
 
 
-_API_ENC: dict[ValType, Encoder] = {
+def _enc_exnref(store: Store, v: Any) -> int:
+    return store.exceptions.to_bits(v)
+
+
+def _dec_exnref(store: Store, bits: int) -> Any:
+    return store.exceptions.from_bits(bits)
+
+
+_API_ENC: dict[ValueType, Encoder] = {
     ValType.I32: _enc_i32,
     ValType.I64: _enc_i64,
     ValType.F32: _float_encoder(ValType.F32),
     ValType.F64: _float_encoder(ValType.F64),
     ValType.FUNCREF: _enc_funcref,
     ValType.EXTERNREF: _enc_externref,
+    EXNREF: _enc_exnref,
 }
 
 
@@ -133,13 +144,14 @@ def _raw_bits(mask: int) -> Encoder:
     return enc
 
 
-_RAW_ENC: dict[ValType, Encoder] = {
+_RAW_ENC: dict[ValueType, Encoder] = {
     ValType.I32: _raw_bits(M32),
     ValType.I64: _raw_bits(M64),
     ValType.F32: _raw_bits(M32),
     ValType.F64: _raw_bits(M64),
     ValType.FUNCREF: _enc_funcref,
     ValType.EXTERNREF: _enc_externref,
+    EXNREF: _enc_exnref,
 }
 
 
@@ -151,7 +163,7 @@ class SlotCodec:
     #: ``encode(store, buf, values)``: ``encode_into`` compiled for these types
     encode: Callable[[Store, Any, Sequence[Any]], None]
 
-    def __init__(self, types: Sequence[ValType], *, raw: bool, decode: bool) -> None:
+    def __init__(self, types: Sequence[ValueType], *, raw: bool, decode: bool) -> None:
         self.types = tuple(types)
         if decode:
             fmt = "".join((_RAW_FMT if raw else _API_FMT)[t] for t in self.types)
@@ -167,6 +179,8 @@ class SlotCodec:
             if t == ValType.FUNCREF
             else _dec_externref
             if t == ValType.EXTERNREF
+            else _dec_exnref
+            if t == EXNREF
             else None
             for t in self.types
         ]
@@ -198,6 +212,8 @@ class SlotCodec:
                 exprs.append(f"{a} & 0xFFFFFFFFFFFFFFFF, ({a} >> 64) & 0xFFFFFFFFFFFFFFFF")
             elif t == ValType.FUNCREF:
                 exprs.append(f"store.refs.funcref_to_bits({a})")
+            elif t == EXNREF:
+                exprs.append(f"store.exceptions.to_bits({a})")
             else:
                 exprs.append(f"store.refs.externs.to_bits({a})")
         return exprs

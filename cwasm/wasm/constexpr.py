@@ -51,11 +51,12 @@ class RawConstExpr:
         return [v for k, v, _ in self.instrs if k == ConstOpKind.REF_FUNC]
 
 
-def read_const_expr(r: BinaryReader) -> RawConstExpr:
-    """Decode an initializer: instructions up to and including the closing ``end``."""
+def read_const_expr(r: BinaryReader, illegal: frozenset[int] = frozenset()) -> RawConstExpr:
+    """Decode an initializer: instructions up to and including the closing ``end``
+    (refusing the opcodes in ``illegal``, see ``read_instructions``)."""
     instrs: list[tuple[int, int, int]] = []
     first = r.pos
-    read_instructions(r, instrs)
+    read_instructions(r, instrs, illegal=illegal)
     return RawConstExpr(instrs, first)
 
 

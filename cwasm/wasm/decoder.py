@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
-from cwasm.wasm.instructions import read_instructions
+from cwasm.wasm.instructions import EXCEPTION_OPCODES, read_instructions
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.module_validator import validate_module
 from cwasm.wasm.names import read_name_section
@@ -60,6 +60,7 @@ ELEMENT_SECTION = 9
 CODE_SECTION = 10
 DATA_SECTION = 11
 DATA_COUNT_SECTION = 12
+TAG_SECTION = 13  # exception handling: between the memory and global sections
 
 # Position of each non-custom section in the required order (data count precedes code).
 _SECTION_RANK = {
@@ -68,13 +69,14 @@ _SECTION_RANK = {
     FUNCTION_SECTION: 2,
     TABLE_SECTION: 3,
     MEMORY_SECTION: 4,
-    GLOBAL_SECTION: 5,
-    EXPORT_SECTION: 6,
-    START_SECTION: 7,
-    ELEMENT_SECTION: 8,
-    DATA_COUNT_SECTION: 9,
-    CODE_SECTION: 10,
-    DATA_SECTION: 11,
+    TAG_SECTION: 5,
+    GLOBAL_SECTION: 6,
+    EXPORT_SECTION: 7,
+    START_SECTION: 8,
+    ELEMENT_SECTION: 9,
+    DATA_COUNT_SECTION: 10,
+    CODE_SECTION: 11,
+    DATA_SECTION: 12,
 }
 
 MAX_LOCALS = 0xFFFF_FFFF
@@ -101,6 +103,7 @@ class DecodeNotes:
     table_offsets: list[int] = field(default_factory=list)  # defined tables
     table_inits: list[RawConstExpr | None] = field(default_factory=list)  # defined tables
     memory_offsets: list[int] = field(default_factory=list)  # defined memories
+    tag_offsets: list[int] = field(default_factory=list)  # defined tags
     global_inits: list[RawConstExpr] = field(default_factory=list)
     export_offsets: list[int] = field(default_factory=list)
     start_offset: int = 0
@@ -117,13 +120,16 @@ def decode_module(
     multi_memory: bool = True,
     threads: bool = True,
     memory64: bool = True,
+    exceptions: bool = True,
 ) -> ModuleTranslation:
     """Decode a binary module and, when ``validate``, validate it (with the extended
     constant expressions unless ``extended_const`` is false, with several memories and
     memory indices unless ``multi_memory`` is false: Wasm 2.0's wording then; with
     shared memories' limits flags unless ``threads`` is false: Wasm 2.0 then finds
     those flags malformed; with 64-bit memories and tables and u64 memarg offsets
-    unless ``memory64`` is false).
+    unless ``memory64`` is false). With ``exceptions`` false, bytes that do not decode
+    get Wasm 2.0's error (which has no tag section, tag imports or exception-handling
+    opcodes); a module that decodes is left to ``check_features`` to refuse.
 
     Raises ``MalformedError`` for bytes that do not decode and ``InvalidError`` for
     a module that does not validate, with the spec interpreter's wording. Function
@@ -134,11 +140,13 @@ def decode_module(
     decoder = _Decoder(wasm, threads, memory64)
     try:
         module, notes = decoder.module()
-    except MalformedError:
+    except MalformedError as e:
         # the spec decodes bodies in stream order: a body before the error may fail first
         early = decoder.body_error(data_count_known=False)
         if early is not None:
             raise early from None
+        if not exceptions:  # Wasm 2.0's decoder would have stopped elsewhere
+            raise _error_without_exceptions(wasm) or e from None
         raise
     if validate:
         try:
@@ -150,6 +158,16 @@ def decode_module(
                 raise early from None
             raise
     return module
+
+
+def _error_without_exceptions(wasm: bytes) -> MalformedError | None:
+    """The error of a Wasm 2.0 decoding of ``wasm`` (which has no exception handling)."""
+    decoder = _Decoder(wasm, exceptions=False)
+    try:
+        decoder.module()
+    except MalformedError as e:
+        return decoder.body_error(data_count_known=False) or e
+    return None
 
 
 def _name(r: BinaryReader) -> str:
@@ -196,6 +214,13 @@ def _memory_type(r: BinaryReader, threads: bool, memory64: bool = True) -> Memor
     return MemoryType(limits, bool(flag & LIMITS_SHARED), bool(flag & LIMITS_64))
 
 
+def _tag_type(r: BinaryReader) -> int:
+    """A tag type: the attribute byte (0, an exception) and a function type index."""
+    if r.u8() != 0:
+        raise MalformedError("malformed tag attribute", r.pos - 1)
+    return r.u32()
+
+
 def _global_type(r: BinaryReader) -> GlobalType:
     content = read_value_type(r)
     mut = r.u8()
@@ -207,10 +232,16 @@ def _global_type(r: BinaryReader) -> GlobalType:
 class _Decoder:
     """Reads one module; ``r`` spans the whole binary, as in the spec."""
 
-    def __init__(self, wasm: bytes, threads: bool = True, memory64: bool = True) -> None:
+    def __init__(
+        self, wasm: bytes, threads: bool = True, memory64: bool = True, exceptions: bool = True
+    ) -> None:
         self.wasm = wasm
         self.threads = threads
         self.memory64 = memory64
+        #: False: decode as Wasm 2.0 does (no tag section, tag imports and exports, or
+        #: exception-handling opcodes; see ``decode_module``)
+        self.exceptions = exceptions
+        self.illegal = frozenset() if exceptions else EXCEPTION_OPCODES
         self.r = BinaryReader(wasm, 0, len(wasm), EOF_MESSAGE)
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
@@ -229,6 +260,8 @@ class _Decoder:
         self.num_imported_tables = 0
         self.num_imported_memories = 0
         self.num_imported_globals = 0
+        self.tags: list[int] = []  # type index per tag index, imports first
+        self.num_imported_tags = 0
         self.num_defined_funcs = 0
         # (offset, code_start, end, locals) of each body, typed once counts are known
         self.raw_bodies: list[tuple[int, int, int, tuple[tuple[int, ValueType], ...]]] = []
@@ -245,7 +278,7 @@ class _Decoder:
         next_rank = 0
         while r.pos < size:
             section_id = wasm[r.pos]
-            if section_id > DATA_COUNT_SECTION:
+            if section_id > TAG_SECTION or (section_id == TAG_SECTION and not self.exceptions):
                 raise MalformedError("malformed section id", r.pos)
             if section_id == CUSTOM_SECTION:
                 r.pos += 1
@@ -289,6 +322,8 @@ class _Decoder:
             num_imported_tables=self.num_imported_tables,
             num_imported_memories=self.num_imported_memories,
             num_imported_globals=self.num_imported_globals,
+            tags=tuple(self.tags),
+            num_imported_tags=self.num_imported_tags,
             table_inits=tuple(e.to_const_expr() if e else None for e in self.notes.table_inits)
             if any(self.notes.table_inits)
             else (),
@@ -308,7 +343,7 @@ class _Decoder:
         for offset, code_start, end, _ in self.raw_bodies:
             r = BinaryReader(wasm, code_start, len(wasm), EOF_MESSAGE)
             try:
-                uses_data |= read_instructions(r, memory64=self.memory64)
+                uses_data |= read_instructions(r, None, self.memory64, self.illegal)
             except MalformedError as e:
                 return e
             if r.pos != end:
@@ -372,6 +407,10 @@ class _Decoder:
                 desc = _global_type(r)
                 self.globals.append(desc)
                 self.num_imported_globals += 1
+            elif kind == ExternKind.TAG and self.exceptions:
+                desc = _tag_type(r)
+                self.tags.append(desc)
+                self.num_imported_tags += 1
             else:
                 raise MalformedError("malformed import kind", r.pos - 1)
             self.imports.append(Import(module_name, item_name, ExternKind(kind), desc))
@@ -396,7 +435,7 @@ class _Decoder:
                 if r.u8() != 0:
                     raise MalformedError("malformed table", r.pos - 1)
                 self.tables.append(_table_type(r, self.memory64))
-                init = read_const_expr(r)
+                init = read_const_expr(r, self.illegal)
                 self.m.declared_refs.update(init.func_refs())
             else:
                 self.tables.append(_table_type(r, self.memory64))
@@ -408,12 +447,18 @@ class _Decoder:
             self.notes.memory_offsets.append(r.pos)
             self.memories.append(_memory_type(r, self.threads, self.memory64))
 
+    def _tag_section(self, start: int) -> None:
+        r = self.r
+        for _ in range(r.len32()):
+            self.notes.tag_offsets.append(r.pos)
+            self.tags.append(_tag_type(r))
+
     def _global_section(self, start: int) -> None:
         r = self.r
         m = self.m
         for _ in range(r.len32()):
             self.globals.append(_global_type(r))
-            init = read_const_expr(r)
+            init = read_const_expr(r, self.illegal)
             self.notes.global_inits.append(init)
             self.global_inits.append(init.to_const_expr())
             m.declared_refs.update(init.func_refs())
@@ -425,7 +470,7 @@ class _Decoder:
             self.notes.export_offsets.append(r.pos)
             name = _name(r)
             kind = r.u8()
-            if kind > ExternKind.GLOBAL:
+            if kind > (ExternKind.TAG if self.exceptions else ExternKind.GLOBAL):
                 raise MalformedError("malformed export kind", r.pos - 1)
             index = r.u32()
             if kind == ExternKind.FUNC:
@@ -455,13 +500,13 @@ class _Decoder:
             if mode == SegmentMode.ACTIVE:
                 if flags & 2:
                     table_index = r.u32()
-                offset_expr = read_const_expr(r)
+                offset_expr = read_const_expr(r, self.illegal)
                 m.declared_refs.update(offset_expr.func_refs())
             element: ValueType = ValType.FUNCREF
             if flags & 4:
                 if flags & 3:
                     element = read_ref_type(r)
-                items = [read_const_expr(r) for _ in range(r.len32())]
+                items = [read_const_expr(r, self.illegal) for _ in range(r.len32())]
                 for item in items:
                     m.declared_refs.update(item.func_refs())
                 segment = ElementSegment(
@@ -547,7 +592,7 @@ class _Decoder:
             else:
                 mode = SegmentMode.ACTIVE
                 memory_index = r.u32() if flags == 2 else 0
-                offset_expr = read_const_expr(r)
+                offset_expr = read_const_expr(r, self.illegal)
                 m.declared_refs.update(offset_expr.func_refs())
             n = r.len32()
             data_offset = r.pos
@@ -569,6 +614,7 @@ class _Decoder:
         FUNCTION_SECTION: _function_section,
         TABLE_SECTION: _table_section,
         MEMORY_SECTION: _memory_section,
+        TAG_SECTION: _tag_section,
         GLOBAL_SECTION: _global_section,
         EXPORT_SECTION: _export_section,
         START_SECTION: _start_section,

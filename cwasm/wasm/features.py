@@ -1,6 +1,6 @@
 """The WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-function references, multi-memory, threads, tail calls and memory64) a module uses, checked
-against those an engine enables.
+function references, multi-memory, threads, tail calls, memory64 and exception handling) a
+module uses, checked against those an engine enables.
 
 cwasm's decoder and validator accept all of WebAssembly 2.0. An engine whose ``Config``
 turns a proposal off (``Config.wasm_simd = False``...) refuses the modules that use it,
@@ -34,6 +34,7 @@ from cwasm.wasm.types import (
     CONCRETE_HEAP,
     ConstExpr,
     ConstOpKind,
+    HeapType,
     RefType,
     SegmentMode,
     ValueType,
@@ -43,6 +44,7 @@ from cwasm.wasm.types import (
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
 CHECKED_FEATURES = (
     "bulk_memory",
+    "exceptions",
     "extended_const",
     "function_references",
     "memory64",
@@ -55,6 +57,7 @@ CHECKED_FEATURES = (
     "threads",
 )
 
+_EXN_HEAPS = frozenset((HeapType.EXN, HeapType.NOEXN))
 _SIMD = "SIMD support is not enabled"
 _RELAXED_SIMD = "relaxed SIMD support is not enabled"
 _THREADS = "threads support is not enabled"
@@ -102,6 +105,10 @@ _FUNCTION_REFERENCES_OPS = frozenset(
     BY_NAME[n]
     for n in ("call_ref", "return_call_ref", "ref.as_non_null", "br_on_null", "br_on_non_null")
 )
+_EXCEPTIONS = "exceptions support is not enabled"
+_EXCEPTIONS_PROPOSAL = "exceptions proposal not enabled"
+_EXCEPTION_REFS = "exception refs not supported without the exception handling feature"
+_EXCEPTIONS_OPS = frozenset(BY_NAME[n] for n in ("throw", "throw_ref", "try_table"))
 _REF_NULL = BY_NAME["ref.null"]
 _SELECT_T = BY_NAME["select_t"]
 
@@ -122,6 +129,8 @@ def _check_value_types(off: frozenset[str], types: Iterable[ValueType], offset: 
             raise InvalidError(_SIMD, offset)
         if t.is_ref and "reference_types" in off:
             raise InvalidError(_REFERENCE_TYPES, offset)
+        if isinstance(t, RefType) and "exceptions" in off and t.heap in _EXN_HEAPS:
+            raise InvalidError(_EXCEPTION_REFS, offset)
         if isinstance(t, RefType) and "function_references" in off:
             _refuse_typed_reference(t, offset)
 
@@ -137,6 +146,8 @@ def _refuse_typed_reference(t: RefType, offset: int) -> None:
 
 def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
     rec = m.module
+    if "exceptions" in off and rec.tags:
+        raise InvalidError(_EXCEPTIONS_PROPOSAL, 0)
     for ft in rec.types:
         _check_value_types(off, (*ft.params, *ft.results), 0)
         if len(ft.results) > 1 and "multi_value" in off:
@@ -219,6 +230,7 @@ def _check_body(
     typed = "function_references" in off
     threads = "threads" in off
     tail = "tail_call" in off
+    exceptions = "exceptions" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
@@ -236,6 +248,8 @@ def _check_body(
             raise InvalidError(_FUNCTION_REFERENCES, at)
         if op in _TAIL_CALL_OPS and tail:
             raise InvalidError(_TAIL_CALL, at)
+        if exceptions and op in _EXCEPTIONS_OPS:
+            raise InvalidError(_EXCEPTIONS, at)
         info = OPERATORS[op]
         assert info is not None
         imm = READ_IMMEDIATES[info.imm](r)

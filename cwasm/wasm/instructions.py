@@ -22,11 +22,13 @@ from cwasm.wasm.operators import (
     IMM_DATA,
     IMM_MEMORY_INIT,
     IMM_NONE,
+    IMM_TRY_TABLE,
     OPERATORS,
     READ_IMMEDIATES,
     READ_IMMEDIATES_32,
     OpInfo,
     const_op_value,
+    illegal_opcode_id,
     read_opcode,
 )
 from cwasm.wasm.reader import BinaryReader
@@ -41,7 +43,7 @@ _PLAIN, _OPENS, _OPENS_IF, _ELSE, _END, _USES_DATA = range(6)
 def _action(info: OpInfo | None) -> int:
     if info is None:
         return _PLAIN  # never used: read_opcode rejects unused ids
-    if info.imm == IMM_BLOCKTYPE:  # block, loop, if: opened here, closed by an end
+    if info.imm in (IMM_BLOCKTYPE, IMM_TRY_TABLE):  # opened here, closed by an end
         return _OPENS_IF if info.code == BY_NAME["if"] else _OPENS
     if info.code == BY_NAME["else"]:
         return _ELSE
@@ -67,8 +69,16 @@ _READERS: Final = _readers_of(READ_IMMEDIATES)
 _READERS_32: Final = _readers_of(READ_IMMEDIATES_32)  # without memory64
 
 
+#: the opcodes Wasm 2.0 does not have that a Wasm 2.0 decoding refuses as illegal (the
+#: exception-handling instructions; see ``decode_module``'s ``exceptions``)
+EXCEPTION_OPCODES: Final = frozenset(BY_NAME[n] for n in ("throw", "throw_ref", "try_table"))
+
+
 def read_instructions(
-    r: BinaryReader, consts: list[tuple[int, int, int]] | None = None, memory64: bool = True
+    r: BinaryReader,
+    consts: list[tuple[int, int, int]] | None = None,
+    memory64: bool = True,
+    illegal: frozenset[int] = frozenset(),
 ) -> bool:
     """Step over instructions through the ``end`` that closes the sequence.
 
@@ -77,6 +87,7 @@ def read_instructions(
     ``NON_CONSTANT`` with the instruction's opcode id.
     Returns whether ``memory.init`` or ``data.drop`` occurs (they need a data count).
     Without ``memory64``, memarg offsets are u32s.
+    Opcodes in ``illegal`` are refused as the spec's decoder refuses unknown ones.
     """
     # one entry per open structured instruction: is it an `if` still open to an `else`?
     frames: list[bool] = []
@@ -86,6 +97,8 @@ def read_instructions(
     while True:
         pos = r.pos
         op = read_opcode(r)
+        if illegal and op in illegal:
+            raise illegal_opcode_id(op, pos)
         action = actions[op]
         if action == _END:
             if not frames:

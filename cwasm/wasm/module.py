@@ -52,6 +52,9 @@ class ModuleRecord:
     # defined tables' initializer expressions (typed tables, Wasm 3.0), None for the
     # null default; empty when no table has one
     table_inits: tuple[ConstExpr | None, ...] = ()
+    # exception handling (Wasm 3.0): the function type index of each tag, imports first
+    tags: tuple[int, ...] = ()
+    num_imported_tags: int = 0
 
     @property
     def num_defined_funcs(self) -> int:
@@ -68,6 +71,10 @@ class ModuleRecord:
     @property
     def num_defined_globals(self) -> int:
         return len(self.globals) - self.num_imported_globals
+
+    @property
+    def num_defined_tags(self) -> int:
+        return len(self.tags) - self.num_imported_tags
 
     def table_init(self, defined_index: int) -> ConstExpr | None:
         """The initializer expression of defined table ``defined_index``, or None when

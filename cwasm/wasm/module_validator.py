@@ -75,6 +75,14 @@ def _check_memory_type(t: MemoryType, offset: int) -> None:
         raise InvalidError("shared memory must have maximum", offset)
 
 
+def _check_tag_type(types: tuple[FuncType, ...], type_index: int, offset: int) -> None:
+    """A tag's type: a function type without results (its parameters are the payload)."""
+    if type_index >= len(types):
+        raise InvalidError(f"unknown type {type_index}", offset)
+    if types[type_index].results:
+        raise InvalidError("non-empty tag result type", offset)
+
+
 def validate_module(
     translation: ModuleTranslation,
     notes: DecodeNotes,
@@ -103,6 +111,9 @@ def validate_module(
         elif imp.kind == ExternKind.MEMORY:
             assert isinstance(imp.desc, MemoryType)
             _check_memory_type(imp.desc, offset)
+        elif imp.kind == ExternKind.TAG:
+            assert isinstance(imp.desc, int)
+            _check_tag_type(m.types, imp.desc, offset)
         else:
             assert isinstance(imp.desc, GlobalType)
             check_value_type(imp.desc.content, num_types, offset)
@@ -139,6 +150,10 @@ def validate_module(
     defined_memories = m.memories[m.num_imported_memories :]
     for mtype, offset in zip(defined_memories, notes.memory_offsets, strict=True):
         _check_memory_type(mtype, offset)
+
+    defined_tags = m.tags[m.num_imported_tags :]
+    for type_index, offset in zip(defined_tags, notes.tag_offsets, strict=True):
+        _check_tag_type(m.types, type_index, offset)
 
     for seg, seg_notes in zip(m.elements, notes.elements, strict=True):
         check_value_type(seg.element, num_types, seg_notes.offset)
@@ -204,6 +219,7 @@ def validate_module(
         ExternKind.TABLE: (len(m.tables), "table"),
         ExternKind.MEMORY: (len(m.memories), "memory"),
         ExternKind.GLOBAL: (len(m.globals), "global"),
+        ExternKind.TAG: (len(m.tags), "tag"),
     }
     seen: set[str] = set()
     for export, offset in zip(m.exports, notes.export_offsets, strict=True):

@@ -68,6 +68,9 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_REFTYPE``       ``int``: the code of ``(ref null ht)`` for the heap type ``ht``
                       written (``ref.null``): FUNCREF, EXTERNREF, a ``RefType``'s
 ``IMM_TYPE``          ``int`` type index (``call_ref``, ``return_call_ref``)
+``IMM_TAG``           ``int`` tag index (``throw``)
+``IMM_TRY_TABLE``     ``tuple[int, tuple[tuple[int, int, int], ...]]``: the block type and
+                      the catch clauses, each (kind, tag index or -1, label)
 ``IMM_MEMORY``        ``int``: the memory index
 ``IMM_MEMORY_INIT``   ``tuple[int, int]``: (data segment index, memory index)
 ``IMM_MEMORY_COPY``   ``tuple[int, int]``: (destination memory, source memory)
@@ -128,7 +131,14 @@ EXTERNREF: Final = int(ValType.EXTERNREF)
 #: the abstract heap types cwasm implements (Wasm 3.0 without GC and exceptions); the
 #: others are refused as malformed
 SUPPORTED_HEAPS: Final = frozenset(
-    (HeapType.FUNC, HeapType.EXTERN, HeapType.NOFUNC, HeapType.NOEXTERN)
+    (
+        HeapType.FUNC,
+        HeapType.EXTERN,
+        HeapType.NOFUNC,
+        HeapType.NOEXTERN,
+        HeapType.EXN,
+        HeapType.NOEXN,
+    )
 )
 #: the one-byte reference types: the shorthands of the nullable supported ones
 REFTYPE_BYTES: Final = frozenset(int(h) for h in SUPPORTED_HEAPS)
@@ -174,7 +184,9 @@ IMM_TABLE_COPY: Final = 26
 IMM_TYPE: Final = 27
 IMM_ATOMIC_MEMARG: Final = 28
 IMM_ATOMIC_FENCE: Final = 29
-NUM_IMM_KINDS: Final = 30
+IMM_TAG: Final = 30
+IMM_TRY_TABLE: Final = 31
+NUM_IMM_KINDS: Final = 32
 
 #: the prefix byte of each prefixed opcode range: (prefix, first id, end id)
 _PREFIXES: Final = (
@@ -183,6 +195,12 @@ _PREFIXES: Final = (
     (0xFE, FE_BASE, NUM_OPCODE_IDS),
 )
 _PREFIX_BASE: Final = {p: first for p, first, _ in _PREFIXES}
+
+#: the catch clause kinds of ``try_table`` (exception handling)
+CATCH: Final = 0
+CATCH_REF: Final = 1
+CATCH_ALL: Final = 2
+CATCH_ALL_REF: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +313,10 @@ _def(0x15, "return_call_ref", IMM_TYPE)  # tail calls and typed function referen
 _def(0xD4, "ref.as_non_null")
 _def(0xD5, "br_on_null", IMM_LABEL)
 _def(0xD6, "br_on_non_null", IMM_LABEL)
+# exception handling (Wasm 3.0)
+_def(0x08, "throw", IMM_TAG)
+_def(0x0A, "throw_ref")
+_def(0x1F, "try_table", IMM_TRY_TABLE)
 _def(FC_BASE + 12, "table.init", IMM_TABLE_INIT)
 _def(FC_BASE + 13, "elem.drop", IMM_ELEM, ())
 _def(FC_BASE + 14, "table.copy", IMM_TABLE_COPY)
@@ -927,6 +949,21 @@ def read_select_types(r: BinaryReader) -> tuple[int, ...]:
     return tuple([read_valtype(r) for _ in range(r.len32())])
 
 
+def read_try_table(r: BinaryReader) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """(block type, catch clauses) of ``try_table``; a clause is (kind, tag, label), the
+    tag -1 for ``catch_all`` and ``catch_all_ref``."""
+    bt = read_blocktype(r)
+    catches = []
+    for _ in range(r.len32()):
+        start = r.pos
+        kind = r.u8()
+        if kind > CATCH_ALL_REF:
+            raise MalformedError("malformed handler kind", start)
+        tag = r.u32() if kind < CATCH_ALL else -1
+        catches.append((kind, tag, r.u32()))
+    return bt, tuple(catches)
+
+
 def _none(r: BinaryReader) -> None:
     return None
 
@@ -990,6 +1027,8 @@ _readers: dict[int, Any] = {
     IMM_TYPE: BinaryReader.u32,
     IMM_ATOMIC_MEMARG: read_memarg,
     IMM_ATOMIC_FENCE: _atomic_fence,
+    IMM_TAG: BinaryReader.u32,
+    IMM_TRY_TABLE: read_try_table,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

@@ -122,6 +122,7 @@ _NULLABLE_SHORTHAND = {
 #: the heap types of the func and extern hierarchies (without GC): their top
 _FUNC_HEAPS = frozenset((HeapType.FUNC, HeapType.NOFUNC))
 _EXTERN_HEAPS = frozenset((HeapType.EXTERN, HeapType.NOEXTERN))
+_EXN_HEAPS = frozenset((HeapType.EXN, HeapType.NOEXN))
 #: bottom heap type -> the heap types (abstract) it is below, besides concrete ones
 _BOTTOM_OF: dict[int, int] = {
     HeapType.NOFUNC: HeapType.FUNC,
@@ -174,14 +175,17 @@ class RefType(int):
         return f"(ref {'null ' if self.nullable else ''}{heap_text(h)})"
 
     @property
-    def top(self) -> ValType:
+    def top(self) -> ValueType:
         """funcref for the func hierarchy (concrete function types, func, nofunc),
-        externref for extern and noextern: the representation of its values."""
+        externref for extern and noextern, exnref for exn and noexn: the
+        representation of its values."""
         h = self.heap
         if h >= CONCRETE_HEAP - 1 or h in _FUNC_HEAPS:
             return ValType.FUNCREF
         if h in _EXTERN_HEAPS:
             return ValType.EXTERNREF
+        if h in _EXN_HEAPS:
+            return EXNREF
         raise ValueError(f"{self.text} is not supported yet")
 
     @property
@@ -194,6 +198,9 @@ class RefType(int):
 
 #: a value type: a ``ValType`` member or a ``RefType``
 ValueType = ValType | RefType
+
+#: ``exnref``, ``(ref null exn)``: the type of caught exceptions (exception handling)
+EXNREF = RefType(HeapType.EXN)
 
 _VALTYPE_BY_CODE = {int(t): t for t in ValType}
 
@@ -258,6 +265,7 @@ class ExternKind(enum.IntEnum):
     TABLE = 1
     MEMORY = 2
     GLOBAL = 3
+    TAG = 4  # exception handling (Wasm 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,7 +410,7 @@ class Import:
     module: str
     name: str
     kind: ExternKind
-    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType
+    # FUNC, TAG: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType
     desc: int | TableType | MemoryType | GlobalType
 
 

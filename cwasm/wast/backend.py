@@ -79,6 +79,7 @@ class Backend:
             multi_memory="multi_memory" in features,
             threads="threads" in features,
             memory64="memory64" in features,
+            exceptions="exceptions" in features,
         )
         check_features(module, features)
 
@@ -110,6 +111,10 @@ class Backend:
     def is_wasm_error(self, exc: BaseException) -> bool:
         """Whether decoding or validation refused the module."""
         return isinstance(exc, WasmError)
+
+    def is_exception(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a wasm exception that left the call uncaught."""
+        return isinstance(exc, api.ThrownException)
 
     def is_trap(self, exc: BaseException) -> bool:
         """Whether ``exc`` is a wasm trap."""

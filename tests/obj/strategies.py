@@ -103,8 +103,16 @@ def module_records(draw: st.DrawFn, max_funcs: int = 8) -> ModuleRecord:
     """A ModuleRecord whose index spaces are consistent (not a validated module)."""
     types = draw(st.lists(FUNC_TYPES, min_size=1, max_size=4))
     ntypes = len(types)
-    kinds = draw(st.lists(st.sampled_from(list(ExternKind)), max_size=6))
+    # tag types: function types without results
+    tag_types = [i for i, ft in enumerate(types) if not ft.results]
+    kinds = draw(
+        st.lists(
+            st.sampled_from([k for k in ExternKind if k != ExternKind.TAG or tag_types]),
+            max_size=6,
+        )
+    )
     imports: list[Import] = []
+    tags: list[int] = []
     functions: list[int] = []
     tables: list[TableType] = []
     memories: list[MemoryType] = []
@@ -121,12 +129,17 @@ def module_records(draw: st.DrawFn, max_funcs: int = 8) -> ModuleRecord:
         elif kind == ExternKind.MEMORY:
             desc = draw(MEMORY_TYPES)
             memories.append(desc)
+        elif kind == ExternKind.TAG:
+            desc = draw(st.sampled_from(tag_types))
+            tags.append(desc)
         else:
             desc = draw(GLOBAL_TYPES)
             globals_.append(desc)
         imports.append(Import(module, name, kind, desc))
     imported_globals = list(globals_)
-    num_imported = (len(functions), len(tables), len(memories), len(globals_))
+    num_imported = (len(functions), len(tables), len(memories), len(globals_), len(tags))
+    if tag_types:
+        tags += draw(st.lists(st.sampled_from(tag_types), max_size=2))
     functions += draw(st.lists(st.integers(0, ntypes - 1), max_size=max_funcs))
     tables += draw(st.lists(TABLE_TYPES, max_size=2))
     memories += draw(st.lists(MEMORY_TYPES, max_size=2))
@@ -139,6 +152,7 @@ def module_records(draw: st.DrawFn, max_funcs: int = 8) -> ModuleRecord:
         ExternKind.TABLE: len(tables),
         ExternKind.MEMORY: len(memories),
         ExternKind.GLOBAL: nglobals,
+        ExternKind.TAG: len(tags),
     }
     exports: list[Export] = []
     export_names = draw(st.lists(NAMES, unique=True, max_size=5))
@@ -183,6 +197,8 @@ def module_records(draw: st.DrawFn, max_funcs: int = 8) -> ModuleRecord:
         num_imported_tables=num_imported[1],
         num_imported_memories=num_imported[2],
         num_imported_globals=num_imported[3],
+        tags=tuple(tags),
+        num_imported_tags=num_imported[4],
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 #: the 3.0 features cwasm implements, as ``Config`` names them without ``wasm_``
 IMPLEMENTED: frozenset[str] = frozenset(
     (
+        "exceptions",
         "extended_const",
         "function_references",
         "memory64",
@@ -29,9 +30,15 @@ IMPLEMENTED: frozenset[str] = frozenset(
 #: 3.0 features on by default whose modules the 2.0 suite asserts invalid or malformed
 #: (global.wast: ``global.get`` of a defined global; elem.wast: ``i32.add`` in an
 #: expression; memory.wast: "multiple memories"; binary.wast: "zero byte expected" for a
-#: memory index, memory limits flags 2 and 3, shared memories' flags); every file runs
-#: with them off unless it needs them
-OFF_FOR_2_0: tuple[str, ...] = ("extended_const", "memory64", "multi_memory", "threads")
+#: memory index, memory limits flags 2 and 3, shared memories' flags, import kind 4,
+#: opcode 0x0A in an expression); every file runs with them off unless it needs them
+OFF_FOR_2_0: tuple[str, ...] = (
+    "exceptions",
+    "extended_const",
+    "memory64",
+    "multi_memory",
+    "threads",
+)
 
 #: 2.0 features a 3.0 file runs without: the threads proposal's repository branched
 #: before reference types, and its imports.wast asserts that two tables are invalid
@@ -151,7 +158,11 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "throw": ("exceptions",),
     "throw_ref": ("exceptions",),
     "traps0": ("multi_memory",),
-    "try_table": ("exceptions",),
+    # return_call and return_call_indirect inside try_table (lines 236-251)
+    "try_table": (
+        "exceptions",
+        "tail_call",
+    ),
     "type-canon": ("gc",),
     "type-equivalence": ("gc",),
     "type-rec": ("gc",),

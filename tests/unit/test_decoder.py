@@ -133,7 +133,7 @@ def test_empty_module() -> None:
         (b"\0asm\1\0\0", "unexpected end", 4),
         (b"\0ASM\1\0\0\0", "magic header not detected", 0),
         (b"\0asm\2\0\0\0", "unknown binary version", 4),
-        (HEADER + b"\x0d\x00", "malformed section id", 8),
+        (HEADER + b"\x0e\x00", "malformed section id", 8),  # 13: the tag section
         (HEADER + b"\x01", "unexpected end", 9),
     ],
 )
@@ -239,10 +239,33 @@ def test_imports_fill_index_spaces() -> None:
     assert (m.module.num_imported_memories, m.module.num_imported_globals) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", [b"\x04", b"\x05", b"\x80"])
+@pytest.mark.parametrize("kind", [b"\x05", b"\x80"])
 def test_malformed_import_kind(kind: bytes) -> None:
     e = malformed(module(section(2, vec([name("a") + name("b") + kind + b"\x00"]))))
     assert (e.message, e.offset) == ("malformed import kind", 15)
+
+
+def test_without_exceptions_tags_are_malformed_as_in_wasm_2_0() -> None:
+    tag_import = module(section(2, vec([name("a") + name("b") + b"\x04\x00"])))
+    e = malformed(tag_import, exceptions=False)
+    assert (e.message, e.offset) == ("malformed import kind", 15)
+    e = malformed(module(section(13, b"\x01")), exceptions=False)
+    assert e.message == "malformed section id"
+
+
+def test_tag_section_imports_and_exports() -> None:
+    m = decode_module(
+        module(
+            section(1, vec([b"\x60\x01\x7f\x00", b"\x60\x00\x00"])),
+            section(2, vec([name("a") + name("b") + b"\x04\x00\x00"])),
+            section(13, vec([b"\x00\x01"])),
+            section(7, vec([name("t") + b"\x04\x01"])),
+        )
+    )
+    assert (m.module.tags, m.module.num_imported_tags) == ((0, 1), 1)
+    assert [(x.name, x.kind, x.index) for x in m.module.exports] == [("t", ExternKind.TAG, 1)]
+    e = malformed(module(section(13, vec([b"\x01\x00"]))))
+    assert e.message == "malformed tag attribute"
 
 
 def test_functions_tables_memories_globals() -> None:
@@ -309,7 +332,9 @@ def test_global_errors() -> None:
     e = malformed(module(section(6, vec([I32 + b"\x02" + i32_const(0) + END]))))
     assert e.message == "malformed mutability"
     # an initializer missing its end runs into the next section's id (0x0a)
-    e = malformed(module(*ONE_FUNC, section(6, vec([I32 + b"\x00" + i32_const(0)])), ONE_BODY))
+    # (Wasm 2.0's decoding: 0x0a is throw_ref with exception handling)
+    no_end = module(*ONE_FUNC, section(6, vec([I32 + b"\x00" + i32_const(0)])), ONE_BODY)
+    e = malformed(no_end, exceptions=False)
     assert e.message == "illegal opcode 0a"
 
 
@@ -343,7 +368,7 @@ def test_exports_and_start() -> None:
     ]
     assert m.module.start == 0
     assert m.declared_refs == {0}
-    e = malformed(module(section(7, vec([name("x") + b"\x04\x00"]))))
+    e = malformed(module(section(7, vec([name("x") + b"\x05\x00"]))))
     assert e.message == "malformed export kind"
 
 

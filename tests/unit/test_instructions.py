@@ -36,7 +36,7 @@ def test_every_instruction_of_the_table_is_stepped_over(info: ops.OpInfo) -> Non
         code = b"\x41\x00\x04\x40" + code  # i32.const 0, if: the else needs its if
     elif info.name == "end":
         code = b"\x02\x40" + code  # it closes a block
-    if info.imm == ops.IMM_BLOCKTYPE or info.name == "else":
+    if info.imm in (ops.IMM_BLOCKTYPE, ops.IMM_TRY_TABLE) or info.name == "else":
         code += END  # close the block
     data = code + END + b"\xff"  # the byte after the final end is not read
     uses_data = info.imm in (ops.IMM_MEMORY_INIT, ops.IMM_DATA)
@@ -64,8 +64,9 @@ def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
         checked += 1
     # 256 one-byte values, 256 + 288 + 79 sub-opcodes, minus 437 + 20 (relaxed SIMD)
     # + 67 (threads) instructions and 3 prefixes, minus the 4 typed function reference
-    # instructions (0x14, 0xD4..0xD6) and the 3 tail calls (0x12, 0x13, 0x15)
-    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4 - 3
+    # instructions (0x14, 0xD4..0xD6), the 3 tail calls (0x12, 0x13, 0x15) and the 3
+    # exception-handling ones (0x08, 0x0A, 0x1F)
+    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4 - 3 - 3
     e = error_of(b"\xfd\xa0\x02" + END)  # sub-opcode 0x120, beyond the table
     assert (e.message, e.offset) == ("illegal opcode 120", 0)
     e = error_of(b"\xfe\x4f" + END)  # past the last atomic, i64.atomic.rmw32.cmpxchg_u

@@ -49,6 +49,8 @@ SAMPLE_IMMEDIATES = {
     ops.IMM_TYPE: b"\x00",
     ops.IMM_ATOMIC_MEMARG: b"\x02\x00",
     ops.IMM_ATOMIC_FENCE: b"\x00",
+    ops.IMM_TAG: b"\x00",
+    ops.IMM_TRY_TABLE: b"\x40\x01\x02\x00",  # one catch_all to label 0
 }
 
 ALL = [info for info in ops.OPERATORS if info is not None]
@@ -88,7 +90,7 @@ def test_names_and_encodings_agree_with_wasm_tools() -> None:
             continue
         body += info.encoding + SAMPLE_IMMEDIATES[info.imm]
         expected.append("select" if info.name == "select_t" else info.name)
-        if info.name in ("block", "loop", "if"):
+        if info.name in ("block", "loop", "if", "try_table"):
             body += b"\x0b"
             expected.append("end")
     body += b"\x0b"

@@ -6,6 +6,8 @@ The package is laid out like Cranelift's wasm translator:
   and the ``translate()`` loop;
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
 - ``tailcalls``: ``return_call`` and ``return_call_indirect`` (frames replaced);
+- ``exceptions``, ``handlers``: ``throw``, ``throw_ref``, ``try_table`` and the
+  exception handler chain (docs/exceptions.md);
 - ``typed_refs``: ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``;
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;
@@ -25,13 +27,14 @@ from __future__ import annotations
 from cwasm.compile.translate import dispatch
 from cwasm.compile.translate.driver import Handler, func_symbol, trap_symbol
 from cwasm.compile.translate.environ import GUARDED_PTR
+from cwasm.compile.translate.exceptions import ExceptionsMixin
 from cwasm.compile.translate.numeric import NumericMixin
 from cwasm.compile.translate.typed_refs import TypedRefsMixin
 
 __all__ = ["GUARDED_PTR", "FunctionTranslator", "Handler", "func_symbol", "trap_symbol"]
 
 
-class FunctionTranslator(TypedRefsMixin, NumericMixin):
+class FunctionTranslator(ExceptionsMixin, TypedRefsMixin, NumericMixin):
     """Translates one defined function; ``translate()`` appends it to the IRModule."""
 
     handlers = dispatch.HANDLERS

@@ -20,12 +20,13 @@ from cwasm.compile.translate.driver import (
     Handler,
     func_symbol,
 )
+from cwasm.compile.translate.handlers import HandlersMixin
 from cwasm.compile.translate.interrupts import InterruptsMixin
 from cwasm.obj.traps import Trap
 from cwasm.wasm.types import FuncType, ValueType
 
 
-class ControlMixin(InterruptsMixin):
+class ControlMixin(InterruptsMixin, HandlersMixin):
     """The control instructions; calls reach callees through the environment."""
 
     def branch_values(self, frame: Frame) -> list[str]:
@@ -34,6 +35,14 @@ class ControlMixin(InterruptsMixin):
 
     def add_edge(self, frame: Frame, values: list[str]) -> str:
         """Record an edge from the current block to ``frame``'s target; returns the label."""
+        if self.handler_frames:
+            edge = self.leave_handlers_edge(frame)
+            if edge is not None:
+                if frame.kind == LOOP:
+                    frame.loop_incoming.append((edge, values))
+                else:
+                    frame.incoming.append((edge, values))
+                return edge
         if frame.kind == LOOP:
             frame.loop_incoming.append((self.cur_label, values))
             return frame.label
@@ -111,6 +120,10 @@ class ControlMixin(InterruptsMixin):
         if not frame.live:
             self.frames.pop()
             return
+        if frame.handler is not None:
+            self.handler_frames -= 1
+            if self.reachable:  # the body ends normally: its handler goes
+                self.store_handler(frame.prev_handler)
         if self.reachable:
             vals = [v for _, v in self.pop_n(len(frame.results))]
             frame.incoming.append((self.cur_label, vals))
@@ -160,6 +173,8 @@ class ControlMixin(InterruptsMixin):
             self.frames[0].results if self.frames else [ir_type(t) for t in self.ftype.results]
         )
         vals = self.pop_n(len(results))
+        if self.handler_frames:
+            self.leave_all_handlers()
         if not results:
             self.ins("ret void")
         elif len(results) == 1:

@@ -88,6 +88,11 @@ class Frame:
     else_label: str | None = None
     else_params: list[tuple[str, str]] | None = None  # if: the params for the else arm
     seen_else: bool = False
+    # try_table (exceptions): its catch clauses, and when its body contains calls, its
+    # handler record and the handler it shadows (SSA operands; docs/exceptions.md)
+    catches: tuple[tuple[int, int, int], ...] = ()
+    handler: str | None = None
+    prev_handler: str | None = None
 
     @property
     def branch_types(self) -> list[str]:
@@ -136,6 +141,12 @@ class TranslatorCore:
         self.scope = mod.subprogram(f"f{self.func_index}", 1)
         #: whether the function has a reachable ``loop`` (else LLVM gets a lighter pipeline)
         self.has_loop = False
+        #: exceptions (``exceptions.plan``): the offsets of the ``try_table``s that need a
+        #: handler record, the locals accessed volatile (set in such a try body), and the
+        #: number of open frames with a handler
+        self.handler_trys: frozenset[int] = frozenset()
+        self.volatile_locals: frozenset[int] = frozenset()
+        self.handler_frames = 0
 
     # --- emission helpers ---
 
@@ -274,6 +285,8 @@ class TranslatorCore:
         if interrupts:
             this.interrupts_entry(sctx)
 
+        if 0x1F in env.wasm[self.body.code_start : self.body.end]:  # maybe a try_table
+            this.plan_exceptions()
         fn = Frame(FUNC, [], results, 0, "Lret", "Lret")
         self.frames.append(fn)
         r = BinaryReader(env.wasm, self.body.code_start, self.body.end)
@@ -309,17 +322,23 @@ class TranslatorCore:
 
     # --- locals ---
 
+    # a local set inside a try body with a handler is accessed volatile: after the
+    # handler's ``_setjmp`` returns again, only memory holds its current value
+
     def op_local_get(self, i: int) -> None:
         t = self.local_types[i]
-        self.push(t, self.val(f"load {t}, ptr %l{i}"))
+        volatile = "volatile " if i in self.volatile_locals else ""
+        self.push(t, self.val(f"load {volatile}{t}, ptr %l{i}"))
 
     def op_local_set(self, i: int) -> None:
         t, v = self.stack.pop()
-        self.ins(f"store {t} {v}, ptr %l{i}")
+        volatile = "volatile " if i in self.volatile_locals else ""
+        self.ins(f"store {volatile}{t} {v}, ptr %l{i}")
 
     def op_local_tee(self, i: int) -> None:
         t, v = self.stack[-1]
-        self.ins(f"store {t} {v}, ptr %l{i}")
+        volatile = "volatile " if i in self.volatile_locals else ""
+        self.ins(f"store {volatile}{t} {v}, ptr %l{i}")
 
 
 IR_ZERO_BY_IR = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", "ptr": "null"}

@@ -50,6 +50,8 @@ def emit_tail_call(t: FunctionTranslator, callee: str, cvm: str, ft: FuncType) -
     keep_frame_record(t)
     args = t.call_args(ft.params)
     ret = return_type(ft.results)
+    # the frame goes: its try_tables' handlers must not cover the callee (as ``return``)
+    t.leave_all_handlers()
     call = f"tail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})"
     if ft.results:
         t.ins(f"ret {ret} {t.val(call)}")

@@ -150,18 +150,27 @@ def check_module(m: ModuleRecord) -> None:
         _check_limits(mt.limits, mt.max_pages, f"memory {i}")
         if mt.shared and mt.limits.max is None:
             raise _bad(f"shared memory {i} has no maximum")
+    for i, t in enumerate(m.tags):
+        if t >= ntypes:
+            raise _bad(f"tag {i} has type index {t}, but there are {ntypes} types")
+        if m.types[t].results:
+            raise _bad(f"tag {i} has a type with results")
+    if m.num_imported_tags > len(m.tags):
+        raise _bad(f"{m.num_imported_tags} imported tags, but {len(m.tags)} tags")
     counts = dict.fromkeys(ExternKind, 0)
     spaces = {
         ExternKind.FUNC: nfuncs,
         ExternKind.TABLE: ntables,
         ExternKind.MEMORY: nmems,
         ExternKind.GLOBAL: nglobals,
+        ExternKind.TAG: len(m.tags),
     }
     entries: dict[ExternKind, tuple[object, ...]] = {
         ExternKind.FUNC: m.functions,
         ExternKind.TABLE: m.tables,
         ExternKind.MEMORY: m.memories,
         ExternKind.GLOBAL: m.globals,
+        ExternKind.TAG: m.tags,
     }
     for imp in m.imports:
         n = counts[imp.kind]
@@ -175,6 +184,7 @@ def check_module(m: ModuleRecord) -> None:
         (ExternKind.TABLE, m.num_imported_tables),
         (ExternKind.MEMORY, m.num_imported_memories),
         (ExternKind.GLOBAL, m.num_imported_globals),
+        (ExternKind.TAG, m.num_imported_tags),
     )
     for kind, num in imported:
         if counts[kind] != num:

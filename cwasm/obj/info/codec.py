@@ -51,7 +51,7 @@ from cwasm.wasm.types import (
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 5
+INFO_FORMAT_VERSION = 6
 
 #: the value type of each one-byte code (numbers, vectors, shorthand reference types)
 _VALTYPES: dict[int, ValueType] = {}
@@ -133,7 +133,7 @@ def _w_import(w: Writer, imp: Import) -> None:
     w.str(imp.name)
     w.u8(int(imp.kind))
     desc = imp.desc
-    if imp.kind == ExternKind.FUNC and isinstance(desc, int):
+    if imp.kind in (ExternKind.FUNC, ExternKind.TAG) and isinstance(desc, int):
         w.varint(desc)
     elif imp.kind == ExternKind.TABLE and isinstance(desc, TableType):
         _w_tabletype(w, desc)
@@ -341,7 +341,7 @@ class _Decoder(Reader):
         name = self.str()
         kind = self.kind()
         desc: int | TableType | MemoryType | GlobalType
-        if kind == ExternKind.FUNC:
+        if kind == ExternKind.FUNC or kind == ExternKind.TAG:
             desc = self.u32()
         elif kind == ExternKind.TABLE:
             desc = self.tabletype()
@@ -469,6 +469,8 @@ INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("module.num_imported_tables", _w_u32, _Decoder.u32),
     InfoField("module.num_imported_memories", _w_u32, _Decoder.u32),
     InfoField("module.num_imported_globals", _w_u32, _Decoder.u32),
+    InfoField("module.tags", _w_u32_words, _Decoder.u32_words),
+    InfoField("module.num_imported_tags", _w_u32, _Decoder.u32),
     InfoField("funcs", _packed_of(FunctionTable), lambda d: d.packed(FunctionTable)),
     InfoField("func_names", _packed_of(NameTable), lambda d: d.packed(NameTable)),
     InfoField(

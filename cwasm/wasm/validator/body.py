@@ -23,6 +23,7 @@ from cwasm.wasm.validator.context import (
     check_type,
     read_offset,
 )
+from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
     S64_LAST_MASK,
@@ -90,6 +91,7 @@ K_OTHER: Final = 24  # reference and table instructions
 K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
 K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
 K_RETURN_CALL: Final = 27  # return_call, return_call_indirect, return_call_ref (tail calls)
+K_EXCEPTION: Final = 28  # throw, throw_ref, try_table
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -120,6 +122,9 @@ _NAMED_KINDS: Final = {
     "ref.as_non_null": K_TYPED_REF,
     "br_on_null": K_TYPED_REF,
     "br_on_non_null": K_TYPED_REF,
+    "throw": K_EXCEPTION,
+    "throw_ref": K_EXCEPTION,
+    "try_table": K_EXCEPTION,
 }
 _FRAME_KINDS: Final = {0x02: FRAME_BLOCK, 0x03: FRAME_LOOP, 0x04: FRAME_IF}
 _EMPTY: Final[list[int]] = []
@@ -654,6 +659,17 @@ def _validate(
             del vals[height:]
             unreach = True
             ctrl[-1][UNREACHABLE] = True
+        elif k == 28:  # K_EXCEPTION
+            pos = check_exception_op(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
+            if op == TRY_TABLE:
+                height = ctrl[-1][HEIGHT]
+                unreach = False
+                if inited is not None:
+                    set_in.append([])
+            else:  # throw, throw_ref
+                del vals[height:]
+                unreach = True
+                ctrl[-1][UNREACHABLE] = True
 
         else:  # K_ILLEGAL
             raise ops.illegal_opcode_id(op, base + start)

@@ -226,7 +226,7 @@ def skim(ctx: BodyContext, code: bytes, base: int) -> None:
             assert info is not None
             readers[info.imm](r)
             name = info.name
-            if name in ("block", "loop"):
+            if name in ("block", "loop", "try_table"):
                 frames.append(False)
             elif name == "if":
                 frames.append(True)
