@@ -146,7 +146,7 @@ def decode_module(
         if early is not None:
             raise early from None
         if not exceptions:  # Wasm 2.0's decoder would have stopped elsewhere
-            raise _error_without_exceptions(wasm) or e from None
+            raise _error_without_exceptions(wasm, threads, memory64) or e from None
         raise
     if validate:
         try:
@@ -160,9 +160,10 @@ def decode_module(
     return module
 
 
-def _error_without_exceptions(wasm: bytes) -> MalformedError | None:
-    """The error of a Wasm 2.0 decoding of ``wasm`` (which has no exception handling)."""
-    decoder = _Decoder(wasm, exceptions=False)
+def _error_without_exceptions(wasm: bytes, threads: bool, memory64: bool) -> MalformedError | None:
+    """The error of a decoding of ``wasm`` without exception handling (as Wasm 2.0's),
+    with the other proposals as the caller has them."""
+    decoder = _Decoder(wasm, threads, memory64, exceptions=False)
     try:
         decoder.module()
     except MalformedError as e:

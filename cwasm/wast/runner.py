@@ -74,6 +74,8 @@ class ScriptRunner:
         self.current: Any = None
         self.named: dict[str, Any] = {}
         self.module_ok = True
+        #: ``module definition`` bytes, by name (None: unnamed)
+        self.definitions: dict[str | None, bytes] = {}
         #: modules skipped for GC types: the current one (None) and named ones
         self.gc_skipped: set[str | None] = set()
 
@@ -148,6 +150,29 @@ class ScriptRunner:
                     ctype, line, "failed", detail=f"expected {cmd['text']!r}, got {msg!r}"
                 )
             return Outcome(ctype, line, "failed", detail=f"accepted; expected {cmd['text']!r}")
+        if ctype == "module_definition":
+            # a module compiled but not instantiated (instances come from
+            # ``module_instance``): validated now, its bytes kept by name
+            wasm = self.script.module_bytes(cmd["filename"])
+            try:
+                backend.validate(wasm)
+            except Exception as e:
+                return Outcome(ctype, line, "failed", "decode", f"{type(e).__name__}: {e}")
+            self.definitions[cmd.get("name")] = wasm
+            return Outcome(ctype, line, "passed", "decode")
+        if ctype == "module_instance":
+            # a new instance of a defined module: each is distinct (instantiation is
+            # generative), and becomes the current module
+            definition = self.definitions.get(cmd.get("module"))
+            if definition is None:
+                raise _ModuleMissing(f"unknown module definition {cmd.get('module')}")
+            self.module_ok = False
+            inst = backend.instantiate(definition)
+            self.current = inst
+            self.module_ok = True
+            if cmd.get("instance"):
+                self.named[cmd["instance"]] = inst
+            return Outcome(ctype, line, "passed", "exec")
         if ctype == "register":
             backend.register(cmd["as"], self._instance(cmd.get("name")))
             return Outcome(ctype, line, "passed", "exec")

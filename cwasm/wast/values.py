@@ -92,6 +92,8 @@ def result_matches(expected: dict[str, Any], actual: Any) -> bool:
         if v == "null":
             return actual is None
         return actual is not None
+    if t == "refnull":  # ``(ref.null)``: a null of any reference type
+        return actual is None
     raise ValueError(f"unsupported result type {t}")
 
 
