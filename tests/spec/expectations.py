@@ -16,11 +16,7 @@ class _Outcome(Protocol):
 
 # (file stem, line) -> why the failure is accepted. Keep empty unless a failure is
 # understood and cannot be fixed; every entry must be named in the issue's note.
-KNOWN_FAILURES: dict[tuple[str, int], str] = {
-    # GC commands in a file of another proposal (issue 14 leaves them to the GC issue)
-    ("3/table_init64", 2457): "GC: an array type and array.new_default (the GC issue's)",
-    ("3/table_init64", 2471): "GC: invokes the module of line 2457 (the GC issue's)",
-}
+KNOWN_FAILURES: dict[tuple[str, int], str] = {}
 
 
 def is_required(stem: str, outcome: _Outcome) -> bool:
