@@ -169,3 +169,31 @@ def test_version_prints_the_package_version_and_loads_nothing_else() -> None:
     version, loaded = proc.stdout.splitlines()
     assert version == f"cwasm {cwasm.__version__}"
     assert loaded == "['cwasm', 'cwasm.cli', 'cwasm.errors']"
+
+
+#: a module definition instantiated twice: the instances are distinct (instantiation is
+#: generative), and the last instance is the current module
+GENERATIVE = """
+(module definition $M
+  (global (export "g") (mut i32) (i32.const 0))
+  (func (export "bump") (result i32)
+    (global.set 0 (i32.add (global.get 0) (i32.const 1))) (global.get 0)))
+(module instance $I1 $M)
+(module instance $I2 $M)
+(assert_return (invoke $I1 "bump") (i32.const 1))
+(assert_return (invoke $I1 "bump") (i32.const 2))
+(assert_return (invoke $I2 "bump") (i32.const 1))
+(assert_return (invoke "bump") (i32.const 2))
+(assert_return (get $I1 "g") (i32.const 2))
+"""
+
+
+def test_module_definitions_instantiate_into_distinct_instances(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _wast(capsys, _script(tmp_path, GENERATIVE)) == (0, "", "")
+    wrong = GENERATIVE.replace(
+        '(invoke $I2 "bump") (i32.const 1)', '(invoke $I2 "bump") (i32.const 3)'
+    )
+    status, out, err = _wast(capsys, _script(tmp_path, wrong, "w.wast"))
+    assert status == 1 and "w.wast:10" in out + err
