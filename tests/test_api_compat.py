@@ -306,11 +306,10 @@ def test_cwasm_config_refuses_what_it_cannot_do_when_the_engine_is_made() -> Non
     config = api.Config()
     with pytest.raises(AttributeError):
         config.wasm_simdd = False  # type: ignore[attr-defined]
-    for name in ["wasm_memory64", "debug_info"]:
-        config = api.Config()
-        setattr(config, name, True)
-        with pytest.raises(api.WasmtimeError, match=f"not supported by cwasm yet .*{name}"):
-            api.Engine(config)
+    config = api.Config()
+    config.debug_info = True
+    with pytest.raises(api.WasmtimeError, match="not supported by cwasm yet .*debug_info"):
+        api.Engine(config)
     config = api.Config()
     config.profiler = "jitdump"
     with pytest.raises(api.WasmtimeError, match="jitdump profiler is not supported"):

@@ -32,4 +32,7 @@ def test_multi_memory_is_off_for_the_2_0_suite_and_on_for_its_files() -> None:
     assert run_config("memory").wasm_multi_memory is False
     assert "memory-multi" in suite3.runnable()
     assert run_config(SUITE3_PREFIX + "memory-multi").wasm_multi_memory is True
-    assert "instance" not in suite3.runnable()  # it needs exceptions, too
+    # instance.wast needs exceptions too: it runs with both on
+    assert "instance" in suite3.runnable()
+    config = run_config(SUITE3_PREFIX + "instance")
+    assert config.wasm_multi_memory is True and config.wasm_exceptions is True
