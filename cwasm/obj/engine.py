@@ -19,32 +19,17 @@ from cwasm.errors import ArtifactError
 from cwasm.obj.constants import ENGINE_SECTION_VERSION
 from cwasm.obj.errors import CorruptArtifactError, ForeignArtifactError, IncompatibleArtifactError
 from cwasm.obj.postcard import Reader, Writer
+from cwasm.wasm.types import SWITCHABLE_PROPOSALS
 
 #: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
 ARTIFACT_FORMAT_VERSION = 3
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: the WebAssembly proposals enabled by default: 2.0's, relaxed SIMD, extended
-#: constant expressions, typed function references, multi-memory, threads, tail calls,
-#: memory64 and exception handling (3.0). An
-#: engine with ``Config.wasm_relaxed_simd_deterministic`` adds
-#: ``relaxed_simd_deterministic``.
-DEFAULT_WASM_FEATURES: tuple[str, ...] = (
-    "bulk_memory",
-    "exceptions",
-    "extended_const",
-    "function_references",
-    "memory64",
-    "multi_memory",
-    "multi_value",
-    "mutable_global",
-    "reference_types",
-    "relaxed_simd",
-    "saturating_float_to_int",
-    "sign_extension",
-    "simd",
-    "tail_call",
-    "threads",
+#: the WebAssembly proposals enabled by default: every one a Config can switch off and the
+#: 2.0 ones it cannot, in name order. An engine with
+#: ``Config.wasm_relaxed_simd_deterministic`` adds ``relaxed_simd_deterministic``.
+DEFAULT_WASM_FEATURES: tuple[str, ...] = tuple(
+    sorted((*SWITCHABLE_PROPOSALS, "mutable_global", "saturating_float_to_int", "sign_extension"))
 )
 
 _WASMTIME_VERSION = re.compile(r"^\d+\.\d+\.\d+")

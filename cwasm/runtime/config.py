@@ -15,26 +15,13 @@ from pathlib import Path
 
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
+from cwasm.wasm.types import SWITCHABLE_PROPOSALS
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
-#: the WebAssembly proposals (2.0's, and 3.0's relaxed SIMD, extended constants, typed
-#: function references, multi-memory, threads, tail calls and memory64) a Config can turn
-#: off: setting -> feature name (as the engine metadata of artifacts records it)
-WASM_FEATURE_SETTINGS = {
-    "wasm_reference_types": "reference_types",
-    "wasm_simd": "simd",
-    "wasm_bulk_memory": "bulk_memory",
-    "wasm_multi_value": "multi_value",
-    "wasm_relaxed_simd": "relaxed_simd",
-    "wasm_extended_const": "extended_const",
-    "wasm_function_references": "function_references",
-    "wasm_multi_memory": "multi_memory",
-    "wasm_threads": "threads",
-    "wasm_tail_call": "tail_call",
-    "wasm_memory64": "memory64",
-    "wasm_exceptions": "exceptions",
-}
+#: the WebAssembly proposals a Config can turn off: setting -> feature name (as the engine
+#: metadata of artifacts records it)
+WASM_FEATURE_SETTINGS = {f"wasm_{name}": name for name in SWITCHABLE_PROPOSALS}
 #: boolean settings cwasm cannot honour when True: setting -> what it would turn on
 UNSUPPORTED_SETTINGS = {
     "debug_info": "DWARF debug information for the generated code",

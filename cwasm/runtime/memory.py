@@ -191,13 +191,15 @@ class Memory:
         return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: shared and 64-bit as wanted, at least the wanted minimum, at
-        most the wanted maximum."""
-        have_max = self.wasm_type.limits.max
-        if self.wasm_type.shared != want.shared or self.wasm_type.is_64 != want.is_64:
-            return False
-        if self.size() < want.limits.min:
-            return False
-        if want.limits.max is not None and (have_max is None or have_max > want.limits.max):
-            return False
-        return True
+        """Import subtyping (``memory_matches``)."""
+        return memory_matches(self.wasm_type, self.size(), want)
+
+
+def memory_matches(have: wt.MemoryType, pages: int, want: wt.MemoryType) -> bool:
+    """Import subtyping of a memory of type ``have`` now ``pages`` long: shared and 64-bit
+    as wanted, at least the wanted minimum, at most the wanted maximum."""
+    if have.shared != want.shared or have.is_64 != want.is_64 or pages < want.limits.min:
+        return False
+    return want.limits.max is None or (
+        have.limits.max is not None and have.limits.max <= want.limits.max
+    )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
-from cwasm.runtime.memory import reservable_pages
+from cwasm.runtime.memory import memory_matches, reservable_pages
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
 from cwasm.wasm import types as wt
@@ -122,11 +122,5 @@ class SharedMemory:
             return old
 
     def matches(self, want: wt.MemoryType) -> bool:
-        """Import subtyping: shared and 64-bit as wanted, at least the wanted minimum, at
-        most the wanted maximum."""
-        have_max = self.wasm_type.limits.max
-        if not want.shared or self.wasm_type.is_64 != want.is_64:
-            return False
-        if self.size() < want.limits.min:
-            return False
-        return want.limits.max is None or (have_max is not None and have_max <= want.limits.max)
+        """Import subtyping (``memory_matches``)."""
+        return memory_matches(self.wasm_type, self.size(), want)

@@ -32,6 +32,7 @@ from cwasm.wasm.reader import BinaryReader
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
+    SWITCHABLE_PROPOSALS,
     ConstExpr,
     ConstOpKind,
     HeapType,
@@ -42,6 +43,7 @@ from cwasm.wasm.types import (
 )
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
+CHECKED_FEATURES = SWITCHABLE_PROPOSALS
 CHECKED_FEATURES = (
     "bulk_memory",
     "exceptions",

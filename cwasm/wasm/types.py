@@ -81,6 +81,24 @@ class HeapType(enum.IntEnum):
     NONE = 0x71
 
 
+#: the WebAssembly proposals an engine can switch off (``Config.wasm_<name>``), as the
+#: engine metadata of artifacts names them; ``cwasm.wasm.features`` refuses a module
+#: that uses one that is off
+SWITCHABLE_PROPOSALS: tuple[str, ...] = (
+    "bulk_memory",
+    "exceptions",
+    "extended_const",
+    "function_references",
+    "memory64",
+    "multi_memory",
+    "multi_value",
+    "reference_types",
+    "relaxed_simd",
+    "simd",
+    "tail_call",
+    "threads",
+)
+
 #: the code of concrete heap type 0 (type index ``i`` is ``CONCRETE_HEAP + i``)
 CONCRETE_HEAP = 0x80
 #: reference types other than funcref/externref are coded ``REF_BASE + 2 * heap +
