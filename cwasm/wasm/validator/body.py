@@ -175,6 +175,29 @@ _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in 
 _RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 
 
+def _indirect_callee(
+    ctx: BodyContext,
+    code: bytes,
+    pos: int,
+    base: int,
+    at: int,
+    vals: list[int],
+    height: int,
+    unreach: bool,
+) -> tuple[list[int], list[int], int]:
+    """The immediates (type, table) and the table index operand of ``call_indirect`` or
+    ``return_call_indirect``: the callee's (params, results) and the position after."""
+    (type_index, table), pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
+    table_type = ctx.table_type(table, at)
+    if type_index >= ctx.num_types:
+        raise InvalidError(f"unknown type {type_index}", at)
+    if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
+        raise mismatch(at)
+    pop_one(vals, height, unreach, ctx.table_index_type(table), at)
+    fparams, fresults = ctx.sig(type_index)
+    return fparams, fresults, pos
+
+
 def validate_function_body(
     translation: ModuleTranslation,
     defined_index: int,
@@ -604,16 +627,10 @@ def _validate(
             ctrl[-1][UNREACHABLE] = True
 
         elif k == 22:  # K_CALL_INDIRECT
-            imm, pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
-            type_index, table = imm
             at = base + start
-            table_type = ctx.table_type(table, at)
-            if type_index >= ctx.num_types:
-                raise InvalidError(f"unknown type {type_index}", at)
-            if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
-                raise mismatch(at)
-            pop_one(vals, height, unreach, ctx.table_index_type(table), at)
-            fparams, fresults = ctx.sig(type_index)
+            fparams, fresults, pos = _indirect_callee(
+                ctx, code, pos, base, at, vals, height, unreach
+            )
             pop_types(vals, height, unreach, fparams, at)
             vals.extend(fresults)
 
@@ -640,15 +657,9 @@ def _validate(
                 pop_one(vals, height, unreach, int(ref_type(True, CONCRETE_HEAP + type_index)), at)
                 fparams, fresults = ctx.sig(type_index)
             else:  # return_call_indirect
-                imm, pos = read_with(code, pos, base, ops.IMM_CALL_INDIRECT)
-                type_index, table = imm
-                table_type = ctx.table_type(table, at)
-                if type_index >= ctx.num_types:
-                    raise InvalidError(f"unknown type {type_index}", at)
-                if table_type != FUNCREF and not val_subtype(table_type, FUNCREF):
-                    raise mismatch(at)
-                pop_one(vals, height, unreach, ctx.table_index_type(table), at)
-                fparams, fresults = ctx.sig(type_index)
+                fparams, fresults, pos = _indirect_callee(
+                    ctx, code, pos, base, at, vals, height, unreach
+                )
             # each result of the callee's a subtype of the function's own
             if fresults != results and (
                 len(fresults) != len(results)
