@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from side_by_side import BENCH, ROOT, best_native, best_of_runtimes, ensure_native, wasmtime_python
+
 WASM = BENCH / "memory64" / "sieve64.wasm"
 SOURCE = BENCH / "memory64" / "sieve64.c"
 NATIVE = ROOT / "build" / "native" / "sieve64"
@@ -46,38 +44,6 @@ def worker(runtime_name: str, n: int) -> dict[str, Any]:
     return {"line": f"sieve64 n={n} sum={total}\n", "seconds": elapsed}
 
 
-def ensure_native() -> Path:
-    """The native build of sieve64.c (built with gcc if missing)."""
-    if not NATIVE.exists():
-        NATIVE.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(NATIVE), str(SOURCE)],
-            check=True,
-        )
-    return NATIVE
-
-
-def run_native(n: int) -> tuple[str, float]:
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(ensure_native()), str(n)], capture_output=True, text=True, check=True
-    )
-    return proc.stdout, time.perf_counter() - started
-
-
-def run_worker_process(python: str, runtime: str, n: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [python, str(Path(__file__)), "--worker", runtime, "--n", str(n)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{runtime} worker failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=DEFAULT_N, help="sieve size (bytes of flags)")
@@ -88,25 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.n)))
         return 0
-    if args.wasmtime_python:
-        wasmtime_python = args.wasmtime_python
-    else:
-        sys.path.insert(0, str(BENCH))
-        from run import ensure_wasmtime_venv
-
-        wasmtime_python = str(ensure_wasmtime_venv()[0])  # (already the venv's python)
-    want, native = run_native(args.n)
-    for _ in range(args.repeat - 1):
-        native = min(native, run_native(args.n)[1])
-    best: dict[str, float] = {}
-    failed = False
-    for runtime, python in (("cwasm", sys.executable), ("wasmtime", wasmtime_python)):
-        runs = [run_worker_process(python, runtime, args.n) for _ in range(args.repeat)]
-        for r in runs:
-            if r["line"] != want:
-                print(f"{runtime} printed {r['line']!r}, native {want!r}", file=sys.stderr)
-                failed = True
-        best[runtime] = min(r["seconds"] for r in runs)
+    exe = ensure_native(SOURCE, NATIVE)
+    want, native = best_native(exe, [str(args.n)], args.repeat)
+    best, failed = best_of_runtimes(
+        Path(__file__),
+        ["--n", str(args.n)],
+        want,
+        args.repeat,
+        wasmtime_python(args.wasmtime_python),
+    )
     print(f"sieve64 n={args.n}, best of {args.repeat}, wall seconds of the call")
     print("| cwasm | wasmtime-py | native | cwasm/wasmtime | cwasm/native |")
     print("|---|---|---|---|---|")

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from side_by_side import BENCH, ROOT, best_native, best_of_runtimes, ensure_native, wasmtime_python
+
 WASM = BENCH / "threads" / "psum.wasm"
 SOURCE = BENCH / "threads" / "psum.c"
 NATIVE = ROOT / "build" / "native" / "psum"
@@ -85,57 +83,6 @@ def worker(runtime_name: str, n: int, threads: int) -> dict[str, Any]:
     return {"line": f"psum n={n} total={total}\n", "seconds": elapsed, "chunks": chunks}
 
 
-def ensure_native() -> Path:
-    """The native pthreads build of psum.c (built with gcc if missing)."""
-    if not NATIVE.exists():
-        NATIVE.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "gcc",
-                "-O2",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pthread",
-                "-o",
-                str(NATIVE),
-                str(SOURCE),
-            ],
-            check=True,
-        )
-    return NATIVE
-
-
-def run_native(n: int, threads: int) -> tuple[str, float]:
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(ensure_native()), str(n), str(threads)], capture_output=True, text=True, check=True
-    )
-    return proc.stdout, time.perf_counter() - started
-
-
-def run_worker_process(python: str, runtime: str, n: int, threads: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [
-            python,
-            str(Path(__file__)),
-            "--worker",
-            runtime,
-            "--n",
-            str(n),
-            "--threads",
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{runtime} worker failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=DEFAULT_N, help="numbers to sum")
@@ -147,31 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.threads)))
         return 0
-    if args.wasmtime_python:
-        wasmtime_python = args.wasmtime_python
-    else:
-        sys.path.insert(0, str(BENCH))
-        from run import ensure_wasmtime_venv
-
-        wasmtime_python = str(ensure_wasmtime_venv()[0])
+    wasmtime = wasmtime_python(args.wasmtime_python)
+    exe = ensure_native(SOURCE, NATIVE, "-pthread")
     print(f"psum n={args.n}, best of {args.repeat}, wall seconds of the sum")
     print("| threads | cwasm | wasmtime-py | native | cwasm/wasmtime | cwasm/native |")
     print("|---|---|---|---|---|---|")
     failed = False
     for threads in THREAD_COUNTS:
-        want, native = run_native(args.n, threads)
-        for _ in range(args.repeat - 1):
-            native = min(native, run_native(args.n, threads)[1])
-        best: dict[str, float] = {}
-        for runtime, python in (("cwasm", sys.executable), ("wasmtime", wasmtime_python)):
-            runs = [
-                run_worker_process(python, runtime, args.n, threads) for _ in range(args.repeat)
-            ]
-            for r in runs:
-                if r["line"] != want:
-                    print(f"{runtime} printed {r['line']!r}, native {want!r}", file=sys.stderr)
-                    failed = True
-            best[runtime] = min(r["seconds"] for r in runs)
+        want, native = best_native(exe, [str(args.n), str(threads)], args.repeat)
+        argv_ = ["--n", str(args.n), "--threads", str(threads)]
+        best, bad = best_of_runtimes(Path(__file__), argv_, want, args.repeat, wasmtime)
+        failed |= bad
         print(
             f"| {threads} | {best['cwasm']:.3f} s | {best['wasmtime']:.3f} s | {native:.3f} s "
             f"| {best['cwasm'] / best['wasmtime']:.2f}× | {best['cwasm'] / native:.2f}× |"
