@@ -201,15 +201,13 @@ class ArtifactModule(Closable):
         binary given the configuration in ``engine``.
 
         Raises a ``WasmtimeError`` if the wasm isn't valid."""
-        from cwasm.wasm.decoder import decode_module
-        from cwasm.wasm.features import check_features
+        from cwasm.wasm.features import decode_for_features
 
         if not isinstance(wasm, (bytes, bytearray)):
             raise TypeError("expected wasm bytes")
         features = engine.wasm_features
         engine._check_open()
-        module = decode_module(bytes(wasm), multi_memory="multi_memory" in features)
-        check_features(module, features)
+        decode_for_features(bytes(wasm), features, multi_memory="multi_memory" in features)
 
     def serialize(self) -> bytes:
         """Serializes this module to a binary representation (its artifact), which
