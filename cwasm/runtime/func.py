@@ -345,8 +345,13 @@ class Func:
 
     def _init_codecs(self) -> None:
         ty = self.wasm_type
-        # (a wasm function's): its signature closed over the engine's type ids
-        codecs = _signature_codecs_of(self.store.engine.func_type(self.type_id), self.type_id)
+        # a wasm function's: its signature closed over the engine's type ids
+        type_id = self.type_id
+        engine = self.store.engine
+        codecs = engine.signature_codecs.get(type_id)
+        if codecs is None:
+            codecs = _signature_codecs_of(engine.func_type(type_id), type_id)
+            engine.signature_codecs[type_id] = codecs
         self._nres = len(ty.results)
         self._api_in, self._api_out, self._raw_in, self._raw_out, host_args, host_results = codecs
         if self._host is not None:  # what a host function receives, and returns
