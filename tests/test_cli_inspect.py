@@ -288,3 +288,27 @@ def test_cwasm_artifact_shows_its_tags(tmp_path: Path, capsys: pytest.CaptureFix
     d = json.loads(out)
     assert d["module"]["num_imported"]["tags"] == 1
     assert [t["type"] for t in d["module"]["tags"]] == [0, 1]
+
+
+def test_typed_tables_and_globals_show_the_modules_type_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typed references name the module's own type index (as the text format), never
+    the id an engine gives the type: here the engine has seen other types first."""
+    engine = cwasm.Engine()
+    cwasm.Module(engine, "(module (func (param f32 f64 i64)) (func (param i32 i32)))")
+    source = """(module
+      (type $a (func (param f64)))
+      (type $ii (func (param i32) (result i32)))
+      (func $inc (type $ii) (i32.add (local.get 0) (i32.const 1)))
+      (global (export "g") (ref $ii) (ref.func $inc))
+      (table (export "t") 3 (ref $ii) (ref.func $inc))
+      (table i64 2 (ref null $a)))"""
+    path = tmp_path / "typed.cwasm"
+    path.write_bytes(cwasm.Module(engine, source).serialize())
+    status, out, _ = _run(capsys, "inspect", str(path))
+    assert status == 0
+    lines = [line.strip() for line in out.splitlines()]
+    assert "table[0] (ref 1) min 3 max None" in lines
+    assert "table[1] (ref null 0) min 2 max None i64" in lines
+    assert "global[0] (ref 1) = ref.func 0" in lines

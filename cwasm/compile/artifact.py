@@ -9,8 +9,7 @@ from cwasm.compile.compiler import CompileOptions, compile_module
 from cwasm.compile.partcache import PartCache
 from cwasm.obj.builder import build_artifact
 from cwasm.obj.engine import EngineMetadata
-from cwasm.wasm.decoder import decode_module
-from cwasm.wasm.features import check_features
+from cwasm.wasm.features import decode_for_features
 
 #: the compiler's progress reports: ``(stage, done, total)``
 Progress = Callable[[str, int, int], None]
@@ -36,8 +35,8 @@ def compile_to_artifact(
     wall-clock ``total``; ``part_cache`` reuses the parts compiled before."""
     clock = time.perf_counter
     t0 = clock()
-    translation = decode_module(wasm, multi_memory="multi_memory" in engine.wasm_features)
-    check_features(translation, engine.wasm_features)
+    features = engine.wasm_features
+    translation = decode_for_features(wasm, features, multi_memory="multi_memory" in features)
     t1 = clock()
     code = compile_module(
         translation,

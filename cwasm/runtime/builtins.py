@@ -44,7 +44,10 @@ def _guard(fail: int, fn: Callable[..., int]) -> Callable[..., int]:
 
 
 def _memory_grow(inst: Any, memory: int, delta: int) -> int:
-    return int(inst.memories[memory].grow_pages(delta))
+    mem = inst.memories[memory]
+    if mem.wasm_type.shared:  # any store's: Wasmtime asks the growing store's limiter
+        return int(mem.grow_pages(delta, inst.store.limits))
+    return int(mem.grow_pages(delta))
 
 
 def _table_grow(inst: Any, table: int, delta: int, init: int) -> int:

@@ -26,6 +26,7 @@ from cwasm.wasm.types import FuncType, close_func_type
 
 if TYPE_CHECKING:
     from cwasm.runtime.func import HostFuncTemplate
+    from cwasm.runtime.values import SlotCodec
 
 
 def host_target() -> str:
@@ -118,6 +119,9 @@ class Engine(Closable):
         self._loading_metadata: EngineMetadata | None = None
         #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
         self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
+        #: engine type id -> the value codecs of a wasm function of that signature
+        #: (``Func._init_codecs``)
+        self.signature_codecs: dict[int, tuple[SlotCodec, ...]] = {}
         self._types: list[FuncType] = []
         config.close()  # consumed
 

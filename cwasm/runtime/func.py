@@ -25,7 +25,7 @@ from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.errors import CwasmError
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.types import FuncType
-from cwasm.runtime.values import SlotCodec
+from cwasm.runtime.values import ARGUMENT_MISMATCH, RESULT_MISMATCH, RefTypeMismatch, SlotCodec
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
@@ -66,14 +66,30 @@ def _function_pointer(callback: Any) -> int:
 
 
 #: the codecs of each signature, in ``Func._init_codecs``'s order (one lookup per Func)
-_signature_codecs: dict[wt.FuncType, tuple[SlotCodec, ...]] = {}
+_signature_codecs: dict[Any, tuple[SlotCodec, ...]] = {}
 
 
-def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
-    """API in/out, raw in/out, and what a host function receives and returns."""
-    # typed references travel as the funcref, externref or exnref they are
-    p = tuple(t.top for t in ty.params)
-    r = tuple(t.top for t in ty.results)
+def _codec_type(t: wt.ValueType, type_id: int | None) -> wt.ValueType:
+    """The type a value of type ``t`` crosses the Python boundary as: numbers as they are,
+    funcref/externref/exnref as they are, and a typed reference kept (the codec checks
+    values against it). ``t`` is closed over the engine's type ids when ``type_id`` (the
+    id of the signature ``t`` is in) is given, ``SELF_HEAP`` standing for that id;
+    otherwise a concrete heap type names no engine type and only nullability is kept."""
+    if not isinstance(t, wt.RefType) or t.heap < wt.SELF_HEAP:
+        return t
+    if type_id is None:
+        return wt.ref_type(t.nullable, wt.HeapType.FUNC)
+    if t.heap == wt.SELF_HEAP:
+        return wt.ref_type(t.nullable, wt.CONCRETE_HEAP + type_id)
+    return t
+
+
+def _codecs_of(ty: wt.FuncType, type_id: int | None) -> tuple[SlotCodec, ...]:
+    """API in/out, raw in/out, and what a host function receives and returns, for
+    signature ``ty`` (closed over the engine's type ids when ``type_id``, its id, is
+    given: see ``_codec_type``)."""
+    p = tuple(_codec_type(t, type_id) for t in ty.params)
+    r = tuple(_codec_type(t, type_id) for t in ty.results)
     return (
         codec(p, raw=False, decode=False),
         codec(r, raw=False, decode=True),
@@ -82,6 +98,15 @@ def _codecs_of(ty: wt.FuncType) -> tuple[SlotCodec, ...]:
         codec(p, raw=False, decode=True),
         codec(r, raw=False, decode=False),
     )
+
+
+def _signature_codecs_of(ty: wt.FuncType, type_id: int | None) -> tuple[SlotCodec, ...]:
+    """``_codecs_of``, made once per signature."""
+    key = (ty, type_id)
+    codecs = _signature_codecs.get(key)
+    if codecs is None:
+        codecs = _signature_codecs[key] = _codecs_of(ty, type_id)
+    return codecs
 
 
 #: makes the call path of one wasm function of a given signature (see ``_call_factory``)
@@ -196,9 +221,7 @@ class HostFuncTemplate:
     __slots__ = ("shared",)
 
     def __init__(self, type_id: int, ty: wt.FuncType) -> None:
-        codecs = _signature_codecs.get(ty)
-        if codecs is None:
-            codecs = _signature_codecs[ty] = _codecs_of(ty)
+        codecs = _signature_codecs_of(ty, type_id)
         api_in, api_out, raw_in, raw_out, host_args, host_results = codecs
         n = max(len(ty.params), len(ty.results), 1)
         self.shared: dict[str, Any] = {
@@ -309,6 +332,7 @@ class Func:
         self.wasm_type = compiled.func_type(func_index)
         self._host = None
         self._access_caller = False
+        self.type_id = compiled.type_ids[compiled.m.functions[func_index]]
         self._init_codecs()
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         self._buf = (ctypes.c_uint64 * (2 * n))()
@@ -317,14 +341,17 @@ class Func:
         self._vmctx = ctypes.c_void_p(instance.vmctx)
         self._call = self._make_call()
         self._funcref_addr = instance.funcref_address(func_index)
-        self.type_id = compiled.type_ids[compiled.m.functions[func_index]]
         return self
 
     def _init_codecs(self) -> None:
         ty = self.wasm_type
-        codecs = _signature_codecs.get(ty)
+        # a wasm function's: its signature closed over the engine's type ids
+        type_id = self.type_id
+        engine = self.store.engine
+        codecs = engine.signature_codecs.get(type_id)
         if codecs is None:
-            codecs = _signature_codecs[ty] = _codecs_of(ty)
+            codecs = _signature_codecs_of(engine.func_type(type_id), type_id)
+            engine.signature_codecs[type_id] = codecs
         self._nres = len(ty.results)
         self._api_in, self._api_out, self._raw_in, self._raw_out, host_args, host_results = codecs
         if self._host is not None:  # what a host function receives, and returns
@@ -334,8 +361,11 @@ class Func:
     # --- wasmtime-py API ---
 
     def type(self, store: Store | None = None) -> FuncType:
-        """Gets the type of this func as a ``FuncType``."""
-        return FuncType.from_wasm(self.wasm_type)
+        """Gets the type of this func as a ``FuncType`` (typed references closed over the
+        engine's type ids, as the types of imports and exports are)."""
+        if self._host is not None:
+            return FuncType.from_wasm(self.wasm_type)
+        return FuncType.from_wasm(self.store.engine.func_type(self.type_id), self.store.engine)
 
     @property
     def param_arity(self) -> int:
@@ -371,7 +401,7 @@ class Func:
             threading.get_ident,
             store,
             store.refs.externs,
-            api_in.encode_into,
+            api_in.encode_arguments,
             api_in.struct.pack_into,
             entry,
             self._vmctx,
@@ -389,7 +419,10 @@ class Func:
         buf = self._buf
         self.store.check_owner()  # before the shared buffer is written
         self.store.refs.externs.collect_if_due()
-        self._raw_in.encode(self.store, buf, args)
+        try:
+            self._raw_in.encode(self.store, buf, args)
+        except RefTypeMismatch as e:
+            raise e.with_context(ARGUMENT_MISMATCH) from None
         self._invoke(buf)
         return self._raw_out.decode_from(self.store, buf)
 
@@ -418,7 +451,7 @@ class Func:
         self.store.refs.externs.collect_if_due()
         n = max(len(self.wasm_type.params), self._nres, 1)
         buf = (ctypes.c_uint64 * (2 * n))()
-        self._api_in.encode_into(self.store, buf, params)  # type-checks the arguments
+        self._api_in.encode_arguments(self.store, buf, params)  # type-checks the arguments
         if self._run_host(self._view_t.from_buffer(buf), caller_vmctx) != 0:
             self.store.raise_trap()
         if self._nres == 0:
@@ -431,7 +464,7 @@ class Func:
         n = max(len(self.wasm_type.params), len(self.wasm_type.results), 1)
         buf = (ctypes.c_uint64 * (2 * n))()
         self.store.refs.externs.collect_if_due()
-        self._raw_in.encode_into(self.store, buf, args)
+        self._raw_in.encode_arguments(self.store, buf, args)
         view = self._view_t.from_buffer(buf)
         if self._run_host(view, None) != 0:
             self.store.raise_trap()
@@ -464,14 +497,14 @@ class Func:
                 result = host(*args)
             n = self._nres
             if n == 1:
-                self._host_results.encode_into(store, view, (result,))
+                self._host_results.encode_in_context(store, view, (result,), RESULT_MISMATCH)
             elif n == 0:
                 if result is not None:
                     raise CwasmError("callback produced results when it shouldn't")
             else:
                 if len(result) != n:
                     raise CwasmError("callback produced wrong number of results")
-                self._host_results.encode_into(store, view, result)
+                self._host_results.encode_in_context(store, view, result, RESULT_MISMATCH)
             return 0
         except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
             if store.exceptions.rethrow(e):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cwasm.abi.vmoffsets import GLOBAL_SIZE
 from cwasm.errors import CwasmError
 from cwasm.runtime.types import GlobalType, Val
+from cwasm.runtime.values import RefTypeMismatch
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ _RAW: dict[wt.ValueType, str] = {
 }
 
 
+#: Wasmtime's contexts of a typed reference of the wrong type
+_INIT_MISMATCH = "type mismatch: initial value provided does not match the type of this global"
+_SET_MISMATCH = "type mismatch: attempt to set global to value of wrong type"
+
+
 class Global:
     """A global (wasmtime-py's ``Global``)."""
 
@@ -52,7 +58,7 @@ class Global:
             raise TypeError("expected a GlobalType")
         self._own = (ctypes.c_uint64 * (GLOBAL_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own))
-        self._write(val)
+        self._write(val, _INIT_MISMATCH)
         store.keep(self)
         store.refs.externs.add_global(self)
 
@@ -71,7 +77,7 @@ class Global:
 
     def type(self, store: Store | None = None) -> GlobalType:
         """Gets the type of this global as a ``GlobalType``."""
-        return GlobalType.from_wasm(self.wasm_type)
+        return GlobalType.from_wasm(self.wasm_type, self.store.engine)
 
     def value(self, store: Store | None = None) -> Any:
         """Gets the current value of this global, as a native python value."""
@@ -101,20 +107,25 @@ class Global:
         if not self.wasm_type.mutable:
             raise CwasmError("immutable global cannot be set")
         if self.wasm_type.content.top != wt.ValType.EXTERNREF:
-            self._write(val)
+            self._write(val, _SET_MISMATCH)
             return
         old = self.read_raw()
-        self._write(val)
+        self._write(val, _SET_MISMATCH)
         self.store.refs.externs.release_unreferenced(old)
 
-    def _write(self, val: Any) -> None:
+    def _write(self, val: Any, context: str) -> None:
+        """Store ``val`` (``context``: Wasmtime's for a typed reference of the wrong type)."""
         t = self.wasm_type.content
         if isinstance(val, Val):
             if val.kind != t and val.kind != t.top:
                 raise TypeError("wrong type of `Val` provided")
             val = val.value
         if t.is_ref:
-            struct.pack_into("<Q", self._view, 0, self.store.refs.to_bits(t, val))
+            try:
+                bits = self.store.refs.to_bits(t, val)
+            except RefTypeMismatch as e:
+                raise e.with_context(context) from None
+            struct.pack_into("<Q", self._view, 0, bits)
         elif t == wt.ValType.V128:
             v = int(val) & ((1 << 128) - 1)
             struct.pack_into("<QQ", self._view, 0, v & ((1 << 64) - 1), v >> 64)

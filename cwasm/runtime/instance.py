@@ -249,7 +249,8 @@ class Instance:
         for k, mt in enumerate(m.memories[m.num_imported_memories :]):
             def_addr = self.vmctx + o.defined_memory(k)
             if mt.shared:  # other stores may import it: it keeps this vmctx alive
-                self.memories.append(SharedMemory._from_raw(store.engine, mt, def_addr, self))
+                shared = SharedMemory._from_raw(store.engine, mt, def_addr, self, store.limits)
+                self.memories.append(shared)
             else:
                 self.memories.append(Memory._from_raw(store, mt, def_addr))
         for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):

@@ -12,6 +12,11 @@ the memories and tables they define (10,000 of each unless set). A store consult
   committed; with ``trap_on_grow_failure`` (a Wasmtime CLI option) it traps instead;
 * when a module is instantiated: ``resource limit exceeded: instance count too high at
   N`` (``memory``, ``table``: the counts of defined memories and tables).
+
+A shared memory belongs to no store: a module's own is created within the instantiating
+store's limits, and ``memory.grow`` in wasm asks the limits of the store it runs in
+(whichever defined or imported the memory); a ``SharedMemory`` made or grown from Python
+asks none, as in Wasmtime.
 """
 
 from __future__ import annotations

@@ -201,15 +201,13 @@ class ArtifactModule(Closable):
         binary given the configuration in ``engine``.
 
         Raises a ``WasmtimeError`` if the wasm isn't valid."""
-        from cwasm.wasm.decoder import decode_module
-        from cwasm.wasm.features import check_features
+        from cwasm.wasm.features import decode_for_features
 
         if not isinstance(wasm, (bytes, bytearray)):
             raise TypeError("expected wasm bytes")
         features = engine.wasm_features
         engine._check_open()
-        module = decode_module(bytes(wasm), multi_memory="multi_memory" in features)
-        check_features(module, features)
+        decode_for_features(bytes(wasm), features, multi_memory="multi_memory" in features)
 
     def serialize(self) -> bytes:
         """Serializes this module to a binary representation (its artifact), which
@@ -223,16 +221,23 @@ class ArtifactModule(Closable):
         return self.compiled.info.name
 
     def _extern_type(self, kind: ExternKind, index: int) -> ExternTypeT:
-        m = self.compiled.m
+        """The type of an import or export, its typed references closed over the engine's
+        type ids (as an instance's are, so that a ``Func``, ``Table`` or ``Global`` made
+        with it matches), shown with their function types."""
+        compiled = self.compiled
+        m = compiled.m
+        engine = self.engine
         if kind == ExternKind.FUNC:
-            return FuncType.from_wasm(m.func_type(index))
+            type_id = compiled.type_ids[m.functions[index]]
+            return FuncType.from_wasm(engine.func_type(type_id), engine)
         if kind == ExternKind.TABLE:
-            return TableType.from_wasm(m.tables[index])
+            return TableType.from_wasm(compiled.table_types[index], engine)
         if kind == ExternKind.MEMORY:
             return MemoryType.from_wasm(m.memories[index])
         if kind == ExternKind.TAG:
-            return TagType(FuncType.from_wasm(m.types[m.tags[index]]))
-        return GlobalType.from_wasm(m.globals[index])
+            type_id = compiled.type_ids[m.tags[index]]
+            return TagType(FuncType.from_wasm(engine.func_type(type_id), engine))
+        return GlobalType.from_wasm(compiled.global_types[index], engine)
 
     @property
     def imports(self) -> list[ImportType]:
@@ -257,7 +262,7 @@ class ArtifactModule(Closable):
 
 def _close_table(t: wt.TableType, type_ids: list[int]) -> wt.TableType:
     element = close_value_type(t.element, type_ids)
-    return t if element is t.element else wt.TableType(element, t.limits)
+    return t if element is t.element else wt.TableType(element, t.limits, t.is_64)
 
 
 def _close_global(g: wt.GlobalType, type_ids: list[int]) -> wt.GlobalType:

@@ -8,6 +8,11 @@ enqueueing the waiter happen under one lock, which ``notify`` takes too: a store
 precedes a notify either is seen by the check (the waiter returns 1, "not-equal") or
 comes after the waiter is queued (the notify wakes it). Waiting blocks on a
 ``threading.Lock`` with the GIL released, so other threads run wasm meanwhile.
+
+As in Wasmtime 28, nothing but a notify or the timeout ends a wait: epochs are checked
+at function entries and loop headers, not while parked, and fuel counts instructions,
+so a wait costs the fuel of its instruction however long it lasts
+(``tests/runtime/test_wait_interruption.py``).
 """
 
 from __future__ import annotations

@@ -23,15 +23,27 @@ from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.tag import Exceptions
-from cwasm.runtime.types import Val
-from cwasm.wasm.types import EXNREF, ValType, ValueType
+from cwasm.runtime.types import Val, ref_text
+from cwasm.runtime.values import RefTypeMismatch
+from cwasm.wasm.types import CONCRETE_HEAP, EXNREF, HeapType, ValType, ValueType, ref_type, val_type
+
+#: the bottom heap type of each hierarchy (what a null reference is, in Wasmtime's texts)
+_BOTTOM = {
+    ValType.FUNCREF: HeapType.NOFUNC,
+    ValType.EXTERNREF: HeapType.NOEXTERN,
+    EXNREF: HeapType.NOEXN,
+}
+EXTERNREF_NON_NULL = ref_type(False, HeapType.EXTERN)
+EXNREF_NON_NULL = ref_type(False, HeapType.EXN)
 
 
 class References:
     """A store's references: its externref table, its host functions' funcrefs, and the
     conversions between reference values and their bits."""
 
-    def __init__(self, entry_depth: ctypes.c_uint64) -> None:
+    def __init__(self, entry_depth: ctypes.c_uint64, engine: Any = None) -> None:
+        #: the store's engine, whose type ids typed reference types are closed over
+        self.engine = engine
         #: the externref table (``entry_depth``: the store context's count of live entries)
         self.externs = ExternRefTable(entry_depth)
         self._host_funcrefs: dict[int, Func] = {}  # VMFuncRef address -> host function
@@ -45,17 +57,56 @@ class References:
     # --- by value type (tables, globals) ---
 
     def to_bits(self, kind: ValueType, value: Any) -> int:
-        """The word for ``value`` as a reference of type ``kind`` (a typed reference as
-        the funcref or externref it is one of; null only for a nullable type)."""
-        if not kind.nullable and (
-            value is None or (isinstance(value, Val) and value.value is None)
-        ):
-            raise TypeError(f"null is not a value of type {kind.text}")
-        if kind.top == ValType.FUNCREF:
+        """The word for ``value`` as a reference of type ``kind``; a typed reference type
+        (non-nullable, a concrete function type or a bottom type) is checked by
+        ``typed_to_bits``."""
+        if kind != kind.top:
+            return self.typed_to_bits(kind, value)
+        if kind == ValType.FUNCREF:
             return self.funcref_to_bits(value)
-        if kind.top == EXNREF:
+        if kind == EXNREF:
             return self.exceptions.to_bits(value)
         return self.externs.to_bits(value)
+
+    def typed_to_bits(self, kind: ValueType, value: Any) -> int:
+        """The word for ``value`` as a reference of the typed reference type ``kind``
+        (closed over the engine's type ids): null only for a nullable type, a ``Func``
+        only of a type that matches a concrete heap type, no value but null for the
+        bottom types. A mismatch raises ``RefTypeMismatch`` with Wasmtime's text."""
+        if isinstance(value, Val):
+            value = value.value
+        top = kind.top
+        if value is None:
+            if not kind.nullable:
+                self._mismatch(kind, ref_type(True, _BOTTOM[top]))
+            return 0
+        heap = kind.heap
+        if top == ValType.FUNCREF:
+            bits = self.funcref_to_bits(value)  # a Func of this store, or TypeError
+            if heap == HeapType.NOFUNC or (
+                heap >= CONCRETE_HEAP and value.type_id != heap - CONCRETE_HEAP
+            ):
+                self._mismatch(kind, ref_type(False, CONCRETE_HEAP + value.type_id))
+            return bits
+        if top == EXNREF:
+            bits = self.exceptions.to_bits(value)
+            if heap == HeapType.NOEXN:
+                self._mismatch(kind, EXNREF_NON_NULL)
+            return bits
+        if heap == HeapType.NOEXTERN:
+            self._mismatch(kind, EXTERNREF_NON_NULL)
+        return self.externs.to_bits(value)
+
+    def typed_code_to_bits(self, code: int, value: Any) -> int:
+        """``typed_to_bits`` for the reference type with int code ``code`` (what generated
+        argument packers call)."""
+        return self.typed_to_bits(val_type(code), value)
+
+    def _mismatch(self, want: ValueType, have: ValueType) -> None:
+        raise RefTypeMismatch(
+            f"type mismatch: expected {ref_text(want, self.engine, shorthand=False)}, "
+            f"found {ref_text(have, self.engine, shorthand=False)}"
+        )
 
     def from_bits(self, kind: ValueType, bits: int) -> Any:
         """The reference value of type ``kind`` that ``bits`` stands for."""

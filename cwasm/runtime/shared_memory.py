@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
+from cwasm.runtime.limits import ResourceLimitError, StoreLimits
 from cwasm.runtime.memory import memory_matches, reservable_pages
 from cwasm.runtime.native import Reservation
 from cwasm.runtime.types import MemoryType
@@ -47,10 +48,17 @@ class SharedMemory:
 
     @classmethod
     def _from_raw(
-        cls, engine: Engine, ty: wt.MemoryType, def_addr: int, owner: object
+        cls, engine: Engine, ty: wt.MemoryType, def_addr: int, owner: object, limits: StoreLimits
     ) -> SharedMemory:
         """The shared memory an instance defines, described by the definition at
-        ``def_addr`` in the vmctx of ``owner`` (kept alive with the memory)."""
+        ``def_addr`` in the vmctx of ``owner`` (kept alive with the memory). As Wasmtime,
+        the ``limits`` of the instantiating store must allow its minimum size (a shared
+        memory made from Python is asked of no store)."""
+        maximum = ty.limits.max
+        if not limits.memory_growing(ty.limits.min * WASM_PAGE, maximum and maximum * WASM_PAGE):
+            raise ResourceLimitError(
+                f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
+            )
         self = cls.__new__(cls)
         self._setup(engine, ty, def_addr, owner)
         return self
@@ -106,14 +114,20 @@ class SharedMemory:
 
     # --- runtime ---
 
-    def grow_pages(self, delta: int) -> int:
-        """Grow by ``delta`` pages; the old size in pages, or -1 if past the maximum.
-        Concurrent growers (any thread, any store) are serialized; the base stays."""
+    def grow_pages(self, delta: int, limits: StoreLimits | None = None) -> int:
+        """Grow by ``delta`` pages; the old size in pages, or -1 if past the maximum or
+        (when given) the ``limits`` of the store whose wasm grows it, as Wasmtime asks the
+        growing store's limiter (growing from Python asks none). Concurrent growers (any
+        thread, any store) are serialized; the base stays."""
         if delta < 0:
             return -1
         with self._lock:
             old = self.size()
             new = old + delta
+            if delta and limits is not None:
+                maximum = self.wasm_type.limits.max
+                if not limits.memory_growing(new * WASM_PAGE, maximum and maximum * WASM_PAGE):
+                    return -1
             if new > self.max_pages:
                 return -1
             if delta:

@@ -113,7 +113,7 @@ class Store(Closable):
         self.enter_thread()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
-        self.refs = References(ctypes.c_uint64.from_buffer(self._ctx, vo.STORE_DEPTH))
+        self.refs = References(ctypes.c_uint64.from_buffer(self._ctx, vo.STORE_DEPTH), self.engine)
         #: every module instantiated here, alive as long as the store (see the class)
         self.modules = ModuleRegistry()
         self._objects: list[Any] = []

@@ -18,6 +18,7 @@ from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
 from cwasm.runtime.limits import ResourceLimitError
 from cwasm.runtime.types import TableType
+from cwasm.runtime.values import RefTypeMismatch
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
@@ -27,13 +28,26 @@ _PREALLOCATE = 4096
 MAX_TABLE = 0xFFFFFFFF
 
 
+#: Wasmtime's context of a table element of the wrong type
+_ELEMENT_MISMATCH = "type mismatch: value does not match table element type"
+
+
+def _element_bits(store: Store, element: wt.ValueType, value: Any) -> int:
+    """The word for ``value`` as an element of type ``element`` (Wasmtime's error for a
+    typed reference of the wrong type)."""
+    try:
+        return store.refs.to_bits(element, value)
+    except RefTypeMismatch as e:
+        raise e.with_context(_ELEMENT_MISMATCH) from None
+
+
 class Table:
     """A table (wasmtime-py's ``Table``)."""
 
     def __init__(self, store: Store, ty: TableType, init: Any) -> None:
         self._own_def = (ctypes.c_uint64 * (DEF_SIZE // 8))()
         self._setup(store, ty.wasm, ctypes.addressof(self._own_def))
-        fill = store.refs.to_bits(ty.wasm.element, init)
+        fill = _element_bits(store, ty.wasm.element, init)
         for i in range(ty.wasm.limits.min):
             self._elems[i] = fill
         store.keep(self)
@@ -77,7 +91,7 @@ class Table:
 
     def type(self, store: Store | None = None) -> TableType:
         """Gets the type of this table as a ``TableType``."""
-        return TableType.from_wasm(self.wasm_type)
+        return TableType.from_wasm(self.wasm_type, self.store.engine)
 
     def size(self, store: Store | None = None) -> int:
         """Gets the size, in elements, of this table."""
@@ -99,7 +113,7 @@ class Table:
             raise CwasmError("table index out of bounds")
         refs = self.store.refs
         old = self._elems[idx]
-        self._elems[idx] = refs.to_bits(self.wasm_type.element, val)
+        self._elems[idx] = _element_bits(self.store, self.wasm_type.element, val)
         if self.wasm_type.element.top == wt.ValType.EXTERNREF:
             refs.externs.release_unreferenced(old)
 
@@ -108,7 +122,7 @@ class Table:
         initializer for all new table slots. Returns the previous size; raises a
         ``WasmtimeError`` if the table could not be grown."""
         self.store.check_owner()
-        old = self.grow_raw(amt, self.store.refs.to_bits(self.wasm_type.element, init))
+        old = self.grow_raw(amt, _element_bits(self.store, self.wasm_type.element, init))
         if old < 0:
             raise CwasmError(f"failed to grow table by {amt}")
         return old

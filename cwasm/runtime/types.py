@@ -18,16 +18,54 @@ from cwasm.wasm import types as wt
 from cwasm.wasm.types import MAX_PAGES
 
 
+def func_type_text(ft: wt.FuncType, engine: Any | None, *, compact: bool = False) -> str:
+    """A function type as ``FuncType``'s repr writes it, ``(func (param i32) (result ))``,
+    its typed references shown by ``ref_text``; ``compact`` leaves out empty lists, as the
+    text format does (``(func (param i32))``)."""
+    p = " ".join(value_type_text(t, engine) for t in ft.params)
+    r = " ".join(value_type_text(t, engine) for t in ft.results)
+    if not compact:
+        return f"(func (param {p}) (result {r}))"
+    return "(func" + (f" (param {p})" if p else "") + (f" (result {r})" if r else "") + ")"
+
+
+def ref_text(t: wt.ValueType, engine: Any | None, *, shorthand: bool = True) -> str:
+    """Reference type ``t`` as text: ``funcref``, ``(ref null nofunc)``, ...; a concrete heap
+    type of a type closed over ``engine``'s type ids (what instances, imports and exports
+    hold) shows as its function type rather than the engine's id, as ``(ref (func (param
+    i32)))``. ``shorthand=False`` writes nullable abstract types in full, as Wasmtime's
+    messages do (``(ref null func)``)."""
+    nullable = "null " if t.nullable else ""
+    heap = t.heap
+    if heap < wt.CONCRETE_HEAP - 1 or engine is None:
+        if shorthand or heap >= wt.CONCRETE_HEAP - 1:
+            return t.text
+        return f"(ref {nullable}{wt.heap_text(heap)})"
+    if heap == wt.SELF_HEAP:  # only inside a closed function type: its own index
+        return f"(ref {nullable}rec.0)"
+    ft = engine.func_type(heap - wt.CONCRETE_HEAP)
+    return f"(ref {nullable}{func_type_text(ft, engine, compact=True)})"
+
+
+def value_type_text(t: wt.ValueType, engine: Any | None) -> str:
+    """Value type ``t`` as text (references by ``ref_text``)."""
+    return ref_text(t, engine) if t.is_ref else t.text
+
+
 class ValType(Closable):
     """A value type: ``ValType.i32()``, ``.i64()``, ``.f32()``, ``.f64()``, ``.v128()``,
     ``.funcref()``, ``.externref()``; a module's typed reference types (``(ref $t)``,
     which wasmtime-py 28 cannot name) show as such, their values are those of the
     funcref or externref they are one of."""
 
-    __slots__ = ("kind",)
+    __slots__ = ("kind", "_engine")
 
-    def __init__(self, kind: wt.ValueType) -> None:
+    def __init__(self, kind: wt.ValueType, engine: Any | None = None) -> None:
         self.kind: wt.ValueType = kind if isinstance(kind, wt.RefType) else wt.ValType(kind)
+        #: the engine whose type ids ``kind`` is closed over (instances, imports and
+        #: exports), which names a concrete heap type's function type; None for a
+        #: module's own types
+        self._engine = engine
 
     @classmethod
     def i32(cls) -> ValType:
@@ -71,11 +109,11 @@ class ValType(Closable):
         return hash(self.kind)
 
     def __str__(self) -> str:
-        return self.kind.text
+        return value_type_text(self.kind, self._engine)
 
     def __repr__(self) -> str:
         if isinstance(self.kind, wt.RefType):
-            return f"ValType({self.kind.text})"
+            return f"ValType({self})"
         return f"ValType.{self.kind.text}()"
 
 
@@ -90,7 +128,7 @@ def _valtype(t: ValType | wt.ValueType) -> wt.ValueType:
 class FuncType(Closable):
     """A function signature: ``FuncType([ValType.i32()], [ValType.i64()])``."""
 
-    __slots__ = ("wasm",)
+    __slots__ = ("wasm", "_engine")
 
     def __init__(
         self,
@@ -100,23 +138,26 @@ class FuncType(Closable):
         self.wasm = wt.FuncType(
             tuple(_valtype(t) for t in params), tuple(_valtype(t) for t in results)
         )
+        self._engine: Any | None = None
 
     @classmethod
-    def from_wasm(cls, ft: wt.FuncType) -> FuncType:
-        """The API object for the decoder's record."""
+    def from_wasm(cls, ft: wt.FuncType, engine: Any | None = None) -> FuncType:
+        """The API object for the decoder's record (``engine``: the engine whose type ids
+        its typed references are closed over, if they are)."""
         self = cls.__new__(cls)
         self.wasm = ft
+        self._engine = engine
         return self
 
     @property
     def params(self) -> list[ValType]:
         """Returns the list of parameter types for this function type."""
-        return [ValType(t) for t in self.wasm.params]
+        return [ValType(t, self._engine) for t in self.wasm.params]
 
     @property
     def results(self) -> list[ValType]:
         """Returns the list of result types for this function type."""
-        return [ValType(t) for t in self.wasm.results]
+        return [ValType(t, self._engine) for t in self.wasm.results]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FuncType) and other.wasm == self.wasm
@@ -125,7 +166,7 @@ class FuncType(Closable):
         return hash(self.wasm)
 
     def __repr__(self) -> str:
-        return str(self.wasm)
+        return func_type_text(self.wasm, self._engine)
 
 
 class Limits:
@@ -214,55 +255,70 @@ class MemoryType(Closable):
 
 
 class TableType(Closable):
-    """A table type: ``TableType(ValType.funcref(), Limits(10, 20))``."""
+    """A table type: ``TableType(ValType.funcref(), Limits(10, 20))``, or a 64-bit table
+    (memory64), indexed by i64: ``TableType(ValType.funcref(), Limits(1), is_64=True)``
+    (as ``MemoryType``'s ``is_64``; wasmtime-py has no 64-bit table types)."""
 
-    __slots__ = ("wasm",)
+    __slots__ = ("wasm", "_engine")
 
-    def __init__(self, valtype: ValType, limits: Limits) -> None:
+    def __init__(self, valtype: ValType, limits: Limits, is_64: bool = False) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("expected Limits")
-        self.wasm = wt.TableType(_valtype(valtype), wt.Limits(limits.min, limits.max))
+        bound = 1 << 64 if is_64 else 1 << 32
+        for n in (limits.min, limits.max):
+            if n is not None and not 0 <= n < bound:
+                raise CwasmError(f"table limits must be below 2**{64 if is_64 else 32} elements")
+        self.wasm = wt.TableType(_valtype(valtype), wt.Limits(limits.min, limits.max), bool(is_64))
+        self._engine: Any | None = None
 
     @classmethod
-    def from_wasm(cls, t: wt.TableType) -> TableType:
-        """The API object for the decoder's record."""
+    def from_wasm(cls, t: wt.TableType, engine: Any | None = None) -> TableType:
+        """The API object for the decoder's record (``engine``: as ``FuncType.from_wasm``)."""
         self = cls.__new__(cls)
         self.wasm = t
+        self._engine = engine
         return self
 
     @property
     def element(self) -> ValType:
         """Returns the type of this table's elements."""
-        return ValType(self.wasm.element)
+        return ValType(self.wasm.element, self._engine)
 
     @property
     def limits(self) -> Limits:
         """Returns the limits on the size of this table, in elements."""
         return Limits(self.wasm.limits.min, self.wasm.limits.max)
 
+    @property
+    def is_64(self) -> bool:
+        """Returns whether or not this is a 64-bit table (indexed by i64)."""
+        return self.wasm.is_64
+
     def __repr__(self) -> str:
-        return f"TableType({self.element!r}, {self.limits!r})"
+        return f"TableType({self.element!r}, {self.limits!r}{', is_64=True' if self.is_64 else ''})"
 
 
 class GlobalType(Closable):
     """A global type: ``GlobalType(ValType.i32(), mutable=False)``."""
 
-    __slots__ = ("wasm",)
+    __slots__ = ("wasm", "_engine")
 
     def __init__(self, valtype: ValType, mutable: bool) -> None:
         self.wasm = wt.GlobalType(_valtype(valtype), mutable)
+        self._engine: Any | None = None
 
     @classmethod
-    def from_wasm(cls, t: wt.GlobalType) -> GlobalType:
-        """The API object for the decoder's record."""
+    def from_wasm(cls, t: wt.GlobalType, engine: Any | None = None) -> GlobalType:
+        """The API object for the decoder's record (``engine``: as ``FuncType.from_wasm``)."""
         self = cls.__new__(cls)
         self.wasm = t
+        self._engine = engine
         return self
 
     @property
     def content(self) -> ValType:
         """Returns the type this global contains."""
-        return ValType(self.wasm.content)
+        return ValType(self.wasm.content, self._engine)
 
     @property
     def mutable(self) -> bool:

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cwasm.errors import CwasmError
+from cwasm.errors import CwasmError, error_chain
 from cwasm.wasm.types import EXNREF, ValType, ValueType
 
 if TYPE_CHECKING:
@@ -52,6 +52,27 @@ _RAW_FMT: dict[ValueType, str] = {
 _PACK_FMT = dict(_RAW_FMT)
 _PACK_FMT[ValType.F32] = "f12x"
 _PACK_FMT[ValType.F64] = "d8x"
+
+#: Wasmtime's context of a mistyped argument of a call from the host
+ARGUMENT_MISMATCH = "argument type mismatch"
+#: Wasmtime's context of a mistyped result of a host function
+RESULT_MISMATCH = "function attempted to return an incompatible value"
+
+
+class RefTypeMismatch(CwasmError):
+    """A reference value that is not of the typed reference type it is given as
+    (Wasmtime's ``type mismatch: expected ..., found ...``); where it was given adds
+    Wasmtime's context (``with_context``)."""
+
+    def with_context(self, context: str) -> CwasmError:
+        """The error as Wasmtime reports it where the value was given (``context``)."""
+        return CwasmError(error_chain([context, str(self)]))
+
+
+def _fmt(table: dict[ValueType, str], t: ValueType) -> str:
+    """The struct format of type ``t``'s slot (a typed reference's is its top type's)."""
+    return table[t.top] if t.is_ref else table[t]
+
 
 Encoder = Callable[["Store", Any], Any]
 Decoder = Callable[["Store", int], Any]
@@ -110,6 +131,16 @@ def _enc_externref(store: Store, v: Any) -> int:
     return store.refs.externs.to_bits(v)
 
 
+def _typed_ref_encoder(kind: ValueType) -> Encoder:
+    """The encoder of a typed reference type (non-nullable, concrete or bottom): the
+    store checks the value against ``kind``."""
+
+    def enc(store: Store, v: Any) -> int:
+        return store.refs.typed_to_bits(kind, v)
+
+    return enc
+
+
 def _dec_funcref(store: Store, bits: int) -> Any:
     return store.refs.funcref_from_bits(bits)
 
@@ -166,14 +197,18 @@ class SlotCodec:
     def __init__(self, types: Sequence[ValueType], *, raw: bool, decode: bool) -> None:
         self.types = tuple(types)
         if decode:
-            fmt = "".join((_RAW_FMT if raw else _API_FMT)[t] for t in self.types)
+            fmt = "".join(_fmt(_RAW_FMT if raw else _API_FMT, t) for t in self.types)
         else:
-            fmt = "".join((_RAW_FMT if raw else _PACK_FMT)[t] for t in self.types)
+            fmt = "".join(_fmt(_RAW_FMT if raw else _PACK_FMT, t) for t in self.types)
         self.struct = struct.Struct("<" + fmt)
         self.size = 16 * len(self.types)
         table = _RAW_ENC if raw else _API_ENC
         self._v128 = ValType.V128 in self.types
-        self._enc = [table.get(t) for t in self.types]
+        # a typed reference (closed over the engine's type ids) is checked when encoded
+        self._enc = [
+            _typed_ref_encoder(t) if t.is_ref and t != t.top else table.get(t) for t in self.types
+        ]
+        tops = [t.top for t in self.types]
         self._dec: list[Decoder | None] = [
             _dec_funcref
             if t == ValType.FUNCREF
@@ -182,7 +217,7 @@ class SlotCodec:
             else _dec_exnref
             if t == EXNREF
             else None
-            for t in self.types
+            for t in tops
         ]
         self.simple = not any(self._dec) and not self._v128
         self._raw = raw
@@ -210,6 +245,8 @@ class SlotCodec:
                 exprs.append(a)  # struct takes ints and floats, keeps -0.0
             elif t == ValType.V128:
                 exprs.append(f"{a} & 0xFFFFFFFFFFFFFFFF, ({a} >> 64) & 0xFFFFFFFFFFFFFFFF")
+            elif t.is_ref and t != t.top:
+                exprs.append(f"store.refs.typed_code_to_bits({int(t)}, {a})")
             elif t == ValType.FUNCREF:
                 exprs.append(f"store.refs.funcref_to_bits({a})")
             elif t == EXNREF:
@@ -257,6 +294,20 @@ class SlotCodec:
             else:
                 fields.append(enc(store, v))
         self.struct.pack_into(buf, 0, *fields)
+
+    def encode_in_context(
+        self, store: Store, buf: Any, values: Sequence[Any], context: str
+    ) -> None:
+        """``encode_into``, a typed reference of the wrong type reported with Wasmtime's
+        ``context`` for where the values go (``argument type mismatch``, ...)."""
+        try:
+            self.encode_into(store, buf, values)
+        except RefTypeMismatch as e:
+            raise e.with_context(context) from None
+
+    def encode_arguments(self, store: Store, buf: Any, values: Sequence[Any]) -> None:
+        """``encode_into`` for the arguments of a call (Wasmtime's context for them)."""
+        self.encode_in_context(store, buf, values, ARGUMENT_MISMATCH)
 
     def decode_from(self, store: Store, buf: Any) -> list[Any]:
         raw = self.struct.unpack_from(buf, 0)

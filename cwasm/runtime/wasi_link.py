@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cwasm.errors import CwasmError
 from cwasm.runtime.func import Caller, Func, HostFuncTemplate
 from cwasm.runtime.memory import Memory
+from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.types import FuncType
 from cwasm.wasi import RawMemory, WasiConfig, WasiContext, WasiExit, WasiFunction
 
@@ -41,9 +42,10 @@ def set_wasi(store: Store, config: WasiConfig) -> WasiContext:
 
 
 def guest_memory(caller: Caller) -> RawMemory:
-    """The calling instance's exported ``memory`` as WASI sees it (empty if it has none)."""
+    """The calling instance's exported ``memory`` as WASI sees it, a ``Memory`` or (as in
+    Wasmtime) a ``SharedMemory`` (empty if it has none)."""
     memory = caller.get("memory")
-    if not isinstance(memory, Memory):
+    if not isinstance(memory, (Memory, SharedMemory)):
         return _EMPTY
     return RawMemory(memory.base, memory.data_len())
 

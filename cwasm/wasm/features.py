@@ -115,6 +115,48 @@ _REF_NULL = BY_NAME["ref.null"]
 _SELECT_T = BY_NAME["select_t"]
 
 
+def decode_for_features(
+    wasm: bytes, enabled: Collection[str], **decode_options: bool
+) -> ModuleTranslation:
+    """Decode and validate ``wasm`` (``decode_module`` with ``decode_options``), then refuse
+    the proposals not ``enabled`` (``check_features``).
+
+    wasmparser checks that an instruction's or a type's proposal is enabled as it meets
+    it, before it types it: a module that does not validate gets the proposal's message
+    when its first use of a disabled proposal comes no later than the validation error
+    (module-level uses, found at offset 0, always do)."""
+    from cwasm.wasm.decoder import decode_module
+
+    try:
+        m = decode_module(wasm, **decode_options)
+    except InvalidError as invalid:
+        earlier = _feature_error_before(wasm, enabled, decode_options, invalid.offset)
+        if earlier is not None:
+            raise earlier from None
+        raise
+    check_features(m, enabled)
+    return m
+
+
+def _feature_error_before(
+    wasm: bytes, enabled: Collection[str], decode_options: dict[str, bool], offset: int
+) -> InvalidError | None:
+    """The error for the first use of a disabled proposal in the invalid module ``wasm``
+    if it is at or before ``offset``, else None."""
+    if all(f in enabled for f in CHECKED_FEATURES):
+        return None
+    from cwasm.wasm.decoder import decode_module
+
+    try:
+        m = decode_module(wasm, **{**decode_options, "validate": False})
+        check_features(m, enabled)
+    except InvalidError as e:
+        return e if e.offset <= offset else None
+    except Exception:  # noqa: BLE001 - the bodies are not validated: the validation error stands
+        return None
+    return None
+
+
 def check_features(m: ModuleTranslation, enabled: Collection[str]) -> None:
     """Raise ``InvalidError`` if ``m`` uses a proposal of ``CHECKED_FEATURES`` that is not
     in ``enabled``."""

@@ -8,8 +8,7 @@ from typing import Any
 
 import cwasm.api as api
 from cwasm.errors import LinkError, WasmError
-from cwasm.wasm.decoder import decode_module
-from cwasm.wasm.features import check_features
+from cwasm.wasm.features import decode_for_features
 
 # Spec trap texts whose wording differs from Wasmtime's message for the same trap code
 # (the reference interpreter also appends details, e.g. "uninitialized element 2").
@@ -73,15 +72,15 @@ class Backend:
     def validate(self, wasm: bytes) -> None:
         """Decode and validate, with the proposals the engine enables (raises ``WasmError``)."""
         features = self.engine.wasm_features
-        module = decode_module(
+        decode_for_features(
             wasm,
+            features,
             extended_const="extended_const" in features,
             multi_memory="multi_memory" in features,
             threads="threads" in features,
             memory64="memory64" in features,
             exceptions="exceptions" in features,
         )
-        check_features(module, features)
 
     def instantiate(self, wasm: bytes) -> Any:
         """Compile and instantiate, importing from ``spectest`` and the registered instances."""
