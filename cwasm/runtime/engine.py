@@ -25,9 +25,12 @@ from cwasm.runtime.native import x86_cpuid1_ecx
 from cwasm.wasm.types import FuncType, close_func_type
 
 if TYPE_CHECKING:
+    from cwasm.obj.info import CompiledModuleInfo
     from cwasm.runtime.func import HostFuncTemplate
+    from cwasm.runtime.module_facts import ModuleFacts
 
 
+@functools.cache  # the machine does not change while we run
 def host_target() -> str:
     """The triple of this machine, without importing LLVM."""
     arch = platform.machine()
@@ -90,6 +93,7 @@ class Engine(Closable):
         config.check_supported()
         if not 0 <= config.opt_level <= 3:
             raise CwasmError(f"optimisation level must be 0..3, not {config.opt_level}")
+        self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.config = config
         #: the WebAssembly proposals modules may use (``Config.wasm_simd``...)
         self.wasm_features = config.wasm_features(DEFAULT_WASM_FEATURES)
@@ -119,6 +123,9 @@ class Engine(Closable):
         #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
         self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
         self._types: list[FuncType] = []
+        #: ``cwasm.runtime.module_facts``: by id of the verified info record, that record
+        #: and its facts in this engine
+        self.module_facts: dict[int, tuple[CompiledModuleInfo, ModuleFacts]] = {}
         config.close()  # consumed
 
     @property
