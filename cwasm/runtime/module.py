@@ -79,7 +79,7 @@ class CompiledModule:
                 if engine.guard_pages:
                     guard.ensure_installed(handler)
                     guard.register_code(self.code, base, base + self.code.size)
-                interrupt.register_module(self.code, base, facts.func_starts, facts.func_lengths)
+                interrupt.register_module(self.code, base, facts.func_spans)
 
     def func_type(self, func_index: int) -> WasmFuncType:
         """The signature of function ``func_index``."""

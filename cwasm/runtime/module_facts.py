@@ -12,6 +12,7 @@ its code address to them.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,10 @@ class ModuleFacts:
     #: so that they compare across modules (``close_value_type``)
     table_types: tuple[wt.TableType, ...]
     global_types: tuple[wt.GlobalType, ...]
-    #: per defined function: its code's offset and length in ``.text``
+    #: per defined function: its code's offset in ``.text``
     func_starts: tuple[int, ...]
-    func_lengths: tuple[int, ...]
+    #: per defined function in turn: its code's start and end offsets in ``.text``
+    func_spans: tuple[int, ...]
     #: per defined function: its array-to-wasm trampoline's offset, None without one
     entry_starts: tuple[int | None, ...]
     #: (engine type id, offset in ``.text``) of the first wasm-to-array trampoline of
@@ -72,6 +74,7 @@ def _derive(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
     w2a = TrampolineTable.of(info.wasm_to_array_trampolines)
     _check_wasm_to_array(m.types, type_ids, w2a)
     funcs = FunctionTable.of(info.funcs)
+    starts, lengths = funcs.column(1), funcs.column(2)
     trampolines: dict[int, int] = {}
     for ti, start in zip(w2a.column(0), w2a.column(1), strict=True):
         trampolines.setdefault(type_ids[ti], start)
@@ -80,8 +83,12 @@ def _derive(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
         type_ids=type_ids,
         table_types=tuple(_close_table(t, type_ids) for t in m.tables),
         global_types=tuple(_close_global(g, type_ids) for g in m.globals),
-        func_starts=tuple(funcs.column(1)),
-        func_lengths=tuple(funcs.column(2)),
+        func_starts=tuple(starts),
+        func_spans=tuple(
+            itertools.chain.from_iterable(
+                (start, start + length) for start, length in zip(starts, lengths, strict=True)
+            )
+        ),
         entry_starts=tuple(
             start if length else None
             for start, length in zip(funcs.column(3), funcs.column(4), strict=True)
