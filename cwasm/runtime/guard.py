@@ -128,12 +128,14 @@ class _SlotRegistry:
         self.retired: deque[object] = deque(maxlen=32)
         self._arr = self._publish(16)
 
-    def _publish(self, capacity: int) -> ctypes.Array[ctypes.c_uint64]:
-        arr = (ctypes.c_uint64 * (capacity + 1))()
+    def _publish(self, capacity: int) -> array.array[int]:
+        # an array.array (never resized, so it never moves), not a ctypes array: no
+        # ctypes type made per capacity
+        arr = array.array("Q", bytes(8 * (capacity + 1)))
         if self._count:
-            ctypes.memmove(arr, self._arr, 8 * (self._count + 1))
+            arr[: self._count + 1] = self._arr[: self._count + 1]
         self.retired.append(arr)
-        self._word.value = ctypes.addressof(arr)
+        self._word.value = arr.buffer_info()[0]
         return arr
 
     def add(self, record: tuple[int, ...]) -> int:
@@ -159,8 +161,9 @@ class _State:
     """The block the handlers read: ``sigaction``, registries, previous actions."""
 
     def __init__(self) -> None:
-        self.words = (ctypes.c_uint64 * (GS_SIZE // 8))()
-        self.address = ctypes.addressof(self.words)
+        # an array.array (never resized, so its words never move): no ctypes type made
+        self.words = array.array("Q", bytes(GS_SIZE))
+        self.address = self.words.buffer_info()[0]
         self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
         self.code = _Registry(self.address + GS_CODE)
