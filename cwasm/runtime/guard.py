@@ -176,13 +176,28 @@ class _State:
         self.keep: dict[tuple[str, int], object] = {}
 
 
-def sigaction_for(entry: int) -> ctypes.Array[ctypes.c_char]:
+#: a ``struct sigaction`` in memory: an array.array of its words (no ctypes type is made
+#: for it), whose address is ``address_of(action)``
+SigAction = array.array
+
+
+def address_of(action: SigAction) -> int:
+    """Where a ``SigAction``'s bytes are (they never move: it is never resized)."""
+    address: int = action.buffer_info()[0]
+    return address
+
+
+def _zeroed_sigaction() -> SigAction:
+    return array.array("Q", bytes(SIGACTION_SIZE))
+
+
+def sigaction_for(entry: int) -> SigAction:
     """A ``struct sigaction`` installing the handler at ``entry`` (SA_SIGINFO | SA_ONSTACK |
     SA_NODEFER: a previous handler it calls may leave by longjmp, as Wasmtime's does,
     which would otherwise leave the signal blocked for good)."""
-    action = ctypes.create_string_buffer(SIGACTION_SIZE)
-    ctypes.c_uint64.from_address(ctypes.addressof(action)).value = entry
-    ctypes.c_int32.from_address(ctypes.addressof(action) + SIGACTION_FLAGS).value = (
+    action = _zeroed_sigaction()
+    action[0] = entry  # sa_sigaction, the first word
+    ctypes.c_int32.from_address(address_of(action) + SIGACTION_FLAGS).value = (
         SA_SIGINFO | SA_ONSTACK | SA_NODEFER
     )
     return action
@@ -210,17 +225,17 @@ class _Handler:
             if current_handler(sig) == self.entry:
                 continue
             # the previous action goes straight into the state block
-            if _sigaction(sig, ctypes.addressof(self.action), self.state.address + off) != 0:
+            if _sigaction(sig, address_of(self.action), self.state.address + off) != 0:
                 err = ctypes.get_errno()
                 raise CwasmError(f"sigaction({sig}) failed: {os.strerror(err)}")
 
 
 def current_handler(sig: int) -> int:
     """The address of the handler (or SIG_DFL 0 / SIG_IGN 1) now installed for ``sig``."""
-    cur = ctypes.create_string_buffer(SIGACTION_SIZE)
-    if _sigaction(sig, None, ctypes.addressof(cur)) != 0:
+    cur = _zeroed_sigaction()
+    if _sigaction(sig, None, address_of(cur)) != 0:
         raise CwasmError(f"sigaction({sig}) failed: {os.strerror(ctypes.get_errno())}")
-    return ctypes.c_uint64.from_address(ctypes.addressof(cur)).value
+    return int(cur[0])
 
 
 _lock = threading.RLock()  # finalizers may run while it is held

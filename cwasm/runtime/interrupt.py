@@ -47,7 +47,7 @@ from cwasm.runtime import guard
 #: whether this machine can stop wasm on SIGINT at all
 SUPPORTED = guard_layout.supported()
 
-_action: ctypes.Array[ctypes.c_char] | None = None
+_action: guard.SigAction | None = None
 #: the SIGINT count ``interrupted_since_last_look`` last saw
 _seen = 0
 
@@ -138,7 +138,7 @@ def arm() -> None:
     # the previous action is in place before ours can run and chain to it
     prev = ctypes.addressof(guard.state_word(guard_layout.GS_PREV_SIGINT))
     if guard.sigaction(signal.SIGINT, None, prev) or guard.sigaction(
-        signal.SIGINT, ctypes.addressof(_action), None
+        signal.SIGINT, guard.address_of(_action), None
     ):
         err = ctypes.get_errno()
         raise CwasmError(f"sigaction(SIGINT) failed: {os.strerror(err)}")
