@@ -16,6 +16,7 @@ class Closable:
     """An object with wasmtime-py's ``close()`` and context-manager protocol."""
 
     # set by ``close()``; unset (open) until then, so subclasses need not initialise it
+    # (those on hot paths set it to False: a missing attribute makes each check slower)
     __slots__ = ("_closed",)
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ from cwasm.obj.integrity import (
     check_code_seal,
     mac_matches,
 )
-from cwasm.obj.memo import VerdictMemo
+from cwasm.obj.memo import SameBytesMemo, VerdictMemo
 from cwasm.obj.offset_table import check_table_size
 from cwasm.obj.traps import Trap, check_trap_table, lookup_trap_code
 
@@ -103,12 +103,15 @@ _ENGINE_RECORDS: VerdictMemo[EngineMetadata] = VerdictMemo()
 _COMPATIBLE: VerdictMemo[bool] = VerdictMemo()
 _VERIFIED_INFO: VerdictMemo[CompiledModuleInfo] = VerdictMemo()
 _SEALED: VerdictMemo[bool] = VerdictMemo()
+#: whole artifacts (``bytes``) whose checksum verified, by their length and stored checksum
+_CHECKSUMMED = SameBytesMemo()
 
 
 def forget_verdicts() -> None:
     """Forget every remembered check, so the next loads check everything afresh."""
     for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED, FOUND_SYMBOLS):
         memo.clear()
+    _CHECKSUMMED.clear()
 
 
 def is_wasm(data: Buffer) -> bool:
@@ -345,7 +348,7 @@ class Artifact:
         # and is recognised by its engine section instead.
         has_checksum = ELF_CWASM_CHECKSUM in self._sections
         if verify_checksum and has_checksum:
-            self._verify_checksum(view)
+            self._verify_checksum(view, data)
         if ELF_WASM_ENGINE not in self._sections:
             raise _corrupt(f"failed to find section `{ELF_WASM_ENGINE}`")
         self.engine = _engine_record(bytes(self.section_data(ELF_WASM_ENGINE)))
@@ -393,7 +396,9 @@ class Artifact:
                 "was written with another key, or modified since"
             )
 
-    def _verify_checksum(self, view: memoryview) -> None:
+    def _verify_checksum(self, view: memoryview, data: Buffer) -> None:
+        """The checksum over the whole artifact; skipped for ``bytes`` identical (compared
+        in full) to an artifact whose checksum verified (``SameBytesMemo``)."""
         sec = self._sections[ELF_CWASM_CHECKSUM]
         if sec.size != CHECKSUM_SIZE:
             # an older format's checksum had another size: say "recompile", not "damaged"
@@ -406,11 +411,17 @@ class Artifact:
                     pass
             raise _corrupt(f"`{ELF_CWASM_CHECKSUM}` is {sec.size} bytes, expected {CHECKSUM_SIZE}")
         stored = bytes(view[sec.offset : sec.offset + CHECKSUM_SIZE])
+        whole = data if type(data) is bytes else None  # immutable: safe to remember
+        tag = (len(view), sec.offset, stored)
+        if whole is not None and _CHECKSUMMED.seen(tag, whole):
+            return
         if artifact_checksum(view, sec.offset) != stored:
             raise ChecksumMismatchError(
                 "artifact checksum mismatch: the file was modified or damaged after it was "
                 "written; recompile the module"
             )
+        if whole is not None:
+            _CHECKSUMMED.remember(tag, whole)
 
     def _check_text(self) -> None:
         text = self._sections[ELF_TEXT]

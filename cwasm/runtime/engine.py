@@ -25,10 +25,13 @@ from cwasm.runtime.native import x86_cpuid1_ecx
 from cwasm.wasm.types import FuncType, close_func_type
 
 if TYPE_CHECKING:
+    from cwasm.obj.info import CompiledModuleInfo
     from cwasm.runtime.func import HostFuncTemplate
+    from cwasm.runtime.module_facts import ModuleFacts
     from cwasm.runtime.values import SlotCodec
 
 
+@functools.cache  # the machine does not change while we run
 def host_target() -> str:
     """The triple of this machine, without importing LLVM."""
     arch = platform.machine()
@@ -91,6 +94,7 @@ class Engine(Closable):
         config.check_supported()
         if not 0 <= config.opt_level <= 3:
             raise CwasmError(f"optimisation level must be 0..3, not {config.opt_level}")
+        self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.config = config
         #: the WebAssembly proposals modules may use (``Config.wasm_simd``...)
         self.wasm_features = config.wasm_features(DEFAULT_WASM_FEATURES)
@@ -123,6 +127,9 @@ class Engine(Closable):
         #: (``Func._init_codecs``)
         self.signature_codecs: dict[int, tuple[SlotCodec, ...]] = {}
         self._types: list[FuncType] = []
+        #: ``cwasm.runtime.module_facts``: by id of the verified info record, that record
+        #: and its facts in this engine
+        self.module_facts: dict[int, tuple[CompiledModuleInfo, ModuleFacts]] = {}
         config.close()  # consumed
 
     @property

@@ -128,12 +128,14 @@ class _SlotRegistry:
         self.retired: deque[object] = deque(maxlen=32)
         self._arr = self._publish(16)
 
-    def _publish(self, capacity: int) -> ctypes.Array[ctypes.c_uint64]:
-        arr = (ctypes.c_uint64 * (capacity + 1))()
+    def _publish(self, capacity: int) -> array.array[int]:
+        # an array.array (never resized, so it never moves), not a ctypes array: no
+        # ctypes type made per capacity
+        arr = array.array("Q", bytes(8 * (capacity + 1)))
         if self._count:
-            ctypes.memmove(arr, self._arr, 8 * (self._count + 1))
+            arr[: self._count + 1] = self._arr[: self._count + 1]
         self.retired.append(arr)
-        self._word.value = ctypes.addressof(arr)
+        self._word.value = arr.buffer_info()[0]
         return arr
 
     def add(self, record: tuple[int, ...]) -> int:
@@ -159,8 +161,9 @@ class _State:
     """The block the handlers read: ``sigaction``, registries, previous actions."""
 
     def __init__(self) -> None:
-        self.words = (ctypes.c_uint64 * (GS_SIZE // 8))()
-        self.address = ctypes.addressof(self.words)
+        # an array.array (never resized, so its words never move): no ctypes type made
+        self.words = array.array("Q", bytes(GS_SIZE))
+        self.address = self.words.buffer_info()[0]
         self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
         self.code = _Registry(self.address + GS_CODE)
@@ -173,13 +176,28 @@ class _State:
         self.keep: dict[tuple[str, int], object] = {}
 
 
-def sigaction_for(entry: int) -> ctypes.Array[ctypes.c_char]:
+#: a ``struct sigaction`` in memory: an array.array of its words (no ctypes type is made
+#: for it), whose address is ``address_of(action)``
+SigAction = array.array
+
+
+def address_of(action: SigAction) -> int:
+    """Where a ``SigAction``'s bytes are (they never move: it is never resized)."""
+    address: int = action.buffer_info()[0]
+    return address
+
+
+def _zeroed_sigaction() -> SigAction:
+    return array.array("Q", bytes(SIGACTION_SIZE))
+
+
+def sigaction_for(entry: int) -> SigAction:
     """A ``struct sigaction`` installing the handler at ``entry`` (SA_SIGINFO | SA_ONSTACK |
     SA_NODEFER: a previous handler it calls may leave by longjmp, as Wasmtime's does,
     which would otherwise leave the signal blocked for good)."""
-    action = ctypes.create_string_buffer(SIGACTION_SIZE)
-    ctypes.c_uint64.from_address(ctypes.addressof(action)).value = entry
-    ctypes.c_int32.from_address(ctypes.addressof(action) + SIGACTION_FLAGS).value = (
+    action = _zeroed_sigaction()
+    action[0] = entry  # sa_sigaction, the first word
+    ctypes.c_int32.from_address(address_of(action) + SIGACTION_FLAGS).value = (
         SA_SIGINFO | SA_ONSTACK | SA_NODEFER
     )
     return action
@@ -207,17 +225,17 @@ class _Handler:
             if current_handler(sig) == self.entry:
                 continue
             # the previous action goes straight into the state block
-            if _sigaction(sig, ctypes.addressof(self.action), self.state.address + off) != 0:
+            if _sigaction(sig, address_of(self.action), self.state.address + off) != 0:
                 err = ctypes.get_errno()
                 raise CwasmError(f"sigaction({sig}) failed: {os.strerror(err)}")
 
 
 def current_handler(sig: int) -> int:
     """The address of the handler (or SIG_DFL 0 / SIG_IGN 1) now installed for ``sig``."""
-    cur = ctypes.create_string_buffer(SIGACTION_SIZE)
-    if _sigaction(sig, None, ctypes.addressof(cur)) != 0:
+    cur = _zeroed_sigaction()
+    if _sigaction(sig, None, address_of(cur)) != 0:
         raise CwasmError(f"sigaction({sig}) failed: {os.strerror(ctypes.get_errno())}")
-    return ctypes.c_uint64.from_address(ctypes.addressof(cur)).value
+    return int(cur[0])
 
 
 _lock = threading.RLock()  # finalizers may run while it is held

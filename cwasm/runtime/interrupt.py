@@ -47,7 +47,7 @@ from cwasm.runtime import guard
 #: whether this machine can stop wasm on SIGINT at all
 SUPPORTED = guard_layout.supported()
 
-_action: ctypes.Array[ctypes.c_char] | None = None
+_action: guard.SigAction | None = None
 #: the SIGINT count ``interrupted_since_last_look`` last saw
 _seen = 0
 
@@ -106,21 +106,15 @@ def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
         guard.register_interrupt_records("stores", owner, (ctypes.addressof(ctx),), ctx)
 
 
-def register_module(
-    owner: object, base: int, starts: Sequence[int], lengths: Sequence[int]
-) -> None:
-    """Let SIGINT stop wasm running in a module's wasm functions (code at ``base +
-    starts[i]``, ``lengths[i]`` bytes; in ascending order, as the loader checks) while
-    ``owner`` (which keeps them mapped) lives."""
-    n = len(starts)
+def register_module(owner: object, base: int, spans: Sequence[int]) -> None:
+    """Let SIGINT stop wasm running in a module's wasm functions while ``owner`` (which
+    keeps them mapped) lives: ``spans`` holds each function's start and end offset in its
+    code, in ascending order (as the loader checks), and the code starts at ``base``."""
+    n = len(spans) // 2
     if not SUPPORTED or not n:
         return
     # an array.array, not a ctypes array: no ctypes type made per length
-    flat = array.array("Q", bytes(16 * n))
-    flat[0::2] = array.array("Q", [base + start for start in starts])
-    flat[1::2] = array.array(
-        "Q", [base + start + length for start, length in zip(starts, lengths, strict=True)]
-    )
+    flat = array.array("Q", [base + offset for offset in spans])
     record = (flat[0], flat[2 * n - 1], flat.buffer_info()[0], n)
     guard.register_interrupt_records("funcs", owner, record, flat)
 
@@ -144,7 +138,7 @@ def arm() -> None:
     # the previous action is in place before ours can run and chain to it
     prev = ctypes.addressof(guard.state_word(guard_layout.GS_PREV_SIGINT))
     if guard.sigaction(signal.SIGINT, None, prev) or guard.sigaction(
-        signal.SIGINT, ctypes.addressof(_action), None
+        signal.SIGINT, guard.address_of(_action), None
     ):
         err = ctypes.get_errno()
         raise CwasmError(f"sigaction(SIGINT) failed: {os.strerror(err)}")

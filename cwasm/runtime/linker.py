@@ -49,6 +49,7 @@ class Linker(Closable):
     def __init__(self, engine: Engine) -> None:
         """Creates a new linker ready to instantiate modules for ``engine``."""
         engine._check_open()
+        self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.engine = engine
         self._items: dict[tuple[str, str], Extern | _FuncDef] = {}
         self._allow_shadowing = False

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from typing import Self
 
-from cwasm.abi.vmoffsets import VMOffsets
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
-from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
+from cwasm.obj.info import CompiledModuleInfo
 from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.module_facts import facts_for
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.registry import CODE
 from cwasm.runtime.trap import Frame
@@ -36,9 +36,8 @@ from cwasm.runtime.types import (
     TableType,
     TagType,
 )
-from cwasm.wasm import types as wt
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.types import ExternKind, close_value_type
+from cwasm.wasm.types import ExternKind
 from cwasm.wasm.types import FuncType as WasmFuncType
 
 
@@ -51,33 +50,26 @@ class CompiledModule:
         self._keep = keep  # the buffer the artifact's views point into
         self.info: CompiledModuleInfo = artifact.info
         self.m: ModuleRecord = self.info.module
-        self.offsets = VMOffsets.for_module(self.m)
+        # checked (the wasm-to-array trampolines) before any code is mapped
+        facts = facts_for(engine, self.info)
+        self.offsets = facts.offsets
         arch = engine.target.split("-")[0]
         self.call_size = 4 if arch == "aarch64" else 5
-        self.type_ids = engine.type_ids_for(self.m.types)
-        # table and global types with typed references closed over the engine's type
-        # ids, so that they compare across modules (``close_value_type``)
-        self.table_types = [_close_table(t, self.type_ids) for t in self.m.tables]
-        self.global_types = [_close_global(g, self.type_ids) for g in self.m.globals]
-        # checked before any code is mapped
-        self._check_wasm_to_array_trampolines()
+        self.type_ids = facts.type_ids
+        self.table_types = facts.table_types
+        self.global_types = facts.global_types
         # every x86-64 Linux artifact has the signal builtins (guard pages and SIGINT); one
         # compiled before the SIGINT handler existed has them only in guard-page mode
         has_block = engine.guard_pages or guard.has_builtin_block(artifact)
         handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
-        funcs = FunctionTable.of(self.info.funcs)
-        self.func_addrs = [base + start for start in funcs.column(1)]
-        self.entry_addrs = [
-            base + start if length else 0
-            for start, length in zip(funcs.column(3), funcs.column(4), strict=True)
-        ]
+        self.func_addrs = [base + start for start in facts.func_starts]
+        self.entry_addrs = [0 if start is None else base + start for start in facts.entry_starts]
         #: engine type id -> address of this module's wasm-to-array trampoline of that type
-        self.wasm_to_array: dict[int, int] = {}
-        w2a = TrampolineTable.of(self.info.wasm_to_array_trampolines)
-        for ti, start in zip(w2a.column(0), w2a.column(1), strict=True):
-            self.wasm_to_array.setdefault(self.type_ids[ti], base + start)
+        self.wasm_to_array: dict[int, int] = {
+            tid: base + start for tid, start in facts.wasm_to_array
+        }
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         if base:
@@ -87,22 +79,7 @@ class CompiledModule:
                 if engine.guard_pages:
                     guard.ensure_installed(handler)
                     guard.register_code(self.code, base, base + self.code.size)
-                interrupt.register_module(self.code, base, funcs.column(1), funcs.column(2))
-
-    def _check_wasm_to_array_trampolines(self) -> None:
-        """Every type of the type section has a wasm-to-array trampoline: a host function's
-        funcref of any type the code may call gets its ``wasm_call`` from the modules of
-        its store (``cwasm.runtime.module_registry``), so an artifact written before cwasm
-        compiled them all (only the imported types') is refused rather than run."""
-        w2a = TrampolineTable.of(self.info.wasm_to_array_trampolines)
-        type_ids = self.type_ids  # equal ids for equal types (the engine interns them)
-        have = {type_ids[ti] for ti in w2a.column(0)}
-        for ti, ft in enumerate(self.m.types):
-            if type_ids[ti] not in have:
-                raise CwasmError(
-                    f"artifact has no wasm-to-array trampoline for type {ti} ({ft}): it was "
-                    "compiled by an older cwasm; compile the module again"
-                )
+                interrupt.register_module(self.code, base, facts.func_spans)
 
     def func_type(self, func_index: int) -> WasmFuncType:
         """The signature of function ``func_index``."""
@@ -148,6 +125,7 @@ class ArtifactModule(Closable):
 
     def _init(self, engine: Engine, artifact_bytes: bytes, key: bytes | None = None) -> None:
         engine._check_open()
+        self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.engine = engine
         self._bytes = artifact_bytes
         artifact = Artifact.from_bytes(
@@ -159,6 +137,7 @@ class ArtifactModule(Closable):
 
     def _adopt(self, other: ArtifactModule) -> None:
         """Become ``other``, a module loaded for the same engine (what ``_init`` made)."""
+        self._closed = False
         self.engine = other.engine
         self._bytes = other._bytes
         self.compiled = other.compiled
@@ -258,13 +237,3 @@ class ArtifactModule(Closable):
         return [
             ExportType(e.name, self._extern_type(e.kind, e.index)) for e in self.compiled.m.exports
         ]
-
-
-def _close_table(t: wt.TableType, type_ids: list[int]) -> wt.TableType:
-    element = close_value_type(t.element, type_ids)
-    return t if element is t.element else wt.TableType(element, t.limits, t.is_64)
-
-
-def _close_global(g: wt.GlobalType, type_ids: list[int]) -> wt.GlobalType:
-    content = close_value_type(g.content, type_ids)
-    return g if content is g.content else wt.GlobalType(content, g.mutable)

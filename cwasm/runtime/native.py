@@ -96,10 +96,30 @@ def unmap(addr: int, size: int) -> None:
 _CPUID1_ECX_CODE = bytes.fromhex("53b80100000031c90fa289c85bc3")
 
 
+#: glibc's ``__x86_get_cpuid_feature_leaf`` (``<sys/platform/x86.h>``, glibc 2.33+): the
+#: CPUID words glibc read at start-up, per leaf; leaf index 0 is CPUID leaf 1, whose
+#: ``struct cpuid_feature`` starts with the raw EAX, EBX, ECX and EDX (u32 each)
+_CPUID_INDEX_1 = 0
+_CPUID_ECX_OFFSET = 8
+
+
 def x86_cpuid1_ecx() -> int:
-    """CPUID leaf 1's ECX feature bits of this x86-64 CPU, read by running the instruction
-    from a scratch executable page (a few syscalls; ``/proc/cpuinfo`` costs 0.3-5 ms to
-    generate)."""
+    """CPUID leaf 1's ECX feature bits of this x86-64 CPU: the word glibc recorded when
+    the process started (``__x86_get_cpuid_feature_leaf``), else read by running the
+    instruction (``x86_cpuid1_ecx_instruction``)."""
+    leaf = getattr(_libc, "__x86_get_cpuid_feature_leaf", None)
+    if leaf is not None:
+        leaf.restype = ctypes.c_void_p
+        leaf.argtypes = (ctypes.c_uint,)
+        address = leaf(_CPUID_INDEX_1)
+        if address:
+            return int(ctypes.c_uint32.from_address(address + _CPUID_ECX_OFFSET).value)
+    return x86_cpuid1_ecx_instruction()
+
+
+def x86_cpuid1_ecx_instruction() -> int:
+    """CPUID leaf 1's ECX, read by running the instruction from a scratch executable page
+    (a few syscalls; ``/proc/cpuinfo`` costs 0.3-5 ms to generate)."""
     base = map_anonymous(PAGE_SIZE, PROT_READ | PROT_WRITE)
     try:
         ctypes.memmove(base, _CPUID1_ECX_CODE, len(_CPUID1_ECX_CODE))

@@ -90,6 +90,7 @@ class Store(Closable):
         elif not isinstance(engine, Engine):
             raise TypeError("expected an Engine")
         engine._check_open()
+        self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.engine = engine
         self._data = data
         words = vo.STORE_SIZE // 8

@@ -301,8 +301,10 @@ def canonical_types(types: Sequence[FuncType]) -> tuple[int, ...]:
     """Per type index, the first index of an equivalent type. Without rec groups every
     type is its own group and refers only to earlier ones, so two types are equivalent
     when they are equal once their references are replaced by their representatives."""
-    canon: list[int] = []
     seen: dict[FuncType, int] = {}
+    if not any(map(_refers_to_types, types)):  # no typed references: equal is equivalent
+        return tuple([seen.setdefault(ft, i) for i, ft in enumerate(types)])
+    canon: list[int] = []
     for i, ft in enumerate(types):
         key = FuncType(
             tuple(_canon_ref(t, canon) for t in ft.params),
@@ -310,6 +312,17 @@ def canonical_types(types: Sequence[FuncType]) -> tuple[int, ...]:
         )
         canon.append(seen.setdefault(key, i))
     return tuple(canon)
+
+
+def _refers_to_types(ft: FuncType) -> bool:
+    """Whether a parameter or result of ``ft`` is a reference to a type index."""
+    for t in ft.params:
+        if isinstance(t, RefType) and t.type_index is not None:
+            return True
+    for t in ft.results:
+        if isinstance(t, RefType) and t.type_index is not None:
+            return True
+    return False
 
 
 def _canon_ref(t: ValueType, canon: list[int]) -> ValueType:
@@ -346,7 +359,7 @@ def close_func_type(ft: FuncType, index: int, type_ids: Sequence[int]) -> FuncTy
             return ref_type(t.nullable, CONCRETE_HEAP + type_ids[t.type_index])
         return t
 
-    if not any(isinstance(t, RefType) for t in (*ft.params, *ft.results)):
+    if not _refers_to_types(ft):
         return ft
     return FuncType(tuple(map(close, ft.params)), tuple(map(close, ft.results)))
 

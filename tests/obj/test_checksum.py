@@ -11,7 +11,8 @@ import pytest
 
 import cwasm
 from cwasm.errors import ArtifactError
-from cwasm.obj.artifact import Artifact
+from cwasm.obj import artifact as artifact_module
+from cwasm.obj.artifact import Artifact, forget_verdicts
 from cwasm.obj.constants import ELF_CWASM_CHECKSUM, ELF_WASM_ENGINE
 from cwasm.obj.elf import ElfFile
 from cwasm.obj.errors import ChecksumMismatchError, CorruptArtifactError, IncompatibleArtifactError
@@ -114,3 +115,36 @@ def test_an_older_format_is_refused_with_recompile(artifact: bytes) -> None:
     # a current artifact whose checksum has the wrong size is damaged, not old
     with pytest.raises(CorruptArtifactError, match="is 16 bytes, expected 4"):
         Artifact.from_bytes(_older_format(artifact, b"cwasm-format-3"))
+
+
+def test_identical_bytes_skip_the_checksum_and_any_other_bytes_are_checked(
+    artifact: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes identical (compared in full) to an artifact whose checksum verified are not
+    checksummed again; a copy differing anywhere, even with the same length and stored
+    checksum, still is, and is refused; a mutable buffer is always checked."""
+    forget_verdicts()
+    computed: list[int] = []
+
+    def counting(data: object, offset: int) -> bytes:
+        computed.append(offset)
+        return artifact_checksum(data, offset)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(artifact_module, "artifact_checksum", counting)
+    Artifact.from_bytes(artifact)
+    assert len(computed) == 1
+    Artifact.from_bytes(bytes(bytearray(artifact)))  # another object, the same bytes
+    assert len(computed) == 1
+    Artifact.from_bytes(bytearray(artifact))  # mutable: never remembered
+    assert len(computed) == 2
+    elf = ElfFile.parse(artifact)
+    text = elf.section(".text")
+    assert text is not None
+    damaged = bytearray(artifact)
+    damaged[text.offset + text.size // 2] ^= 0x01  # same length, same stored checksum
+    with pytest.raises(ChecksumMismatchError):
+        Artifact.from_bytes(bytes(damaged))
+    assert len(computed) == 3
+    forget_verdicts()
+    Artifact.from_bytes(artifact)
+    assert len(computed) == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cwasm.runtime.engine import _host_cpu_features, host_target
-from cwasm.runtime.native import x86_cpuid1_ecx
+from cwasm.runtime.native import x86_cpuid1_ecx, x86_cpuid1_ecx_instruction
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -33,3 +33,9 @@ def test_cpuid_agrees_with_proc_cpuinfo() -> None:
         ("fma",) if {"fma", "avx"} <= flags else ()
     )
     assert _host_cpu_features() == expected
+
+
+@pytest.mark.skipif(not host_target().startswith("x86_64"), reason="CPUID is read on x86-64 hosts")
+def test_the_word_glibc_recorded_is_what_the_instruction_reads() -> None:
+    """``x86_cpuid1_ecx`` asks glibc where it can; the instruction is the reference."""
+    assert x86_cpuid1_ecx() == x86_cpuid1_ecx_instruction()

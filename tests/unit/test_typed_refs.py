@@ -113,6 +113,28 @@ def test_equivalent_type_indices_match_through_the_canonical_map() -> None:
     assert not val_subtype(concrete(4), concrete(0), canon)
 
 
+def test_canonical_map_without_type_references_maps_equal_types_to_the_first() -> None:
+    """The quick path (no parameter or result names a type index) gives what the general
+    rule gives: each type maps to the first index of an equal type; abstract typed
+    references such as ``(ref func)`` name no index and stay on that path."""
+    types = [
+        FuncType((ValType.I32,), (ValType.I64,)),
+        FuncType((ref_type(False, FUNC),), ()),
+        FuncType((ValType.I32,), (ValType.I64,)),
+        FuncType((ref_type(False, FUNC),), ()),
+        FuncType((ref_type(True, FUNC),), ()),
+        FuncType((), ()),
+    ]
+    first = {}
+    expected = tuple(first.setdefault(ft, i) for i, ft in enumerate(types))
+    assert canonical_types(types) == expected
+    # one reference to a type index anywhere takes the general path, with the same result
+    # for the reference-free types
+    with_ref = [*types, FuncType((), (ref_type(False, CONCRETE_HEAP + 2),))]
+    assert canonical_types(with_ref)[: len(types)] == expected
+    assert all(close_func_type(ft, i, list(range(i))) is ft for i, ft in enumerate(types))
+
+
 def test_closed_types_agree_across_modules() -> None:
     """A module's types closed over engine-wide ids (see ``Engine.type_ids_for``): the
     same structure gives the same closed type whatever the indices."""

@@ -113,7 +113,8 @@ def _check_const_expr(
         stack.append(have)
     if len(stack) != 1:
         raise _bad(f"{what} leaves {len(stack)} values, not one")
-    if not val_subtype(stack[0], want, m.type_canon()):
+    # the type-equivalence map is needed (and made) only for two different references
+    if stack[0] != want and not val_subtype(stack[0], want, m.type_canon()):
         raise _bad(f"{what} produces {stack[0].text}, but {want.text} is needed")
 
 
@@ -227,7 +228,8 @@ def check_module(m: ModuleRecord) -> None:
                 raise _bad(f"{what} targets missing table {seg.table_index}")
             if seg.offset is None:
                 raise _bad(f"active {what} has no offset")
-            if not val_subtype(seg.element, m.tables[seg.table_index].element, m.type_canon()):
+            held = m.tables[seg.table_index].element
+            if seg.element != held and not val_subtype(seg.element, held, m.type_canon()):
                 raise _bad(f"{what} holds {seg.element.text}, but its table does not")
         if seg.offset is not None:
             is_64 = seg.table_index < ntables and m.tables[seg.table_index].is_64

@@ -299,6 +299,34 @@ class _Decoder(Reader):
     def functype(self) -> FuncType:
         return FuncType(self.valtypes(), self.valtypes())
 
+    def functypes(self) -> tuple[FuncType, ...]:
+        """The type section: each type read from one slice while its two lengths and
+        every value type are one byte (no typed references), else by ``functype``."""
+        n = self.count()
+        data, end = self.data, self.end
+        of = _VALTYPES.__getitem__
+        out: list[FuncType] = []
+        for _ in range(n):
+            p = self.pos
+            if p < end and data[p] < 0x80:
+                q = p + 1 + data[p]
+                if q < end and data[q] < 0x80:
+                    r = q + 1 + data[q]
+                    if r <= end and max(data[p:r]) < 0x80:
+                        try:
+                            params = tuple(map(of, data[p + 1 : q]))
+                            results = tuple(map(of, data[q + 1 : r]))
+                        except KeyError as e:
+                            code = e.args[0]
+                            raise CorruptArtifactError(
+                                f"invalid value type code {code:#x}"
+                            ) from None
+                        out.append(FuncType(params, results))
+                        self.pos = r
+                        continue
+            out.append(self.functype())
+        return tuple(out)
+
     def tabletype(self) -> TableType:
         element, limits = self.valtype(), self.limits()
         return TableType(element, limits, self.bool())
@@ -447,7 +475,7 @@ class InfoField:
 #: ``INFO_FORMAT_VERSION``.
 INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("name", _w_name, lambda d: d.option(d.str)),
-    InfoField("module.types", _seq_of(_w_functype), lambda d: d.tuple_of(d.functype)),
+    InfoField("module.types", _seq_of(_w_functype), _Decoder.functypes),
     InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
     InfoField("module.functions", _w_u32_words, _Decoder.u32_words),
     InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
