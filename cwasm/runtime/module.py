@@ -98,7 +98,7 @@ class CompiledModule:
         type_ids = self.type_ids  # equal ids for equal types (the engine interns them)
         have = {type_ids[ti] for ti in w2a.column(0)}
         for ti, ft in enumerate(self.m.types):
-            if type_ids[ti] not in have:
+            if type_ids[ti] not in have and type(ft) is WasmFuncType:
                 raise CwasmError(
                     f"artifact has no wasm-to-array trampoline for type {ti} ({ft}): it was "
                     "compiled by an older cwasm; compile the module again"

@@ -19,6 +19,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "exceptions",
         "extended_const",
         "function_references",
+        "gc",
         "memory64",
         "multi_memory",
         "relaxed_simd",

@@ -50,6 +50,8 @@ class BodyContext:
         s = self.sigs.get(type_index)
         if s is None:
             ft = self.module.types[type_index]
+            if type(ft) is not FuncType:
+                raise InvalidError(f"type mismatch: non-function type {type_index}", 0)
             s = ([int(t) for t in ft.params], [int(t) for t in ft.results])
             self.sigs[type_index] = s
         return s
