@@ -34,9 +34,9 @@ from cwasm.errors import CwasmError, NotCompiledError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
+from cwasm.wasm.gc_types import GC_NOT_COMPILED, gc_use
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
-from cwasm.wasm.gc_types import GC_NOT_COMPILED, gc_use
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
 
 
@@ -86,10 +86,18 @@ def trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
     trampoline there. Wasmtime interns the type section first, so its
     ``signatures[N]`` count distinct types; ``N`` here is a type section index.
     """
+    if m.sub_types:
+        # GC: equal signatures in different recursion groups are distinct types (with
+        # their own engine ids), so one trampoline per equivalence class
+        canon = m.type_canon()
+        return [
+            (ti, ft)
+            for ti, ft in enumerate(m.types)
+            if type(ft) is FuncType and canon[ti] == ti  # (no struct/array trampolines)
+        ]
     seen: dict[FuncType, int] = {}
     for ti, ft in enumerate(m.types):
-        if type(ft) is FuncType:  # (struct and array types have no trampolines)
-            seen.setdefault(ft, ti)
+        seen.setdefault(ft, ti)  # type: ignore[arg-type]
     return [(ti, ft) for ft, ti in seen.items()]
 
 

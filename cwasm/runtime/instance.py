@@ -185,7 +185,10 @@ class Instance:
                 raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
                 ti = m.functions[nf]
-                if not isinstance(ext, Func) or ext.type_id != type_ids[ti]:
+                if not isinstance(ext, Func) or (
+                    ext.type_id != type_ids[ti]  # else a subtype (GC's declared ones)
+                    and not store.engine.types.is_subtype(ext.type_id, type_ids[ti])
+                ):
                     raise LinkError(
                         f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
                     )
@@ -213,7 +216,9 @@ class Instance:
                 self.tags.append(ext)
                 nx += 1
             else:
-                if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
+                if not isinstance(ext, Global) or not ext.matches(
+                    cm.global_types[ng], store.engine.types.canon
+                ):
                     raise LinkError(
                         f"incompatible import type for {_where(imp)}: expected a global"
                     )

@@ -54,7 +54,7 @@ class CompiledModule:
         self.offsets = VMOffsets.for_module(self.m)
         arch = engine.target.split("-")[0]
         self.call_size = 4 if arch == "aarch64" else 5
-        self.type_ids = engine.type_ids_for(self.m.types)
+        self.type_ids = engine.type_ids_for(self.m.types, self.m.sub_types)
         # table and global types with typed references closed over the engine's type
         # ids, so that they compare across modules (``close_value_type``)
         self.table_types = [_close_table(t, self.type_ids) for t in self.m.tables]

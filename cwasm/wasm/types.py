@@ -374,18 +374,20 @@ def canonical_types(types: Sequence[FuncType]) -> tuple[int, ...]:
     seen: dict[FuncType, int] = {}
     for i, ft in enumerate(types):
         key = FuncType(
-            tuple(_canon_ref(t, canon) for t in ft.params),
-            tuple(_canon_ref(t, canon) for t in ft.results),
+            tuple(_canon_ref(t, canon, i) for t in ft.params),
+            tuple(_canon_ref(t, canon, i) for t in ft.results),
         )
         canon.append(seen.setdefault(key, i))
     return tuple(canon)
 
 
-def _canon_ref(t: ValueType, canon: list[int]) -> ValueType:
+def _canon_ref(t: ValueType, canon: list[int], own: int) -> ValueType:
     if isinstance(t, RefType):
         index = t.type_index
         if index is not None and index < len(canon):
             return ref_type(t.nullable, CONCRETE_HEAP + canon[index])
+        if index == own:  # a reference to the type itself (its own recursion group)
+            return ref_type(t.nullable, CONCRETE_HEAP - 1)
     return t
 
 

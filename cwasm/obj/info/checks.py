@@ -18,12 +18,14 @@ from cwasm.obj.info.schema import (
 )
 from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
+from cwasm.wasm.gc_types import value_types
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
     ConstExpr,
     ConstOpKind,
     ExternKind,
+    FuncType,
     Limits,
     RefType,
     SegmentMode,
@@ -138,9 +140,14 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.functions):
         if t >= ntypes:
             raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
+        if type(m.types[t]) is not FuncType:
+            raise _bad(f"function {i} has type index {t}, which is not a function type")
+    if m.sub_types and len(m.sub_types) != ntypes:
+        raise _bad(f"{len(m.sub_types)} subtype declarations, but there are {ntypes} types")
     for i, ft in enumerate(m.types):
-        for vt in (*ft.params, *ft.results):
-            _check_value_type(m, vt, f"type {i}")
+        for vt in value_types(ft):
+            if type(vt) is not int:  # (a packed storage type is a plain int)
+                _check_value_type(m, vt, f"type {i}")  # type: ignore[arg-type]
     for i, tt in enumerate(m.tables):
         if not tt.element.is_ref:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
@@ -153,7 +160,8 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.tags):
         if t >= ntypes:
             raise _bad(f"tag {i} has type index {t}, but there are {ntypes} types")
-        if m.types[t].results:
+        tt = m.types[t]
+        if type(tt) is not FuncType or tt.results:
             raise _bad(f"tag {i} has a type with results")
     if m.num_imported_tags > len(m.tags):
         raise _bad(f"{m.num_imported_tags} imported tags, but {len(m.tags)} tags")

@@ -23,8 +23,8 @@ from cwasm.wasm.validator.context import (
     check_type,
     read_offset,
 )
-from cwasm.wasm.validator.gc import check_gc
 from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
+from cwasm.wasm.validator.gc import check_gc
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
     S64_LAST_MASK,
