@@ -67,7 +67,7 @@ def _fixed_results() -> dict[int, ValueType]:
     results: dict[int, ValueType] = {}
     for op, kind in CONST_OP_KINDS.items():
         info = OPERATORS[op]
-        if info is not None and info.params is not None:
+        if info is not None and info.params == ():  # (ref.i31 pops its i32: _gc_const)
             results[kind] = val_type(info.results[0])  # type: ignore[assignment]
     return results
 
@@ -180,6 +180,10 @@ def _gc_const(
         )
         t = _pop(stack, int(source), canon, pos)
         stack.append(ref_type(t.nullable, target))
+        return
+    if kind == ConstOpKind.REF_I31:
+        _pop(stack, int(ValType.I32), canon, pos)
+        stack.append(ref_type(False, HeapType.I31))
         return
     index = value & 0xFFFF_FFFF
     if index >= len(types):
