@@ -260,7 +260,7 @@ class Instance:
         for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):
             self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         for k, ti in enumerate(m.tags[m.num_imported_tags :]):
-            tag = Tag(store, TagType(FuncType.from_wasm(m.types[ti])))
+            tag = Tag(store, TagType(FuncType.from_wasm(m.sig(ti))))
             tag.type_id = cm.type_ids[ti]
             words[o.tag(m.num_imported_tags + k) // 8] = tag.address
             self.tags.append(tag)

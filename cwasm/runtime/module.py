@@ -231,7 +231,7 @@ class ArtifactModule(Closable):
         if kind == ExternKind.MEMORY:
             return MemoryType.from_wasm(m.memories[index])
         if kind == ExternKind.TAG:
-            return TagType(FuncType.from_wasm(m.types[m.tags[index]]))
+            return TagType(FuncType.from_wasm(m.sig(m.tags[index])))
         return GlobalType.from_wasm(m.globals[index])
 
     @property

@@ -99,7 +99,11 @@ class TypeRegistry:
                         first = len(self._types)
                         for k in range(start, end):
                             sup = subs[k].supertype
-                            sup_id = -1 if sup < 0 else (ids[sup] if sup < start else first + sup - start)
+                            sup_id = (
+                                -1
+                                if sup < 0
+                                else (ids[sup] if sup < start else first + sup - start)
+                            )
                             self._append(_close(types[k], start, first, ids), sup_id)
                         self._group_ids[key] = first
             ids.extend(range(first, first + (end - start)))

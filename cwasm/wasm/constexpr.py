@@ -68,7 +68,7 @@ def _fixed_results() -> dict[int, ValueType]:
     for op, kind in CONST_OP_KINDS.items():
         info = OPERATORS[op]
         if info is not None and info.params == ():  # (ref.i31 pops its i32: _gc_const)
-            results[kind] = val_type(info.results[0])  # type: ignore[assignment]
+            results[kind] = val_type(info.results[0])
     return results
 
 
@@ -188,23 +188,23 @@ def _gc_const(
     index = value & 0xFFFF_FFFF
     if index >= len(types):
         raise InvalidError(f"unknown type {index}", pos)
-    t = types[index]
+    ct = types[index]
     if kind in (ConstOpKind.STRUCT_NEW, ConstOpKind.STRUCT_NEW_DEFAULT):
-        if type(t) is not StructType:
+        if type(ct) is not StructType:
             raise InvalidError(f"type mismatch: non-struct type {index}", pos)
         if kind == ConstOpKind.STRUCT_NEW:
-            for f in reversed(t.fields):
+            for f in reversed(ct.fields):
                 _pop(stack, f.unpacked, canon, pos)
     else:
-        if type(t) is not ArrayType:
+        if type(ct) is not ArrayType:
             raise InvalidError(f"type mismatch: non-array type {index}", pos)
         if kind == ConstOpKind.ARRAY_NEW_FIXED:
             for _ in range(value >> 32):
-                _pop(stack, t.element.unpacked, canon, pos)
+                _pop(stack, ct.element.unpacked, canon, pos)
         else:
             _pop(stack, int(ValType.I32), canon, pos)
             if kind == ConstOpKind.ARRAY_NEW:
-                _pop(stack, t.element.unpacked, canon, pos)
+                _pop(stack, ct.element.unpacked, canon, pos)
     stack.append(ref_type(False, CONCRETE_HEAP + index))
 
 

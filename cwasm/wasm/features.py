@@ -41,6 +41,7 @@ from cwasm.wasm.types import (
     HeapType,
     RefType,
     SegmentMode,
+    ValType,
     ValueType,
     val_type,
 )
@@ -163,7 +164,9 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
     if "gc" in off and rec.sub_types:
         _refuse_gc_types(rec.types, rec.sub_types)
     for ft in rec.types:
-        _check_value_types(off, (t for t in value_types(ft) if type(t) is not int), 0)
+        _check_value_types(
+            off, (t for t in value_types(ft) if isinstance(t, (ValType, RefType))), 0
+        )
         if type(ft) is FuncType and len(ft.results) > 1 and "multi_value" in off:
             raise InvalidError(_MULTI_VALUE_TYPE, 0)
     _check_value_types(off, (g.content for g in rec.globals), 0)

@@ -184,10 +184,10 @@ def read_rec_group(
 def value_types(t: CompositeType) -> Iterator[ValueType | int]:
     """The value and storage types ``t`` refers to."""
     if type(t) is FuncType:
-        yield from t.params  # type: ignore[union-attr]
-        yield from t.results  # type: ignore[union-attr]
+        yield from t.params
+        yield from t.results
     elif type(t) is StructType:
-        for f in t.fields:  # type: ignore[union-attr]
+        for f in t.fields:
             yield f.storage
     else:
         yield t.element.storage  # type: ignore[union-attr]
@@ -227,11 +227,11 @@ def _sub_key(t: CompositeType, s: SubType, start: int, canon: list[int]) -> obje
     if type(t) is FuncType:
         body: object = (
             KIND_FUNC,
-            tuple(map(key, t.params)),  # type: ignore[union-attr]
-            tuple(map(key, t.results)),  # type: ignore[union-attr]
+            tuple(map(key, t.params)),
+            tuple(map(key, t.results)),
         )
     elif type(t) is StructType:
-        body = (KIND_STRUCT, tuple((key(f.storage), f.mutable) for f in t.fields))  # type: ignore[union-attr]
+        body = (KIND_STRUCT, tuple((key(f.storage), f.mutable) for f in t.fields))
     else:
         e = t.element  # type: ignore[union-attr]
         body = (KIND_ARRAY, key(e.storage), e.mutable)

@@ -95,7 +95,14 @@ class ModuleRecord:
 
     def func_type(self, func_index: int) -> FuncType:
         """The signature of function ``func_index`` (imports included)."""
-        return self.types[self.functions[func_index]]  # type: ignore[return-value]
+        return self.sig(self.functions[func_index])
+
+    def sig(self, type_index: int) -> FuncType:
+        """Type ``type_index``, which validation found to be a function type (that of a
+        function, a call, a block or a tag)."""
+        ft = self.types[type_index]
+        assert type(ft) is FuncType, f"type {type_index} is not a function type"
+        return ft
 
     def defined_func_index(self, func_index: int) -> int | None:
         """``func_index`` as a DefinedFuncIndex, or None for an imported function."""

@@ -99,6 +99,7 @@ def validate_module(
     ``memory64`` memarg offsets are u32s (Wasm 2.0)."""
     m = translation.module
     num_types = len(m.types)
+    canon: tuple[int, ...]
     if m.sub_types:  # GC types: recursion groups, subtypes, structs and arrays
         canon = validate_types(m.types, m.sub_types)
     else:
@@ -217,7 +218,7 @@ def validate_module(
             validate_const_expr(expr, index_type, all_globals, num_funcs, extended_const)
 
     for defined_index, body in enumerate(translation.bodies):
-        num_locals = len(m.types[body.type_index].params) if body.type_index < num_types else 0
+        num_locals = len(m.sig(body.type_index).params) if body.type_index < num_types else 0
         num_locals += sum(count for count, _ in body.locals)
         for _, t in body.locals:
             if type(t) is RefType:

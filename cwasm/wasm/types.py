@@ -149,6 +149,8 @@ _EXN_HEAPS = frozenset((HeapType.EXN, HeapType.NOEXN))
 _ANY_HEAPS = frozenset(
     (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY, HeapType.NONE)
 )
+
+
 def heap_text(heap: int) -> str:
     """A heap type as the text format writes it: ``func``, ``nofunc``, or a type index."""
     if heap >= CONCRETE_HEAP:
@@ -280,7 +282,7 @@ _BELOW_KINDS: dict[int, tuple[int, ...]] = {
 }
 
 
-class TypeCanon(tuple):  # type: ignore[type-arg]
+class TypeCanon(tuple[int, ...]):
     """Per type index of a module, the first index of an equivalent type (a tuple of
     ints), with each type's kind (``KIND_FUNC``...) in ``kinds`` and its declared
     supertype (-1 for none) in ``supers``: what subtyping between type indices needs.

@@ -98,7 +98,7 @@ def test_call_indirect_and_imports_follow_declared_subtyping_as_in_wasmtime() ->
 
 
 def test_a_supertype_is_not_importable_as_its_subtype() -> None:
-    text = f"(module {TYPES} (func (export \"b\") (type $base) (i32.const 1)))"
+    text = f'(module {TYPES} (func (export "b") (type $base) (i32.const 1)))'
     for api in (cwasm, wasmtime):
         store = api.Store(api.Engine(_config(api)))
         b = api.Instance(store, api.Module(store.engine, wat(text)), []).exports(store)["b"]
@@ -120,7 +120,7 @@ def test_equal_recursion_groups_of_two_modules_get_one_engine_id() -> None:
 
 def test_gc_instructions_are_refused_with_a_clear_error() -> None:
     engine = cwasm.Engine(_config(cwasm))
-    text = "(module (func (export \"f\") (result i32) (i31.get_s (ref.i31 (i32.const 5)))))"
+    text = '(module (func (export "f") (result i32) (i31.get_s (ref.i31 (i32.const 5)))))'
     with pytest.raises(cwasm.WasmtimeError) as info:
         cwasm.Module(engine, wat(text))
     assert isinstance(info.value.__cause__ or info.value, NotCompiledError) or (

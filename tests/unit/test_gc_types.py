@@ -116,7 +116,10 @@ def test_equal_recursion_groups_are_equivalent_types() -> None:
 
 INVALID = [
     ("(module (type $a (struct)) (type (sub $a (struct))))", "sub type"),
-    ("(module (type $a (sub (struct (field i32)))) (type (sub $a (struct (field i64)))))", "sub type"),
+    (
+        "(module (type $a (sub (struct (field i32)))) (type (sub $a (struct (field i64)))))",
+        "sub type",
+    ),
     ("(module (type $a (sub (array (mut i32)))) (type (sub $a (array i32))))", "sub type"),
     ("(module (type $a (sub (func))) (type (sub $a (struct))))", "sub type"),
     ("(module (type (struct (field (ref 1)))))", "unknown type"),
@@ -143,9 +146,7 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("text", "message"), INVALID)
-def test_invalid_gc_modules_get_the_reference_interpreters_wording(
-    text: str, message: str
-) -> None:
+def test_invalid_gc_modules_get_the_reference_interpreters_wording(text: str, message: str) -> None:
     with pytest.raises(InvalidError) as info:
         decode_module(wat(text))
     assert info.value.message.startswith(message)
@@ -204,3 +205,15 @@ def test_gc_types_survive_the_artifact_info_encoding() -> None:
         w = Writer()
         fields[path].write(w, value)
         assert fields[path].read(InfoDecoder(w.getvalue())) == value
+
+
+def test_inspect_shows_recursion_groups_and_subtypes() -> None:
+    from cwasm.wasm.summary import type_texts
+
+    assert type_texts(decode_module(wat(MODULE)).module) == [
+        "rec 1/2 of 0 sub: (struct (field (ref null 0)) (field (mut i8)))",
+        "rec 2/2 of 0: func((ref 0)) -> (i32)",
+        "sub final 0: (struct (field (ref null 0)) (field (mut i8)) (field f64))",
+        "(array (mut i8))",
+        "func() -> ()",
+    ]

@@ -296,7 +296,7 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
     def op_call_indirect(self, imm: tuple[int, int]) -> None:
         type_index, table_index = imm
         callee, cvm = self.indirect_callee(type_index, table_index)
-        self.emit_call(callee, cvm, self.module.types[type_index])
+        self.emit_call(callee, cvm, self.module.sig(type_index))
 
     # --- parametric ---
 

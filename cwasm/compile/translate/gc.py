@@ -22,7 +22,5 @@ def _refuse(name: str) -> Handler:
 
 
 HANDLERS: dict[str, Handler] = {
-    info.name: _refuse(info.name)
-    for info in OPERATORS
-    if info is not None and info.code in GC_OPS
+    info.name: _refuse(info.name) for info in OPERATORS if info is not None and info.code in GC_OPS
 }

@@ -160,8 +160,8 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.tags):
         if t >= ntypes:
             raise _bad(f"tag {i} has type index {t}, but there are {ntypes} types")
-        tt = m.types[t]
-        if type(tt) is not FuncType or tt.results:
+        tag_type = m.types[t]
+        if type(tag_type) is not FuncType or tag_type.results:
             raise _bad(f"tag {i} has a type with results")
     if m.num_imported_tags > len(m.tags):
         raise _bad(f"{m.num_imported_tags} imported tags, but {len(m.tags)} tags")
@@ -209,7 +209,7 @@ def check_module(m: ModuleRecord) -> None:
     if m.start is not None:
         if m.start >= nfuncs:
             raise _bad(f"start function {m.start} does not exist")
-        ft = m.types[m.functions[m.start]]
+        ft = m.func_type(m.start)
         if ft.params or ft.results:
             raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
 

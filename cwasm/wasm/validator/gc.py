@@ -292,4 +292,3 @@ def _storage_subtype(ctx: BodyContext, a: FieldType, b: FieldType) -> bool:
     if a.is_packed or b.is_packed:
         return a.storage == b.storage
     return val_subtype(int(a.storage), int(b.storage), ctx.canon)
-
