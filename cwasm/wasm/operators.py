@@ -195,7 +195,7 @@ _PREFIXES: Final = (
     (0xFB, FB_BASE, NUM_OPCODE_IDS),
     (0xFC, FC_BASE, FD_BASE),
     (0xFD, FD_BASE, FE_BASE),
-    (0xFE, FE_BASE, NUM_OPCODE_IDS),
+    (0xFE, FE_BASE, FB_BASE),
 )
 _PREFIX_BASE: Final = {p: first for p, first, _ in _PREFIXES}
 
@@ -729,7 +729,7 @@ for _k, (_ty, _align, _w) in enumerate(_ATOMIC_WIDTHS):
     _def(_A + 0x48 + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty, _ty), (_ty,), _align)
 #: the opcode ids of the threads proposal's instructions
 ATOMIC_OPS: frozenset[int] = frozenset(
-    c for c in range(FE_BASE, NUM_OPCODE_IDS) if OPERATORS[c] is not None
+    c for c in range(FE_BASE, FB_BASE) if OPERATORS[c] is not None
 )
 
 # --- GC (Wasm 3.0): structs, arrays, i31 references, casts ---

@@ -173,7 +173,7 @@ _PREFIX_RANGES: Final = (
     (ops.FB_BASE, ops.NUM_OPCODE_IDS),
     (ops.FC_BASE, ops.FD_BASE),
     (ops.FD_BASE, ops.FE_BASE),
-    (ops.FE_BASE, ops.NUM_OPCODE_IDS),
+    (ops.FE_BASE, ops.FB_BASE),
 )
 # fixed stack effects as lists, for the generic K_STATIC path
 _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
