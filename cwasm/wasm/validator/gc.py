@@ -8,7 +8,7 @@ are checked by the hot loop. Errors use the reference interpreter's wording.
 
 from __future__ import annotations
 
-from cwasm.errors import InvalidError
+from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm.gc_types import ArrayType, FieldType, StructType
 from cwasm.wasm.operators import I32, OPERATORS
 from cwasm.wasm.types import (
@@ -106,7 +106,7 @@ def _pop_ref(vals: list[int], height: int, unreach: bool, at: int) -> int:
 
 def _data(ctx: BodyContext, index: int, at: int) -> None:
     if ctx.data_count is None:
-        raise InvalidError("data count section required", at)
+        raise MalformedError("data count section required", at)
     if index >= ctx.data_count:
         raise InvalidError(f"unknown data segment {index}", at)
 
