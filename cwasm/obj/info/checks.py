@@ -105,6 +105,8 @@ def _check_const_expr(
             if not 0 <= value < len(m.functions):
                 raise _bad(f"{what} refers to missing function {value}")
             have = ref_type(False, CONCRETE_HEAP + m.functions[value])
+        elif kind not in _CONST_RESULT:  # GC's, which cwasm does not compile yet
+            raise _bad(f"{what} uses {kind.name.lower()}, which no artifact has")
         else:
             have = _CONST_RESULT[kind]
             # integers may be kept signed or unsigned; floats and v128 are raw bits
