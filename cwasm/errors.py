@@ -57,3 +57,8 @@ def error_chain(messages: Sequence[str]) -> str:
             lines.append(f"{n:>5}: {first}")
             lines.extend(f"       {line}" for line in rest)
     return "\n".join(lines)
+
+
+class NotCompiledError(CwasmError):
+    """The module validates, but uses a feature cwasm does not compile yet (the GC
+    proposal's instructions and references)."""

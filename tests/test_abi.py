@@ -36,6 +36,7 @@ IR = {"vmctx": "ptr", "done": "ptr", "ptr": "ptr", "ref": "ptr"} | {
 # a module whose code calls every builtin
 EVERY_BUILTIN = """
 (module
+  (type $open (sub (func (param i32) (result i32))))
   (memory 1 1 shared)
   (memory $m64 i64 1)
   (table $t 2 funcref)
@@ -59,6 +60,8 @@ EVERY_BUILTIN = """
     (drop (memory.atomic.notify (i32.const 0) (local.get 0)))
     (drop (memory.atomic.wait32 (i32.const 0) (local.get 0) (i64.const -1)))
     (drop (memory.atomic.wait64 (i32.const 0) (i64.const 0) (i64.const -1)))
+    ;; a non-final type: a callee of another type id may be a subtype (TYPE_IS_SUBTYPE)
+    (drop (call_indirect $t (type $open) (i32.const 0) (i32.const 0)))
     (i32.const 0)))
 """
 

@@ -52,7 +52,7 @@ TYPES: Final[dict[str, AbiType]] = {
 }
 
 #: builtin slots the vmctx reserves (``VMOffsets.type_ids`` follows them)
-NUM_BUILTIN_SLOTS: Final = 16
+NUM_BUILTIN_SLOTS: Final = 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +168,10 @@ class Builtin(enum.IntEnum):
     #: a new exception of tag ``tag`` (its payload slots for the caller to fill) in a new
     #: chunk of the store's exception arena, when the current one is full: its address
     EXN_NEW = 15, "ptr (vmctx, u32 tag, done)"
+    #: GC's declared subtyping of engine type ids (``call_indirect`` of a non-final type,
+    #: when the callee's id is not the expected one): 1 when ``sub`` is ``sup`` or
+    #: declares it among its supertypes, else 0
+    TYPE_IS_SUBTYPE = 16, "i32 (vmctx, u32 sub, u32 sup, done)"
 
     @property
     def sig(self) -> Signature:

@@ -30,10 +30,11 @@ from cwasm.compile.signals import signal_builtins
 from cwasm.compile.trampolines import array_to_wasm, throw_routine, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
 from cwasm.compile.x86 import guarded_accesses
-from cwasm.errors import CwasmError
+from cwasm.errors import CwasmError, NotCompiledError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
+from cwasm.wasm.gc_types import GC_NOT_COMPILED, gc_use
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
@@ -85,9 +86,18 @@ def trampoline_types(m: ModuleRecord) -> list[tuple[int, FuncType]]:
     trampoline there. Wasmtime interns the type section first, so its
     ``signatures[N]`` count distinct types; ``N`` here is a type section index.
     """
+    if m.sub_types:
+        # GC: equal signatures in different recursion groups are distinct types (with
+        # their own engine ids), so one trampoline per equivalence class
+        canon = m.type_canon()
+        return [
+            (ti, ft)
+            for ti, ft in enumerate(m.types)
+            if type(ft) is FuncType and canon[ti] == ti  # (no struct/array trampolines)
+        ]
     seen: dict[FuncType, int] = {}
     for ti, ft in enumerate(m.types):
-        seen.setdefault(ft, ti)
+        seen.setdefault(ft, ti)  # type: ignore[arg-type]
     return [(ti, ft) for ft, ti in seen.items()]
 
 
@@ -174,6 +184,9 @@ def compile_module(
     if guarded and not guard_layout.supported(triple):
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     m = translation.module
+    use = gc_use(m)
+    if use is not None:
+        raise NotCompiledError(f"{GC_NOT_COMPILED}: the module uses {use}")
     offsets = VMOffsets.for_module(m)
     arch = triple.split("-", 1)[0]
     total = len(translation.bodies)

@@ -11,7 +11,7 @@ from cwasm.inspect import wasmtime_v28 as wt
 from cwasm.inspect.convert import Json, to_json
 from cwasm.obj import info as cw
 from cwasm.wasm.module import ModuleRecord
-from cwasm.wasm.summary import const_expr_text, func_type_text
+from cwasm.wasm.summary import const_expr_text, func_type_text, type_texts
 from cwasm.wasm.types import ElementSegment, ExternKind, SegmentMode
 
 #: the fields of cwasm's info shown under ``module`` besides the record's, as Wasmtime's
@@ -139,7 +139,7 @@ def cwasm_module_summary(module: ModuleRecord, name: str | None, names: dict[int
     start = module.start
     return {
         "name": name,
-        "types": [func_type_text(t) for t in module.types],
+        "types": type_texts(module),
         "imports": imports,
         "exports": [
             {"name": e.name, "kind": e.kind.name, "index": e.index} for e in module.exports

@@ -19,17 +19,24 @@ from cwasm.errors import ArtifactError
 from cwasm.obj.constants import ENGINE_SECTION_VERSION
 from cwasm.obj.errors import CorruptArtifactError, ForeignArtifactError, IncompatibleArtifactError
 from cwasm.obj.postcard import Reader, Writer
-from cwasm.wasm.types import SWITCHABLE_PROPOSALS
+from cwasm.wasm.types import OFF_BY_DEFAULT_PROPOSALS, SWITCHABLE_PROPOSALS
 
 #: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
-ARTIFACT_FORMAT_VERSION = 3
+ARTIFACT_FORMAT_VERSION = 4
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
-#: the WebAssembly proposals enabled by default: every one a Config can switch off and the
-#: 2.0 ones it cannot, in name order. An engine with
+#: the WebAssembly proposals enabled by default: every one a Config can switch off (but
+#: those off by default) and the 2.0 ones it cannot, in name order. An engine with
 #: ``Config.wasm_relaxed_simd_deterministic`` adds ``relaxed_simd_deterministic``.
 DEFAULT_WASM_FEATURES: tuple[str, ...] = tuple(
-    sorted((*SWITCHABLE_PROPOSALS, "mutable_global", "saturating_float_to_int", "sign_extension"))
+    sorted(
+        (
+            *(p for p in SWITCHABLE_PROPOSALS if p not in OFF_BY_DEFAULT_PROPOSALS),
+            "mutable_global",
+            "saturating_float_to_int",
+            "sign_extension",
+        )
+    )
 )
 
 _WASMTIME_VERSION = re.compile(r"^\d+\.\d+\.\d+")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
-from cwasm.wasm.types import SWITCHABLE_PROPOSALS
+from cwasm.wasm.types import OFF_BY_DEFAULT_PROPOSALS, SWITCHABLE_PROPOSALS
 
 _OPT_LEVELS = {"none": 0, "speed": 2, "speed_and_size": 2}
 
@@ -35,6 +35,7 @@ _RECORDED_SETTINGS = (
 )
 _DEFAULTS: dict[str, bool] = {
     **dict.fromkeys(WASM_FEATURE_SETTINGS, True),
+    **{f"wasm_{name}": False for name in OFF_BY_DEFAULT_PROPOSALS},
     **dict.fromkeys(UNSUPPORTED_SETTINGS, False),
     **dict.fromkeys(INTERRUPT_SETTINGS, False),
     **dict.fromkeys(_RECORDED_SETTINGS, False),
@@ -246,6 +247,14 @@ class Config(Closable):
         default): tags, ``throw``, ``throw_ref``, ``try_table`` and ``exnref``
         (Wasmtime's and newer wasmtime-py's setting; see docs/exceptions.md).""",
     )
+    wasm_gc = _setting(
+        "wasm_gc",
+        """Configures whether the wasm [GC proposal] is enabled: recursion groups,
+        subtypes, struct and array types, the abstract heap types of the ``any``
+        hierarchy, and their instructions (wasmtime-py's setting). Off by default:
+        cwasm decodes, validates and canonicalizes GC types, but does not compile the
+        GC instructions yet (a module using them is refused at compilation).""",
+    )
     wasm_relaxed_simd_deterministic = _setting(
         "wasm_relaxed_simd_deterministic",
         """Configures whether the wasm [relaxed simd proposal] is deterministic in is
@@ -351,9 +360,11 @@ class Config(Closable):
     # --- for the Engine ---
 
     def wasm_features(self, default: tuple[str, ...]) -> tuple[str, ...]:
-        """``default`` (the proposals artifacts record) without those turned off here."""
+        """``default`` (the proposals artifacts record) without those turned off here,
+        with those off by default (``OFF_BY_DEFAULT_PROPOSALS``) turned on here."""
         off = {f for s, f in WASM_FEATURE_SETTINGS.items() if not self._settings[s]}
-        return tuple(f for f in default if f not in off)
+        on = [f for f in OFF_BY_DEFAULT_PROPOSALS if f not in off and f not in default]
+        return tuple(sorted([f for f in default if f not in off] + on))
 
     def check_supported(self) -> None:
         """Raise ``CwasmError`` for the first setting cwasm cannot honour."""

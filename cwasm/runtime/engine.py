@@ -22,7 +22,9 @@ from cwasm.obj.engine import DEFAULT_WASM_FEATURES, EngineMetadata
 from cwasm.obj.integrity import check_key
 from cwasm.runtime.config import Config
 from cwasm.runtime.native import x86_cpuid1_ecx
-from cwasm.wasm.types import FuncType, close_func_type
+from cwasm.runtime.type_registry import TypeRegistry
+from cwasm.wasm.gc_types import CompositeType, SubType
+from cwasm.wasm.types import FuncType
 
 if TYPE_CHECKING:
     from cwasm.obj.info import CompiledModuleInfo
@@ -119,14 +121,14 @@ class Engine(Closable):
         self._epoch = ctypes.c_uint64(0)
         self.epoch_address = ctypes.addressof(self._epoch)
         self._epoch_lock = threading.Lock()
-        self._type_ids: dict[FuncType, int] = {}
+        #: engine-wide type ids (``cwasm.runtime.type_registry``)
+        self.types = TypeRegistry()
         self._loading_metadata: EngineMetadata | None = None
         #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
         self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
         #: engine type id -> the value codecs of a wasm function of that signature
         #: (``Func._init_codecs``)
         self.signature_codecs: dict[int, tuple[SlotCodec, ...]] = {}
-        self._types: list[FuncType] = []
         #: ``cwasm.runtime.module_facts``: by id of the verified info record, that record
         #: and its facts in this engine
         self.module_facts: dict[int, tuple[CompiledModuleInfo, ModuleFacts]] = {}
@@ -219,24 +221,16 @@ class Engine(Closable):
 
     def type_id(self, ft: FuncType) -> int:
         """The engine-wide id of signature ``ft`` (the same in every module it loads)."""
-        tid = self._type_ids.get(ft)
-        if tid is None:
-            with self._lock:
-                tid = self._type_ids.get(ft)
-                if tid is None:
-                    tid = len(self._types)
-                    self._types.append(ft)
-                    self._type_ids[ft] = tid
-        return tid
+        return self.types.type_id(ft)
 
-    def type_ids_for(self, types: Sequence[FuncType]) -> list[int]:
+    def type_ids_for(
+        self, types: Sequence[CompositeType], sub_types: Sequence[SubType] = ()
+    ) -> list[int]:
         """The engine-wide ids of a module's types, in order: equivalent types (typed
-        references included, see ``close_func_type``) of any two modules get one id."""
-        ids: list[int] = []
-        for i, ft in enumerate(types):
-            ids.append(self.type_id(close_func_type(ft, i, ids)))
-        return ids
+        references and GC's recursion groups included, see ``TypeRegistry``) of any two
+        modules get one id."""
+        return self.types.ids_for(types, sub_types)
 
     def func_type(self, type_id: int) -> FuncType:
         """The signature with engine-wide id ``type_id``."""
-        return self._types[type_id]
+        return self.types.func_type(type_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi.vmoffsets import GLOBAL_SIZE
@@ -147,13 +148,14 @@ class Global:
         else:
             struct.pack_into(_RAW[t.top], self._view, 0, bits)
 
-    def matches(self, want: wt.GlobalType) -> bool:
+    def matches(self, want: wt.GlobalType, canon: Sequence[int] = ()) -> bool:
         """Whether this global can be imported as one of type ``want`` (types closed over
         the engine's type ids): the same mutability, and the same content type, or for an
-        immutable global a subtype (typed references)."""
+        immutable global a subtype (typed references; ``canon``: the engine's
+        ``TypeRegistry.canon``, for GC's declared subtypes)."""
         have = self.wasm_type
         if have.mutable != want.mutable:
             return False
         if want.mutable:
             return have.content == want.content
-        return wt.val_subtype(have.content, want.content)
+        return wt.val_subtype(have.content, want.content, canon)

@@ -185,7 +185,10 @@ class Instance:
                 raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
                 ti = m.functions[nf]
-                if not isinstance(ext, Func) or ext.type_id != type_ids[ti]:
+                if not isinstance(ext, Func) or (
+                    ext.type_id != type_ids[ti]  # else a subtype (GC's declared ones)
+                    and not store.engine.types.is_subtype(ext.type_id, type_ids[ti])
+                ):
                     raise LinkError(
                         f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
                     )
@@ -213,7 +216,9 @@ class Instance:
                 self.tags.append(ext)
                 nx += 1
             else:
-                if not isinstance(ext, Global) or not ext.matches(cm.global_types[ng]):
+                if not isinstance(ext, Global) or not ext.matches(
+                    cm.global_types[ng], store.engine.types.canon
+                ):
                     raise LinkError(
                         f"incompatible import type for {_where(imp)}: expected a global"
                     )
@@ -256,7 +261,7 @@ class Instance:
         for k, gt in enumerate(cm.global_types[m.num_imported_globals :]):
             self.globals.append(Global._from_raw(store, gt, self.vmctx + o.defined_global(k)))
         for k, ti in enumerate(m.tags[m.num_imported_tags :]):
-            tag = Tag(store, TagType(FuncType.from_wasm(m.types[ti])))
+            tag = Tag(store, TagType(FuncType.from_wasm(m.sig(ti))))
             tag.type_id = cm.type_ids[ti]
             words[o.tag(m.num_imported_tags + k) // 8] = tag.address
             self.tags.append(tag)

@@ -20,6 +20,7 @@ from cwasm.abi.vmoffsets import VMOffsets
 from cwasm.errors import CwasmError
 from cwasm.obj.info import CompiledModuleInfo, FunctionTable, TrampolineTable
 from cwasm.wasm import types as wt
+from cwasm.wasm.gc_types import CompositeType
 from cwasm.wasm.types import close_value_type
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def facts_for(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
 
 def _derive(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
     m = info.module
-    type_ids = engine.type_ids_for(m.types)
+    type_ids = engine.type_ids_for(m.types, m.sub_types)
     w2a = TrampolineTable.of(info.wasm_to_array_trampolines)
     _check_wasm_to_array(m.types, type_ids, w2a)
     funcs = FunctionTable.of(info.funcs)
@@ -98,15 +99,15 @@ def _derive(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
 
 
 def _check_wasm_to_array(
-    types: tuple[wt.FuncType, ...], type_ids: list[int], w2a: TrampolineTable
+    types: tuple[CompositeType, ...], type_ids: list[int], w2a: TrampolineTable
 ) -> None:
-    """Every type of the type section has a wasm-to-array trampoline: a host function's
+    """Every function type of the type section has a wasm-to-array trampoline: a host function's
     funcref of any type the code may call gets its ``wasm_call`` from the modules of its
     store (``cwasm.runtime.module_registry``), so an artifact written before cwasm
     compiled them all (only the imported types') is refused rather than run."""
     have = {type_ids[ti] for ti in w2a.column(0)}  # equal ids for equal types
     for ti, ft in enumerate(types):
-        if type_ids[ti] not in have:
+        if type_ids[ti] not in have and type(ft) is wt.FuncType:
             raise CwasmError(
                 f"artifact has no wasm-to-array trampoline for type {ti} ({ft}): it was "
                 "compiled by an older cwasm; compile the module again"

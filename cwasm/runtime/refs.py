@@ -84,7 +84,8 @@ class References:
         if top == ValType.FUNCREF:
             bits = self.funcref_to_bits(value)  # a Func of this store, or TypeError
             if heap == HeapType.NOFUNC or (
-                heap >= CONCRETE_HEAP and value.type_id != heap - CONCRETE_HEAP
+                heap >= CONCRETE_HEAP
+                and not self.engine.types.is_subtype(value.type_id, heap - CONCRETE_HEAP)
             ):
                 self._mismatch(kind, ref_type(False, CONCRETE_HEAP + value.type_id))
             return bits

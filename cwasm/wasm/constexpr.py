@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cwasm.errors import InvalidError
+from cwasm.wasm.gc_types import ArrayType, CompositeType, StructType
 from cwasm.wasm.instructions import NON_CONSTANT, read_instructions
 from cwasm.wasm.operators import CONST_OP_KINDS, OPERATORS
 from cwasm.wasm.reader import BinaryReader
@@ -24,6 +25,7 @@ from cwasm.wasm.types import (
     ConstOp,
     ConstOpKind,
     GlobalType,
+    HeapType,
     ValType,
     ValueType,
     ref_type,
@@ -60,13 +62,13 @@ def read_const_expr(r: BinaryReader, illegal: frozenset[int] = frozenset()) -> R
     return RawConstExpr(instrs, first)
 
 
-def _fixed_results() -> dict[int, ValType]:
+def _fixed_results() -> dict[int, ValueType]:
     """The result type of each constant operator whose type is fixed (the ``t.const``)."""
-    results: dict[int, ValType] = {}
+    results: dict[int, ValueType] = {}
     for op, kind in CONST_OP_KINDS.items():
         info = OPERATORS[op]
-        if info is not None and info.params is not None:
-            results[kind] = ValType(info.results[0])
+        if info is not None and info.params == ():  # (ref.i31 pops its i32: _gc_const)
+            results[kind] = val_type(info.results[0])
     return results
 
 
@@ -93,6 +95,7 @@ def validate_const_expr(
     extended: bool = True,
     funcs: Sequence[int] = (),
     canon: Sequence[int] = (),
+    types: Sequence[CompositeType] = (),
 ) -> None:
     """Check a constant expression producing one ``expected`` value.
 
@@ -102,7 +105,8 @@ def validate_const_expr(
     arithmetic operators are not constant (Wasm 2.0). With ``funcs`` (the type index
     of every function), ``ref.func`` has the type ``(ref $t)`` of typed function
     references, else funcref; the value must match ``expected`` (``canon``: see
-    ``canonical_types``).
+    ``canonical_types``). GC's allocations (``struct.new``, ``array.new``...) are typed
+    by ``types``, the module's.
     """
     for kind, value, pos in expr.instrs:
         if kind == NON_CONSTANT or (not extended and kind in ARITHMETIC):
@@ -137,14 +141,71 @@ def validate_const_expr(
                 stack.append(ValType.FUNCREF)
         elif kind == ConstOpKind.REF_NULL:
             stack.append(val_type(value))
-        else:
+        elif kind in _CONST_RESULT:
             stack.append(_CONST_RESULT[kind])
+        else:
+            _gc_const(kind, value, stack, types, canon, pos)
     if len(stack) != 1 or not val_subtype(stack[0], expected, canon):
         got = " ".join(t.text for t in stack)
         raise InvalidError(
             f"type mismatch: expression requires [{expected.text}] but stack has [{got}]",
             expr.instrs[-1][2] if expr.instrs else expr.offset,
         )
+
+
+def _pop(stack: list[ValueType], want: int, canon: Sequence[int], pos: int) -> ValueType:
+    if not stack or not val_subtype(stack[-1], want, canon):
+        got = stack[-1].text if stack else ""
+        raise InvalidError(
+            f"type mismatch: instruction requires [{val_type(want).text}] but stack has [{got}]",
+            pos,
+        )
+    return stack.pop()
+
+
+def _gc_const(
+    kind: int,
+    value: int,
+    stack: list[ValueType],
+    types: Sequence[CompositeType],
+    canon: Sequence[int],
+    pos: int,
+) -> None:
+    """Type one of GC's constant instructions (the allocations and conversions)."""
+    if kind == ConstOpKind.ANY_CONVERT_EXTERN or kind == ConstOpKind.EXTERN_CONVERT_ANY:
+        source, target = (
+            (HeapType.EXTERN, HeapType.ANY)
+            if kind == ConstOpKind.ANY_CONVERT_EXTERN
+            else (HeapType.ANY, HeapType.EXTERN)
+        )
+        t = _pop(stack, int(source), canon, pos)
+        stack.append(ref_type(t.nullable, target))
+        return
+    if kind == ConstOpKind.REF_I31:
+        _pop(stack, int(ValType.I32), canon, pos)
+        stack.append(ref_type(False, HeapType.I31))
+        return
+    index = value & 0xFFFF_FFFF
+    if index >= len(types):
+        raise InvalidError(f"unknown type {index}", pos)
+    ct = types[index]
+    if kind in (ConstOpKind.STRUCT_NEW, ConstOpKind.STRUCT_NEW_DEFAULT):
+        if type(ct) is not StructType:
+            raise InvalidError(f"type mismatch: non-struct type {index}", pos)
+        if kind == ConstOpKind.STRUCT_NEW:
+            for f in reversed(ct.fields):
+                _pop(stack, f.unpacked, canon, pos)
+    else:
+        if type(ct) is not ArrayType:
+            raise InvalidError(f"type mismatch: non-array type {index}", pos)
+        if kind == ConstOpKind.ARRAY_NEW_FIXED:
+            for _ in range(value >> 32):
+                _pop(stack, ct.element.unpacked, canon, pos)
+        else:
+            _pop(stack, int(ValType.I32), canon, pos)
+            if kind == ConstOpKind.ARRAY_NEW:
+                _pop(stack, ct.element.unpacked, canon, pos)
+    stack.append(ref_type(False, CONCRETE_HEAP + index))
 
 
 def evaluate_const_expr(
@@ -168,6 +229,8 @@ def evaluate_const_expr(
             stack.append(ref_func(op.value))
         elif k == ConstOpKind.REF_NULL:
             stack.append(0)
+        elif k >= ConstOpKind.STRUCT_NEW:
+            raise NotImplementedError("GC constant expressions are not evaluated yet")
         elif k == ConstOpKind.I32_CONST:
             stack.append(op.value & 0xFFFF_FFFF)
         elif k == ConstOpKind.I64_CONST:

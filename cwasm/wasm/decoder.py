@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
+from cwasm.wasm.gc_types import GC_TYPE_FORMS, CompositeType, SubType, read_rec_group
 from cwasm.wasm.instructions import EXCEPTION_OPCODES, read_instructions
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.module_validator import validate_module
@@ -247,7 +248,10 @@ class _Decoder:
         self.m = ModuleTranslation(wasm)
         self.notes = DecodeNotes()
         # the ModuleRecord's fields, filled section by section and frozen at the end
-        self.types: list[FuncType] = []
+        self.types: list[CompositeType] = []
+        # GC: (type index, declaration) of each type the type section declares with a
+        # GC form (the others are final function types in groups of their own)
+        self.sub_types: list[tuple[int, SubType]] = []
         self.imports: list[Import] = []
         self.functions: list[int] = []
         self.tables: list[TableType] = []
@@ -325,11 +329,21 @@ class _Decoder:
             num_imported_globals=self.num_imported_globals,
             tags=tuple(self.tags),
             num_imported_tags=self.num_imported_tags,
+            sub_types=self._full_sub_types(),
             table_inits=tuple(e.to_const_expr() if e else None for e in self.notes.table_inits)
             if any(self.notes.table_inits)
             else (),
         )
         return m, self.notes
+
+    def _full_sub_types(self) -> tuple[SubType, ...]:
+        """The ``SubType`` of every type, or () when none was declared with a GC form."""
+        if not self.sub_types:
+            return ()
+        full = [SubType(-1, True, i, 1) for i in range(len(self.types))]
+        for index, sub in self.sub_types:
+            full[index] = sub
+        return tuple(full)
 
     def body_error(self, *, data_count_known: bool) -> MalformedError | None:
         """The error the spec's decoder would raise for the bodies framed so far.
@@ -376,6 +390,10 @@ class _Decoder:
         for _ in range(r.len32()):
             form = r.u8()
             if form != 0x60:
+                if form in GC_TYPE_FORMS:  # a recursion group, subtype, struct or array
+                    r.pos -= 1
+                    read_rec_group(r, types, self.sub_types, read_value_type)
+                    continue
                 if form & 0x80:
                     raise MalformedError("integer representation too long", r.pos)
                 raise MalformedError("malformed function type", r.pos - 1)

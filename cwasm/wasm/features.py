@@ -11,10 +11,11 @@ module's types and segments, then steps over each body's instructions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import ARITHMETIC
+from cwasm.wasm.gc_types import ArrayType, CompositeType, StructType, SubType, value_types
 from cwasm.wasm.operators import (
     ATOMIC_OPS,
     BLOCK_EMPTY,
@@ -22,6 +23,7 @@ from cwasm.wasm.operators import (
     FD_BASE,
     FE_BASE,
     FUNCREF,
+    GC_OPS,
     OPERATORS,
     READ_IMMEDIATES,
     RELAXED_SIMD_OPS,
@@ -35,9 +37,11 @@ from cwasm.wasm.types import (
     SWITCHABLE_PROPOSALS,
     ConstExpr,
     ConstOpKind,
+    FuncType,
     HeapType,
     RefType,
     SegmentMode,
+    ValType,
     ValueType,
     val_type,
 )
@@ -49,6 +53,7 @@ CHECKED_FEATURES = (
     "exceptions",
     "extended_const",
     "function_references",
+    "gc",
     "memory64",
     "multi_memory",
     "multi_value",
@@ -111,6 +116,10 @@ _EXCEPTIONS = "exceptions support is not enabled"
 _EXCEPTIONS_PROPOSAL = "exceptions proposal not enabled"
 _EXCEPTION_REFS = "exception refs not supported without the exception handling feature"
 _EXCEPTIONS_OPS = frozenset(BY_NAME[n] for n in ("throw", "throw_ref", "try_table"))
+_GC = "gc support is not enabled"
+_GC_HEAPS = frozenset(
+    (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY, HeapType.NONE)
+)
 _REF_NULL = BY_NAME["ref.null"]
 _SELECT_T = BY_NAME["select_t"]
 
@@ -177,6 +186,8 @@ def _check_value_types(off: frozenset[str], types: Iterable[ValueType], offset: 
             raise InvalidError(_EXCEPTION_REFS, offset)
         if isinstance(t, RefType) and "function_references" in off:
             _refuse_typed_reference(t, offset)
+        if isinstance(t, RefType) and "gc" in off and t.heap in _GC_HEAPS:
+            raise InvalidError("heap types not supported without the gc feature", offset)
 
 
 def _refuse_typed_reference(t: RefType, offset: int) -> None:
@@ -192,9 +203,13 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
     rec = m.module
     if "exceptions" in off and rec.tags:
         raise InvalidError(_EXCEPTIONS_PROPOSAL, 0)
+    if "gc" in off and rec.sub_types:
+        _refuse_gc_types(rec.types, rec.sub_types)
     for ft in rec.types:
-        _check_value_types(off, (*ft.params, *ft.results), 0)
-        if len(ft.results) > 1 and "multi_value" in off:
+        _check_value_types(
+            off, (t for t in value_types(ft) if isinstance(t, (ValType, RefType))), 0
+        )
+        if type(ft) is FuncType and len(ft.results) > 1 and "multi_value" in off:
             raise InvalidError(_MULTI_VALUE_TYPE, 0)
     _check_value_types(off, (g.content for g in rec.globals), 0)
     # (funcref and externref tables and segments are reference_types' own checks below)
@@ -229,6 +244,19 @@ def _check_module(m: ModuleTranslation, off: frozenset[str]) -> None:
             raise InvalidError("memory64 must be enabled for 64-bit memories", 0)
         if any(t.is_64 for t in rec.tables):
             raise InvalidError("memory64 must be enabled for 64-bit tables", 0)
+
+
+def _refuse_gc_types(types: Sequence[CompositeType], sub_types: Sequence[SubType]) -> None:
+    """wasmparser's refusal of the GC type definitions."""
+    for t, s in zip(types, sub_types, strict=True):
+        if s.group_size != 1:
+            raise InvalidError("rec group usage requires `gc` proposal to be enabled", 0)
+        if s.supertype != -1 or not s.final:
+            raise InvalidError("gc proposal must be enabled to use subtypes", 0)
+        if type(t) is StructType:
+            raise InvalidError("struct indexed types not supported without the gc feature", 0)
+        if type(t) is ArrayType:
+            raise InvalidError("array indexed types not supported without the gc feature", 0)
 
 
 def _const_exprs(m: ModuleTranslation) -> Iterator[tuple[ConstExpr, int]]:
@@ -275,6 +303,7 @@ def _check_body(
     threads = "threads" in off
     tail = "tail_call" in off
     exceptions = "exceptions" in off
+    gc = "gc" in off
     while r.pos < end:
         at = r.pos
         op = read_opcode(r)
@@ -294,6 +323,8 @@ def _check_body(
             raise InvalidError(_TAIL_CALL, at)
         if exceptions and op in _EXCEPTIONS_OPS:
             raise InvalidError(_EXCEPTIONS, at)
+        if gc and op in GC_OPS:
+            raise InvalidError(_GC, at)
         info = OPERATORS[op]
         assert info is not None
         imm = READ_IMMEDIATES[info.imm](r)

@@ -33,6 +33,9 @@ from cwasm.wasm.operators import (
 )
 from cwasm.wasm.reader import BinaryReader
 
+#: the GC instructions reading a data segment (they need a data count section too)
+_DATA_ARRAY_OPS: Final = frozenset(("array.new_data", "array.init_data"))
+
 # Marker kind for an instruction that is not a constant operator.
 NON_CONSTANT: Final = -1
 
@@ -49,7 +52,8 @@ def _action(info: OpInfo | None) -> int:
         return _ELSE
     if info.code == BY_NAME["end"]:
         return _END
-    if info.imm in (IMM_MEMORY_INIT, IMM_DATA):  # they need a data count section
+    if info.imm in (IMM_MEMORY_INIT, IMM_DATA) or info.name in _DATA_ARRAY_OPS:
+        # they need a data count section
         return _USES_DATA
     return _PLAIN
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cwasm.wasm.gc_types import CompositeType, SubType, canonical_gc_types
 from cwasm.wasm.types import (
     ConstExpr,
     ElementSegment,
@@ -35,7 +36,7 @@ class ModuleRecord:
     translation and the artifact's info can share it as it is.
     """
 
-    types: tuple[FuncType, ...] = ()
+    types: tuple[CompositeType, ...] = ()
     imports: tuple[Import, ...] = ()
     functions: tuple[int, ...] = ()  # type index per FuncIndex
     tables: tuple[TableType, ...] = ()
@@ -55,6 +56,9 @@ class ModuleRecord:
     # exception handling (Wasm 3.0): the function type index of each tag, imports first
     tags: tuple[int, ...] = ()
     num_imported_tags: int = 0
+    # GC (Wasm 3.0): each type's supertype, finality and recursion group; empty when
+    # every type is a final function type in a group of its own (see ``gc_types``)
+    sub_types: tuple[SubType, ...] = ()
 
     @property
     def num_defined_funcs(self) -> int:
@@ -83,12 +87,23 @@ class ModuleRecord:
         return inits[defined_index] if defined_index < len(inits) else None
 
     def type_canon(self) -> tuple[int, ...]:
-        """Per type index, the first index of an equivalent type (see ``canonical_types``)."""
-        return canonical_types(self.types)
+        """Per type index, the first index of an equivalent type (see ``canonical_types``
+        and, with GC types, ``canonical_gc_types``: then a ``TypeCanon``)."""
+        if self.sub_types:
+            return canonical_gc_types(self.types, self.sub_types)
+        return canonical_types(self.types)  # type: ignore[arg-type]
 
     def func_type(self, func_index: int) -> FuncType:
-        """The signature of function ``func_index`` (imports included)."""
-        return self.types[self.functions[func_index]]
+        """The signature of function ``func_index`` (imports included; validation found
+        each function's type to be a function type)."""
+        return self.types[self.functions[func_index]]  # type: ignore[return-value]
+
+    def sig(self, type_index: int) -> FuncType:
+        """Type ``type_index``, which validation found to be a function type (that of a
+        function, a call, a block or a tag)."""
+        ft = self.types[type_index]
+        assert type(ft) is FuncType, f"type {type_index} is not a function type"
+        return ft
 
     def defined_func_index(self, func_index: int) -> int | None:
         """``func_index`` as a DefinedFuncIndex, or None for an imported function."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from cwasm.errors import InvalidError
 from cwasm.wasm.constexpr import validate_const_expr
+from cwasm.wasm.gc_types import CompositeType, validate_types
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     MAX_PAGES,
@@ -75,11 +76,14 @@ def _check_memory_type(t: MemoryType, offset: int) -> None:
         raise InvalidError("shared memory must have maximum", offset)
 
 
-def _check_tag_type(types: tuple[FuncType, ...], type_index: int, offset: int) -> None:
+def _check_tag_type(types: tuple[CompositeType, ...], type_index: int, offset: int) -> None:
     """A tag's type: a function type without results (its parameters are the payload)."""
     if type_index >= len(types):
         raise InvalidError(f"unknown type {type_index}", offset)
-    if types[type_index].results:
+    ft = types[type_index]
+    if type(ft) is not FuncType:
+        raise InvalidError(f"type mismatch: non-function type {type_index}", offset)
+    if ft.results:
         raise InvalidError("non-empty tag result type", offset)
 
 
@@ -95,16 +99,22 @@ def validate_module(
     ``memory64`` memarg offsets are u32s (Wasm 2.0)."""
     m = translation.module
     num_types = len(m.types)
-    for i, ft in enumerate(m.types):
-        for t in (*ft.params, *ft.results):
-            check_value_type(t, i + 1, 0)  # a type refers to itself or earlier ones
-    canon = m.type_canon()
+    canon: tuple[int, ...]
+    if m.sub_types:  # GC types: recursion groups, subtypes, structs and arrays
+        canon = validate_types(m.types, m.sub_types)
+    else:
+        for i, ft in enumerate(m.types):
+            for t in (*ft.params, *ft.results):  # type: ignore[union-attr]
+                check_value_type(t, i + 1, 0)  # a type refers to itself or earlier ones
+        canon = m.type_canon()
 
     for imp, offset in zip(m.imports, notes.import_offsets, strict=True):
         if imp.kind == ExternKind.FUNC:
             assert isinstance(imp.desc, int)
             if imp.desc >= num_types:
                 raise InvalidError(f"unknown type {imp.desc}", offset)
+            if type(m.types[imp.desc]) is not FuncType:
+                raise InvalidError(f"type mismatch: non-function type {imp.desc}", offset)
         elif imp.kind == ExternKind.TABLE:
             assert isinstance(imp.desc, TableType)
             _check_table_type(imp.desc, offset, num_types)
@@ -123,6 +133,8 @@ def validate_module(
         type_index = m.functions[first + i]
         if type_index >= num_types:
             raise InvalidError(f"unknown type {type_index}", offset)
+        if type(m.types[type_index]) is not FuncType:
+            raise InvalidError(f"type mismatch: non-function type {type_index}", offset)
 
     # a global's initializer sees the imported globals and the globals defined before
     # it; segments see every global (Wasm 3.0; Wasm 2.0: the imported globals only)
@@ -134,7 +146,9 @@ def validate_module(
         visible = all_globals[: first_defined + k]
         content = m.globals[first_defined + k].content
         check_value_type(content, num_types, init.offset)
-        validate_const_expr(init, content, visible, num_funcs, extended_const, funcs, canon)
+        validate_const_expr(
+            init, content, visible, num_funcs, extended_const, funcs, canon, m.types
+        )
 
     defined_tables = m.tables[m.num_imported_tables :]
     for ttype, offset, table_init in zip(
@@ -143,7 +157,14 @@ def validate_module(
         _check_table_type(ttype, offset, num_types)
         if table_init is not None:
             validate_const_expr(
-                table_init, ttype.element, all_globals, num_funcs, extended_const, funcs, canon
+                table_init,
+                ttype.element,
+                all_globals,
+                num_funcs,
+                extended_const,
+                funcs,
+                canon,
+                m.types,
             )
         elif not ttype.element.nullable:
             raise InvalidError("type mismatch", offset)
@@ -160,7 +181,7 @@ def validate_module(
         if seg_notes.items is not None:
             for item in seg_notes.items:
                 validate_const_expr(
-                    item, seg.element, all_globals, num_funcs, extended_const, funcs, canon
+                    item, seg.element, all_globals, num_funcs, extended_const, funcs, canon, m.types
                 )
         else:
             assert seg.functions is not None and seg_notes.item_offsets is not None
@@ -197,7 +218,7 @@ def validate_module(
             validate_const_expr(expr, index_type, all_globals, num_funcs, extended_const)
 
     for defined_index, body in enumerate(translation.bodies):
-        num_locals = len(m.types[body.type_index].params) if body.type_index < num_types else 0
+        num_locals = len(m.sig(body.type_index).params) if body.type_index < num_types else 0
         num_locals += sum(count for count, _ in body.locals)
         for _, t in body.locals:
             if type(t) is RefType:

@@ -9,7 +9,8 @@ finds it:
 * a single-byte opcode is its byte (``0x6A`` is ``i32.add``);
 * ``0xFC n`` (saturating truncation, bulk memory, table ops) is ``FC_BASE + n``;
 * ``0xFD n`` (fixed-width SIMD) is ``FD_BASE + n``;
-* ``0xFE n`` (threads: atomic memory accesses, wait/notify, fence) is ``FE_BASE + n``.
+* ``0xFE n`` (threads: atomic memory accesses, wait/notify, fence) is ``FE_BASE + n``;
+* ``0xFB n`` (GC: structs, arrays, i31, casts) is ``FB_BASE + n``.
 
 ``opcode_id(prefix, sub)`` computes it, ``BY_NAME["i32.add"]`` finds it by text name.
 ``OPERATORS[id]`` is the instruction's ``OpInfo`` or ``None`` for an unused id.
@@ -81,6 +82,12 @@ A decoding loop looks like this (the validator and the translator both use it)::
 ``IMM_ATOMIC_MEMARG`` ``tuple[int, int, int]``: (alignment exponent, offset, memory index) of an atomic
                       access, whose alignment must be exactly the natural one
 ``IMM_ATOMIC_FENCE``  ``None`` (the reserved byte is checked to be 0)
+``IMM_TYPE_PAIR``     ``tuple[int, int]``: a type index and a field index (``struct.get``),
+                      a count (``array.new_fixed``), a data or element segment index or
+                      a source type index (``array.copy``)
+``IMM_HEAPTYPE``      ``int``: a heap type's code (``ref.test``, ``ref.cast``)
+``IMM_BR_ON_CAST``    ``tuple[int, int, int]``: the label and the codes of the two
+                      reference types (``br_on_cast``, ``br_on_cast_fail``)
 ====================  =====================================================================
 
 Malformed encodings raise ``MalformedError`` with the reference interpreter's wording
@@ -118,7 +125,8 @@ from cwasm.wasm.types import (
 FC_BASE: Final = 0x100
 FD_BASE: Final = 0x200
 FE_BASE: Final = 0x320  # after 0xFD 0x00..0x11F (relaxed SIMD ends at 0x113)
-NUM_OPCODE_IDS: Final = FE_BASE + 0x4F  # 0xFE 0x00..0x4E
+FB_BASE: Final = FE_BASE + 0x4F  # 0xFE 0x00..0x4E
+NUM_OPCODE_IDS: Final = FB_BASE + 0x1F  # GC: 0xFB 0x00..0x1E
 
 # value types as plain ints (hot paths compare ints, not enum members)
 I32: Final = int(ValType.I32)
@@ -128,18 +136,9 @@ F64: Final = int(ValType.F64)
 V128: Final = int(ValType.V128)
 FUNCREF: Final = int(ValType.FUNCREF)
 EXTERNREF: Final = int(ValType.EXTERNREF)
-#: the abstract heap types cwasm implements (Wasm 3.0 without GC and exceptions); the
-#: others are refused as malformed
-SUPPORTED_HEAPS: Final = frozenset(
-    (
-        HeapType.FUNC,
-        HeapType.EXTERN,
-        HeapType.NOFUNC,
-        HeapType.NOEXTERN,
-        HeapType.EXN,
-        HeapType.NOEXN,
-    )
-)
+#: the abstract heap types (Wasm 3.0's, GC's and exception handling's included); other
+#: codes are refused as malformed
+SUPPORTED_HEAPS: Final = frozenset(HeapType)
 #: the one-byte reference types: the shorthands of the nullable supported ones
 REFTYPE_BYTES: Final = frozenset(int(h) for h in SUPPORTED_HEAPS)
 #: the one-byte value types (number, vector and shorthand reference types)
@@ -186,13 +185,17 @@ IMM_ATOMIC_MEMARG: Final = 28
 IMM_ATOMIC_FENCE: Final = 29
 IMM_TAG: Final = 30
 IMM_TRY_TABLE: Final = 31
-NUM_IMM_KINDS: Final = 32
+IMM_TYPE_PAIR: Final = 32  # GC: a type index and a field, count, data, elem or type index
+IMM_HEAPTYPE: Final = 33  # GC: ref.test, ref.cast
+IMM_BR_ON_CAST: Final = 34  # GC: br_on_cast, br_on_cast_fail
+NUM_IMM_KINDS: Final = 35
 
 #: the prefix byte of each prefixed opcode range: (prefix, first id, end id)
 _PREFIXES: Final = (
+    (0xFB, FB_BASE, NUM_OPCODE_IDS),
     (0xFC, FC_BASE, FD_BASE),
     (0xFD, FD_BASE, FE_BASE),
-    (0xFE, FE_BASE, NUM_OPCODE_IDS),
+    (0xFE, FE_BASE, FB_BASE),
 )
 _PREFIX_BASE: Final = {p: first for p, first, _ in _PREFIXES}
 
@@ -726,7 +729,49 @@ for _k, (_ty, _align, _w) in enumerate(_ATOMIC_WIDTHS):
     _def(_A + 0x48 + _k, _name, IMM_ATOMIC_MEMARG, (I32, _ty, _ty), (_ty,), _align)
 #: the opcode ids of the threads proposal's instructions
 ATOMIC_OPS: frozenset[int] = frozenset(
-    c for c in range(FE_BASE, NUM_OPCODE_IDS) if OPERATORS[c] is not None
+    c for c in range(FE_BASE, FB_BASE) if OPERATORS[c] is not None
+)
+
+# --- GC (Wasm 3.0): structs, arrays, i31 references, casts ---
+_I31REF: Final = int(HeapType.I31)  # (ref null i31)
+_def(0xD3, "ref.eq", IMM_NONE, (int(HeapType.EQ), int(HeapType.EQ)), (I32,))
+for _k, _name, _imm in (
+    (0, "struct.new", IMM_TYPE),
+    (1, "struct.new_default", IMM_TYPE),
+    (2, "struct.get", IMM_TYPE_PAIR),
+    (3, "struct.get_s", IMM_TYPE_PAIR),
+    (4, "struct.get_u", IMM_TYPE_PAIR),
+    (5, "struct.set", IMM_TYPE_PAIR),
+    (6, "array.new", IMM_TYPE),
+    (7, "array.new_default", IMM_TYPE),
+    (8, "array.new_fixed", IMM_TYPE_PAIR),
+    (9, "array.new_data", IMM_TYPE_PAIR),
+    (10, "array.new_elem", IMM_TYPE_PAIR),
+    (11, "array.get", IMM_TYPE),
+    (12, "array.get_s", IMM_TYPE),
+    (13, "array.get_u", IMM_TYPE),
+    (14, "array.set", IMM_TYPE),
+    (16, "array.fill", IMM_TYPE),
+    (17, "array.copy", IMM_TYPE_PAIR),
+    (18, "array.init_data", IMM_TYPE_PAIR),
+    (19, "array.init_elem", IMM_TYPE_PAIR),
+    (20, "ref.test", IMM_HEAPTYPE),
+    (21, "ref.test_null", IMM_HEAPTYPE),
+    (22, "ref.cast", IMM_HEAPTYPE),
+    (23, "ref.cast_null", IMM_HEAPTYPE),
+    (24, "br_on_cast", IMM_BR_ON_CAST),
+    (25, "br_on_cast_fail", IMM_BR_ON_CAST),
+    (26, "any.convert_extern", IMM_NONE),
+    (27, "extern.convert_any", IMM_NONE),
+):
+    _def(FB_BASE + _k, _name, _imm)
+_def(FB_BASE + 15, "array.len", IMM_NONE, (int(HeapType.ARRAY),), (I32,))
+_def(FB_BASE + 28, "ref.i31", IMM_NONE, (I32,), (int(ref_type(False, HeapType.I31)),))
+_def(FB_BASE + 29, "i31.get_s", IMM_NONE, (_I31REF,), (I32,))
+_def(FB_BASE + 30, "i31.get_u", IMM_NONE, (_I31REF,), (I32,))
+#: the opcode ids of the GC proposal's instructions
+GC_OPS: frozenset[int] = frozenset(
+    c for c in (0xD3, *range(FB_BASE, NUM_OPCODE_IDS)) if OPERATORS[c] is not None
 )
 
 
@@ -752,6 +797,14 @@ CONST_OP_KINDS: Final[dict[int, ConstOpKind]] = {
         ("i64.add", ConstOpKind.I64_ADD),
         ("i64.sub", ConstOpKind.I64_SUB),
         ("i64.mul", ConstOpKind.I64_MUL),
+        ("struct.new", ConstOpKind.STRUCT_NEW),
+        ("struct.new_default", ConstOpKind.STRUCT_NEW_DEFAULT),
+        ("array.new", ConstOpKind.ARRAY_NEW),
+        ("array.new_default", ConstOpKind.ARRAY_NEW_DEFAULT),
+        ("array.new_fixed", ConstOpKind.ARRAY_NEW_FIXED),
+        ("ref.i31", ConstOpKind.REF_I31),
+        ("any.convert_extern", ConstOpKind.ANY_CONVERT_EXTERN),
+        ("extern.convert_any", ConstOpKind.EXTERN_CONVERT_ANY),
     )
 }
 
@@ -770,6 +823,8 @@ def const_op_value(kind: int, imm: Any) -> int:
         return int.from_bytes(imm, "little")
     if imm is None:  # the arithmetic operators have no immediate
         return 0
+    if kind == ConstOpKind.ARRAY_NEW_FIXED:  # (type index, count)
+        return imm[0] | imm[1] << 32
     return int(imm)
 
 
@@ -782,7 +837,7 @@ def illegal_opcode(prefix: int | None, sub: int, offset: int) -> MalformedError:
     The reference interpreter names the prefix of a 0xFC or 0xFE opcode, but of a SIMD
     (0xFD) opcode only the sub-opcode.
     """
-    if prefix == 0xFC or prefix == 0xFE:
+    if prefix == 0xFC or prefix == 0xFE or prefix == 0xFB:
         return MalformedError(f"illegal opcode {prefix:02x} {sub:02x}", offset)
     return MalformedError(f"illegal opcode {sub:02x}", offset)
 
@@ -800,9 +855,9 @@ def read_opcode(r: BinaryReader) -> int:
         raise MalformedError(r.eof_message, start)
     b = r.data[start]
     r.pos = start + 1  # r.u8() inlined: this runs once per instruction
-    if b >= 0xFC and b <= 0xFE:
+    if b >= 0xFB and b <= 0xFE:
         sub = r.u32()
-        _, first, end = _PREFIXES[b - 0xFC]
+        _, first, end = _PREFIXES[b - 0xFB]
         code = first + sub
         if code >= end or OPERATORS[code] is None:
             raise illegal_opcode(b, sub, start)
@@ -996,6 +1051,23 @@ def _atomic_fence(r: BinaryReader) -> None:
     read_zero_byte(r)
 
 
+def _heap_type_code(r: BinaryReader) -> int:
+    return read_heap_type(r)
+
+
+def read_br_on_cast(r: BinaryReader) -> tuple[int, int, int]:
+    """``br_on_cast``'s flags byte (bit 0: the source type is nullable, bit 1: the
+    target type is), label and two heap types: (label, source type, target type)."""
+    at = r.pos
+    flags = r.u8()
+    if flags > 3:
+        raise MalformedError("malformed br_on_cast flags", at)
+    label = r.u32()
+    source = ref_type(bool(flags & 1), read_heap_type(r))
+    target = ref_type(bool(flags & 2), read_heap_type(r))
+    return label, int(source), int(target)
+
+
 _readers: dict[int, Any] = {
     IMM_NONE: _none,
     IMM_BLOCKTYPE: read_blocktype,
@@ -1029,6 +1101,9 @@ _readers: dict[int, Any] = {
     IMM_ATOMIC_FENCE: _atomic_fence,
     IMM_TAG: BinaryReader.u32,
     IMM_TRY_TABLE: read_try_table,
+    IMM_TYPE_PAIR: _pair,
+    IMM_HEAPTYPE: _heap_type_code,
+    IMM_BR_ON_CAST: read_br_on_cast,
 }
 assert len(_readers) == NUM_IMM_KINDS
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from cwasm.errors import CwasmError
+from cwasm.wasm.gc_types import CompositeType
+from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import (
     ConstExpr,
@@ -37,11 +39,33 @@ def summarize_wasm(wasm: bytes) -> Json:
     return summarize_module(translation)
 
 
-def func_type_text(ty: FuncType) -> str:
-    """A function type as ``func(i32, i64) -> (f32)``."""
+def func_type_text(ty: CompositeType) -> str:
+    """A function type as ``func(i32, i64) -> (f32)`` (a GC struct or array type in the
+    text format's words: ``(struct (field i32))``)."""
+    if type(ty) is not FuncType:
+        return str(ty)
     params = ", ".join(t.text for t in ty.params)
     results = ", ".join(t.text for t in ty.results)
     return f"func({params}) -> ({results})"
+
+
+def type_texts(m: ModuleRecord) -> list[str]:
+    """Each type of the type section as ``func_type_text`` writes it, with GC's
+    declarations before it: ``rec 2/3 of 4`` for the second of the three types of the
+    recursion group starting at type 4, then ``sub`` (``sub final`` for a final type with
+    a supertype) and the supertype's index."""
+    texts = [func_type_text(t) for t in m.types]
+    for i, s in enumerate(m.sub_types):
+        head = []
+        if s.group_size != 1:
+            head.append(f"rec {i - s.group_start + 1}/{s.group_size} of {s.group_start}")
+        if s.supertype >= 0 or not s.final:
+            head.append("sub final" if s.final else "sub")
+            if s.supertype >= 0:
+                head.append(str(s.supertype))
+        if head:
+            texts[i] = " ".join(head) + ": " + texts[i]
+    return texts
 
 
 def const_expr_text(expr: ConstExpr | None) -> str | None:
@@ -177,7 +201,7 @@ def summarize_module(t: ModuleTranslation) -> Json:
         "kind": "wasm",
         "size": len(t.wasm),
         "name": t.names.module,
-        "types": [func_type_text(ft) for ft in m.types],
+        "types": type_texts(m),
         "imports": imports,
         "functions": functions,
         "tables": [

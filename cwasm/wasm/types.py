@@ -89,6 +89,7 @@ SWITCHABLE_PROPOSALS: tuple[str, ...] = (
     "exceptions",
     "extended_const",
     "function_references",
+    "gc",
     "memory64",
     "multi_memory",
     "multi_value",
@@ -98,6 +99,10 @@ SWITCHABLE_PROPOSALS: tuple[str, ...] = (
     "tail_call",
     "threads",
 )
+
+#: the switchable proposals an engine leaves off unless its ``Config`` turns them on:
+#: GC, whose types and validation exist but whose instructions are not compiled yet
+OFF_BY_DEFAULT_PROPOSALS: tuple[str, ...] = ("gc",)
 
 #: the code of concrete heap type 0 (type index ``i`` is ``CONCRETE_HEAP + i``)
 CONCRETE_HEAP = 0x80
@@ -141,12 +146,9 @@ _NULLABLE_SHORTHAND = {
 _FUNC_HEAPS = frozenset((HeapType.FUNC, HeapType.NOFUNC))
 _EXTERN_HEAPS = frozenset((HeapType.EXTERN, HeapType.NOEXTERN))
 _EXN_HEAPS = frozenset((HeapType.EXN, HeapType.NOEXN))
-#: bottom heap type -> the heap types (abstract) it is below, besides concrete ones
-_BOTTOM_OF: dict[int, int] = {
-    HeapType.NOFUNC: HeapType.FUNC,
-    HeapType.NOEXTERN: HeapType.EXTERN,
-    HeapType.NOEXN: HeapType.EXN,
-}
+_ANY_HEAPS = frozenset(
+    (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY, HeapType.NONE)
+)
 
 
 def heap_text(heap: int) -> str:
@@ -204,6 +206,8 @@ class RefType(int):
             return ValType.EXTERNREF
         if h in _EXN_HEAPS:
             return EXNREF
+        if h in _ANY_HEAPS:
+            return ANYREF
         raise ValueError(f"{self.text} is not supported yet")
 
     @property
@@ -219,6 +223,8 @@ ValueType = ValType | RefType
 
 #: ``exnref``, ``(ref null exn)``: the type of caught exceptions (exception handling)
 EXNREF = RefType(HeapType.EXN)
+#: ``anyref``, ``(ref null any)``: the top of the GC proposal's internal references
+ANYREF = RefType(HeapType.ANY)
 
 _VALTYPE_BY_CODE = {int(t): t for t in ValType}
 
@@ -246,21 +252,86 @@ def is_ref_code(code: int) -> bool:
     return code >= REF_BASE or 0x69 <= code <= 0x74
 
 
+#: the kinds of composite types (``TypeCanon.kinds``)
+KIND_FUNC = 0
+KIND_STRUCT = 1
+KIND_ARRAY = 2
+#: the abstract heap types above each concrete kind
+_ABOVE_KIND: tuple[frozenset[int], ...] = (
+    frozenset((HeapType.FUNC,)),
+    frozenset((HeapType.STRUCT, HeapType.EQ, HeapType.ANY)),
+    frozenset((HeapType.ARRAY, HeapType.EQ, HeapType.ANY)),
+)
+#: abstract heap type -> the abstract heap types strictly above it
+_ABOVE: dict[int, frozenset[int]] = {
+    HeapType.EQ: frozenset((HeapType.ANY,)),
+    HeapType.I31: frozenset((HeapType.EQ, HeapType.ANY)),
+    HeapType.STRUCT: frozenset((HeapType.EQ, HeapType.ANY)),
+    HeapType.ARRAY: frozenset((HeapType.EQ, HeapType.ANY)),
+    HeapType.NONE: frozenset(
+        (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY)
+    ),
+    HeapType.NOFUNC: frozenset((HeapType.FUNC,)),
+    HeapType.NOEXTERN: frozenset((HeapType.EXTERN,)),
+    HeapType.NOEXN: frozenset((HeapType.EXN,)),
+}
+#: bottom heap type -> the kinds of the concrete types it is below
+_BELOW_KINDS: dict[int, tuple[int, ...]] = {
+    HeapType.NONE: (KIND_STRUCT, KIND_ARRAY),
+    HeapType.NOFUNC: (KIND_FUNC,),
+}
+
+
+class TypeCanon(tuple[int, ...]):
+    """Per type index of a module, the first index of an equivalent type (a tuple of
+    ints), with each type's kind (``KIND_FUNC``...) in ``kinds`` and its declared
+    supertype (-1 for none) in ``supers``: what subtyping between type indices needs.
+    Without them (a plain tuple), every type is a function type without supertype."""
+
+    kinds: tuple[int, ...]
+    supers: tuple[int, ...]
+
+    def __new__(
+        cls, canon: Sequence[int], kinds: tuple[int, ...] = (), supers: tuple[int, ...] = ()
+    ) -> TypeCanon:
+        self = super().__new__(cls, canon)
+        self.kinds = kinds
+        self.supers = supers
+        return self
+
+
 def heap_subtype(a: int, b: int, canon: Sequence[int] = ()) -> bool:
-    """Whether heap type ``a`` matches ``b`` (without GC: a concrete function type is
-    below func, the bottoms nofunc/noextern/noexn below their hierarchy's types).
-    ``canon`` maps type indices to one representative of their equivalence class."""
+    """Whether heap type ``a`` matches ``b`` in the GC proposal's lattice: i31, struct
+    and array below eq below any, none below all of them and the concrete struct and
+    array types; a concrete function type below func, nofunc below both; noextern
+    below extern, noexn below exn; a concrete type below its declared supertypes.
+    ``canon`` maps type indices to one representative of their equivalence class (a
+    ``TypeCanon`` also gives their kinds and supertypes)."""
     if a == b:
         return True
+    kinds: tuple[int, ...] = getattr(canon, "kinds", ())
     if a >= CONCRETE_HEAP:
+        i = a - CONCRETE_HEAP
         if b >= CONCRETE_HEAP:
-            i, j = a - CONCRETE_HEAP, b - CONCRETE_HEAP
-            return i < len(canon) and j < len(canon) and canon[i] == canon[j]
-        return b == HeapType.FUNC
-    top = _BOTTOM_OF.get(a)
-    if top is None:
-        return False
-    return b == top or (top == HeapType.FUNC and b >= CONCRETE_HEAP)
+            j = b - CONCRETE_HEAP
+            n = len(canon)
+            if i >= n or j >= n:
+                return False
+            cj = canon[j]
+            supers: tuple[int, ...] = getattr(canon, "supers", ())
+            while canon[i] != cj:
+                if not supers:
+                    return False
+                i = supers[i]
+                if i < 0:
+                    return False
+            return True
+        return b in _ABOVE_KIND[kinds[i] if i < len(kinds) else KIND_FUNC]
+    if b >= CONCRETE_HEAP:
+        j = b - CONCRETE_HEAP
+        return (kinds[j] if j < len(kinds) else KIND_FUNC) in _BELOW_KINDS.get(a, ())
+    above = _ABOVE.get(a)
+    return above is not None and b in above
 
 
 def val_subtype(a: int, b: int, canon: Sequence[int] = ()) -> bool:
@@ -307,8 +378,8 @@ def canonical_types(types: Sequence[FuncType]) -> tuple[int, ...]:
     canon: list[int] = []
     for i, ft in enumerate(types):
         key = FuncType(
-            tuple(_canon_ref(t, canon) for t in ft.params),
-            tuple(_canon_ref(t, canon) for t in ft.results),
+            tuple(_canon_ref(t, canon, i) for t in ft.params),
+            tuple(_canon_ref(t, canon, i) for t in ft.results),
         )
         canon.append(seen.setdefault(key, i))
     return tuple(canon)
@@ -325,11 +396,13 @@ def _refers_to_types(ft: FuncType) -> bool:
     return False
 
 
-def _canon_ref(t: ValueType, canon: list[int]) -> ValueType:
+def _canon_ref(t: ValueType, canon: list[int], own: int) -> ValueType:
     if isinstance(t, RefType):
         index = t.type_index
         if index is not None and index < len(canon):
             return ref_type(t.nullable, CONCRETE_HEAP + canon[index])
+        if index == own:  # a reference to the type itself (its own recursion group)
+            return ref_type(t.nullable, CONCRETE_HEAP - 1)
     return t
 
 
@@ -419,6 +492,15 @@ class ConstOpKind(enum.IntEnum):
     I64_ADD = 12
     I64_SUB = 13
     I64_MUL = 14
+    # GC (Wasm 3.0); value: the type index, and for ARRAY_NEW_FIXED the count above bit 32
+    STRUCT_NEW = 15
+    STRUCT_NEW_DEFAULT = 16
+    ARRAY_NEW = 17
+    ARRAY_NEW_DEFAULT = 18
+    ARRAY_NEW_FIXED = 19
+    REF_I31 = 20  # value: 0
+    ANY_CONVERT_EXTERN = 21  # value: 0
+    EXTERN_CONVERT_ANY = 22  # value: 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cwasm.errors import MalformedError
+from cwasm.wasm.gc_types import GC_NOT_COMPILED
 from cwasm.wast.backend import Backend
 from cwasm.wast.script import WastScript, convert
 from cwasm.wast.values import arg_value, describe, describe_expected, result_matches
@@ -42,21 +42,15 @@ class _ModuleMissing(Exception):
     pass
 
 
-#: type section forms of the GC proposal (rec, sub, sub final, array, struct): issue GC's
-_GC_TYPE_FORMS = frozenset((0x4E, 0x4F, 0x50, 0x5E, 0x5F))
-_GC_SKIP = "module uses GC types (rec groups, structs, arrays)"
-
-
-def _needs_gc(wasm: bytes, e: BaseException) -> bool:
-    """Whether decoding ``wasm`` failed at a GC type definition (cwasm has no GC yet)."""
-    offset = getattr(e, "offset", None)
-    return (
-        isinstance(e, MalformedError)
-        and e.message == "malformed function type"
-        and offset is not None
-        and 0 <= offset < len(wasm)
-        and wasm[offset] in _GC_TYPE_FORMS
-    )
+def _needs_gc(e: BaseException) -> bool:
+    """Whether ``e`` (or an error it was raised from) refuses a module for its use of
+    the GC proposal, which cwasm validates but does not compile yet."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if GC_NOT_COMPILED in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _expected_message_matches(expected: str, actual: str) -> bool:
@@ -76,7 +70,7 @@ class ScriptRunner:
         self.module_ok = True
         #: ``module definition`` bytes, by name (None: unnamed)
         self.definitions: dict[str | None, bytes] = {}
-        #: modules skipped for GC types: the current one (None) and named ones
+        #: modules skipped for GC (not compiled yet): the current one (None) and named ones
         self.gc_skipped: set[str | None] = set()
 
     def run(self) -> Iterator[Outcome]:
@@ -86,7 +80,7 @@ class ScriptRunner:
 
     def _instance(self, name: str | None) -> Any:
         if name in self.gc_skipped:
-            raise Unsupported(_GC_SKIP)
+            raise Unsupported(GC_NOT_COMPILED)
         if name is None:
             if not self.module_ok:
                 raise _ModuleMissing("the current module failed to instantiate")
@@ -121,15 +115,15 @@ class ScriptRunner:
             try:
                 backend.validate(wasm)
             except Exception as e:
-                if _needs_gc(wasm, e):
-                    self.gc_skipped.add(None)
-                    if cmd.get("name"):
-                        self.gc_skipped.add(cmd["name"])
-                    raise Unsupported(_GC_SKIP) from None
                 return Outcome(ctype, line, "failed", "decode", f"{type(e).__name__}: {e}")
             try:
                 inst = backend.instantiate(wasm)
             except Exception as e:
+                if _needs_gc(e):
+                    self.gc_skipped.add(None)
+                    if cmd.get("name"):
+                        self.gc_skipped.add(cmd["name"])
+                    raise Unsupported(GC_NOT_COMPILED) from None
                 return Outcome(ctype, line, "failed", "exec", f"{type(e).__name__}: {e}")
             self.current = inst
             self.module_ok = True
@@ -189,8 +183,8 @@ class ScriptRunner:
             try:
                 backend.instantiate(wasm)
             except Exception as e:
-                if _needs_gc(wasm, e):
-                    raise Unsupported(_GC_SKIP) from None
+                if _needs_gc(e):
+                    raise Unsupported(GC_NOT_COMPILED) from None
                 if backend.is_wasm_error(e):
                     return Outcome(ctype, line, "failed", "exec", f"rejected by validation: {e}")
                 return Outcome(ctype, line, "passed", "exec", f"{type(e).__name__}: {e}")

@@ -213,7 +213,7 @@ def test_section_content_checks() -> None:
         (with_section(blob, ".wasmtime.traps", struct.pack("<IIB", 2, 8, 1)), "claims 2 entries"),
         (with_section(blob, ".wasmtime.addrmap", struct.pack("<3I", 2, 9, 8)), "claims 2 entries"),
         (with_section(blob, ".wasmtime.info", b"\x01\x00"), "`.wasmtime.info` is corrupt"),
-        (with_section(blob, ".wasmtime.info", b"\x07"), "format version 7"),
+        (with_section(blob, ".wasmtime.info", b"\x08"), "format version 8"),
         (with_section(blob, ".wasmtime.engine", b"\x00\x06" + b"28.0.0" + b"\0"), "Wasmtime"),
     ]
     for data, message in cases:

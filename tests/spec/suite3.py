@@ -19,6 +19,7 @@ IMPLEMENTED: frozenset[str] = frozenset(
         "exceptions",
         "extended_const",
         "function_references",
+        "gc",
         "memory64",
         "multi_memory",
         "relaxed_simd",
@@ -151,10 +152,18 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "table_fill64": ("memory64",),
     "table_get64": ("memory64",),
     "table_grow64": ("memory64",),
-    "table_init64": ("memory64",),
+    # an array type and array.new_elem (line 2457)
+    "table_init64": (
+        "memory64",
+        "gc",
+    ),
     "table_set64": ("memory64",),
     "table_size64": ("memory64",),
-    "tag": ("exceptions",),
+    # rec groups of function types (lines 30-55)
+    "tag": (
+        "exceptions",
+        "gc",
+    ),
     "throw": ("exceptions",),
     "throw_ref": ("exceptions",),
     "traps0": ("multi_memory",),

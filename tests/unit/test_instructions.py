@@ -39,14 +39,17 @@ def test_every_instruction_of_the_table_is_stepped_over(info: ops.OpInfo) -> Non
     if info.imm in (ops.IMM_BLOCKTYPE, ops.IMM_TRY_TABLE) or info.name == "else":
         code += END  # close the block
     data = code + END + b"\xff"  # the byte after the final end is not read
-    uses_data = info.imm in (ops.IMM_MEMORY_INIT, ops.IMM_DATA)
+    uses_data = info.imm in (ops.IMM_MEMORY_INIT, ops.IMM_DATA) or info.name in (
+        "array.new_data",
+        "array.init_data",
+    )
     assert step_over(data) == (uses_data, len(data) - 1)
 
 
 def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
     checked = 0
     for code in range(ops.NUM_OPCODE_IDS):
-        if ops.OPERATORS[code] is not None or code in (0xFC, 0xFD, 0xFE):
+        if ops.OPERATORS[code] is not None or code in (0xFB, 0xFC, 0xFD, 0xFE):
             continue
         if code < ops.FC_BASE:
             data, message = bytes([code]), f"illegal opcode {code:02x}"
@@ -56,6 +59,9 @@ def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
         elif code < ops.FE_BASE:
             sub = code - ops.FD_BASE
             data, message = b"\xfd" + _uleb(sub), f"illegal opcode {sub:02x}"
+        elif code >= ops.FB_BASE:
+            sub = code - ops.FB_BASE
+            data, message = b"\xfb" + _uleb(sub), f"illegal opcode fb {sub:02x}"
         else:
             sub = code - ops.FE_BASE
             data, message = b"\xfe" + _uleb(sub), f"illegal opcode fe {sub:02x}"
@@ -65,8 +71,9 @@ def test_unused_opcodes_are_illegal_with_the_spec_wording() -> None:
     # 256 one-byte values, 256 + 288 + 79 sub-opcodes, minus 437 + 20 (relaxed SIMD)
     # + 67 (threads) instructions and 3 prefixes, minus the 4 typed function reference
     # instructions (0x14, 0xD4..0xD6), the 3 tail calls (0x12, 0x13, 0x15) and the 3
-    # exception-handling ones (0x08, 0x0A, 0x1F)
-    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4 - 3 - 3
+    # exception-handling ones (0x08, 0x0A, 0x1F), and GC's ref.eq (0xD3) and 0xFB prefix
+    # (its 31 sub-opcodes are all instructions)
+    assert checked == 3 * 256 + 0x20 + 0x4F - 437 - 20 - 67 - 3 - 4 - 3 - 3 - 2
     e = error_of(b"\xfd\xa0\x02" + END)  # sub-opcode 0x120, beyond the table
     assert (e.message, e.offset) == ("illegal opcode 120", 0)
     e = error_of(b"\xfe\x4f" + END)  # past the last atomic, i64.atomic.rmw32.cmpxchg_u
@@ -136,7 +143,8 @@ def test_outermost_instructions_are_collected_as_constant_operators() -> None:
 
 
 def test_constant_operators_are_those_of_wasm_3() -> None:
-    """Wasm 2.0's constant operators and the extended constant expressions' arithmetic."""
+    """Wasm 2.0's constant operators, the extended constant expressions' arithmetic and
+    GC's allocations and conversions."""
     names = {ops.OPERATORS[op].name for op in ops.CONST_OP_KINDS}  # type: ignore[union-attr]
     assert names == {
         "i32.const",
@@ -153,6 +161,14 @@ def test_constant_operators_are_those_of_wasm_3() -> None:
         "i64.add",
         "i64.sub",
         "i64.mul",
+        "struct.new",
+        "struct.new_default",
+        "array.new",
+        "array.new_default",
+        "array.new_fixed",
+        "ref.i31",
+        "any.convert_extern",
+        "extern.convert_any",
     }
     assert set(ops.CONST_OP_KINDS.values()) == set(ConstOpKind)
 

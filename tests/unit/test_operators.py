@@ -51,9 +51,13 @@ SAMPLE_IMMEDIATES = {
     ops.IMM_ATOMIC_FENCE: b"\x00",
     ops.IMM_TAG: b"\x00",
     ops.IMM_TRY_TABLE: b"\x40\x01\x02\x00",  # one catch_all to label 0
+    ops.IMM_TYPE_PAIR: b"\x00\x00",
+    ops.IMM_HEAPTYPE: b"\x6e",  # any
+    ops.IMM_BR_ON_CAST: b"\x03\x00\x6e\x6c",  # nullable any to nullable i31, label 0
 }
 
 ALL = [info for info in ops.OPERATORS if info is not None]
+_TEXT_NAME = {"select_t": "select", "ref.test_null": "ref.test", "ref.cast_null": "ref.cast"}
 
 
 def _uleb(n: int) -> bytes:
@@ -89,7 +93,8 @@ def test_names_and_encodings_agree_with_wasm_tools() -> None:
         if info.name in ("else", "end"):
             continue
         body += info.encoding + SAMPLE_IMMEDIATES[info.imm]
-        expected.append("select" if info.name == "select_t" else info.name)
+        # the text format names the typed select and the nullable casts as the others
+        expected.append(_TEXT_NAME.get(info.name, info.name))
         if info.name in ("block", "loop", "if", "try_table"):
             body += b"\x0b"
             expected.append("end")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cwasm.abi.builtins import Builtin
 from cwasm.abi.vmoffsets import FUNCREF_TYPE_ID, FUNCREF_VMCTX, FUNCREF_WASM_CALL
 from cwasm.compile.irmodule import WASM_CC, ir_type, return_type
 from cwasm.compile.translate.driver import (
@@ -257,10 +258,27 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
         self.trap_if(self.val(f"icmp eq ptr {fr}, null"), Trap.IndirectCallToNull)
         tid = self.val(f"load i32, ptr {self.field_of(fr, FUNCREF_TYPE_ID)}")
         want = self.val(f"load i32, ptr {self.vm_field(self.offsets.type_id(type_index))}")
-        self.trap_if(self.val(f"icmp ne i32 {tid}, {want}"), Trap.BadSignature)
+        subs = self.module.sub_types
+        if subs and not subs[type_index].final:
+            self.check_subtype(tid, want)
+        else:  # a final type has no subtypes: the ids are equal or the call traps
+            self.trap_if(self.val(f"icmp ne i32 {tid}, {want}"), Trap.BadSignature)
         callee = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_WASM_CALL)}")
         cvm = self.val(f"load ptr, ptr {self.field_of(fr, FUNCREF_VMCTX)}")
         return callee, cvm
+
+    def check_subtype(self, tid: str, want: str) -> None:
+        """Trap with ``BadSignature`` unless engine type id ``tid`` is ``want`` or one of
+        its declared subtypes (GC): equal ids inline, else the ``TYPE_IS_SUBTYPE``
+        builtin walks the registry's supertype chain."""
+        slow = self.label()
+        done = self.label()
+        self.ins(f"br i1 {self.val(f'icmp ne i32 {tid}, {want}')}, label %{slow}, label %{done}")
+        self.start_block(slow)
+        r = self.call_python_builtin(Builtin.TYPE_IS_SUBTYPE, tid, want)
+        self.trap_if(self.val(f"icmp eq i32 {r}, 0"), Trap.BadSignature)
+        self.ins(f"br label %{done}")
+        self.start_block(done)
 
     def emit_call(self, callee: str, cvm: str, ft: FuncType) -> None:
         """Call ``callee`` (a wasm function of type ``ft``) with the arguments on the stack;
@@ -278,7 +296,7 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
     def op_call_indirect(self, imm: tuple[int, int]) -> None:
         type_index, table_index = imm
         callee, cvm = self.indirect_callee(type_index, table_index)
-        self.emit_call(callee, cvm, self.module.types[type_index])
+        self.emit_call(callee, cvm, self.module.sig(type_index))
 
     # --- parametric ---
 

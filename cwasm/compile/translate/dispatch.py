@@ -16,6 +16,7 @@ from cwasm.compile.translate import (
     driver,
     environ,
     exceptions,
+    gc,
     index64,
     numeric,
     simd,
@@ -43,6 +44,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "tailcalls": tailcalls.HANDLERS,
     "typed_refs": typed_refs.HANDLERS,
     "atomics": atomics.HANDLERS,
+    "gc": gc.HANDLERS,
 }
 
 

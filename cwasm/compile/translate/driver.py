@@ -115,7 +115,7 @@ class TranslatorCore:
         self.defined_index = defined_index
         self.func_index = env.module.num_imported_funcs + defined_index
         self.body = env.bodies[defined_index]
-        self.ftype = env.module.types[self.body.type_index]
+        self.ftype = env.module.sig(self.body.type_index)
         self.lines: list[str] = []
         self.trap_lines: list[str] = []
         #: allocas made after translation started; they join the entry block at the end,
@@ -244,7 +244,7 @@ class TranslatorCore:
             return [], []
         if bt < 0:
             return [], [ir_type(-bt)]
-        ft = self.module.types[bt]
+        ft = self.module.sig(bt)
         return [ir_type(t) for t in ft.params], [ir_type(t) for t in ft.results]
 
     # --- the function ---

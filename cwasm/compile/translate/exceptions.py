@@ -46,7 +46,7 @@ class ExceptionsMixin(ControlMixin):
 
     def tag_payload(self, tag: int) -> list[str]:
         """The IR types of tag ``tag``'s payload."""
-        ft = self.module.types[self.module.tags[tag]]
+        ft = self.module.sig(self.module.tags[tag])
         return [ir_type(t) for t in ft.params]
 
     def tag_identity(self, tag: int) -> str:

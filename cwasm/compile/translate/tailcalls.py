@@ -96,12 +96,12 @@ def op_return_call(t: FunctionTranslator, func_index: int) -> None:
 def op_return_call_indirect(t: FunctionTranslator, imm: tuple[int, int]) -> None:
     type_index, table_index = imm
     callee, cvm = t.indirect_callee(type_index, table_index)
-    emit_tail_call(t, callee, cvm, t.module.types[type_index])
+    emit_tail_call(t, callee, cvm, t.module.sig(type_index))
 
 
 def op_return_call_ref(t: FunctionTranslator, type_index: int) -> None:
     callee, cvm = t.funcref_callee()  # the null check, as call_ref's
-    emit_tail_call(t, callee, cvm, t.module.types[type_index])
+    emit_tail_call(t, callee, cvm, t.module.sig(type_index))
 
 
 HANDLERS: dict[str, Handler] = {

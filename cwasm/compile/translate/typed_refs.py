@@ -30,7 +30,7 @@ class TypedRefsMixin(ControlMixin):
         return callee, cvm
 
     def op_call_ref(self, type_index: int) -> None:
-        ft = self.module.types[type_index]
+        ft = self.module.sig(type_index)
         callee, cvm = self.funcref_callee()
         self.emit_call(callee, cvm, ft)
 

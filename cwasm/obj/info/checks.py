@@ -18,12 +18,14 @@ from cwasm.obj.info.schema import (
 )
 from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
+from cwasm.wasm.gc_types import value_types
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
     ConstExpr,
     ConstOpKind,
     ExternKind,
+    FuncType,
     Limits,
     RefType,
     SegmentMode,
@@ -103,6 +105,8 @@ def _check_const_expr(
             if not 0 <= value < len(m.functions):
                 raise _bad(f"{what} refers to missing function {value}")
             have = ref_type(False, CONCRETE_HEAP + m.functions[value])
+        elif kind not in _CONST_RESULT:  # GC's, which cwasm does not compile yet
+            raise _bad(f"{what} uses {kind.name.lower()}, which no artifact has")
         else:
             have = _CONST_RESULT[kind]
             # integers may be kept signed or unsigned; floats and v128 are raw bits
@@ -139,9 +143,14 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.functions):
         if t >= ntypes:
             raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
+        if type(m.types[t]) is not FuncType:
+            raise _bad(f"function {i} has type index {t}, which is not a function type")
+    if m.sub_types and len(m.sub_types) != ntypes:
+        raise _bad(f"{len(m.sub_types)} subtype declarations, but there are {ntypes} types")
     for i, ft in enumerate(m.types):
-        for vt in (*ft.params, *ft.results):
-            _check_value_type(m, vt, f"type {i}")
+        for vt in value_types(ft):
+            if type(vt) is not int:  # (a packed storage type is a plain int)
+                _check_value_type(m, vt, f"type {i}")  # type: ignore[arg-type]
     for i, tt in enumerate(m.tables):
         if not tt.element.is_ref:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
@@ -154,7 +163,8 @@ def check_module(m: ModuleRecord) -> None:
     for i, t in enumerate(m.tags):
         if t >= ntypes:
             raise _bad(f"tag {i} has type index {t}, but there are {ntypes} types")
-        if m.types[t].results:
+        tag_type = m.types[t]
+        if type(tag_type) is not FuncType or tag_type.results:
             raise _bad(f"tag {i} has a type with results")
     if m.num_imported_tags > len(m.tags):
         raise _bad(f"{m.num_imported_tags} imported tags, but {len(m.tags)} tags")
@@ -202,7 +212,7 @@ def check_module(m: ModuleRecord) -> None:
     if m.start is not None:
         if m.start >= nfuncs:
             raise _bad(f"start function {m.start} does not exist")
-        ft = m.types[m.functions[m.start]]
+        ft = m.func_type(m.start)
         if ft.params or ft.results:
             raise _bad(f"start function {m.start} has type {ft}, not [] -> []")
 

@@ -31,8 +31,12 @@ from cwasm.obj.info.schema import (
     TrampolineTable,
 )
 from cwasm.obj.postcard import Reader, Writer
+from cwasm.wasm.gc_types import PACKED, ArrayType, CompositeType, FieldType, StructType, SubType
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
+    KIND_ARRAY,
+    KIND_FUNC,
+    KIND_STRUCT,
     ConstExpr,
     ConstOp,
     ConstOpKind,
@@ -51,7 +55,7 @@ from cwasm.wasm.types import (
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
-INFO_FORMAT_VERSION = 6
+INFO_FORMAT_VERSION = 7
 
 #: the value type of each one-byte code (numbers, vectors, shorthand reference types)
 _VALTYPES: dict[int, ValueType] = {}
@@ -95,6 +99,32 @@ def _w_limits(w: Writer, lim: Limits) -> None:
 def _w_functype(w: Writer, ft: FuncType) -> None:
     w.seq(ft.params, lambda t: _w_valtype(w, t))
     w.seq(ft.results, lambda t: _w_valtype(w, t))
+
+
+def _w_field(w: Writer, f: FieldType) -> None:
+    w.varint(int(f.storage))  # a value type's code, or a packed type's byte
+    w.bool(f.mutable)
+
+
+def _w_deftype(w: Writer, t: CompositeType) -> None:
+    """A type of the type section: its kind (``KIND_FUNC``...), then its contents."""
+    if type(t) is FuncType:
+        w.varint(KIND_FUNC)
+        _w_functype(w, t)
+    elif type(t) is StructType:
+        w.varint(KIND_STRUCT)
+        w.seq(t.fields, lambda f: _w_field(w, f))
+    else:
+        assert type(t) is ArrayType
+        w.varint(KIND_ARRAY)
+        _w_field(w, t.element)
+
+
+def _w_subtype(w: Writer, s: SubType) -> None:
+    _w_int(w, s.supertype)
+    w.bool(s.final)
+    w.varint(s.group_start)
+    w.varint(s.group_size)
 
 
 def _w_tabletype(w: Writer, t: TableType) -> None:
@@ -299,16 +329,17 @@ class _Decoder(Reader):
     def functype(self) -> FuncType:
         return FuncType(self.valtypes(), self.valtypes())
 
-    def functypes(self) -> tuple[FuncType, ...]:
-        """The type section: each type read from one slice while its two lengths and
-        every value type are one byte (no typed references), else by ``functype``."""
+    def deftypes(self) -> tuple[CompositeType, ...]:
+        """The type section: each function type read from one slice while its kind, its
+        two lengths and every value type are one byte (no typed references), else by
+        ``deftype``."""
         n = self.count()
         data, end = self.data, self.end
         of = _VALTYPES.__getitem__
-        out: list[FuncType] = []
+        out: list[CompositeType] = []
         for _ in range(n):
-            p = self.pos
-            if p < end and data[p] < 0x80:
+            p = self.pos + 1
+            if p < end and data[p - 1] == KIND_FUNC and data[p] < 0x80:
                 q = p + 1 + data[p]
                 if q < end and data[q] < 0x80:
                     r = q + 1 + data[q]
@@ -324,8 +355,27 @@ class _Decoder(Reader):
                         out.append(FuncType(params, results))
                         self.pos = r
                         continue
-            out.append(self.functype())
+            out.append(self.deftype())
         return tuple(out)
+
+    def field(self) -> FieldType:
+        code = self.varint(32)
+        storage: ValueType | int = code if code in PACKED else _valtype_of(code)
+        return FieldType(storage, self.bool())
+
+    def deftype(self) -> CompositeType:
+        kind = self.varint(32)
+        if kind == KIND_FUNC:
+            return self.functype()
+        if kind == KIND_STRUCT:
+            return StructType(self.tuple_of(self.field))
+        if kind == KIND_ARRAY:
+            return ArrayType(self.field())
+        raise CorruptArtifactError(f"invalid composite type kind {kind}")
+
+    def subtype(self) -> SubType:
+        supertype, final = self.int_(), self.bool()
+        return SubType(supertype, final, self.varint(32), self.varint(32))
 
     def tabletype(self) -> TableType:
         element, limits = self.valtype(), self.limits()
@@ -475,7 +525,7 @@ class InfoField:
 #: ``INFO_FORMAT_VERSION``.
 INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("name", _w_name, lambda d: d.option(d.str)),
-    InfoField("module.types", _seq_of(_w_functype), _Decoder.functypes),
+    InfoField("module.types", _seq_of(_w_deftype), _Decoder.deftypes),
     InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
     InfoField("module.functions", _w_u32_words, _Decoder.u32_words),
     InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
@@ -499,6 +549,7 @@ INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("module.num_imported_globals", _w_u32, _Decoder.u32),
     InfoField("module.tags", _w_u32_words, _Decoder.u32_words),
     InfoField("module.num_imported_tags", _w_u32, _Decoder.u32),
+    InfoField("module.sub_types", _seq_of(_w_subtype), lambda d: d.tuple_of(d.subtype)),
     InfoField("funcs", _packed_of(FunctionTable), lambda d: d.packed(FunctionTable)),
     InfoField("func_names", _packed_of(NameTable), lambda d: d.packed(NameTable)),
     InfoField(

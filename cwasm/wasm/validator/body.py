@@ -24,6 +24,7 @@ from cwasm.wasm.validator.context import (
     read_offset,
 )
 from cwasm.wasm.validator.exceptions import TRY_TABLE, check_exception_op
+from cwasm.wasm.validator.gc import check_gc
 from cwasm.wasm.validator.immediates import (
     S32_LAST_MASK,
     S64_LAST_MASK,
@@ -92,6 +93,7 @@ K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
 K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
 K_RETURN_CALL: Final = 27  # return_call, return_call_indirect, return_call_ref (tail calls)
 K_EXCEPTION: Final = 28  # throw, throw_ref, try_table
+K_GC: Final = 29  # the GC instructions typed by their immediates (validator.gc)
 
 _NAMED_KINDS: Final = {
     "unreachable": K_UNREACHABLE,
@@ -143,6 +145,8 @@ def _build_tables() -> tuple[list[int], list[Any]]:
         code = info.code
         if info.name in _NAMED_KINDS:
             kinds[code] = _NAMED_KINDS[info.name]
+        elif code in ops.GC_OPS and info.params is None:
+            kinds[code] = K_GC
         elif info.params is None:
             kinds[code] = K_OTHER
         elif info.imm == ops.IMM_NONE and len(info.params) in (1, 2) and len(info.results) == 1:
@@ -164,11 +168,12 @@ def _build_tables() -> tuple[list[int], list[Any]]:
 
 
 _KINDS, _DATA = _build_tables()
-#: the opcode ids after each prefix byte 0xFC, 0xFD, 0xFE: (first, end)
+#: the opcode ids after each prefix byte 0xFB, 0xFC, 0xFD, 0xFE: (first, end)
 _PREFIX_RANGES: Final = (
+    (ops.FB_BASE, ops.NUM_OPCODE_IDS),
     (ops.FC_BASE, ops.FD_BASE),
     (ops.FD_BASE, ops.FE_BASE),
-    (ops.FE_BASE, ops.NUM_OPCODE_IDS),
+    (ops.FE_BASE, ops.FB_BASE),
 )
 # fixed stack effects as lists, for the generic K_STATIC path
 _PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
@@ -299,14 +304,14 @@ def _validate(
                 pos = skip_sleb(code, pos, base, 5, S32_LAST_MASK)
             push(I32)
             continue
-        if op >= 0xFC:
+        if op >= 0xFB:
             if op <= 0xFE:
                 sub = code[pos]
                 if sub < 0x80:
                     pos += 1
                 else:
                     sub, pos = read_u32(code, pos, base)
-                first, end = _PREFIX_RANGES[op - 0xFC]
+                first, end = _PREFIX_RANGES[op - 0xFB]
                 if sub >= end - first:
                     raise ops.illegal_opcode(op, sub, base + start)
                 op = first + sub
@@ -681,6 +686,9 @@ def _validate(
                 del vals[height:]
                 unreach = True
                 ctrl[-1][UNREACHABLE] = True
+
+        elif k == 29:  # K_GC
+            pos = check_gc(ctx, op, code, pos, base, start, vals, ctrl, height, unreach)
 
         else:  # K_ILLEGAL
             raise ops.illegal_opcode_id(op, base + start)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cwasm.errors import InvalidError, MalformedError
+from cwasm.wasm.gc_types import CompositeType
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.operators import BLOCK_EMPTY, I32, I64, MEMARG_HAS_MEMORY
 from cwasm.wasm.translation import ModuleTranslation
@@ -50,6 +51,8 @@ class BodyContext:
         s = self.sigs.get(type_index)
         if s is None:
             ft = self.module.types[type_index]
+            if type(ft) is not FuncType:
+                raise InvalidError(f"type mismatch: non-function type {type_index}", 0)
             s = ([int(t) for t in ft.params], [int(t) for t in ft.results])
             self.sigs[type_index] = s
         return s
@@ -77,7 +80,7 @@ class BodyContext:
 # Converted signatures outlive one call: the bodies of a module are validated one by
 # one, and share the module's (immutable) type tuple. Keyed by that tuple's identity.
 _Sigs = dict[int, tuple[list[int], list[int]]]
-_sig_cache: tuple[tuple[FuncType, ...], _Sigs, tuple[int, ...]] | None = None
+_sig_cache: tuple[tuple[CompositeType, ...], _Sigs, tuple[int, ...]] | None = None
 
 
 def _sigs_for(m: ModuleRecord) -> tuple[_Sigs, tuple[int, ...]]:

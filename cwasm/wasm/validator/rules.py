@@ -240,7 +240,10 @@ def skim(ctx: BodyContext, code: bytes, base: int) -> None:
                     if r.pos != size:
                         raise MalformedError("section size mismatch", r.pos)
                     return
-            elif info.imm in (ops.IMM_MEMORY_INIT, ops.IMM_DATA) and ctx.data_count is None:
+            elif ctx.data_count is None and (
+                info.imm in (ops.IMM_MEMORY_INIT, ops.IMM_DATA)
+                or name in ("array.new_data", "array.init_data")
+            ):
                 raise MalformedError("data count section required", start)
     except MalformedError as e:
         raise MalformedError(e.message, e.offset + base) from None
