@@ -267,30 +267,32 @@ def test_a_corrupt_packed_table_is_a_corrupt_info() -> None:
 
 
 def test_type_section_read_in_one_slice_equals_the_general_reader() -> None:
-    """``functypes`` reads a one-byte-coded type from one slice and any other (a typed
-    reference) through ``functype``; both give the record's types, and an unknown
-    value-type code on the quick path is a corrupt info."""
-    from cwasm.obj.info.codec import _Decoder, _w_functype
+    """``deftypes`` reads a one-byte-coded function type from one slice and any other
+    (a typed reference, a struct or array type) through ``deftype``; both give the
+    record's types, and an unknown value-type code on the quick path is a corrupt info."""
+    from cwasm.obj.info.codec import _Decoder, _w_deftype
     from cwasm.obj.postcard import PostcardError
+    from cwasm.wasm.gc_types import FieldType, StructType
     from cwasm.wasm.types import CONCRETE_HEAP, FuncType, ref_type
 
     types = (
         FuncType((ValType.I32, ValType.I64), (ValType.F64,)),
         FuncType((), ()),
         FuncType((ref_type(False, CONCRETE_HEAP + 0),), (ValType.I32,)),
+        StructType((FieldType(ValType.I32, True),)),
         FuncType((ValType.V128,), (ValType.FUNCREF, ValType.EXTERNREF)),
     )
     w = Writer()
     w.varint(len(types))
-    for ft in types:
-        _w_functype(w, ft)
+    for t in types:
+        _w_deftype(w, t)
     raw = w.getvalue()
     general = _Decoder(raw)
-    assert general.tuple_of(general.functype) == types
-    assert _Decoder(raw).functypes() == types
+    assert general.tuple_of(general.deftype) == types
+    assert _Decoder(raw).deftypes() == types
     bad = bytearray(raw)
-    bad[2] = 0x55  # the first parameter of the first type: no value type has code 0x55
+    bad[3] = 0x55  # the first parameter of the first type: no value type has code 0x55
     with pytest.raises(CorruptArtifactError, match="invalid value type code 0x55"):
-        _Decoder(bytes(bad)).functypes()
+        _Decoder(bytes(bad)).deftypes()
     with pytest.raises(PostcardError):  # decode_info reports it as a corrupt info
-        _Decoder(raw[:-1]).functypes()
+        _Decoder(raw[:-1]).deftypes()
