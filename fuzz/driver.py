@@ -35,7 +35,14 @@ from fuzz.gen import (
     wasm_tools,
     write_configs,
 )
-from fuzz.groups import DEFAULT_GROUPS, GROUPS, REFERENCE, REFERENCE_51, reference_for
+from fuzz.groups import (
+    DEFAULT_GROUPS,
+    FALLBACK_51,
+    GROUPS,
+    REFERENCE,
+    REFERENCE_51,
+    reference_for,
+)
 from fuzz.worker import ROOT, Worker
 
 ALL_CONFIGS = ("O2", "O0", "explicit", "roundtrip")
@@ -167,7 +174,7 @@ def make_workers(opts: Options, log_dir: Path | None, lane: int) -> dict[str, Wo
     workers = {}
     if "O2" in opts.configs and "roundtrip" in opts.configs:
         os.environ[SHARE_ENV] = "1"  # inherited by the workers
-    for config in (REFERENCE, REFERENCE_51, *opts.configs):
+    for config in dict.fromkeys((REFERENCE, REFERENCE_51, FALLBACK_51, *opts.configs)):
         log = log_dir / f"worker-{config}-{lane}.log" if log_dir else None
         workers[config] = Worker(config, debug=opts.debug.get(config), log=log)
     return workers
@@ -230,7 +237,7 @@ def run_campaign(opts: Options) -> Summary:
                     arg_seed=opts.seed * 1_000_003 + i,
                     arg_count=opts.arg_count,
                     times=times,
-                    reference=reference_for(g.groups),
+                    reference=reference_for(g.groups, ROOT),
                 )
                 bad = {c: comp for c, comp in comps.items() if comp.mismatches}
                 with lock:

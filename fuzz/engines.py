@@ -340,14 +340,15 @@ class WasmtimeShim(EngineShim):
         setter.restype = None
         setter(config.ptr(), True)
         if name == "wasmtime51":
-            config.wasm_exceptions = True
+            setattr(config, "wasm_exceptions", True)  # noqa: B010 - not in wasmtime-py 28
         self.engine = wasmtime.Engine(config)
         self._callbacks: list[Any] = []
 
     def _unroot(self, store: Any, raw: Any) -> None:
         """Release a raw value's root (wasmtime-py 51's binding takes no store argument)."""
         if self.name == "wasmtime51":
-            self.ffi.wasmtime_val_unroot(ctypes.byref(raw))
+            unroot: Any = self.ffi.wasmtime_val_unroot
+            unroot(ctypes.byref(raw))
         else:
             self.ffi.wasmtime_val_unroot(store._context(), ctypes.byref(raw))
 

@@ -223,19 +223,28 @@ class _Gen:
                 names.append(name)
                 body = self.const(res)
                 for k, p in enumerate(params):
-                    x = f"(local.get {k})" if p == res else (
-                        f"(i64.extend_i32_u (local.get {k}))" if res == "i64" else
-                        f"(i32.wrap_i64 (local.get {k}))"
+                    x = (
+                        f"(local.get {k})"
+                        if p == res
+                        else (
+                            f"(i64.extend_i32_u (local.get {k}))"
+                            if res == "i64"
+                            else f"(i32.wrap_i64 (local.get {k}))"
+                        )
                     )
                     op = r.choice(["add", "sub", "mul", "xor", "div_s", "rotl"])
                     body = f"({res}.{op} {body} {x})"
                 if r.random() < 0.15:
-                    body = f"(if (result {res}) (local.get 0) (then {body}) (else (unreachable)))" if (
-                        params and params[0] == "i32"
-                    ) else body
-                out.append(f"  (func ${name} (export \"{name}\") (type $t{i}) {body})")
+                    body = (
+                        f"(if (result {res}) (local.get 0) (then {body}) (else (unreachable)))"
+                        if (params and params[0] == "i32")
+                        else body
+                    )
+                out.append(f'  (func ${name} (export "{name}") (type $t{i}) {body})')
             self.leaves[i] = names
-        out.append(f"  (elem declare func {' '.join('$' + n for ns in self.leaves.values() for n in ns)})")
+        out.append(
+            f"  (elem declare func {' '.join('$' + n for ns in self.leaves.values() for n in ns)})"
+        )
         for k in range(r.randint(1, 3)):
             t = r.randrange(len(self.types))
             size = r.randint(0, 6)
@@ -248,15 +257,14 @@ class _Gen:
                 if size:
                     off = r.randint(0, size - 1)
                     n = r.randint(1, size - off)
-                    funcs = " ".join("(ref.func $" + r.choice(self.leaves[t]) + ")" for _ in range(n))
+                    funcs = " ".join(
+                        "(ref.func $" + r.choice(self.leaves[t]) + ")" for _ in range(n)
+                    )
                     out.append(
                         f"  (elem (table ${name}) (i32.const {off}) (ref null $t{t}) {funcs})"
                     )
             else:
-                out.append(
-                    f"  (table ${name} {size} {size + 4} (ref $t{t})"
-                    f" (ref.func {leaf}))"
-                )
+                out.append(f"  (table ${name} {size} {size + 4} (ref $t{t}) (ref.func {leaf}))")
         for k in range(r.randint(1, 3)):
             t = r.randrange(len(self.types))
             mutable = r.random() < 0.6
@@ -280,7 +288,7 @@ class _Gen:
             # tail function again and never end
             ref = f"(ref.func ${r.choice(leaves[i])})"
             out.append(
-                f"  (func $tail{i} (export \"tail{i}\") (type $t{i})"
+                f'  (func $tail{i} (export "tail{i}") (type $t{i})'
                 f" (return_call_ref $t{i} {args} {ref}))"
             )
             self.leaves[i].append(f"tail{i}")
@@ -297,16 +305,14 @@ class _Gen:
             self.t_global_set,
             self.t_loop,
         ]
-        for k in range(r.randint(2, 6)):
-            locals_ = " ".join(
-                f"(local $r{i} (ref $t{i}))" for i in range(len(self.types))
-            )
-            parts = [r.choice(templates)() for _ in range(r.randint(1, 4))]
+        for k in range(r.randint(2, 4)):
+            locals_ = " ".join(f"(local $r{i} (ref $t{i}))" for i in range(len(self.types)))
+            parts = [r.choice(templates)() for _ in range(r.randint(1, 3))]
             body = "(i32.const 0)"
             for p in parts:
                 body = f"(i32.add {body} (block (result i32) {p}))"
             out.append(
-                f"  (func (export \"test{k}\") (param $s i32) (param $v i32) (result i32)"
+                f'  (func (export "test{k}") (param $s i32) (param $v i32) (result i32)'
                 f" {locals_} (local $i i32) (local $acc i32)\n    {body})"
             )
         out.append(")")

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fuzz.groups import GROUPS, REFERENCE, REFERENCE_51
+from fuzz.groups import GROUPS, REFERENCE, reference_for
+from fuzz.worker import ROOT
 
 #: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
 #: float-to-int and (per module) SIMD; of 3.0, multi-memory (up to three memories, which
@@ -231,7 +232,7 @@ def reference_of(path: Path) -> str:
     v = subprocess.run(
         [wasm_tools(), "validate", "--features", without, str(path)], capture_output=True
     )
-    return REFERENCE if v.returncode == 0 else REFERENCE_51
+    return REFERENCE if v.returncode == 0 else reference_for(("exceptions",), ROOT)
 
 
 def to_wat(path: Path) -> str:

@@ -12,7 +12,10 @@ reads, so the base modules of a seed do not change):
 * ``memory64``: 64-bit memories (and i64 addresses everywhere), kept small.
 * ``exceptions``: tags, ``throw``, ``throw_ref``, ``try_table`` and ``exnref``. wasmtime-py 28
   has no exceptions: such a module's reference is wasmtime-py 51 (``REFERENCE_51``), run in
-  the venv of ``WASMTIME51_PYTHON``.
+  the venv of ``wasmtime51_python`` (without it, cwasm at ``opt_level`` 0: ``FALLBACK_51``).
+  wasmtime-py 51's C API aborts on exnref and v128 types, so these modules have no SIMD and
+  a module with an exnref in a function signature, global, table or import is discarded,
+  as is one importing a tag.
 * ``funcref``: typed function references (``call_ref``, ``return_call_ref``,
   ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``, non-nullable locals, typed tables
   and globals). wasm-smith only generates them together with GC, which neither cwasm nor the
@@ -88,9 +91,17 @@ def parse_groups(text: str) -> dict[str, float]:
     return out
 
 
-def reference_for(groups: tuple[str, ...]) -> str:
+#: the reference of exception modules when wasmtime-py 51 is not installed: cwasm at
+#: ``opt_level`` 0 (the run then checks the other configurations' consistency with it, and
+#: crashes and hangs)
+FALLBACK_51 = "O0"
+
+
+def reference_for(groups: tuple[str, ...], root: Path) -> str:
     """The reference engine of a module generated with ``groups``."""
-    return REFERENCE_51 if any(GROUPS[g].reference == REFERENCE_51 for g in groups) else REFERENCE
+    if any(GROUPS[g].reference == REFERENCE_51 for g in groups):
+        return REFERENCE_51 if wasmtime51_python(root) else FALLBACK_51
+    return REFERENCE
 
 
 def wasmtime51_python(root: Path) -> str | None:
