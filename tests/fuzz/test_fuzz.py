@@ -11,6 +11,7 @@ import pytest
 
 from fuzz.compare import compare
 from fuzz.driver import ALL_CONFIGS, Options, make_workers, run_campaign, run_one_module
+from fuzz.groups import GROUPS
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
@@ -27,10 +28,36 @@ def test_fixed_seed_batch(tmp_path: Path) -> None:
             out=tmp_path / "run",
             shrink=False,
             quiet=True,
+            groups={},  # the 2.0 base (the groups: test_feature_groups)
         )
     )
     print(summary.text())
     assert summary.executed > BATCH_COUNT * 0.9
+    assert summary.calls_compared > 0
+    assert (summary.mismatches, summary.crashes, summary.hangs) == (0, 0, 0), summary.text()
+
+
+#: seed 2's first two modules: threads + memory64 + exceptions, then typed function references
+GROUPS_SEED = 2
+
+
+def test_feature_groups(tmp_path: Path) -> None:
+    # one module of each 3.0 feature group (exceptions against wasmtime-py 51 when its venv
+    # is there, else against cwasm at opt level 0)
+    summary = run_campaign(
+        Options(
+            count=2,
+            seed=GROUPS_SEED,
+            jobs=1,
+            out=tmp_path / "run",
+            shrink=False,
+            quiet=True,
+            groups={g: 0.5 for g in GROUPS},
+        )
+    )
+    print(summary.text())
+    covered = {g for key in summary.group_counts for g in key.split("+")}
+    assert covered == set(GROUPS)
     assert summary.calls_compared > 0
     assert (summary.mismatches, summary.crashes, summary.hangs) == (0, 0, 0), summary.text()
 
