@@ -64,7 +64,7 @@ GROUPS: dict[str, Group] = {
         ),
         Group(
             "exceptions",
-            {"exceptions-enabled": True},
+            {"exceptions-enabled": True, "min-tags": 2, "max-tags": 4},
             ("exceptions",),
             REFERENCE_51,
         ),
