@@ -171,6 +171,7 @@ def generate(
     chosen = choose_groups(rng, groups or {})
     if "exceptions" in chosen:
         simd = False  # wasmtime-py 51's C API aborts on v128 types
+        no_traps = False  # smith counts a throw as a trap: it would hardly throw
     tool = wasm_tools()
     if chosen == ("funcref",):
         from fuzz.funcref import generate_wat
