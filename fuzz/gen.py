@@ -11,6 +11,7 @@ then draws one number per group (in ``GROUPS`` order) to turn it on or not.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -145,11 +146,12 @@ def features_of(groups: tuple[str, ...]) -> str:
 
 
 def choose_groups(rng: random.Random, groups: dict[str, float]) -> tuple[str, ...]:
-    """One draw per known group (so the choices do not depend on which are enabled); the
-    typed-function-reference generator excludes the smith groups."""
+    """One draw per known group (so the choices do not depend on which are enabled); a group
+    with its own generator excludes the others."""
     draws = {name: rng.random() for name in GROUPS}
     chosen = tuple(g for g in GROUPS if g in groups and draws[g] < groups[g])
-    return ("funcref",) if "funcref" in chosen else chosen
+    own = [g for g in chosen if GROUPS[g].generator]
+    return (own[0],) if own else chosen
 
 
 def generate(
@@ -173,10 +175,9 @@ def generate(
         simd = False  # wasmtime-py 51's C API aborts on v128 types
         no_traps = False  # smith counts a throw as a trap: it would hardly throw
     tool = wasm_tools()
-    if chosen == ("funcref",):
-        from fuzz.funcref import generate_wat
-
-        wat = generate_wat(random.Random(data), fuel=fuel)
+    generator = GROUPS[chosen[0]].generator if chosen else None
+    if generator:
+        wat = importlib.import_module(f"fuzz.{generator}").generate_wat(random.Random(data))
         wat_path = out.with_suffix(".wat")
         wat_path.write_text(wat)
         p = subprocess.run(

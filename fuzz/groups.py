@@ -21,6 +21,9 @@ reads, so the base modules of a seed do not change):
   and globals). wasm-smith only generates them together with GC, which neither cwasm nor the
   reference runs, so these modules come from ``fuzz.funcref``'s own small generator instead
   of smith.
+* ``throws``: exception handling again, from ``fuzz.throws``'s generator: tags, functions that
+  throw (or trap, or call others that do) by their arguments, and every kind of catch clause,
+  ``throw_ref`` to outer handlers, handlers in loops, uncaught throws (smith seldom throws).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Group:
     reference: str = REFERENCE
     #: default probability per module
     probability: float = 0.1
+    #: the module (``fuzz.<name>``) whose ``generate_wat(rng)`` writes this group's modules
+    #: instead of smith (such a group excludes the others)
+    generator: str | None = None
 
 
 GROUPS: dict[str, Group] = {
@@ -68,7 +74,8 @@ GROUPS: dict[str, Group] = {
             ("exceptions",),
             REFERENCE_51,
         ),
-        Group("funcref", {}, ("function-references",)),
+        Group("funcref", {}, ("function-references",), generator="funcref"),
+        Group("throws", {}, ("exceptions",), REFERENCE_51, generator="throws"),
     )
 }
 
