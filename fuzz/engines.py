@@ -340,7 +340,9 @@ class WasmtimeShim(EngineShim):
         setter.restype = None
         setter(config.ptr(), True)
         if name == "wasmtime51":
-            setattr(config, "wasm_exceptions", True)  # noqa: B010 - not in wasmtime-py 28
+            # (not in wasmtime-py 28; newer Wasmtime turns shared memories off by default)
+            setattr(config, "wasm_exceptions", True)  # noqa: B010
+            setattr(config, "shared_memory", True)  # noqa: B010
         self.engine = wasmtime.Engine(config)
         self._callbacks: list[Any] = []
 

@@ -74,8 +74,8 @@ GROUPS: dict[str, Group] = {
             ("exceptions",),
             REFERENCE_51,
         ),
-        Group("funcref", {}, ("function-references",), generator="funcref"),
-        Group("throws", {}, ("exceptions",), REFERENCE_51, generator="throws"),
+        Group("funcref", {}, ("function-references",), probability=0.05, generator="funcref"),
+        Group("throws", {}, ("exceptions",), REFERENCE_51, probability=0.05, generator="throws"),
     )
 }
 
