@@ -313,7 +313,9 @@ class CwasmShim(EngineShim):
         if isinstance(e, self.api.Trap):
             code = e.trap_code
             return TrapInfo("trap", code.name if code is not None else None, e.description)
-        return TrapInfo("error", None, f"{type(e).__name__}: {trap_line(str(e))}")
+        # every error cwasm raises on purpose is a WasmtimeError (its CwasmError)
+        name = "WasmtimeError" if isinstance(e, self.api.WasmtimeError) else type(e).__name__
+        return TrapInfo("error", None, f"{name}: {trap_line(str(e))}")
 
 
 # --- wasmtime-py ---
