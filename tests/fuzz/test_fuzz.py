@@ -155,6 +155,17 @@ def test_comparator_stack_overflow_is_skipped() -> None:
     assert c.skipped
 
 
+def test_comparator_stack_overflow_in_instantiation_is_skipped() -> None:
+    ref = _record()
+    ref["instantiate"] = {"trap": "UNREACHABLE", "message": "wasm trap: unreachable"}
+    other = copy.deepcopy(ref)
+    other["instantiate"] = {"trap": "STACK_OVERFLOW", "message": "wasm trap: stack"}
+    other["skipped"] = "stack overflow (instantiation)"
+    c = compare(ref, other)
+    assert c.mismatches == []
+    assert c.skipped
+
+
 def test_worker_crash_and_hang_are_recorded(tmp_path: Path) -> None:
     # module 1 aborts the O2 worker, module 2 hangs the O0 worker: both are recorded and
     # the run goes on with fresh workers
