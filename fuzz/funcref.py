@@ -35,6 +35,7 @@ class _Gen:
         self.tables: list[tuple[str, int, int, bool]] = []  # (name, type, size, nullable)
         self.globals: list[tuple[str, int, bool, bool]] = []  # (name, type, mutable, nullable)
         self.lines: list[str] = []
+        self.passive: list[tuple[str, int]] = []  # (passive element segment, type)
         #: whether the function being written is a test function (has $s and $v)
         self.in_test = False
 
@@ -187,6 +188,44 @@ class _Gen:
             ref = f"(ref.as_non_null {ref})"
         return f"(global.set ${name} {ref}) (i32.const 1)"
 
+    def elem_items(self, t: int, n: int) -> str:
+        """``n`` element expressions of type ``(ref null $t)``, some null."""
+        return " ".join(
+            f"(ref.null $t{t})"
+            if self.rng.random() < 0.25
+            else f"(ref.func ${self.rng.choice(self.leaves[t])})"
+            for _ in range(n)
+        )
+
+    def t_apply(self) -> str:
+        t = self.rng.randrange(len(self.types))
+        ref, _ = self.ref_expr(t)
+        return f"(call $apply{t} {ref} (local.get $v))"
+
+    def t_table_init(self) -> str:
+        name, t, size, nullable = self.rng.choice(self.tables)
+        segs = [seg for seg, st in self.passive if st == t]
+        if not nullable or not segs:
+            return self.t_apply()
+        seg = self.rng.choice(segs)
+        n = "(i32.and (local.get $v) (i32.const 3))"
+        drop = f" (elem.drop ${seg})" if self.rng.random() < 0.3 else ""
+        return (
+            f"(table.init ${name} ${seg} {self.selector(size)} (i32.const 0) {n}){drop}"
+            f" (table.size ${name})"
+        )
+
+    def t_table_copy(self) -> str:
+        dst = self.rng.choice(self.tables)
+        # a non-nullable table's elements fit a nullable one of the same type, not back
+        srcs = [tb for tb in self.tables if tb[1] == dst[1] and (dst[3] or not tb[3])]
+        src = self.rng.choice(srcs)
+        n = "(i32.and (local.get $v) (i32.const 3))"
+        return (
+            f"(table.copy ${dst[0]} ${src[0]} {self.selector(dst[2])} {self.selector(src[2])}"
+            f" {n}) (i32.const 0)"
+        )
+
     def t_loop(self) -> str:
         """A bounded loop calling through a reference each round."""
         t = self.rng.randrange(len(self.types))
@@ -247,26 +286,6 @@ class _Gen:
         )
         for k in range(r.randint(1, 3)):
             t = r.randrange(len(self.types))
-            size = r.randint(0, 6)
-            nullable = r.random() < 0.7
-            name = f"tab{k}"
-            self.tables.append((name, t, size, nullable))
-            leaf = "$" + r.choice(self.leaves[t])
-            if nullable:
-                out.append(f"  (table ${name} {size} {size + 4} (ref null $t{t}))")
-                if size:
-                    off = r.randint(0, size - 1)
-                    n = r.randint(1, size - off)
-                    funcs = " ".join(
-                        "(ref.func $" + r.choice(self.leaves[t]) + ")" for _ in range(n)
-                    )
-                    out.append(
-                        f"  (elem (table ${name}) (i32.const {off}) (ref null $t{t}) {funcs})"
-                    )
-            else:
-                out.append(f"  (table ${name} {size} {size + 4} (ref $t{t}) (ref.func {leaf}))")
-        for k in range(r.randint(1, 3)):
-            t = r.randrange(len(self.types))
             mutable = r.random() < 0.6
             nullable = r.random() < 0.5
             name = f"g{k}"
@@ -279,7 +298,37 @@ class _Gen:
                 if nullable and r.random() < 0.4
                 else f"(ref.func ${r.choice(self.leaves[t])})"
             )
+            fixed = [g for g in self.globals[:-1] if g[1] == t and not g[2] and not g[3]]
+            if fixed and r.random() < 0.5:  # an initializer reading an earlier global
+                init = f"(global.get ${r.choice(fixed)[0]})"
             out.append(f"  (global ${name} {ty} {init})")
+        for k in range(r.randint(1, 3)):
+            t = r.randrange(len(self.types))
+            size = r.randint(0, 6)
+            nullable = r.random() < 0.7
+            name = f"tab{k}"
+            self.tables.append((name, t, size, nullable))
+            init = f"(ref.func ${r.choice(self.leaves[t])})"
+            if nullable:
+                out.append(f"  (table ${name} {size} {size + 4} (ref null $t{t}))")
+                if size:
+                    off = r.randint(0, size - 1)
+                    n = r.randint(1, size - off)
+                    out.append(
+                        f"  (elem (table ${name}) (i32.const {off}) (ref null $t{t})"
+                        f" {self.elem_items(t, n)})"
+                    )
+            else:
+                out.append(f"  (table ${name} {size} {size + 4} (ref $t{t}) {init})")
+            # a passive segment of the table's type, for table.init
+            self.passive.append((f"p{k}", t))
+            out.append(f"  (elem $p{k} (ref null $t{t}) {self.elem_items(t, r.randint(1, 4))})")
+        # functions applying a reference they are given
+        for i in range(len(self.types)):
+            res = self.types[i][1]
+            call = self.to_i32(res, f"(call_ref $t{i} {self.call_args(i)} (local.get $f))")
+            out.append(f"  (func $apply{i} (param $f (ref null $t{i})) (param $v i32) (result i32)")
+            out.append(f"    {call})")
         # a tail-calling dispatcher per type
         leaves = {i: list(names) for i, names in self.leaves.items()}
         for i, (params, _res) in enumerate(self.types):
@@ -304,6 +353,9 @@ class _Gen:
             self.t_table_grow_fill,
             self.t_global_set,
             self.t_loop,
+            self.t_apply,
+            self.t_table_init,
+            self.t_table_copy,
         ]
         for k in range(r.randint(2, 4)):
             locals_ = " ".join(f"(local $r{i} (ref $t{i}))" for i in range(len(self.types)))
