@@ -298,9 +298,6 @@ class _Gen:
                 if nullable and r.random() < 0.4
                 else f"(ref.func ${r.choice(self.leaves[t])})"
             )
-            fixed = [g for g in self.globals[:-1] if g[1] == t and not g[2] and not g[3]]
-            if fixed and r.random() < 0.5:  # an initializer reading an earlier global
-                init = f"(global.get ${r.choice(fixed)[0]})"
             out.append(f"  (global ${name} {ty} {init})")
         for k in range(r.randint(1, 3)):
             t = r.randrange(len(self.types))
