@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups",
         type=_groups,
         default=",".join(DEFAULT_GROUPS),
-        help="feature groups NAME[:P],... (threads, memory64, exceptions, funcref; 'none')",
+        help="feature groups NAME[:P],... (threads, memory64, exceptions, funcref, throws; none)",
     )
     r.add_argument("--no-shrink", dest="shrink", action="store_false")
     r.add_argument("--shrink-attempts", type=int, default=50)
