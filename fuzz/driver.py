@@ -160,7 +160,7 @@ def run_one_module(
     reference = reference or reference_of(path)
     job = {"path": str(path), "arg_seed": arg_seed, "arg_count": arg_count}
     records: dict[str, dict[str, Any]] = {}
-    for config in (reference, *configs):
+    for config in dict.fromkeys((reference, *configs)):  # (the O0 fallback reference)
         t = time.perf_counter()
         records[config] = workers[config].run(job, timeout)
         if times is not None:

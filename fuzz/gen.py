@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,8 @@ from fuzz.worker import ROOT
 
 #: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
 #: float-to-int and (per module) SIMD; of 3.0, multi-memory (up to three memories, which
-#: smith allows through ``max-memories`` alone), tail calls and extended constants; every
-#: other later proposal off (threads: wasmtime-py 28's SharedMemory cannot be compared);
-#: small modules.
+#: smith allows through ``max-memories`` alone), tail calls and extended constants; the
+#: other later proposals off here and turned on per module by ``fuzz.groups``; small modules.
 SMITH_CONFIG: dict[str, Any] = {
     "reference-types-enabled": True,
     "bulk-memory-enabled": True,
@@ -75,14 +75,18 @@ SMITH_CONFIG: dict[str, Any] = {
 FEATURES = "wasm2,multi-memory,tail-call,extended-const"
 
 #: every proposal some group may use (for checking modules of unknown origin: shrinking)
-ALL_FEATURES = ",".join([FEATURES, *(f for g in GROUPS.values() for f in g.features)])
+ALL_FEATURES = ",".join(
+    dict.fromkeys([FEATURES, *(f for g in GROUPS.values() for f in g.features)])
+)
 
 #: an imported shared memory (wasmtime-py 28 cannot pass a ``SharedMemory`` as an import)
 _SHARED_IMPORT = re.compile(r'\(import "[^"]*" "[^"]*" \(memory [^\n]*shared')
 
+#: an imported tag (the runner has no host tags to give)
+_TAG_IMPORT = re.compile(r'\(import "[^"]*" "[^"]*" \(tag ')
+
 #: an exnref a host sees: in a function's signature (every function is exported), a global,
 #: a table or an import (wasmtime-py 51's ``wasm_valtype_kind`` aborts on exnref)
-_TAG_IMPORT = re.compile(r'\(import "[^"]*" "[^"]*" \(tag ')
 _HOST_EXNREF = re.compile(r"^  \((func|global|table|import) [^\n]*exnref", re.MULTILINE)
 
 #: smith's --fuel: loop iterations and calls before the fuel global traps (it is never reset,
@@ -129,7 +133,7 @@ class SmithConfigs:
             cfg = dict(SMITH_CONFIG, **{"simd-enabled": simd, "disallow-traps": no_traps})
             for g in groups:
                 cfg.update(GROUPS[g].smith)
-            tmp = path.with_suffix(f".{os.getpid()}.{id(groups)}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(json.dumps(cfg, indent=1))
             os.replace(tmp, path)
         return path
