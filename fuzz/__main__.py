@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fuzz.driver import ALL_CONFIGS, Options, check_interesting, run_campaign, run_one_module
 from fuzz.gen import DEFAULT_FUEL
+from fuzz.groups import DEFAULT_GROUPS, parse_groups
 from fuzz.worker import ROOT, worker_main
 
 REGRESSIONS = ROOT / "tests" / "fuzz" / "regressions"
@@ -22,6 +23,13 @@ def _configs(text: str) -> tuple[str, ...]:
         if c not in ALL_CONFIGS:
             raise argparse.ArgumentTypeError(f"unknown config {c!r} (choose from {ALL_CONFIGS})")
     return out
+
+
+def _groups(text: str) -> dict[str, float]:
+    try:
+        return parse_groups(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=20.0, help="seconds per module and config")
     r.add_argument("--out", type=Path, default=None, help="run directory")
     r.add_argument("--fuel", type=int, default=DEFAULT_FUEL)
+    r.add_argument(
+        "--groups",
+        type=_groups,
+        default=",".join(DEFAULT_GROUPS),
+        help="feature groups NAME[:P],... (threads, memory64, exceptions, funcref, throws; none)",
+    )
     r.add_argument("--no-shrink", dest="shrink", action="store_false")
     r.add_argument("--shrink-attempts", type=int, default=50)
     r.add_argument("--debug", action="append", default=[], help=argparse.SUPPRESS)
@@ -92,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             shrink=args.shrink,
             shrink_attempts=args.shrink_attempts,
             debug=debug,
+            groups=args.groups if isinstance(args.groups, dict) else parse_groups(args.groups),
         )
         summary = run_campaign(opts)
         print(summary.text())

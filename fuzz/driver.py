@@ -1,8 +1,9 @@
 """The campaign: generate modules, run them on every configuration, compare, report.
 
 ``-j`` lanes run in parallel over module indices; each lane owns one warm worker per
-configuration (``fuzz.worker``) and runs a module on wasmtime first, then on each
-cwasm configuration, comparing each with wasmtime's record (``fuzz.compare``).
+configuration (``fuzz.worker``) and runs a module on its reference first (wasmtime-py 28, or
+wasmtime-py 51 for a module using exceptions: ``fuzz.groups``), then on each cwasm
+configuration, comparing each with wasmtime's record (``fuzz.compare``).
 Mismatching modules are kept as ``mismatch-<index>.wasm`` with a ``.json`` report in
 the run directory and, at the end, minimised with ``wasm-tools shrink`` (the
 predicate is ``python -m fuzz check-interesting``, written into the run directory as
@@ -25,10 +26,25 @@ from typing import Any
 
 from fuzz.compare import Comparison, compare
 from fuzz.engines import SHARE_ENV
-from fuzz.gen import DEFAULT_FUEL, generate, to_wat, validate, wasm_tools, write_configs
+from fuzz.gen import (
+    DEFAULT_FUEL,
+    generate,
+    reference_of,
+    to_wat,
+    validate,
+    wasm_tools,
+    write_configs,
+)
+from fuzz.groups import (
+    DEFAULT_GROUPS,
+    FALLBACK_51,
+    GROUPS,
+    REFERENCE,
+    REFERENCE_51,
+    reference_for,
+)
 from fuzz.worker import ROOT, Worker
 
-REFERENCE = "wasmtime"
 ALL_CONFIGS = ("O2", "O0", "explicit", "roundtrip")
 
 
@@ -53,6 +69,10 @@ class Options:
     quiet: bool = False
     #: per configuration, ``--debug`` arguments for its workers (tests)
     debug: dict[str, list[str]] = field(default_factory=dict)
+    #: the optional feature groups (``fuzz.groups``) and their probability per module
+    groups: dict[str, float] = field(
+        default_factory=lambda: {g: GROUPS[g].probability for g in DEFAULT_GROUPS}
+    )
 
 
 @dataclass
@@ -70,6 +90,8 @@ class Summary:
     skipped: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
     config_time: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    #: per feature group (``base`` for none): modules executed, calls compared, mismatching
+    group_counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     wall: float = 0.0
     out: Path | None = None
 
@@ -91,6 +113,7 @@ class Summary:
             "skipped_stack_overflow": self.skipped,
             "kinds": dict(self.kinds),
             "config_time": dict(self.config_time),
+            "groups": {g: dict(c) for g, c in self.group_counts.items()},
             "wall": self.wall,
         }
 
@@ -106,6 +129,14 @@ class Summary:
             "time per config: "
             + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.config_time.items())),
         ]
+        if self.group_counts:
+            lines.append(
+                "per group: "
+                + ", ".join(
+                    f"{g} {c['modules']} modules/{c['calls']} calls/{c['bad']} bad"
+                    for g, c in sorted(self.group_counts.items())
+                )
+            )
         if self.kinds:
             lines.append("mismatch kinds: " + ", ".join(f"{k} {v}" for k, v in self.kinds.items()))
         if self.mismatch_modules:
@@ -122,16 +153,19 @@ def run_one_module(
     arg_seed: int,
     arg_count: int,
     times: dict[str, float] | None = None,
+    reference: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Comparison]]:
-    """Run ``path`` on the reference and on ``configs``; records and comparisons."""
+    """Run ``path`` on the reference (``reference``, else the one ``fuzz.gen.reference_of``
+    finds) and on ``configs``; records and comparisons."""
+    reference = reference or reference_of(path)
     job = {"path": str(path), "arg_seed": arg_seed, "arg_count": arg_count}
     records: dict[str, dict[str, Any]] = {}
-    for config in (REFERENCE, *configs):
+    for config in dict.fromkeys((reference, *configs)):  # (the O0 fallback reference)
         t = time.perf_counter()
         records[config] = workers[config].run(job, timeout)
         if times is not None:
             times[config] += time.perf_counter() - t
-    ref = records[REFERENCE]
+    ref = records[reference]
     return ref, records, {c: compare(ref, records[c]) for c in configs}
 
 
@@ -140,7 +174,7 @@ def make_workers(opts: Options, log_dir: Path | None, lane: int) -> dict[str, Wo
     workers = {}
     if "O2" in opts.configs and "roundtrip" in opts.configs:
         os.environ[SHARE_ENV] = "1"  # inherited by the workers
-    for config in (REFERENCE, *opts.configs):
+    for config in dict.fromkeys((REFERENCE, REFERENCE_51, FALLBACK_51, *opts.configs)):
         log = log_dir / f"worker-{config}-{lane}.log" if log_dir else None
         workers[config] = Worker(config, debug=opts.debug.get(config), log=log)
     return workers
@@ -188,6 +222,7 @@ def run_campaign(opts: Options) -> Summary:
                     smith_cfgs,
                     simd_fraction=opts.simd_fraction,
                     fuel=opts.fuel,
+                    groups=opts.groups,
                 )
                 if g.path is None:
                     with lock:
@@ -202,12 +237,17 @@ def run_campaign(opts: Options) -> Summary:
                     arg_seed=opts.seed * 1_000_003 + i,
                     arg_count=opts.arg_count,
                     times=times,
+                    reference=reference_for(g.groups, ROOT),
                 )
                 bad = {c: comp for c, comp in comps.items() if comp.mismatches}
                 with lock:
                     summary.generated += 1
                     summary.executed += 1
                     _tally(summary, comps)
+                    counts = summary.group_counts["+".join(g.groups) or "base"]
+                    counts["modules"] += 1
+                    counts["calls"] += sum(c.calls_compared for c in comps.values())
+                    counts["bad"] += int(bool(bad))
                     if bad:
                         summary.mismatch_modules.append(i)
                         mismatches.append((i, bad))

@@ -92,7 +92,9 @@ class EngineShim:
             return "global"
         if isinstance(ty, a.MemoryType):
             return "memory"
-        return "table"
+        if isinstance(ty, a.TableType):
+            return "table"
+        return "tag"
 
     def exports(self, module: Any) -> list[tuple[str, str, Any]]:
         """``(name, kind, type)`` per export, in export order."""
@@ -153,7 +155,9 @@ class EngineShim:
         raise NotImplementedError
 
     def memory_state(self, store: Any, mem: Any) -> tuple[int, bytes]:
-        """A memory's size in pages and its bytes."""
+        """A memory's size in pages and its bytes (a ``SharedMemory`` through its pointer)."""
+        if isinstance(mem, self.api.SharedMemory):
+            return int(mem.size()), ctypes.string_at(mem.data_ptr(), mem.data_len())
         return int(mem.size(store)), bytes(mem.read(store, 0, mem.data_len(store)))
 
     def table_elements(self, store: Any, table: Any) -> list[Any]:
@@ -309,7 +313,9 @@ class CwasmShim(EngineShim):
         if isinstance(e, self.api.Trap):
             code = e.trap_code
             return TrapInfo("trap", code.name if code is not None else None, e.description)
-        return TrapInfo("error", None, f"{type(e).__name__}: {trap_line(str(e))}")
+        # every error cwasm raises on purpose is a WasmtimeError (its CwasmError)
+        name = "WasmtimeError" if isinstance(e, self.api.WasmtimeError) else type(e).__name__
+        return TrapInfo("error", None, f"{name}: {trap_line(str(e))}")
 
 
 # --- wasmtime-py ---
@@ -318,17 +324,37 @@ _WASM_KINDS = {0: "i32", 1: "i64", 2: "f32", 3: "f64", 4: "v128", 128: "externre
 
 
 class WasmtimeShim(EngineShim):
-    """wasmtime-py 28 with its default configuration (the reference)."""
+    """wasmtime-py (28, or 51 in its own venv as ``wasmtime51``) with its default configuration
+    plus memory64 and typed function references (and, on 51, exceptions): the reference."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "wasmtime") -> None:
         import wasmtime
         from wasmtime import _ffi
 
         self.api = wasmtime
         self.ffi = _ffi
-        self.name = "wasmtime"
-        self.engine = wasmtime.Engine()
+        self.name = name
+        config = wasmtime.Config()
+        config.wasm_memory64 = True
+        # wasmtime-py 28 has no Python switch for function references: the C API's
+        setter = _ffi.dll.wasmtime_config_wasm_function_references_set
+        setter.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+        setter.restype = None
+        setter(config.ptr(), True)
+        if name == "wasmtime51":
+            # (not in wasmtime-py 28; newer Wasmtime turns shared memories off by default)
+            setattr(config, "wasm_exceptions", True)  # noqa: B010
+            setattr(config, "shared_memory", True)  # noqa: B010
+        self.engine = wasmtime.Engine(config)
         self._callbacks: list[Any] = []
+
+    def _unroot(self, store: Any, raw: Any) -> None:
+        """Release a raw value's root (wasmtime-py 51's binding takes no store argument)."""
+        if self.name == "wasmtime51":
+            unroot: Any = self.ffi.wasmtime_val_unroot
+            unroot(ctypes.byref(raw))
+        else:
+            self.ffi.wasmtime_val_unroot(store._context(), ctypes.byref(raw))
 
     def compile(self, wasm: bytes) -> Any:
         return self.api.Module(self.engine, wasm)
@@ -422,7 +448,7 @@ class WasmtimeShim(EngineShim):
         err = ffi.wasmtime_global_new(
             store._context(), ty.ptr(), ctypes.byref(raw), ctypes.byref(out)
         )
-        ffi.wasmtime_val_unroot(store._context(), ctypes.byref(raw))
+        self._unroot(store, raw)
         if err:
             raise self.api.WasmtimeError._from_ptr(err)
         return self.api.Global._from_raw(out)
@@ -449,7 +475,7 @@ class WasmtimeShim(EngineShim):
             raise self.classify(e) from None
         finally:
             for i in range(n):
-                ffi.wasmtime_val_unroot(store._context(), ctypes.byref(pbuf[i]))
+                self._unroot(store, pbuf[i])
         return [self._from_raw(store, t, rbuf[i]) for i, t in enumerate(results)]
 
     def global_get(self, store: Any, glob: Any, ty: str) -> Any:
@@ -459,15 +485,40 @@ class WasmtimeShim(EngineShim):
         )
         return self._from_raw(store, ty, raw)
 
+    def memory_state(self, store: Any, mem: Any) -> tuple[int, bytes]:
+        if isinstance(mem, self.api.SharedMemory):
+            # (wasmtime-py 28's SharedMemory.size passes its pointer by reference: wrongly)
+            ptr = mem.ptr()
+            data = self.ffi.wasmtime_sharedmemory_data(ptr)
+            size = int(self.ffi.wasmtime_sharedmemory_data_size(ptr))
+            pages = int(self.ffi.wasmtime_sharedmemory_size(ptr))
+            return pages, ctypes.string_at(data, size)
+        return super().memory_state(store, mem)
+
     def func_key(self, store: Any, func: Any) -> Any:
         return int(self.ffi.wasmtime_func_to_raw(store._context(), ctypes.byref(func._func)) or 0)
 
     def classify(self, e: BaseException) -> TrapInfo:
         if isinstance(e, self.api.Trap):
+            line = trap_line(e.message)
+            late = _LATE_TRAP_CODES.get(line.removeprefix("wasm trap: "))
+            if late is not None:  # wasmtime-py 28's C API aborts on asking these codes
+                return TrapInfo("trap", late, line)
             code = e.trap_code
-            return TrapInfo("trap", code.name if code is not None else None, trap_line(e.message))
+            return TrapInfo("trap", code.name if code is not None else None, line)
         return TrapInfo("error", None, f"{type(e).__name__}: {trap_line(str(e))}")
 
+
+#: the trap codes after ``OUT_OF_FUEL`` by their message (wasmtime-py 28's
+#: ``wasmtime_trap_code`` has no number for them and aborts the process)
+_LATE_TRAP_CODES = {
+    "atomic wait on non-shared memory": "ATOMIC_WAIT_NON_SHARED_MEMORY",
+    "null reference": "NULL_REFERENCE",
+    "out of bounds array access": "ARRAY_OUT_OF_BOUNDS",
+    "allocation size too large": "ALLOCATION_TOO_LARGE",
+    "cast failure": "CAST_FAILURE",
+    "cannot enter component instance": "CANNOT_ENTER_COMPONENT",
+}
 
 _FINALIZER: list[Any] = []
 
@@ -481,6 +532,8 @@ def _noop_finalizer() -> Any:
 
 def trap_line(message: str) -> str:
     """The ``wasm trap: ...`` line of a wasmtime error chain (else its first line)."""
+    if "thrown Wasm exception" in message:  # an uncaught wasm exception (wasmtime-py 51)
+        return "thrown Wasm exception"
     for line in message.splitlines():
         s = line.strip()
         if s.startswith("wasm trap:"):
@@ -510,6 +563,6 @@ def from_python(ty: str, v: Any) -> Any:
 
 def make_shim(config: str) -> EngineShim:
     """The shim for a configuration name (``wasmtime`` or a cwasm config)."""
-    if config == "wasmtime":
-        return WasmtimeShim()
+    if config in ("wasmtime", "wasmtime51"):
+        return WasmtimeShim(config)
     return CwasmShim(config)

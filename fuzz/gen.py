@@ -1,28 +1,36 @@
 """Module generation with ``wasm-tools smith``: WebAssembly 2.0 plus, of 3.0, multi-memory,
-tail calls and extended constant expressions.
+tail calls and extended constant expressions; per module, the optional feature groups of
+``fuzz.groups`` (threads, memory64, exceptions, typed function references).
 
-Module ``i`` of a run with seed ``S`` is fully determined by ``(S, i)``: a
-``random.Random(S * 1_000_003 + i)`` decides whether SIMD is on (``simd_fraction``) and
-whether smith avoids traps (half of the modules, so that more calls run to completion
-and leave interesting state), then supplies the bytes smith reads on stdin.
+Module ``i`` of a run with seed ``S`` is fully determined by ``(S, i)`` and the groups'
+probabilities: a ``random.Random(S * 1_000_003 + i)`` decides whether SIMD is on
+(``simd_fraction``) and whether smith avoids traps (half of the modules, so that more calls
+run to completion and leave interesting state), supplies the bytes smith reads on stdin,
+then draws one number per group (in ``GROUPS`` order) to turn it on or not.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import random
+import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fuzz.groups import GROUPS, REFERENCE, reference_for
+from fuzz.worker import ROOT
+
 #: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
 #: float-to-int and (per module) SIMD; of 3.0, multi-memory (up to three memories, which
-#: smith allows through ``max-memories`` alone), tail calls and extended constants; every
-#: other later proposal off (threads: wasmtime-py 28's SharedMemory cannot be compared);
-#: small modules.
+#: smith allows through ``max-memories`` alone), tail calls and extended constants; the
+#: other later proposals off here and turned on per module by ``fuzz.groups``; small modules.
 SMITH_CONFIG: dict[str, Any] = {
     "reference-types-enabled": True,
     "bulk-memory-enabled": True,
@@ -63,8 +71,23 @@ SMITH_CONFIG: dict[str, Any] = {
     "max-instructions": 100,
 }
 
-#: the proposals ``wasm-tools validate`` accepts in a generated module
+#: the proposals ``wasm-tools validate`` accepts in a generated base module
 FEATURES = "wasm2,multi-memory,tail-call,extended-const"
+
+#: every proposal some group may use (for checking modules of unknown origin: shrinking)
+ALL_FEATURES = ",".join(
+    dict.fromkeys([FEATURES, *(f for g in GROUPS.values() for f in g.features)])
+)
+
+#: an imported shared memory (wasmtime-py 28 cannot pass a ``SharedMemory`` as an import)
+_SHARED_IMPORT = re.compile(r'\(import "[^"]*" "[^"]*" \(memory [^\n]*shared')
+
+#: an imported tag (the runner has no host tags to give)
+_TAG_IMPORT = re.compile(r'\(import "[^"]*" "[^"]*" \(tag ')
+
+#: an exnref a host sees: in a function's signature (every function is exported), a global,
+#: a table or an import (wasmtime-py 51's ``wasm_valtype_kind`` aborts on exnref)
+_HOST_EXNREF = re.compile(r"^  \((func|global|table|import) [^\n]*exnref", re.MULTILINE)
 
 #: smith's --fuel: loop iterations and calls before the fuel global traps (it is never reset,
 #: so it covers all the calls made to a module)
@@ -89,32 +112,61 @@ class Generated:
     simd: bool
     no_traps: bool
     error: str = ""
+    #: the feature groups the module was generated with
+    groups: tuple[str, ...] = ()
 
 
-def write_configs(directory: Path) -> dict[tuple[bool, bool], Path]:
-    """Write the four smith config variants (SIMD on/off × traps allowed/avoided)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    out: dict[tuple[bool, bool], Path] = {}
-    for simd in (False, True):
-        for no_traps in (False, True):
+class SmithConfigs:
+    """The smith config files of a run, one per (SIMD, traps avoided, groups), written on
+    first use into ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, simd: bool, no_traps: bool, groups: tuple[str, ...] = ()) -> Path:
+        """The config file of one variant."""
+        name = f"smith-{'simd' if simd else 'nosimd'}-{'safe' if no_traps else 'traps'}"
+        name += "".join(f"-{g}" for g in groups)
+        path = self.directory / f"{name}.json"
+        if not path.exists():
             cfg = dict(SMITH_CONFIG, **{"simd-enabled": simd, "disallow-traps": no_traps})
-            path = (
-                directory
-                / f"smith-{'simd' if simd else 'nosimd'}-{'safe' if no_traps else 'traps'}.json"
-            )
-            path.write_text(json.dumps(cfg, indent=1))
-            out[simd, no_traps] = path
-    return out
+            for g in groups:
+                cfg.update(GROUPS[g].smith)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(cfg, indent=1))
+            os.replace(tmp, path)
+        return path
+
+
+def write_configs(directory: Path) -> SmithConfigs:
+    """The smith configs of a run, kept in ``directory``."""
+    return SmithConfigs(directory)
+
+
+def features_of(groups: tuple[str, ...]) -> str:
+    """The ``wasm-tools validate`` features of a module generated with ``groups``."""
+    return ",".join([FEATURES, *(f for g in groups for f in GROUPS[g].features)])
+
+
+def choose_groups(rng: random.Random, groups: dict[str, float]) -> tuple[str, ...]:
+    """One draw per known group (so the choices do not depend on which are enabled); a group
+    with its own generator excludes the others."""
+    draws = {name: rng.random() for name in GROUPS}
+    chosen = tuple(g for g in GROUPS if g in groups and draws[g] < groups[g])
+    own = [g for g in chosen if GROUPS[g].generator]
+    return (own[0],) if own else chosen
 
 
 def generate(
     seed: int,
     index: int,
     out: Path,
-    configs: dict[tuple[bool, bool], Path],
+    configs: SmithConfigs,
     *,
     simd_fraction: float = 0.25,
     fuel: int = DEFAULT_FUEL,
+    groups: dict[str, float] | None = None,
 ) -> Generated:
     """Generate and validate module ``index`` of run ``seed`` into ``out``."""
     rng = random.Random(seed * 1_000_003 + index)
@@ -122,26 +174,71 @@ def generate(
     no_traps = rng.random() < 0.5
     size = rng.randint(64, 6000)
     data = rng.randbytes(size)
+    chosen = choose_groups(rng, groups or {})
+    if "exceptions" in chosen:
+        simd = False  # wasmtime-py 51's C API aborts on v128 types
+        no_traps = False  # smith counts a throw as a trap: it would hardly throw
     tool = wasm_tools()
-    cmd = [tool, "smith", "-c", str(configs[simd, no_traps]), "--ensure-termination"]
-    cmd += ["--fuel", str(fuel), "-o", str(out)]
-    p = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
+    generator = GROUPS[chosen[0]].generator if chosen else None
+    if generator:
+        wat = importlib.import_module(f"fuzz.{generator}").generate_wat(random.Random(data))
+        wat_path = out.with_suffix(".wat")
+        wat_path.write_text(wat)
+        p = subprocess.run(
+            [tool, "parse", str(wat_path), "-o", str(out)], capture_output=True, timeout=60
+        )
+        wat_path.unlink(missing_ok=True)
+    else:
+        cmd = [tool, "smith", "-c", str(configs.path(simd, no_traps, chosen))]
+        cmd += ["--ensure-termination", "--fuel", str(fuel), "-o", str(out)]
+        p = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
     if p.returncode != 0:
-        return Generated(index, None, simd, no_traps, p.stderr.decode(errors="replace")[:500])
+        err = p.stderr.decode(errors="replace")[:500]
+        return Generated(index, None, simd, no_traps, err, chosen)
     v = subprocess.run(
-        [tool, "validate", "--features", FEATURES, str(out)], capture_output=True, timeout=60
+        [tool, "validate", "--features", features_of(chosen), str(out)],
+        capture_output=True,
+        timeout=60,
     )
     if v.returncode != 0:
-        return Generated(index, None, simd, no_traps, v.stderr.decode(errors="replace")[:500])
-    return Generated(index, out, simd, no_traps)
+        err = v.stderr.decode(errors="replace")[:500]
+        return Generated(index, None, simd, no_traps, err, chosen)
+    problem = host_problem(out) if chosen else None
+    if problem:
+        return Generated(index, None, simd, no_traps, problem, chosen)
+    return Generated(index, out, simd, no_traps, "", chosen)
+
+
+def host_problem(path: Path) -> str | None:
+    """Why the references cannot run ``path`` (a shared memory import, an exnref in what the
+    host sees), or None."""
+    wat = to_wat(path)
+    if _SHARED_IMPORT.search(wat):
+        return "imports a shared memory"
+    if _TAG_IMPORT.search(wat):
+        return "imports a tag"
+    if _HOST_EXNREF.search(wat):
+        return "exnref in an import, export, global or table"
+    return None
 
 
 def validate(path: Path) -> bool:
-    """Whether ``path`` is a valid module of ``FEATURES`` (WebAssembly 2.0, multi-memory)."""
+    """Whether ``path`` is a valid module of ``ALL_FEATURES`` (any group's) that the
+    references can run (``host_problem``)."""
     v = subprocess.run(
-        [wasm_tools(), "validate", "--features", FEATURES, str(path)], capture_output=True
+        [wasm_tools(), "validate", "--features", ALL_FEATURES, str(path)], capture_output=True
     )
-    return v.returncode == 0
+    return v.returncode == 0 and host_problem(path) is None
+
+
+def reference_of(path: Path) -> str:
+    """The reference engine of a module of unknown origin: wasmtime-py 51 if it needs the
+    exceptions proposal, else wasmtime-py 28."""
+    without = ALL_FEATURES.replace(",exceptions", "")
+    v = subprocess.run(
+        [wasm_tools(), "validate", "--features", without, str(path)], capture_output=True
+    )
+    return REFERENCE if v.returncode == 0 else reference_for(("exceptions",), ROOT)
 
 
 def to_wat(path: Path) -> str:

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from fuzz.groups import REFERENCE_51, wasmtime51_python
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: restart a worker after this many jobs (keeps leaks and fragmentation in check)
@@ -75,7 +77,10 @@ class Worker:
         self._buf = b""
 
     def _start(self) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "fuzz", "worker", self.config]
+        python = sys.executable
+        if self.config == REFERENCE_51:
+            python = wasmtime51_python(ROOT) or python
+        cmd = [python, "-m", "fuzz", "worker", self.config]
         for d in self.debug:
             cmd += ["--debug", d]
         env = dict(os.environ)

@@ -26,7 +26,7 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.table import Table
-from cwasm.runtime.tag import Tag, TagType
+from cwasm.runtime.tag import Tag, TagType, ThrownException
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.runtime.types import FuncType
 from cwasm.wasm.constexpr import evaluate_const_expr
@@ -327,10 +327,15 @@ class Instance:
         # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:
             start = self.func(m.start)
-            if start.instance is None:  # an imported host function: this instance calls it
-                start._call_host_from_python((), self.vmctx)
-            else:
-                start(self.store)
+            try:
+                if start.instance is None:  # an imported host function: this instance calls it
+                    start._call_host_from_python((), self.vmctx)
+                else:
+                    start(self.store)
+            except ThrownException as e:
+                # an exception leaving the start function fails the instantiation with an
+                # error, not a trap (wasmtime-py 51; a call raises the ThrownException)
+                raise CwasmError(e.message) from e
 
     def _element_values(self, index: int) -> list[int]:
         seg = self.compiled.m.elements[index]

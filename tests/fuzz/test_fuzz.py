@@ -11,6 +11,7 @@ import pytest
 
 from fuzz.compare import compare
 from fuzz.driver import ALL_CONFIGS, Options, make_workers, run_campaign, run_one_module
+from fuzz.groups import GROUPS
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
@@ -27,10 +28,37 @@ def test_fixed_seed_batch(tmp_path: Path) -> None:
             out=tmp_path / "run",
             shrink=False,
             quiet=True,
+            groups={},  # the 2.0 base (the groups: test_feature_groups)
         )
     )
     print(summary.text())
     assert summary.executed > BATCH_COUNT * 0.9
+    assert summary.calls_compared > 0
+    assert (summary.mismatches, summary.crashes, summary.hangs) == (0, 0, 0), summary.text()
+
+
+#: seed 90's first three modules (every group at 0.5): throws, threads + memory64 +
+#: exceptions, typed function references
+GROUPS_SEED = 90
+
+
+def test_feature_groups(tmp_path: Path) -> None:
+    # one module of each 3.0 feature group (exceptions against wasmtime-py 51 when its venv
+    # is there, else against cwasm at opt level 0)
+    summary = run_campaign(
+        Options(
+            count=3,
+            seed=GROUPS_SEED,
+            jobs=1,
+            out=tmp_path / "run",
+            shrink=False,
+            quiet=True,
+            groups={g: 0.5 for g in GROUPS},
+        )
+    )
+    print(summary.text())
+    covered = {g for key in summary.group_counts for g in key.split("+")}
+    assert covered == set(GROUPS)
     assert summary.calls_compared > 0
     assert (summary.mismatches, summary.crashes, summary.hangs) == (0, 0, 0), summary.text()
 
@@ -122,6 +150,17 @@ def test_comparator_stack_overflow_is_skipped() -> None:
     other["calls"][0] = {"func": "f", "args": [0], "trap": "STACK_OVERFLOW", "host_log": []}
     other["skipped"] = "stack overflow in call 0 (f)"
     del other["state"]
+    c = compare(ref, other)
+    assert c.mismatches == []
+    assert c.skipped
+
+
+def test_comparator_stack_overflow_in_instantiation_is_skipped() -> None:
+    ref = _record()
+    ref["instantiate"] = {"trap": "UNREACHABLE", "message": "wasm trap: unreachable"}
+    other = copy.deepcopy(ref)
+    other["instantiate"] = {"trap": "STACK_OVERFLOW", "message": "wasm trap: stack"}
+    other["skipped"] = "stack overflow (instantiation)"
     c = compare(ref, other)
     assert c.mismatches == []
     assert c.skipped

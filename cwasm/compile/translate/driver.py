@@ -61,7 +61,7 @@ Handler = Callable[["FunctionTranslator", Any], None]
 BLOCK, LOOP, IF, FUNC = range(4)
 
 #: the instructions translated even in unreachable code (they open and close frames)
-STRUCTURE_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if", "else", "end"))
+STRUCTURE_OPS = frozenset(BY_NAME[n] for n in ("block", "loop", "if", "else", "end", "try_table"))
 
 
 def func_symbol(func_index: int) -> str:
