@@ -15,7 +15,6 @@ edit of the bytes outside ``.text`` makes the reader raise anything else. See
 
 from __future__ import annotations
 
-import itertools
 import mmap
 import operator
 import os
@@ -24,6 +23,7 @@ from types import TracebackType
 from cwasm.errors import ArtifactError
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
 from cwasm.obj.bti import decode_bti
+from cwasm.obj.code_locations import check_code_locations
 from cwasm.obj.constants import (
     EF_WASMTIME_COMPONENT,
     EF_WASMTIME_MODULE,
@@ -58,11 +58,9 @@ from cwasm.obj.errors import (
 from cwasm.obj.info import (
     CompiledModuleInfo,
     DataRange,
-    FunctionLoc,
     FunctionTable,
     NameTable,
     SegmentedMemoryInitialization,
-    TrampolineTable,
     check_info,
     decode_info,
 )
@@ -441,88 +439,11 @@ class Artifact:
         if ELF_WASMTIME_ADDRMAP in self._sections:
             check_table_size(self.section_data(ELF_WASMTIME_ADDRMAP), ELF_WASMTIME_ADDRMAP, 4)
 
-    def _check_loc(self, loc: FunctionLoc, what: str, limit: int) -> None:
-        if loc.end > limit:
-            raise _corrupt(
-                f"{what} at {loc.start:#x}+{loc.length:#x} lies outside `.text` "
-                f"({limit:#x} bytes of code before the seal)"
-            )
-        if not loc.length:
-            raise _corrupt(f"{what} at {loc.start:#x} is empty")
-
     def _check_range(self, rng: DataRange, limit: int, section: str, what: str) -> None:
         if rng.end > limit:
             raise _corrupt(
                 f"{what} {rng.start:#x}..{rng.end:#x} lies outside `{section}` ({limit:#x} bytes)"
             )
-
-    def _check_code_locations(self, info: CompiledModuleInfo) -> None:
-        """Functions in order, and every entry point (functions and trampolines) non-empty,
-        inside the code (before the seal) and disjoint from every other. Checked a column
-        at a time; the per-entry loop of ``_code_location_problem`` runs only to name the
-        problem."""
-        limit = self.text_size - SEAL_SIZE
-        funcs = FunctionTable.of(info.funcs)
-        w2a = TrampolineTable.of(info.wasm_to_array_trampolines)
-        starts, lengths = funcs.column(1), funcs.column(2)
-        ends = list(map(operator.add, starts, lengths))
-        t_lengths = funcs.column(4)
-        t_starts = list(itertools.compress(funcs.column(3), t_lengths))
-        t_ends = list(map(operator.add, t_starts, itertools.compress(t_lengths, t_lengths)))
-        w_starts, w_lengths = w2a.column(1), w2a.column(2)
-        w_ends = list(map(operator.add, w_starts, w_lengths))
-        ok = (
-            all(lengths)
-            and all(w_lengths)
-            and max(ends, default=0) <= limit
-            and max(t_ends, default=0) <= limit
-            and max(w_ends, default=0) <= limit
-            and all(map(operator.le, ends, itertools.islice(starts, 1, None)))
-        )
-        if ok:
-            spans = sorted(
-                zip(
-                    itertools.chain(starts, t_starts, w_starts),
-                    itertools.chain(ends, t_ends, w_ends),
-                    strict=True,
-                )
-            )
-            ok = all(
-                map(
-                    operator.le,
-                    [e for _, e in spans],
-                    [s for s, _ in itertools.islice(spans, 1, None)],
-                )
-            )
-        if not ok:
-            self._code_location_problem(info, limit)
-
-    def _code_location_problem(self, info: CompiledModuleInfo, limit: int) -> None:
-        """Raise ``CorruptArtifactError`` naming the first bad code location."""
-        previous_end = 0
-        spans: list[tuple[int, int]] = []
-        for i, f in enumerate(info.funcs):
-            loc = f.wasm_func_loc
-            self._check_loc(loc, f"function {i}", limit)
-            if loc.start < previous_end:
-                raise _corrupt(f"function {i} overlaps or precedes the previous function")
-            previous_end = loc.end
-            spans.append((loc.start, loc.end))
-            tramp = f.array_to_wasm_trampoline
-            if tramp is not None:
-                self._check_loc(tramp, f"trampoline of function {i}", limit)
-                spans.append((tramp.start, tramp.end))
-        for ty, loc in info.wasm_to_array_trampolines:
-            self._check_loc(loc, f"wasm-to-array trampoline of type {ty}", limit)
-            spans.append((loc.start, loc.end))
-        spans.sort()
-        for i in range(len(spans) - 1):
-            if spans[i][1] > spans[i + 1][0]:
-                raise _corrupt(
-                    f"code at {spans[i + 1][0]:#x} (a function or trampoline) overlaps the "
-                    f"code at {spans[i][0]:#x}..{spans[i][1]:#x}"
-                )
-        raise _corrupt("the code locations are inconsistent")  # not reached: a check above fails
 
     def _check_seal(self) -> None:
         """The code seal (``check_code_seal``), remembered for the exact bytes it covers."""
@@ -563,7 +484,7 @@ class Artifact:
     def _verify_info(self, raw: bytes) -> CompiledModuleInfo:
         info = decode_info(raw)
         check_info(info)
-        self._check_code_locations(info)
+        check_code_locations(info, self.text_size - SEAL_SIZE)
 
         names_size = self.section_data(ELF_NAME_DATA).nbytes
         names = NameTable.of(info.func_names)

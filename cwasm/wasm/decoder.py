@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 
 from cwasm.errors import MalformedError, WasmError
 from cwasm.wasm.constexpr import RawConstExpr, read_const_expr
+from cwasm.wasm.entity_types import (
+    read_global_type,
+    read_memory_type,
+    read_name,
+    read_table_type,
+    read_tag_type,
+)
 from cwasm.wasm.gc_types import GC_TYPE_FORMS, CompositeType, SubType, read_rec_group
 from cwasm.wasm.instructions import EXCEPTION_OPCODES, read_instructions
 from cwasm.wasm.module import ModuleRecord
@@ -35,7 +42,6 @@ from cwasm.wasm.types import (
     FuncType,
     GlobalType,
     Import,
-    Limits,
     MemoryType,
     SegmentMode,
     TableType,
@@ -170,65 +176,6 @@ def _error_without_exceptions(wasm: bytes, threads: bool, memory64: bool) -> Mal
     except MalformedError as e:
         return decoder.body_error(data_count_known=False) or e
     return None
-
-
-def _name(r: BinaryReader) -> str:
-    start = r.pos
-    n = r.len32()
-    raw = r.bytes(n)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedError("malformed UTF-8 encoding", start) from None
-
-
-def _limits(r: BinaryReader, allowed: int = 1) -> tuple[Limits, int]:
-    """Limits and their flags byte (bit 0: a maximum follows, bit 1: shared, bit 2:
-    64-bit indices, whose limits are u64s), whose bits must all be in ``allowed``."""
-    flag = r.u8()
-    if flag & 0x7F & ~allowed:
-        raise MalformedError("integer too large", r.pos - 1)
-    if flag & 0x80:
-        raise MalformedError("integer representation too long", r.pos)
-    read = r.u64 if flag & LIMITS_64 else r.u32
-    minimum = read()
-    return Limits(minimum, read() if flag & 1 else None), flag
-
-
-#: the limits flag of a shared memory (threads)
-LIMITS_SHARED = 0x02
-#: the limits flag of a 64-bit memory or table (memory64)
-LIMITS_64 = 0x04
-
-
-def _table_type(r: BinaryReader, memory64: bool = True) -> TableType:
-    """A table type; with memory64, flags 4 and 5 make it a 64-bit table."""
-    element = read_ref_type(r)
-    limits, flag = _limits(r, 1 | (LIMITS_64 if memory64 else 0))
-    return TableType(element, limits, bool(flag & LIMITS_64))
-
-
-def _memory_type(r: BinaryReader, threads: bool, memory64: bool = True) -> MemoryType:
-    """A memory type; with the threads proposal, flags 2 and 3 make it shared, with
-    memory64, flags 4 to 7 make it 64-bit."""
-    allowed = 1 | (LIMITS_SHARED if threads else 0) | (LIMITS_64 if memory64 else 0)
-    limits, flag = _limits(r, allowed)
-    return MemoryType(limits, bool(flag & LIMITS_SHARED), bool(flag & LIMITS_64))
-
-
-def _tag_type(r: BinaryReader) -> int:
-    """A tag type: the attribute byte (0, an exception) and a function type index."""
-    if r.u8() != 0:
-        raise MalformedError("malformed tag attribute", r.pos - 1)
-    return r.u32()
-
-
-def _global_type(r: BinaryReader) -> GlobalType:
-    content = read_value_type(r)
-    mut = r.u8()
-    if mut > 1:
-        raise MalformedError("malformed mutability", r.pos - 1)
-    return GlobalType(content, bool(mut))
 
 
 class _Decoder:
@@ -373,7 +320,7 @@ class _Decoder:
         r = self.r
         size = r.len32()
         start = r.pos
-        name = _name(r)
+        name = read_name(r)
         payload = r.pos
         r.skip(size - (payload - start))
         end = r.pos
@@ -406,8 +353,8 @@ class _Decoder:
         offsets = self.notes.import_offsets
         for _ in range(r.len32()):
             offsets.append(r.pos)
-            module_name = _name(r)
-            item_name = _name(r)
+            module_name = read_name(r)
+            item_name = read_name(r)
             kind = r.u8()
             desc: int | TableType | MemoryType | GlobalType
             if kind == ExternKind.FUNC:
@@ -415,19 +362,19 @@ class _Decoder:
                 self.functions.append(desc)
                 self.num_imported_funcs += 1
             elif kind == ExternKind.TABLE:
-                desc = _table_type(r, self.memory64)
+                desc = read_table_type(r, self.memory64)
                 self.tables.append(desc)
                 self.num_imported_tables += 1
             elif kind == ExternKind.MEMORY:
-                desc = _memory_type(r, self.threads, self.memory64)
+                desc = read_memory_type(r, self.threads, self.memory64)
                 self.memories.append(desc)
                 self.num_imported_memories += 1
             elif kind == ExternKind.GLOBAL:
-                desc = _global_type(r)
+                desc = read_global_type(r)
                 self.globals.append(desc)
                 self.num_imported_globals += 1
             elif kind == ExternKind.TAG and self.exceptions:
-                desc = _tag_type(r)
+                desc = read_tag_type(r)
                 self.tags.append(desc)
                 self.num_imported_tags += 1
             else:
@@ -453,30 +400,30 @@ class _Decoder:
                 r.pos += 1
                 if r.u8() != 0:
                     raise MalformedError("malformed table", r.pos - 1)
-                self.tables.append(_table_type(r, self.memory64))
+                self.tables.append(read_table_type(r, self.memory64))
                 init = read_const_expr(r, self.illegal)
                 self.m.declared_refs.update(init.func_refs())
             else:
-                self.tables.append(_table_type(r, self.memory64))
+                self.tables.append(read_table_type(r, self.memory64))
             self.notes.table_inits.append(init)
 
     def _memory_section(self, start: int) -> None:
         r = self.r
         for _ in range(r.len32()):
             self.notes.memory_offsets.append(r.pos)
-            self.memories.append(_memory_type(r, self.threads, self.memory64))
+            self.memories.append(read_memory_type(r, self.threads, self.memory64))
 
     def _tag_section(self, start: int) -> None:
         r = self.r
         for _ in range(r.len32()):
             self.notes.tag_offsets.append(r.pos)
-            self.tags.append(_tag_type(r))
+            self.tags.append(read_tag_type(r))
 
     def _global_section(self, start: int) -> None:
         r = self.r
         m = self.m
         for _ in range(r.len32()):
-            self.globals.append(_global_type(r))
+            self.globals.append(read_global_type(r))
             init = read_const_expr(r, self.illegal)
             self.notes.global_inits.append(init)
             self.global_inits.append(init.to_const_expr())
@@ -487,7 +434,7 @@ class _Decoder:
         m = self.m
         for _ in range(r.len32()):
             self.notes.export_offsets.append(r.pos)
-            name = _name(r)
+            name = read_name(r)
             kind = r.u8()
             if kind > (ExternKind.TAG if self.exceptions else ExternKind.GLOBAL):
                 raise MalformedError("malformed export kind", r.pos - 1)

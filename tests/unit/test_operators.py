@@ -1,4 +1,4 @@
-"""Tests of the shared operator table (cwasm/wasm/operators.py)."""
+"""Tests of the shared operator table (cwasm/wasm/operators.py, built in cwasm/wasm/ops/)."""
 
 from __future__ import annotations
 

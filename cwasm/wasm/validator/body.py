@@ -1,16 +1,15 @@
 """``validate_function_body`` and its hot loop: one handler kind per opcode, tested inline.
 
 The control, variable, call, memory-access and fixed-effect instructions real code is
-made of are checked in the loop itself; the rest goes to ``rules``.
+made of are checked in the loop itself; the rest goes to ``rules``. The handler kinds
+and their data are ``kinds``' tables.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from cwasm.errors import InvalidError, MalformedError
 from cwasm.wasm import operators as ops
-from cwasm.wasm.operators import FUNCREF, I32, OPERATORS, VALTYPE_BYTES
+from cwasm.wasm.operators import FUNCREF, I32
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import CONCRETE_HEAP, RefType, ref_type, val_subtype
 from cwasm.wasm.validator.context import (
@@ -32,6 +31,16 @@ from cwasm.wasm.validator.immediates import (
     read_with,
     skip_sleb,
 )
+from cwasm.wasm.validator.kinds import (
+    DATA,
+    EMPTY,
+    FRAME_KINDS,
+    KINDS,
+    PARAMS,
+    PREFIX_RANGES,
+    RESULTS,
+    SINGLE,
+)
 from cwasm.wasm.validator.rules import (
     check_reference_or_table,
     check_static,
@@ -40,7 +49,6 @@ from cwasm.wasm.validator.rules import (
 )
 from cwasm.wasm.validator.stack import (
     END_TYPES,
-    FRAME_BLOCK,
     FRAME_ELSE,
     FRAME_FUNC,
     FRAME_IF,
@@ -61,123 +69,6 @@ from cwasm.wasm.validator.stack import (
     set_canon,
 )
 from cwasm.wasm.validator.typed_refs import check_typed_ref
-
-# handler kinds, one per opcode id, numbered by how often real code uses them (the
-# hot loop tests them in this order, as int literals)
-K_ILLEGAL: Final = 0
-K_NUM2: Final = 1  # fixed effect (a b -> r), no immediates
-K_LOAD: Final = 2
-K_LOCAL_SET: Final = 3
-K_LOCAL_TEE: Final = 4
-K_END: Final = 5
-K_BLOCK: Final = 6  # block, loop, if
-K_BR_IF: Final = 7
-K_CALL: Final = 8
-K_STORE: Final = 9
-K_CONST: Final = 10
-K_BR: Final = 11
-K_NUM1: Final = 12  # fixed effect (a -> r), no immediates
-K_GLOBAL: Final = 13  # global.get, global.set
-K_DROP: Final = 14
-K_UNREACHABLE: Final = 15
-K_STATIC: Final = 16  # any other fixed effect, with immediates to check
-K_ELSE: Final = 17
-K_SELECT: Final = 18
-K_SELECT_T: Final = 19
-K_RETURN: Final = 20
-K_BR_TABLE: Final = 21
-K_CALL_INDIRECT: Final = 22
-K_NOP: Final = 23
-K_OTHER: Final = 24  # reference and table instructions
-K_LOCAL_GET: Final = 25  # handled before the kind lookup, as is i32.const
-K_TYPED_REF: Final = 26  # call_ref, ref.as_non_null, br_on_null, br_on_non_null
-K_RETURN_CALL: Final = 27  # return_call, return_call_indirect, return_call_ref (tail calls)
-K_EXCEPTION: Final = 28  # throw, throw_ref, try_table
-K_GC: Final = 29  # the GC instructions typed by their immediates (validator.gc)
-
-_NAMED_KINDS: Final = {
-    "unreachable": K_UNREACHABLE,
-    "nop": K_NOP,
-    "block": K_BLOCK,
-    "loop": K_BLOCK,
-    "if": K_BLOCK,
-    "else": K_ELSE,
-    "end": K_END,
-    "br": K_BR,
-    "br_if": K_BR_IF,
-    "br_table": K_BR_TABLE,
-    "return": K_RETURN,
-    "call": K_CALL,
-    "call_indirect": K_CALL_INDIRECT,
-    "return_call": K_RETURN_CALL,
-    "return_call_indirect": K_RETURN_CALL,
-    "return_call_ref": K_RETURN_CALL,
-    "drop": K_DROP,
-    "select": K_SELECT,
-    "select_t": K_SELECT_T,
-    "local.get": K_LOCAL_GET,
-    "local.set": K_LOCAL_SET,
-    "local.tee": K_LOCAL_TEE,
-    "global.get": K_GLOBAL,
-    "global.set": K_GLOBAL,
-    "call_ref": K_TYPED_REF,
-    "ref.as_non_null": K_TYPED_REF,
-    "br_on_null": K_TYPED_REF,
-    "br_on_non_null": K_TYPED_REF,
-    "throw": K_EXCEPTION,
-    "throw_ref": K_EXCEPTION,
-    "try_table": K_EXCEPTION,
-}
-_FRAME_KINDS: Final = {0x02: FRAME_BLOCK, 0x03: FRAME_LOOP, 0x04: FRAME_IF}
-_EMPTY: Final[list[int]] = []
-_SINGLE: Final = {t: [t] for t in VALTYPE_BYTES}  # block types of one value type
-
-_CONST_SIZES: Final = {ops.IMM_F32: 4, ops.IMM_F64: 8, ops.IMM_V128: 16}
-
-
-def _build_tables() -> tuple[list[int], list[Any]]:
-    kinds = [K_ILLEGAL] * ops.NUM_OPCODE_IDS
-    # per opcode: the data its handler needs (see the cases of _validate)
-    data: list[Any] = [None] * ops.NUM_OPCODE_IDS
-    for info in OPERATORS:
-        if info is None:
-            continue
-        code = info.code
-        if info.name in _NAMED_KINDS:
-            kinds[code] = _NAMED_KINDS[info.name]
-        elif code in ops.GC_OPS and info.params is None:
-            kinds[code] = K_GC
-        elif info.params is None:
-            kinds[code] = K_OTHER
-        elif info.imm == ops.IMM_NONE and len(info.params) in (1, 2) and len(info.results) == 1:
-            p = info.params
-            kinds[code] = K_NUM1 if len(p) == 1 else K_NUM2
-            data[code] = (p[0], p[-1], info.results[0])
-        elif info.imm == ops.IMM_MEMARG and info.params == (I32,) and len(info.results) == 1:
-            kinds[code] = K_LOAD
-            data[code] = (info.align, info.results[0])
-        elif info.imm == ops.IMM_MEMARG and len(info.params) == 2 and not info.results:
-            kinds[code] = K_STORE
-            data[code] = (info.align, info.params[1])
-        elif info.imm in (ops.IMM_I32, ops.IMM_I64, ops.IMM_F32, ops.IMM_F64, ops.IMM_V128):
-            kinds[code] = K_CONST
-            data[code] = (info.imm, info.results[0], _CONST_SIZES.get(info.imm, 0))
-        else:
-            kinds[code] = K_STATIC
-    return kinds, data
-
-
-_KINDS, _DATA = _build_tables()
-#: the opcode ids after each prefix byte 0xFB, 0xFC, 0xFD, 0xFE: (first, end)
-_PREFIX_RANGES: Final = (
-    (ops.FB_BASE, ops.NUM_OPCODE_IDS),
-    (ops.FC_BASE, ops.FD_BASE),
-    (ops.FD_BASE, ops.FE_BASE),
-    (ops.FE_BASE, ops.FB_BASE),
-)
-# fixed stack effects as lists, for the generic K_STATIC path
-_PARAMS: Final = [list(i.params) if i and i.params is not None else [] for i in OPERATORS]
-_RESULTS: Final = [list(i.results) if i else [] for i in OPERATORS]
 
 
 def _indirect_callee(
@@ -254,12 +145,12 @@ def _validate(
 ) -> None:
     # The dispatch compares handler kinds as int literals (K_* values, named in the
     # comments): module-global lookups are a measurable share of this hot loop.
-    kinds = _KINDS
-    opdata = _DATA
-    single = _SINGLE
+    kinds = KINDS
+    opdata = DATA
+    single = SINGLE
     func_types = ctx.func_types
     vals: list[int] = []
-    ctrl: list[list] = [[FRAME_FUNC, _EMPTY, results, 0, False, results]]
+    ctrl: list[list] = [[FRAME_FUNC, EMPTY, results, 0, False, results]]
     height = 0
     unreach = False
     nlocals = len(local_types)
@@ -311,7 +202,7 @@ def _validate(
                     pos += 1
                 else:
                     sub, pos = read_u32(code, pos, base)
-                first, end = _PREFIX_RANGES[op - 0xFB]
+                first, end = PREFIX_RANGES[op - 0xFB]
                 if sub >= end - first:
                     raise ops.illegal_opcode(op, sub, base + start)
                 op = first + sub
@@ -403,11 +294,11 @@ def _validate(
             bt = code[pos]
             if bt == 0x40:
                 pos += 1
-                bparams: list[int] = _EMPTY
-                bresults: list[int] = _EMPTY
+                bparams: list[int] = EMPTY
+                bresults: list[int] = EMPTY
             elif bt in single:
                 pos += 1
-                bparams = _EMPTY
+                bparams = EMPTY
                 bresults = single[bt]
             else:
                 bt_val, pos = read_with(code, pos, base, ops.IMM_BLOCKTYPE)
@@ -421,7 +312,7 @@ def _validate(
                 pop_types(vals, height, unreach, bparams, base + start)
             height = len(vals)
             unreach = False
-            frame_kind = _FRAME_KINDS[op]
+            frame_kind = FRAME_KINDS[op]
             label = bparams if frame_kind == FRAME_LOOP else bresults
             ctrl.append([frame_kind, bparams, bresults, height, False, label])
             if inited is not None:
@@ -559,8 +450,8 @@ def _validate(
                 vals.extend(sresults)
             else:
                 pos = check_static(ctx, op, code, pos, base, start)
-                pop_types(vals, height, unreach, _PARAMS[op], base + start)
-                vals.extend(_RESULTS[op])
+                pop_types(vals, height, unreach, PARAMS[op], base + start)
+                vals.extend(RESULTS[op])
 
         elif k == 17:  # K_ELSE
             frame = ctrl[-1]
