@@ -7,7 +7,10 @@ word, 0 for null:
   function index in the vmctx of an instance that defines or imports it; for a host
   function, a block of its own (registered here, as no instance contains it);
 * an externref is a handle into its store's externref table (``refs.externs``, see
-  ``cwasm.runtime.externref``), which keeps the object alive while wasm may reach it.
+  ``cwasm.runtime.externref``), which keeps the object alive while wasm may reach it,
+  shifted and tagged as the GC proposal's word (``handle << 2 | 2``);
+* a reference of the ``any`` hierarchy is the same word: an ``i31`` or a host
+  reference, as an ``AnyRef`` (``cwasm.runtime.anyref``).
 
 Every value may come boxed in a ``Val``. A reference belongs to one store: a function
 of another store is refused.
@@ -19,20 +22,33 @@ import ctypes
 from typing import Any
 
 from cwasm.errors import CwasmError
+from cwasm.runtime.anyref import I31_TAG, AnyRef, i31_word_to_anyref
 from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.tag import Exceptions
 from cwasm.runtime.types import Val, ref_text
 from cwasm.runtime.values import RefTypeMismatch
-from cwasm.wasm.types import CONCRETE_HEAP, EXNREF, HeapType, ValType, ValueType, ref_type, val_type
+from cwasm.wasm.types import (
+    ANYREF,
+    CONCRETE_HEAP,
+    EXNREF,
+    HeapType,
+    ValType,
+    ValueType,
+    ref_type,
+    val_type,
+)
 
 #: the bottom heap type of each hierarchy (what a null reference is, in Wasmtime's texts)
 _BOTTOM = {
     ValType.FUNCREF: HeapType.NOFUNC,
     ValType.EXTERNREF: HeapType.NOEXTERN,
     EXNREF: HeapType.NOEXN,
+    ANYREF: HeapType.NONE,
 }
+#: the abstract heap types an ``i31`` belongs to
+_I31_HEAPS = frozenset((HeapType.ANY, HeapType.EQ, HeapType.I31))
 EXTERNREF_NON_NULL = ref_type(False, HeapType.EXTERN)
 EXNREF_NON_NULL = ref_type(False, HeapType.EXN)
 
@@ -66,6 +82,8 @@ class References:
             return self.funcref_to_bits(value)
         if kind == EXNREF:
             return self.exceptions.to_bits(value)
+        if kind == ANYREF:
+            return self.anyref_to_bits(value)
         return self.externs.to_bits(value)
 
     def typed_to_bits(self, kind: ValueType, value: Any) -> int:
@@ -94,6 +112,12 @@ class References:
             if heap == HeapType.NOEXN:
                 self._mismatch(kind, EXNREF_NON_NULL)
             return bits
+        if top == ANYREF:
+            bits = self.anyref_to_bits(value)
+            i31 = bool(bits & I31_TAG)
+            if heap != HeapType.ANY and not (i31 and heap in _I31_HEAPS):
+                self._mismatch(kind, ref_type(False, HeapType.I31 if i31 else HeapType.ANY))
+            return bits
         if heap == HeapType.NOEXTERN:
             self._mismatch(kind, EXTERNREF_NON_NULL)
         return self.externs.to_bits(value)
@@ -115,7 +139,30 @@ class References:
             return self.funcref_from_bits(bits)
         if kind.top == EXNREF:
             return self.exceptions.from_bits(bits)
+        if kind.top == ANYREF:
+            return self.anyref_from_bits(bits)
         return self.externs.from_bits(bits)
+
+    # --- anyref ---
+
+    def anyref_to_bits(self, value: Any) -> int:
+        """The word of ``value``, an ``AnyRef`` or None, as a reference of the ``any``
+        hierarchy."""
+        if isinstance(value, Val):
+            value = value.value
+        if value is None:
+            return 0
+        if type(value) is not AnyRef:
+            raise TypeError(f"expected an AnyRef or None for an anyref, got {type(value).__name__}")
+        return value.word(self.externs.to_bits)
+
+    def anyref_from_bits(self, bits: int) -> AnyRef | None:
+        """The ``AnyRef`` of word ``bits``; None for 0."""
+        if bits == 0:
+            return None
+        if bits & I31_TAG:
+            return i31_word_to_anyref(bits)
+        return AnyRef.from_extern(self.externs.from_bits(bits))
 
     # --- funcref ---
 

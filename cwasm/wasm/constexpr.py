@@ -229,6 +229,10 @@ def evaluate_const_expr(
             stack.append(ref_func(op.value))
         elif k == ConstOpKind.REF_NULL:
             stack.append(0)
+        elif k == ConstOpKind.REF_I31:
+            stack.append(((stack.pop() << 1) | 1) & 0xFFFF_FFFF)  # the i31 word (gc_refs)
+        elif k in (ConstOpKind.ANY_CONVERT_EXTERN, ConstOpKind.EXTERN_CONVERT_ANY):
+            pass  # one word for both hierarchies
         elif k >= ConstOpKind.STRUCT_NEW:
             raise NotImplementedError("GC constant expressions are not evaluated yet")
         elif k == ConstOpKind.I32_CONST:

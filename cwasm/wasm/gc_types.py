@@ -23,7 +23,6 @@ from cwasm.wasm.types import (
     KIND_STRUCT,
     ConstOpKind,
     FuncType,
-    HeapType,
     RefType,
     TypeCanon,
     ValueType,
@@ -34,10 +33,6 @@ from cwasm.wasm.types import (
 
 if TYPE_CHECKING:
     from cwasm.wasm.module import ModuleRecord
-
-_ANY_HEAPS: Final = frozenset(
-    (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY, HeapType.NONE)
-)
 
 #: the binary forms of the type section's entries
 REC_FORM: Final = 0x4E
@@ -347,8 +342,9 @@ GC_NOT_COMPILED: Final = "GC instructions are not compiled yet"
 
 def gc_use(m: ModuleRecord) -> str | None:
     """What of the GC proposal module ``m`` uses outside its type section and function
-    bodies, which cwasm does not compile yet (references of the ``any`` hierarchy or to
-    structs and arrays, GC constant instructions), or None."""
+    bodies, which cwasm does not compile yet (references to concrete struct and array
+    types, GC's allocating constant instructions), or None. The abstract references of
+    the ``any`` hierarchy are compiled (one word, ``compile/translate/gc_refs``)."""
     kinds = [kind_of(t) for t in m.types] if m.sub_types else []
 
     def internal(t: ValueType | int) -> bool:
@@ -358,7 +354,7 @@ def gc_use(m: ModuleRecord) -> str | None:
         if h >= CONCRETE_HEAP:
             i = h - CONCRETE_HEAP
             return i < len(kinds) and kinds[i] != KIND_FUNC
-        return h in _ANY_HEAPS
+        return False
 
     for i in set(m.functions):
         ft = m.types[i]
@@ -375,6 +371,6 @@ def gc_use(m: ModuleRecord) -> str | None:
         exprs.extend(seg.expressions or ())
     for expr in exprs:
         for op in expr.ops:
-            if op.kind >= ConstOpKind.STRUCT_NEW:
+            if ConstOpKind.STRUCT_NEW <= op.kind <= ConstOpKind.ARRAY_NEW_FIXED:
                 return f"the constant instruction {op.kind.name.lower()}"
     return None

@@ -17,6 +17,7 @@ from cwasm.compile.translate import (
     environ,
     exceptions,
     gc,
+    gc_refs,
     index64,
     numeric,
     simd,
@@ -45,6 +46,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "typed_refs": typed_refs.HANDLERS,
     "atomics": atomics.HANDLERS,
     "gc": gc.HANDLERS,
+    "gc_refs": gc_refs.HANDLERS,
 }
 
 

@@ -26,11 +26,13 @@ from cwasm.wasm.types import (
     ConstOpKind,
     ExternKind,
     FuncType,
+    HeapType,
     Limits,
     RefType,
     SegmentMode,
     ValType,
     ValueType,
+    heap_text,
     is_ref_code,
     ref_type,
     val_subtype,
@@ -61,6 +63,12 @@ _CONST_BITS = {
 }
 
 _SIGNED_CONSTS = (ConstOpKind.I32_CONST, ConstOpKind.I64_CONST)
+
+#: GC's conversions between the ``any`` and ``extern`` hierarchies: (operand, result) heaps
+_CONVERSIONS = {
+    ConstOpKind.ANY_CONVERT_EXTERN: (HeapType.EXTERN, HeapType.ANY),
+    ConstOpKind.EXTERN_CONVERT_ANY: (HeapType.ANY, HeapType.EXTERN),
+}
 
 
 def _check_limits(lim: Limits, most: int, what: str) -> None:
@@ -105,7 +113,18 @@ def _check_const_expr(
             if not 0 <= value < len(m.functions):
                 raise _bad(f"{what} refers to missing function {value}")
             have = ref_type(False, CONCRETE_HEAP + m.functions[value])
-        elif kind not in _CONST_RESULT:  # GC's, which cwasm does not compile yet
+        elif kind == ConstOpKind.REF_I31:
+            if stack[-1:] != [ValType.I32]:
+                raise _bad(f"{what}: ref_i31 lacks an i32 operand")
+            stack.pop()
+            have = ref_type(False, HeapType.I31)
+        elif kind in _CONVERSIONS:
+            source, target = _CONVERSIONS[kind]
+            given = stack.pop() if stack else None
+            if given is None or not val_subtype(given, ref_type(True, source), m.type_canon()):
+                raise _bad(f"{what}: {kind.name.lower()} lacks a {heap_text(source)} operand")
+            have = ref_type(given.nullable, target)
+        elif kind not in _CONST_RESULT:  # GC's allocations, which cwasm does not compile yet
             raise _bad(f"{what} uses {kind.name.lower()}, which no artifact has")
         else:
             have = _CONST_RESULT[kind]
