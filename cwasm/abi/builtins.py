@@ -52,7 +52,7 @@ TYPES: Final[dict[str, AbiType]] = {
 }
 
 #: builtin slots the vmctx reserves (``VMOffsets.type_ids`` follows them)
-NUM_BUILTIN_SLOTS: Final = 17
+NUM_BUILTIN_SLOTS: Final = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,11 @@ class Builtin(enum.IntEnum):
     #: when the callee's id is not the expected one): 1 when ``sub`` is ``sup`` or
     #: declares it among its supertypes, else 0
     TYPE_IS_SUBTYPE = 16, "i32 (vmctx, u32 sub, u32 sup, done)"
+    #: a new object of ``size`` bytes (a multiple of 8) of the module's type
+    #: ``type_index``, its header written and the rest zeroed, when the store's current
+    #: free run cannot hold it (``STORE_GC_NEXT``/``END``): its address, or 0 when the
+    #: heap cannot hold it (the calling code traps)
+    GC_ALLOC = 17, "ptr (vmctx, u32 type_index, u64 size, done)"
 
     @property
     def sig(self) -> Signature:

@@ -184,18 +184,18 @@ def compile_module(
     if guarded and not guard_layout.supported(triple):
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     m = translation.module
-    use = gc_use(m)
+    n_imp = m.num_imported_funcs
+    escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
+    use = gc_use(m, escaping)
     if use is not None:
         raise NotCompiledError(f"{GC_NOT_COMPILED}: the module uses {use}")
     offsets = VMOffsets.for_module(m)
     arch = triple.split("-", 1)[0]
     total = len(translation.bodies)
-    n_imp = m.num_imported_funcs
     parts = partition(translation)
     single = len(parts) == 1
     if single:
         part_cache = None  # the module cache keeps whole small modules
-    escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
     w2a = trampoline_types(m)
     trap_codes: set[int] = set()
     signals = guard_layout.supported(triple)

@@ -104,6 +104,10 @@ def _exn_new(inst: Any, tag: int) -> int:
     return inst.exn_new(tag)
 
 
+def _gc_alloc(inst: Any, type_index: int, size: int) -> int:
+    return inst.gc_alloc(type_index, size)
+
+
 def _type_is_subtype(inst: Any, sub: int, sup: int) -> int:
     return int(inst.store.engine.types.is_subtype(sub, sup))
 
@@ -122,6 +126,7 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.EXN_NEW: (0, _exn_new),
     Builtin.TYPE_IS_SUBTYPE: (0, _type_is_subtype),
+    Builtin.GC_ALLOC: (0, _gc_alloc),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
     Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),
     Builtin.MEMORY_ATOMIC_WAIT32: (0, _memory_atomic_wait32),

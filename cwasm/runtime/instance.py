@@ -396,6 +396,11 @@ class Instance:
         """``data.drop``."""
         self._dropped_data.add(data)
 
+    def gc_alloc(self, type_index: int, size: int) -> int:
+        """``GC_ALLOC``: a new object of ``size`` bytes of the module's type
+        ``type_index`` (its address), or 0 when the heap cannot hold it."""
+        return self.store.gc_heap.alloc(self.compiled.type_ids[type_index], size)
+
     def exn_new(self, tag: int) -> int:
         """``EXN_NEW``: a new exception of tag ``tag`` (its address)."""
         return self.store.exceptions.new(self.tags[tag])

@@ -10,7 +10,7 @@ without a supertype in a group of its own, as in Wasm 2.0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -340,11 +340,14 @@ def composite_subtype(a: CompositeType, b: CompositeType, canon: Sequence[int]) 
 GC_NOT_COMPILED: Final = "GC instructions are not compiled yet"
 
 
-def gc_use(m: ModuleRecord) -> str | None:
+def gc_use(m: ModuleRecord, escaping: Collection[int] = ()) -> str | None:
     """What of the GC proposal module ``m`` uses outside its type section and function
-    bodies, which cwasm does not compile yet (references to concrete struct and array
-    types, GC's allocating constant instructions), or None. The abstract references of
-    the ``any`` hierarchy are compiled (one word, ``compile/translate/gc_refs``)."""
+    bodies, which cwasm does not compile yet, or None: references to concrete struct
+    and array types where Python could see them (the types of imported functions and of
+    ``escaping`` ones, globals, tables, element segments), GC's allocating constant
+    instructions. The abstract references of the ``any`` hierarchy are compiled (one
+    word, ``compile/translate/gc_refs``), and so are struct and array references that
+    stay inside wasm code."""
     kinds = [kind_of(t) for t in m.types] if m.sub_types else []
 
     def internal(t: ValueType | int) -> bool:
@@ -356,7 +359,8 @@ def gc_use(m: ModuleRecord) -> str | None:
             return i < len(kinds) and kinds[i] != KIND_FUNC
         return False
 
-    for i in set(m.functions):
+    seen = {*range(m.num_imported_funcs), *escaping}
+    for i in {m.functions[f] for f in seen if f < len(m.functions)}:
         ft = m.types[i]
         if type(ft) is FuncType and any(map(internal, (*ft.params, *ft.results))):
             return f"function type {i} ({ft})"

@@ -17,6 +17,7 @@ from cwasm.compile.translate import (
     environ,
     exceptions,
     gc,
+    gc_objects,
     gc_refs,
     index64,
     numeric,
@@ -47,6 +48,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "atomics": atomics.HANDLERS,
     "gc": gc.HANDLERS,
     "gc_refs": gc_refs.HANDLERS,
+    "gc_objects": gc_objects.HANDLERS,
 }
 
 

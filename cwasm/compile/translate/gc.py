@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cwasm.compile.translate import gc_refs
+from cwasm.compile.translate import gc_objects, gc_refs
 from cwasm.errors import NotCompiledError
 from cwasm.wasm.gc_types import GC_NOT_COMPILED
 from cwasm.wasm.operators import GC_OPS, OPERATORS
@@ -26,5 +26,8 @@ def _refuse(name: str) -> Handler:
 HANDLERS: dict[str, Handler] = {
     info.name: _refuse(info.name)
     for info in OPERATORS
-    if info is not None and info.code in GC_OPS and info.name not in gc_refs.HANDLERS
+    if info is not None
+    and info.code in GC_OPS
+    and info.name not in gc_refs.HANDLERS
+    and info.name not in gc_objects.HANDLERS
 }
