@@ -9,6 +9,7 @@ type (u32, ``OBJ_TYPE_ID``) and a u32 of collector bits (``OBJ_GC_BITS``). Objec
 * A struct's fields follow the header in declaration order, each at its natural
   alignment (at most 8: a ``v128`` field is 8-aligned and read with ``align 8``); the
   packed ``i8`` and ``i16`` take 1 and 2 bytes, every reference 8 (one word).
+* The collector bits start as ``GC_BIT_ARRAY`` for an array, 0 for a struct.
 * An array has its length (u32, ``ARRAY_LENGTH``) after the header, then its elements
   from ``elements_offset``: 12 for elements of at most 4 bytes, else 16.
 
@@ -29,6 +30,8 @@ from cwasm.wasm.types import ValType
 OBJ_HEADER_SIZE: Final = 8
 OBJ_TYPE_ID: Final = 0
 OBJ_GC_BITS: Final = 4
+#: the collector bit that marks an array (``ref.test`` of ``struct`` / ``array``)
+GC_BIT_ARRAY: Final = 1
 #: an array's u32 length, after the header
 ARRAY_LENGTH: Final = 8
 #: every object's alignment (and the granule of object sizes)

@@ -18,7 +18,7 @@ import struct
 from typing import Any, Final
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.abi.gc_layout import OBJ_TYPE_ID
+from cwasm.abi.gc_layout import GC_BIT_ARRAY, OBJ_GC_BITS, OBJ_TYPE_ID
 
 #: bytes of one chunk of the heap
 CHUNK_BYTES: Final = 1 << 20
@@ -39,9 +39,9 @@ class GcHeap:
         #: bytes of chunks the heap holds
         self.reserved = 0
 
-    def alloc(self, type_id: int, size: int) -> int:
-        """A new zeroed object of ``size`` bytes with engine type id ``type_id`` in its
-        header: its address, or 0 when the heap would exceed ``limit``. Unless the object
+    def alloc(self, type_id: int, size: int, is_array: bool) -> int:
+        """A new zeroed object of ``size`` bytes with engine type id ``type_id`` (and the
+        array bit, for an array) in its header: its address, or 0 when the heap would exceed ``limit``. Unless the object
         has a chunk of its own, the rest of its new chunk becomes the current free run."""
         own = size > CHUNK_BYTES // 4
         length = size if own else CHUNK_BYTES
@@ -53,6 +53,7 @@ class GcHeap:
         self.reserved += length
         bisect.insort(self._ranges, (start, start + length))
         struct.pack_into("<I", chunk, OBJ_TYPE_ID, type_id)
+        struct.pack_into("<I", chunk, OBJ_GC_BITS, GC_BIT_ARRAY if is_array else 0)
         if not own:
             self._ctx[vo.STORE_GC_NEXT // 8] = start + size
             self._ctx[vo.STORE_GC_END // 8] = start + length

@@ -30,6 +30,7 @@ from cwasm.runtime.tag import Tag, TagType
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.runtime.types import FuncType
 from cwasm.wasm.constexpr import evaluate_const_expr
+from cwasm.wasm.gc_types import ArrayType
 from cwasm.wasm.types import ConstExpr, ExternKind, Import, SegmentMode
 
 if TYPE_CHECKING:
@@ -399,7 +400,9 @@ class Instance:
     def gc_alloc(self, type_index: int, size: int) -> int:
         """``GC_ALLOC``: a new object of ``size`` bytes of the module's type
         ``type_index`` (its address), or 0 when the heap cannot hold it."""
-        return self.store.gc_heap.alloc(self.compiled.type_ids[type_index], size)
+        cm = self.compiled
+        is_array = type(cm.m.types[type_index]) is ArrayType
+        return self.store.gc_heap.alloc(cm.type_ids[type_index], size, is_array)
 
     def exn_new(self, tag: int) -> int:
         """``EXN_NEW``: a new exception of tag ``tag`` (its address)."""

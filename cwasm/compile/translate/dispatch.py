@@ -17,6 +17,7 @@ from cwasm.compile.translate import (
     environ,
     exceptions,
     gc,
+    gc_casts,
     gc_objects,
     gc_refs,
     index64,
@@ -49,6 +50,7 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "gc": gc.HANDLERS,
     "gc_refs": gc_refs.HANDLERS,
     "gc_objects": gc_objects.HANDLERS,
+    "gc_casts": gc_casts.HANDLERS,
 }
 
 

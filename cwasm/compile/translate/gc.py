@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cwasm.compile.translate import gc_objects, gc_refs
+from cwasm.compile.translate import gc_casts, gc_objects, gc_refs
 from cwasm.errors import NotCompiledError
 from cwasm.wasm.gc_types import GC_NOT_COMPILED
 from cwasm.wasm.operators import GC_OPS, OPERATORS
@@ -30,4 +30,5 @@ HANDLERS: dict[str, Handler] = {
     and info.code in GC_OPS
     and info.name not in gc_refs.HANDLERS
     and info.name not in gc_objects.HANDLERS
+    and info.name not in gc_casts.HANDLERS
 }

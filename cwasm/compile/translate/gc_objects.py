@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from cwasm.abi.builtins import Builtin
 from cwasm.abi.gc_layout import (
     ARRAY_LENGTH,
+    GC_BIT_ARRAY,
     OBJ_ALIGN,
+    OBJ_GC_BITS,
     OBJ_TYPE_ID,
     ArrayLayout,
     array_layout,
@@ -59,7 +61,7 @@ def _array(self: FunctionTranslator, type_index: int) -> tuple[ArrayType, ArrayL
 
 def allocate(self: FunctionTranslator, type_index: int, size: str) -> str:
     """A new object of type ``type_index`` and ``size`` bytes (an i64 operand, a
-    multiple of 8): its address, its header written."""
+    multiple of 8): its address, its header written (type id, and the array bit)."""
     sctx = self.val(f"load ptr, ptr {self.vm_field(CTX_STORE)}")
     next_p = self.field_of(sctx, STORE_GC_NEXT)
     cur = self.val(f"load ptr, ptr {next_p}")
@@ -72,6 +74,8 @@ def allocate(self: FunctionTranslator, type_index: int, size: str) -> str:
     self.ins(f"store ptr {nxt}, ptr {next_p}")
     type_id = self.val(f"load i32, ptr {self.vm_field(self.offsets.type_id(type_index))}")
     self.ins(f"store i32 {type_id}, ptr {self.field_of(cur, OBJ_TYPE_ID)}")
+    if type(self.module.types[type_index]) is ArrayType:
+        self.ins(f"store i32 {GC_BIT_ARRAY}, ptr {self.field_of(cur, OBJ_GC_BITS)}")
     self.ins(f"br label %{join}")
     self.start_block(slow)
     fresh = self.call_python_builtin(Builtin.GC_ALLOC, str(type_index), size)
