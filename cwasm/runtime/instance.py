@@ -393,6 +393,34 @@ class Instance:
             ctypes.memmove(mem.base + dst, bytes(seg[src : src + n]), n)
         return 0
 
+    def array_init_data(self, data: int, dst: int, src: int, size: int) -> int:
+        """``array.new_data`` / ``array.init_data``: copy ``size`` bytes of segment
+        ``data`` from ``src`` to address ``dst``; 0, or 1 if the segment is too short."""
+        if data in self._dropped_data:
+            seg = memoryview(b"")
+        else:
+            rng = self._passive_data.get(data)
+            seg = self.compiled.artifact.data(rng) if rng is not None else memoryview(b"")
+        if src + size > len(seg):
+            return 1
+        if size:
+            ctypes.memmove(dst, bytes(seg[src : src + size]), size)
+        return 0
+
+    def array_init_elem(self, elem: int, dst: int, src: int, n: int) -> int:
+        """``array.new_elem`` / ``array.init_elem``: copy ``n`` references of segment
+        ``elem`` from ``src`` to the words at ``dst``; 0, or 1 if the segment is too short."""
+        if elem in self._elements and self._elements[elem] is None:
+            values: list[int] = []
+        else:
+            values = self._element_values(elem)
+        if src + n > len(values):
+            return 1
+        if n:
+            block = (ctypes.c_uint64 * n)(*values[src : src + n])
+            ctypes.memmove(dst, block, 8 * n)
+        return 0
+
     def data_drop(self, data: int) -> None:
         """``data.drop``."""
         self._dropped_data.add(data)

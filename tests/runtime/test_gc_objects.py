@@ -124,6 +124,27 @@ MODULE = """
     (local.set $a (array.new_default $refs (local.get 0)))
     (array.set $refs (local.get $a) (i32.const 0) (call $point (i32.const 42)))
     (struct.get $p $x (ref.as_non_null (array.get $refs (local.get $a) (i32.const 0)))))
+  (data $text "\\01\\02\\03\\04\\05\\06\\07\\08")
+  (func $one (result i32) (i32.const 1))
+  (elem $fs func $one $one)
+  (type $fns (array (mut funcref)))
+  (func (export "new_data") (param i32 i32 i32) (result i32)
+    ;; array.new_data of $1 i16s from byte $0, element $2 read
+    (array.get_u $halves (array.new_data $halves $text (local.get 0) (local.get 1)) (local.get 2)))
+  (func (export "init_data") (param i32 i32 i32) (result i32)
+    (local $a (ref $w))
+    (local.set $a (array.new $w (i32.const -1) (i32.const 3)))
+    (array.init_data $w $text (local.get $a) (local.get 0) (local.get 1) (local.get 2))
+    (i32.xor (array.get $w (local.get $a) (i32.const 0))
+      (i32.rotl (array.get $w (local.get $a) (i32.const 2)) (i32.const 7))))
+  (func (export "new_elem") (param i32 i32) (result i32)
+    (array.len (array.new_elem $fns $fs (local.get 0) (local.get 1))))
+  (func (export "init_elem") (param i32 i32 i32) (result i32)
+    (local $a (ref $fns))
+    (local.set $a (array.new_default $fns (i32.const 3)))
+    (array.init_elem $fns $fs (local.get $a) (local.get 0) (local.get 1) (local.get 2))
+    (i32.add (ref.is_null (array.get $fns (local.get $a) (i32.const 0)))
+      (i32.shl (ref.is_null (array.get $fns (local.get $a) (i32.const 2))) (i32.const 1))))
   (func (export "null_len") (result i32) (array.len (ref.null $w)))
   (func (export "null_fill") (array.fill $w (ref.null $w) (i32.const 0) (i32.const 0) (i32.const 0)))
   (func (export "huge") (result i32) (array.len (array.new_default $w (i32.const -1))))
@@ -167,6 +188,10 @@ def _run(api: Any) -> list[object]:
         *(("copy", (0, 1, 9)),),
         ("refs", (1,)),
         ("refs", (0,)),
+        *(("new_data", a) for a in ((0, 4, 0), (1, 3, 2), (2, 3, 0), (8, 0, 0), (9, 0, 0))),
+        *(("init_data", a) for a in ((0, 0, 3), (1, 4, 2), (0, 2, 1), (3, 0, 1), (0, 8, 0))),
+        *(("new_elem", a) for a in ((0, 2), (1, 1), (2, 0), (1, 2), (3, 0))),
+        *(("init_elem", a) for a in ((0, 0, 2), (2, 0, 1), (1, 1, 1), (2, 0, 2), (0, 2, 1))),
         ("null_len", ()),
         ("null_fill", ()),
         ("huge", ()),

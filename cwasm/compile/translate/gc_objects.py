@@ -298,7 +298,63 @@ def op_array_copy(self: FunctionTranslator, imm: tuple[int, int]) -> None:
     self.ins(Builtin.MEMMOVE.ir_call(fn, (pd, ps, nbytes)))
 
 
+def _init_from_segment(
+    self: FunctionTranslator,
+    data: bool,
+    segment: int,
+    lay: ArrayLayout,
+    obj: str,
+    dst: str,
+    src: str,
+    n: str,
+) -> None:
+    """Copy ``n`` elements of data or element segment ``segment`` from ``src`` (element
+    ``src`` of an element segment, byte ``src`` of a data segment) into ``obj`` from
+    element ``dst`` (checked by the caller); a short segment traps."""
+    p = _element(self, lay, obj, dst)
+    if data:
+        k = self.val(f"zext i32 {n} to i64")
+        size = self.val(f"mul i64 {k}, {lay.element_size}")
+        st = self.call_python_builtin(Builtin.ARRAY_INIT_DATA, str(segment), p, src, size)
+        self.trap_if(self.val(f"icmp ne i32 {st}, 0"), Trap.MemoryOutOfBounds)
+    else:
+        st = self.call_python_builtin(Builtin.ARRAY_INIT_ELEM, str(segment), p, src, n)
+        self.trap_if(self.val(f"icmp ne i32 {st}, 0"), Trap.TableOutOfBounds)
+
+
+def _array_new_segment(data: bool) -> Handler:
+    def handler(self: FunctionTranslator, imm: tuple[int, int]) -> None:
+        type_index, segment = imm
+        _, lay = _array(self, type_index)
+        n = self.pop()
+        src = self.pop()
+        obj = _new_array(self, type_index, n)
+        _init_from_segment(self, data, segment, lay, obj, "0", src, n)
+        self.push("ptr", obj)
+
+    return handler
+
+
+def _array_init_segment(data: bool) -> Handler:
+    def handler(self: FunctionTranslator, imm: tuple[int, int]) -> None:
+        type_index, segment = imm
+        _, lay = _array(self, type_index)
+        n = self.pop()
+        src = self.pop()
+        dst = self.pop()
+        obj = self.pop()
+        _non_null(self, obj)
+        _check_range(self, obj, dst, n)
+        _init_from_segment(self, data, segment, lay, obj, dst, src, n)
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
+    "array.new_data": _array_new_segment(True),
+    "array.new_elem": _array_new_segment(False),
+    "array.init_data": _array_init_segment(True),
+    "array.init_elem": _array_init_segment(False),
     "struct.new": op_struct_new,
     "struct.new_default": op_struct_new_default,
     "struct.get": _struct_get("zext"),
