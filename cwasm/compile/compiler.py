@@ -186,7 +186,7 @@ def compile_module(
     m = translation.module
     n_imp = m.num_imported_funcs
     escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
-    use = gc_use(m, escaping)
+    use = gc_use(m)
     if use is not None:
         raise NotCompiledError(f"{GC_NOT_COMPILED}: the module uses {use}")
     offsets = VMOffsets.for_module(m)

@@ -33,7 +33,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from cwasm.errors import CwasmError
-from cwasm.runtime.anyref import HOST_SHIFT, HOST_TAG, I31_TAG, AnyRef, i31_word_to_anyref
+from cwasm.runtime.anyref import HOST_SHIFT, HOST_TAG, AnyRef, internal_word_to_anyref, is_host_word
 from cwasm.runtime.types import Val
 from cwasm.wasm.types import ANYREF, ValType
 
@@ -70,6 +70,7 @@ class ExternRefTable:
         "_tables",
         "_globals",
         "_collect_at",
+        "gc_heap",
     )
 
     def __init__(self, entry_depth: ctypes.c_uint64) -> None:
@@ -82,6 +83,8 @@ class ExternRefTable:
         self._tables: list[Table] = []
         self._globals: list[Global] = []
         self._collect_at = MIN_COLLECTION_INTERVAL
+        #: the store's GC heap, whose objects an externref may hold (``extern.convert_any``)
+        self.gc_heap: Any = None
 
     def __len__(self) -> int:
         """The number of live handles."""
@@ -97,7 +100,7 @@ class ExternRefTable:
         if value is None:
             return 0
         if type(value) is AnyRef:
-            return value.word(self.to_bits)
+            return value.word(self.to_bits, self.gc_heap)
         key = id(value)
         h = self._handles.get(key)
         if h is None:
@@ -110,14 +113,15 @@ class ExternRefTable:
         return h
 
     def from_bits(self, bits: int) -> Any:
-        """The object behind word ``bits``; None for 0, an ``AnyRef`` for an ``i31``'s."""
+        """The object behind word ``bits``; None for 0, an ``AnyRef`` for an ``i31``'s or
+        an object's."""
         if bits == 0:
             return None
         try:
             return self._objects[bits]
         except KeyError:
-            if bits & I31_TAG:
-                return i31_word_to_anyref(bits)
+            if not is_host_word(bits):
+                return internal_word_to_anyref(bits, self.gc_heap)
             raise CwasmError(f"invalid externref handle {bits:#x}") from None
 
     # --- roots ---

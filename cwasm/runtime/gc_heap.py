@@ -64,6 +64,11 @@ class GcHeap:
         i = bisect.bisect_right(self._ranges, (address, 1 << 64)) - 1
         return i >= 0 and self._ranges[i][0] <= address < self._ranges[i][1]
 
+    def is_array_at(self, address: int) -> bool:
+        """Whether the object at ``address`` (one of this heap's) is an array."""
+        bits = ctypes.c_uint32.from_address(address + OBJ_GC_BITS).value
+        return bool(bits & GC_BIT_ARRAY)
+
     def type_id_at(self, address: int) -> int:
         """The engine type id in the header of the object at ``address``."""
         if not self.owns(address):

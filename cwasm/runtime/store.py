@@ -129,6 +129,7 @@ class Store(Closable):
         self.exceptions = Exceptions(self, self._ctx)
         #: the store's GC heap (structs and arrays)
         self.gc_heap = GcHeap(self._ctx)
+        self.refs.externs.gc_heap = self.gc_heap
         self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()

@@ -10,7 +10,7 @@ without a supertype in a group of its own, as in Wasm 2.0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -340,36 +340,10 @@ def composite_subtype(a: CompositeType, b: CompositeType, canon: Sequence[int]) 
 GC_NOT_COMPILED: Final = "GC instructions are not compiled yet"
 
 
-def gc_use(m: ModuleRecord, escaping: Collection[int] = ()) -> str | None:
-    """What of the GC proposal module ``m`` uses outside its type section and function
-    bodies, which cwasm does not compile yet, or None: references to concrete struct
-    and array types where Python could see them (the types of imported functions and of
-    ``escaping`` ones, globals, tables, element segments), GC's allocating constant
-    instructions. The abstract references of the ``any`` hierarchy are compiled (one
-    word, ``compile/translate/gc_refs``), and so are struct and array references that
-    stay inside wasm code."""
-    kinds = [kind_of(t) for t in m.types] if m.sub_types else []
-
-    def internal(t: ValueType | int) -> bool:
-        if not isinstance(t, RefType):
-            return False
-        h = t.heap
-        if h >= CONCRETE_HEAP:
-            i = h - CONCRETE_HEAP
-            return i < len(kinds) and kinds[i] != KIND_FUNC
-        return False
-
-    seen = {*range(m.num_imported_funcs), *escaping}
-    for i in {m.functions[f] for f in seen if f < len(m.functions)}:
-        ft = m.types[i]
-        if type(ft) is FuncType and any(map(internal, (*ft.params, *ft.results))):
-            return f"function type {i} ({ft})"
-    for t in (*(g.content for g in m.globals), *(t.element for t in m.tables)):
-        if internal(t):
-            return f"a global or table of type {t.text}"
-    for seg in m.elements:
-        if internal(seg.element):
-            return f"an element segment of type {seg.element.text}"
+def gc_use(m: ModuleRecord) -> str | None:
+    """What of the GC proposal module ``m`` uses that cwasm does not compile yet (GC's
+    allocating constant instructions, which need the store's heap at instantiation), or
+    None."""
     exprs = [*m.global_inits, *(e for e in m.table_inits if e is not None)]
     for seg in m.elements:
         exprs.extend(seg.expressions or ())

@@ -22,6 +22,9 @@ _ANY_KINDS = frozenset(("anyref", "eqref", "i31ref", "structref", "arrayref", "n
 #: those a non-null ``i31`` matches, and those an externalized host reference matches
 _I31_KINDS = frozenset(("anyref", "eqref", "i31ref"))
 _HOST_KINDS = frozenset(("anyref",))
+#: those a struct and an array match
+_STRUCT_KINDS = frozenset(("anyref", "eqref", "structref"))
+_ARRAY_KINDS = frozenset(("anyref", "eqref", "arrayref"))
 
 
 def _lanes_to_int(lane_type: str, lanes: list[str]) -> int:
@@ -111,8 +114,19 @@ def result_matches(expected: dict[str, Any], actual: Any) -> bool:
         if not isinstance(actual, AnyRef):
             return False
         if v is not None:  # ``(ref.host N)`` as an anyref
-            return not actual.is_i31 and actual.host == HostRef(int(v))
-        return t in (_I31_KINDS if actual.is_i31 else _HOST_KINDS)
+            return (
+                not actual.is_i31
+                and not actual.is_struct
+                and not actual.is_array
+                and (actual.host == HostRef(int(v)))
+            )
+        if actual.is_i31:
+            return t in _I31_KINDS
+        if actual.is_struct:
+            return t in _STRUCT_KINDS
+        if actual.is_array:
+            return t in _ARRAY_KINDS
+        return t in _HOST_KINDS
     raise ValueError(f"unsupported result type {t}")
 
 

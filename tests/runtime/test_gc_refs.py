@@ -151,3 +151,40 @@ def test_externref_words_are_tagged_handles() -> None:
     word = store.refs.externs.to_bits(obj)
     assert word & 3 == 2 and word >> 2 >= 1
     assert store.refs.externs.from_bits(word) is obj
+
+
+OBJECTS = """
+(module
+  (type $pt (struct (field i32)))
+  (type $bytes (array (mut i8)))
+  (global (export "g") (mut (ref null $pt)) (ref.null $pt))
+  (table (export "t") 2 (ref null struct))
+  (func (export "make") (param i32) (result (ref $pt)) (struct.new $pt (local.get 0)))
+  (func (export "bytes") (param i32) (result (ref $bytes)) (array.new_default $bytes (local.get 0)))
+  (func (export "x") (param (ref $pt)) (result i32) (struct.get $pt 0 (local.get 0)))
+  (func (export "any") (param anyref) (result i32) (ref.test (ref $pt) (local.get 0)))
+)
+"""
+
+
+def test_structs_and_arrays_cross_to_python_as_anyref() -> None:
+    store = cwasm.Store(cwasm.Engine(_config(cwasm)))
+    module = cwasm.Module(store.engine, wat(OBJECTS))
+    x = cwasm.Instance(store, module, []).exports(store)
+    p = x["make"](store, 42)
+    assert isinstance(p, AnyRef) and p.is_struct and not p.is_array
+    assert x["x"](store, p) == 42 and x["any"](store, p) == 1
+    a = x["bytes"](store, 3)
+    assert a.is_array and x["any"](store, a) == 0
+    with pytest.raises(cwasm.WasmtimeError, match="type mismatch"):
+        x["x"](store, a)  # an array is no (ref $pt)
+    x["g"].set_value(store, p)
+    assert x["g"].value(store) == p
+    x["t"].set(store, 1, p)
+    assert x["t"].get(store, 1) == p
+    with pytest.raises(cwasm.WasmtimeError, match="type mismatch"):
+        x["t"].set(store, 0, a)  # an array is no structref
+    other = cwasm.Store(store.engine)
+    y = cwasm.Instance(other, cwasm.Module(store.engine, wat(OBJECTS)), []).exports(other)
+    with pytest.raises(cwasm.WasmtimeError, match="another store"):
+        y["x"](other, p)

@@ -328,6 +328,21 @@ def _array_new_segment(data: bool) -> Handler:
         _, lay = _array(self, type_index)
         n = self.pop()
         src = self.pop()
+        # a segment too short (at compile time: dropping only shortens it) traps before
+        # the allocation could
+        if data:
+            have, unit, trap = (
+                len(self.env.data[segment].data),
+                lay.element_size,
+                Trap.MemoryOutOfBounds,
+            )
+        else:
+            have, unit, trap = len(self.module.elements[segment]), 1, Trap.TableOutOfBounds
+        k = self.val(f"zext i32 {n} to i64")
+        end = self.val(
+            f"add i64 {self.val(f'zext i32 {src} to i64')}, {self.val(f'mul i64 {k}, {unit}')}"
+        )
+        self.trap_if(self.val(f"icmp ugt i64 {end}, {have}"), trap)
         obj = _new_array(self, type_index, n)
         _init_from_segment(self, data, segment, lay, obj, "0", src, n)
         self.push("ptr", obj)
