@@ -59,6 +59,18 @@ class GcHeap:
             self._ctx[vo.STORE_GC_END // 8] = start + length
         return start
 
+    def allocate(self, type_id: int, size: int, is_array: bool) -> int:
+        """``alloc`` from Python (constant expressions): the object comes from the
+        current free run while it has room, as compiled code's do; 0 past ``limit``."""
+        cur = self._ctx[vo.STORE_GC_NEXT // 8]
+        if cur and cur + size <= self._ctx[vo.STORE_GC_END // 8]:
+            self._ctx[vo.STORE_GC_NEXT // 8] = cur + size
+            header = (ctypes.c_uint32 * 2).from_address(cur)
+            header[OBJ_TYPE_ID // 4] = type_id
+            header[OBJ_GC_BITS // 4] = GC_BIT_ARRAY if is_array else 0
+            return int(cur)
+        return self.alloc(type_id, size, is_array)
+
     def owns(self, address: int) -> bool:
         """Whether ``address`` is inside one of the heap's chunks."""
         i = bisect.bisect_right(self._ranges, (address, 1 << 64)) - 1

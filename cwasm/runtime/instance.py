@@ -21,6 +21,7 @@ from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitializa
 from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
+from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -279,7 +280,13 @@ class Instance:
         """The raw bits of a constant expression (references as addresses / handles)."""
         if expr is None or not expr.ops:
             raise CwasmError("unsupported constant expression")
-        return evaluate_const_expr(expr, lambda g: self.globals[g].read_raw(), self.funcref_address)
+        cm = self.compiled
+        return evaluate_const_expr(
+            expr,
+            lambda g: self.globals[g].read_raw(),
+            self.funcref_address,
+            allocator(self.store.gc_heap, cm.m.types, cm.type_ids) if cm.m.sub_types else None,
+        )
 
     def _initialize(self) -> None:
         cm = self.compiled
@@ -334,11 +341,19 @@ class Instance:
                 start(self.store)
 
     def _element_values(self, index: int) -> list[int]:
+        """The words of element segment ``index``, evaluated once (GC: a segment's
+        ``struct.new`` makes one object however often the segment is used)."""
+        cached = self._elements.get(index)
+        if cached is not None:
+            return cached
         seg = self.compiled.m.elements[index]
         if seg.functions is not None:
             return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
-        return [self.eval_const(e) for e in seg.expressions]
+        values = [self.eval_const(e) for e in seg.expressions]
+        if self.compiled.m.sub_types and index not in self._elements:
+            self._elements[index] = values
+        return values
 
     # --- segment and table operations (the builtins) ---
 

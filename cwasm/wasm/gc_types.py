@@ -21,7 +21,6 @@ from cwasm.wasm.types import (
     KIND_ARRAY,
     KIND_FUNC,
     KIND_STRUCT,
-    ConstOpKind,
     FuncType,
     RefType,
     TypeCanon,
@@ -32,7 +31,7 @@ from cwasm.wasm.types import (
 )
 
 if TYPE_CHECKING:
-    from cwasm.wasm.module import ModuleRecord
+    pass
 
 #: the binary forms of the type section's entries
 REC_FORM: Final = 0x4E
@@ -338,17 +337,3 @@ def composite_subtype(a: CompositeType, b: CompositeType, canon: Sequence[int]) 
 
 #: the start of the message of a module cwasm cannot compile for its use of GC
 GC_NOT_COMPILED: Final = "GC instructions are not compiled yet"
-
-
-def gc_use(m: ModuleRecord) -> str | None:
-    """What of the GC proposal module ``m`` uses that cwasm does not compile yet (GC's
-    allocating constant instructions, which need the store's heap at instantiation), or
-    None."""
-    exprs = [*m.global_inits, *(e for e in m.table_inits if e is not None)]
-    for seg in m.elements:
-        exprs.extend(seg.expressions or ())
-    for expr in exprs:
-        for op in expr.ops:
-            if ConstOpKind.STRUCT_NEW <= op.kind <= ConstOpKind.ARRAY_NEW_FIXED:
-                return f"the constant instruction {op.kind.name.lower()}"
-    return None
