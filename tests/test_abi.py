@@ -37,6 +37,9 @@ IR = {"vmctx": "ptr", "done": "ptr", "ptr": "ptr", "ref": "ptr"} | {
 EVERY_BUILTIN = """
 (module
   (type $open (sub (func (param i32) (result i32))))
+  (type $cell (struct (field i32)))
+  (type $bytes (array (mut i8)))
+  (type $funcs (array (mut funcref)))
   (memory 1 1 shared)
   (memory $m64 i64 1)
   (table $t 2 funcref)
@@ -62,6 +65,10 @@ EVERY_BUILTIN = """
     (drop (memory.atomic.wait64 (i32.const 0) (i64.const 0) (i64.const -1)))
     ;; a non-final type: a callee of another type id may be a subtype (TYPE_IS_SUBTYPE)
     (drop (call_indirect $t (type $open) (i32.const 0) (i32.const 0)))
+    ;; an allocation whose free run is used up (GC_ALLOC)
+    (drop (struct.new $cell (local.get 0)))
+    (drop (array.new_data $bytes $d (i32.const 0) (local.get 0)))
+    (drop (array.new_elem $funcs $e (i32.const 0) (local.get 0)))
     (i32.const 0)))
 """
 

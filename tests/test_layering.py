@@ -43,14 +43,17 @@ def test_compiler_never_imports_the_runtime() -> None:
 
 
 def test_abi_stands_on_nothing_but_trap_codes_and_the_module_record() -> None:
-    """The contract imports nothing of cwasm but itself, errors, the trap codes and the
-    ``ModuleRecord`` (``VMOffsets.for_module`` lays out a vmctx from it)."""
+    """The contract imports nothing of cwasm but itself, errors, the trap codes, the
+    ``ModuleRecord`` (``VMOffsets.for_module`` lays out a vmctx from it) and the type
+    definitions GC object layouts are computed from."""
     allowed = (
         "cwasm.abi",
         "cwasm.errors",
         "cwasm.obj.traps",
         "cwasm.obj.constants",
         "cwasm.wasm.module",
+        "cwasm.wasm.gc_types",
+        "cwasm.wasm.types",
     )
     found = [
         entry

@@ -52,7 +52,7 @@ TYPES: Final[dict[str, AbiType]] = {
 }
 
 #: builtin slots the vmctx reserves (``VMOffsets.type_ids`` follows them)
-NUM_BUILTIN_SLOTS: Final = 17
+NUM_BUILTIN_SLOTS: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,19 @@ class Builtin(enum.IntEnum):
     #: when the callee's id is not the expected one): 1 when ``sub`` is ``sup`` or
     #: declares it among its supertypes, else 0
     TYPE_IS_SUBTYPE = 16, "i32 (vmctx, u32 sub, u32 sup, done)"
+    #: a new object of ``size`` bytes (a multiple of 8) of the module's type
+    #: ``type_index``, its header written and the rest zeroed, when the store's current
+    #: free run cannot hold it (``STORE_GC_NEXT``/``END``): its address, or 0 when the
+    #: heap cannot hold it (the calling code traps)
+    GC_ALLOC = 17, "ptr (vmctx, u32 type_index, u64 size, done)"
+    #: ``array.new_data`` / ``array.init_data``: copy ``size`` bytes of data segment
+    #: ``data`` from ``src`` to ``dst`` (an array's elements): 0, or non-zero when the
+    #: segment is too short (the calling code traps with ``MemoryOutOfBounds``)
+    ARRAY_INIT_DATA = 18, "i32 (vmctx, u32 data, ptr dst, u32 src, u64 size, done)"
+    #: ``array.new_elem`` / ``array.init_elem``: copy ``len`` references of element
+    #: segment ``elem`` from ``src`` to the words at ``dst``: 0, or non-zero when the
+    #: segment is too short (the calling code traps with ``TableOutOfBounds``)
+    ARRAY_INIT_ELEM = 19, "i32 (vmctx, u32 elem, ptr dst, u32 src, u32 len, done)"
 
     @property
     def sig(self) -> Signature:

@@ -94,7 +94,14 @@ STORE_EXN_ARENA_END: Final = 144
 STORE_FRAMES: Final = 152
 #: capacity of the backtrace buffer
 MAX_FRAMES: Final = 1024
-STORE_SIZE: Final = STORE_FRAMES + MAX_FRAMES * 8
+#: the store's GC heap (docs/gc.md): where compiled code bumps the next object from, and
+#: the end of that free run (``Builtin.GC_ALLOC`` finds the next run when it is used up)
+STORE_GC_NEXT: Final = STORE_FRAMES + MAX_FRAMES * 8
+STORE_GC_END: Final = STORE_GC_NEXT + 8
+#: the innermost wasm frame's root area (the chain the collector walks), null at an
+#: entry trampoline
+STORE_GC_ROOTS: Final = STORE_GC_END + 8
+STORE_SIZE: Final = STORE_GC_ROOTS + 8
 
 #: size of the jump buffer each entry trampoline reserves (glibc x86_64 needs 200,
 #: aarch64 312)

@@ -30,11 +30,10 @@ from cwasm.compile.signals import signal_builtins
 from cwasm.compile.trampolines import array_to_wasm, throw_routine, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
 from cwasm.compile.x86 import guarded_accesses
-from cwasm.errors import CwasmError, NotCompiledError
+from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
 from cwasm.obj.info import CompiledFunctionInfo, FunctionLoc
 from cwasm.obj.traps import Trap
-from cwasm.wasm.gc_types import GC_NOT_COMPILED, gc_use
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.translation import ModuleTranslation
 from cwasm.wasm.types import ConstOpKind, ExternKind, FuncType
@@ -184,18 +183,15 @@ def compile_module(
     if guarded and not guard_layout.supported(triple):
         raise CwasmError(f"guard-page bounds checks need x86_64 Linux, not {triple}")
     m = translation.module
-    use = gc_use(m)
-    if use is not None:
-        raise NotCompiledError(f"{GC_NOT_COMPILED}: the module uses {use}")
+    n_imp = m.num_imported_funcs
+    escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
     offsets = VMOffsets.for_module(m)
     arch = triple.split("-", 1)[0]
     total = len(translation.bodies)
-    n_imp = m.num_imported_funcs
     parts = partition(translation)
     single = len(parts) == 1
     if single:
         part_cache = None  # the module cache keeps whole small modules
-    escaping = sorted(f for f in escaping_functions(translation) if f >= n_imp)
     w2a = trampoline_types(m)
     trap_codes: set[int] = set()
     signals = guard_layout.supported(triple)

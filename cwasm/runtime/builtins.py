@@ -104,6 +104,18 @@ def _exn_new(inst: Any, tag: int) -> int:
     return inst.exn_new(tag)
 
 
+def _gc_alloc(inst: Any, type_index: int, size: int) -> int:
+    return inst.gc_alloc(type_index, size)
+
+
+def _array_init_data(inst: Any, data: int, dst: int | None, src: int, size: int) -> int:
+    return inst.array_init_data(data, dst or 0, src, size)
+
+
+def _array_init_elem(inst: Any, elem: int, dst: int | None, src: int, n: int) -> int:
+    return inst.array_init_elem(elem, dst or 0, src, n)
+
+
 def _type_is_subtype(inst: Any, sub: int, sup: int) -> int:
     return int(inst.store.engine.types.is_subtype(sub, sup))
 
@@ -122,6 +134,9 @@ PYTHON_BUILTINS: dict[Builtin, tuple[int, Callable[..., int]]] = {
     Builtin.DATA_DROP: (1, _data_drop),
     Builtin.EXN_NEW: (0, _exn_new),
     Builtin.TYPE_IS_SUBTYPE: (0, _type_is_subtype),
+    Builtin.GC_ALLOC: (0, _gc_alloc),
+    Builtin.ARRAY_INIT_DATA: (1, _array_init_data),
+    Builtin.ARRAY_INIT_ELEM: (1, _array_init_elem),
     Builtin.OUT_OF_GAS: (1, _out_of_gas),
     Builtin.MEMORY_ATOMIC_NOTIFY: (0, _memory_atomic_notify),
     Builtin.MEMORY_ATOMIC_WAIT32: (0, _memory_atomic_wait32),

@@ -1,9 +1,12 @@
 """Externrefs: a store's table of the host objects wasm holds, and its collector.
 
-Compiled code sees an externref as a *handle*, a non-zero 64-bit word (0 is null); the
-store's ``ExternRefTable`` maps each handle to its object and keeps that object alive.
-Handles count up from 1 and are never reused, so a handle that outlived its object
-(which the collector rules out) would decode to an error, never to another object.
+Compiled code sees an externref as a 64-bit word (0 is null), the GC proposal's word
+(docs/gc.md): a host object's is its *handle* shifted up and tagged, ``handle << 2 | 2``;
+the store's ``ExternRefTable`` maps each such word to its object and keeps that object
+alive. Handles count up from 1 and are never reused, so a handle that outlived its
+object (which the collector rules out) would decode to an error, never to another
+object. An externref made by ``extern.convert_any`` from an ``i31`` holds the ``i31``'s
+word, which decodes to its ``AnyRef`` (``cwasm.runtime.anyref``).
 
 Compiled code has no write barriers and no stack maps, so the collector works from
 what the runtime can see (docs/externref.md says why this is safe and what it costs):
@@ -30,12 +33,16 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from cwasm.errors import CwasmError
+from cwasm.runtime.anyref import HOST_SHIFT, HOST_TAG, AnyRef, internal_word_to_anyref, is_host_word
 from cwasm.runtime.types import Val
-from cwasm.wasm.types import ValType
+from cwasm.wasm.types import ANYREF, ValType
 
 if TYPE_CHECKING:
     from cwasm.runtime.global_ import Global
     from cwasm.runtime.table import Table
+
+#: the top types whose words may be host references (``any.convert_extern``)
+HOST_HOLDING: Final = frozenset((ValType.EXTERNREF, ANYREF))
 
 #: fewest handles created between two automatic collections
 MIN_COLLECTION_INTERVAL: Final = 1024
@@ -63,18 +70,21 @@ class ExternRefTable:
         "_tables",
         "_globals",
         "_collect_at",
+        "gc_heap",
     )
 
     def __init__(self, entry_depth: ctypes.c_uint64) -> None:
         #: the table has grown enough that the next safe point should ``collect``
         self.due = False
         self._depth = entry_depth  # the store context's count of live entry trampolines
-        self._objects: dict[int, Any] = {}  # handle -> object
-        self._handles: dict[int, int] = {}  # id(object) -> handle
+        self._objects: dict[int, Any] = {}  # word (handle << 2 | 2) -> object
+        self._handles: dict[int, int] = {}  # id(object) -> word
         self._next_handle = 1
         self._tables: list[Table] = []
         self._globals: list[Global] = []
         self._collect_at = MIN_COLLECTION_INTERVAL
+        #: the store's GC heap, whose objects an externref may hold (``extern.convert_any``)
+        self.gc_heap: Any = None
 
     def __len__(self) -> int:
         """The number of live handles."""
@@ -83,16 +93,19 @@ class ExternRefTable:
     # --- conversions ---
 
     def to_bits(self, value: Any) -> int:
-        """The handle of ``value`` (unboxed from a ``Val``), made on first use; 0 for None."""
+        """The word of ``value`` (unboxed from a ``Val``), its handle made on first use; 0
+        for None. An ``AnyRef`` gives its own word (``extern.convert_any``)."""
         if isinstance(value, Val):
             value = value.value
         if value is None:
             return 0
+        if type(value) is AnyRef:
+            return value.word(self.to_bits, self.gc_heap)
         key = id(value)
         h = self._handles.get(key)
         if h is None:
-            h = self._next_handle
-            self._next_handle = h + 1
+            h = self._next_handle << HOST_SHIFT | HOST_TAG
+            self._next_handle += 1
             self._objects[h] = value
             self._handles[key] = h
             if len(self._objects) >= self._collect_at:
@@ -100,12 +113,15 @@ class ExternRefTable:
         return h
 
     def from_bits(self, bits: int) -> Any:
-        """The object behind handle ``bits``; None for 0."""
+        """The object behind word ``bits``; None for 0, an ``AnyRef`` for an ``i31``'s or
+        an object's."""
         if bits == 0:
             return None
         try:
             return self._objects[bits]
         except KeyError:
+            if not is_host_word(bits):
+                return internal_word_to_anyref(bits, self.gc_heap)
             raise CwasmError(f"invalid externref handle {bits:#x}") from None
 
     # --- roots ---
@@ -113,13 +129,13 @@ class ExternRefTable:
     def add_table(self, table: Table) -> None:
         """Count ``table``'s elements as roots if it holds externrefs (it must live as long
         as the store)."""
-        if table.wasm_type.element.top == ValType.EXTERNREF:
+        if table.wasm_type.element.top in HOST_HOLDING:
             self._tables.append(table)
 
     def add_global(self, glob: Global) -> None:
         """Count ``glob`` as a root if it holds an externref (it must live as long as the
         store)."""
-        if glob.wasm_type.content.top == ValType.EXTERNREF:
+        if glob.wasm_type.content.top in HOST_HOLDING:
             self._globals.append(glob)
 
     # --- collection ---

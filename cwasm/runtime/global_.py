@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi.vmoffsets import GLOBAL_SIZE
 from cwasm.errors import CwasmError
+from cwasm.runtime.externref import HOST_HOLDING
 from cwasm.runtime.types import GlobalType, Val
 from cwasm.runtime.values import RefTypeMismatch
 from cwasm.wasm import types as wt
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 _API: dict[wt.ValueType, str] = {
     wt.EXNREF: "<Q",
+    wt.ANYREF: "<Q",
     wt.ValType.I32: "<i",
     wt.ValType.I64: "<q",
     wt.ValType.F32: "<f",
@@ -34,6 +36,7 @@ _API: dict[wt.ValueType, str] = {
 }
 _RAW: dict[wt.ValueType, str] = {
     wt.EXNREF: "<Q",
+    wt.ANYREF: "<Q",
     wt.ValType.I32: "<I",
     wt.ValType.I64: "<Q",
     wt.ValType.F32: "<I",
@@ -107,7 +110,7 @@ class Global:
         """Sets the value of this (mutable) global to a new value."""
         if not self.wasm_type.mutable:
             raise CwasmError("immutable global cannot be set")
-        if self.wasm_type.content.top != wt.ValType.EXTERNREF:
+        if self.wasm_type.content.top not in HOST_HOLDING:
             self._write(val, _SET_MISMATCH)
             return
         old = self.read_raw()

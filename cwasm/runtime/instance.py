@@ -21,6 +21,7 @@ from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitializa
 from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
+from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -30,6 +31,7 @@ from cwasm.runtime.tag import Tag, TagType, ThrownException
 from cwasm.runtime.trap import Trap, TrapCode
 from cwasm.runtime.types import FuncType
 from cwasm.wasm.constexpr import evaluate_const_expr
+from cwasm.wasm.gc_types import ArrayType
 from cwasm.wasm.types import ConstExpr, ExternKind, Import, SegmentMode
 
 if TYPE_CHECKING:
@@ -278,7 +280,13 @@ class Instance:
         """The raw bits of a constant expression (references as addresses / handles)."""
         if expr is None or not expr.ops:
             raise CwasmError("unsupported constant expression")
-        return evaluate_const_expr(expr, lambda g: self.globals[g].read_raw(), self.funcref_address)
+        cm = self.compiled
+        return evaluate_const_expr(
+            expr,
+            lambda g: self.globals[g].read_raw(),
+            self.funcref_address,
+            allocator(self.store.gc_heap, cm.m.types, cm.type_ids) if cm.m.sub_types else None,
+        )
 
     def _initialize(self) -> None:
         cm = self.compiled
@@ -338,11 +346,19 @@ class Instance:
                 raise CwasmError(e.message) from e
 
     def _element_values(self, index: int) -> list[int]:
+        """The words of element segment ``index``, evaluated once (GC: a segment's
+        ``struct.new`` makes one object however often the segment is used)."""
+        cached = self._elements.get(index)
+        if cached is not None:
+            return cached
         seg = self.compiled.m.elements[index]
         if seg.functions is not None:
             return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
-        return [self.eval_const(e) for e in seg.expressions]
+        values = [self.eval_const(e) for e in seg.expressions]
+        if self.compiled.m.sub_types and index not in self._elements:
+            self._elements[index] = values
+        return values
 
     # --- segment and table operations (the builtins) ---
 
@@ -397,9 +413,44 @@ class Instance:
             ctypes.memmove(mem.base + dst, bytes(seg[src : src + n]), n)
         return 0
 
+    def array_init_data(self, data: int, dst: int, src: int, size: int) -> int:
+        """``array.new_data`` / ``array.init_data``: copy ``size`` bytes of segment
+        ``data`` from ``src`` to address ``dst``; 0, or 1 if the segment is too short."""
+        if data in self._dropped_data:
+            seg = memoryview(b"")
+        else:
+            rng = self._passive_data.get(data)
+            seg = self.compiled.artifact.data(rng) if rng is not None else memoryview(b"")
+        if src + size > len(seg):
+            return 1
+        if size:
+            ctypes.memmove(dst, bytes(seg[src : src + size]), size)
+        return 0
+
+    def array_init_elem(self, elem: int, dst: int, src: int, n: int) -> int:
+        """``array.new_elem`` / ``array.init_elem``: copy ``n`` references of segment
+        ``elem`` from ``src`` to the words at ``dst``; 0, or 1 if the segment is too short."""
+        if elem in self._elements and self._elements[elem] is None:
+            values: list[int] = []
+        else:
+            values = self._element_values(elem)
+        if src + n > len(values):
+            return 1
+        if n:
+            block = (ctypes.c_uint64 * n)(*values[src : src + n])
+            ctypes.memmove(dst, block, 8 * n)
+        return 0
+
     def data_drop(self, data: int) -> None:
         """``data.drop``."""
         self._dropped_data.add(data)
+
+    def gc_alloc(self, type_index: int, size: int) -> int:
+        """``GC_ALLOC``: a new object of ``size`` bytes of the module's type
+        ``type_index`` (its address), or 0 when the heap cannot hold it."""
+        cm = self.compiled
+        is_array = type(cm.m.types[type_index]) is ArrayType
+        return self.store.gc_heap.alloc(cm.type_ids[type_index], size, is_array)
 
     def exn_new(self, tag: int) -> int:
         """``EXN_NEW``: a new exception of tag ``tag`` (its address)."""

@@ -7,7 +7,10 @@ word, 0 for null:
   function index in the vmctx of an instance that defines or imports it; for a host
   function, a block of its own (registered here, as no instance contains it);
 * an externref is a handle into its store's externref table (``refs.externs``, see
-  ``cwasm.runtime.externref``), which keeps the object alive while wasm may reach it.
+  ``cwasm.runtime.externref``), which keeps the object alive while wasm may reach it,
+  shifted and tagged as the GC proposal's word (``handle << 2 | 2``);
+* a reference of the ``any`` hierarchy is the same word: an ``i31`` or a host
+  reference, as an ``AnyRef`` (``cwasm.runtime.anyref``).
 
 Every value may come boxed in a ``Val``. A reference belongs to one store: a function
 of another store is refused.
@@ -19,20 +22,33 @@ import ctypes
 from typing import Any
 
 from cwasm.errors import CwasmError
+from cwasm.runtime.anyref import HOST_TAG, I31_TAG, AnyRef, internal_word_to_anyref, is_host_word
 from cwasm.runtime.externref import ExternRefTable
 from cwasm.runtime.func import Func
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.tag import Exceptions
 from cwasm.runtime.types import Val, ref_text
 from cwasm.runtime.values import RefTypeMismatch
-from cwasm.wasm.types import CONCRETE_HEAP, EXNREF, HeapType, ValType, ValueType, ref_type, val_type
+from cwasm.wasm.types import (
+    ANYREF,
+    CONCRETE_HEAP,
+    EXNREF,
+    HeapType,
+    ValType,
+    ValueType,
+    ref_type,
+    val_type,
+)
 
 #: the bottom heap type of each hierarchy (what a null reference is, in Wasmtime's texts)
 _BOTTOM = {
     ValType.FUNCREF: HeapType.NOFUNC,
     ValType.EXTERNREF: HeapType.NOEXTERN,
     EXNREF: HeapType.NOEXN,
+    ANYREF: HeapType.NONE,
 }
+#: the abstract heap types an ``i31`` belongs to
+_I31_HEAPS = frozenset((HeapType.ANY, HeapType.EQ, HeapType.I31))
 EXTERNREF_NON_NULL = ref_type(False, HeapType.EXTERN)
 EXNREF_NON_NULL = ref_type(False, HeapType.EXN)
 
@@ -66,6 +82,8 @@ class References:
             return self.funcref_to_bits(value)
         if kind == EXNREF:
             return self.exceptions.to_bits(value)
+        if kind == ANYREF:
+            return self.anyref_to_bits(value)
         return self.externs.to_bits(value)
 
     def typed_to_bits(self, kind: ValueType, value: Any) -> int:
@@ -81,6 +99,14 @@ class References:
                 self._mismatch(kind, ref_type(True, _BOTTOM[top]))
             return 0
         heap = kind.heap
+        # a concrete struct or array type closes to a concrete heap code, which ``top``
+        # cannot tell from a function type's: an ``AnyRef`` is checked as one
+        if top == ANYREF or (type(value) is AnyRef and heap >= CONCRETE_HEAP):
+            bits = self.anyref_to_bits(value)
+            have = self._anyref_heap(value, bits)
+            if not self._anyref_matches(value, have, heap):
+                self._mismatch(kind, ref_type(False, have))
+            return bits
         if top == ValType.FUNCREF:
             bits = self.funcref_to_bits(value)  # a Func of this store, or TypeError
             if heap == HeapType.NOFUNC or (
@@ -97,6 +123,32 @@ class References:
         if heap == HeapType.NOEXTERN:
             self._mismatch(kind, EXTERNREF_NON_NULL)
         return self.externs.to_bits(value)
+
+    @staticmethod
+    def _anyref_heap(value: AnyRef, bits: int) -> int:
+        """The heap type a non-null ``AnyRef`` shows in a mismatch: i31, its concrete
+        type, or any (a host reference)."""
+        if bits & I31_TAG:
+            return HeapType.I31
+        if bits & 3 == HOST_TAG:
+            return HeapType.ANY
+        return CONCRETE_HEAP + value.type_id
+
+    def _anyref_matches(self, value: AnyRef, have: int, heap: int) -> bool:
+        """Whether ``value`` (of heap type ``have``) is a value of heap type ``heap``."""
+        if heap == HeapType.ANY:
+            return True
+        if have == HeapType.I31:
+            return heap in _I31_HEAPS
+        if have == HeapType.ANY:
+            return False
+        if heap == HeapType.EQ:
+            return True
+        if heap in (HeapType.STRUCT, HeapType.ARRAY):
+            return value.is_array == (heap == HeapType.ARRAY)
+        return heap >= CONCRETE_HEAP and self.engine.types.is_subtype(
+            have - CONCRETE_HEAP, heap - CONCRETE_HEAP
+        )
 
     def typed_code_to_bits(self, code: int, value: Any) -> int:
         """``typed_to_bits`` for the reference type with int code ``code`` (what generated
@@ -115,7 +167,30 @@ class References:
             return self.funcref_from_bits(bits)
         if kind.top == EXNREF:
             return self.exceptions.from_bits(bits)
+        if kind.top == ANYREF:
+            return self.anyref_from_bits(bits)
         return self.externs.from_bits(bits)
+
+    # --- anyref ---
+
+    def anyref_to_bits(self, value: Any) -> int:
+        """The word of ``value``, an ``AnyRef`` or None, as a reference of the ``any``
+        hierarchy."""
+        if isinstance(value, Val):
+            value = value.value
+        if value is None:
+            return 0
+        if type(value) is not AnyRef:
+            raise TypeError(f"expected an AnyRef or None for an anyref, got {type(value).__name__}")
+        return value.word(self.externs.to_bits, self.externs.gc_heap)
+
+    def anyref_from_bits(self, bits: int) -> AnyRef | None:
+        """The ``AnyRef`` of word ``bits``; None for 0."""
+        if bits == 0:
+            return None
+        if not is_host_word(bits):
+            return internal_word_to_anyref(bits, self.externs.gc_heap)
+        return AnyRef.from_extern(self.externs.from_bits(bits))
 
     # --- funcref ---
 
@@ -130,9 +205,14 @@ class References:
             raise CwasmError("a function of another store cannot be used as a reference here")
         return value.funcref_address()
 
-    def funcref_from_bits(self, bits: int) -> Func | None:
+    def funcref_from_bits(self, bits: int) -> Func | AnyRef | None:
         if bits == 0:
             return None
+        heap = self.externs.gc_heap
+        if bits & I31_TAG or (heap is not None and heap.owns(bits)):
+            # a concrete struct or array type closes to a concrete heap code, which
+            # ``RefType.top`` cannot tell from a function type's: the word can
+            return internal_word_to_anyref(bits, heap)
         f = self._host_funcrefs.get(bits)
         if f is not None:
             return f

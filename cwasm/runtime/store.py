@@ -21,6 +21,7 @@ from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
 from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.gc_heap import GcHeap
 from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
@@ -126,6 +127,9 @@ class Store(Closable):
         #: (``cwasm.runtime.tag``)
         self.tags: dict[int, Tag] = {}
         self.exceptions = Exceptions(self, self._ctx)
+        #: the store's GC heap (structs and arrays)
+        self.gc_heap = GcHeap(self._ctx)
+        self.refs.externs.gc_heap = self.gc_heap
         self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()

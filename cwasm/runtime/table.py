@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi.vmoffsets import DEF_BASE, DEF_LENGTH, DEF_SIZE
 from cwasm.errors import CwasmError
+from cwasm.runtime.externref import HOST_HOLDING
 from cwasm.runtime.limits import ResourceLimitError
 from cwasm.runtime.types import TableType
 from cwasm.runtime.values import RefTypeMismatch
@@ -114,7 +115,7 @@ class Table:
         refs = self.store.refs
         old = self._elems[idx]
         self._elems[idx] = _element_bits(self.store, self.wasm_type.element, val)
-        if self.wasm_type.element.top == wt.ValType.EXTERNREF:
+        if self.wasm_type.element.top in HOST_HOLDING:
             refs.externs.release_unreferenced(old)
 
     def grow(self, store: Store | None, amt: int, init: Any) -> int:

@@ -43,8 +43,10 @@ def ref_text(t: wt.ValueType, engine: Any | None, *, shorthand: bool = True) -> 
         return f"(ref {nullable}{wt.heap_text(heap)})"
     if heap == wt.SELF_HEAP:  # only inside a closed function type: its own index
         return f"(ref {nullable}rec.0)"
-    ft = engine.func_type(heap - wt.CONCRETE_HEAP)
-    return f"(ref {nullable}{func_type_text(ft, engine, compact=True)})"
+    ct = engine.types.composite_type(heap - wt.CONCRETE_HEAP)
+    if type(ct) is not wt.FuncType:  # a struct or array type (GC)
+        return f"(ref {nullable}{ct})"
+    return f"(ref {nullable}{func_type_text(ct, engine, compact=True)})"
 
 
 def value_type_text(t: wt.ValueType, engine: Any | None) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.errors import CwasmError, error_chain
-from cwasm.wasm.types import EXNREF, ValType, ValueType
+from cwasm.wasm.types import ANYREF, EXNREF, ValType, ValueType
 
 if TYPE_CHECKING:
     from cwasm.runtime.store import Store
@@ -37,6 +37,7 @@ _API_FMT: dict[ValueType, str] = {
     ValType.FUNCREF: "Q8x",
     ValType.EXTERNREF: "Q8x",
     EXNREF: "Q8x",
+    ANYREF: "Q8x",
 }
 _RAW_FMT: dict[ValueType, str] = {
     ValType.I32: "I12x",
@@ -47,6 +48,7 @@ _RAW_FMT: dict[ValueType, str] = {
     ValType.FUNCREF: "Q8x",
     ValType.EXTERNREF: "Q8x",
     EXNREF: "Q8x",
+    ANYREF: "Q8x",
 }
 # packing i32/i64 always goes through the unsigned format after masking
 _PACK_FMT = dict(_RAW_FMT)
@@ -157,6 +159,14 @@ def _dec_exnref(store: Store, bits: int) -> Any:
     return store.exceptions.from_bits(bits)
 
 
+def _enc_anyref(store: Store, v: Any) -> int:
+    return store.refs.anyref_to_bits(v)
+
+
+def _dec_anyref(store: Store, bits: int) -> Any:
+    return store.refs.anyref_from_bits(bits)
+
+
 _API_ENC: dict[ValueType, Encoder] = {
     ValType.I32: _enc_i32,
     ValType.I64: _enc_i64,
@@ -165,6 +175,7 @@ _API_ENC: dict[ValueType, Encoder] = {
     ValType.FUNCREF: _enc_funcref,
     ValType.EXTERNREF: _enc_externref,
     EXNREF: _enc_exnref,
+    ANYREF: _enc_anyref,
 }
 
 
@@ -183,6 +194,7 @@ _RAW_ENC: dict[ValueType, Encoder] = {
     ValType.FUNCREF: _enc_funcref,
     ValType.EXTERNREF: _enc_externref,
     EXNREF: _enc_exnref,
+    ANYREF: _enc_anyref,
 }
 
 
@@ -216,6 +228,8 @@ class SlotCodec:
             if t == ValType.EXTERNREF
             else _dec_exnref
             if t == EXNREF
+            else _dec_anyref
+            if t == ANYREF
             else None
             for t in tops
         ]
@@ -251,6 +265,8 @@ class SlotCodec:
                 exprs.append(f"store.refs.funcref_to_bits({a})")
             elif t == EXNREF:
                 exprs.append(f"store.exceptions.to_bits({a})")
+            elif t == ANYREF:
+                exprs.append(f"store.refs.anyref_to_bits({a})")
             else:
                 exprs.append(f"store.refs.externs.to_bits({a})")
         return exprs

@@ -209,11 +209,16 @@ def _gc_const(
 
 
 def evaluate_const_expr(
-    expr: ConstExpr, global_get: Callable[[int], int], ref_func: Callable[[int], int]
+    expr: ConstExpr,
+    global_get: Callable[[int], int],
+    ref_func: Callable[[int], int],
+    allocate: Callable[[ConstOpKind, int, list[int]], int] | None = None,
 ) -> int:
     """The raw bits a validated constant expression produces: integers as their two's
     complement bits (arithmetic wraps), floats and vectors as their bits, references as
-    ``ref_func``'s address or 0 for null; ``global_get`` reads a global's raw bits."""
+    ``ref_func``'s address or 0 for null; ``global_get`` reads a global's raw bits.
+    GC's allocations call ``allocate(kind, value, stack)``, which pops their operands
+    from ``stack`` and returns the new object's word."""
     stack: list[int] = []
     for op in expr.ops:
         k = op.kind
@@ -229,6 +234,12 @@ def evaluate_const_expr(
             stack.append(ref_func(op.value))
         elif k == ConstOpKind.REF_NULL:
             stack.append(0)
+        elif k == ConstOpKind.REF_I31:
+            stack.append(((stack.pop() << 1) | 1) & 0xFFFF_FFFF)  # the i31 word (gc_refs)
+        elif k in (ConstOpKind.ANY_CONVERT_EXTERN, ConstOpKind.EXTERN_CONVERT_ANY):
+            pass  # one word for both hierarchies
+        elif k >= ConstOpKind.STRUCT_NEW and allocate is not None:
+            stack.append(allocate(k, op.value, stack))
         elif k >= ConstOpKind.STRUCT_NEW:
             raise NotImplementedError("GC constant expressions are not evaluated yet")
         elif k == ConstOpKind.I32_CONST:

@@ -21,9 +21,7 @@ from cwasm.wasm.types import (
     KIND_ARRAY,
     KIND_FUNC,
     KIND_STRUCT,
-    ConstOpKind,
     FuncType,
-    HeapType,
     RefType,
     TypeCanon,
     ValueType,
@@ -33,11 +31,7 @@ from cwasm.wasm.types import (
 )
 
 if TYPE_CHECKING:
-    from cwasm.wasm.module import ModuleRecord
-
-_ANY_HEAPS: Final = frozenset(
-    (HeapType.ANY, HeapType.EQ, HeapType.I31, HeapType.STRUCT, HeapType.ARRAY, HeapType.NONE)
-)
+    pass
 
 #: the binary forms of the type section's entries
 REC_FORM: Final = 0x4E
@@ -343,38 +337,3 @@ def composite_subtype(a: CompositeType, b: CompositeType, canon: Sequence[int]) 
 
 #: the start of the message of a module cwasm cannot compile for its use of GC
 GC_NOT_COMPILED: Final = "GC instructions are not compiled yet"
-
-
-def gc_use(m: ModuleRecord) -> str | None:
-    """What of the GC proposal module ``m`` uses outside its type section and function
-    bodies, which cwasm does not compile yet (references of the ``any`` hierarchy or to
-    structs and arrays, GC constant instructions), or None."""
-    kinds = [kind_of(t) for t in m.types] if m.sub_types else []
-
-    def internal(t: ValueType | int) -> bool:
-        if not isinstance(t, RefType):
-            return False
-        h = t.heap
-        if h >= CONCRETE_HEAP:
-            i = h - CONCRETE_HEAP
-            return i < len(kinds) and kinds[i] != KIND_FUNC
-        return h in _ANY_HEAPS
-
-    for i in set(m.functions):
-        ft = m.types[i]
-        if type(ft) is FuncType and any(map(internal, (*ft.params, *ft.results))):
-            return f"function type {i} ({ft})"
-    for t in (*(g.content for g in m.globals), *(t.element for t in m.tables)):
-        if internal(t):
-            return f"a global or table of type {t.text}"
-    for seg in m.elements:
-        if internal(seg.element):
-            return f"an element segment of type {seg.element.text}"
-    exprs = [*m.global_inits, *(e for e in m.table_inits if e is not None)]
-    for seg in m.elements:
-        exprs.extend(seg.expressions or ())
-    for expr in exprs:
-        for op in expr.ops:
-            if op.kind >= ConstOpKind.STRUCT_NEW:
-                return f"the constant instruction {op.kind.name.lower()}"
-    return None

@@ -18,6 +18,9 @@ _TRAP_CODES_BY_SPEC_TEXT = {
     "out of bounds table access": api.TrapCode.TABLE_OUT_OF_BOUNDS,
     "uninitialized element": api.TrapCode.INDIRECT_CALL_TO_NULL,
     "null function reference": api.TrapCode.NULL_REFERENCE,
+    "null i31 reference": api.TrapCode.NULL_REFERENCE,
+    "null structure reference": api.TrapCode.NULL_REFERENCE,
+    "null array reference": api.TrapCode.NULL_REFERENCE,
 }
 
 

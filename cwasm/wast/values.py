@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cwasm.runtime.anyref import AnyRef
+
 _LANE_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "f32": 32, "f64": 64}
 
 
@@ -13,6 +15,16 @@ class HostRef:
     """The host reference `(ref.extern N)` of the spec scripts."""
 
     n: int
+
+
+#: the result kinds of the ``any`` hierarchy
+_ANY_KINDS = frozenset(("anyref", "eqref", "i31ref", "structref", "arrayref", "nullref"))
+#: those a non-null ``i31`` matches, and those an externalized host reference matches
+_I31_KINDS = frozenset(("anyref", "eqref", "i31ref"))
+_HOST_KINDS = frozenset(("anyref",))
+#: those a struct and an array match
+_STRUCT_KINDS = frozenset(("anyref", "eqref", "structref"))
+_ARRAY_KINDS = frozenset(("anyref", "eqref", "arrayref"))
 
 
 def _lanes_to_int(lane_type: str, lanes: list[str]) -> int:
@@ -34,6 +46,8 @@ def arg_value(arg: dict[str, Any]) -> Any:
         return _lanes_to_int(arg["lane_type"], v)  # type: ignore[arg-type]
     if t in ("externref", "refextern"):
         return None if v == "null" else HostRef(int(v))  # type: ignore[arg-type]
+    if t == "anyref":  # ``(ref.host N)`` given as an anyref: its any.convert_extern
+        return None if v == "null" else AnyRef.from_extern(HostRef(int(v)))  # type: ignore[arg-type]
     if t in ("funcref", "reffunc"):
         if v == "null":
             return None
@@ -94,6 +108,25 @@ def result_matches(expected: dict[str, Any], actual: Any) -> bool:
         return actual is not None
     if t == "refnull":  # ``(ref.null)``: a null of any reference type
         return actual is None
+    if t in _ANY_KINDS:
+        if v == "null":
+            return actual is None
+        if not isinstance(actual, AnyRef):
+            return False
+        if v is not None:  # ``(ref.host N)`` as an anyref
+            return (
+                not actual.is_i31
+                and not actual.is_struct
+                and not actual.is_array
+                and (actual.host == HostRef(int(v)))
+            )
+        if actual.is_i31:
+            return t in _I31_KINDS
+        if actual.is_struct:
+            return t in _STRUCT_KINDS
+        if actual.is_array:
+            return t in _ARRAY_KINDS
+        return t in _HOST_KINDS
     raise ValueError(f"unsupported result type {t}")
 
 

@@ -16,7 +16,9 @@ from cwasm.compile.translate import (
     driver,
     environ,
     exceptions,
-    gc,
+    gc_casts,
+    gc_objects,
+    gc_refs,
     index64,
     numeric,
     simd,
@@ -44,7 +46,9 @@ TABLES: dict[str, Mapping[str, Handler]] = {
     "tailcalls": tailcalls.HANDLERS,
     "typed_refs": typed_refs.HANDLERS,
     "atomics": atomics.HANDLERS,
-    "gc": gc.HANDLERS,
+    "gc_refs": gc_refs.HANDLERS,
+    "gc_objects": gc_objects.HANDLERS,
+    "gc_casts": gc_casts.HANDLERS,
 }
 
 

@@ -18,7 +18,7 @@ from cwasm.obj.info.schema import (
 )
 from cwasm.obj.offset_table import strictly_ascending
 from cwasm.wasm.constexpr import ARITHMETIC
-from cwasm.wasm.gc_types import value_types
+from cwasm.wasm.gc_types import ArrayType, StructType, value_types
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     CONCRETE_HEAP,
@@ -26,11 +26,13 @@ from cwasm.wasm.types import (
     ConstOpKind,
     ExternKind,
     FuncType,
+    HeapType,
     Limits,
     RefType,
     SegmentMode,
     ValType,
     ValueType,
+    heap_text,
     is_ref_code,
     ref_type,
     val_subtype,
@@ -61,6 +63,12 @@ _CONST_BITS = {
 }
 
 _SIGNED_CONSTS = (ConstOpKind.I32_CONST, ConstOpKind.I64_CONST)
+
+#: GC's conversions between the ``any`` and ``extern`` hierarchies: (operand, result) heaps
+_CONVERSIONS = {
+    ConstOpKind.ANY_CONVERT_EXTERN: (HeapType.EXTERN, HeapType.ANY),
+    ConstOpKind.EXTERN_CONVERT_ANY: (HeapType.ANY, HeapType.EXTERN),
+}
 
 
 def _check_limits(lim: Limits, most: int, what: str) -> None:
@@ -105,8 +113,19 @@ def _check_const_expr(
             if not 0 <= value < len(m.functions):
                 raise _bad(f"{what} refers to missing function {value}")
             have = ref_type(False, CONCRETE_HEAP + m.functions[value])
-        elif kind not in _CONST_RESULT:  # GC's, which cwasm does not compile yet
-            raise _bad(f"{what} uses {kind.name.lower()}, which no artifact has")
+        elif kind == ConstOpKind.REF_I31:
+            if stack[-1:] != [ValType.I32]:
+                raise _bad(f"{what}: ref_i31 lacks an i32 operand")
+            stack.pop()
+            have = ref_type(False, HeapType.I31)
+        elif kind in _CONVERSIONS:
+            source, target = _CONVERSIONS[kind]
+            given = stack.pop() if stack else None
+            if given is None or not val_subtype(given, ref_type(True, source), m.type_canon()):
+                raise _bad(f"{what}: {kind.name.lower()} lacks a {heap_text(source)} operand")
+            have = ref_type(given.nullable, target)
+        elif kind not in _CONST_RESULT:  # GC's allocations
+            have = _check_allocation(m, kind, value, stack, what)
         else:
             have = _CONST_RESULT[kind]
             # integers may be kept signed or unsigned; floats and v128 are raw bits
@@ -120,6 +139,34 @@ def _check_const_expr(
     # the type-equivalence map is needed (and made) only for two different references
     if stack[0] != want and not val_subtype(stack[0], want, m.type_canon()):
         raise _bad(f"{what} produces {stack[0].text}, but {want.text} is needed")
+
+
+def _check_allocation(
+    m: ModuleRecord, kind: ConstOpKind, value: int, stack: list[ValueType], what: str
+) -> ValueType:
+    """Pop the operands of one of GC's allocating constant instructions; its result."""
+    index = value & 0xFFFF_FFFF
+    if index >= len(m.types):
+        raise _bad(f"{what}: {kind.name.lower()} of missing type {index}")
+    t = m.types[index]
+    if kind in (ConstOpKind.STRUCT_NEW, ConstOpKind.STRUCT_NEW_DEFAULT):
+        if type(t) is not StructType:
+            raise _bad(f"{what}: {kind.name.lower()} of type {index}, not a struct")
+        wants = [f.unpacked for f in t.fields] if kind == ConstOpKind.STRUCT_NEW else []
+    else:
+        if type(t) is not ArrayType:
+            raise _bad(f"{what}: {kind.name.lower()} of type {index}, not an array")
+        e = t.element.unpacked
+        if kind == ConstOpKind.ARRAY_NEW_FIXED:
+            wants = [e] * (value >> 32)
+        else:
+            wants = [e, ValType.I32] if kind == ConstOpKind.ARRAY_NEW else [ValType.I32]
+    canon = m.type_canon()
+    for want in reversed(wants):
+        got = stack.pop() if stack else None
+        if got is None or not val_subtype(got, want, canon):
+            raise _bad(f"{what}: {kind.name.lower()} lacks its operands")
+    return ref_type(False, CONCRETE_HEAP + index)
 
 
 def _check_value_type(m: ModuleRecord, t: ValueType, what: str) -> None:
