@@ -320,6 +320,8 @@ class Store(Closable):
         """Raise what made the last entry trampoline return a non-zero status."""
         exc = self.pending
         ctx = self._ctx
+        if not self.entries:  # no wasm frame is left: nor is any GC root area
+            ctx[vo.STORE_GC_ROOTS // 8] = 0
         if exc is not None:
             self.pending = None
             # Wasmtime gives an exit the backtrace of the wasm that called proc_exit (of

@@ -164,3 +164,17 @@ def test_tail_call_takes_the_area_off(setup: tuple) -> None:
     assert x["tail"](store) == 0
     assert len(seen[0]) == 1 and len(seen[1]) == 0
     assert _head(store) == 0
+
+
+def test_a_trap_through_a_module_without_root_areas_restores_the_head(setup: tuple) -> None:
+    store, x, seen = setup
+    plain = wat(
+        '(module (import "b" "trap" (func $t (result i32)))'
+        ' (func (export "run") (result i32) (call $t)))'
+    )
+    outer = cwasm.Instance(store, cwasm.Module(store.engine, plain), [x["trap"]]).exports(store)
+    with pytest.raises(cwasm.Trap):
+        outer["run"](store)  # its entry trampoline does not restore the head: Python does
+    assert len(seen[-1]) == 1
+    assert _head(store) == 0
+    assert x["hold"](store) == 30
