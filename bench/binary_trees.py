@@ -16,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -72,16 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, Path(args.wasm).read_bytes())))
         return 0
-    wasm_path = Path(__file__).resolve().parent.parent / "build" / "binary_trees.wasm"
-    wasm_path.write_bytes(_wasm())
     want = f"binary_trees n={args.n} sum={expected(args.n)}\n"
-    best, failed = best_of_runtimes(
-        Path(__file__),
-        ["--n", str(args.n), "--wasm", str(wasm_path)],
-        want,
-        args.repeat,
-        wasmtime_python(args.wasmtime_python),
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        wasm_path = Path(tmp) / "binary_trees.wasm"
+        wasm_path.write_bytes(_wasm())
+        best, failed = best_of_runtimes(
+            Path(__file__),
+            ["--n", str(args.n), "--wasm", str(wasm_path)],
+            want,
+            args.repeat,
+            wasmtime_python(args.wasmtime_python),
+        )
     print(f"binary_trees n={args.n}, best of {args.repeat}, wall seconds of the call")
     print("| cwasm | wasmtime-py | cwasm/wasmtime |")
     print("|---|---|---|")
