@@ -121,3 +121,14 @@ def array_layout(at: ArrayType) -> ArrayLayout:
     size = storage_size(at.element)
     start = _align(ARRAY_LENGTH + 4, storage_align(at.element))
     return ArrayLayout(size, start, is_ref_field(at.element))
+
+
+# --- root areas (docs/gc.md, "Wasm frames") ---
+# A frame's root area: the previous area (the chain's next link, from
+# ``STORE_GC_ROOTS``), the number of slots filled at the last call, then the slots.
+#: offset of the previous area's address
+ROOTS_PREV: Final = 0
+#: offset of the number of live slots (an i64)
+ROOTS_COUNT: Final = 8
+#: offset of the first slot (one reference word each)
+ROOTS_SLOTS: Final = 16

@@ -29,6 +29,7 @@ from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object,
 from cwasm.compile.signals import signal_builtins
 from cwasm.compile.trampolines import array_to_wasm, throw_routine, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
+from cwasm.compile.translate.gc_roots import uses_gc
 from cwasm.compile.x86 import guarded_accesses
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
@@ -220,8 +221,10 @@ def compile_module(
     compiled: list[int] = []
     compiled_codes: dict[int, set[int]] = {}
 
+    gc_roots_on = uses_gc(m)
+
     def new_module() -> IRModule:
-        return IRModule(
+        mod = IRModule(
             arch=arch,
             guard_pages=guarded,
             consume_fuel=options.consume_fuel,
@@ -229,6 +232,8 @@ def compile_module(
             fma=options.fma,
             relaxed_simd_deterministic=options.relaxed_simd_deterministic,
         )
+        mod.gc_roots = gc_roots_on
+        return mod
 
     def add_tail(mod: IRModule) -> None:
         for func_index in escaping:

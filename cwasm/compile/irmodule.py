@@ -177,6 +177,8 @@ class IRModule:
         self.consume_fuel = consume_fuel
         #: functions check the epoch deadline at entry and loop headers
         self.epoch_interruption = epoch_interruption
+        #: whether functions link GC root areas (``translate.gc_roots.uses_gc``)
+        self.gc_roots = False
         self.functions: list[str] = []
         self.used_decls: set[str] = set()
         self.extra_decls: dict[str, str] = {}

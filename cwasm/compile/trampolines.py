@@ -36,6 +36,7 @@ from cwasm.abi.vmoffsets import (
     STORE_EXN,
     STORE_EXN_HANDLER,
     STORE_FRAMES,
+    STORE_GC_ROOTS,
     STORE_JMP_BUF,
     STORE_LONGJMP,
     STORE_NUM_FRAMES,
@@ -76,6 +77,30 @@ def _gep(dst: str, base: str, offset: int) -> str:
     return f"  {dst} = getelementptr inbounds i8, ptr {base}, i64 {offset}"
 
 
+def _save_roots(mod: IRModule) -> list[str]:
+    """Keep the GC root chain's head (``STORE_GC_ROOTS``) for a trap (docs/gc.md)."""
+    if not mod.gc_roots:
+        return []
+    return [
+        _gep("%rtp", "%s", STORE_GC_ROOTS),
+        "  %prev_r = load i64, ptr %rtp",
+        _gep("%sv4", "%saved", 32),
+        "  store volatile i64 %prev_r, ptr %sv4",
+    ]
+
+
+def _restore_roots(mod: IRModule) -> list[str]:
+    """After a trap, the frames whose root areas were above the saved head are gone."""
+    if not mod.gc_roots:
+        return []
+    return [
+        _gep("%tsv4", "%saved", 32),
+        "  %t_r = load volatile i64, ptr %tsv4",
+        _gep("%trp", "%ts", STORE_GC_ROOTS),
+        "  store i64 %t_r, ptr %trp",
+    ]
+
+
 def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
     """Append the entry trampoline of ``func_index`` (signature ``ft``)."""
     fa = mod.use("llvm.frameaddress.p0")
@@ -84,7 +109,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         f"({ENTRY_TRAMPOLINE.ir_params(['%vmctx', '%values'])}) "
         f"{ATTR_TRAMPOLINE} {SECTION} {{",
         "entry:",
-        "  %saved = alloca [4 x i64], align 8",
+        "  %saved = alloca [5 x i64], align 8",
         f"  %jb = alloca [{JMP_BUF_SIZE // 8} x i64], align 16",
         _gep("%sp", "%vmctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",
@@ -105,6 +130,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         _gep("%sv3", "%saved", 24),
         "  store volatile i64 %prev_h, ptr %sv3",
         "  store i64 0, ptr %hp",
+        *_save_roots(mod),
         f"  %fp = call ptr {fa}(i32 0)",
         "  %fpi = ptrtoint ptr %fp to i64",
         "  %outer = icmp eq i64 %depth, 0",
@@ -178,6 +204,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  %t_h = load volatile i64, ptr %tsv3",
         _gep("%thp", "%ts", STORE_EXN_HANDLER),
         "  store i64 %t_h, ptr %thp",
+        *_restore_roots(mod),
         "  ret i32 1",
         "}",
     ]

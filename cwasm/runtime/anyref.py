@@ -66,8 +66,15 @@ class AnyRef:
 
     @classmethod
     def _object(cls, heap: Any, addr: int) -> AnyRef:
-        """The reference to the object at ``addr`` of ``heap`` (a ``GcHeap``)."""
+        """The reference to the object at ``addr`` of ``heap`` (a ``GcHeap``), which
+        keeps the object alive (a root of its heap) until this ``AnyRef`` is freed."""
+        heap.pin(addr)
         return cls._make(-1, _MISSING, addr, heap)
+
+    def __del__(self) -> None:
+        heap = self._heap
+        if heap is not None:
+            heap.unpin(self._addr)
 
     @property
     def is_i31(self) -> bool:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from cwasm.errors import CwasmError
 from cwasm.runtime.anyref import HOST_SHIFT, HOST_TAG, AnyRef, internal_word_to_anyref, is_host_word
 from cwasm.runtime.types import Val
-from cwasm.wasm.types import ANYREF, ValType
+from cwasm.wasm.types import ANYREF, EXNREF, ValType
 
 if TYPE_CHECKING:
     from cwasm.runtime.global_ import Global
@@ -46,6 +46,12 @@ HOST_HOLDING: Final = frozenset((ValType.EXTERNREF, ANYREF))
 
 #: fewest handles created between two automatic collections
 MIN_COLLECTION_INTERVAL: Final = 1024
+
+
+def _may_hold_objects(t: Any) -> bool:
+    """Whether values of type ``t`` may be GC objects: its words are roots of the GC
+    heap (a concrete reference type counts: the collector follows only objects)."""
+    return bool(t.is_ref) and t.top != EXNREF
 
 
 def _holds_word(data: bytes, word: bytes) -> bool:
@@ -131,12 +137,16 @@ class ExternRefTable:
         as the store)."""
         if table.wasm_type.element.top in HOST_HOLDING:
             self._tables.append(table)
+        if self.gc_heap is not None and _may_hold_objects(table.wasm_type.element):
+            self.gc_heap.add_table(table)
 
     def add_global(self, glob: Global) -> None:
         """Count ``glob`` as a root if it holds an externref (it must live as long as the
         store)."""
         if glob.wasm_type.content.top in HOST_HOLDING:
             self._globals.append(glob)
+        if self.gc_heap is not None and _may_hold_objects(glob.wasm_type.content):
+            self.gc_heap.add_global(glob)
 
     # --- collection ---
 

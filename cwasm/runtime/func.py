@@ -488,6 +488,9 @@ class Func:
         host = self._host
         assert host is not None
         caller = None
+        # the GC root chain as the calling wasm left it: a trap in wasm this host function
+        # called (of a module without root areas in its entry trampoline) may leave it stale
+        roots = store._ctx[vo.STORE_GC_ROOTS // 8]
         try:
             args = self._host_args.decode_from(store, view)
             if self._access_caller:
@@ -512,6 +515,7 @@ class Func:
             store.pending = e
             return 1
         finally:
+            store._ctx[vo.STORE_GC_ROOTS // 8] = roots
             if caller is not None:
                 caller._invalidate()
 

@@ -6,70 +6,210 @@ calls ``Builtin.GC_ALLOC``, which lands here. The heap is a list of zeroed chunk
 new chunk becomes the current free run, and an object larger than a quarter of a chunk
 gets a chunk of its own. Objects are laid out as ``cwasm.abi.gc_layout`` says.
 
-This part has no collector yet: objects live as long as their store, and an
-allocation that would take the heap past ``limit`` bytes fails (the calling code traps).
+When no free run can hold an object, ``alloc`` collects (``cwasm.runtime.gc_collector``)
+once the heap has grown to twice what was live after the last collection, or when a
+new chunk would take it past ``limit``; the sweep's free runs then serve allocations,
+the largest first, each becoming the current run. An allocation that still does not
+fit fails (the calling code traps). The roots are listed by ``root_words``.
 """
 
 from __future__ import annotations
 
 import bisect
 import ctypes
-import struct
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.abi.gc_layout import GC_BIT_ARRAY, OBJ_GC_BITS, OBJ_TYPE_ID
+from cwasm.abi.gc_layout import (
+    GC_BIT_ARRAY,
+    OBJ_GC_BITS,
+    OBJ_TYPE_ID,
+    ROOTS_COUNT,
+    ROOTS_PREV,
+    ROOTS_SLOTS,
+)
+from cwasm.runtime import gc_collector
 
 #: bytes of one chunk of the heap
 CHUNK_BYTES: Final = 1 << 20
 #: the heap's default limit in bytes
 DEFAULT_LIMIT: Final = 1 << 30
+#: the error of an allocation the heap cannot hold after a collection (Wasmtime's)
+GC_HEAP_OUT_OF_MEMORY: Final = "GC heap out of memory"
+#: the heap grows to at least this many bytes before its first collection
+MIN_COLLECT_BYTES: Final = 4 * CHUNK_BYTES
 
 
 class GcHeap:
-    """One store's heap: its chunks, the current free run (in the store context) and
-    the engine type id of each object's header."""
+    """One store's heap: its chunks, the current free run (in the store context), the
+    free runs of the last sweep and the roots Python adds."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, types: Any = None) -> None:
         self._ctx = ctx  # the store context's words
         self._chunks: list[Any] = []
         self._ranges: list[tuple[int, int]] = []  # (start, end) of each chunk, sorted
+        #: the engine's type registry (type id -> struct or array type)
+        self.types = types
+        #: the collector's view of each engine type met (``gc_collector.shape``)
+        self.shapes: dict[int, Any] = {}
         #: the most bytes the heap may hold
         self.limit = DEFAULT_LIMIT
         #: bytes of chunks the heap holds
         self.reserved = 0
+        #: (address, bytes) of the free runs left by the last sweep, largest last
+        self.free_runs: list[tuple[int, int]] = []
+        #: bytes of objects live after the last collection, and collections so far
+        self.live = 0
+        self.collections = 0
+        #: objects held by Python (``AnyRef``): address -> count
+        self.pinned: dict[int, int] = {}
+        #: reference tables and globals (their words are roots), other root sources
+        self._tables: list[Any] = []
+        self._globals: list[Any] = []
+        self._sources: list[Callable[[], Iterable[int]]] = []
 
-    def alloc(self, type_id: int, size: int, is_array: bool) -> int:
+    # --- allocation ---
+
+    def alloc(self, type_id: int, size: int, is_array: bool, collect: bool = True) -> int:
         """A new zeroed object of ``size`` bytes with engine type id ``type_id`` (and the
-        array bit, for an array) in its header: its address, or 0 when the heap would exceed ``limit``. Unless the object
-        has a chunk of its own, the rest of its new chunk becomes the current free run."""
+        array bit, for an array) in its header: its address, or 0 when the heap cannot
+        hold it even after a collection (``collect``). The free run it comes from
+        becomes the current one."""
         own = size > CHUNK_BYTES // 4
         length = size if own else CHUNK_BYTES
+        if not own:
+            at = self._from_free_runs(size)
+            if at:
+                return self._header(at, type_id, is_array)
+        if collect and self.types is not None and self._collect_due(length):
+            gc_collector.collect(self)
+            if not own:
+                at = self._from_free_runs(size)
+                if at:
+                    return self._header(at, type_id, is_array)
         if self.reserved + length > self.limit:
             return 0
+        self.retire_run()
         chunk = (ctypes.c_uint64 * (length // 8))()
         start = ctypes.addressof(chunk)
         self._chunks.append(chunk)
         self.reserved += length
         bisect.insort(self._ranges, (start, start + length))
-        struct.pack_into("<I", chunk, OBJ_TYPE_ID, type_id)
-        struct.pack_into("<I", chunk, OBJ_GC_BITS, GC_BIT_ARRAY if is_array else 0)
         if not own:
             self._ctx[vo.STORE_GC_NEXT // 8] = start + size
             self._ctx[vo.STORE_GC_END // 8] = start + length
-        return start
+        return self._header(start, type_id, is_array)
+
+    def _collect_due(self, length: int) -> bool:
+        if self.reserved + length > self.limit:
+            return True
+        return self.reserved >= max(MIN_COLLECT_BYTES, 2 * self.live)
+
+    def _from_free_runs(self, size: int) -> int:
+        """An address of ``size`` bytes at the start of a free run (which becomes the
+        current run), or 0; runs too small for it are left to the next sweep."""
+        runs = self.free_runs
+        while runs:
+            at, length = runs.pop()
+            if length >= size:
+                self.retire_run()
+                ctypes.c_uint64.from_address(at).value = 0  # the free run's header
+                self._ctx[vo.STORE_GC_NEXT // 8] = at + size
+                self._ctx[vo.STORE_GC_END // 8] = at + length
+                return at
+            runs.append((at, length))
+            return 0
+        return 0
+
+    @staticmethod
+    def _header(at: int, type_id: int, is_array: bool) -> int:
+        header = (ctypes.c_uint32 * 2).from_address(at)
+        header[OBJ_TYPE_ID // 4] = type_id
+        header[OBJ_GC_BITS // 4] = GC_BIT_ARRAY if is_array else 0
+        return at
 
     def allocate(self, type_id: int, size: int, is_array: bool) -> int:
-        """``alloc`` from Python (constant expressions): the object comes from the
-        current free run while it has room, as compiled code's do; 0 past ``limit``."""
+        """``alloc`` from Python (constant expressions), which never collects: the
+        object comes from the current free run while it has room, as compiled code's
+        do; 0 past ``limit``."""
         cur = self._ctx[vo.STORE_GC_NEXT // 8]
         if cur and cur + size <= self._ctx[vo.STORE_GC_END // 8]:
             self._ctx[vo.STORE_GC_NEXT // 8] = cur + size
-            header = (ctypes.c_uint32 * 2).from_address(cur)
-            header[OBJ_TYPE_ID // 4] = type_id
-            header[OBJ_GC_BITS // 4] = GC_BIT_ARRAY if is_array else 0
-            return int(cur)
-        return self.alloc(type_id, size, is_array)
+            return self._header(cur, type_id, is_array)
+        return self.alloc(type_id, size, is_array, collect=False)
+
+    def retire_run(self) -> None:
+        """Give up the current run: what is left of it becomes a free run in the heap
+        (so that the heap stays walkable) until the next sweep."""
+        cur = self._ctx[vo.STORE_GC_NEXT // 8]
+        end = self._ctx[vo.STORE_GC_END // 8]
+        if cur and end > cur:
+            gc_collector.format_free(cur, end - cur)
+        self._ctx[vo.STORE_GC_NEXT // 8] = 0
+        self._ctx[vo.STORE_GC_END // 8] = 0
+
+    # --- the collector's view ---
+
+    def collect(self) -> int:
+        """Collect now (``Store.gc``): the bytes of live objects after it."""
+        return gc_collector.collect(self)
+
+    def chunk_list(self) -> list[tuple[Any, int, int]]:
+        """(chunk, start address, bytes) of every chunk."""
+        return [(c, ctypes.addressof(c), ctypes.sizeof(c)) for c in self._chunks]
+
+    def keep_chunks(self, keep: list[int]) -> None:
+        """Keep only the chunks at indexes ``keep`` of ``chunk_list()``; release the rest."""
+        self._chunks = [self._chunks[k] for k in keep]
+        self._ranges = sorted(
+            (ctypes.addressof(c), ctypes.addressof(c) + ctypes.sizeof(c)) for c in self._chunks
+        )
+        self.reserved = sum(end - start for start, end in self._ranges)
+
+    def add_table(self, table: Any) -> None:
+        """Count the words of reference table ``table`` as roots."""
+        self._tables.append(table)
+
+    def add_global(self, glob: Any) -> None:
+        """Count the word of reference global ``glob`` as a root."""
+        self._globals.append(glob)
+
+    def add_root_source(self, source: Callable[[], Iterable[int]]) -> None:
+        """Count the words ``source()`` gives at each collection as roots."""
+        self._sources.append(source)
+
+    def pin(self, address: int) -> None:
+        """Python holds the object at ``address`` (an ``AnyRef`` was made of it)."""
+        self.pinned[address] = self.pinned.get(address, 0) + 1
+
+    def unpin(self, address: int) -> None:
+        """Python let go of one hold on the object at ``address``."""
+        n = self.pinned.get(address, 0) - 1
+        if n > 0:
+            self.pinned[address] = n
+        else:
+            self.pinned.pop(address, None)
+
+    def root_words(self) -> Iterator[int]:
+        """Every word that may be a root (the collector follows those that are objects):
+        the root areas' live slots, reference tables and globals, other sources and the
+        objects Python holds."""
+        area = self._ctx[vo.STORE_GC_ROOTS // 8]
+        while area:
+            n = ctypes.c_uint64.from_address(area + ROOTS_COUNT).value
+            if n:
+                yield from (ctypes.c_uint64 * n).from_address(area + ROOTS_SLOTS)
+            area = ctypes.c_uint64.from_address(area + ROOTS_PREV).value
+        for table in self._tables:
+            yield from memoryview(table.raw_elements()).cast("Q")
+        for glob in self._globals:
+            yield glob.read_raw()
+        for source in self._sources:
+            yield from source()
+        yield from self.pinned
+
+    # --- queries ---
 
     def owns(self, address: int) -> bool:
         """Whether ``address`` is inside one of the heap's chunks."""

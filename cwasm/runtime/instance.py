@@ -22,6 +22,7 @@ from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
+from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -166,6 +167,7 @@ class Instance:
             externs.add_global(glob)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
+        store.gc_heap.add_root_source(self._element_words)
         self._passive_data = dict(cm.info.passive_data)
         self._exports: InstanceExports | None = None
         self._initialize()
@@ -445,12 +447,22 @@ class Instance:
         """``data.drop``."""
         self._dropped_data.add(data)
 
+    def _element_words(self) -> Iterator[int]:
+        """The words of the evaluated element segments (GC roots)."""
+        for words in self._elements.values():
+            if words:
+                yield from words
+
     def gc_alloc(self, type_index: int, size: int) -> int:
         """``GC_ALLOC``: a new object of ``size`` bytes of the module's type
-        ``type_index`` (its address), or 0 when the heap cannot hold it."""
+        ``type_index`` (its address). When the heap cannot hold it even after a
+        collection, the call fails with Wasmtime's ``GC heap out of memory`` error."""
         cm = self.compiled
         is_array = type(cm.m.types[type_index]) is ArrayType
-        return self.store.gc_heap.alloc(cm.type_ids[type_index], size, is_array)
+        at = self.store.gc_heap.alloc(cm.type_ids[type_index], size, is_array)
+        if not at:
+            raise CwasmError(GC_HEAP_OUT_OF_MEMORY)
+        return at
 
     def exn_new(self, tag: int) -> int:
         """``EXN_NEW``: a new exception of tag ``tag`` (its address)."""

@@ -21,7 +21,7 @@ from cwasm.closable import Closable
 from cwasm.errors import CwasmError, error_chain
 from cwasm.runtime import interrupt
 from cwasm.runtime.engine import Engine
-from cwasm.runtime.gc_heap import GcHeap
+from cwasm.runtime.gc_heap import DEFAULT_LIMIT, GcHeap
 from cwasm.runtime.limits import ResourceCounts, StoreLimits
 from cwasm.runtime.module_registry import ModuleRegistry
 from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_bounds
@@ -128,8 +128,9 @@ class Store(Closable):
         self.tags: dict[int, Tag] = {}
         self.exceptions = Exceptions(self, self._ctx)
         #: the store's GC heap (structs and arrays)
-        self.gc_heap = GcHeap(self._ctx)
+        self.gc_heap = GcHeap(self._ctx, self.engine.types)
         self.refs.externs.gc_heap = self.gc_heap
+        self.gc_heap.add_root_source(self.exceptions.words)
         self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
         self.limits = StoreLimits()
@@ -160,6 +161,9 @@ class Store(Closable):
         * ``tables``: the maximum number of tables its instances may define.
         * ``memories``: the maximum number of linear memories its instances may define.
 
+        ``memory_size`` also bounds the store's GC heap (docs/gc.md): an allocation
+        that does not fit it after a collection fails with ``GC heap out of memory``.
+
         A negative limit is not set. Every call replaces the previous limits: what it
         does not set is back to the default (no bound on sizes, 10,000 instances, tables
         and memories), as wasmtime-py's."""
@@ -180,6 +184,8 @@ class Store(Closable):
         if memories >= 0:
             limits.memories = memories
         self.limits = limits
+        # the GC heap counts as a linear memory (Wasmtime's GC heap is one): its limit
+        self.gc_heap.limit = memory_size if memory_size >= 0 else DEFAULT_LIMIT
 
     # --- WASI ---
 
@@ -293,10 +299,13 @@ class Store(Closable):
         self._objects.append(obj)
 
     def gc(self) -> None:
-        """Release the externrefs that no table element or global of this store holds
-        (nothing while wasm of this store is running: its frames may hold any of them)."""
+        """Collect the GC heap's unreachable structs and arrays (docs/gc.md), and release
+        the externrefs that no table element or global of this store holds (those
+        only while no wasm of this store is running: its frames may hold any)."""
         self._check_open()
         self.check_owner()
+        if self.gc_heap.reserved:
+            self.gc_heap.collect()
         self.refs.externs.collect()
 
     def _release(self) -> None:
@@ -311,6 +320,8 @@ class Store(Closable):
         """Raise what made the last entry trampoline return a non-zero status."""
         exc = self.pending
         ctx = self._ctx
+        if not self.entries:  # no wasm frame is left: nor is any GC root area
+            ctx[vo.STORE_GC_ROOTS // 8] = 0
         if exc is not None:
             self.pending = None
             # Wasmtime gives an exit the backtrace of the wasm that called proc_exit (of

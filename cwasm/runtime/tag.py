@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import struct
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
@@ -136,6 +137,11 @@ class Exceptions:
         self._ctx[vo.STORE_EXN_ARENA // 8] = start + size
         self._ctx[vo.STORE_EXN_ARENA_END // 8] = start + length
         return start
+
+    def words(self) -> Iterator[int]:
+        """Every word of the exception arena: the GC roots its exceptions may hold."""
+        for chunk in self._chunks:
+            yield from chunk
 
     def rethrow(self, error: BaseException) -> bool:
         """Whether ``error``, raised by a host function called from wasm, is a wasm

@@ -7,11 +7,12 @@ edge (its label and the values it carries) on the frame it targets.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cwasm.abi.builtins import Builtin
 from cwasm.abi.vmoffsets import FUNCREF_TYPE_ID, FUNCREF_VMCTX, FUNCREF_WASM_CALL
 from cwasm.compile.irmodule import WASM_CC, ir_type, return_type
+from cwasm.compile.translate import gc_roots
 from cwasm.compile.translate.driver import (
     BLOCK,
     FUNC,
@@ -25,6 +26,9 @@ from cwasm.compile.translate.handlers import HandlersMixin
 from cwasm.compile.translate.interrupts import InterruptsMixin
 from cwasm.obj.traps import Trap
 from cwasm.wasm.types import FuncType, ValueType
+
+if TYPE_CHECKING:
+    from cwasm.compile.translate import FunctionTranslator
 
 
 class ControlMixin(InterruptsMixin, HandlersMixin):
@@ -176,6 +180,7 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
         vals = self.pop_n(len(results))
         if self.handler_frames:
             self.leave_all_handlers()
+        gc_roots.restore(cast("FunctionTranslator", self))
         if not results:
             self.ins("ret void")
         elif len(results) == 1:
@@ -285,6 +290,7 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
         push its results."""
         args = self.call_args(ft.params)
         ret = return_type(ft.results)
+        gc_roots.spill(cast("FunctionTranslator", self))
         self.push_results(
             f"notail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results
         )

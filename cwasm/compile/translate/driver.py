@@ -39,6 +39,7 @@ from cwasm.compile.irmodule import (
     ir_type,
     return_type,
 )
+from cwasm.compile.translate import gc_roots
 from cwasm.errors import CwasmError
 from cwasm.obj.traps import Trap
 from cwasm.wasm.operators import (
@@ -147,6 +148,13 @@ class TranslatorCore:
         self.handler_trys: frozenset[int] = frozenset()
         self.volatile_locals: frozenset[int] = frozenset()
         self.handler_frames = 0
+        #: GC root area (``gc_roots``): its most slots at a call, whether the function
+        #: has one, and which locals hold GC references (computed on first use)
+        self.gc_slots = 0
+        self.gc_has_area = False
+        self.gc_ref_locals: list[int] | None = None
+        #: references popped for an allocation that are not stored in it yet
+        self.gc_in_flight: list[str] = []
 
     # --- emission helpers ---
 
@@ -313,6 +321,7 @@ class TranslatorCore:
                 this.interrupts_after_op(op, was_reachable)
             else:
                 h(this, imm)
+        gc_roots.finish(this)
         self.lines[1:1] = [*self.late_allocas.values(), *self.entry_code]
         self.lines.extend(self.trap_lines)
         self.lines.append("}")

@@ -12,7 +12,7 @@ matches the exception against its clauses the same way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cwasm.abi.builtins import Builtin
 from cwasm.abi.vmoffsets import (
@@ -32,10 +32,14 @@ from cwasm.abi.vmoffsets import (
     VALUE_SLOT_SIZE,
 )
 from cwasm.compile.irmodule import ATTR_RETURNS_TWICE, ATTR_TRAP_CALL, ir_type
+from cwasm.compile.translate import gc_roots
 from cwasm.compile.translate.control import ControlMixin
 from cwasm.compile.translate.driver import BLOCK, Frame, Handler
 from cwasm.obj.traps import Trap
 from cwasm.wasm.operators import CATCH_ALL, CATCH_ALL_REF, CATCH_REF
+
+if TYPE_CHECKING:
+    from cwasm.compile.translate import FunctionTranslator
 
 #: the module's throw routine: ``void (ptr vmctx, ptr exn)``, never returns
 THROW_SYMBOL = "@exnthrow"
@@ -209,6 +213,7 @@ class ExceptionsMixin(ControlMixin):
         self.handler_frames += 1
         # the landing: the throw routine took the record off the chain
         self.start_block(land)
+        gc_roots.land(cast("FunctionTranslator", self))
         saved = self.stack[:]
         exn = self.val(f"load volatile ptr, ptr {self.field_of(rec, HANDLER_EXN)}")
         self.dispatch(exn, None, None)

@@ -28,6 +28,7 @@ from cwasm.abi.gc_layout import (
 )
 from cwasm.abi.vmoffsets import CTX_STORE, STORE_GC_END, STORE_GC_NEXT
 from cwasm.compile.irmodule import ir_type
+from cwasm.compile.translate import gc_roots
 from cwasm.obj.traps import Trap
 from cwasm.wasm.gc_types import I8, I16, ArrayType, FieldType, StructType
 
@@ -78,6 +79,7 @@ def allocate(self: FunctionTranslator, type_index: int, size: str) -> str:
         self.ins(f"store i32 {GC_BIT_ARRAY}, ptr {self.field_of(cur, OBJ_GC_BITS)}")
     self.ins(f"br label %{join}")
     self.start_block(slow)
+    gc_roots.spill(self, self.gc_in_flight)
     fresh = self.call_python_builtin(Builtin.GC_ALLOC, str(type_index), size)
     self.trap_if(self.val(f"icmp eq ptr {fresh}, null"), Trap.AllocationTooLarge)
     slow_end = self.cur_label
@@ -113,8 +115,11 @@ def _load_field(self: FunctionTranslator, f: FieldType, p: str, ext: str) -> Non
 def op_struct_new(self: FunctionTranslator, type_index: int) -> None:
     st = _struct(self, type_index)
     lay = struct_layout(st)
-    values = [self.pop() for _ in st.fields][::-1]
+    typed = self.pop_n(len(st.fields))
+    values = [v for _, v in typed]
+    self.gc_in_flight = [v for ty, v in typed if ty == "ptr"]
     obj = allocate(self, type_index, str(lay.size))
+    self.gc_in_flight = []
     for f, off, v in zip(st.fields, lay.offsets, values, strict=True):
         _store_field(self, f, self.field_of(obj, off), v)
     self.push("ptr", obj)
@@ -205,8 +210,10 @@ def _fill(
 def op_array_new(self: FunctionTranslator, type_index: int) -> None:
     at, lay = _array(self, type_index)
     n = self.pop()
-    value = self.pop()
+    ty, value = self.stack.pop()
+    self.gc_in_flight = [value] if ty == "ptr" else []
     obj = _new_array(self, type_index, n)
+    self.gc_in_flight = []
     _fill(self, at, lay, obj, "0", n, value)
     self.push("ptr", obj)
 
@@ -219,8 +226,11 @@ def op_array_new_default(self: FunctionTranslator, type_index: int) -> None:
 def op_array_new_fixed(self: FunctionTranslator, imm: tuple[int, int]) -> None:
     type_index, count = imm
     at, lay = _array(self, type_index)
-    values = [self.pop() for _ in range(count)][::-1]
+    typed = self.pop_n(count)
+    values = [v for _, v in typed]
+    self.gc_in_flight = [v for ty, v in typed if ty == "ptr"]
     obj = _new_array(self, type_index, str(count))
+    self.gc_in_flight = []
     for i, v in enumerate(values):
         _store_field(self, at.element, _element(self, lay, obj, str(i)), v)
     self.push("ptr", obj)

@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cwasm.compile.irmodule import WASM_CC, return_type
+from cwasm.compile.translate import gc_roots
 from cwasm.compile.translate.driver import Handler
 from cwasm.wasm.types import FuncType
 
@@ -52,6 +53,7 @@ def emit_tail_call(t: FunctionTranslator, callee: str, cvm: str, ft: FuncType) -
     ret = return_type(ft.results)
     # the frame goes: its try_tables' handlers must not cover the callee (as ``return``)
     t.leave_all_handlers()
+    gc_roots.restore(t)
     call = f"tail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})"
     if ft.results:
         t.ins(f"ret {ret} {t.val(call)}")
