@@ -178,3 +178,38 @@ def test_a_trap_through_a_module_without_root_areas_restores_the_head(setup: tup
     assert len(seen[-1]) == 1
     assert _head(store) == 0
     assert x["hold"](store) == 30
+
+
+def test_an_exception_caught_in_a_module_without_root_areas_restores_the_head() -> None:
+    """A ``try_table`` of a module with no GC types catches an exception thrown from a
+    frame with a root area: the head is back to what it was when the ``try_table`` was
+    entered, not left at the thrower's dead area."""
+    store = cwasm.Store(cwasm.Engine(_config(cwasm)))
+    heads: list[int] = []
+    nothing = cwasm.FuncType([], [])
+    probe = cwasm.Func(store, nothing, lambda: heads.append(_head(store)))
+    thrower = wat(
+        """(module
+          (type $node (struct (field $v i32)))
+          (tag $e)
+          (import "h" "probe" (func $probe))
+          (func (export "throws")
+            (local $a (ref null $node))
+            (local.set $a (struct.new $node (i32.const 4)))
+            (call $probe)
+            (throw $e)))"""
+    )
+    plain = wat(
+        """(module
+          (import "g" "throws" (func $throws))
+          (import "h" "probe" (func $probe))
+          (func (export "run")
+            (block $h (try_table (catch_all $h) (call $throws)))
+            (call $probe)))"""
+    )
+    throws = cwasm.Instance(store, cwasm.Module(store.engine, thrower), [probe]).exports(store)
+    run = cwasm.Instance(store, cwasm.Module(store.engine, plain), [throws["throws"], probe])
+    run.exports(store)["run"](store)
+    assert heads[0] != 0  # the thrower's area was linked while it ran
+    assert heads[1] == 0  # and is gone after the catch
+    assert _head(store) == 0

@@ -199,6 +199,7 @@ class ExceptionsMixin(ControlMixin):
         sctx = self.val(f"load ptr, ptr {self.vm_field(CTX_STORE)}")
         head = self.handler_head()
         prev = self.val(f"load ptr, ptr {head}")
+        roots_head = gc_roots.head_at_try(cast("FunctionTranslator", self), sctx)
         self.ins(f"store ptr {prev}, ptr {self.field_of(rec, HANDLER_PREV)}")
         self.ins(f"store ptr {rec}, ptr {head}")
         sj = self.val(f"load ptr, ptr {self.field_of(sctx, STORE_SETJMP)}")
@@ -213,7 +214,7 @@ class ExceptionsMixin(ControlMixin):
         self.handler_frames += 1
         # the landing: the throw routine took the record off the chain
         self.start_block(land)
-        gc_roots.land(cast("FunctionTranslator", self))
+        gc_roots.land(cast("FunctionTranslator", self), sctx, roots_head)
         saved = self.stack[:]
         exn = self.val(f"load volatile ptr, ptr {self.field_of(rec, HANDLER_EXN)}")
         self.dispatch(exn, None, None)

@@ -8,7 +8,8 @@ its root area, an alloca of ``ROOTS_SLOTS`` bytes of header and one word per slo
 and writes how many it stored. The area is linked into the chain at
 ``STORE_GC_ROOTS`` on entry and the chain's previous head is put back on every way
 out: return and tail calls here, a ``try_table`` landing (the head becomes the
-function's own area again), and traps in the entry trampoline.
+function's own area again; in a module without areas, what it was when the
+``try_table`` was entered), and traps in the entry trampoline.
 
 A function gets an area only when a call site has a reference to store (or it has a
 handler landing) and only in a module that has GC types (``uses_gc``): other functions
@@ -105,11 +106,25 @@ def restore(t: FunctionTranslator) -> None:
         t.lines.append(RESTORE_MARK)
 
 
-def land(t: FunctionTranslator) -> None:
-    """Mark a ``try_table`` landing: the frames above are gone, the head is ours."""
+def head_at_try(t: FunctionTranslator, sctx: str) -> str | None:
+    """In a module without root areas, the chain's head as a ``try_table`` with a
+    handler is entered (an SSA value ``land`` puts back): an exception thrown through
+    frames of another module's functions with areas and caught here must not leave the
+    head at their dead areas. None in a module with areas (``land`` makes the head the
+    function's own area)."""
+    if t.mod.gc_roots:
+        return None
+    return t.val(f"load ptr, ptr {t.field_of(sctx, STORE_GC_ROOTS)}")
+
+
+def land(t: FunctionTranslator, sctx: str, head: str | None) -> None:
+    """Mark a ``try_table`` landing: the frames above are gone, the head is ours (or,
+    in a module without areas, what it was when the ``try_table`` was entered)."""
     if t.mod.gc_roots:
         t.lines.append(LAND_MARK)
         t.gc_has_area = True
+    elif head is not None:
+        t.ins(f"store ptr {head}, ptr {t.field_of(sctx, STORE_GC_ROOTS)}")
 
 
 def _head_lines(t: FunctionTranslator) -> tuple[list[str], str]:
