@@ -53,9 +53,11 @@ class VerdictMemo(Generic[V]):
         item = self._items.get(key)
         return None if item is None else item[0]
 
-    def put(self, key: Hashable, value: V) -> None:
-        """Remember ``value`` for ``key``, forgetting the oldest entries to make room."""
-        size = _key_bytes(key)
+    def put(self, key: Hashable, value: V, size: int | None = None) -> None:
+        """Remember ``value`` for ``key``, forgetting the oldest entries to make room;
+        ``size`` is what the entry holds (by default the bytes of its key)."""
+        if size is None:
+            size = _key_bytes(key)
         if size > self.max_bytes:
             return
         with self._lock:
@@ -80,49 +82,19 @@ class VerdictMemo(Generic[V]):
         return len(self._items)
 
 
-class SameBytesMemo:
+class SameBytesMemo(VerdictMemo[bytes]):
     """Whole byte strings a check passed on, found by a cheap ``tag`` (say, their length
     and the checksum they carry) and then compared in full: ``seen`` is true only for
     the very bytes the check passed on, for the price of a ``memcmp`` instead of the
-    check. Keeps the last ``capacity`` strings, at most ``max_bytes`` bytes of them (it
-    holds the caller's immutable ``bytes`` objects, not copies); thread-safe."""
-
-    def __init__(
-        self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES
-    ) -> None:
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.held_bytes = 0
-        self._passed: dict[Hashable, bytes] = {}
-        self._lock = threading.Lock()
+    check. Bounded as ``VerdictMemo`` is, by the strings' bytes (it holds the caller's
+    immutable ``bytes`` objects, not copies); thread-safe."""
 
     def seen(self, tag: Hashable, data: bytes) -> bool:
         """Whether ``data`` is, byte for byte, the string remembered under ``tag``."""
-        remembered = self._passed.get(tag)
+        remembered = self.get(tag)
         return remembered is not None and remembered == data
 
     def remember(self, tag: Hashable, data: bytes) -> None:
         """Remember that the check passed on ``data`` (found again under ``tag``),
         forgetting the oldest strings to make room."""
-        if len(data) > self.max_bytes:
-            return
-        with self._lock:
-            passed = self._passed
-            old = passed.pop(tag, None)
-            if old is not None:
-                self.held_bytes -= len(old)
-            while passed and (
-                len(passed) >= self.capacity or self.held_bytes + len(data) > self.max_bytes
-            ):
-                self.held_bytes -= len(passed.pop(next(iter(passed))))
-            passed[tag] = data
-            self.held_bytes += len(data)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._passed.clear()
-            self.held_bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._passed)
+        self.put(tag, data, len(data))

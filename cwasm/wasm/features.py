@@ -48,21 +48,6 @@ from cwasm.wasm.types import (
 
 #: the proposals ``check_features`` knows how to find (the ones a Config can turn off)
 CHECKED_FEATURES = SWITCHABLE_PROPOSALS
-CHECKED_FEATURES = (
-    "bulk_memory",
-    "exceptions",
-    "extended_const",
-    "function_references",
-    "gc",
-    "memory64",
-    "multi_memory",
-    "multi_value",
-    "reference_types",
-    "relaxed_simd",
-    "simd",
-    "tail_call",
-    "threads",
-)
 
 _EXN_HEAPS = frozenset((HeapType.EXN, HeapType.NOEXN))
 _SIMD = "SIMD support is not enabled"
