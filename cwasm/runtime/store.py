@@ -28,7 +28,7 @@ from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_b
 from cwasm.runtime.refs import References
 from cwasm.runtime.tag import Exceptions, Tag
 from cwasm.runtime.trap import Trap, backtrace_text, resolve_frames
-from cwasm.wasi import WasiExit
+from cwasm.wasi.errors import WasiCallError
 
 if TYPE_CHECKING:
     from cwasm.runtime.func import Func
@@ -324,9 +324,10 @@ class Store(Closable):
             ctx[vo.STORE_GC_ROOTS // 8] = 0
         if exc is not None:
             self.pending = None
-            # Wasmtime gives an exit the backtrace of the wasm that called proc_exit (of
-            # the innermost entry only: an exit crossing several keeps the first one)
-            if isinstance(exc, WasiExit) and exc.args == (exc.status_text,):
+            # Wasmtime gives a failed WASI call (proc_exit included) the backtrace of the
+            # wasm that made it (of the innermost entry only: one crossing several
+            # entries keeps the first)
+            if isinstance(exc, WasiCallError) and exc.args == (exc.status_text,):
                 frames = resolve_frames(self._return_addresses())
                 if frames:
                     exc.args = (error_chain([backtrace_text(frames), exc.status_text]),)

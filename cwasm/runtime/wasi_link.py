@@ -6,7 +6,8 @@ that, at call time, looks up that context and the *calling* instance's exported
 ``memory`` and forwards to ``WasiContext.call``. ``proc_exit`` raises ``WasiExit``,
 which travels out of the compiled frames like any host exception and reaches the
 Python caller of ``_start`` unchanged (it is also importable as ``ExitTrap``, with
-``.code``).
+``.code``). As in Wasmtime, a call fails as a whole (a ``WasiCallError`` with the wasm
+backtrace) when a pointer is out of bounds or the caller exports no ``memory``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from cwasm.runtime.memory import Memory
 from cwasm.runtime.shared_memory import SharedMemory
 from cwasm.runtime.types import FuncType
 from cwasm.wasi import RawMemory, WasiConfig, WasiContext, WasiExit, WasiFunction
+from cwasm.wasi.errors import MissingMemoryExport
 
 if TYPE_CHECKING:
     from cwasm.runtime.store import Store
 
 #: wasmtime-py's name for the exception ``proc_exit`` raises (it carries ``.code``)
 ExitTrap = WasiExit
-_EMPTY = RawMemory(0, 0)
 
 
 def set_wasi(store: Store, config: WasiConfig) -> WasiContext:
@@ -43,10 +44,10 @@ def set_wasi(store: Store, config: WasiConfig) -> WasiContext:
 
 def guest_memory(caller: Caller) -> RawMemory:
     """The calling instance's exported ``memory`` as WASI sees it, a ``Memory`` or (as in
-    Wasmtime) a ``SharedMemory`` (empty if it has none)."""
+    Wasmtime) a ``SharedMemory``; every WASI call fails without one, as in Wasmtime."""
     memory = caller.get("memory")
     if not isinstance(memory, (Memory, SharedMemory)):
-        return _EMPTY
+        raise MissingMemoryExport
     return RawMemory(memory.base, memory.data_len())
 
 

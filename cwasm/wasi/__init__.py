@@ -9,6 +9,7 @@ and turns ``WasiExit`` into the program's exit status.
 from cwasm.wasi.abi import WASI_MODULE, Errno, Filetype, Rights
 from cwasm.wasi.config import DirPerms, FilePerms, WasiConfig, WasiConfigError
 from cwasm.wasi.context import WasiContext
+from cwasm.wasi.errors import MissingMemoryExport, WasiCallError
 from cwasm.wasi.memory import BytearrayMemory, GuestMemory, GuestMemoryFault, RawMemory
 from cwasm.wasi.process_calls import WasiExit
 from cwasm.wasi.signatures import WASI_FUNCTIONS, WasiFunction
@@ -23,10 +24,12 @@ __all__ = [
     "Filetype",
     "GuestMemory",
     "GuestMemoryFault",
+    "MissingMemoryExport",
     "RawMemory",
     "Rights",
     "WasiConfig",
     "WasiConfigError",
+    "WasiCallError",
     "WasiContext",
     "WasiExit",
     "WasiFunction",

@@ -31,7 +31,7 @@ from cwasm.wasi.config import DirPerms, FilePerms, Stdio, StdioMode, WasiConfig
 from cwasm.wasi.descriptors import Descriptor, filetype_of
 from cwasm.wasi.errno_map import errno_from_os
 from cwasm.wasi.fd_calls import FdCalls
-from cwasm.wasi.memory import GuestMemory, GuestMemoryFault, GuestView
+from cwasm.wasi.memory import GuestMemory, GuestView
 from cwasm.wasi.path_calls import PathCalls
 from cwasm.wasi.poll_calls import PollCalls
 from cwasm.wasi.process_calls import ProcessCalls
@@ -113,7 +113,9 @@ class WasiContext(FdCalls, PathCalls, ProcessCalls, PollCalls):
         unsigned) against the caller's ``memory``; returns its errno.
 
         Raises ``KeyError`` for an unknown name, ``TypeError`` for a wrong argument
-        count and ``WasiExit`` from ``proc_exit``.
+        count, ``WasiExit`` from ``proc_exit`` and ``GuestMemoryFault`` for a pointer
+        out of the memory's bounds (Wasmtime fails the call then, rather than
+        returning ``EFAULT``).
         """
         function = WASI_FUNCTIONS[name]
         params = function.type.params
@@ -128,8 +130,6 @@ class WasiContext(FdCalls, PathCalls, ProcessCalls, PollCalls):
             return int(method(GuestView(memory), *values))
         except WasiErrno as e:
             return int(e.errno)
-        except GuestMemoryFault:
-            return int(Errno.FAULT)
         except UnicodeError:
             return int(Errno.ILSEQ)
         except OSError as e:

@@ -4,8 +4,8 @@ The WASI layer only needs three operations on guest memory: its current size,
 reading bytes and writing bytes. ``GuestMemory`` is that protocol; the runtime
 adapts its own memory object to it (or uses ``RawMemory`` over the memory's
 base address and length). ``GuestView`` adds the typed accessors the syscalls
-use. Every out-of-bounds access raises ``GuestMemoryFault``, which the WASI
-dispatcher turns into ``EFAULT``.
+use. Every out-of-bounds access raises ``GuestMemoryFault``, which fails the WASI
+call as Wasmtime's does (an error with Wasmtime's text, not ``EFAULT``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import ctypes
 import struct
 from typing import Protocol
 
-from cwasm.errors import CwasmError
+from cwasm.wasi.errors import WasiCallError
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -22,13 +22,12 @@ _U64 = struct.Struct("<Q")
 _IOVEC = struct.Struct("<II")
 
 
-class GuestMemoryFault(CwasmError):
-    """A WASI call named guest memory outside the linear memory's bounds."""
+class GuestMemoryFault(WasiCallError):
+    """A WASI call named guest memory outside the linear memory's bounds (Wasmtime's
+    text: ``Pointer out of bounds: Region { start: <ptr>, len: <length> }``)."""
 
     def __init__(self, ptr: int, length: int, size: int) -> None:
-        super().__init__(
-            f"guest access of {length} bytes at {ptr:#x} outside memory of {size} bytes"
-        )
+        super().__init__(f"Pointer out of bounds: Region {{ start: {ptr}, len: {length} }}")
         self.ptr = ptr
         self.length = length
         self.size = size

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from cwasm.errors import CwasmError
 from cwasm.wasi.abi import ClockId, Errno
+from cwasm.wasi.errors import WasiCallError
 from cwasm.wasi.memory import GuestView
 from cwasm.wasi.sandbox import WasiErrno
 
@@ -20,7 +20,7 @@ HOST_CLOCKS = {
 }
 
 
-class WasiExit(CwasmError):
+class WasiExit(WasiCallError):
     """The guest called ``proc_exit``: the program is over with exit status ``code``.
 
     Its text is Wasmtime's (``Exited with i32 exit status <code>``); the runtime adds the
@@ -28,9 +28,7 @@ class WasiExit(CwasmError):
     """
 
     def __init__(self, code: int) -> None:
-        #: the exit alone, without the context the runtime adds
-        self.status_text = f"Exited with i32 exit status {code}"
-        super().__init__(self.status_text)
+        super().__init__(f"Exited with i32 exit status {code}")
         self.code = code
 
 
