@@ -388,6 +388,8 @@ def _collect(
             )
         ),
         extra_symbols=tuple(extra),
+        eh_frame=linked.eh_frame,
+        eh_fixups=linked.eh_fixups,
     )
 
 

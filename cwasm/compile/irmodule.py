@@ -39,13 +39,13 @@ ATTR_TRAP_FN = "#5"
 ATTR_NORETURN_CALL = "#6"
 
 _ATTRIBUTES = (
-    'attributes #0 = { nounwind noinline strictfp "frame-pointer"="all" "no-builtins" }\n'
-    'attributes #1 = { nounwind noinline "frame-pointer"="all" "no-builtins" '
+    'attributes #0 = { nounwind uwtable noinline strictfp "frame-pointer"="all" "no-builtins" }\n'
+    'attributes #1 = { nounwind uwtable noinline "frame-pointer"="all" "no-builtins" '
     '"disable-tail-calls"="true" }\n'
     "attributes #2 = { nomerge noreturn nounwind }\n"
     "attributes #3 = { returns_twice }\n"
     "attributes #4 = { strictfp }\n"
-    'attributes #5 = { noreturn nounwind noinline "frame-pointer"="all" "no-builtins" }\n'
+    'attributes #5 = { noreturn nounwind uwtable noinline "frame-pointer"="all" "no-builtins" }\n'
     "attributes #6 = { noreturn nounwind }\n"
 )
 

@@ -1,0 +1,154 @@
+"""The artifact's ``.eh_frame`` section: the unwind tables of the code in ``.text``.
+
+As in Wasmtime's artifacts, ``.eh_frame`` follows the page-padded ``.text`` and every
+pointer in it is PC-relative on the assumption that it is mapped exactly ``text_size``
+bytes after the code (``docs/artifact-format.md``). The pre-linker hands over the
+records with those pointer fields zeroed and a list of fixups (field offset, target
+offset in ``.text``); ``place`` fills them in once the padded size is known and appends
+the zero terminator.
+
+``check`` is the loader's check, made before the section reaches the unwinder
+(``__register_frame``): a sequence of well-formed CIE and FDE records that fills the
+section up to one zero terminator; only the record shapes cwasm's compiler writes
+(augmentations ``zR`` and ``zPLR``, every pointer ``pcrel|sdata4``); every FDE's code
+range, every LSDA and every personality routine inside the code. The call-frame
+programs themselves are not interpreted: like the code, they are covered by the code
+seal (``cwasm.obj.integrity``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from cwasm.obj.errors import CorruptArtifactError
+
+__all__ = ["DW_EH_PE_PCREL_SDATA4", "EhFrameFixup", "check", "place"]
+
+#: the pointer encoding of every pointer cwasm's ``.eh_frame`` holds: PC-relative, 4 bytes
+DW_EH_PE_PCREL_SDATA4 = 0x1B
+#: ``(offset of a 4-byte pointer field in .eh_frame, offset of its target in .text)``
+EhFrameFixup = tuple[int, int]
+
+_TERMINATOR = bytes(4)
+
+
+def place(records: bytes, fixups: Iterable[EhFrameFixup], text_size: int) -> bytes:
+    """The section's bytes for a ``.text`` of ``text_size`` bytes: ``records`` with each
+    fixup's field set to its target relative to the field, then the terminator."""
+    if not records:
+        return b""
+    out = bytearray(records)
+    for field, target in fixups:
+        struct.pack_into("<i", out, field, target - (text_size + field))
+    return bytes(out) + _TERMINATOR
+
+
+def _corrupt(message: str) -> CorruptArtifactError:
+    return CorruptArtifactError(f"`.eh_frame` is corrupt: {message}")
+
+
+def _uleb(data: bytes, p: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if p >= end or shift > 63:
+            raise _corrupt(f"a LEB128 number at {p:#x} runs past its record")
+        b = data[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return result, p
+
+
+def _pointer(data: bytes, p: int, end: int, text_size: int, code_size: int, what: str) -> int:
+    """The ``.text`` offset a pcrel/sdata4 field at ``p`` points to (inside the code)."""
+    if p + 4 > end:
+        raise _corrupt(f"the {what} at {p:#x} runs past its record")
+    target = text_size + p + struct.unpack_from("<i", data, p)[0]
+    if not 0 <= target < code_size:
+        raise _corrupt(f"the {what} at {p:#x} points outside the code")
+    return target
+
+
+def check(data: bytes, text_size: int, code_size: int) -> int:
+    """Check the section (see the module docstring) of an artifact whose ``.text`` is
+    ``text_size`` bytes, of which the first ``code_size`` are code. Returns the number
+    of FDEs. Raises ``CorruptArtifactError``."""
+    n = len(data)
+    if n < 4 or data[-4:] != _TERMINATOR:
+        raise _corrupt("it does not end with a zero terminator")
+    #: CIE offset -> (augmentation has 'L')
+    cies: dict[int, bool] = {}
+    fdes = 0
+    pos = 0
+    last = n - 4
+    while pos < last:
+        if pos + 8 > last:
+            raise _corrupt(f"a record at {pos:#x} is cut short")
+        length, ident = struct.unpack_from("<II", data, pos)
+        end = pos + 4 + length
+        if length == 0:
+            raise _corrupt(f"a terminator at {pos:#x} is not at the end")
+        if length == 0xFFFFFFFF or length < 8 or length % 4 or end > last:
+            raise _corrupt(f"the record at {pos:#x} has a bad length {length:#x}")
+        if ident == 0:
+            cies[pos] = _check_cie(data, pos + 8, end, text_size, code_size)
+        else:
+            cie = pos + 4 - ident
+            if cie not in cies:
+                raise _corrupt(f"the FDE at {pos:#x} names no CIE before it")
+            if pos + 16 > end:
+                raise _corrupt(f"the FDE at {pos:#x} is cut short")
+            begin = _pointer(data, pos + 8, end, text_size, code_size, "FDE start")
+            size = struct.unpack_from("<I", data, pos + 12)[0]
+            if begin + size > code_size:
+                raise _corrupt(f"the FDE at {pos:#x} covers code outside `.text`")
+            aug_len, p = _uleb(data, pos + 16, end)
+            if p + aug_len > end:
+                raise _corrupt(f"the FDE at {pos:#x} has augmentation data past its end")
+            if cies[cie]:
+                if aug_len != 4:
+                    raise _corrupt(f"the FDE at {pos:#x} has no 4-byte LSDA pointer")
+                _pointer(data, p, end, text_size, code_size, "LSDA pointer")
+            elif aug_len:
+                raise _corrupt(f"the FDE at {pos:#x} has unexpected augmentation data")
+            fdes += 1
+        pos = end
+    if pos != last:
+        raise _corrupt("the records do not end at the terminator")
+    return fdes
+
+
+def _check_cie(data: bytes, p: int, end: int, text_size: int, code_size: int) -> bool:
+    """Check a CIE's fields from its version on; True if its FDEs carry an LSDA."""
+    if data[p] not in (1, 3):
+        raise _corrupt(f"the CIE at {p - 8:#x} has version {data[p]}")
+    nul = data.find(b"\0", p + 1, end)
+    if nul < 0:
+        raise _corrupt(f"the CIE at {p - 8:#x} has an unterminated augmentation")
+    aug = data[p + 1 : nul]
+    if aug not in (b"zR", b"zPLR"):
+        raise _corrupt(f"the CIE at {p - 8:#x} has the augmentation {aug!r}")
+    version = data[p]
+    q = nul + 1
+    _, q = _uleb(data, q, end)  # code alignment
+    _, q = _uleb(data, q, end)  # data alignment (its sign does not matter here)
+    if version == 1:
+        q += 1
+    else:
+        _, q = _uleb(data, q, end)
+    aug_len, q = _uleb(data, q, end)
+    aug_end = q + aug_len
+    if aug_end > end:
+        raise _corrupt(f"the CIE at {p - 8:#x} has augmentation data past its end")
+    for c in aug[1:]:
+        if q >= aug_end or data[q] != DW_EH_PE_PCREL_SDATA4:
+            raise _corrupt(f"the CIE at {p - 8:#x} has an unsupported pointer encoding")
+        q += 1
+        if c == ord("P"):
+            _pointer(data, q, aug_end, text_size, code_size, "personality pointer")
+            q += 4
+    if q != aug_end:
+        raise _corrupt(f"the CIE at {p - 8:#x} has unexpected augmentation data")
+    return b"L" in aug
