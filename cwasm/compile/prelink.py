@@ -115,8 +115,9 @@ class LinkedCode:
     #: the unwind tables of every object, one after another, without a terminator; their
     #: pointer fields are zero (``cwasm.obj.eh_frame.place`` fills them in)
     eh_frame: bytes = b""
-    #: (field offset in ``eh_frame``, target offset in the blob) of every pointer field
-    eh_fixups: tuple[tuple[int, int], ...] = ()
+    #: (field offset in ``eh_frame``, target offset in the blob, field width) of every
+    #: pointer field
+    eh_fixups: tuple[tuple[int, int, int], ...] = ()
 
 
 def _align(n: int, a: int) -> int:
@@ -214,7 +215,7 @@ def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
                 )
             rows.extend(decode_line_program(bytes(data)))
     eh_frame = bytearray()
-    eh_fixups: list[tuple[int, int]] = []
+    eh_fixups: list[tuple[int, int, int]] = []
     for n, o in enumerate(objs):
         _merge_eh_frame(o, n, symbol_address, eh_frame, eh_fixups)
     return LinkedCode(
@@ -224,8 +225,13 @@ def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
 
 #: the sections LLVM gives the personality routine's indirect pointer (writable data)
 _DW_REF = ".data.DW.ref."
-#: the PC-relative 4-byte relocations an ``.eh_frame`` holds
-_EH_PC32 = (R_X86_64_PC32, R_AARCH64_PREL32)
+#: the PC-relative relocations an ``.eh_frame`` holds, and their widths
+_EH_PCREL = {
+    (EM_X86_64, R_X86_64_PC32): 4,
+    (EM_X86_64, R_X86_64_PC64): 8,
+    (EM_AARCH64, R_AARCH64_PREL32): 4,
+    (EM_AARCH64, R_AARCH64_PREL64): 8,
+}
 
 
 def _merge_eh_frame(
@@ -233,7 +239,7 @@ def _merge_eh_frame(
     n: int,
     symbol_address: Callable[[int, int], int],
     out: bytearray,
-    fixups: list[tuple[int, int]],
+    fixups: list[tuple[int, int, int]],
 ) -> None:
     """Append object ``n``'s ``.eh_frame`` records to ``out`` (their pointer fields
     zeroed) and their fixups. The personality pointer LLVM makes indirect (through a
@@ -250,15 +256,16 @@ def _merge_eh_frame(
             for rel in o.relocations.get(s.index, ()):
                 dw_ref[s.index] = rel.sym
     for rel in o.relocations.get(sec.index, ()):
-        if rel.type not in _EH_PC32 or rel.offset + 4 > len(data):
+        width = _EH_PCREL.get((o.e_machine, rel.type), 0)
+        if not width or rel.offset + width > len(data):
             raise PrelinkError(f"unsupported relocation type {rel.type} in `.eh_frame`")
         sym = o.symbols[rel.sym]
         target_sym = dw_ref.get(sym.shndx, rel.sym)
         # S + A - P: the field itself is P, so S + A is the target (for the
         # personality, the routine the DW.ref. word holds)
         target = symbol_address(n, target_sym) + (rel.addend if target_sym == rel.sym else 0)
-        data[rel.offset : rel.offset + 4] = bytes(4)
-        fixups.append((base + rel.offset, target))
+        data[rel.offset : rel.offset + width] = bytes(width)
+        fixups.append((base + rel.offset, target, width))
     _direct_personality(data)
     out += data
 
@@ -282,9 +289,9 @@ def _direct_personality(data: bytearray) -> None:
                 _, q = _sleb(data, q)
                 q = q + 1 if data[pos + 8] == 1 else _uleb(data, q)[1]
                 _, q = _uleb(data, q)
-                if data[q] not in (0x9B, 0x1B):
+                if data[q] & 0x7F not in (0x1B, 0x1C):
                     raise PrelinkError(f"unsupported personality encoding {data[q]:#x}")
-                data[q] = 0x1B  # pcrel | sdata4, no longer indirect
+                data[q] &= 0x7F  # pcrel | sdata4 or sdata8, no longer indirect
         pos = end
 
 

@@ -123,7 +123,7 @@ class CompiledCode:
     bti: bool = False
     #: unwind records and their pointer fixups (``cwasm.obj.eh_frame.place``)
     eh_frame: bytes = b""
-    eh_fixups: tuple[tuple[int, int], ...] = ()
+    eh_fixups: tuple[tuple[int, int, int], ...] = ()
 
 
 def _rebase(init: MemoryInitialization, by: int) -> MemoryInitialization:

@@ -10,7 +10,8 @@ the zero terminator.
 ``check`` is the loader's check, made before the section reaches the unwinder
 (``__register_frame``): a sequence of well-formed CIE and FDE records that fills the
 section up to one zero terminator; only the record shapes cwasm's compiler writes
-(augmentations ``zR`` and ``zPLR``, every pointer ``pcrel|sdata4``); every FDE's code
+(augmentations ``zR`` and ``zPLR``, every pointer PC-relative, 4 or 8 bytes wide: LLVM
+gives aarch64's personality and LSDA pointers 8 bytes); every FDE's code
 range, every LSDA and every personality routine inside the code. The call-frame
 programs themselves are not interpreted: like the code, they are covered by the code
 seal (``cwasm.obj.integrity``).
@@ -23,12 +24,14 @@ from collections.abc import Iterable
 
 from cwasm.obj.errors import CorruptArtifactError
 
-__all__ = ["DW_EH_PE_PCREL_SDATA4", "EhFrameFixup", "check", "place"]
+__all__ = ["DW_EH_PE_PCREL_SDATA4", "DW_EH_PE_PCREL_SDATA8", "EhFrameFixup", "check", "place"]
 
-#: the pointer encoding of every pointer cwasm's ``.eh_frame`` holds: PC-relative, 4 bytes
+#: the pointer encodings cwasm's ``.eh_frame`` holds: PC-relative, 4 or 8 bytes
 DW_EH_PE_PCREL_SDATA4 = 0x1B
-#: ``(offset of a 4-byte pointer field in .eh_frame, offset of its target in .text)``
-EhFrameFixup = tuple[int, int]
+DW_EH_PE_PCREL_SDATA8 = 0x1C
+_WIDTH = {DW_EH_PE_PCREL_SDATA4: 4, DW_EH_PE_PCREL_SDATA8: 8}
+#: ``(offset of a pointer field in .eh_frame, offset of its target in .text, its width)``
+EhFrameFixup = tuple[int, int, int]
 
 _TERMINATOR = bytes(4)
 
@@ -39,8 +42,8 @@ def place(records: bytes, fixups: Iterable[EhFrameFixup], text_size: int) -> byt
     if not records:
         return b""
     out = bytearray(records)
-    for field, target in fixups:
-        struct.pack_into("<i", out, field, target - (text_size + field))
+    for field, target, width in fixups:
+        struct.pack_into("<i" if width == 4 else "<q", out, field, target - (text_size + field))
     return bytes(out) + _TERMINATOR
 
 
@@ -61,11 +64,14 @@ def _uleb(data: bytes, p: int, end: int) -> tuple[int, int]:
             return result, p
 
 
-def _pointer(data: bytes, p: int, end: int, text_size: int, code_size: int, what: str) -> int:
-    """The ``.text`` offset a pcrel/sdata4 field at ``p`` points to (inside the code)."""
-    if p + 4 > end:
+def _pointer(
+    data: bytes, p: int, end: int, text_size: int, code_size: int, what: str, width: int = 4
+) -> int:
+    """The ``.text`` offset a PC-relative field of ``width`` bytes at ``p`` points to
+    (inside the code)."""
+    if p + width > end:
         raise _corrupt(f"the {what} at {p:#x} runs past its record")
-    target = text_size + p + struct.unpack_from("<i", data, p)[0]
+    target = text_size + p + struct.unpack_from("<i" if width == 4 else "<q", data, p)[0]
     if not 0 <= target < code_size:
         raise _corrupt(f"the {what} at {p:#x} points outside the code")
     return target
@@ -78,8 +84,8 @@ def check(data: bytes, text_size: int, code_size: int) -> int:
     n = len(data)
     if n < 4 or data[-4:] != _TERMINATOR:
         raise _corrupt("it does not end with a zero terminator")
-    #: CIE offset -> (augmentation has 'L')
-    cies: dict[int, bool] = {}
+    #: CIE offset -> (FDE pointer width, LSDA pointer width or 0)
+    cies: dict[int, tuple[int, int]] = {}
     fdes = 0
     pos = 0
     last = n - 4
@@ -98,19 +104,20 @@ def check(data: bytes, text_size: int, code_size: int) -> int:
             cie = pos + 4 - ident
             if cie not in cies:
                 raise _corrupt(f"the FDE at {pos:#x} names no CIE before it")
-            if pos + 16 > end:
+            width, lsda = cies[cie]
+            if pos + 8 + 2 * width > end:
                 raise _corrupt(f"the FDE at {pos:#x} is cut short")
-            begin = _pointer(data, pos + 8, end, text_size, code_size, "FDE start")
-            size = struct.unpack_from("<I", data, pos + 12)[0]
+            begin = _pointer(data, pos + 8, end, text_size, code_size, "FDE start", width)
+            size = int.from_bytes(data[pos + 8 + width : pos + 8 + 2 * width], "little")
             if begin + size > code_size:
                 raise _corrupt(f"the FDE at {pos:#x} covers code outside `.text`")
-            aug_len, p = _uleb(data, pos + 16, end)
+            aug_len, p = _uleb(data, pos + 8 + 2 * width, end)
             if p + aug_len > end:
                 raise _corrupt(f"the FDE at {pos:#x} has augmentation data past its end")
-            if cies[cie]:
-                if aug_len != 4:
-                    raise _corrupt(f"the FDE at {pos:#x} has no 4-byte LSDA pointer")
-                _pointer(data, p, end, text_size, code_size, "LSDA pointer")
+            if lsda:
+                if aug_len != lsda:
+                    raise _corrupt(f"the FDE at {pos:#x} has no LSDA pointer")
+                _pointer(data, p, end, text_size, code_size, "LSDA pointer", lsda)
             elif aug_len:
                 raise _corrupt(f"the FDE at {pos:#x} has unexpected augmentation data")
             fdes += 1
@@ -120,8 +127,9 @@ def check(data: bytes, text_size: int, code_size: int) -> int:
     return fdes
 
 
-def _check_cie(data: bytes, p: int, end: int, text_size: int, code_size: int) -> bool:
-    """Check a CIE's fields from its version on; True if its FDEs carry an LSDA."""
+def _check_cie(data: bytes, p: int, end: int, text_size: int, code_size: int) -> tuple[int, int]:
+    """Check a CIE's fields from its version on; (the width of its FDEs' code pointers,
+    of their LSDA pointers or 0)."""
     if data[p] not in (1, 3):
         raise _corrupt(f"the CIE at {p - 8:#x} has version {data[p]}")
     nul = data.find(b"\0", p + 1, end)
@@ -142,13 +150,16 @@ def _check_cie(data: bytes, p: int, end: int, text_size: int, code_size: int) ->
     aug_end = q + aug_len
     if aug_end > end:
         raise _corrupt(f"the CIE at {p - 8:#x} has augmentation data past its end")
+    widths = {}
     for c in aug[1:]:
-        if q >= aug_end or data[q] != DW_EH_PE_PCREL_SDATA4:
+        width = _WIDTH.get(data[q], 0) if q < aug_end else 0
+        if not width:
             raise _corrupt(f"the CIE at {p - 8:#x} has an unsupported pointer encoding")
         q += 1
+        widths[c] = width
         if c == ord("P"):
-            _pointer(data, q, aug_end, text_size, code_size, "personality pointer")
-            q += 4
+            _pointer(data, q, aug_end, text_size, code_size, "personality pointer", width)
+            q += width
     if q != aug_end:
         raise _corrupt(f"the CIE at {p - 8:#x} has unexpected augmentation data")
-    return b"L" in aug
+    return widths[ord("R")], widths.get(ord("L"), 0)
