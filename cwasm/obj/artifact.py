@@ -104,13 +104,21 @@ _ENGINE_RECORDS: VerdictMemo[EngineMetadata] = VerdictMemo()
 _COMPATIBLE: VerdictMemo[bool] = VerdictMemo()
 _VERIFIED_INFO: VerdictMemo[CompiledModuleInfo] = VerdictMemo()
 _SEALED: VerdictMemo[bool] = VerdictMemo()
+_UNWIND_CHECKED: VerdictMemo[bool] = VerdictMemo()
 #: whole artifacts (``bytes``) whose checksum verified, by their length and stored checksum
 _CHECKSUMMED = SameBytesMemo()
 
 
 def forget_verdicts() -> None:
     """Forget every remembered check, so the next loads check everything afresh."""
-    for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED, FOUND_SYMBOLS):
+    for memo in (
+        _ENGINE_RECORDS,
+        _COMPATIBLE,
+        _VERIFIED_INFO,
+        _SEALED,
+        _UNWIND_CHECKED,
+        FOUND_SYMBOLS,
+    ):
         memo.clear()
     _CHECKSUMMED.clear()
 
@@ -442,10 +450,13 @@ class Artifact:
 
     def _check_eh_frame(self) -> None:
         """The unwind tables' shape and code ranges (``cwasm.obj.eh_frame.check``); the
-        code seal covers their bytes."""
+        code seal covers their bytes. A verdict is remembered under the exact bytes and
+        the ``.text`` size it was made for."""
         if ELF_EH_FRAME in self._sections:
-            size = self.text_size
-            eh_frame.check(bytes(self.eh_frame), size, size - SEAL_SIZE)
+            key = (bytes(self.eh_frame), self.text_size)
+            if _UNWIND_CHECKED.get(key) is None:
+                eh_frame.check(key[0], key[1], key[1] - SEAL_SIZE)
+                _UNWIND_CHECKED.put(key, True)
 
     def _check_tables(self) -> None:
         """The cheap load-time part of the table checks: each size matches its count. The
