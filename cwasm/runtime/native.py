@@ -244,17 +244,18 @@ class CodeMemory:
         frames = base + len(text) if eh_frame else 0
         if frames:
             unwind.register_frames(frames)
-        self._finalizer = weakref.finalize(self, _release, base, size, frames)
+        self._finalizer = weakref.finalize(self, _release, _code_pool, base, size, frames)
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
 
 
-def _release(base: int, size: int, frames: int) -> None:
-    """The unwinder forgets the code's frames before the mapping is pooled or unmapped."""
+def _release(pool: _CodePool, base: int, size: int, frames: int) -> None:
+    """The unwinder forgets the code's frames before the mapping goes back to ``pool``
+    (the pool it came from) or is unmapped."""
     if frames:
         unwind.deregister_frames(frames)
-    _code_pool.give(base, size)
+    pool.give(base, size)
 
 
 def _clear_cache(start: int, end: int) -> None:

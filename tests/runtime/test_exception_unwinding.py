@@ -231,3 +231,35 @@ def test_a_try_table_around_a_call_costs_no_stack() -> None:
     x = cwasm.Instance(store, cwasm.Module(store.engine, RECURSE), []).exports(store)
     plain, guarded = _deepest(store, x["plain"]), _deepest(store, x["guarded"])
     assert guarded * 2 >= plain, (plain, guarded)
+
+
+DEEP_THROW = """
+(module
+  (tag $e (param i32))
+  (func $down (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (throw $e (i32.const 9)))
+      (else (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))))
+  (func (export "top") (param i32) (result i32)
+    (block $h (result i32)
+      (try_table (result i32) (catch $e $h) (call $down (local.get 0))))
+    (drop)
+    (local.get 0))
+)
+"""
+
+
+@pytest.mark.parametrize("stack", [256 * 1024, 64 << 20])
+def test_a_throw_from_the_deepest_frame_is_caught(stack: int) -> None:
+    """The unwinder runs below the deepest wasm frame: with the stack limit set by
+    ``max_wasm_stack``, and with the thread's own stack end as the floor (64 MiB is
+    more than the thread has)."""
+    config = cwasm.Config()
+    config.max_wasm_stack = stack
+    store = cwasm.Store(cwasm.Engine(config))
+    engine = store.engine
+    x = cwasm.Instance(store, cwasm.Module(engine, DEEP_THROW), []).exports(store)
+    plain = cwasm.Instance(store, cwasm.Module(engine, RECURSE), []).exports(store)["plain"]
+    deepest = _deepest(store, x["top"])
+    assert x["top"](store, deepest) == deepest
+    assert deepest * 2 >= _deepest(store, plain)
