@@ -186,3 +186,18 @@ def test_the_frames_are_registered_while_the_code_is_mapped() -> None:
     gc.collect()
     # the code mapping is gone (pooled): the unwinder no longer knows its frames
     assert _find_fde(base + 1) == 0
+
+
+def test_inspect_lists_the_section_right_after_text(
+    artifact: bytes, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    from cwasm.cli import main
+
+    path = Path(str(tmp_path)) / "f.cwasm"
+    path.write_bytes(artifact)
+    assert main(["inspect", "--json", str(path)]) == 0
+    names = [s["name"] for s in json.loads(capsys.readouterr().out)["sections"]]
+    assert names[names.index(ELF_TEXT) + 1] == ELF_EH_FRAME
