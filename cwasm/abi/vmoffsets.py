@@ -81,10 +81,10 @@ STORE_EPOCH_PTR: Final = 96
 STORE_SELF: Final = 112
 #: ``pthread_self()`` of the thread the store last entered wasm from (``Store.enter_thread``)
 STORE_THREAD: Final = 120
-#: the innermost active exception handler (a ``HANDLER_*`` record on the stack of a
-#: function with a ``try_table``), null at an entry trampoline (docs/exceptions.md)
-STORE_EXN_HANDLER: Final = 104
-#: the exception (an ``EXN_*`` block) that left wasm uncaught (``TRAP_UNCAUGHT_EXCEPTION``)
+#: (104: unused; it held the chain of setjmp handler records before the unwinder
+#: carried exceptions)
+#: the exception (an ``EXN_*`` block) being thrown: the landing pad that catches it
+#: reads it here; one that left wasm uncaught stays (``TRAP_UNCAUGHT_EXCEPTION``)
 STORE_EXN: Final = 128
 #: the store's exception arena: where the next exception block goes, and its end
 #: (compiled code allocates by bumping the cursor; ``EXN_NEW`` starts a new arena chunk)
@@ -101,7 +101,11 @@ STORE_GC_END: Final = STORE_GC_NEXT + 8
 #: the innermost wasm frame's root area (the chain the collector walks), null at an
 #: entry trampoline
 STORE_GC_ROOTS: Final = STORE_GC_END + 8
-STORE_SIZE: Final = STORE_GC_ROOTS + 8
+#: the unwind record (``UNWIND_*``), 16-byte aligned: what the throw routine hands the
+#: system unwinder, and what the personality routine finds the unwinder's context
+#: accessors in (docs/exceptions.md)
+STORE_UNWIND: Final = (STORE_GC_ROOTS + 8 + 15) // 16 * 16
+STORE_SIZE: Final = STORE_UNWIND + 96
 
 #: size of the jump buffer each entry trampoline reserves (glibc x86_64 needs 200,
 #: aarch64 312)
@@ -123,12 +127,22 @@ HOST_RETHROW: Final = 2
 TRAP_UNCAUGHT_EXCEPTION: Final = 0xFC
 
 # --- exception handling (docs/exceptions.md) ---
-#: a handler record, in the frame of a function whose ``try_table`` contains calls:
-#: the handler it shadows, the exception delivered to it, then its jump buffer
-HANDLER_PREV: Final = 0
-HANDLER_EXN: Final = 8
-HANDLER_JMP_BUF: Final = 16
-HANDLER_SIZE: Final = HANDLER_JMP_BUF + JMP_BUF_SIZE
+#: the unwind record at ``STORE_UNWIND``: first the unwinder's ``_Unwind_Exception``
+#: header (its exception class, a cleanup routine (none), two words the unwinder owns),
+#: then the addresses of the libgcc routines compiled code calls, in the order of
+#: ``cwasm.runtime.unwind.UNWIND_FUNCTIONS``
+UNWIND_CLASS: Final = 0
+UNWIND_CLEANUP: Final = 8
+UNWIND_RAISE: Final = 32
+UNWIND_GET_IP: Final = 40
+UNWIND_GET_LSDA: Final = 48
+UNWIND_GET_REGION_START: Final = 56
+UNWIND_SET_GR: Final = 64
+UNWIND_SET_IP: Final = 72
+UNWIND_FUNCTION_COUNT: Final = 6
+#: the exception class of cwasm's wasm exceptions ("CWSMWASM" as a little-endian u64):
+#: the personality routine leaves every other exception alone
+UNWIND_EXCEPTION_CLASS: Final = int.from_bytes(b"CWSMWASM", "little")
 #: an exception (an ``exnref`` is its address): its tag's identity, its size in bytes
 #: (``EXN_ESCAPED`` set once an ``exnref`` to it exists), then the payload in value
 #: slots (``VALUE_SLOT_SIZE`` each)

@@ -27,9 +27,10 @@ from cwasm.compile.parallel import Part
 from cwasm.compile.partcache import PartCache, module_facts_digest
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
 from cwasm.compile.signals import signal_builtins
-from cwasm.compile.trampolines import array_to_wasm, throw_routine, trap_routine, wasm_to_array
+from cwasm.compile.trampolines import array_to_wasm, trap_routine, wasm_to_array
 from cwasm.compile.translate import FunctionTranslator
 from cwasm.compile.translate.gc_roots import uses_gc
+from cwasm.compile.unwinding import personality_routine, throw_routine
 from cwasm.compile.x86 import guarded_accesses
 from cwasm.errors import CwasmError
 from cwasm.obj.builder import CompiledCode
@@ -246,6 +247,8 @@ def compile_module(
             trap_routine(mod, code)
         if TRAP_UNCAUGHT_EXCEPTION in trap_codes:  # some code throws
             throw_routine(mod)
+        # the entry trampolines' landing pads (and any function's) name it
+        personality_routine(mod)
         if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
             signal_builtins(mod)  # last, so that the block is contiguous at the end
 
@@ -388,6 +391,8 @@ def _collect(
             )
         ),
         extra_symbols=tuple(extra),
+        eh_frame=linked.eh_frame,
+        eh_fixups=linked.eh_fixups,
     )
 
 

@@ -37,16 +37,28 @@ ATTR_STRICTFP = "#4"
 ATTR_TRAP_FN = "#5"
 #: call-site attributes of the ``longjmp`` call
 ATTR_NORETURN_CALL = "#6"
+#: attribute group of the wasm-to-array trampolines (they may throw: ``HOST_RETHROW``)
+ATTR_HOST_TRAMPOLINE = "#7"
+#: attribute group of the throw routine (it unwinds, never returns)
+ATTR_THROW_FN = "#8"
+#: call-site attributes of a call of the throw routine
+ATTR_THROW_CALL = "#9"
+#: the personality routine of every function with landing pads (``cwasm.compile.unwinding``)
+PERSONALITY = "@cwasm_personality"
 
 _ATTRIBUTES = (
-    'attributes #0 = { nounwind noinline strictfp "frame-pointer"="all" "no-builtins" }\n'
-    'attributes #1 = { nounwind noinline "frame-pointer"="all" "no-builtins" '
+    'attributes #0 = { uwtable noinline strictfp "frame-pointer"="all" "no-builtins" }\n'
+    'attributes #1 = { nounwind uwtable noinline "frame-pointer"="all" "no-builtins" '
     '"disable-tail-calls"="true" }\n'
     "attributes #2 = { nomerge noreturn nounwind }\n"
     "attributes #3 = { returns_twice }\n"
     "attributes #4 = { strictfp }\n"
-    'attributes #5 = { noreturn nounwind noinline "frame-pointer"="all" "no-builtins" }\n'
+    'attributes #5 = { noreturn nounwind uwtable noinline "frame-pointer"="all" "no-builtins" }\n'
     "attributes #6 = { noreturn nounwind }\n"
+    'attributes #7 = { uwtable noinline "frame-pointer"="all" "no-builtins" '
+    '"disable-tail-calls"="true" }\n'
+    'attributes #8 = { noreturn uwtable noinline "frame-pointer"="all" "no-builtins" }\n'
+    "attributes #9 = { nomerge noreturn }\n"
 )
 
 #: metadata of a linear-memory access: it never aliases the vmctx or any runtime state
@@ -188,6 +200,10 @@ class IRModule:
         self.callees: set[int] = set()
         #: the names of the wasm functions defined here that have no loop
         self.loop_free: list[str] = []
+        #: whether some function here has landing pads, and whether this module defines
+        #: the personality routine they name (else it is declared)
+        self.uses_personality = False
+        self.defines_personality = False
         self._next_md = 16
         self.md_file = 2
         self.md_cu = 3
@@ -238,6 +254,11 @@ class IRModule:
             self.extra_decls[name] = f"declare {ret} @{name}({params})"
         return "@" + name
 
+    def personality(self) -> str:
+        """The personality routine's ``@name`` (declared unless defined here)."""
+        self.uses_personality = True
+        return PERSONALITY
+
     def declare_function(self, func_index: int, ft: FuncType) -> None:
         """Declare wasm function ``func_index``, defined in another part of the module."""
         params, ret = signature(ft)
@@ -250,12 +271,16 @@ class IRModule:
         """Declare the trap routine of ``code``, defined in another part of the module."""
         self.extra_decls[f"trap{code}"] = f"declare hidden void @trap{code}(ptr) {ATTR_TRAP_FN}"
         if code == TRAP_UNCAUGHT_EXCEPTION:  # the throw routine comes with it
-            self.extra_decls["exnthrow"] = f"declare hidden void @exnthrow(ptr, ptr) {ATTR_TRAP_FN}"
+            self.extra_decls["exnthrow"] = (
+                f"declare hidden void @exnthrow(ptr, ptr) {ATTR_THROW_FN}"
+            )
 
     def text(self) -> str:
         parts = self.functions[:]
         parts.extend(_DECLS[d] for d in sorted(self.used_decls))
         parts.extend(self.extra_decls[d] for d in sorted(self.extra_decls))
+        if self.uses_personality and not self.defines_personality:
+            parts.append(f"declare hidden i32 {PERSONALITY}(i32, i32, i64, ptr, ptr)")
         if self.fma:
             parts.append(
                 _ATTRIBUTES.replace('"no-builtins" ', '"no-builtins" "target-features"="+fma" ', 1)

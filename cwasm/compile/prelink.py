@@ -15,6 +15,7 @@ through pointers stored there.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cwasm.errors import CwasmError
@@ -111,6 +112,12 @@ class LinkedCode:
     code_size: int
     #: ELF machine of the object (EM_X86_64 or EM_AARCH64)
     machine: int
+    #: the unwind tables of every object, one after another, without a terminator; their
+    #: pointer fields are zero (``cwasm.obj.eh_frame.place`` fills them in)
+    eh_frame: bytes = b""
+    #: (field offset in ``eh_frame``, target offset in the blob, field width) of every
+    #: pointer field
+    eh_fixups: tuple[tuple[int, int, int], ...] = ()
 
 
 def _align(n: int, a: int) -> int:
@@ -133,7 +140,12 @@ def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
     allocs: list[list[ElfSection]] = []
     for o in objs:
         alloc = [
-            s for s in o.sections if s.flags & SHF_ALLOC and s.size > 0 and s.name != ".eh_frame"
+            s
+            for s in o.sections
+            if s.flags & SHF_ALLOC
+            and s.size > 0
+            and s.name != ".eh_frame"
+            and not s.name.startswith(_DW_REF)
         ]
         for s in alloc:
             if s.flags & SHF_WRITE or s.sh_type == SHT_NOBITS:
@@ -202,7 +214,85 @@ def prelink(obj: ElfFile, *more: ElfFile) -> LinkedCode:
                     width, "little", signed=False
                 )
             rows.extend(decode_line_program(bytes(data)))
-    return LinkedCode(bytes(blob), functions, rows, code_size, machine)
+    eh_frame = bytearray()
+    eh_fixups: list[tuple[int, int, int]] = []
+    for n, o in enumerate(objs):
+        _merge_eh_frame(o, n, symbol_address, eh_frame, eh_fixups)
+    return LinkedCode(
+        bytes(blob), functions, rows, code_size, machine, bytes(eh_frame), tuple(eh_fixups)
+    )
+
+
+#: the sections LLVM gives the personality routine's indirect pointer (writable data)
+_DW_REF = ".data.DW.ref."
+#: the PC-relative relocations an ``.eh_frame`` holds, and their widths
+_EH_PCREL = {
+    (EM_X86_64, R_X86_64_PC32): 4,
+    (EM_X86_64, R_X86_64_PC64): 8,
+    (EM_AARCH64, R_AARCH64_PREL32): 4,
+    (EM_AARCH64, R_AARCH64_PREL64): 8,
+}
+
+
+def _merge_eh_frame(
+    o: ElfFile,
+    n: int,
+    symbol_address: Callable[[int, int], int],
+    out: bytearray,
+    fixups: list[tuple[int, int, int]],
+) -> None:
+    """Append object ``n``'s ``.eh_frame`` records to ``out`` (their pointer fields
+    zeroed) and their fixups. The personality pointer LLVM makes indirect (through a
+    ``DW.ref.`` data word) is made direct: the routine is in the blob too."""
+    sec = o.section(".eh_frame")
+    if sec is None or sec.size == 0:
+        return
+    base = len(out)
+    data = bytearray(_contents(o, sec))
+    # a DW.ref. section -> the symbol its data word points to
+    dw_ref: dict[int, int] = {}
+    for s in o.sections:
+        if s.name.startswith(_DW_REF):
+            for rel in o.relocations.get(s.index, ()):
+                dw_ref[s.index] = rel.sym
+    for rel in o.relocations.get(sec.index, ()):
+        width = _EH_PCREL.get((o.e_machine, rel.type), 0)
+        if not width or rel.offset + width > len(data):
+            raise PrelinkError(f"unsupported relocation type {rel.type} in `.eh_frame`")
+        sym = o.symbols[rel.sym]
+        target_sym = dw_ref.get(sym.shndx, rel.sym)
+        # S + A - P: the field itself is P, so S + A is the target (for the
+        # personality, the routine the DW.ref. word holds)
+        target = symbol_address(n, target_sym) + (rel.addend if target_sym == rel.sym else 0)
+        data[rel.offset : rel.offset + width] = bytes(width)
+        fixups.append((base + rel.offset, target, width))
+    _direct_personality(data)
+    out += data
+
+
+def _direct_personality(data: bytearray) -> None:
+    """Turn every CIE's indirect personality pointer encoding into a direct one."""
+    pos = 0
+    while pos + 8 <= len(data):
+        length, ident = struct.unpack_from("<II", data, pos)
+        if length == 0 or length == 0xFFFFFFFF:
+            raise PrelinkError("LLVM's `.eh_frame` holds a record cwasm does not read")
+        end = pos + 4 + length
+        if ident == 0:
+            nul = data.index(0, pos + 9)
+            aug = bytes(data[pos + 9 : nul])
+            if b"P" in aug:
+                if not aug.startswith(b"zP"):
+                    raise PrelinkError(f"unsupported CIE augmentation {aug!r}")
+                q = nul + 1
+                _, q = _uleb(data, q)
+                _, q = _sleb(data, q)
+                q = q + 1 if data[pos + 8] == 1 else _uleb(data, q)[1]
+                _, q = _uleb(data, q)
+                if data[q] & 0x7F not in (0x1B, 0x1C):
+                    raise PrelinkError(f"unsupported personality encoding {data[q]:#x}")
+                data[q] &= 0x7F  # pcrel | sdata4 or sdata8, no longer indirect
+        pos = end
 
 
 # relocation types whose patched field is 4 bytes wide (the rest: 8)
@@ -281,7 +371,7 @@ def _aarch64(blob: bytearray, p: int, rtype: int, target: int, name: str) -> Non
         raise PrelinkError(f"unsupported aarch64 relocation type {rtype} against {name!r}")
 
 
-def _uleb(data: bytes, p: int) -> tuple[int, int]:
+def _uleb(data: bytes | bytearray, p: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         b = data[p]
@@ -292,7 +382,7 @@ def _uleb(data: bytes, p: int) -> tuple[int, int]:
             return result, p
 
 
-def _sleb(data: bytes, p: int) -> tuple[int, int]:
+def _sleb(data: bytes | bytearray, p: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         b = data[p]

@@ -3,17 +3,16 @@
 * ``array_to_wasm``: the entry trampoline Python calls, ``i32 (vmctx, values)``. It
   pushes a fresh jump buffer into the store context, calls ``_setjmp`` through the
   pointer stored there, loads the arguments from the ``u64x2`` values array, calls
-  the wasm function and stores its results back. Returns 0, or 1 after a trap.
+  the wasm function and stores its results back. Returns 0, or 1 after a trap or an
+  exception its landing pad caught (it catches everything: the unwinder never
+  reaches the Python frames below it).
 * ``wasm_to_array``: one per distinct signature of the type section (host functions
   enter wasm's calls through it, imported or reached as funcrefs). Called like a wasm
   function with a host function context as its vmctx; it spills the arguments into
   a values array on its stack, calls the Python callback stored in the context and
   traps (code ``TRAP_HOST_EXCEPTION``) if the callback reports an exception, or throws
   on the wasm exception the host function let through (``HOST_RETHROW``).
-* ``exnthrow``: throws an exception out of a wasm function (docs/exceptions.md): takes
-  the innermost handler record off the store context's chain, hands it the exception
-  and ``longjmp``s to it; with no handler before the innermost entry trampoline, it
-  leaves the exception in the store context and traps (``TRAP_UNCAUGHT_EXCEPTION``).
+* the throw routine and the personality routine: ``cwasm.compile.unwinding``.
 * ``trap``: one routine per trap code. It records the code and a backtrace (the
   return addresses of the frame-pointer chain up to the innermost entry trampoline)
   in the store context and ``longjmp``s to that trampoline.
@@ -24,34 +23,28 @@ from __future__ import annotations
 from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
 from cwasm.abi.vmoffsets import (
     CTX_STORE,
-    HANDLER_EXN,
-    HANDLER_JMP_BUF,
-    HANDLER_PREV,
     HOST_RETHROW,
     HOSTCTX_CALLBACK,
     JMP_BUF_SIZE,
-    MAX_FRAMES,
     STORE_DEPTH,
     STORE_ENTRY_FP,
     STORE_EXN,
-    STORE_EXN_HANDLER,
-    STORE_FRAMES,
     STORE_GC_ROOTS,
     STORE_JMP_BUF,
     STORE_LONGJMP,
-    STORE_NUM_FRAMES,
     STORE_SETJMP,
     STORE_STACK_FLOOR,
     STORE_STACK_LIMIT,
     STORE_STACK_SIZE,
-    STORE_TRAP_CODE,
     TRAP_HOST_EXCEPTION,
     TRAP_UNCAUGHT_EXCEPTION,
     VALUE_SLOT_SIZE,
 )
 from cwasm.compile.irmodule import (
+    ATTR_HOST_TRAMPOLINE,
     ATTR_NORETURN_CALL,
     ATTR_RETURNS_TWICE,
+    ATTR_THROW_CALL,
     ATTR_TRAMPOLINE,
     ATTR_TRAP_CALL,
     ATTR_TRAP_FN,
@@ -62,6 +55,7 @@ from cwasm.compile.irmodule import (
     return_type,
 )
 from cwasm.compile.translate import func_symbol, trap_symbol
+from cwasm.compile.unwinding import record_backtrace
 from cwasm.wasm.types import FuncType
 
 
@@ -107,7 +101,7 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
     L = [
         f"define hidden i32 {array_to_wasm_symbol(func_index)}"
         f"({ENTRY_TRAMPOLINE.ir_params(['%vmctx', '%values'])}) "
-        f"{ATTR_TRAMPOLINE} {SECTION} {{",
+        f"{ATTR_TRAMPOLINE} {SECTION} personality ptr {mod.personality()} {{",
         "entry:",
         "  %saved = alloca [5 x i64], align 8",
         f"  %jb = alloca [{JMP_BUF_SIZE // 8} x i64], align 16",
@@ -124,12 +118,6 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store volatile i64 %prev_fp, ptr %sv1",
         _gep("%sv2", "%saved", 16),
         "  store volatile i64 %depth, ptr %sv2",
-        # exception handlers of outer wasm frames are out of reach from in here
-        _gep("%hp", "%s", STORE_EXN_HANDLER),
-        "  %prev_h = load i64, ptr %hp",
-        _gep("%sv3", "%saved", 24),
-        "  store volatile i64 %prev_h, ptr %sv3",
-        "  store i64 0, ptr %hp",
         *_save_roots(mod),
         f"  %fp = call ptr {fa}(i32 0)",
         "  %fpi = ptrtoint ptr %fp to i64",
@@ -166,11 +154,16 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         L.append(f"  %a{i} = load {ty}, ptr %ap{i}, align 8")
         args.append(f"{ty} %a{i}")
     ret = return_type(ft.results)
-    call = f"call {WASM_CC} {ret} {func_symbol(func_index)}({', '.join(args)})"
+    # an exception no wasm frame caught lands here (nothing below is unwound)
+    call = (
+        f"invoke {WASM_CC} {ret} {func_symbol(func_index)}({', '.join(args)}) "
+        "to label %returned unwind label %uncaught"
+    )
     if ft.results:
         L.append(f"  %res = {call}")
     else:
         L.append(f"  {call}")
+    L.append("returned:")
     for i, rt in enumerate(ft.results):
         ty = ir_type(rt)
         v = "%res"
@@ -183,8 +176,10 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store i64 %prev_jb, ptr %jbp",
         "  store i64 %prev_fp, ptr %efp",
         "  store i64 %depth, ptr %dp",
-        "  store i64 %prev_h, ptr %hp",
         "  ret i32 0",
+        "uncaught:",  # the throw routine recorded the trap code and the backtrace
+        "  %lp = landingpad { ptr, i32 } catch ptr null",
+        "  br label %trap",
         "trap:",
         # after longjmp only memory is trustworthy: reload what was saved
         "  %t_jb = load volatile i64, ptr %saved",
@@ -200,10 +195,6 @@ def array_to_wasm(mod: IRModule, func_index: int, ft: FuncType) -> None:
         "  store i64 %t_fp, ptr %tefp",
         _gep("%tdp", "%ts", STORE_DEPTH),
         "  store i64 %t_depth, ptr %tdp",
-        _gep("%tsv3", "%saved", 24),
-        "  %t_h = load volatile i64, ptr %tsv3",
-        _gep("%thp", "%ts", STORE_EXN_HANDLER),
-        "  store i64 %t_h, ptr %thp",
         *_restore_roots(mod),
         "  ret i32 1",
         "}",
@@ -223,7 +214,7 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
     mod.trap_codes.add(TRAP_UNCAUGHT_EXCEPTION)  # the throw routine comes with it
     L = [
         f"define hidden {WASM_CC} {ret} {wasm_to_array_symbol(type_index)}({arglist}) "
-        f"{ATTR_TRAMPOLINE} {SECTION} {{",
+        f"{ATTR_HOST_TRAMPOLINE} {SECTION} {{",
         "entry:",
         f"  %buf = alloca [{(n + 1) * VALUE_SLOT_SIZE // 8} x i64], align 16",
         _gep("%donep", "%buf", VALUE_SLOT_SIZE * n),
@@ -247,7 +238,7 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
         "  %s = load ptr, ptr %sp",
         _gep("%ep", "%s", STORE_EXN),
         "  %exn = load ptr, ptr %ep",
-        f"  call void @exnthrow(ptr %ctx, ptr %exn) {ATTR_TRAP_CALL}",
+        f"  call void @exnthrow(ptr %ctx, ptr %exn) {ATTR_THROW_CALL}",
         "  unreachable",
         "trap:",
         f"  notail call void {trap_symbol(TRAP_HOST_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
@@ -275,74 +266,15 @@ def wasm_to_array(mod: IRModule, type_index: int, ft: FuncType) -> None:
 def trap_routine(mod: IRModule, code: int, symbol: str | None = None) -> None:
     """Append the routine that records trap ``code`` and its backtrace, then ``longjmp``s
     (named ``symbol``, by default the routine wasm functions call for ``code``)."""
-    fa = mod.use("llvm.frameaddress.p0")
     name = symbol or trap_symbol(code)
     L = [
         f"define hidden void {name}(ptr %ctx) {ATTR_TRAP_FN} {SECTION} {{",
         "entry:",
         _gep("%sp", "%ctx", CTX_STORE),
         "  %s = load ptr, ptr %sp",
-        _gep("%codep", "%s", STORE_TRAP_CODE),
-        f"  store i64 {int(code)}, ptr %codep",
-        _gep("%stopp", "%s", STORE_ENTRY_FP),
-        "  %stop = load ptr, ptr %stopp",
-        _gep("%frames", "%s", STORE_FRAMES),
-        f"  %fp0 = call ptr {fa}(i32 0)",
-        "  br label %walk",
-        "walk:",
-        "  %fp = phi ptr [ %fp0, %entry ], [ %next, %more ]",
-        "  %n = phi i64 [ 0, %entry ], [ %n1, %more ]",
-        _gep("%rap", "%fp", 8),
-        "  %ra = load i64, ptr %rap",
-        "  %slot = getelementptr inbounds i64, ptr %frames, i64 %n",
-        "  store i64 %ra, ptr %slot",
-        "  %n1 = add i64 %n, 1",
-        "  %next = load ptr, ptr %fp",
-        "  %at_entry = icmp eq ptr %next, %stop",
-        "  %ascending = icmp ugt ptr %next, %fp",
-        f"  %room = icmp ult i64 %n1, {MAX_FRAMES}",
-        "  %ok1 = and i1 %ascending, %room",
-        "  %go = select i1 %at_entry, i1 false, i1 %ok1",
-        "  br i1 %go, label %more, label %done",
-        "more:",
-        "  br label %walk",
-        "done:",
-        _gep("%nfp", "%s", STORE_NUM_FRAMES),
-        "  store i64 %n1, ptr %nfp",
+        *record_backtrace(mod, "%s", code),
         _gep("%jbp", "%s", STORE_JMP_BUF),
         "  %jb = load ptr, ptr %jbp",
-        _gep("%ljp", "%s", STORE_LONGJMP),
-        "  %lj = load ptr, ptr %ljp",
-        f"  call void %lj(ptr %jb, i32 1) {ATTR_NORETURN_CALL}",
-        "  unreachable",
-        "}",
-    ]
-    mod.functions.append("\n".join(L))
-
-
-def throw_routine(mod: IRModule) -> None:
-    """Append ``@exnthrow``, ``void (ptr vmctx, ptr exn)``: see the module docstring."""
-    L = [
-        f"define hidden void @exnthrow(ptr %ctx, ptr %exn) {ATTR_TRAP_FN} {SECTION} {{",
-        "entry:",
-        _gep("%sp", "%ctx", CTX_STORE),
-        "  %s = load ptr, ptr %sp",
-        _gep("%hp", "%s", STORE_EXN_HANDLER),
-        "  %h = load ptr, ptr %hp",
-        "  %none = icmp eq ptr %h, null",
-        "  br i1 %none, label %uncaught, label %deliver",
-        "uncaught:",
-        _gep("%ep", "%s", STORE_EXN),
-        "  store ptr %exn, ptr %ep",
-        f"  call void {trap_symbol(TRAP_UNCAUGHT_EXCEPTION)}(ptr %ctx) {ATTR_TRAP_CALL}",
-        "  unreachable",
-        "deliver:",
-        _gep("%pp", "%h", HANDLER_PREV),
-        "  %prev = load ptr, ptr %pp",
-        "  store ptr %prev, ptr %hp",
-        _gep("%xp", "%h", HANDLER_EXN),
-        "  store ptr %exn, ptr %xp",
-        _gep("%jb", "%h", HANDLER_JMP_BUF),
         _gep("%ljp", "%s", STORE_LONGJMP),
         "  %lj = load ptr, ptr %ljp",
         f"  call void %lj(ptr %jb, i32 1) {ATTR_NORETURN_CALL}",

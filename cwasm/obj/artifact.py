@@ -21,6 +21,7 @@ import os
 from types import TracebackType
 
 from cwasm.errors import ArtifactError
+from cwasm.obj import eh_frame
 from cwasm.obj.addrmap import check_address_map, lookup_file_pos
 from cwasm.obj.bti import decode_bti
 from cwasm.obj.code_locations import check_code_locations
@@ -29,6 +30,7 @@ from cwasm.obj.constants import (
     EF_WASMTIME_MODULE,
     ELF_CWASM_CHECKSUM,
     ELF_CWASM_MAC,
+    ELF_EH_FRAME,
     ELF_MAGIC,
     ELF_NAME_DATA,
     ELF_TEXT,
@@ -88,6 +90,7 @@ _REQUIRED = (
 )
 _KNOWN = (
     *_REQUIRED,
+    ELF_EH_FRAME,
     ELF_WASMTIME_ADDRMAP,
     ELF_WASM_DATA,
     ELF_NAME_DATA,
@@ -101,13 +104,21 @@ _ENGINE_RECORDS: VerdictMemo[EngineMetadata] = VerdictMemo()
 _COMPATIBLE: VerdictMemo[bool] = VerdictMemo()
 _VERIFIED_INFO: VerdictMemo[CompiledModuleInfo] = VerdictMemo()
 _SEALED: VerdictMemo[bool] = VerdictMemo()
+_UNWIND_CHECKED: VerdictMemo[bool] = VerdictMemo()
 #: whole artifacts (``bytes``) whose checksum verified, by their length and stored checksum
 _CHECKSUMMED = SameBytesMemo()
 
 
 def forget_verdicts() -> None:
     """Forget every remembered check, so the next loads check everything afresh."""
-    for memo in (_ENGINE_RECORDS, _COMPATIBLE, _VERIFIED_INFO, _SEALED, FOUND_SYMBOLS):
+    for memo in (
+        _ENGINE_RECORDS,
+        _COMPATIBLE,
+        _VERIFIED_INFO,
+        _SEALED,
+        _UNWIND_CHECKED,
+        FOUND_SYMBOLS,
+    ):
         memo.clear()
     _CHECKSUMMED.clear()
 
@@ -371,6 +382,7 @@ class Artifact:
         self.bti = decode_bti(self.section_data(ELF_WASM_BTI))
         self.page_size = page_align_for(self.engine.target)
         self._check_text()
+        self._check_eh_frame()
         self._check_tables()
         self._check_info()
         self._check_seal()
@@ -431,6 +443,21 @@ class Artifact:
         if text.size % page:
             raise _corrupt(f"`.text` size {text.size:#x} is not a multiple of {page:#x}")
 
+    @property
+    def eh_frame(self) -> memoryview:
+        """``.eh_frame`` (empty if absent): to be mapped right after ``.text``."""
+        return self.section_data(ELF_EH_FRAME)
+
+    def _check_eh_frame(self) -> None:
+        """The unwind tables' shape and code ranges (``cwasm.obj.eh_frame.check``); the
+        code seal covers their bytes. A verdict is remembered under the exact bytes and
+        the ``.text`` size it was made for."""
+        if ELF_EH_FRAME in self._sections:
+            key = (bytes(self.eh_frame), self.text_size)
+            if _UNWIND_CHECKED.get(key) is None:
+                eh_frame.check(key[0], key[1], key[1] - SEAL_SIZE)
+                _UNWIND_CHECKED.put(key, True)
+
     def _check_tables(self) -> None:
         """The cheap load-time part of the table checks: each size matches its count. The
         entries (order, bounds, codes) are checked on first lookup (``_table_ok``): only
@@ -448,7 +475,7 @@ class Artifact:
     def _check_seal(self) -> None:
         """The code seal (``check_code_seal``), remembered for the exact bytes it covers."""
         elf = self.elf
-        parts: list[bytes] = [bytes(self.text[-SEAL_SIZE:])]
+        parts: list[bytes] = [bytes(self.text[-SEAL_SIZE:]), bytes(self.eh_frame)]
         if elf.symtab_index is not None:
             symtab = elf.sections[elf.symtab_index]
             parts += [

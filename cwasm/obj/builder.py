@@ -16,12 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cwasm.errors import ArtifactError
+from cwasm.obj import eh_frame
 from cwasm.obj.addrmap import encode_address_map
 from cwasm.obj.bti import encode_bti
 from cwasm.obj.constants import (
     EF_WASMTIME_MODULE,
     ELF_CWASM_CHECKSUM,
     ELF_CWASM_MAC,
+    ELF_EH_FRAME,
     ELF_NAME_DATA,
     ELF_TEXT,
     ELF_WASM_BTI,
@@ -119,6 +121,9 @@ class CompiledCode:
     address_map: tuple[tuple[int, int | None], ...] = ()  # (text offset, wasm offset)
     extra_symbols: tuple[tuple[str, int, int], ...] = ()
     bti: bool = False
+    #: unwind records and their pointer fixups (``cwasm.obj.eh_frame.place``)
+    eh_frame: bytes = b""
+    eh_fixups: tuple[tuple[int, int, int], ...] = ()
 
 
 def _rebase(init: MemoryInitialization, by: int) -> MemoryInitialization:
@@ -339,6 +344,9 @@ def build_artifact(
         if value + size > len(code.text):
             raise ArtifactError(f"symbol {name} ({value:#x}+{size:#x}) lies outside the code")
         w.add_symbol(name, value, size, type=STT_FUNC, section=text)
+    if code.eh_frame:
+        unwind = w.add_section(ELF_EH_FRAME, SHT_PROGBITS, SHF_ALLOC)
+        w.append_section_data(unwind, eh_frame.place(code.eh_frame, code.eh_fixups, padded), 1)
 
     if engine.address_map:
         addrmap = w.add_section(ELF_WASMTIME_ADDRMAP, SHT_PROGBITS, SHF_ALLOC)

@@ -21,6 +21,11 @@ SH_WASMTIME_NOT_EXECUTED: Final = 1 << 0
 #: Native code of every function and trampoline. Page-aligned, padded to whole pages.
 ELF_TEXT: Final = ".text"
 
+#: Unwind tables (CIEs, FDEs, a zero terminator) of the code in ``.text``, which it
+#: follows; its pointers are PC-relative to where it is mapped: right after ``.text``
+#: (``cwasm.obj.eh_frame``).
+ELF_EH_FRAME: Final = ".eh_frame"
+
 #: Text offset → wasm module offset.
 #: ``u32 count``, ``count × u32`` text offsets (ascending), ``count × u32`` wasm
 #: offsets (0xFFFFFFFF: no position). Looked up with ``lookup_file_pos``

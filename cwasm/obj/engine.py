@@ -22,7 +22,7 @@ from cwasm.obj.postcard import Reader, Writer
 from cwasm.wasm.types import OFF_BY_DEFAULT_PROPOSALS, SWITCHABLE_PROPOSALS
 
 #: Bumped whenever the artifact layout, the info encoding or the runtime ABI changes.
-ARTIFACT_FORMAT_VERSION = 5
+ARTIFACT_FORMAT_VERSION = 6
 FORMAT_VERSION_PREFIX = "cwasm-format-"
 
 #: the WebAssembly proposals enabled by default: every one a Config can switch off (but

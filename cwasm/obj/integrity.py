@@ -23,6 +23,7 @@ import zlib
 from cwasm.obj.constants import (
     ELF_CWASM_CHECKSUM,
     ELF_CWASM_MAC,
+    ELF_EH_FRAME,
     ELF_TEXT,
     ELF_WASMTIME_INFO,
 )
@@ -78,6 +79,9 @@ def code_seal(elf: ElfFile) -> bytes:
     if elf.symtab_index is not None:
         symtab = elf.sections[elf.symtab_index]
         parts += [symtab, elf.sections[symtab.link]]
+    unwind = elf.section(ELF_EH_FRAME)
+    if unwind is not None:  # the unwind tables are code too (cwasm.obj.eh_frame)
+        parts.append(unwind)
     for sec in parts:
         data = memoryview(b"") if sec is None else elf.section_data(sec)
         h.update(len(data).to_bytes(8, "little"))
@@ -89,7 +93,7 @@ def check_code_seal(elf: ElfFile, text: memoryview) -> None:
     """Refuse metadata that differs from what the code in ``text`` was sealed with."""
     if len(text) < SEAL_SIZE or not hmac.compare_digest(bytes(text[-SEAL_SIZE:]), code_seal(elf)):
         raise CorruptArtifactError(
-            "the metadata (`.wasmtime.info` or the symbol table) does not match the code it "
+            "the metadata (`.wasmtime.info`, the symbol table or `.eh_frame`) does not match the code it "
             "was compiled with: the artifact was edited; recompile the module"
         )
 

@@ -62,7 +62,9 @@ class CompiledModule:
         # compiled before the SIGINT handler existed has them only in guard-page mode
         has_block = engine.guard_pages or guard.has_builtin_block(artifact)
         handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
-        self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
+        self.code: CodeMemory = (
+            CodeMemory(artifact.text, artifact.eh_frame) if engine.is_native else _NoCode()
+        )
         base = self.code.base
         self.func_addrs = [base + start for start in facts.func_starts]
         self.entry_addrs = [0 if start is None else base + start for start in facts.entry_starts]

@@ -18,6 +18,7 @@ import threading
 import weakref
 
 from cwasm.errors import CwasmError
+from cwasm.runtime import unwind
 
 PAGE_SIZE = mmap.PAGESIZE
 
@@ -216,27 +217,45 @@ _code_pool = _CodePool(CODE_POOL_BYTES)
 
 
 class CodeMemory:
-    """Executable pages holding one module's pre-linked ``.text``."""
+    """Executable pages holding one module's pre-linked ``.text``, followed by its
+    ``.eh_frame`` (read-only, registered with the unwinder while the code exists)."""
 
-    def __init__(self, text: bytes | memoryview) -> None:
-        self.size = size = max(round_up_to_page(len(text)), PAGE_SIZE)
+    def __init__(self, text: bytes | memoryview, eh_frame: bytes | memoryview = b"") -> None:
+        end = len(text) + len(eh_frame)
+        self.size = size = max(round_up_to_page(end), PAGE_SIZE)
         base = _code_pool.take(size)
         if base is None:
             base = map_anonymous(size, PROT_READ | PROT_WRITE)
         else:
             protect(base, size, PROT_READ | PROT_WRITE)
         self.base = base
-        self._finalizer = weakref.finalize(self, _code_pool.give, base, size)
         # bytes(), not a ctypes array: a ctypes array type per length costs far more
         ctypes.memmove(base, text if isinstance(text, bytes) else bytes(text), len(text))
-        if len(text) < size:  # nothing of a previous module's code stays behind
-            ctypes.memset(base + len(text), 0, size - len(text))
+        if eh_frame:
+            ctypes.memmove(base + len(text), bytes(eh_frame), len(eh_frame))
+        if end < size:  # nothing of a previous module's code stays behind
+            ctypes.memset(base + end, 0, size - end)
         if _CLEAR_ICACHE:
             _clear_cache(base, base + len(text))
-        protect(base, size, PROT_READ | PROT_EXEC)
+        code = round_up_to_page(len(text))
+        protect(base, code, PROT_READ | PROT_EXEC)
+        if size > code:
+            protect(base + code, size - code, PROT_READ)
+        frames = base + len(text) if eh_frame else 0
+        if frames:
+            unwind.register_frames(frames)
+        self._finalizer = weakref.finalize(self, _release, _code_pool, base, size, frames)
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
+
+
+def _release(pool: _CodePool, base: int, size: int, frames: int) -> None:
+    """The unwinder forgets the code's frames before the mapping goes back to ``pool``
+    (the pool it came from) or is unmapped."""
+    if frames:
+        unwind.deregister_frames(frames)
+    pool.give(base, size)
 
 
 def _clear_cache(start: int, end: int) -> None:

@@ -28,6 +28,7 @@ from cwasm.runtime.native import LONGJMP_ADDRESS, SETJMP_ADDRESS, thread_stack_b
 from cwasm.runtime.refs import References
 from cwasm.runtime.tag import Exceptions, Tag
 from cwasm.runtime.trap import Trap, backtrace_text, resolve_frames
+from cwasm.runtime.unwind import UNWIND_FUNCTIONS
 from cwasm.wasi.errors import WasiCallError
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class Store(Closable):
         ctx = self._ctx
         ctx[vo.STORE_SETJMP // 8] = SETJMP_ADDRESS
         ctx[vo.STORE_LONGJMP // 8] = LONGJMP_ADDRESS
+        ctx[(vo.STORE_UNWIND + vo.UNWIND_CLASS) // 8] = vo.UNWIND_EXCEPTION_CLASS
+        first = (vo.STORE_UNWIND + vo.UNWIND_RAISE) // 8
+        ctx[first : first + vo.UNWIND_FUNCTION_COUNT] = list(UNWIND_FUNCTIONS)
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
         ctx[vo.STORE_SELF // 8] = self.ctx_address
         #: whether SIGINT can find this store (``interrupt.register_store``, done by its

@@ -41,7 +41,7 @@ def artifact() -> bytes:
 def no_code_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if loading gets as far as mapping code."""
 
-    def refuse(self: object, text: object) -> None:
+    def refuse(self: object, *code: object) -> None:
         raise AssertionError("code was mapped from a damaged artifact")
 
     monkeypatch.setattr(native.CodeMemory, "__init__", refuse)
@@ -102,7 +102,7 @@ def _older_format(artifact: bytes, version: bytes) -> bytes:
     assert engine is not None and checksum is not None
     out = bytearray(artifact)
     start = engine.offset + 2
-    assert out[start : start + len(version)] == b"cwasm-format-5"
+    assert out[start : start + len(version)] == b"cwasm-format-6"
     out[start : start + len(version)] = version
     size_field = elf.e_shoff + 64 * checksum.index + 32  # sh_size
     struct.pack_into("<Q", out, size_field, 16)
@@ -114,7 +114,7 @@ def test_an_older_format_is_refused_with_recompile(artifact: bytes) -> None:
         Artifact.from_bytes(_older_format(artifact, b"cwasm-format-2"))
     # a current artifact whose checksum has the wrong size is damaged, not old
     with pytest.raises(CorruptArtifactError, match="is 16 bytes, expected 4"):
-        Artifact.from_bytes(_older_format(artifact, b"cwasm-format-5"))
+        Artifact.from_bytes(_older_format(artifact, b"cwasm-format-6"))
 
 
 def test_identical_bytes_skip_the_checksum_and_any_other_bytes_are_checked(

@@ -58,7 +58,7 @@ def test_engine_section_round_trips(meta: EngineMetadata) -> None:
 def test_version_string_is_the_format_not_the_package_version() -> None:
     a = encode_engine_section(dataclasses.replace(HOST, producer_version="0.1.0"))
     b = encode_engine_section(dataclasses.replace(HOST, producer_version="9.9.9"))
-    assert engine_version_string(a) == engine_version_string(b) == "cwasm-format-5"
+    assert engine_version_string(a) == engine_version_string(b) == "cwasm-format-6"
     check_compatible(decode_engine_section(a), decode_engine_section(b))
 
 
@@ -73,7 +73,7 @@ def test_wasmtime_engine_section_is_recognised() -> None:
 
 
 def test_unknown_producer_and_other_format_versions() -> None:
-    tail = encode_engine_section(HOST)[2 + len("cwasm-format-5") :]
+    tail = encode_engine_section(HOST)[2 + len("cwasm-format-6") :]
     with pytest.raises(ForeignArtifactError, match="unknown engine"):
         decode_engine_section(b"\0\x05hello" + tail)
     with pytest.raises(IncompatibleArtifactError, match="format '1'.*recompile"):

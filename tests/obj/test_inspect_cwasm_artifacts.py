@@ -55,7 +55,7 @@ def built(request: pytest.FixtureRequest) -> tuple[str, bytes, CompiledCode, Any
 def test_producer_engine_and_checksum(built: Any) -> None:
     _, _, _, _, d = built
     assert d["producer"] == "cwasm"
-    assert d["engine"]["version"] == "cwasm-format-5"
+    assert d["engine"]["version"] == "cwasm-format-6"
     assert d["engine"]["target"] == "x86_64-unknown-linux-gnu"
     assert d["engine"]["producer"] == "cwasm"
     assert d["checksum"]["valid"] is True

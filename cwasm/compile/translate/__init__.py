@@ -6,8 +6,8 @@ The package is laid out like Cranelift's wasm translator:
   and the ``translate()`` loop;
 - ``control``: blocks, branches, returns, calls, ``drop`` and ``select``;
 - ``tailcalls``: ``return_call`` and ``return_call_indirect`` (frames replaced);
-- ``exceptions``, ``handlers``: ``throw``, ``throw_ref``, ``try_table`` and the
-  exception handler chain (docs/exceptions.md);
+- ``exceptions``, ``handlers``: ``throw``, ``throw_ref``, ``try_table`` and its
+  landing pad (docs/exceptions.md);
 - ``typed_refs``: ``call_ref``, ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``;
 - ``environ``: vmctx fields, globals, tables, memories, bounds checks, loads and
   stores, bulk memory and builtin calls;

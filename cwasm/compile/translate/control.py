@@ -40,14 +40,6 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
 
     def add_edge(self, frame: Frame, values: list[str]) -> str:
         """Record an edge from the current block to ``frame``'s target; returns the label."""
-        if self.handler_frames:
-            edge = self.leave_handlers_edge(frame)
-            if edge is not None:
-                if frame.kind == LOOP:
-                    frame.loop_incoming.append((edge, values))
-                else:
-                    frame.incoming.append((edge, values))
-                return edge
         if frame.kind == LOOP:
             frame.loop_incoming.append((self.cur_label, values))
             return frame.label
@@ -125,10 +117,8 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
         if not frame.live:
             self.frames.pop()
             return
-        if frame.handler is not None:
-            self.handler_frames -= 1
-            if self.reachable:  # the body ends normally: its handler goes
-                self.store_handler(frame.prev_handler)
+        if frame.landing is not None:
+            self.landing_frames -= 1
         if self.reachable:
             vals = [v for _, v in self.pop_n(len(frame.results))]
             frame.incoming.append((self.cur_label, vals))
@@ -178,8 +168,6 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
             self.frames[0].results if self.frames else [ir_type(t) for t in self.ftype.results]
         )
         vals = self.pop_n(len(results))
-        if self.handler_frames:
-            self.leave_all_handlers()
         gc_roots.restore(cast("FunctionTranslator", self))
         if not results:
             self.ins("ret void")
@@ -291,9 +279,27 @@ class ControlMixin(InterruptsMixin, HandlersMixin):
         args = self.call_args(ft.params)
         ret = return_type(ft.results)
         gc_roots.spill(cast("FunctionTranslator", self))
-        self.push_results(
-            f"notail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results
-        )
+        landing = self.innermost_landing()
+        if landing is None:
+            self.push_results(
+                f"notail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})", ft.results
+            )
+            return
+        # inside a try_table's body: what the callee throws lands at its landing pad
+        normal = self.label()
+        call = f"invoke {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})"
+        call += f" to label %{normal} unwind label %{landing}"
+        if not ft.results:
+            self.ins(call)
+            self.start_block(normal)
+            return
+        r = self.val(call)
+        self.start_block(normal)
+        if len(ft.results) == 1:
+            self.push(ir_type(ft.results[0]), r)
+            return
+        for i, t in enumerate(ft.results):
+            self.push(ir_type(t), self.val(f"extractvalue {ret} {r}, {i}"))
 
     def op_call(self, func_index: int) -> None:
         callee, cvm = self.direct_callee(func_index)

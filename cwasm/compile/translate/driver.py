@@ -89,11 +89,10 @@ class Frame:
     else_label: str | None = None
     else_params: list[tuple[str, str]] | None = None  # if: the params for the else arm
     seen_else: bool = False
-    # try_table (exceptions): its catch clauses, and when its body contains calls, its
-    # handler record and the handler it shadows (SSA operands; docs/exceptions.md)
+    # try_table (exceptions): its catch clauses, and when its body contains calls, the
+    # label of its landing pad (docs/exceptions.md)
     catches: tuple[tuple[int, int, int], ...] = ()
-    handler: str | None = None
-    prev_handler: str | None = None
+    landing: str | None = None
 
     @property
     def branch_types(self) -> list[str]:
@@ -142,12 +141,10 @@ class TranslatorCore:
         self.scope = mod.subprogram(f"f{self.func_index}", 1)
         #: whether the function has a reachable ``loop`` (else LLVM gets a lighter pipeline)
         self.has_loop = False
-        #: exceptions (``exceptions.plan``): the offsets of the ``try_table``s that need a
-        #: handler record, the locals accessed volatile (set in such a try body), and the
-        #: number of open frames with a handler
+        #: exceptions (``handlers.plan``): the offsets of the ``try_table``s that get a
+        #: landing pad, and the number of open frames with one
         self.handler_trys: frozenset[int] = frozenset()
-        self.volatile_locals: frozenset[int] = frozenset()
-        self.handler_frames = 0
+        self.landing_frames = 0
         #: GC root area (``gc_roots``): its most slots at a call, whether the function
         #: has one, and which locals hold GC references (computed on first use)
         self.gc_slots = 0
@@ -325,29 +322,25 @@ class TranslatorCore:
         self.lines[1:1] = [*self.late_allocas.values(), *self.entry_code]
         self.lines.extend(self.trap_lines)
         self.lines.append("}")
+        if self.handler_trys:  # landing pads: the personality routine finds them
+            header = header.replace(" !dbg ", f" personality ptr {self.mod.personality()} !dbg ")
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))
         if not self.has_loop:
             self.mod.loop_free.append(func_symbol(self.func_index)[1:])
 
     # --- locals ---
 
-    # a local set inside a try body with a handler is accessed volatile: after the
-    # handler's ``_setjmp`` returns again, only memory holds its current value
-
     def op_local_get(self, i: int) -> None:
         t = self.local_types[i]
-        volatile = "volatile " if i in self.volatile_locals else ""
-        self.push(t, self.val(f"load {volatile}{t}, ptr %l{i}"))
+        self.push(t, self.val(f"load {t}, ptr %l{i}"))
 
     def op_local_set(self, i: int) -> None:
         t, v = self.stack.pop()
-        volatile = "volatile " if i in self.volatile_locals else ""
-        self.ins(f"store {volatile}{t} {v}, ptr %l{i}")
+        self.ins(f"store {t} {v}, ptr %l{i}")
 
     def op_local_tee(self, i: int) -> None:
         t, v = self.stack[-1]
-        volatile = "volatile " if i in self.volatile_locals else ""
-        self.ins(f"store {volatile}{t} {v}, ptr %l{i}")
+        self.ins(f"store {t} {v}, ptr %l{i}")
 
 
 IR_ZERO_BY_IR = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", "ptr": "null"}

@@ -4,10 +4,11 @@ A thrown exception is first matched against the catch clauses of the function's 
 open ``try_table``s, innermost first, as plain compares and branches: a ``throw`` a
 clause of the same function catches never leaves it, and needs no exception object
 unless a ``catch_ref`` takes one. What the function does not catch goes to the
-module's throw routine (``@exnthrow``), which ``longjmp``s to the innermost handler
-record of the chain (``handlers``), or, with none left before the entry trampoline,
-ends the call like a trap (``TRAP_UNCAUGHT_EXCEPTION``). A handler's landing code
-matches the exception against its clauses the same way.
+module's throw routine (``@exnthrow``), which raises it with the system unwinder: it
+lands at the landing pad of the innermost ``try_table`` around a call on the way
+(``handlers``), or at the entry trampoline's, which ends the call like a trap
+(``TRAP_UNCAUGHT_EXCEPTION``). A landing pad matches the exception against its
+clauses the same way.
 """
 
 from __future__ import annotations
@@ -21,17 +22,13 @@ from cwasm.abi.vmoffsets import (
     EXN_SIZE,
     EXN_TAG,
     EXN_VALUES,
-    HANDLER_EXN,
-    HANDLER_JMP_BUF,
-    HANDLER_PREV,
-    HANDLER_SIZE,
+    STORE_EXN,
     STORE_EXN_ARENA,
     STORE_EXN_ARENA_END,
-    STORE_SETJMP,
     TRAP_UNCAUGHT_EXCEPTION,
     VALUE_SLOT_SIZE,
 )
-from cwasm.compile.irmodule import ATTR_RETURNS_TWICE, ATTR_TRAP_CALL, ir_type
+from cwasm.compile.irmodule import ATTR_THROW_CALL, ir_type
 from cwasm.compile.translate import gc_roots
 from cwasm.compile.translate.control import ControlMixin
 from cwasm.compile.translate.driver import BLOCK, Frame, Handler
@@ -164,11 +161,10 @@ class ExceptionsMixin(ControlMixin):
         self.throw_out(exn)
 
     def throw_out(self, exn: str) -> None:
-        """Throw ``exn`` to the function's callers (through the handler chain)."""
-        if self.handler_frames:
-            self.leave_all_handlers()
+        """Throw ``exn`` to the function's callers (a plain call: no clause of this
+        function's open ``try_table``s catches it, so none of its landing pads may)."""
         self.mod.trap_codes.add(TRAP_UNCAUGHT_EXCEPTION)  # the throw routine comes with it
-        self.ins(f"call void {THROW_SYMBOL}(ptr %vmctx, ptr {exn}) {ATTR_TRAP_CALL}")
+        self.ins(f"call void {THROW_SYMBOL}(ptr %vmctx, ptr {exn}) {ATTR_THROW_CALL}")
         self.ins("unreachable")
         self.set_unreachable()
 
@@ -193,31 +189,26 @@ class ExceptionsMixin(ControlMixin):
         if self.offset not in self.handler_trys:
             self.frames.append(frame)
             return
-        # a handler record: pushed on the chain, then _setjmp (docs/exceptions.md)
-        rec = f"%h{self.offset}"
-        self.late_allocas[rec] = f"  {rec} = alloca [{HANDLER_SIZE // 8} x i64], align 16"
+        # a landing pad, which every call in the body unwinds to (docs/exceptions.md)
         sctx = self.val(f"load ptr, ptr {self.vm_field(CTX_STORE)}")
-        head = self.handler_head()
-        prev = self.val(f"load ptr, ptr {head}")
         roots_head = gc_roots.head_at_try(cast("FunctionTranslator", self), sctx)
-        self.ins(f"store ptr {prev}, ptr {self.field_of(rec, HANDLER_PREV)}")
-        self.ins(f"store ptr {rec}, ptr {head}")
-        sj = self.val(f"load ptr, ptr {self.field_of(sctx, STORE_SETJMP)}")
-        jb = self.field_of(rec, HANDLER_JMP_BUF)
-        r = self.val(f"call i32 {sj}(ptr {jb}) {ATTR_RETURNS_TWICE}")
-        thrown = self.val(f"icmp ne i32 {r}, 0")
         land, body = self.label(), self.label()
-        self.ins(f"br i1 {thrown}, label %{land}, label %{body}, !prof !{self.mod.md_unlikely}")
-        frame.handler = rec
-        frame.prev_handler = prev
+        self.ins(f"br label %{body}")
+        frame.landing = land
         self.frames.append(frame)
-        self.handler_frames += 1
-        # the landing: the throw routine took the record off the chain
+        self.landing_frames += 1
+        # the landing: the exception is the store's current one; the frames above are gone
         self.start_block(land)
+        self.lines.append(f"  {self.tmp()} = landingpad {{ ptr, i32 }} catch ptr null")
         gc_roots.land(cast("FunctionTranslator", self), sctx, roots_head)
         saved = self.stack[:]
-        exn = self.val(f"load volatile ptr, ptr {self.field_of(rec, HANDLER_EXN)}")
+        exn = self.val(f"load ptr, ptr {self.field_of(sctx, STORE_EXN)}")
+        # the landing pad's own calls (the arena builtin) must not unwind to itself
+        frame.landing = None
+        self.landing_frames -= 1
         self.dispatch(exn, None, None)
+        frame.landing = land
+        self.landing_frames += 1
         self.stack = saved
         self.reachable = True
         self.start_block(body)

@@ -85,8 +85,7 @@ def spill(t: FunctionTranslator, extra: Sequence[str] = ()) -> None:
         return
     values: list[str] = []
     for i in _ref_locals(t):
-        volatile = "volatile " if i in t.volatile_locals else ""
-        values.append(t.val(f"load {volatile}ptr, ptr %l{i}"))
+        values.append(t.val(f"load ptr, ptr %l{i}"))
     values += [v for ty, v in t.stack if ty == "ptr"]
     values += extra
     if not values and not t.gc_slots:

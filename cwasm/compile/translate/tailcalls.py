@@ -51,8 +51,7 @@ def emit_tail_call(t: FunctionTranslator, callee: str, cvm: str, ft: FuncType) -
     keep_frame_record(t)
     args = t.call_args(ft.params)
     ret = return_type(ft.results)
-    # the frame goes: its try_tables' handlers must not cover the callee (as ``return``)
-    t.leave_all_handlers()
+    # the frame goes: its try_tables do not cover the callee (a plain ``tail call``)
     gc_roots.restore(t)
     call = f"tail call {WASM_CC} {ret} {callee}(ptr {cvm}, ptr %vmctx{args})"
     if ft.results:
