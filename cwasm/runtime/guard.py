@@ -263,7 +263,16 @@ def has_builtin_block(artifact: Artifact) -> bool:
 def builtin_block(artifact: Artifact) -> BuiltinBlock:
     """The artifact's signal-handler builtins, checked: the runtime copies this block into
     executable memory and writes the state block's address into its state slot, so every
-    symbol value involved must lie where that is safe (``CorruptArtifactError`` if not)."""
+    symbol value involved must lie where that is safe (``CorruptArtifactError`` if not).
+    The checked block is remembered with the reader (``Artifact.derived``), which a
+    second load of the same bytes shares; a failure is not remembered."""
+    block = artifact.derived.get("builtin_block")
+    if block is None:
+        block = artifact.derived["builtin_block"] = _checked_builtin_block(artifact)
+    return block  # type: ignore[return-value]
+
+
+def _checked_builtin_block(artifact: Artifact) -> BuiltinBlock:
     text = artifact.elf.section(ELF_TEXT)
     syms = artifact.elf.find_symbols(
         (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
