@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
-from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.obj.info import SegmentedMemoryInitialization
 from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
+from cwasm.runtime.instance_plan import plan_for
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.shared_memory import SharedMemory
@@ -232,19 +233,16 @@ class Instance:
 
     def _link_func(self, index: int, func: Func) -> None:
         cm = self.compiled
-        ref = cm.offsets.func_ref(index)
         if func.instance is None:  # a host function: enter it through our trampoline
             tramp = cm.wasm_to_array.get(func.type_id)
             if tramp is None:
                 raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
-            w, v, a, t = tramp, func.hostctx_address, 0, func.type_id
+            fields = (tramp, func.hostctx_address, 0, func.type_id)
         else:
-            w, v, a, t = func.vmfuncref()
-        words = self._words
-        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = w
-        words[(ref + vo.FUNCREF_VMCTX) // 8] = v
-        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = a
-        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = t
+            fields = func.vmfuncref()
+        # the VMFuncRef's words in order: wasm_call, vmctx, array_call, type_id
+        ref = plan_for(cm).import_func_words[index]
+        self._words[ref : ref + vo.FUNCREF_SIZE // 8] = fields
         self.funcs[index] = func
 
     def _define(self) -> None:
@@ -293,8 +291,13 @@ class Instance:
     def _initialize(self) -> None:
         cm = self.compiled
         m = cm.m
-        for k, init in enumerate(m.global_inits):
-            self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        plan = plan_for(cm)
+        globals_ = self.globals
+        n_imported = m.num_imported_globals
+        for k, bits in enumerate(plan.global_bits):
+            if bits is None:
+                bits = self.eval_const(m.global_inits[k])
+            globals_[n_imported + k].write_raw(bits)
         for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
             if table_init is not None:
                 table = self.tables[m.num_imported_tables + k]
@@ -308,31 +311,29 @@ class Instance:
                 continue
             values = self._element_values(i)
             table = self.tables[seg.table_index]
-            offset = self.eval_const(seg.offset) & (_M64 if table.wasm_type.is_64 else _M32)
+            offset = plan.element_offsets[i]
+            if offset is None:
+                offset = self.eval_const(seg.offset)
+            offset &= _M64 if table.wasm_type.is_64 else _M32
             if offset + len(values) > table.size():
                 raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
             for j, v in enumerate(values):
                 table.set_raw(offset + j, v)
             self._elements[i] = None
+        for mem_index, image_offset, image in plan.images:
+            mem = self.memories[mem_index]
+            if image_offset + len(image) > mem.data_len():
+                raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+            ctypes.memmove(mem.base + image_offset, image, len(image))
         meminit = cm.info.memory_initialization
-        art = cm.artifact
-        if isinstance(meminit, StaticMemoryInitialization):
-            for mem_index, image in enumerate(meminit.map):
-                if image is None:
-                    continue
-                data = art.data(image.data)
-                mem = self.memories[mem_index]
-                if image.offset + len(data) > mem.data_len():
-                    raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-                ctypes.memmove(mem.base + image.offset, bytes(data), len(data))
-        elif isinstance(meminit, SegmentedMemoryInitialization):
-            for s in meminit.segments:
+        if isinstance(meminit, SegmentedMemoryInitialization):
+            for s, (bits, data) in zip(meminit.segments, plan.segments, strict=True):
                 mem = self.memories[s.memory_index]
-                offset = self.eval_const(s.offset) & (_M64 if mem.wasm_type.is_64 else _M32)
-                data = art.data(s.data)
+                offset = self.eval_const(s.offset) if bits is None else bits
+                offset &= _M64 if mem.wasm_type.is_64 else _M32
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-                ctypes.memmove(mem.base + offset, bytes(data), len(data))
+                ctypes.memmove(mem.base + offset, data, len(data))
         # active data segments count as dropped once applied: memory_init finds no
         # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:

@@ -23,6 +23,7 @@ from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo
 from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.instance_plan import InstancePlan
 from cwasm.runtime.module_facts import facts_for
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.registry import CODE
@@ -68,6 +69,8 @@ class CompiledModule:
         self._facts = facts
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
+        #: what every instantiation computes the same way (``instance_plan.plan_for``)
+        self.instance_plan: InstancePlan | None = None
         if base:
             CODE.register(base, base + self.code.size, self)
             if handler is not None:
