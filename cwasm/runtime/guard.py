@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import array
 import ctypes
+import functools
 import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cwasm.abi import vmoffsets as vo
@@ -363,16 +365,26 @@ def register_code(owner: object, start: int, end: int) -> None:
     weakref.finalize(owner, _unregister_code, key)
 
 
-def register_memory(owner: object, start: int, end: int, store_context: int) -> None:
+def register_memory(
+    owner: object,
+    start: int,
+    end: int,
+    store_context: int,
+    release_hooks: list[Callable[[], None]] | None = None,
+) -> None:
     """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
-    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives."""
+    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives; with
+    ``release_hooks`` (a pooled reservation's), until those hooks run instead."""
     cell = (ctypes.c_uint64 * _CTX_WORDS)()
     cell[vo.CTX_STORE // 8] = store_context
     with _lock:
         st = _get_state()
         key = st.memories.add((start, end, ctypes.addressof(cell)))
         st.cells[key] = cell
-    weakref.finalize(owner, _unregister_memory, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_memory, key))
+    else:
+        weakref.finalize(owner, _unregister_memory, key)
 
 
 def _unregister_code(key: int) -> None:

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 
 from cwasm.errors import CwasmError
 
@@ -39,6 +40,9 @@ _mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _munmap = _libc.munmap
 _munmap.restype = ctypes.c_int
 _munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_madvise = _libc.madvise
+_madvise.restype = ctypes.c_int
+_madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 
 PROT_NONE = 0
 PROT_READ = 1
@@ -246,14 +250,88 @@ def _clear_cache(start: int, end: int) -> None:
         fn(start, end)
 
 
-class Reservation:
-    """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW."""
+#: how many released linear-memory reservations are kept for reuse (address space only:
+#: their pages are given back to the kernel when they are released)
+RESERVATION_POOL_SIZE = 16
 
-    def __init__(self, size: int) -> None:
+
+class _ReservationPool:
+    """Reservations of memories that are gone, kept for the next memory of the same size.
+
+    A released reservation is reset to what a fresh ``mmap`` gives before it is kept:
+    its committed pages are discarded (``MADV_DONTNEED``: a private anonymous page then
+    reads as zeros again) and made ``PROT_NONE`` again, so a reused memory reads as
+    zeros and keeps its guard region. Reuse saves the ``mmap`` and ``munmap`` of a
+    reservation of 4 GiB and more."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+        self._free: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> int | None:
+        """A released reservation of ``size`` bytes (all ``PROT_NONE``, zero), or None."""
+        with self._lock:
+            bases = self._free.get(size)
+            if not bases:
+                return None
+            self.held -= 1
+            return bases.pop()
+
+    def give(self, base: int, size: int, committed: int) -> None:
+        """Reset the reservation at ``base`` (its first ``committed`` bytes were usable)
+        and keep it, or unmap it if the pool is full or the reset fails."""
+        if committed and (
+            _madvise(base, committed, mmap.MADV_DONTNEED) != 0
+            or _mprotect(base, committed, PROT_NONE) != 0
+        ):
+            unmap(base, size)
+            return
+        with self._lock:
+            if self.held < self.capacity:
+                self._free.setdefault(size, []).append(base)
+                self.held += 1
+                return
+        unmap(base, size)
+
+
+_reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
+
+
+def _release_reservation(
+    base: int, size: int, state: list[int], hooks: list[Callable[[], None]]
+) -> None:
+    """A pooled reservation's finalizer: its hooks first (nothing may still point into it
+    when it is reused), then back to the pool."""
+    for hook in hooks:
+        hook()
+    _reservation_pool.give(base, size, state[0])
+
+
+class Reservation:
+    """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW.
+
+    A ``pooled`` reservation comes from, and goes back to, the pool of released ones
+    (``_ReservationPool``); whatever registered its addresses elsewhere adds a hook to
+    ``release_hooks``, run before the addresses can be handed out again."""
+
+    def __init__(self, size: int, *, pooled: bool = False) -> None:
         self.size = max(round_up_to_page(size), PAGE_SIZE)
-        self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        base = _reservation_pool.take(self.size) if pooled else None
+        if base is None:
+            base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        self.base = base
         self.committed = 0
-        self._finalizer = weakref.finalize(self, unmap, self.base, self.size)
+        #: the committed size, as the finalizer of a pooled reservation reads it
+        self._state = [0]
+        self.release_hooks: list[Callable[[], None]] = []
+        if pooled:
+            self._finalizer = weakref.finalize(
+                self, _release_reservation, base, self.size, self._state, self.release_hooks
+            )
+        else:
+            self._finalizer = weakref.finalize(self, unmap, base, self.size)
 
     def commit(self, nbytes: int) -> None:
         want = round_up_to_page(nbytes)
@@ -261,4 +339,4 @@ class Reservation:
             raise NativeError("reservation exhausted")
         if want > self.committed:
             protect(self.base + self.committed, want - self.committed, PROT_READ | PROT_WRITE)
-            self.committed = want
+            self.committed = self._state[0] = want
