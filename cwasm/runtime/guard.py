@@ -326,16 +326,23 @@ def interrupt_handler_address() -> int | None:
 
 
 def register_interrupt_records(
-    kind: str, owner: object, record: tuple[int, ...], keep: object
+    kind: str,
+    owner: object,
+    record: tuple[int, ...],
+    keep: object,
+    release_hooks: list[Callable[[], None]] | None = None,
 ) -> None:
     """Publish ``record`` in the SIGINT handler's registry ``kind`` (``stores`` or
-    ``funcs``) while ``owner`` lives; ``keep`` (what the record points to) lives until
-    the record is retired."""
+    ``funcs``) while ``owner`` lives (with ``release_hooks``, the owner's: until they
+    run); ``keep`` (what the record points to) lives until the record is retired."""
     with _lock:
         st = _get_state()
         key = getattr(st, kind).add(record)
         st.keep[kind, key] = keep
-    weakref.finalize(owner, _unregister_interrupt, kind, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_interrupt, kind, key))
+    else:
+        weakref.finalize(owner, _unregister_interrupt, kind, key)
 
 
 def _unregister_interrupt(kind: str, key: int) -> None:
@@ -357,12 +364,18 @@ def handler_address() -> int | None:
     return None if _handler is None else _handler.entry
 
 
-def register_code(owner: object, start: int, end: int) -> None:
-    """Let faults at pcs in ``[start, end)`` become traps while ``owner`` lives."""
+def register_code(
+    owner: object, start: int, end: int, release_hooks: list[Callable[[], None]] | None = None
+) -> None:
+    """Let faults at pcs in ``[start, end)`` become traps while ``owner`` lives (with
+    ``release_hooks``, the owner's: until they run)."""
     with _lock:
         reg = _get_state().code
         key = reg.add((start, end))
-    weakref.finalize(owner, _unregister_code, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_code, key))
+    else:
+        weakref.finalize(owner, _unregister_code, key)
 
 
 def register_memory(

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 
 #: the operators whose value a constant expression cannot know without an instance
 _INSTANCE_OPS = frozenset((ConstOpKind.GLOBAL_GET, ConstOpKind.REF_FUNC))
+#: the one-operator constants whose bits are their value under a mask (as
+#: ``evaluate_const_expr`` gives them: integers wrapped, float and vector bits as they are)
+_CONSTANT_MASKS = {
+    ConstOpKind.I32_CONST: 0xFFFF_FFFF,
+    ConstOpKind.I64_CONST: 0xFFFF_FFFF_FFFF_FFFF,
+    ConstOpKind.F32_CONST: -1,
+    ConstOpKind.F64_CONST: -1,
+    ConstOpKind.V128_CONST: -1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,13 @@ def closed_bits(expr: ConstExpr | None) -> int | None:
     it is absent or not evaluable here: the instance then evaluates it, as before)."""
     if expr is None or not expr.ops:
         return None
-    for op in expr.ops:
+    ops = expr.ops
+    if len(ops) == 1:  # the usual case: one constant, its bits as evaluate_const_expr gives
+        kind = ops[0].kind
+        mask = _CONSTANT_MASKS.get(kind)
+        if mask is not None:
+            return ops[0].value & mask
+    for op in ops:
         if op.kind in _INSTANCE_OPS or op.kind >= ConstOpKind.STRUCT_NEW:
             return None
     try:

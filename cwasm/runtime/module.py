@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Self
 
@@ -66,7 +65,12 @@ class CompiledModule:
         handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
         self.code: CodeMemory = CodeMemory(artifact.text) if engine.is_native else _NoCode()
         base = self.code.base
-        self._facts = facts
+        self.func_addrs = [base + start for start in facts.func_starts]
+        self.entry_addrs = [0 if start is None else base + start for start in facts.entry_starts]
+        #: engine type id -> address of this module's wasm-to-array trampoline of that type
+        self.wasm_to_array: dict[int, int] = {
+            tid: base + start for tid, start in facts.wasm_to_array
+        }
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
         #: what every instantiation computes the same way (``instance_plan.plan_for``)
@@ -77,27 +81,12 @@ class CompiledModule:
                 guard.load_handlers(handler)
                 if engine.guard_pages:
                     guard.ensure_installed(handler)
-                    guard.register_code(self.code, base, base + self.code.size)
-                interrupt.register_module(self.code, base, facts.func_spans)
-
-    @functools.cached_property
-    def func_addrs(self) -> list[int]:
-        """Per defined function: the address of its code (made on first use: instantiation
-        reads them once per module, through its vmctx image)."""
-        base = self.code.base
-        return [base + start for start in self._facts.func_starts]
-
-    @functools.cached_property
-    def entry_addrs(self) -> list[int]:
-        """Per defined function: the address of its array-to-wasm trampoline, 0 without one."""
-        base = self.code.base
-        return [0 if start is None else base + start for start in self._facts.entry_starts]
-
-    @functools.cached_property
-    def wasm_to_array(self) -> dict[int, int]:
-        """Engine type id -> address of this module's wasm-to-array trampoline of that type."""
-        base = self.code.base
-        return {tid: base + start for tid, start in self._facts.wasm_to_array}
+                    guard.register_code(
+                        self.code, base, base + self.code.size, self.code.release_hooks
+                    )
+                interrupt.register_module(
+                    self.code, base, facts.func_spans, self.code.release_hooks
+                )
 
     def func_type(self, func_index: int) -> WasmFuncType:
         """The signature of function ``func_index``."""

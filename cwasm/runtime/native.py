@@ -220,17 +220,23 @@ _code_pool = _CodePool(CODE_POOL_BYTES)
 
 
 class CodeMemory:
-    """Executable pages holding one module's pre-linked ``.text``."""
+    """Executable pages holding one module's pre-linked ``.text``.
+
+    When it goes, its ``release_hooks`` run (whatever registered its addresses, e.g. with
+    the signal handlers, removes them), then its pages go back to the code pool. That is
+    ``__del__``'s work, not a ``weakref.finalize``'s: loading makes no finalizer object."""
+
+    release_hooks: list[Callable[[], None]]
 
     def __init__(self, text: bytes | memoryview) -> None:
         self.size = size = max(round_up_to_page(len(text)), PAGE_SIZE)
+        self.release_hooks = []
         base = _code_pool.take(size)
         if base is None:
             base = map_anonymous(size, PROT_READ | PROT_WRITE)
         else:
             protect(base, size, PROT_READ | PROT_WRITE)
         self.base = base
-        self._finalizer = weakref.finalize(self, _code_pool.give, base, size)
         # bytes(), not a ctypes array: a ctypes array type per length costs far more
         ctypes.memmove(base, text if isinstance(text, bytes) else bytes(text), len(text))
         if len(text) < size:  # nothing of a previous module's code stays behind
@@ -241,6 +247,14 @@ class CodeMemory:
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
+
+    def __del__(self) -> None:
+        base = getattr(self, "base", 0)  # nothing mapped: another target's, or a failed map
+        if not base or sys.is_finalizing():  # the process is ending: nothing to give back
+            return
+        for hook in self.release_hooks:
+            hook()
+        _code_pool.give(base, self.size)
 
 
 def _clear_cache(start: int, end: int) -> None:

@@ -10,6 +10,7 @@ import wasmtime
 
 import cwasm
 from cwasm.runtime.instance_plan import closed_bits
+from cwasm.wasm.constexpr import evaluate_const_expr
 from cwasm.wasm.types import ConstExpr, ConstOp, ConstOpKind
 
 WAT = """
@@ -74,6 +75,14 @@ def test_closed_bits_only_for_expressions_that_need_no_instance() -> None:
         return ConstExpr(tuple(ConstOp(kind, value) for kind, value in ops))
 
     assert closed_bits(expr((ConstOpKind.I32_CONST, -1))) == 0xFFFF_FFFF
+    for kind, value in (
+        (ConstOpKind.I64_CONST, -2),
+        (ConstOpKind.F32_CONST, 0x7FC0_0001),
+        (ConstOpKind.F64_CONST, 0xFFF0_0000_0000_0001),
+        (ConstOpKind.V128_CONST, (1 << 127) | 5),
+    ):  # the same bits as the instance's own evaluation
+        one = expr((kind, value))
+        assert closed_bits(one) == evaluate_const_expr(one, _unused, _unused)
     assert (
         closed_bits(
             expr((ConstOpKind.I32_CONST, 5), (ConstOpKind.I32_CONST, 3), (ConstOpKind.I32_SUB, 0))
@@ -90,3 +99,7 @@ def test_closed_bits_only_for_expressions_that_need_no_instance() -> None:
         is None
     )
     assert closed_bits(None) is None
+
+
+def _unused(index: int) -> int:
+    raise AssertionError(f"a closed expression read index {index}")
