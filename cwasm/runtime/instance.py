@@ -10,6 +10,7 @@ table operations the builtins forward to it.
 
 from __future__ import annotations
 
+import array
 import ctypes
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -82,10 +83,10 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
     ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
     o = cm.offsets
     m = cm.m
-    words = (ctypes.c_uint64 * (o.size // 8))()
+    words = _zero_words(o.size // 8)
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
     first = o.builtins // 8
-    words[first : first + len(BUILTIN_ADDRESSES)] = list(BUILTIN_ADDRESSES)
+    words[first : first + len(BUILTIN_ADDRESSES)] = array.array("Q", BUILTIN_ADDRESSES)
     if cm.type_ids:
         struct.pack_into(f"<{len(cm.type_ids)}I", words, o.type_id(0), *cm.type_ids)
     # each defined function's VMFuncRef: one strided write per field
@@ -100,12 +101,21 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
             return slice(ref + field // 8, end + field // 8, stride)
 
         type_ids = cm.type_ids
-        wasm_calls: list[Any] = cm.func_addrs
-        array_calls: list[Any] = cm.entry_addrs
-        words[column(vo.FUNCREF_WASM_CALL)] = wasm_calls
-        words[column(vo.FUNCREF_ARRAY_CALL)] = array_calls
-        words[column(vo.FUNCREF_TYPE_ID)] = [type_ids[t] for t in m.functions[n_imp:]]
-    return bytes(words)
+        words[column(vo.FUNCREF_WASM_CALL)] = array.array("Q", cm.func_addrs)
+        words[column(vo.FUNCREF_ARRAY_CALL)] = array.array("Q", cm.entry_addrs)
+        words[column(vo.FUNCREF_TYPE_ID)] = array.array(
+            "Q", [type_ids[t] for t in m.functions[n_imp:]]
+        )
+    return words.tobytes()
+
+
+def _zero_words(n: int) -> array.array[int]:
+    """``n`` zero u64 words (an ``array.array``, never resized, so its buffer never moves;
+    no ctypes array type is made per length, which costs more than the whole copy)."""
+    return array.array("Q", _ZERO_WORD) * n
+
+
+_ZERO_WORD = (0,)
 
 
 class Instance:
@@ -137,9 +147,13 @@ class Instance:
         self.compiled: CompiledModule = cm
         o = cm.offsets
         m = cm.m
-        self._vm = (ctypes.c_uint64 * (o.size // 8 + 2))()
-        self.vmctx = (ctypes.addressof(self._vm) + 15) & ~15
-        words = (ctypes.c_uint64 * (o.size // 8)).from_address(self.vmctx)
+        n_words = o.size // 8
+        self._vm = _zero_words(n_words + 2)
+        address = self._vm.buffer_info()[0]
+        self.vmctx = (address + 15) & ~15  # the vmctx is 16-byte aligned
+        skip = (self.vmctx - address) // 8
+        #: the vmctx's words (a view of ``_vm``)
+        words = memoryview(self._vm)[skip : skip + n_words]
         self._words = words
         image = cm.vmctx_image
         if image is None:
@@ -242,7 +256,7 @@ class Instance:
             fields = func.vmfuncref()
         # the VMFuncRef's words in order: wasm_call, vmctx, array_call, type_id
         ref = plan_for(cm).import_func_words[index]
-        self._words[ref : ref + vo.FUNCREF_SIZE // 8] = fields
+        self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
 
     def _define(self) -> None:
@@ -272,7 +286,9 @@ class Instance:
         if n_defined:
             first = (o.func_ref(m.num_imported_funcs) + vo.FUNCREF_VMCTX) // 8
             stride = vo.FUNCREF_SIZE // 8
-            words[first : first + stride * n_defined : stride] = [self.vmctx] * n_defined
+            words[first : first + stride * n_defined : stride] = (
+                array.array("Q", (self.vmctx,)) * n_defined
+            )
 
     # --- initialization ---
 
