@@ -17,6 +17,7 @@ from cwasm.runtime.native import PAGE_SIZE, CodeMemory, _CodePool
 def test_a_freed_mapping_is_reused_and_holds_only_the_new_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    gc.collect()  # code of earlier tests goes to the real pool, not to this one
     monkeypatch.setattr(native, "_code_pool", _CodePool(capacity=1 << 20))
     old = CodeMemory(b"\xcc" * (2 * PAGE_SIZE))
     base = old.base
@@ -30,6 +31,7 @@ def test_a_freed_mapping_is_reused_and_holds_only_the_new_code(
 
 def test_the_pool_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = _CodePool(capacity=2 * PAGE_SIZE)
+    gc.collect()  # code of earlier tests goes to the real pool, not to this one
     monkeypatch.setattr(native, "_code_pool", pool)
     mems = [CodeMemory(b"\xc3") for _ in range(3)]
     del mems
