@@ -209,7 +209,7 @@ class Caller:
 #: a host function's context, as a ctypes array type
 _HostCtx = ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8)
 #: reads the ``Func`` a host context names (``HOSTCTX_FUNC``)
-_FuncWord = ctypes.py_object
+_FuncWord: Any = ctypes.py_object
 
 
 def _call_host(hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:

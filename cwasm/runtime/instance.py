@@ -183,7 +183,7 @@ class Instance:
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
         store.gc_heap.add_root_source(self._element_words)
-        self._passive_data = dict(cm.info.passive_data)
+        self._passive_data = plan_for(cm).passive_data  # read-only, shared
         self._exports: InstanceExports | None = None
         self._initialize()
 

@@ -12,11 +12,13 @@ is still evaluated per instance, in the same order as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.obj.info import DataRange, SegmentedMemoryInitialization, StaticMemoryInitialization
 from cwasm.wasm.constexpr import evaluate_const_expr
 from cwasm.wasm.types import ConstExpr, ConstOpKind, SegmentMode
 
@@ -51,6 +53,8 @@ class InstancePlan:
     segments: tuple[tuple[int | None, bytes], ...]
     #: per imported function: the vmctx word where its ``VMFuncRef`` starts
     import_func_words: tuple[int, ...]
+    #: passive data segment index -> its range in ``.rodata.wasm`` (read-only, shared)
+    passive_data: Mapping[int, DataRange]
 
 
 def closed_bits(expr: ConstExpr | None) -> int | None:
@@ -108,6 +112,7 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
         images=tuple(images),
         segments=tuple(segments),
         import_func_words=tuple(o.func_ref(i) // 8 for i in range(m.num_imported_funcs)),
+        passive_data=MappingProxyType(dict(cm.info.passive_data)),
     )
 
 

@@ -15,7 +15,6 @@ import mmap
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Callable
 
 from cwasm.errors import CwasmError
@@ -313,39 +312,34 @@ class _ReservationPool:
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
 
 
-def _release_reservation(
-    base: int, size: int, state: list[int], hooks: list[Callable[[], None]]
-) -> None:
-    """A pooled reservation's finalizer: its hooks first (nothing may still point into it
-    when it is reused), then back to the pool."""
-    for hook in hooks:
-        hook()
-    _reservation_pool.give(base, size, state[0])
-
-
 class Reservation:
     """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW.
 
     A ``pooled`` reservation comes from, and goes back to, the pool of released ones
     (``_ReservationPool``); whatever registered its addresses elsewhere adds a hook to
-    ``release_hooks``, run before the addresses can be handed out again."""
+    ``release_hooks``, run before the addresses can be handed out again. Releasing is
+    ``__del__``'s work (no ``weakref.finalize`` per memory)."""
 
     def __init__(self, size: int, *, pooled: bool = False) -> None:
         self.size = max(round_up_to_page(size), PAGE_SIZE)
+        self.release_hooks: list[Callable[[], None]] = []
+        self._pooled = pooled
         base = _reservation_pool.take(self.size) if pooled else None
         if base is None:
             base = map_anonymous(self.size, PROT_NONE, noreserve=True)
         self.base = base
         self.committed = 0
-        #: the committed size, as the finalizer of a pooled reservation reads it
-        self._state = [0]
-        self.release_hooks: list[Callable[[], None]] = []
-        if pooled:
-            self._finalizer = weakref.finalize(
-                self, _release_reservation, base, self.size, self._state, self.release_hooks
-            )
+
+    def __del__(self) -> None:
+        base = getattr(self, "base", 0)  # nothing mapped if the map failed
+        if not base or sys.is_finalizing():  # the process is ending: nothing to give back
+            return
+        for hook in self.release_hooks:
+            hook()
+        if self._pooled:
+            _reservation_pool.give(base, self.size, self.committed)
         else:
-            self._finalizer = weakref.finalize(self, unmap, base, self.size)
+            unmap(base, self.size)
 
     def commit(self, nbytes: int) -> None:
         want = round_up_to_page(nbytes)
@@ -353,4 +347,4 @@ class Reservation:
             raise NativeError("reservation exhausted")
         if want > self.committed:
             protect(self.base + self.committed, want - self.committed, PROT_READ | PROT_WRITE)
-            self.committed = self._state[0] = want
+            self.committed = want
