@@ -170,7 +170,7 @@ class _State:
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
         self.code = _Registry(self.address + GS_CODE)
         self.memories = _Registry(self.address + GS_MEMORY)
-        self.cells: dict[int, ctypes.Array[ctypes.c_uint64]] = {}
+        self.cells: dict[int, array.array[int]] = {}
         #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
         self.stores = _SlotRegistry(self.address + GS_STORES)
         self.funcs = _Registry(self.address + GS_FUNCS)
@@ -388,11 +388,12 @@ def register_memory(
     """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
     ``store_context`` while ``owner`` (which keeps the reservation mapped) lives; with
     ``release_hooks`` (a pooled reservation's), until those hooks run instead."""
-    cell = (ctypes.c_uint64 * _CTX_WORDS)()
+    # an array.array (never resized), not a ctypes array: no ctypes array type to make
+    cell = array.array("Q", bytes(8 * _CTX_WORDS))
     cell[vo.CTX_STORE // 8] = store_context
     with _lock:
         st = _get_state()
-        key = st.memories.add((start, end, ctypes.addressof(cell)))
+        key = st.memories.add((start, end, cell.buffer_info()[0]))
         st.cells[key] = cell
     if release_hooks is not None:
         release_hooks.append(functools.partial(_unregister_memory, key))
