@@ -247,9 +247,10 @@ class CodeMemory:
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
 
-    def __del__(self) -> None:
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         base = getattr(self, "base", 0)  # nothing mapped: another target's, or a failed map
-        if not base or sys.is_finalizing():  # the process is ending: nothing to give back
+        # (``_finalizing`` is bound here: module globals may be gone while the process ends)
+        if not base or _finalizing():  # the process is ending: nothing to give back
             return
         for hook in self.release_hooks:
             hook()
@@ -330,9 +331,10 @@ class Reservation:
         self.base = base
         self.committed = 0
 
-    def __del__(self) -> None:
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         base = getattr(self, "base", 0)  # nothing mapped if the map failed
-        if not base or sys.is_finalizing():  # the process is ending: nothing to give back
+        # (``_finalizing`` is bound here: module globals may be gone while the process ends)
+        if not base or _finalizing():  # the process is ending: nothing to give back
             return
         for hook in self.release_hooks:
             hook()
