@@ -45,7 +45,10 @@ CTX_STORE: Final = 8
 #: the ctypes callback: ``i32 (hostctx, caller_vmctx, values, count)``; non-zero
 #: means the Python function raised and the exception was recorded
 HOSTCTX_CALLBACK: Final = 16
-HOSTCTX_SIZE: Final = 24
+#: the runtime's own word, which compiled code never reads: the ``Func`` that owns the
+#: context (a borrowed reference), found by the one callback all host functions share
+HOSTCTX_FUNC: Final = 24
+HOSTCTX_SIZE: Final = 32
 
 # --- store context (one per Store) ---
 #: lowest frame address wasm may use; checked in every function prologue

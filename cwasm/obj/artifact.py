@@ -107,6 +107,9 @@ _SEALED: VerdictMemo[bool] = VerdictMemo()
 _UNWIND_CHECKED: VerdictMemo[bool] = VerdictMemo()
 #: whole artifacts (``bytes``) whose checksum verified, by their length and stored checksum
 _CHECKSUMMED = SameBytesMemo()
+#: whole artifacts (``bytes``) that passed every check, with their checked reader, by their
+#: length, the engine record they were checked against and the key their MAC verified under
+_VERIFIED_ARTIFACTS: VerdictMemo[tuple[bytes, Artifact]] = VerdictMemo()
 
 
 def forget_verdicts() -> None:
@@ -121,6 +124,7 @@ def forget_verdicts() -> None:
     ):
         memo.clear()
     _CHECKSUMMED.clear()
+    _VERIFIED_ARTIFACTS.clear()
 
 
 def is_wasm(data: Buffer) -> bool:
@@ -155,6 +159,9 @@ class Artifact:
         #: table name -> whether its entries passed their check (absent: not checked yet)
         self._tables_ok: dict[str, bool] = {}
         self._mmap: mmap.mmap | None = None
+        #: what the runtime derives from the checked reader and remembers with it (pure
+        #: functions of its bytes, e.g. the checked signal-builtin block), by name
+        self.derived: dict[str, object] = {}
 
     # -- construction
 
@@ -172,8 +179,13 @@ class Artifact:
         With ``key``, the artifact must carry a MAC made with that key
         (``UnauthenticatedArtifactError`` otherwise), checked before anything else.
         """
+        remembered = _remembered_artifact(data, engine, key) if verify_checksum else None
+        if remembered is not None:
+            return remembered
         self = cls()
         self._load(data, engine, verify_checksum, key)
+        if verify_checksum and type(data) is bytes:
+            _VERIFIED_ARTIFACTS.put((len(data), engine, key), (data, self), len(data))
         return self
 
     @classmethod
@@ -545,6 +557,22 @@ class Artifact:
         for section_id, rng in info.meta.dwarf:
             self._check_range(rng, dwarf_size, ELF_WASMTIME_DWARF, f"DWARF section {section_id}")
         return info
+
+
+def _remembered_artifact(
+    data: Buffer, engine: EngineMetadata | None, key: bytes | None
+) -> Artifact | None:
+    """The reader of an artifact that passed every check, checksum included, against
+    ``engine`` and under ``key``, if ``data`` is ``bytes`` equal to it byte for byte
+    (compared in full): every check is a pure function of those three, so it would pass
+    again. The reader is shared: after loading it holds only immutable results (the
+    table verdicts it adds on first lookup are pure functions of its bytes too)."""
+    if type(data) is not bytes:
+        return None
+    entry = _VERIFIED_ARTIFACTS.get((len(data), engine, key))
+    if entry is None or entry[0] != data:
+        return None
+    return entry[1]
 
 
 def _engine_record(section: bytes) -> EngineMetadata:

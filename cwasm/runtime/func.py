@@ -208,6 +208,21 @@ class Caller:
 
 #: a host function's context, as a ctypes array type
 _HostCtx = ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8)
+#: reads the ``Func`` a host context names (``HOSTCTX_FUNC``)
+_FuncWord: Any = ctypes.py_object
+
+
+def _call_host(hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
+    """The callback of every host function (``HOST_CALLBACK``): runs the ``Func`` whose
+    context is ``hostctx``. The context is that ``Func``'s own buffer, so while compiled
+    code can call through it, the ``Func`` it names lives (a store keeps both)."""
+    func: Func = _FuncWord.from_address(hostctx + vo.HOSTCTX_FUNC).value
+    return func._on_call(hostctx, caller_vmctx, values, count)
+
+
+#: the one ctypes callback every host context points to (never freed)
+_HOST_CALLBACK = HOST_PROTO(_call_host)
+_HOST_CALLBACK_ADDRESS = _function_pointer(_HOST_CALLBACK)
 #: a ``VMFuncRef``, as a ctypes array type
 _FuncRefWords = ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8)
 
@@ -263,11 +278,11 @@ class HostFuncTemplate:
         d["_host"] = func
         d["_access_caller"] = access_caller
         d["_call"] = f._call_host_from_python
-        callback = d["_callback"] = HOST_PROTO(f._on_call)
         hostctx = d["_hostctx"] = _HostCtx()
         hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
         hostctx[vo.CTX_STORE // 8] = store.ctx_address
-        hostctx[vo.HOSTCTX_CALLBACK // 8] = _function_pointer(callback)
+        hostctx[vo.HOSTCTX_CALLBACK // 8] = _HOST_CALLBACK_ADDRESS
+        hostctx[vo.HOSTCTX_FUNC // 8] = id(f)  # borrowed: ``f`` owns ``hostctx``
         address = d["hostctx_address"] = ctypes.addressof(hostctx)
         funcref = d["_funcref"] = _FuncRefWords()
         funcref[vo.FUNCREF_VMCTX // 8] = address
@@ -294,7 +309,6 @@ class Func:
     _funcref_addr: int
     # a host function's own (``HostFuncTemplate.fill``)
     _view_t: Any
-    _callback: Any
     _hostctx: ctypes.Array[ctypes.c_uint64]
     _funcref: ctypes.Array[ctypes.c_uint64]
     hostctx_address: int

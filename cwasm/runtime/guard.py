@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import array
 import ctypes
+import functools
 import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cwasm.abi import vmoffsets as vo
@@ -168,7 +170,7 @@ class _State:
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
         self.code = _Registry(self.address + GS_CODE)
         self.memories = _Registry(self.address + GS_MEMORY)
-        self.cells: dict[int, ctypes.Array[ctypes.c_uint64]] = {}
+        self.cells: dict[int, array.array[int]] = {}
         #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
         self.stores = _SlotRegistry(self.address + GS_STORES)
         self.funcs = _Registry(self.address + GS_FUNCS)
@@ -263,7 +265,16 @@ def has_builtin_block(artifact: Artifact) -> bool:
 def builtin_block(artifact: Artifact) -> BuiltinBlock:
     """The artifact's signal-handler builtins, checked: the runtime copies this block into
     executable memory and writes the state block's address into its state slot, so every
-    symbol value involved must lie where that is safe (``CorruptArtifactError`` if not)."""
+    symbol value involved must lie where that is safe (``CorruptArtifactError`` if not).
+    The checked block is remembered with the reader (``Artifact.derived``), which a
+    second load of the same bytes shares; a failure is not remembered."""
+    block = artifact.derived.get("builtin_block")
+    if block is None:
+        block = artifact.derived["builtin_block"] = _checked_builtin_block(artifact)
+    return block  # type: ignore[return-value]
+
+
+def _checked_builtin_block(artifact: Artifact) -> BuiltinBlock:
     text = artifact.elf.section(ELF_TEXT)
     syms = artifact.elf.find_symbols(
         (BLOCK_SYMBOL, HANDLER_SYMBOL, STATE_SYMBOL, INTERRUPT_HANDLER_SYMBOL)
@@ -315,16 +326,23 @@ def interrupt_handler_address() -> int | None:
 
 
 def register_interrupt_records(
-    kind: str, owner: object, record: tuple[int, ...], keep: object
+    kind: str,
+    owner: object,
+    record: tuple[int, ...],
+    keep: object,
+    release_hooks: list[Callable[[], None]] | None = None,
 ) -> None:
     """Publish ``record`` in the SIGINT handler's registry ``kind`` (``stores`` or
-    ``funcs``) while ``owner`` lives; ``keep`` (what the record points to) lives until
-    the record is retired."""
+    ``funcs``) while ``owner`` lives (with ``release_hooks``, the owner's: until they
+    run); ``keep`` (what the record points to) lives until the record is retired."""
     with _lock:
         st = _get_state()
         key = getattr(st, kind).add(record)
         st.keep[kind, key] = keep
-    weakref.finalize(owner, _unregister_interrupt, kind, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_interrupt, kind, key))
+    else:
+        weakref.finalize(owner, _unregister_interrupt, kind, key)
 
 
 def _unregister_interrupt(kind: str, key: int) -> None:
@@ -346,24 +364,41 @@ def handler_address() -> int | None:
     return None if _handler is None else _handler.entry
 
 
-def register_code(owner: object, start: int, end: int) -> None:
-    """Let faults at pcs in ``[start, end)`` become traps while ``owner`` lives."""
+def register_code(
+    owner: object, start: int, end: int, release_hooks: list[Callable[[], None]] | None = None
+) -> None:
+    """Let faults at pcs in ``[start, end)`` become traps while ``owner`` lives (with
+    ``release_hooks``, the owner's: until they run)."""
     with _lock:
         reg = _get_state().code
         key = reg.add((start, end))
-    weakref.finalize(owner, _unregister_code, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_code, key))
+    else:
+        weakref.finalize(owner, _unregister_code, key)
 
 
-def register_memory(owner: object, start: int, end: int, store_context: int) -> None:
+def register_memory(
+    owner: object,
+    start: int,
+    end: int,
+    store_context: int,
+    release_hooks: list[Callable[[], None]] | None = None,
+) -> None:
     """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
-    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives."""
-    cell = (ctypes.c_uint64 * _CTX_WORDS)()
+    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives; with
+    ``release_hooks`` (a pooled reservation's), until those hooks run instead."""
+    # an array.array (never resized), not a ctypes array: no ctypes array type to make
+    cell = array.array("Q", bytes(8 * _CTX_WORDS))
     cell[vo.CTX_STORE // 8] = store_context
     with _lock:
         st = _get_state()
-        key = st.memories.add((start, end, ctypes.addressof(cell)))
+        key = st.memories.add((start, end, cell.buffer_info()[0]))
         st.cells[key] = cell
-    weakref.finalize(owner, _unregister_memory, key)
+    if release_hooks is not None:
+        release_hooks.append(functools.partial(_unregister_memory, key))
+    else:
+        weakref.finalize(owner, _unregister_memory, key)
 
 
 def _unregister_code(key: int) -> None:

@@ -10,6 +10,7 @@ table operations the builtins forward to it.
 
 from __future__ import annotations
 
+import array
 import ctypes
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.errors import CwasmError, LinkError
-from cwasm.obj.info import SegmentedMemoryInitialization, StaticMemoryInitialization
+from cwasm.obj.info import SegmentedMemoryInitialization
 from cwasm.runtime import interrupt
 from cwasm.runtime.builtins import BUILTIN_ADDRESSES
 from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
+from cwasm.runtime.instance_plan import plan_for
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
 from cwasm.runtime.shared_memory import SharedMemory
@@ -81,10 +83,10 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
     ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
     o = cm.offsets
     m = cm.m
-    words = (ctypes.c_uint64 * (o.size // 8))()
+    words = _zero_words(o.size // 8)
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
     first = o.builtins // 8
-    words[first : first + len(BUILTIN_ADDRESSES)] = list(BUILTIN_ADDRESSES)
+    words[first : first + len(BUILTIN_ADDRESSES)] = array.array("Q", BUILTIN_ADDRESSES)
     if cm.type_ids:
         struct.pack_into(f"<{len(cm.type_ids)}I", words, o.type_id(0), *cm.type_ids)
     # each defined function's VMFuncRef: one strided write per field
@@ -99,12 +101,21 @@ def _vmctx_image(cm: CompiledModule) -> bytes:
             return slice(ref + field // 8, end + field // 8, stride)
 
         type_ids = cm.type_ids
-        wasm_calls: list[Any] = cm.func_addrs
-        array_calls: list[Any] = cm.entry_addrs
-        words[column(vo.FUNCREF_WASM_CALL)] = wasm_calls
-        words[column(vo.FUNCREF_ARRAY_CALL)] = array_calls
-        words[column(vo.FUNCREF_TYPE_ID)] = [type_ids[t] for t in m.functions[n_imp:]]
-    return bytes(words)
+        words[column(vo.FUNCREF_WASM_CALL)] = array.array("Q", cm.func_addrs)
+        words[column(vo.FUNCREF_ARRAY_CALL)] = array.array("Q", cm.entry_addrs)
+        words[column(vo.FUNCREF_TYPE_ID)] = array.array(
+            "Q", [type_ids[t] for t in m.functions[n_imp:]]
+        )
+    return words.tobytes()
+
+
+def _zero_words(n: int) -> array.array[int]:
+    """``n`` zero u64 words (an ``array.array``, never resized, so its buffer never moves;
+    no ctypes array type is made per length, which costs more than the whole copy)."""
+    return array.array("Q", _ZERO_WORD) * n
+
+
+_ZERO_WORD = (0,)
 
 
 class Instance:
@@ -136,9 +147,13 @@ class Instance:
         self.compiled: CompiledModule = cm
         o = cm.offsets
         m = cm.m
-        self._vm = (ctypes.c_uint64 * (o.size // 8 + 2))()
-        self.vmctx = (ctypes.addressof(self._vm) + 15) & ~15
-        words = (ctypes.c_uint64 * (o.size // 8)).from_address(self.vmctx)
+        n_words = o.size // 8
+        self._vm = _zero_words(n_words + 2)
+        address = self._vm.buffer_info()[0]
+        self.vmctx = (address + 15) & ~15  # the vmctx is 16-byte aligned
+        skip = (self.vmctx - address) // 8
+        #: the vmctx's words (a view of ``_vm``)
+        words = memoryview(self._vm)[skip : skip + n_words]
         self._words = words
         image = cm.vmctx_image
         if image is None:
@@ -168,7 +183,7 @@ class Instance:
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
         store.gc_heap.add_root_source(self._element_words)
-        self._passive_data = dict(cm.info.passive_data)
+        self._passive_data = plan_for(cm).passive_data  # read-only, shared
         self._exports: InstanceExports | None = None
         self._initialize()
 
@@ -232,19 +247,16 @@ class Instance:
 
     def _link_func(self, index: int, func: Func) -> None:
         cm = self.compiled
-        ref = cm.offsets.func_ref(index)
         if func.instance is None:  # a host function: enter it through our trampoline
             tramp = cm.wasm_to_array.get(func.type_id)
             if tramp is None:
                 raise CwasmError(f"module has no trampoline for imported type {func.wasm_type}")
-            w, v, a, t = tramp, func.hostctx_address, 0, func.type_id
+            fields = (tramp, func.hostctx_address, 0, func.type_id)
         else:
-            w, v, a, t = func.vmfuncref()
-        words = self._words
-        words[(ref + vo.FUNCREF_WASM_CALL) // 8] = w
-        words[(ref + vo.FUNCREF_VMCTX) // 8] = v
-        words[(ref + vo.FUNCREF_ARRAY_CALL) // 8] = a
-        words[(ref + vo.FUNCREF_TYPE_ID) // 8] = t
+            fields = func.vmfuncref()
+        # the VMFuncRef's words in order: wasm_call, vmctx, array_call, type_id
+        ref = plan_for(cm).import_func_words[index]
+        self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
 
     def _define(self) -> None:
@@ -274,7 +286,9 @@ class Instance:
         if n_defined:
             first = (o.func_ref(m.num_imported_funcs) + vo.FUNCREF_VMCTX) // 8
             stride = vo.FUNCREF_SIZE // 8
-            words[first : first + stride * n_defined : stride] = [self.vmctx] * n_defined
+            words[first : first + stride * n_defined : stride] = (
+                array.array("Q", (self.vmctx,)) * n_defined
+            )
 
     # --- initialization ---
 
@@ -293,8 +307,13 @@ class Instance:
     def _initialize(self) -> None:
         cm = self.compiled
         m = cm.m
-        for k, init in enumerate(m.global_inits):
-            self.globals[m.num_imported_globals + k].write_raw(self.eval_const(init))
+        plan = plan_for(cm)
+        globals_ = self.globals
+        n_imported = m.num_imported_globals
+        for k, bits in enumerate(plan.global_bits):
+            if bits is None:
+                bits = self.eval_const(m.global_inits[k])
+            globals_[n_imported + k].write_raw(bits)
         for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
             if table_init is not None:
                 table = self.tables[m.num_imported_tables + k]
@@ -308,31 +327,29 @@ class Instance:
                 continue
             values = self._element_values(i)
             table = self.tables[seg.table_index]
-            offset = self.eval_const(seg.offset) & (_M64 if table.wasm_type.is_64 else _M32)
+            offset = plan.element_offsets[i]
+            if offset is None:
+                offset = self.eval_const(seg.offset)
+            offset &= _M64 if table.wasm_type.is_64 else _M32
             if offset + len(values) > table.size():
                 raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
             for j, v in enumerate(values):
                 table.set_raw(offset + j, v)
             self._elements[i] = None
+        for mem_index, image_offset, image in plan.images:
+            mem = self.memories[mem_index]
+            if image_offset + len(image) > mem.data_len():
+                raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+            ctypes.memmove(mem.base + image_offset, image, len(image))
         meminit = cm.info.memory_initialization
-        art = cm.artifact
-        if isinstance(meminit, StaticMemoryInitialization):
-            for mem_index, image in enumerate(meminit.map):
-                if image is None:
-                    continue
-                data = art.data(image.data)
-                mem = self.memories[mem_index]
-                if image.offset + len(data) > mem.data_len():
-                    raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-                ctypes.memmove(mem.base + image.offset, bytes(data), len(data))
-        elif isinstance(meminit, SegmentedMemoryInitialization):
-            for s in meminit.segments:
+        if isinstance(meminit, SegmentedMemoryInitialization):
+            for s, (bits, data) in zip(meminit.segments, plan.segments, strict=True):
                 mem = self.memories[s.memory_index]
-                offset = self.eval_const(s.offset) & (_M64 if mem.wasm_type.is_64 else _M32)
-                data = art.data(s.data)
+                offset = self.eval_const(s.offset) if bits is None else bits
+                offset &= _M64 if mem.wasm_type.is_64 else _M32
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-                ctypes.memmove(mem.base + offset, bytes(data), len(data))
+                ctypes.memmove(mem.base + offset, data, len(data))
         # active data segments count as dropped once applied: memory_init finds no
         # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:

@@ -106,17 +106,23 @@ def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
         guard.register_interrupt_records("stores", owner, (ctypes.addressof(ctx),), ctx)
 
 
-def register_module(owner: object, base: int, spans: Sequence[int]) -> None:
+def register_module(
+    owner: object,
+    base: int,
+    spans: Sequence[int],
+    release_hooks: list[Callable[[], None]] | None = None,
+) -> None:
     """Let SIGINT stop wasm running in a module's wasm functions while ``owner`` (which
-    keeps them mapped) lives: ``spans`` holds each function's start and end offset in its
-    code, in ascending order (as the loader checks), and the code starts at ``base``."""
+    keeps them mapped) lives (with ``release_hooks``, the owner's: until they run):
+    ``spans`` holds each function's start and end offset in its code, in ascending order
+    (as the loader checks), and the code starts at ``base``."""
     n = len(spans) // 2
     if not SUPPORTED or not n:
         return
     # an array.array, not a ctypes array: no ctypes type made per length
     flat = array.array("Q", [base + offset for offset in spans])
     record = (flat[0], flat[2 * n - 1], flat.buffer_info()[0], n)
-    guard.register_interrupt_records("funcs", owner, record, flat)
+    guard.register_interrupt_records("funcs", owner, record, flat, release_hooks)
 
 
 def arm() -> None:

@@ -8,6 +8,7 @@ whichever store needs it, one per store (kept in ``Store.linker_funcs``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -158,14 +159,15 @@ class Linker(Closable):
 
     def define_wasi(self) -> None:
         """Define every ``wasi_snapshot_preview1`` function (served by ``Store.set_wasi``)."""
-        from cwasm.runtime.wasi_link import wasi_func
+        from cwasm.runtime.wasi_link import wasi_host
         from cwasm.wasi import WASI_FUNCTIONS, WASI_MODULE, WasiFunction
 
         engine = self.engine
 
         def maker(function: WasiFunction) -> Callable[[Store], Func]:
+            # one store-independent callable per function; a store only gets its Func
             template = HostFuncTemplate.of(engine, function.type)
-            return lambda store: wasi_func(store, function, template)
+            return functools.partial(template.make, func=wasi_host(function), access_caller=True)
 
         for name, function in WASI_FUNCTIONS.items():
             self._insert(

@@ -77,12 +77,16 @@ class Memory:
         # checks every access of a 64-bit memory (as of a shared one): no guard region
         guarded = store.engine.guard_pages and not ty.is_64
         reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
-        self._res = Reservation(reserve)
+        self._res = Reservation(reserve, pooled=True)
         self._res.commit(ty.limits.min * WASM_PAGE)
         self.base = self._res.base
         if guarded:
             guard.register_memory(
-                self._res, self.base, self.base + self._res.size, store.ctx_address
+                self._res,
+                self.base,
+                self.base + self._res.size,
+                store.ctx_address,
+                self._res.release_hooks,
             )
         self.def_addr = def_addr
         self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)

@@ -22,6 +22,7 @@ from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo
 from cwasm.runtime import guard, interrupt
 from cwasm.runtime.engine import Engine
+from cwasm.runtime.instance_plan import InstancePlan
 from cwasm.runtime.module_facts import facts_for
 from cwasm.runtime.native import CodeMemory
 from cwasm.runtime.registry import CODE
@@ -74,14 +75,20 @@ class CompiledModule:
         }
         #: the vmctx contents shared by every instance, built by the first instantiation
         self.vmctx_image: bytes | None = None
+        #: what every instantiation computes the same way (``instance_plan.plan_for``)
+        self.instance_plan: InstancePlan | None = None
         if base:
             CODE.register(base, base + self.code.size, self)
             if handler is not None:
                 guard.load_handlers(handler)
                 if engine.guard_pages:
                     guard.ensure_installed(handler)
-                    guard.register_code(self.code, base, base + self.code.size)
-                interrupt.register_module(self.code, base, facts.func_spans)
+                    guard.register_code(
+                        self.code, base, base + self.code.size, self.code.release_hooks
+                    )
+                interrupt.register_module(
+                    self.code, base, facts.func_spans, self.code.release_hooks
+                )
 
     def func_type(self, func_index: int) -> WasmFuncType:
         """The signature of function ``func_index``."""

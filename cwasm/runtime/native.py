@@ -15,7 +15,7 @@ import mmap
 import os
 import sys
 import threading
-import weakref
+from collections.abc import Callable
 
 from cwasm.errors import CwasmError
 from cwasm.runtime import unwind
@@ -40,6 +40,9 @@ _mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _munmap = _libc.munmap
 _munmap.restype = ctypes.c_int
 _munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_madvise = _libc.madvise
+_madvise.restype = ctypes.c_int
+_madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 
 PROT_NONE = 0
 PROT_READ = 1
@@ -218,12 +221,22 @@ _code_pool = _CodePool(CODE_POOL_BYTES)
 
 class CodeMemory:
     """Executable pages holding one module's pre-linked ``.text``, followed by its
-    ``.eh_frame`` (read-only, registered with the unwinder while the code exists)."""
+    ``.eh_frame`` (read-only, registered with the unwinder while the code exists).
+
+    When it goes, the unwinder forgets its frames and its ``release_hooks`` run (whatever
+    registered its addresses, e.g. with the signal handlers, removes them), then its pages
+    go back to the code pool they came from. That is ``__del__``'s work, not a
+    ``weakref.finalize``'s: loading makes no finalizer object."""
+
+    release_hooks: list[Callable[[], None]]
 
     def __init__(self, text: bytes | memoryview, eh_frame: bytes | memoryview = b"") -> None:
         end = len(text) + len(eh_frame)
         self.size = size = max(round_up_to_page(end), PAGE_SIZE)
-        base = _code_pool.take(size)
+        self.release_hooks = []
+        self._pool = pool = _code_pool
+        self._frames = 0  # set once the unwinder holds them: deregistering others aborts
+        base = pool.take(size)
         if base is None:
             base = map_anonymous(size, PROT_READ | PROT_WRITE)
         else:
@@ -241,21 +254,23 @@ class CodeMemory:
         protect(base, code, PROT_READ | PROT_EXEC)
         if size > code:
             protect(base + code, size - code, PROT_READ)
-        frames = base + len(text) if eh_frame else 0
-        if frames:
-            unwind.register_frames(frames)
-        self._finalizer = weakref.finalize(self, _release, _code_pool, base, size, frames)
+        if eh_frame:
+            unwind.register_frames(base + len(text))
+            self._frames = base + len(text)
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
 
-
-def _release(pool: _CodePool, base: int, size: int, frames: int) -> None:
-    """The unwinder forgets the code's frames before the mapping goes back to ``pool``
-    (the pool it came from) or is unmapped."""
-    if frames:
-        unwind.deregister_frames(frames)
-    pool.give(base, size)
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        base = getattr(self, "base", 0)  # nothing mapped: another target's, or a failed map
+        # (``_finalizing`` is bound here: module globals may be gone while the process ends)
+        if not base or _finalizing():  # the process is ending: nothing to give back
+            return
+        if self._frames:
+            unwind.deregister_frames(self._frames)
+        for hook in self.release_hooks:
+            hook()
+        self._pool.give(base, self.size)
 
 
 def _clear_cache(start: int, end: int) -> None:
@@ -265,14 +280,84 @@ def _clear_cache(start: int, end: int) -> None:
         fn(start, end)
 
 
-class Reservation:
-    """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW."""
+#: how many released linear-memory reservations are kept for reuse (address space only:
+#: their pages are given back to the kernel when they are released)
+RESERVATION_POOL_SIZE = 16
 
-    def __init__(self, size: int) -> None:
+
+class _ReservationPool:
+    """Reservations of memories that are gone, kept for the next memory of the same size.
+
+    A released reservation is reset to what a fresh ``mmap`` gives before it is kept:
+    its committed pages are discarded (``MADV_DONTNEED``: a private anonymous page then
+    reads as zeros again) and made ``PROT_NONE`` again, so a reused memory reads as
+    zeros and keeps its guard region. Reuse saves the ``mmap`` and ``munmap`` of a
+    reservation of 4 GiB and more."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+        self._free: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> int | None:
+        """A released reservation of ``size`` bytes (all ``PROT_NONE``, zero), or None."""
+        with self._lock:
+            bases = self._free.get(size)
+            if not bases:
+                return None
+            self.held -= 1
+            return bases.pop()
+
+    def give(self, base: int, size: int, committed: int) -> None:
+        """Reset the reservation at ``base`` (its first ``committed`` bytes were usable)
+        and keep it, or unmap it if the pool is full or the reset fails."""
+        if committed and (
+            _madvise(base, committed, mmap.MADV_DONTNEED) != 0
+            or _mprotect(base, committed, PROT_NONE) != 0
+        ):
+            unmap(base, size)
+            return
+        with self._lock:
+            if self.held < self.capacity:
+                self._free.setdefault(size, []).append(base)
+                self.held += 1
+                return
+        unmap(base, size)
+
+
+_reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
+
+
+class Reservation:
+    """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW.
+
+    A ``pooled`` reservation comes from, and goes back to, the pool of released ones
+    (``_ReservationPool``); whatever registered its addresses elsewhere adds a hook to
+    ``release_hooks``, run before the addresses can be handed out again. Releasing is
+    ``__del__``'s work (no ``weakref.finalize`` per memory)."""
+
+    def __init__(self, size: int, *, pooled: bool = False) -> None:
         self.size = max(round_up_to_page(size), PAGE_SIZE)
-        self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        self.release_hooks: list[Callable[[], None]] = []
+        self._pooled = pooled
+        base = _reservation_pool.take(self.size) if pooled else None
+        if base is None:
+            base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        self.base = base
         self.committed = 0
-        self._finalizer = weakref.finalize(self, unmap, self.base, self.size)
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        base = getattr(self, "base", 0)  # nothing mapped if the map failed
+        # (``_finalizing`` is bound here: module globals may be gone while the process ends)
+        if not base or _finalizing():  # the process is ending: nothing to give back
+            return
+        for hook in self.release_hooks:
+            hook()
+        if self._pooled:
+            _reservation_pool.give(base, self.size, self.committed)
+        else:
+            unmap(base, self.size)
 
     def commit(self, nbytes: int) -> None:
         want = round_up_to_page(nbytes)

@@ -11,6 +11,7 @@ larger buffer and updates the definition.
 
 from __future__ import annotations
 
+import array
 import ctypes
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,11 @@ def _element_bits(store: Store, element: wt.ValueType, value: Any) -> int:
         return store.refs.to_bits(element, value)
     except RefTypeMismatch as e:
         raise e.with_context(_ELEMENT_MISMATCH) from None
+
+
+def _zero_words(n: int) -> array.array[int]:
+    """``n`` zero u64 words."""
+    return array.array("Q", (0,)) * n
 
 
 class Table:
@@ -80,12 +86,14 @@ class Table:
         capacity = ty.limits.min
         if self.max_elements <= _PREALLOCATE:
             capacity = self.max_elements
-        self._elems = (ctypes.c_uint64 * max(capacity, 1))()
+        # an array.array (never resized: growing replaces it), not a ctypes array: no
+        # ctypes array type made per capacity
+        self._elems = _zero_words(max(capacity, 1))
         self.capacity = capacity
         self.def_addr = def_addr
         self._base = ctypes.c_uint64.from_address(def_addr + DEF_BASE)
         self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
-        self._base.value = ctypes.addressof(self._elems)
+        self._base.value = self._elems.buffer_info()[0]
         self._len.value = ty.limits.min
 
     # --- wasmtime-py API ---
@@ -145,13 +153,13 @@ class Table:
             return -1
         if new > self.capacity:
             capacity = max(new, min(self.max_elements, 2 * self.capacity + 16))
-            elems = (ctypes.c_uint64 * capacity)()
-            ctypes.memmove(elems, self._elems, 8 * old)
+            elems = _zero_words(capacity)
+            elems[:old] = self._elems[:old]
             self._elems = elems
             self.capacity = capacity
-            self._base.value = ctypes.addressof(elems)
+            self._base.value = elems.buffer_info()[0]
         if fill:
-            self._elems[old:new] = [fill] * delta
+            self._elems[old:new] = array.array("Q", (fill,)) * delta
         self._len.value = new
         return old
 

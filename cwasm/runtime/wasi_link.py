@@ -13,6 +13,7 @@ backtrace) when a pointer is out of bounds or the caller exports no ``memory``.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cwasm.errors import CwasmError
@@ -51,16 +52,14 @@ def guest_memory(caller: Caller) -> RawMemory:
     return RawMemory(memory.base, memory.data_len())
 
 
-def wasi_func(
-    store: Store, function: WasiFunction, template: HostFuncTemplate | None = None
-) -> Func:
-    """The host function implementing the WASI import ``function`` in ``store``
-    (``template``: its signature's, when the caller holds it already)."""
+def wasi_host(function: WasiFunction) -> Callable[..., Any]:
+    """The host callable (``access_caller``) implementing the WASI import ``function`` in
+    any store: it serves the calling store's WASI context (``Store.set_wasi``)."""
     name = function.name
     returns = bool(function.type.results)
 
     def call(caller: Caller, *args: int) -> Any:
-        context = store.wasi
+        context = caller.store.wasi
         if context is None:
             raise CwasmError(
                 f"WASI function `{name}` called, but the store has no WASI configuration "
@@ -69,10 +68,19 @@ def wasi_func(
         errno = context.call(name, guest_memory(caller), *args)
         return errno if returns else None
 
+    return call
+
+
+def wasi_func(
+    store: Store, function: WasiFunction, template: HostFuncTemplate | None = None
+) -> Func:
+    """The host function implementing the WASI import ``function`` in ``store``
+    (``template``: its signature's, when the caller holds it already)."""
+    call = wasi_host(function)
     if template is None:
         return Func(store, FuncType.from_wasm(function.type), call, access_caller=True)
     store._check_open()
     return template.make(store, call, access_caller=True)
 
 
-__all__ = ["ExitTrap", "guest_memory", "set_wasi", "wasi_func"]
+__all__ = ["ExitTrap", "guest_memory", "set_wasi", "wasi_func", "wasi_host"]

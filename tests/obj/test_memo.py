@@ -12,7 +12,11 @@ from cwasm.obj import artifact as artifact_module
 from cwasm.obj.artifact import Artifact, forget_verdicts
 from cwasm.obj.constants import ELF_NAME_DATA, ELF_WASMTIME_INFO
 from cwasm.obj.elf import ElfFile
-from cwasm.obj.errors import CorruptArtifactError
+from cwasm.obj.errors import (
+    CorruptArtifactError,
+    IncompatibleArtifactError,
+    UnauthenticatedArtifactError,
+)
 from cwasm.obj.info import decode_info, encode_info
 from cwasm.obj.memo import VerdictMemo
 from tests.runtime.artifact_mutation import _resize_section, reseal
@@ -108,3 +112,42 @@ def test_the_memo_is_bounded_in_bytes_too() -> None:
     assert memo.get((b"x" * 11, 4)) is None and len(memo) == 2
     memo.clear()
     assert len(memo) == 0 and memo.held_bytes == 0
+
+
+def test_identical_bytes_share_the_checked_reader_and_an_edit_of_the_same_length_is_refused(
+    artifact: bytes,
+) -> None:
+    """A whole artifact that passed every check is remembered: ``bytes`` equal to it
+    (another object) get the same checked reader; a copy edited in one byte of its
+    symbol names (same length, checksum recomputed) is checked in full and refused."""
+    engine = cwasm.Engine().metadata(for_loading=True)
+    first = Artifact.from_bytes(artifact, engine)
+    assert Artifact.from_bytes(bytes(bytearray(artifact)), engine) is first
+    assert Artifact.from_bytes(bytearray(artifact), engine) is not first  # mutable: not shared
+    strtab = ElfFile.parse(artifact).section(".strtab")
+    assert strtab is not None and strtab.size > 2
+    edited = bytearray(artifact)
+    edited[strtab.offset + 1] ^= 0x20  # a letter's case: still a valid name
+    reseal(edited)
+    assert len(edited) == len(artifact)
+    with pytest.raises(CorruptArtifactError, match="does not match the code"):
+        Artifact.from_bytes(bytes(edited), engine)
+    forget_verdicts()
+    assert Artifact.from_bytes(artifact, engine) is not first
+
+
+def test_a_remembered_artifact_is_checked_again_under_a_key_or_another_engine(
+    artifact: bytes,
+) -> None:
+    """The remembered verdict holds only for the engine record and the key it was made
+    with: the same bytes loaded by an engine with a key must still carry a MAC, and an
+    engine they are incompatible with still refuses them."""
+    engine = cwasm.Engine().metadata(for_loading=True)
+    Artifact.from_bytes(artifact, engine)
+    with pytest.raises(UnauthenticatedArtifactError, match="written without an artifact key"):
+        Artifact.from_bytes(artifact, engine, key=bytes(range(32)))
+    config = cwasm.Config()
+    config.wasm_simd = False
+    other = cwasm.Engine(config).metadata(for_loading=True)
+    with pytest.raises(IncompatibleArtifactError):
+        Artifact.from_bytes(artifact, other)

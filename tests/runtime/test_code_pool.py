@@ -17,6 +17,7 @@ from cwasm.runtime.native import PAGE_SIZE, CodeMemory, _CodePool
 def test_a_freed_mapping_is_reused_and_holds_only_the_new_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    gc.collect()  # code of earlier tests goes to the real pool, not to this one
     monkeypatch.setattr(native, "_code_pool", _CodePool(capacity=1 << 20))
     old = CodeMemory(b"\xcc" * (2 * PAGE_SIZE))
     base = old.base
@@ -30,6 +31,7 @@ def test_a_freed_mapping_is_reused_and_holds_only_the_new_code(
 
 def test_the_pool_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = _CodePool(capacity=2 * PAGE_SIZE)
+    gc.collect()  # code of earlier tests goes to the real pool, not to this one
     monkeypatch.setattr(native, "_code_pool", pool)
     mems = [CodeMemory(b"\xc3") for _ in range(3)]
     del mems
@@ -71,3 +73,32 @@ def test_a_module_loaded_into_reused_pages_runs_its_own_code(
     wt_store = wasmtime.Store(wt_engine)
     wt_f = wasmtime.Instance(wt_store, wasmtime.Module(wt_engine, WAT_B), []).exports(wt_store)["f"]
     assert got == [wt_f(wt_store, 1), wt_f(wt_store, 6)] == [101, 106]
+
+
+def test_a_freed_module_leaves_no_signal_registration_before_its_pages_are_reused() -> None:
+    """A module's code is registered with the guard-page and SIGINT handlers while it
+    lives; when it goes, both records go before its pages return to the pool (the code's
+    release hooks), so a reused mapping is never found under the old module's records."""
+    from cwasm.runtime import guard
+
+    engine = cwasm.Engine()
+    artifact = cwasm.Module(engine, '(module (func (export "f")))').serialize()
+    module = cwasm.Module.deserialize(engine, artifact)
+    state = guard._get_state()
+    code = module.compiled.code
+    base, end = code.base, code.base + code.size
+    assert (base, end) in state.code._records.values()
+    assert any(r[0] >= base and r[1] <= end for r in state.funcs._records.values())
+    assert len(code.release_hooks) == 2
+    order: list[object] = []
+    code.release_hooks.append(lambda: order.append("hooks"))
+    give = native._code_pool.give
+    native._code_pool.give = lambda b, s: (order.append(b), give(b, s))  # type: ignore[method-assign]
+    try:
+        del module, code
+        gc.collect()
+    finally:
+        del native._code_pool.give
+    assert order.index("hooks") < order.index(base)
+    assert (base, end) not in state.code._records.values()
+    assert not any(r[0] >= base and r[1] <= end for r in state.funcs._records.values())

@@ -1,0 +1,76 @@
+"""Released linear-memory reservations are reused (``native._ReservationPool``): a reused
+memory reads as zeros, has exactly its new size, and still traps past its end, as a
+fresh one does (and as wasmtime-py's does)."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+import wasmtime
+
+import cwasm
+from cwasm.runtime import native
+
+WAT = """
+(module
+  (memory (export "mem") 1)
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+"""
+
+#: offsets written in the first life of the memory: in its first page, and in pages it
+#: grew into
+_WRITTEN = (0, 4095, 4096, 65535, 65536 + 17, 3 * 65536 - 1)
+
+
+def _dirty(api: Any, engine: Any, module: Any) -> int:
+    """Instantiate, grow to 3 pages and write every offset of ``_WRITTEN``; the memory's
+    base (cwasm's; 0 for wasmtime-py)."""
+    store = api.Store(engine)
+    exports = api.Instance(store, module, []).exports(store)
+    assert exports["grow"](store, 2) == 1
+    for offset in _WRITTEN:
+        exports["store"](store, offset, 0xA5)
+    return int(exports["mem"].base) if api is cwasm else 0
+
+
+def _fresh_view(api: Any, engine: Any, module: Any) -> tuple[Any, ...]:
+    """A new instance's view: size, bytes at the offsets written before (those inside),
+    the trap past the end, and the bytes after growing again."""
+    store = api.Store(engine)
+    exports = api.Instance(store, module, []).exports(store)
+    mem = exports["mem"]
+    size = mem.size(store)
+    inside = [exports["load"](store, o) for o in _WRITTEN if o < 65536]
+    with pytest.raises(api.Trap) as trap:
+        exports["load"](store, 65536 + 17)
+    grown = exports["grow"](store, 2)
+    after = [exports["load"](store, o) for o in _WRITTEN]
+    return size, inside, "out of bounds" in str(trap.value), grown, after
+
+
+def test_a_reused_reservation_reads_zero_and_keeps_its_guard() -> None:
+    views = {}
+    bases = {}
+    for api in (cwasm, wasmtime):
+        engine = api.Engine()
+        module = api.Module(engine, WAT)
+        bases[api] = _dirty(api, engine, module)
+        gc.collect()  # the store and its memory go: the reservation is released
+        views[api] = _fresh_view(api, engine, module)
+    assert views[cwasm] == views[wasmtime]
+    assert views[cwasm] == (1, [0, 0, 0, 0], True, 1, [0] * len(_WRITTEN))
+    # the released reservation was indeed taken again (the pool hands out the latest)
+    engine = cwasm.Engine()
+    module = cwasm.Module(engine, WAT)
+    first = _dirty(cwasm, engine, module)
+    gc.collect()
+    assert native._reservation_pool.held >= 1
+    store = cwasm.Store(engine)
+    mem = cwasm.Instance(store, module, []).exports(store)["mem"]
+    assert isinstance(mem, cwasm.Memory)
+    assert mem.base == first
+    assert bytes(mem.read(store, 0, 65536)) == bytes(65536)
