@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cwasm.abi import guard_layout
+from cwasm.abi.gc_collect import GC_COLLECT_SYMBOL, carries_collector
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, TRAP_UNCAUGHT_EXCEPTION, VMOffsets
+from cwasm.compile.gc_collector import gc_collector_routine
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.parallel import Part
@@ -222,6 +224,7 @@ def compile_module(
     compiled_codes: dict[int, set[int]] = {}
 
     gc_roots_on = uses_gc(m)
+    collector = carries_collector(m.types)
 
     def new_module() -> IRModule:
         mod = IRModule(
@@ -246,6 +249,8 @@ def compile_module(
             trap_routine(mod, code)
         if TRAP_UNCAUGHT_EXCEPTION in trap_codes:  # some code throws
             throw_routine(mod)
+        if collector:
+            gc_collector_routine(mod)
         if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
             signal_builtins(mod)  # last, so that the block is contiguous at the end
 
@@ -330,7 +335,7 @@ def compile_module(
     objs.update((k, hit[0]) for k, hit in found.items())
     t0 = clock()
     linked = prelink(*(parse_object(objs[k]) for k in sorted(objs)))
-    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals)
+    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals, collector)
     if timings is not None:
         timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
         timings["link"] = timings.get("link", 0.0) + clock() - t0
@@ -353,6 +358,7 @@ def _collect(
     trap_codes: set[int],
     guarded: bool = False,
     signals: bool = False,
+    collector: bool = False,
 ) -> CompiledCode:
     n_imp = translation.module.num_imported_funcs
     escaping_set = set(escaping)
@@ -373,6 +379,9 @@ def _collect(
     traps = find_trap_sites(linked, stubs, ranges)
     if signals:
         extra.extend(_signal_symbols(linked))
+    if collector:
+        gc = _loc(linked, GC_COLLECT_SYMBOL)
+        extra.append((GC_COLLECT_SYMBOL, gc.start, gc.length))
     if guarded:
         oob = Trap.MemoryOutOfBounds
         traps = sorted(traps + [(pc, oob) for pc in guarded_accesses(linked.text, ranges)])

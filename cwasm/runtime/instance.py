@@ -168,6 +168,8 @@ class Instance:
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
         store.gc_heap.add_root_source(self._element_words)
+        if cm.gc_collector is not None:
+            store.gc_heap.collector.use(cm.gc_collector, cm)
         self._passive_data = dict(cm.info.passive_data)
         self._exports: InstanceExports | None = None
         self._initialize()
