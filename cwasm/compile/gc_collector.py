@@ -538,7 +538,7 @@ def _collect() -> list[str]:
         "  br label %ahead",
     ]
     return [
-        f"define i64 @{gcc.GC_COLLECT_SYMBOL}(ptr %ctl) {_ROUTINE} {{",
+        f"define i64 @{gcc.GC_COLLECT_SYMBOL}(ptr noalias %ctl) {_ROUTINE} {{",
         "entry:",
         *_set_ctl("0", gcc.CTL_STACK_LEN, "len"),
         *_set_ctl("0", gcc.CTL_OVERFLOW, "ovf"),
