@@ -5,9 +5,17 @@ runtime hands it.
 The compiler emits ``GC_COLLECT_SYMBOL`` (``cwasm.compile.gc_collector``), ``i64
 (ptr ctl)``; the runtime (``cwasm.runtime.gc_collector``) finds it in the artifact's
 symbol table, fills a control block of u64 words at the ``CTL_*`` offsets below with
-pointers to memory it owns (ctypes arrays), and calls it. The routine walks every chunk,
-marks from the roots, and sweeps; it returns the bytes of live objects after it, or
-``COLLECT_CORRUPT`` when a chunk does not parse (``CTL_ERROR_AT`` is then the address).
+pointers to memory it owns (ctypes arrays), and calls it. The routine marks from the
+roots and sweeps; it returns the bytes of live objects after it, or ``COLLECT_CORRUPT``
+when a chunk does not parse (``CTL_ERROR_AT`` is then the address).
+
+Which words are objects: a root word may be stale (a root-area slot of an earlier call
+site, an arena word) or not a GC reference at all (a funcref), so it is followed only
+when it is an object start, which the routine learns by walking the chunk the word
+falls in (once per collection, filling the chunk's object-start bitmap). A word in a
+live object's reference field or element is, by validation, null, an ``i31``, a host
+word, a funcref or exnref (outside every chunk) or a live object: it is followed when it
+lies inside a chunk.
 
 Inputs:
 
@@ -17,16 +25,17 @@ Inputs:
   array's first word is ``SHAPE_ARRAY | element size | elements offset <<
   SHAPE_OFFSET_SHIFT``, with ``SHAPE_REFS`` when its elements are references. 0 is a
   type id with no object (a function type): meeting it in a header is corruption.
-* the chunks, sorted by address: ``CHUNK_WORDS`` u64 each, ``CHUNK_START``,
-  ``CHUNK_BYTES``, ``CHUNK_STARTS`` (a bitmap of one bit per 8 bytes of the chunk, at
-  least ``starts_words(bytes)`` u64s, which the walk fills with the object starts), and
-  ``CHUNK_LIVE``, which the routine sets to the chunk's live bytes.
+* the chunks, sorted by address: ``CHUNK_WORDS`` u64 each, zeroed but for
+  ``CHUNK_START``, ``CHUNK_BYTES`` and ``CHUNK_STARTS`` (room for a bitmap of one bit
+  per 8 bytes of the chunk, ``starts_words(bytes)`` u64s); the routine sets
+  ``CHUNK_WALKED`` when it has filled the bitmap and ``CHUNK_LIVE`` to the chunk's live
+  bytes.
 * the root words (tables, globals, element segments, the exception arena, objects
   Python holds) and the head of the frames' root-area chain (``STORE_GC_ROOTS``), which
   the routine walks itself (``gc_layout.ROOTS_*``).
 * the mark stack, of ``CTL_STACK_CAP`` words: when it is full an object is marked but
-  not pushed, and once the stack is empty the routine walks the heap again for marked
-  objects and scans them (``CTL_OVERFLOWS`` counts those walks).
+  not pushed, and once the stack is empty the routine walks the chunks with live objects
+  again for marked objects and scans them (``CTL_OVERFLOWS`` counts those walks).
 * the host-handle bitmap: for every word ``handle << 2 | 2`` (an externref, docs/gc.md
   "reference word") in a live object's reference fields or elements, with ``handle <
   CTL_NUM_HANDLES``, the routine sets bit ``handle``, so that the externref collector
@@ -81,11 +90,14 @@ CTL_FREE_CAP: Final = 104
 CTL_NUM_FREE: Final = 112
 CTL_OVERFLOWS: Final = 120
 CTL_ERROR_AT: Final = 128
-#: the routine's own state: the mark stack's depth and the overflow flag
+#: the routine's own state: the mark stack's depth, the overflow flag, the corruption
+#: flag (set by a chunk walk) and the chunk record last found
 CTL_STACK_LEN: Final = 136
 CTL_OVERFLOW: Final = 144
+CTL_CORRUPT: Final = 152
+CTL_LAST_CHUNK: Final = 160
 #: bytes of the control block
-CTL_SIZE: Final = 152
+CTL_SIZE: Final = 168
 
 # --- the shape table ---
 SHAPE_WORDS: Final = 2
@@ -100,7 +112,8 @@ CHUNK_START: Final = 0
 CHUNK_BYTES: Final = 8
 CHUNK_STARTS: Final = 16
 CHUNK_LIVE: Final = 24
-CHUNK_WORDS: Final = 4
+CHUNK_WALKED: Final = 32
+CHUNK_WORDS: Final = 5
 
 
 def starts_words(chunk_bytes: int) -> int:

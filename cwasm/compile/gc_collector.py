@@ -4,17 +4,17 @@ with struct or array types. Its contract (the control block, the shape table, th
 records, what it reads and writes) is ``cwasm.abi.gc_collect``; the runtime calls it
 from ``cwasm.runtime.gc_collector``.
 
-The routine has four phases:
+The routine has three phases:
 
-1. **walk** each chunk from its start (object sizes from the shape table, free runs
-   from their header), filling the chunk's object-start bitmap;
-2. **mark** from the root words and the frames' root areas: a word is followed only if
-   the bitmap says it is an object start, so a stale slot, a funcref or an arena word is
-   never read as an object; a host word (``handle << 2 | 2``) in an object sets the
-   handle's bit;
-3. after a mark-stack overflow, **rescan** the heap for marked objects and scan them
-   again, until no overflow happens;
-4. **sweep** each chunk with live objects: dead objects are zeroed and merged with the
+1. **mark** from the root words and the frames' root areas. A root word is followed
+   only if it is an object start: the first root that falls in a chunk has that chunk
+   walked (object sizes from the shape table, free runs from their header) to fill its
+   object-start bitmap. A word in a live object is followed if it lies in a chunk
+   (``cwasm.abi.gc_collect`` says why that is enough); a host word
+   (``handle << 2 | 2``) there sets the handle's bit. Each chunk counts its live bytes.
+2. after a mark-stack overflow, **rescan** the chunks with live objects for marked
+   objects and scan them again, until no overflow happens;
+3. **sweep** each chunk with live objects: dead objects are zeroed and merged with the
    free runs around them into one free run; the marks are cleared.
 
 The helpers are ``internal`` and ``alwaysinline``; everything is plain loads, stores and
@@ -29,8 +29,6 @@ from cwasm.abi.gc_layout import ARRAY_LENGTH, OBJ_GC_BITS, ROOTS_COUNT, ROOTS_PR
 from cwasm.compile.irmodule import SECTION, IRModule
 
 _ROUTINE = f'nounwind noinline "frame-pointer"="all" "no-builtins" {SECTION}'
-_CHUNK_SHIFT = 5  # a chunk record is 32 bytes
-assert gcc.CHUNK_WORDS * 8 == 1 << _CHUNK_SHIFT
 
 
 def _gep(dst: str, base: str, offset: int | str) -> str:
@@ -95,18 +93,40 @@ def _size() -> list[str]:
     ]
 
 
-def _find() -> list[str]:
-    """``cwasm_gc_find(ctl, w)``: the chunk record of the chunk where word ``w`` is an
-    object start, or null (a binary search of the sorted chunks, then the bitmap)."""
+_RECORD = gcc.CHUNK_WORDS * 8  # bytes of a chunk record
+
+
+def _define(name: str, result: str, params: str) -> str:
+    return (
+        f"define internal {result} @{name}({params}) alwaysinline nounwind "
+        f'"no-builtins" {SECTION} {{'
+    )
+
+
+def _chunk() -> list[str]:
+    """``cwasm_gc_chunk(ctl, w)``: the record of the chunk word ``w`` lies in, or null
+    (the chunk last found first, else a binary search of the sorted chunks)."""
     return [
-        f'define internal ptr @cwasm_gc_find(ptr %ctl, i64 %w) alwaysinline nounwind "no-builtins" '
-        f"{SECTION} {{",
+        _define("cwasm_gc_chunk", "ptr", "ptr %ctl, i64 %w"),
         "entry:",
         "  %low = and i64 %w, 7",
         "  %aligned = icmp eq i64 %low, 0",
         "  %nonzero = icmp ne i64 %w, 0",
         "  %maybe = and i1 %aligned, %nonzero",
-        "  br i1 %maybe, label %search, label %no",
+        "  br i1 %maybe, label %last, label %no",
+        "last:",
+        *_ctl("%lrec", "ptr", gcc.CTL_LAST_CHUNK),
+        "  %lhas = icmp ne ptr %lrec, null",
+        "  br i1 %lhas, label %ltest, label %search",
+        "ltest:",
+        "  %lstart = load i64, ptr %lrec",
+        _gep("%lbytesp", "%lrec", gcc.CHUNK_BYTES),
+        "  %lbytes = load i64, ptr %lbytesp",
+        "  %loff = sub i64 %w, %lstart",
+        "  %lin = icmp ult i64 %loff, %lbytes",
+        "  br i1 %lin, label %hit, label %search",
+        "hit:",
+        "  ret ptr %lrec",
         "search:",
         *_ctl("%chunks", "ptr", gcc.CTL_CHUNKS),
         *_ctl("%n", "i64", gcc.CTL_NUM_CHUNKS),
@@ -121,7 +141,7 @@ def _find() -> list[str]:
         "step:",
         "  %half = lshr i64 %span, 1",
         "  %mid = add i64 %lo, %half",
-        f"  %moff = shl i64 %mid, {_CHUNK_SHIFT}",
+        f"  %moff = mul i64 %mid, {_RECORD}",
         _gep("%mrec", "%chunks", "%moff"),
         "  %mstart = load i64, ptr %mrec",
         "  %below = icmp ule i64 %mstart, %w",
@@ -129,15 +149,108 @@ def _find() -> list[str]:
         "  %hi2 = select i1 %below, i64 %hi, i64 %mid",
         "  br label %loop",
         "check:",
-        f"  %roff = shl i64 %lo, {_CHUNK_SHIFT}",
+        f"  %roff = mul i64 %lo, {_RECORD}",
         _gep("%rec", "%chunks", "%roff"),
         "  %start = load i64, ptr %rec",
         _gep("%bytesp", "%rec", gcc.CHUNK_BYTES),
         "  %bytes = load i64, ptr %bytesp",
         "  %off = sub i64 %w, %start",
         "  %inside = icmp ult i64 %off, %bytes",
-        "  br i1 %inside, label %bit, label %no",
+        "  br i1 %inside, label %found, label %no",
+        "found:",
+        "  store ptr %rec, ptr %lrec.p",
+        "  ret ptr %rec",
+        "no:",
+        "  ret ptr null",
+        "}",
+    ]
+
+
+def _walk_chunk() -> list[str]:
+    """``cwasm_gc_walk_chunk(ctl, rec)``: fill the chunk's object-start bitmap by
+    walking it; a chunk that does not parse sets ``CTL_CORRUPT`` and ``CTL_ERROR_AT``."""
+    free = gcc.FREE_ID - (1 << 32)
+    return [
+        f"define internal void @cwasm_gc_walk_chunk(ptr %ctl, ptr %rec) noinline nounwind "
+        f'"no-builtins" {SECTION} {{',
+        "entry:",
+        _gep("%walkedp", "%rec", gcc.CHUNK_WALKED),
+        "  store i64 1, ptr %walkedp",
+        "  %start = load i64, ptr %rec",
+        _gep("%bytesp", "%rec", gcc.CHUNK_BYTES),
+        "  %bytes = load i64, ptr %bytesp",
+        _gep("%bmp", "%rec", gcc.CHUNK_STARTS),
+        "  %bm = load ptr, ptr %bmp",
+        "  %bytes511 = add i64 %bytes, 511",
+        "  %nbm = lshr i64 %bytes511, 9",
+        "  br label %zero",
+        "zero:",
+        "  %z = phi i64 [ 0, %entry ], [ %z1, %zbody ]",
+        "  %zmore = icmp ult i64 %z, %nbm",
+        "  br i1 %zmore, label %zbody, label %obj",
+        "zbody:",
+        "  %zp = getelementptr inbounds i64, ptr %bm, i64 %z",
+        "  store i64 0, ptr %zp",
+        "  %z1 = add i64 %z, 1",
+        "  br label %zero",
+        "obj:",
+        "  %at = phi i64 [ 0, %zero ], [ %at1, %advance ]",
+        "  %more = icmp ult i64 %at, %bytes",
+        "  br i1 %more, label %body, label %end",
+        "body:",
+        "  %addr = add i64 %start, %at",
+        "  %p = inttoptr i64 %addr to ptr",
+        "  %size = call i64 @cwasm_gc_size(ptr %ctl, ptr %p)",
+        "  %bad = icmp eq i64 %size, 0",
+        "  br i1 %bad, label %corrupt, label %ok",
+        "ok:",
+        "  %tid = load i32, ptr %p",
+        f"  %isfree = icmp eq i32 %tid, {free}",
+        "  br i1 %isfree, label %advance, label %setbit",
+        "setbit:",
+        "  %g = lshr i64 %at, 3",
+        "  %gw = lshr i64 %g, 6",
+        "  %gb = and i64 %g, 63",
+        "  %gp = getelementptr inbounds i64, ptr %bm, i64 %gw",
+        "  %word = load i64, ptr %gp",
+        "  %mask = shl i64 1, %gb",
+        "  %new = or i64 %word, %mask",
+        "  store i64 %new, ptr %gp",
+        "  br label %advance",
+        "advance:",
+        "  %at1 = add i64 %at, %size",
+        "  br label %obj",
+        "end:",
+        "  %exact = icmp eq i64 %at, %bytes",
+        "  %endaddr = add i64 %start, %at",
+        "  br i1 %exact, label %out, label %corrupt",
+        "corrupt:",
+        "  %badaddr = phi i64 [ %addr, %body ], [ %endaddr, %end ]",
+        *_set_ctl("%badaddr", gcc.CTL_ERROR_AT, "err"),
+        *_set_ctl("1", gcc.CTL_CORRUPT, "cor"),
+        "  br label %out",
+        "out:",
+        "  ret void",
+        "}",
+    ]
+
+
+def _is_start() -> list[str]:
+    """``cwasm_gc_is_start(ctl, rec, w)``: whether ``w`` is an object start of the chunk
+    of record ``rec`` (walked first if it has not been in this collection)."""
+    return [
+        _define("cwasm_gc_is_start", "i1", "ptr %ctl, ptr %rec, i64 %w"),
+        "entry:",
+        _gep("%walkedp", "%rec", gcc.CHUNK_WALKED),
+        "  %walked = load i64, ptr %walkedp",
+        "  %todo = icmp eq i64 %walked, 0",
+        "  br i1 %todo, label %walk, label %bit",
+        "walk:",
+        "  call void @cwasm_gc_walk_chunk(ptr %ctl, ptr %rec)",
+        "  br label %bit",
         "bit:",
+        "  %start = load i64, ptr %rec",
+        "  %off = sub i64 %w, %start",
         _gep("%bmp", "%rec", gcc.CHUNK_STARTS),
         "  %bm = load ptr, ptr %bmp",
         "  %g = lshr i64 %off, 3",
@@ -148,25 +261,23 @@ def _find() -> list[str]:
         "  %mask = shl i64 1, %gb",
         "  %has = and i64 %word, %mask",
         "  %isstart = icmp ne i64 %has, 0",
-        "  %found = select i1 %isstart, ptr %rec, ptr null",
-        "  ret ptr %found",
-        "no:",
-        "  ret ptr null",
+        "  ret i1 %isstart",
         "}",
     ]
 
 
 def _visit() -> list[str]:
-    """``cwasm_gc_visit(ctl, w, host)``: mark and push the object ``w`` is, if it is
-    one; with ``host``, a host word sets its handle's bit."""
+    """``cwasm_gc_visit(ctl, w, inner)``: mark and push the object ``w`` is, if it is
+    one. ``inner``: ``w`` comes from a live object (an object if it lies in a chunk; a
+    host word sets its handle's bit); else it is a root, followed only if it is an
+    object start."""
     mark = gcc.GC_BIT_MARK
     return [
-        f'define internal void @cwasm_gc_visit(ptr %ctl, i64 %w, i1 %host) alwaysinline nounwind "no-builtins" '
-        f"{SECTION} {{",
+        _define("cwasm_gc_visit", "void", "ptr %ctl, i64 %w, i1 %inner"),
         "entry:",
         "  %tag = and i64 %w, 3",
         "  %ishost = icmp eq i64 %tag, 2",
-        "  %report = and i1 %ishost, %host",
+        "  %report = and i1 %ishost, %inner",
         "  br i1 %report, label %handle, label %object",
         "handle:",
         "  %h = lshr i64 %w, 2",
@@ -184,9 +295,14 @@ def _visit() -> list[str]:
         "  store i64 %hnew, ptr %hwp",
         "  br label %out",
         "object:",
-        "  %rec = call ptr @cwasm_gc_find(ptr %ctl, i64 %w)",
-        "  %isobj = icmp ne ptr %rec, null",
-        "  br i1 %isobj, label %obj, label %out",
+        "  %rec = call ptr @cwasm_gc_chunk(ptr %ctl, i64 %w)",
+        "  %inchunk = icmp ne ptr %rec, null",
+        "  br i1 %inchunk, label %kind, label %out",
+        "kind:",
+        "  br i1 %inner, label %obj, label %root",
+        "root:",
+        "  %isstart = call i1 @cwasm_gc_is_start(ptr %ctl, ptr %rec, i64 %w)",
+        "  br i1 %isstart, label %obj, label %out",
         "obj:",
         "  %p = inttoptr i64 %w to ptr",
         _gep("%bitsp", "%p", OBJ_GC_BITS),
@@ -197,11 +313,8 @@ def _visit() -> list[str]:
         "mark:",
         f"  %nbits = or i32 %bits, {mark}",
         "  store i32 %nbits, ptr %bitsp",
-        "  %size = call i64 @cwasm_gc_size(ptr %ctl, ptr %p)",
-        _gep("%livep", "%rec", gcc.CHUNK_LIVE),
-        "  %live = load i64, ptr %livep",
-        "  %live2 = add i64 %live, %size",
-        "  store i64 %live2, ptr %livep",
+        _gep("%livep", "%rec", gcc.CHUNK_LIVE),  # the sweep counts the bytes
+        "  store i64 1, ptr %livep",
         *_ctl("%len", "i64", gcc.CTL_STACK_LEN),
         *_ctl("%cap", "i64", gcc.CTL_STACK_CAP),
         "  %room = icmp ult i64 %len, %cap",
@@ -223,7 +336,8 @@ def _visit() -> list[str]:
 
 
 def _scan() -> list[str]:
-    """``cwasm_gc_scan(ctl, a)``: visit every reference of the object at ``a``."""
+    """``cwasm_gc_scan(ctl, a)``: visit every reference of the object at ``a`` (none
+    if its header names no known type: a corrupt heap is not read further)."""
     return [
         f'define internal void @cwasm_gc_scan(ptr %ctl, i64 %a) alwaysinline nounwind "no-builtins" '
         f"{SECTION} {{",
@@ -322,7 +436,7 @@ def _chunk_loop(prefix: str, entry: str, done: str, body: list[str]) -> list[str
         f"  %{p}more = icmp ult i64 %{p}ci, %nchunks",
         f"  br i1 %{p}more, label %{p}chunk, label %{done}",
         f"{p}chunk:",
-        f"  %{p}roff = shl i64 %{p}ci, {_CHUNK_SHIFT}",
+        f"  %{p}roff = mul i64 %{p}ci, {_RECORD}",
         _gep(f"%{p}rec", "%chunks", f"%{p}roff"),
         f"  %{p}start = load i64, ptr %{p}rec",
         _gep(f"%{p}bytesp", f"%{p}rec", gcc.CHUNK_BYTES),
@@ -335,67 +449,30 @@ def _chunk_loop(prefix: str, entry: str, done: str, body: list[str]) -> list[str
 
 
 def _collect() -> list[str]:
-    """``cwasm_gc_collect(ctl)``: the four phases; live bytes, or ``COLLECT_CORRUPT``."""
+    """``cwasm_gc_collect(ctl)``: the three phases; live bytes, or ``COLLECT_CORRUPT``."""
     free = gcc.FREE_ID - (1 << 32)
-    walk = [
-        _gep("%wlivep", "%wrec", gcc.CHUNK_LIVE),
-        "  store i64 0, ptr %wlivep",
-        _gep("%wbmp", "%wrec", gcc.CHUNK_STARTS),
-        "  %wbm = load ptr, ptr %wbmp",
-        "  %wbytes511 = add i64 %wbytes, 511",
-        "  %wnbm = lshr i64 %wbytes511, 9",
-        "  br label %wzero",
-        "wzero:",
-        "  %wz = phi i64 [ 0, %wchunk ], [ %wz1, %wzbody ]",
-        "  %wzmore = icmp ult i64 %wz, %wnbm",
-        "  br i1 %wzmore, label %wzbody, label %wobj",
-        "wzbody:",
-        "  %wzp = getelementptr inbounds i64, ptr %wbm, i64 %wz",
-        "  store i64 0, ptr %wzp",
-        "  %wz1 = add i64 %wz, 1",
-        "  br label %wzero",
-        "wobj:",
-        "  %wat = phi i64 [ 0, %wzero ], [ %wat1, %wadvance ]",
-        "  %wobjmore = icmp ult i64 %wat, %wbytes",
-        "  br i1 %wobjmore, label %wbody, label %wend",
-        "wbody:",
-        "  %waddr = add i64 %wstart, %wat",
-        "  %wp = inttoptr i64 %waddr to ptr",
-        "  %wsize = call i64 @cwasm_gc_size(ptr %ctl, ptr %wp)",
-        "  %wbad = icmp eq i64 %wsize, 0",
-        "  br i1 %wbad, label %corrupt, label %wok",
-        "wok:",
-        "  %wtid = load i32, ptr %wp",
-        f"  %wisfree = icmp eq i32 %wtid, {free}",
-        "  br i1 %wisfree, label %wadvance, label %wsetbit",
-        "wsetbit:",
-        "  %wg = lshr i64 %wat, 3",
-        "  %wgw = lshr i64 %wg, 6",
-        "  %wgb = and i64 %wg, 63",
-        "  %wgp = getelementptr inbounds i64, ptr %wbm, i64 %wgw",
-        "  %wword = load i64, ptr %wgp",
-        "  %wmask = shl i64 1, %wgb",
-        "  %wnew = or i64 %wword, %wmask",
-        "  store i64 %wnew, ptr %wgp",
-        "  br label %wadvance",
-        "wadvance:",
-        "  %wat1 = add i64 %wat, %wsize",
-        "  br label %wobj",
-        "wend:",
-        "  %wexact = icmp eq i64 %wat, %wbytes",
-        "  %wendaddr = add i64 %wstart, %wat",
-        "  br i1 %wexact, label %wnext, label %corrupt",
-    ]
     rescan = [
+        _gep("%rlivep", "%rrec", gcc.CHUNK_LIVE),
+        "  %rlive = load i64, ptr %rlivep",
+        "  %rnone = icmp eq i64 %rlive, 0",
+        "  br i1 %rnone, label %rnext, label %rgo",
+        "rgo:",
         "  br label %robj",
         "robj:",
-        "  %rat = phi i64 [ 0, %rchunk ], [ %rat1, %radvance ]",
+        "  %rat = phi i64 [ 0, %rgo ], [ %rat1, %radvance ]",
         "  %robjmore = icmp ult i64 %rat, %rbytes",
         "  br i1 %robjmore, label %rbody, label %rnext",
         "rbody:",
         "  %raddr = add i64 %rstart, %rat",
         "  %rp = inttoptr i64 %raddr to ptr",
         "  %rsize = call i64 @cwasm_gc_size(ptr %ctl, ptr %rp)",
+        "  %rbad = icmp eq i64 %rsize, 0",
+        "  br i1 %rbad, label %rcorrupt, label %rok",
+        "rcorrupt:",
+        *_set_ctl("%raddr", gcc.CTL_ERROR_AT, "rerr"),
+        *_set_ctl("1", gcc.CTL_CORRUPT, "rcor"),
+        "  br label %rnext",
+        "rok:",
         "  %rtid = load i32, ptr %rp",
         f"  %risfree = icmp eq i32 %rtid, {free}",
         "  br i1 %risfree, label %radvance, label %rtest",
@@ -423,12 +500,16 @@ def _collect() -> list[str]:
         "sobj:",
         "  %sat = phi i64 [ 0, %sgo ], [ %sat1, %sadvance ]",
         "  %srun = phi i64 [ -1, %sgo ], [ %srun1, %sadvance ]",
+        "  %sacc = phi i64 [ 0, %sgo ], [ %sacc1, %sadvance ]",
         "  %sobjmore = icmp ult i64 %sat, %sbytes",
         "  br i1 %sobjmore, label %sbody, label %send",
         "sbody:",
         "  %saddr = add i64 %sstart, %sat",
         "  %sp = inttoptr i64 %saddr to ptr",
         "  %ssize = call i64 @cwasm_gc_size(ptr %ctl, ptr %sp)",
+        "  %sbad = icmp eq i64 %ssize, 0",
+        "  br i1 %sbad, label %corrupt, label %sok",
+        "sok:",
         "  %stid = load i32, ptr %sp",
         f"  %sisfree = icmp eq i32 %stid, {free}",
         "  br i1 %sisfree, label %sfree, label %stest",
@@ -444,6 +525,7 @@ def _collect() -> list[str]:
         "slive_obj:",
         f"  %sclear = and i32 %sbits, {~gcc.GC_BIT_MARK}",
         "  store i32 %sclear, ptr %sbitsp",
+        "  %saccl = add i64 %sacc, %ssize",
         "  %shasrun = icmp sge i64 %srun, 0",
         "  br i1 %shasrun, label %sclose, label %sadvance",
         "sclose:",
@@ -469,10 +551,12 @@ def _collect() -> list[str]:
         "  br label %sadvance",
         "sadvance:",
         "  %srun1 = phi i64 [ -1, %slive_obj ], [ -1, %sclose ], [ %snewrun, %sdead ]",
+        "  %sacc1 = phi i64 [ %saccl, %slive_obj ], [ %saccl, %sclose ], [ %sacc, %sdead ]",
         "  %sat1 = add i64 %sat, %ssize",
         "  br label %sobj",
         "send:",
-        "  %stotal1 = add i64 %stotal, %slive",
+        "  store i64 %sacc, ptr %slivep",
+        "  %stotal1 = add i64 %stotal, %sacc",
         "  %shaslast = icmp sge i64 %srun, 0",
         "  br i1 %shaslast, label %slast, label %snext",
         "slast:",
@@ -482,10 +566,10 @@ def _collect() -> list[str]:
         "  br label %snext",
     ]
     # the sweep's total of live bytes runs through its chunk loop
-    sweep_loop = _chunk_loop("s", "sweep", "done", sweep)
+    sweep_loop = _chunk_loop("s", "sweep_go", "done", sweep)
     sweep_loop[1] = (
-        "  %sci = phi i64 [ 0, %sweep ], [ %sci1, %snext ]\n"
-        "  %stotal = phi i64 [ 0, %sweep ], [ %stotalnext, %snext ]"
+        "  %sci = phi i64 [ 0, %sweep_go ], [ %sci1, %snext ]\n"
+        "  %stotal = phi i64 [ 0, %sweep_go ], [ %stotalnext, %snext ]"
     )
     snext = sweep_loop.index("snext:")
     sweep_loop.insert(
@@ -544,13 +628,15 @@ def _collect() -> list[str]:
         *_set_ctl("0", gcc.CTL_OVERFLOW, "ovf"),
         *_set_ctl("0", gcc.CTL_NUM_FREE, "nfree"),
         *_set_ctl("0", gcc.CTL_OVERFLOWS, "novf0"),
+        *_set_ctl("0", gcc.CTL_CORRUPT, "cor0"),
+        *_set_ctl("0", gcc.CTL_LAST_CHUNK, "last0"),
         *_ctl("%chunks", "ptr", gcc.CTL_CHUNKS),
         *_ctl("%nchunks", "i64", gcc.CTL_NUM_CHUNKS),
-        "  br label %whead",
-        *_chunk_loop("w", "entry", "roots_start", walk),
-        "corrupt:",
-        "  %badaddr = phi i64 [ %waddr, %wbody ], [ %wendaddr, %wend ]",
-        *_set_ctl("%badaddr", gcc.CTL_ERROR_AT, "err"),
+        "  br label %roots_start",
+        "corrupt:",  # a chunk the sweep cannot parse
+        *_set_ctl("%saddr", gcc.CTL_ERROR_AT, "err"),
+        f"  ret i64 {gcc.COLLECT_CORRUPT}",
+        "corrupt_found:",  # a chunk a walk could not parse
         f"  ret i64 {gcc.COLLECT_CORRUPT}",
         *roots_loop,
         "overflow:",
@@ -565,6 +651,10 @@ def _collect() -> list[str]:
         "  br label %rhead",
         *_chunk_loop("r", "rescan", "overflow", rescan),
         "sweep:",
+        *_ctl("%cor", "i64", gcc.CTL_CORRUPT),
+        "  %iscor = icmp ne i64 %cor, 0",
+        "  br i1 %iscor, label %corrupt_found, label %sweep_go",
+        "sweep_go:",
         "  br label %shead",
         *sweep_loop,
         "done:",
@@ -611,5 +701,6 @@ def _free_run() -> list[str]:
 
 def gc_collector_routine(mod: IRModule) -> None:
     """Append ``cwasm_gc_collect`` and its helpers to ``mod``."""
-    for part in (_size(), _find(), _visit(), _scan(), _drain(), _free_run(), _collect()):
+    parts = (_size(), _chunk(), _walk_chunk(), _is_start(), _visit(), _scan(), _drain())
+    for part in (*parts, _free_run(), _collect()):
         mod.functions.append("\n".join(part))
