@@ -14,8 +14,9 @@ run by the native routine every artifact of a module with struct or array types 
 * the mark stack, and a bitmap of the store's externref handles, in which the routine
   reports every host word it finds in a live object (``GcHeap.held_handles``).
 
-It then releases the chunks with nothing live and hands the listed free runs to the
-allocator, the largest last (``GcHeap.alloc`` pops them). A store whose instances come
+It then hands the chunks with live objects and the listed free runs to the heap
+(``GcHeap.after_collection``), which keeps some of the chunks with nothing live as free
+runs and releases the others. A store whose instances come
 from several GC artifacts uses the routine of the first one instantiated: they are the
 same code.
 """
@@ -193,12 +194,8 @@ class NativeCollector:
         )
         n_free = ctl[gcc.CTL_NUM_FREE // 8]
         runs = [(free[2 * j], free[2 * j + 1]) for j in range(n_free)]
-        runs.sort(key=lambda r: r[1])  # the largest last: the allocator pops them first
         heap.held_handles = _set_bits(handles) if n_handles else frozenset()
-        heap.keep_chunks(keep)
-        heap.free_runs = runs
-        heap.live = live
-        heap.collections += 1
+        heap.after_collection(keep, runs, live)
         return int(live)
 
 

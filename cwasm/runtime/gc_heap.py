@@ -156,7 +156,34 @@ class GcHeap:
         """(chunk, start address, bytes) of every chunk."""
         return [(c, ctypes.addressof(c), ctypes.sizeof(c)) for c in self._chunks]
 
-    def keep_chunks(self, keep: list[int]) -> None:
+    def after_collection(self, keep: list[int], runs: list[tuple[int, int]], live: int) -> None:
+        """Take a collection's results: the indexes in ``chunk_list()`` of the chunks with
+        live objects, the free runs the sweep listed, the live bytes. Chunks with nothing
+        live are zeroed and kept as free runs while the heap stays within what the next
+        collection waits for (twice ``live``, at least ``MIN_COLLECT_BYTES``, at most
+        ``limit``), so that allocation reuses them instead of new ones; the rest are
+        released."""
+        kept = set(keep)
+        budget = min(max(MIN_COLLECT_BYTES, 2 * live), self.limit)
+        budget -= sum(ctypes.sizeof(self._chunks[k]) for k in keep)
+        runs = list(runs)
+        for k, chunk in enumerate(self._chunks):
+            if budget < CHUNK_BYTES:
+                break
+            if k not in kept and ctypes.sizeof(chunk) == CHUNK_BYTES:
+                start = ctypes.addressof(chunk)
+                ctypes.memset(start, 0, CHUNK_BYTES)
+                gc_collector.format_free(start, CHUNK_BYTES)
+                runs.append((start, CHUNK_BYTES))
+                kept.add(k)
+                budget -= CHUNK_BYTES
+        self._keep_chunks(sorted(kept))
+        runs.sort(key=lambda r: r[1])  # the largest last: the allocator pops them first
+        self.free_runs = runs
+        self.live = live
+        self.collections += 1
+
+    def _keep_chunks(self, keep: list[int]) -> None:
         """Keep only the chunks at indexes ``keep`` of ``chunk_list()``; release the rest."""
         self._chunks = [self._chunks[k] for k in keep]
         self._ranges = sorted(
