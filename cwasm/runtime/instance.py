@@ -145,6 +145,8 @@ class Instance:
             image = cm.vmctx_image = _vmctx_image(cm)
         ctypes.memmove(self.vmctx, image, len(image))
         words[vo.CTX_STORE // 8] = store.ctx_address
+        if cm.gc_collector is not None:  # before anything allocates (constant expressions)
+            store.gc_heap.collector.use(cm.gc_collector, cm)
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
         self.tables: list[Table] = []
@@ -168,8 +170,6 @@ class Instance:
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
         store.gc_heap.add_root_source(self._element_words)
-        if cm.gc_collector is not None:
-            store.gc_heap.collector.use(cm.gc_collector, cm)
         self._passive_data = dict(cm.info.passive_data)
         self._exports: InstanceExports | None = None
         self._initialize()

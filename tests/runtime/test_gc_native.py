@@ -253,3 +253,22 @@ def test_a_host_object_held_only_by_a_struct_field() -> None:
     store.gc()
     gc.collect()
     assert seen() is None
+
+
+def test_a_failed_instantiation_leaves_a_collectable_heap() -> None:
+    text = """
+    (module
+      (type $p (struct (field i32)))
+      (global $g (ref null $p) (struct.new $p (i32.const 5)))
+      (func $start unreachable)
+      (start $start))
+    """
+    stores = {}
+    for api in (cwasm, wasmtime):
+        store = stores[api] = api.Store(api.Engine(_config(api)))
+        module = api.Module(store.engine, wat(text))
+        with pytest.raises(api.Trap, match="unreachable"):
+            api.Instance(store, module, [])
+        store.gc()
+    heap = stores[cwasm].gc_heap
+    assert heap.reserved and heap.collections == 1  # the global's object was allocated
