@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from cwasm.abi import guard_layout
 from cwasm.abi.gc_collect import GC_COLLECT_SYMBOL, carries_collector
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, TRAP_UNCAUGHT_EXCEPTION, VMOffsets
-from cwasm.compile.gc_collector import gc_collector_routine
+from cwasm.compile.gc_collector import collector_ir, collector_object
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.parallel import Part
@@ -193,6 +193,7 @@ def compile_module(
     total = len(translation.bodies)
     parts = partition(translation)
     single = len(parts) == 1
+    collector_cache = part_cache  # the GC collector is a part of every GC module
     if single:
         part_cache = None  # the module cache keeps whole small modules
     w2a = trampoline_types(m)
@@ -249,8 +250,6 @@ def compile_module(
             trap_routine(mod, code)
         if TRAP_UNCAUGHT_EXCEPTION in trap_codes:  # some code throws
             throw_routine(mod)
-        if collector:
-            gc_collector_routine(mod)
         if signals:  # every x86-64 Linux artifact: SIGINT stops wasm in either bounds mode
             signal_builtins(mod)  # last, so that the block is contiguous at the end
 
@@ -334,12 +333,29 @@ def compile_module(
             part_cache.store(keys[k], obj, compiled_codes[k])
     objs.update((k, hit[0]) for k, hit in found.items())
     t0 = clock()
-    linked = prelink(*(parse_object(objs[k]) for k in sorted(objs)))
+    parsed = [parse_object(objs[k]) for k in sorted(objs)]
+    if collector:  # first: the signal builtins stay the end of the code
+        parsed.insert(0, parse_object(_collector(triple, options.opt_level, collector_cache)))
+    linked = prelink(*parsed)
     code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals, collector)
     if timings is not None:
         timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
         timings["link"] = timings.get("link", 0.0) + clock() - t0
     return code
+
+
+def _collector(triple: str, opt_level: int, part_cache: PartCache | None) -> bytes:
+    """The GC collector's object (``gc_collector.collector_object``), from the part cache
+    when there is one."""
+    if part_cache is None:
+        return collector_object(triple, opt_level)
+    key = part_cache.ir_part_key(f"{triple} O{opt_level}", collector_ir(triple))
+    hit = part_cache.load(key)
+    if hit is not None:
+        return hit[0]
+    obj = collector_object(triple, opt_level)
+    part_cache.store(key, obj, ())
+    return obj
 
 
 def _loc(linked: LinkedCode, name: str) -> FunctionLoc:

@@ -1,6 +1,7 @@
 """IR text of the native collector (docs/gc.md, "Collection"): ``cwasm_gc_collect``, a
 non-moving mark-sweep over a store's GC heap, emitted into every artifact of a module
-with struct or array types. Its contract (the control block, the shape table, the chunk
+with struct or array types. It is compiled on its own (``collector_object``: once per
+process and target) and laid out first in the artifact's code. Its contract (the control block, the shape table, the chunk
 records, what it reads and writes) is ``cwasm.abi.gc_collect``; the runtime calls it
 from ``cwasm.runtime.gc_collector``.
 
@@ -24,10 +25,13 @@ which the artifact could not resolve).
 
 from __future__ import annotations
 
+import functools
+
 from cwasm.abi import gc_collect as gcc
 from cwasm.abi.gc_layout import OBJ_GC_BITS, ROOTS_COUNT, ROOTS_PREV, ROOTS_SLOTS
 from cwasm.compile.gc_mark import RECORD, ctl_load, ctl_store, gep, helpers
 from cwasm.compile.irmodule import SECTION, IRModule
+from cwasm.compile.llvm_driver import compile_ir
 
 _ROUTINE = f'nounwind noinline "frame-pointer"="all" "no-builtins" {SECTION}'
 
@@ -89,7 +93,9 @@ def _collect() -> list[str]:
         "  %rmarked = icmp ne i32 %rm, 0",
         "  br i1 %rmarked, label %rscan, label %radvance",
         "rscan:",
-        "  call void @cwasm_gc_scan(ptr %ctl, i64 %raddr)",
+        *ctl_load("%rstack", "ptr", gcc.CTL_STACK),  # the stack is empty: scan it there
+        "  store i64 %raddr, ptr %rstack",
+        *ctl_store("1", gcc.CTL_STACK_LEN, "rlen"),
         "  call void @cwasm_gc_drain(ptr %ctl)",
         "  br label %radvance",
         "radvance:",
@@ -273,3 +279,18 @@ def gc_collector_routine(mod: IRModule) -> None:
     """Append ``cwasm_gc_collect`` and its helpers to ``mod``."""
     mod.functions.extend(helpers())
     mod.functions.append("\n".join(_collect()))
+
+
+def collector_ir(triple: str) -> str:
+    """The IR module of the routine alone, for ``triple``."""
+    mod = IRModule(arch=triple.split("-", 1)[0])
+    gc_collector_routine(mod)
+    return mod.text()
+
+
+@functools.cache
+def collector_object(triple: str, opt_level: int) -> bytes:
+    """The routine compiled for ``triple`` (an ELF object the pre-linker lays out with a
+    module's parts): the same for every module, so compiled once per process (and kept
+    in the part cache when the compiler has one)."""
+    return compile_ir(collector_ir(triple), triple, opt_level)

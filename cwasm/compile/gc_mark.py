@@ -384,9 +384,10 @@ def _scan() -> list[str]:
 
 
 def _drain() -> list[str]:
-    """``cwasm_gc_drain(ctl)``: scan objects off the mark stack until it is empty."""
+    """``cwasm_gc_drain(ctl)``: scan objects off the mark stack until it is empty (not
+    inlined: its loop is the collector's, one copy of it)."""
     return [
-        f'define internal void @cwasm_gc_drain(ptr %ctl) alwaysinline nounwind "no-builtins" '
+        f'define internal void @cwasm_gc_drain(ptr %ctl) noinline nounwind "no-builtins" '
         f"{SECTION} {{",
         "entry:",
         gep("%lenp", "%ctl", gcc.CTL_STACK_LEN),
