@@ -272,3 +272,13 @@ def test_a_failed_instantiation_leaves_a_collectable_heap() -> None:
         store.gc()
     heap = stores[cwasm].gc_heap
     assert heap.reserved and heap.collections == 1  # the global's object was allocated
+
+
+def test_an_artifact_without_the_collector_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cwasm.compile import compiler
+    from cwasm.obj.errors import CorruptArtifactError
+
+    monkeypatch.setattr(compiler, "carries_collector", lambda types: False)
+    text = "(module (type $lonely (struct (field i64) (field i32))))"
+    with pytest.raises(CorruptArtifactError, match="lacks the GC collector"):
+        cwasm.Module(cwasm.Engine(_config(cwasm)), wat(text))
