@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cwasm.abi import guard_layout
+from cwasm.abi.gc_collect import GC_COLLECT_SYMBOL, carries_collector
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, TRAP_UNCAUGHT_EXCEPTION, VMOffsets
+from cwasm.compile.gc_collector import collector_ir, collector_object
 from cwasm.compile.irmodule import IRModule
 from cwasm.compile.llvm_driver import compile_ir, host_triple
 from cwasm.compile.parallel import Part
@@ -192,6 +194,7 @@ def compile_module(
     total = len(translation.bodies)
     parts = partition(translation)
     single = len(parts) == 1
+    collector_cache = part_cache  # the GC collector is a part of every GC module
     if single:
         part_cache = None  # the module cache keeps whole small modules
     w2a = trampoline_types(m)
@@ -223,6 +226,7 @@ def compile_module(
     compiled_codes: dict[int, set[int]] = {}
 
     gc_roots_on = uses_gc(m)
+    collector = carries_collector(m.types)
 
     def new_module() -> IRModule:
         mod = IRModule(
@@ -332,12 +336,29 @@ def compile_module(
             part_cache.store(keys[k], obj, compiled_codes[k])
     objs.update((k, hit[0]) for k, hit in found.items())
     t0 = clock()
-    linked = prelink(*(parse_object(objs[k]) for k in sorted(objs)))
-    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals)
+    parsed = [parse_object(objs[k]) for k in sorted(objs)]
+    if collector:  # first: the signal builtins stay the end of the code
+        parsed.insert(0, parse_object(_collector(triple, options.opt_level, collector_cache)))
+    linked = prelink(*parsed)
+    code = _collect(translation, linked, escaping, w2a, trap_codes, guarded, signals, collector)
     if timings is not None:
         timings["translate"] = timings.get("translate", 0.0) + spent["translate"]
         timings["link"] = timings.get("link", 0.0) + clock() - t0
     return code
+
+
+def _collector(triple: str, opt_level: int, part_cache: PartCache | None) -> bytes:
+    """The GC collector's object (``gc_collector.collector_object``), from the part cache
+    when there is one."""
+    if part_cache is None:
+        return collector_object(triple, opt_level)
+    key = part_cache.ir_part_key(f"{triple} O{opt_level}", collector_ir(triple))
+    hit = part_cache.load(key)
+    if hit is not None:
+        return hit[0]
+    obj = collector_object(triple, opt_level)
+    part_cache.store(key, obj, ())
+    return obj
 
 
 def _loc(linked: LinkedCode, name: str) -> FunctionLoc:
@@ -356,6 +377,7 @@ def _collect(
     trap_codes: set[int],
     guarded: bool = False,
     signals: bool = False,
+    collector: bool = False,
 ) -> CompiledCode:
     n_imp = translation.module.num_imported_funcs
     escaping_set = set(escaping)
@@ -376,6 +398,9 @@ def _collect(
     traps = find_trap_sites(linked, stubs, ranges)
     if signals:
         extra.extend(_signal_symbols(linked))
+    if collector:
+        gc = _loc(linked, GC_COLLECT_SYMBOL)
+        extra.append((GC_COLLECT_SYMBOL, gc.start, gc.length))
     if guarded:
         oob = Trap.MemoryOutOfBounds
         traps = sorted(traps + [(pc, oob) for pc in guarded_accesses(linked.text, ranges)])

@@ -16,6 +16,8 @@ what the runtime can see (docs/externref.md says why this is safe and what it co
 * while an activation of the store is live (the store context's entry depth is
   non-zero) wasm frames may hold any handle in registers or spill slots, so nothing is
   released then;
+* the GC heap's live objects: ``collect`` collects the heap first, and its collector
+  reports the host words it finds in live objects' fields and elements;
 * ``collect`` (``Store.gc()`` and the automatic collections) releases every handle no
   root holds; ``release_unreferenced`` releases one handle at once after Python
   overwrote the element or global that held it.
@@ -150,12 +152,24 @@ class ExternRefTable:
 
     # --- collection ---
 
-    def collect(self) -> int:
-        """Release every handle no table element or global holds; the number released.
-        Releases nothing while an activation of the store is live."""
+    def handle_bound(self) -> int:
+        """One more than the largest handle handed out so far (0 when none is live): the
+        GC heap's collector reports the handles below it that live objects hold."""
+        return self._next_handle if self._objects else 0
+
+    def collect(self, collect_heap: bool = True) -> int:
+        """Release every handle no table element, global or live GC object holds; the
+        number released. The GC heap is collected first (``collect_heap``; False when the
+        caller just did), so that the handles its live objects hold are known. Releases
+        nothing while an activation of the store is live."""
         if self._depth.value:
             return 0
         held: set[int] = set()
+        heap = self.gc_heap
+        if heap is not None and heap.reserved:
+            if collect_heap:
+                heap.collect()
+            held.update(heap.held_handles)
         scanned = len(self._globals)
         for table in self._tables:
             words = memoryview(table.raw_elements()).cast("Q")
@@ -178,9 +192,12 @@ class ExternRefTable:
 
     def release_unreferenced(self, bits: int) -> None:
         """Release handle ``bits`` if no table element or global holds it any more, after
-        Python overwrote one that did. Keeps it while an activation of the store is live."""
+        Python overwrote one that did. Keeps it while an activation of the store is live,
+        and while the store's GC heap has objects (one of them may hold it)."""
         if bits == 0 or bits not in self._objects or self._depth.value:
             return
+        if self.gc_heap is not None and self.gc_heap.reserved:
+            return  # a GC object may hold it: the next ``collect`` knows
         for glob in self._globals:
             if glob.read_raw() == bits:
                 return

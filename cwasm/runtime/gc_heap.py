@@ -21,14 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from cwasm.abi import vmoffsets as vo
-from cwasm.abi.gc_layout import (
-    GC_BIT_ARRAY,
-    OBJ_GC_BITS,
-    OBJ_TYPE_ID,
-    ROOTS_COUNT,
-    ROOTS_PREV,
-    ROOTS_SLOTS,
-)
+from cwasm.abi.gc_layout import GC_BIT_ARRAY, OBJ_GC_BITS, OBJ_TYPE_ID
 from cwasm.runtime import gc_collector
 
 #: bytes of one chunk of the heap
@@ -51,8 +44,8 @@ class GcHeap:
         self._ranges: list[tuple[int, int]] = []  # (start, end) of each chunk, sorted
         #: the engine's type registry (type id -> struct or array type)
         self.types = types
-        #: the collector's view of each engine type met (``gc_collector.shape``)
-        self.shapes: dict[int, Any] = {}
+        #: the native collector's state (its routine comes with the first GC instance)
+        self.collector = gc_collector.NativeCollector()
         #: the most bytes the heap may hold
         self.limit = DEFAULT_LIMIT
         #: bytes of chunks the heap holds
@@ -64,6 +57,10 @@ class GcHeap:
         self.collections = 0
         #: objects held by Python (``AnyRef``): address -> count
         self.pinned: dict[int, int] = {}
+        #: the host words (externrefs) the last collection found in live objects
+        self.held_handles: frozenset[int] = frozenset()
+        #: the bound of the store's externref handles (``ExternRefTable.handle_bound``)
+        self.handle_bound: Callable[[], int] = lambda: 0
         #: reference tables and globals (their words are roots), other root sources
         self._tables: list[Any] = []
         self._globals: list[Any] = []
@@ -82,8 +79,8 @@ class GcHeap:
             at = self._from_free_runs(size)
             if at:
                 return self._header(at, type_id, is_array)
-        if collect and self.types is not None and self._collect_due(length):
-            gc_collector.collect(self)
+        if collect and self.collector.ready and self._collect_due(length):
+            self.collector.collect(self)
             if not own:
                 at = self._from_free_runs(size)
                 if at:
@@ -153,13 +150,40 @@ class GcHeap:
 
     def collect(self) -> int:
         """Collect now (``Store.gc``): the bytes of live objects after it."""
-        return gc_collector.collect(self)
+        return self.collector.collect(self)
 
     def chunk_list(self) -> list[tuple[Any, int, int]]:
         """(chunk, start address, bytes) of every chunk."""
         return [(c, ctypes.addressof(c), ctypes.sizeof(c)) for c in self._chunks]
 
-    def keep_chunks(self, keep: list[int]) -> None:
+    def after_collection(self, keep: list[int], runs: list[tuple[int, int]], live: int) -> None:
+        """Take a collection's results: the indexes in ``chunk_list()`` of the chunks with
+        live objects, the free runs the sweep listed, the live bytes. Chunks with nothing
+        live are zeroed and kept as free runs while the heap stays within what the next
+        collection waits for (twice ``live``, at least ``MIN_COLLECT_BYTES``, at most
+        ``limit``), so that allocation reuses them instead of new ones; the rest are
+        released."""
+        kept = set(keep)
+        budget = min(max(MIN_COLLECT_BYTES, 2 * live), self.limit)
+        budget -= sum(ctypes.sizeof(self._chunks[k]) for k in keep)
+        runs = list(runs)
+        for k, chunk in enumerate(self._chunks):
+            if budget < CHUNK_BYTES:
+                break
+            if k not in kept and ctypes.sizeof(chunk) == CHUNK_BYTES:
+                start = ctypes.addressof(chunk)
+                ctypes.memset(start, 0, CHUNK_BYTES)
+                gc_collector.format_free(start, CHUNK_BYTES)
+                runs.append((start, CHUNK_BYTES))
+                kept.add(k)
+                budget -= CHUNK_BYTES
+        self._keep_chunks(sorted(kept))
+        runs.sort(key=lambda r: r[1])  # the largest last: the allocator pops them first
+        self.free_runs = runs
+        self.live = live
+        self.collections += 1
+
+    def _keep_chunks(self, keep: list[int]) -> None:
         """Keep only the chunks at indexes ``keep`` of ``chunk_list()``; release the rest."""
         self._chunks = [self._chunks[k] for k in keep]
         self._ranges = sorted(
@@ -191,16 +215,15 @@ class GcHeap:
         else:
             self.pinned.pop(address, None)
 
+    def root_area_head(self) -> int:
+        """The head of the frames' root-area chain (``STORE_GC_ROOTS``), which the
+        collector routine walks."""
+        return int(self._ctx[vo.STORE_GC_ROOTS // 8])
+
     def root_words(self) -> Iterator[int]:
-        """Every word that may be a root (the collector follows those that are objects):
-        the root areas' live slots, reference tables and globals, other sources and the
+        """Every word besides the root areas that may be a root (the collector follows
+        those that are objects): reference tables and globals, other sources and the
         objects Python holds."""
-        area = self._ctx[vo.STORE_GC_ROOTS // 8]
-        while area:
-            n = ctypes.c_uint64.from_address(area + ROOTS_COUNT).value
-            if n:
-                yield from (ctypes.c_uint64 * n).from_address(area + ROOTS_SLOTS)
-            area = ctypes.c_uint64.from_address(area + ROOTS_PREV).value
         for table in self._tables:
             yield from memoryview(table.raw_elements()).cast("Q")
         for glob in self._globals:

@@ -160,6 +160,8 @@ class Instance:
             image = cm.vmctx_image = _vmctx_image(cm)
         ctypes.memmove(self.vmctx, image, len(image))
         words[vo.CTX_STORE // 8] = store.ctx_address
+        if cm.gc_collector is not None:  # before anything allocates (constant expressions)
+            store.gc_heap.collector.use(cm.gc_collector, cm)
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
         self.tables: list[Table] = []

@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 from typing import Self
 
+from cwasm.abi.gc_collect import carries_collector
 from cwasm.closable import Closable
 from cwasm.errors import CwasmError
 from cwasm.obj.artifact import Artifact
 from cwasm.obj.info import CompiledModuleInfo
-from cwasm.runtime import guard, interrupt
+from cwasm.runtime import gc_collector, guard, interrupt
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.instance_plan import InstancePlan
 from cwasm.runtime.module_facts import facts_for
@@ -63,10 +64,19 @@ class CompiledModule:
         # compiled before the SIGINT handler existed has them only in guard-page mode
         has_block = engine.guard_pages or guard.has_builtin_block(artifact)
         handler = guard.builtin_block(artifact) if engine.is_native and has_block else None
+        # checked before any code is mapped, as the signal builtins are
+        gc_offset = (
+            gc_collector.routine_offset(artifact)
+            if engine.is_native and self.m.sub_types and carries_collector(self.m.types)
+            else None
+        )
         self.code: CodeMemory = (
             CodeMemory(artifact.text, artifact.eh_frame) if engine.is_native else _NoCode()
         )
         base = self.code.base
+        #: the address of the artifact's GC collector routine (None without struct or
+        #: array types), which the stores of its instances call (``gc_collector``)
+        self.gc_collector = None if gc_offset is None else base + gc_offset
         self.func_addrs = [base + start for start in facts.func_starts]
         self.entry_addrs = [0 if start is None else base + start for start in facts.entry_starts]
         #: engine type id -> address of this module's wasm-to-array trampoline of that type

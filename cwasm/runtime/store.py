@@ -134,6 +134,7 @@ class Store(Closable):
         #: the store's GC heap (structs and arrays)
         self.gc_heap = GcHeap(self._ctx, self.engine.types)
         self.refs.externs.gc_heap = self.gc_heap
+        self.gc_heap.handle_bound = self.refs.externs.handle_bound
         self.gc_heap.add_root_source(self.exceptions.words)
         self.refs.exceptions = self.exceptions
         #: the limits ``set_limits`` set, and what counts against them
@@ -304,13 +305,15 @@ class Store(Closable):
 
     def gc(self) -> None:
         """Collect the GC heap's unreachable structs and arrays (docs/gc.md), and release
-        the externrefs that no table element or global of this store holds (those
-        only while no wasm of this store is running: its frames may hold any)."""
+        the externrefs that no table element, global or live GC object of this store
+        holds (those only while no wasm of this store is running: its frames may hold
+        any)."""
         self._check_open()
         self.check_owner()
-        if self.gc_heap.reserved:
+        collected = bool(self.gc_heap.reserved)
+        if collected:
             self.gc_heap.collect()
-        self.refs.externs.collect()
+        self.refs.externs.collect(collect_heap=not collected)
 
     def _release(self) -> None:
         self.thread = 0  # no thread has this id: the next entry into wasm checks, and fails
