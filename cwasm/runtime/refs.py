@@ -87,7 +87,7 @@ class References:
             return self.anyref_to_bits(value)
         return self.externs.to_bits(value)
 
-    def _top(self, kind: ValueType) -> ValueType:
+    def top(self, kind: ValueType) -> ValueType:
         """The representation of ``kind``'s values: ``kind.top``, anyref for a concrete
         struct or array type (the engine's registry knows which a concrete type is)."""
         if isinstance(kind, RefType) and kind.heap >= CONCRETE_HEAP:
@@ -101,7 +101,7 @@ class References:
         bottom types. A mismatch raises ``RefTypeMismatch`` with Wasmtime's text."""
         if isinstance(value, Val):
             value = value.value
-        top = self._top(kind)
+        top = self.top(kind)
         if value is None:
             if not kind.nullable:
                 self._mismatch(kind, ref_type(True, _BOTTOM[top]))
@@ -183,7 +183,7 @@ class References:
     def from_bits(self, kind: ValueType, bits: int) -> Any:
         """The reference value of type ``kind`` (closed over the engine's type ids) that
         ``bits`` stands for."""
-        top = self._top(kind)
+        top = self.top(kind)
         if top == ValType.FUNCREF:
             return self.funcref_from_bits(bits)
         if top == EXNREF:

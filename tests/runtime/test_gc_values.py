@@ -46,9 +46,7 @@ MODULE = """
 
 
 def _setup() -> tuple[cwasm.Store, dict[str, object], list[object]]:
-    config = cwasm.Config()
-    config.wasm_gc = True
-    store = cwasm.Store(cwasm.Engine(config))
+    store = cwasm.Store(cwasm.Engine())  # GC is on by default
     module = cwasm.Module(store.engine, wat(MODULE))
     seen: list[object] = []
 
@@ -103,6 +101,8 @@ def test_globals_and_tables_decode_by_their_type() -> None:
     f = gf.value(store)  # type: ignore[attr-defined]
     assert isinstance(f, cwasm.Func) and f(store, 0) == 1
     p = x["make"](store, 3)  # type: ignore[operator]
+    gs.set_value(store, cwasm.Val.anyref(p))  # type: ignore[attr-defined]
+    assert gs.value(store) == p  # type: ignore[attr-defined]
     gs.set_value(store, p)  # type: ignore[attr-defined]
     assert gs.value(store) == p and type(gs.value(store)) is AnyRef  # type: ignore[attr-defined]
     ts.set(store, 1, p)  # type: ignore[attr-defined]
