@@ -344,6 +344,7 @@ class WasmtimeShim(EngineShim):
         if name == "wasmtime51":
             # (not in wasmtime-py 28; newer Wasmtime turns shared memories off by default)
             setattr(config, "wasm_exceptions", True)  # noqa: B010
+            setattr(config, "wasm_gc", True)  # noqa: B010 (the ``gc`` group's reference)
             setattr(config, "shared_memory", True)  # noqa: B010
         self.engine = wasmtime.Engine(config)
         self._callbacks: list[Any] = []
