@@ -253,12 +253,15 @@ class HostFuncTemplate:
         }
 
     @staticmethod
-    def of(engine: Any, ty: wt.FuncType) -> HostFuncTemplate:
-        """The template of signature ``ty`` in ``engine`` (made on first use)."""
-        templates: dict[wt.FuncType, HostFuncTemplate] = engine.host_func_templates
-        template = templates.get(ty)
+    def of(engine: Any, ty: wt.FuncType, type_id: int | None = None) -> HostFuncTemplate:
+        """The template of signature ``ty`` in ``engine`` (made on first use), of engine
+        type ``type_id`` (by default the final type of ``ty`` alone)."""
+        templates: dict[Any, HostFuncTemplate] = engine.host_func_templates
+        key = ty if type_id is None else (ty, type_id)
+        template = templates.get(key)
         if template is None:
-            template = templates[ty] = HostFuncTemplate(engine.type_id(ty), ty, engine.types)
+            tid = engine.type_id(ty) if type_id is None else type_id
+            template = templates[key] = HostFuncTemplate(tid, ty, engine.types)
         return template
 
     def make(self, store: Store, func: Callable[..., Any], access_caller: bool) -> Func:
@@ -331,7 +334,10 @@ class Func:
         if not isinstance(ty, FuncType):
             raise TypeError("expected a FuncType")
         store._check_open()
-        HostFuncTemplate.of(store.engine, ty.wasm).fill(self, store, func, access_caller)
+        engine = store.engine
+        HostFuncTemplate.of(engine, ty.wasm, ty.engine_type_id(engine)).fill(
+            self, store, func, access_caller
+        )
 
     @classmethod
     def _from_raw(cls, store: Store, instance: Instance, func_index: int) -> Func:
@@ -376,9 +382,10 @@ class Func:
     def type(self, store: Store | None = None) -> FuncType:
         """Gets the type of this func as a ``FuncType`` (typed references closed over the
         engine's type ids, as the types of imports and exports are)."""
+        engine = self.store.engine
         if self._host is not None:
-            return FuncType.from_wasm(self.wasm_type)
-        return FuncType.from_wasm(self.store.engine.func_type(self.type_id), self.store.engine)
+            return FuncType.from_wasm(self.wasm_type, engine, self.type_id)
+        return FuncType.from_wasm(engine.func_type(self.type_id), engine, self.type_id)
 
     @property
     def param_arity(self) -> int:

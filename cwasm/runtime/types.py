@@ -163,7 +163,7 @@ def _valtype(t: ValType | wt.ValueType) -> wt.ValueType:
 class FuncType(Closable):
     """A function signature: ``FuncType([ValType.i32()], [ValType.i64()])``."""
 
-    __slots__ = ("wasm", "_engine")
+    __slots__ = ("wasm", "_engine", "type_id")
 
     def __init__(
         self,
@@ -174,15 +174,31 @@ class FuncType(Closable):
             tuple(_valtype(t) for t in params), tuple(_valtype(t) for t in results)
         )
         self._engine: Any | None = None
+        #: the engine type id this type is (a module's import or export type, a
+        #: function's): with GC, a type of a recursion group or with a supertype is not
+        #: the final type of its signature alone, and a host function made with this
+        #: type has this one, as Wasmtime's does; None for a type made in Python
+        self.type_id: int | None = None
 
     @classmethod
-    def from_wasm(cls, ft: wt.FuncType, engine: Any | None = None) -> FuncType:
+    def from_wasm(
+        cls, ft: wt.FuncType, engine: Any | None = None, type_id: int | None = None
+    ) -> FuncType:
         """The API object for the decoder's record (``engine``: the engine whose type ids
-        its typed references are closed over, if they are)."""
+        its typed references are closed over, if they are; ``type_id``: its id there)."""
         self = cls.__new__(cls)
         self.wasm = ft
         self._engine = engine
+        self.type_id = type_id
         return self
+
+    def engine_type_id(self, engine: Any) -> int:
+        """This type's id in ``engine``: the one it names if it comes from ``engine``,
+        else that of its signature as a final type of its own."""
+        if self.type_id is not None and self._engine is engine:
+            return self.type_id
+        tid: int = engine.type_id(self.wasm)
+        return tid
 
     @property
     def params(self) -> list[ValType]:

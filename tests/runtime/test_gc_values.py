@@ -10,11 +10,15 @@ values (docs/api.md), so the checks are cwasm's side, against the spec's typing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import wasmtime
 
 import cwasm
 from cwasm.runtime.anyref import AnyRef
 from cwasm.wasm import types as wt
+from tests.runtime.test_gc_types import _config
 from tests.runtime.wat import wat
 
 MODULE = """
@@ -128,3 +132,24 @@ def test_a_value_of_the_other_hierarchy_is_a_type_mismatch() -> None:
         x["ga"].set_value(store, p)  # type: ignore[attr-defined]
     with pytest.raises(TypeError):
         x["x"](store, 5)  # type: ignore[operator]
+
+
+RECURSIVE_IMPORT = """
+(module
+  (rec (type $t (sub (func (param i64) (result i32)))) (type (struct)))
+  (import "" "f" (func $f (type $t)))
+  (func (export "run") (param i64) (result i32) (call $f (local.get 0))))
+"""
+
+
+@pytest.mark.parametrize("api", [wasmtime, cwasm], ids=["wasmtime", "cwasm"])
+def test_a_host_function_made_with_an_import_type_has_that_type(api: Any) -> None:
+    # the import's type is of a recursion group and not final: a host function of its
+    # signature alone does not match it, one made with the import's own type does
+    store = api.Store(api.Engine(_config(api)))
+    module = api.Module(store.engine, wat(RECURSIVE_IMPORT))
+    f = api.Func(store, module.imports[0].type, lambda x: x + 1)
+    assert api.Instance(store, module, [f]).exports(store)["run"](store, 41) == 42
+    plain = api.FuncType([api.ValType.i64()], [api.ValType.i32()])
+    with pytest.raises(api.WasmtimeError, match="incompatible import type"):
+        api.Instance(store, module, [api.Func(store, plain, lambda x: x)])
