@@ -61,6 +61,10 @@ def _outcome(call: dict[str, Any]) -> tuple[str, Any]:
 def compare(ref: dict[str, Any], other: dict[str, Any]) -> Comparison:
     """Differences between ``other`` (a cwasm configuration) and ``ref`` (wasmtime)."""
     c = Comparison()
+    if ref.get("status") == "hang" and _hits_gc_limit(other):
+        # Wasmtime 51 fills a 3 GiB array past the timeout where cwasm refuses it
+        c.skipped = "GC heap limit (the reference hangs)"
+        return c
     for rec, side in ((other, "cwasm"), (ref, "wasmtime")):
         status = rec.get("status")
         if status in ("crash", "hang", "worker_error"):
@@ -140,6 +144,11 @@ def _gc_limit(outcome: dict[str, Any]) -> bool:
         return True
     message = str(outcome.get("message", ""))
     return any(m in message for m in _GC_LIMIT_MESSAGES)
+
+
+def _hits_gc_limit(rec: dict[str, Any]) -> bool:
+    """Whether a record's instantiation or one of its calls failed a GC allocation."""
+    return any(_gc_limit(o) for o in [rec.get("instantiate", {}), *rec.get("calls", [])])
 
 
 def _state_kind(a: Any, b: Any) -> str:
