@@ -427,7 +427,8 @@ class WasmtimeShim(EngineShim):
     def _from_raw(self, ctx: Any, ty: str, raw: Any, owned: bool = True) -> Any:
         if ty == "v128":
             return bytes(raw.of.v128)[::-1].hex()
-        if ty == "externref" and self.name == "wasmtime51" and raw.of.externref:
+        if ty == "externref" and self.name == "wasmtime51" and raw.of.externref.store_id:
+            # non-null (51's externref is a struct, null of store id 0) without host data
             if not self.ffi.wasmtime_externref_data(ctx._context(), raw.of.externref):
                 if owned:
                     self._unroot(ctx, raw)
