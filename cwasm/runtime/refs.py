@@ -66,6 +66,7 @@ class References:
         self._host_funcrefs: dict[int, Func] = {}  # VMFuncRef address -> host function
         #: the store's exceptions (exnref values), set by the store
         self.exceptions: Exceptions
+        self._tops: dict[ValueType, ValueType] = {}  # ``top``'s answers
 
     def add_host_funcref(self, address: int, func: Func) -> None:
         """Make ``address`` (the ``VMFuncRef`` of host function ``func``) decode to ``func``."""
@@ -90,9 +91,14 @@ class References:
     def top(self, kind: ValueType) -> ValueType:
         """The representation of ``kind``'s values: ``kind.top``, anyref for a concrete
         struct or array type (the engine's registry knows which a concrete type is)."""
-        if isinstance(kind, RefType) and kind.heap >= CONCRETE_HEAP:
-            return self.engine.types.top(kind)
-        return kind.top
+        top = self._tops.get(kind)
+        if top is None:
+            if isinstance(kind, RefType) and kind.heap >= CONCRETE_HEAP:
+                top = self.engine.types.top(kind)
+            else:
+                top = kind.top
+            self._tops[kind] = top
+        return top
 
     def typed_to_bits(self, kind: ValueType, value: Any) -> int:
         """The word for ``value`` as a reference of the typed reference type ``kind``
@@ -108,8 +114,8 @@ class References:
             return 0
         heap = kind.heap
         if top == ANYREF:
-            if isinstance(value, Func):  # of the other hierarchy: Wasmtime's mismatch
-                self.funcref_to_bits(value)
+            if type(value) is not AnyRef and isinstance(value, Func):  # of the other
+                self.funcref_to_bits(value)  # hierarchy: Wasmtime's mismatch
                 self._mismatch(kind, ref_type(False, CONCRETE_HEAP + value.type_id))
             bits = self.anyref_to_bits(value)
             have = self._anyref_heap(value, bits)
