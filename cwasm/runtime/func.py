@@ -335,7 +335,7 @@ class Func:
             raise TypeError("expected a FuncType")
         store._check_open()
         engine = store.engine
-        HostFuncTemplate.of(engine, ty.wasm, ty.engine_type_id(engine)).fill(
+        HostFuncTemplate.of(engine, ty.wasm, ty.type_id_in(engine)).fill(
             self, store, func, access_caller
         )
 

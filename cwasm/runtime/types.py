@@ -192,13 +192,10 @@ class FuncType(Closable):
         self.type_id = type_id
         return self
 
-    def engine_type_id(self, engine: Any) -> int:
-        """This type's id in ``engine``: the one it names if it comes from ``engine``,
-        else that of its signature as a final type of its own."""
-        if self.type_id is not None and self._engine is engine:
-            return self.type_id
-        tid: int = engine.type_id(self.wasm)
-        return tid
+    def type_id_in(self, engine: Any) -> int | None:
+        """The engine type id this type names if it comes from ``engine``, else None (its
+        signature as a final type of its own)."""
+        return self.type_id if self._engine is engine else None
 
     @property
     def params(self) -> list[ValType]:
