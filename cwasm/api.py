@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from cwasm.errors import CwasmError, LinkError
 from cwasm.obj.artifact import is_artifact
 from cwasm.obj.integrity import reseal_with_key
+from cwasm.runtime.anyref import AnyRef
 from cwasm.runtime.config import Config
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Caller, Func
@@ -151,6 +152,7 @@ class Module(ArtifactModule):
 
 
 __all__ = [
+    "AnyRef",
     "Caller",
     "Config",
     "CwasmError",

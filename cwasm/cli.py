@@ -382,8 +382,9 @@ def run_run(args: argparse.Namespace) -> int:
             if not isinstance(func, Func):
                 raise CwasmError(f"no exported function named `{args.invoke}`")
             results = func.call_raw(store, parse_invoke_args(func, args.invoke, args.args))
-            for kind, value in zip(func.wasm_type.results, results, strict=True):
-                print(format_value(kind.top, value))
+            closed = engine.func_type(func.type_id)  # its types closed over the engine's ids
+            for kind, value in zip(closed.results, results, strict=True):
+                print(format_value(engine.types.top(kind), value))
         else:
             start = instance.exports(store).get("_start")
             if isinstance(start, Func):

@@ -50,6 +50,18 @@ class ExternObj:
         return f"ExternObj({self.tag!r})"
 
 
+class InternalRef:
+    """An externref that is ``extern.convert_any`` of an internal reference (an ``i31``,
+    a struct, an array): wasmtime-py 51 reads one as None (it has no host data, the FIXME
+    of its ``Val._from_raw``), cwasm as an ``AnyRef``; both shims give this marker, so
+    that null and non-null still compare."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "InternalRef()"
+
+
 class TrapInfo(Exception):
     """An engine's trap or error, normalised: ``code`` (a TrapCode name or None),
     ``message`` (the ``wasm trap: ...`` line) and ``kind`` (``trap`` or ``error``)."""
@@ -276,7 +288,7 @@ class CwasmShim(EngineShim):
         params, results = self.func_sig(ty)
 
         def call(*args: Any) -> Any:
-            canon = [from_python(t, v) for t, v in zip(params, args, strict=True)]
+            canon = [self._ref(t, from_python(t, v)) for t, v in zip(params, args, strict=True)]
             out = [to_python(t, v) for t, v in zip(results, fn(canon), strict=True)]
             if len(out) == 1:
                 return out[0]
@@ -301,10 +313,18 @@ class CwasmShim(EngineShim):
             vals = [out]
         else:
             vals = list(out)
-        return [from_python(t, v) for t, v in zip(results, vals, strict=True)]
+        return [self._ref(t, from_python(t, v)) for t, v in zip(results, vals, strict=True)]
 
     def global_get(self, store: Any, glob: Any, ty: str) -> Any:
-        return from_python(ty, glob.value(store))
+        return self._ref(ty, from_python(ty, glob.value(store)))
+
+    def table_elements(self, store: Any, table: Any) -> list[Any]:
+        elem = self.table_elem(table.type(store))
+        return [self._ref(elem, table.get(store, i)) for i in range(table.size(store))]
+
+    def _ref(self, ty: str, v: Any) -> Any:
+        """``v``, or ``InternalRef`` for an externref that is an internal reference."""
+        return InternalRef() if ty == "externref" and isinstance(v, self.api.AnyRef) else v
 
     def func_key(self, store: Any, func: Any) -> Any:
         return id(func)
@@ -344,6 +364,7 @@ class WasmtimeShim(EngineShim):
         if name == "wasmtime51":
             # (not in wasmtime-py 28; newer Wasmtime turns shared memories off by default)
             setattr(config, "wasm_exceptions", True)  # noqa: B010
+            setattr(config, "wasm_gc", True)  # noqa: B010 (the ``gc`` group's reference)
             setattr(config, "shared_memory", True)  # noqa: B010
         self.engine = wasmtime.Engine(config)
         self._callbacks: list[Any] = []
@@ -406,6 +427,12 @@ class WasmtimeShim(EngineShim):
     def _from_raw(self, ctx: Any, ty: str, raw: Any, owned: bool = True) -> Any:
         if ty == "v128":
             return bytes(raw.of.v128)[::-1].hex()
+        if ty == "externref" and self.name == "wasmtime51" and raw.of.externref.store_id:
+            # non-null (51's externref is a struct, null of store id 0) without host data
+            if not self.ffi.wasmtime_externref_data(ctx._context(), raw.of.externref):
+                if owned:
+                    self._unroot(ctx, raw)
+                return InternalRef()
         v = self.api.Val._from_raw(ctx, raw, owned=owned).value
         return from_python(ty, v)
 
@@ -484,6 +511,18 @@ class WasmtimeShim(EngineShim):
             store._context(), ctypes.byref(glob._global), ctypes.byref(raw)
         )
         return self._from_raw(store, ty, raw)
+
+    def table_elements(self, store: Any, table: Any) -> list[Any]:
+        if self.name != "wasmtime51" or self.table_elem(table.type(store)) != "externref":
+            return super().table_elements(store, table)
+        out = []  # raw, to tell an ``InternalRef`` from null (``_from_raw``)
+        for i in range(table.size(store)):
+            raw = self.ffi.wasmtime_val_t()
+            self.ffi.wasmtime_table_get(
+                store._context(), ctypes.byref(table._table), i, ctypes.byref(raw)
+            )
+            out.append(self._from_raw(store, "externref", raw))
+        return out
 
     def memory_state(self, store: Any, mem: Any) -> tuple[int, bytes]:
         if isinstance(mem, self.api.SharedMemory):

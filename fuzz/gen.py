@@ -1,6 +1,6 @@
 """Module generation with ``wasm-tools smith``: WebAssembly 2.0 plus, of 3.0, multi-memory,
 tail calls and extended constant expressions; per module, the optional feature groups of
-``fuzz.groups`` (threads, memory64, exceptions, typed function references).
+``fuzz.groups`` (threads, memory64, exceptions, typed function references, GC).
 
 Module ``i`` of a run with seed ``S`` is fully determined by ``(S, i)`` and the groups'
 probabilities: a ``random.Random(S * 1_000_003 + i)`` decides whether SIMD is on
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fuzz.groups import GROUPS, REFERENCE, reference_for
+from fuzz.gc_exports import gc_import, strip_gc_exports
+from fuzz.groups import GROUPS, REFERENCE, REFERENCE_51, reference_for
 from fuzz.worker import ROOT
 
 #: WebAssembly 2.0: reference types, bulk memory, multi-value, sign-ext, saturating
@@ -178,6 +179,8 @@ def generate(
     if "exceptions" in chosen:
         simd = False  # wasmtime-py 51's C API aborts on v128 types
         no_traps = False  # smith counts a throw as a trap: it would hardly throw
+    if "gc" in chosen:
+        simd = False  # wasmtime-py 51's C API aborts on v128 types
     tool = wasm_tools()
     generator = GROUPS[chosen[0]].generator if chosen else None
     if generator:
@@ -203,10 +206,30 @@ def generate(
     if v.returncode != 0:
         err = v.stderr.decode(errors="replace")[:500]
         return Generated(index, None, simd, no_traps, err, chosen)
-    problem = host_problem(out) if chosen else None
+    problem = _hide_gc_types(tool, out) if "gc" in chosen else None
+    problem = problem or (host_problem(out) if chosen else None)
     if problem:
         return Generated(index, None, simd, no_traps, problem, chosen)
     return Generated(index, out, simd, no_traps, "", chosen)
+
+
+def _hide_gc_types(tool: str, path: Path) -> str | None:
+    """Rewrite GC module ``path`` without the exports the reference cannot reflect
+    (``fuzz.gc_exports``); why it cannot run at all (such an import), or None."""
+    wat = to_wat(path)
+    if gc_import(wat):
+        return "GC reference type in an import"
+    stripped, removed = strip_gc_exports(wat)
+    if removed:
+        wat_path = path.with_suffix(".gc.wat")
+        wat_path.write_text(stripped)
+        p = subprocess.run(
+            [tool, "parse", str(wat_path), "-o", str(path)], capture_output=True, timeout=60
+        )
+        wat_path.unlink(missing_ok=True)
+        if p.returncode != 0:
+            return "GC exports not removed: " + p.stderr.decode(errors="replace")[:400]
+    return None
 
 
 def host_problem(path: Path) -> str | None:
@@ -232,9 +255,11 @@ def validate(path: Path) -> bool:
 
 
 def reference_of(path: Path) -> str:
-    """The reference engine of a module of unknown origin: wasmtime-py 51 if it needs the
-    exceptions proposal, else wasmtime-py 28."""
-    without = ALL_FEATURES.replace(",exceptions", "")
+    """The reference engine of a module of unknown origin: wasmtime-py 51 if it needs a
+    proposal only it runs (exceptions, GC), else wasmtime-py 28."""
+    only_51 = {f for g in GROUPS.values() if g.reference == REFERENCE_51 for f in g.features}
+    old = {f for g in GROUPS.values() if g.reference != REFERENCE_51 for f in g.features}
+    without = ",".join(f for f in ALL_FEATURES.split(",") if f not in only_51 or f in old)
     v = subprocess.run(
         [wasm_tools(), "validate", "--features", without, str(path)], capture_output=True
     )

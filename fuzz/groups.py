@@ -21,6 +21,12 @@ reads, so the base modules of a seed do not change):
   and globals). wasm-smith only generates them together with GC, which neither cwasm nor the
   reference runs, so these modules come from ``fuzz.funcref``'s own small generator instead
   of smith.
+* ``gc``: smith's GC proposal (recursion groups, subtypes, structs, arrays, ``i31``, casts,
+  the ``any``/``extern`` conversions). wasmtime-py 28 has GC off and no switch for it, so the
+  reference is wasmtime-py 51 with ``wasm_gc`` (as for ``exceptions``). Its C API aborts on
+  every reference type but funcref and externref, so no SIMD, and the exports of items whose
+  types show another reference are removed (``fuzz.gc_exports``; the code stays and runs
+  through the other exports), and a module importing one is discarded.
 * ``throws``: exception handling again, from ``fuzz.throws``'s generator: tags, functions that
   throw (or trap, or call others that do) by their arguments, and every kind of catch clause,
   ``throw_ref`` to outer handlers, handlers in loops, uncaught throws (smith seldom throws).
@@ -76,6 +82,7 @@ GROUPS: dict[str, Group] = {
         ),
         Group("funcref", {}, ("function-references",), probability=0.05, generator="funcref"),
         Group("throws", {}, ("exceptions",), REFERENCE_51, probability=0.05, generator="throws"),
+        Group("gc", {"gc-enabled": True}, ("function-references", "gc"), REFERENCE_51),
     )
 }
 

@@ -251,9 +251,8 @@ class Config(Closable):
         "wasm_gc",
         """Configures whether the wasm [GC proposal] is enabled: recursion groups,
         subtypes, struct and array types, the abstract heap types of the ``any``
-        hierarchy, and their instructions (wasmtime-py's setting). Off by default:
-        cwasm decodes, validates and canonicalizes GC types, but does not compile the
-        GC instructions yet (a module using them is refused at compilation).""",
+        hierarchy, and their instructions (wasmtime-py's setting; see docs/gc.md). On
+        by default, with the rest of WebAssembly 3.0 (Wasmtime 28 has it off).""",
     )
     wasm_relaxed_simd_deterministic = _setting(
         "wasm_relaxed_simd_deterministic",

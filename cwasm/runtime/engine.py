@@ -13,7 +13,7 @@ import functools
 import platform
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import guard_layout
 from cwasm.closable import Closable
@@ -125,7 +125,7 @@ class Engine(Closable):
         self.types = TypeRegistry()
         self._loading_metadata: EngineMetadata | None = None
         #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
-        self.host_func_templates: dict[FuncType, HostFuncTemplate] = {}
+        self.host_func_templates: dict[Any, HostFuncTemplate] = {}
         #: engine type id -> the value codecs of a wasm function of that signature
         #: (``Func._init_codecs``)
         self.signature_codecs: dict[int, tuple[SlotCodec, ...]] = {}

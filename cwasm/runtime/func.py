@@ -31,6 +31,7 @@ from cwasm.wasm import types as wt
 if TYPE_CHECKING:
     from cwasm.runtime.instance import Instance
     from cwasm.runtime.store import Store
+    from cwasm.runtime.type_registry import TypeRegistry
 
 #: every entry trampoline (``ENTRY_TRAMPOLINE``). A ``CFUNCTYPE`` call releases the GIL
 #: until wasm returns; host functions and runtime routines are ctypes callbacks, which
@@ -40,14 +41,24 @@ ENTRY_PROTO = ctypes.CFUNCTYPE(ENTRY_TRAMPOLINE.ctypes_result)
 #: every host callback (``HOST_CALLBACK``)
 HOST_PROTO = HOST_CALLBACK.ctypes_prototype()
 
-_codecs: dict[tuple[tuple[wt.ValueType, ...], bool, bool], SlotCodec] = {}
+_codecs: dict[
+    tuple[tuple[wt.ValueType, ...], tuple[wt.ValueType, ...] | None, bool, bool], SlotCodec
+] = {}
 
 
-def codec(types: tuple[wt.ValueType, ...], *, raw: bool, decode: bool) -> SlotCodec:
-    key = (types, raw, decode)
+def codec(
+    types: tuple[wt.ValueType, ...],
+    *,
+    raw: bool,
+    decode: bool,
+    tops: tuple[wt.ValueType, ...] | None = None,
+) -> SlotCodec:
+    """The ``SlotCodec`` of ``types`` (made once); ``tops``: each type's representation
+    where a concrete heap type is not a function type (``TypeRegistry.top``)."""
+    key = (types, tops, raw, decode)
     c = _codecs.get(key)
     if c is None:
-        c = _codecs[key] = SlotCodec(types, raw=raw, decode=decode)
+        c = _codecs[key] = SlotCodec(types, raw=raw, decode=decode, tops=tops)
     return c
 
 
@@ -65,10 +76,6 @@ def _function_pointer(callback: Any) -> int:
     return ctypes.c_void_p.from_address(ctypes.addressof(callback)).value or 0
 
 
-#: the codecs of each signature, in ``Func._init_codecs``'s order (one lookup per Func)
-_signature_codecs: dict[Any, tuple[SlotCodec, ...]] = {}
-
-
 def _codec_type(t: wt.ValueType, type_id: int | None) -> wt.ValueType:
     """The type a value of type ``t`` crosses the Python boundary as: numbers as they are,
     funcref/externref/exnref as they are, and a typed reference kept (the codec checks
@@ -84,29 +91,35 @@ def _codec_type(t: wt.ValueType, type_id: int | None) -> wt.ValueType:
     return t
 
 
-def _codecs_of(ty: wt.FuncType, type_id: int | None) -> tuple[SlotCodec, ...]:
+def _tops(
+    types: tuple[wt.ValueType, ...], registry: TypeRegistry | None
+) -> tuple[wt.ValueType, ...] | None:
+    """Each type's representation (``TypeRegistry.top``) when one of ``types`` is a
+    concrete heap type (whose kind the registry knows); None when ``t.top`` tells."""
+    if registry is None or not any(
+        isinstance(t, wt.RefType) and t.heap >= wt.CONCRETE_HEAP for t in types
+    ):
+        return None
+    return tuple(registry.top(t) for t in types)
+
+
+def _codecs_of(
+    ty: wt.FuncType, type_id: int | None, registry: TypeRegistry | None
+) -> tuple[SlotCodec, ...]:
     """API in/out, raw in/out, and what a host function receives and returns, for
-    signature ``ty`` (closed over the engine's type ids when ``type_id``, its id, is
-    given: see ``_codec_type``)."""
+    signature ``ty`` (closed over the ids of ``registry``, the engine's, when
+    ``type_id``, its id, is given: see ``_codec_type``)."""
     p = tuple(_codec_type(t, type_id) for t in ty.params)
     r = tuple(_codec_type(t, type_id) for t in ty.results)
+    pt, rt = _tops(p, registry), _tops(r, registry)
     return (
-        codec(p, raw=False, decode=False),
-        codec(r, raw=False, decode=True),
-        codec(p, raw=True, decode=False),
-        codec(r, raw=True, decode=True),
-        codec(p, raw=False, decode=True),
-        codec(r, raw=False, decode=False),
+        codec(p, raw=False, decode=False, tops=pt),
+        codec(r, raw=False, decode=True, tops=rt),
+        codec(p, raw=True, decode=False, tops=pt),
+        codec(r, raw=True, decode=True, tops=rt),
+        codec(p, raw=False, decode=True, tops=pt),
+        codec(r, raw=False, decode=False, tops=rt),
     )
-
-
-def _signature_codecs_of(ty: wt.FuncType, type_id: int | None) -> tuple[SlotCodec, ...]:
-    """``_codecs_of``, made once per signature."""
-    key = (ty, type_id)
-    codecs = _signature_codecs.get(key)
-    if codecs is None:
-        codecs = _signature_codecs[key] = _codecs_of(ty, type_id)
-    return codecs
 
 
 #: makes the call path of one wasm function of a given signature (see ``_call_factory``)
@@ -235,8 +248,8 @@ class HostFuncTemplate:
 
     __slots__ = ("shared",)
 
-    def __init__(self, type_id: int, ty: wt.FuncType) -> None:
-        codecs = _signature_codecs_of(ty, type_id)
+    def __init__(self, type_id: int, ty: wt.FuncType, registry: TypeRegistry) -> None:
+        codecs = _codecs_of(ty, type_id, registry)
         api_in, api_out, raw_in, raw_out, host_args, host_results = codecs
         n = max(len(ty.params), len(ty.results), 1)
         self.shared: dict[str, Any] = {
@@ -255,12 +268,15 @@ class HostFuncTemplate:
         }
 
     @staticmethod
-    def of(engine: Any, ty: wt.FuncType) -> HostFuncTemplate:
-        """The template of signature ``ty`` in ``engine`` (made on first use)."""
-        templates: dict[wt.FuncType, HostFuncTemplate] = engine.host_func_templates
-        template = templates.get(ty)
+    def of(engine: Any, ty: wt.FuncType, type_id: int | None = None) -> HostFuncTemplate:
+        """The template of signature ``ty`` in ``engine`` (made on first use), of engine
+        type ``type_id`` (by default the final type of ``ty`` alone)."""
+        templates: dict[Any, HostFuncTemplate] = engine.host_func_templates
+        key = ty if type_id is None else (ty, type_id)
+        template = templates.get(key)
         if template is None:
-            template = templates[ty] = HostFuncTemplate(engine.type_id(ty), ty)
+            tid = engine.type_id(ty) if type_id is None else type_id
+            template = templates[key] = HostFuncTemplate(tid, ty, engine.types)
         return template
 
     def make(self, store: Store, func: Callable[..., Any], access_caller: bool) -> Func:
@@ -332,7 +348,10 @@ class Func:
         if not isinstance(ty, FuncType):
             raise TypeError("expected a FuncType")
         store._check_open()
-        HostFuncTemplate.of(store.engine, ty.wasm).fill(self, store, func, access_caller)
+        engine = store.engine
+        HostFuncTemplate.of(engine, ty.wasm, ty.type_id_in(engine)).fill(
+            self, store, func, access_caller
+        )
 
     @classmethod
     def _from_raw(cls, store: Store, instance: Instance, func_index: int) -> Func:
@@ -364,7 +383,7 @@ class Func:
         engine = self.store.engine
         codecs = engine.signature_codecs.get(type_id)
         if codecs is None:
-            codecs = _signature_codecs_of(engine.func_type(type_id), type_id)
+            codecs = _codecs_of(engine.func_type(type_id), type_id, engine.types)
             engine.signature_codecs[type_id] = codecs
         self._nres = len(ty.results)
         self._api_in, self._api_out, self._raw_in, self._raw_out, host_args, host_results = codecs
@@ -377,9 +396,10 @@ class Func:
     def type(self, store: Store | None = None) -> FuncType:
         """Gets the type of this func as a ``FuncType`` (typed references closed over the
         engine's type ids, as the types of imports and exports are)."""
+        engine = self.store.engine
         if self._host is not None:
-            return FuncType.from_wasm(self.wasm_type)
-        return FuncType.from_wasm(self.store.engine.func_type(self.type_id), self.store.engine)
+            return FuncType.from_wasm(self.wasm_type, engine, self.type_id)
+        return FuncType.from_wasm(engine.func_type(self.type_id), engine, self.type_id)
 
     @property
     def param_arity(self) -> int:

@@ -50,6 +50,7 @@ def allocator(
             return obj
         assert type(t) is ArrayType
         alay = array_layout(t)
+        fill = 0
         if kind == ConstOpKind.ARRAY_NEW_FIXED:
             n = value >> 32
             elems = stack[len(stack) - n :]
@@ -57,14 +58,19 @@ def allocator(
         else:
             n = stack.pop()
             fill = stack.pop() if kind == ConstOpKind.ARRAY_NEW else 0
-            elems = [fill] * n if fill else []
+            elems = []
         if n > alay.max_length():
             raise CwasmError("allocation size too large")
         obj = _new(heap, type_ids[index], alay.size(n), True)
         ctypes.c_uint32.from_address(obj + ARRAY_LENGTH).value = n
+        start = obj + alay.elements_offset
+        if fill:  # one element's bytes, repeated (never a list of ``n`` values)
+            size, stride = storage_size(t.element), alay.element_size
+            one = (fill & ((1 << (8 * size)) - 1)).to_bytes(size, "little").ljust(stride, b"\0")
+            ctypes.memmove(start, one * n, stride * n)
         for i, bits in enumerate(elems):
             if bits:
-                _put(obj + alay.elements_offset + i * alay.element_size, t.element, bits)
+                _put(start + i * alay.element_size, t.element, bits)
         return obj
 
     return allocate

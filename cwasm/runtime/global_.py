@@ -121,7 +121,7 @@ class Global:
         """Store ``val`` (``context``: Wasmtime's for a typed reference of the wrong type)."""
         t = self.wasm_type.content
         if isinstance(val, Val):
-            if val.kind != t and val.kind != t.top:
+            if val.kind != t and val.kind != self.store.refs.top(t):
                 raise TypeError("wrong type of `Val` provided")
             val = val.value
         if t.is_ref:

@@ -227,7 +227,7 @@ class ArtifactModule(Closable):
         engine = self.engine
         if kind == ExternKind.FUNC:
             type_id = compiled.type_ids[m.functions[index]]
-            return FuncType.from_wasm(engine.func_type(type_id), engine)
+            return FuncType.from_wasm(engine.func_type(type_id), engine, type_id)
         if kind == ExternKind.TABLE:
             return TableType.from_wasm(compiled.table_types[index], engine)
         if kind == ExternKind.MEMORY:

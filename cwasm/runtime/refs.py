@@ -34,6 +34,7 @@ from cwasm.wasm.types import (
     CONCRETE_HEAP,
     EXNREF,
     HeapType,
+    RefType,
     ValType,
     ValueType,
     ref_type,
@@ -65,6 +66,7 @@ class References:
         self._host_funcrefs: dict[int, Func] = {}  # VMFuncRef address -> host function
         #: the store's exceptions (exnref values), set by the store
         self.exceptions: Exceptions
+        self._tops: dict[ValueType, ValueType] = {}  # ``top``'s answers
 
     def add_host_funcref(self, address: int, func: Func) -> None:
         """Make ``address`` (the ``VMFuncRef`` of host function ``func``) decode to ``func``."""
@@ -76,7 +78,7 @@ class References:
         """The word for ``value`` as a reference of type ``kind``; a typed reference type
         (non-nullable, a concrete function type or a bottom type) is checked by
         ``typed_to_bits``."""
-        if kind != kind.top:
+        if kind != kind.top:  # a concrete struct or array type's top is not anyref
             return self.typed_to_bits(kind, value)
         if kind == ValType.FUNCREF:
             return self.funcref_to_bits(value)
@@ -86,6 +88,18 @@ class References:
             return self.anyref_to_bits(value)
         return self.externs.to_bits(value)
 
+    def top(self, kind: ValueType) -> ValueType:
+        """The representation of ``kind``'s values: ``kind.top``, anyref for a concrete
+        struct or array type (the engine's registry knows which a concrete type is)."""
+        top = self._tops.get(kind)
+        if top is None:
+            if isinstance(kind, RefType) and kind.heap >= CONCRETE_HEAP:
+                top = self.engine.types.top(kind)
+            else:
+                top = kind.top
+            self._tops[kind] = top
+        return top
+
     def typed_to_bits(self, kind: ValueType, value: Any) -> int:
         """The word for ``value`` as a reference of the typed reference type ``kind``
         (closed over the engine's type ids): null only for a nullable type, a ``Func``
@@ -93,21 +107,32 @@ class References:
         bottom types. A mismatch raises ``RefTypeMismatch`` with Wasmtime's text."""
         if isinstance(value, Val):
             value = value.value
-        top = kind.top
+        top = self.top(kind)
         if value is None:
             if not kind.nullable:
                 self._mismatch(kind, ref_type(True, _BOTTOM[top]))
             return 0
         heap = kind.heap
-        # a concrete struct or array type closes to a concrete heap code, which ``top``
-        # cannot tell from a function type's: an ``AnyRef`` is checked as one
-        if top == ANYREF or (type(value) is AnyRef and heap >= CONCRETE_HEAP):
+        if top == ANYREF:
+            if type(value) is not AnyRef and isinstance(value, Func):  # of the other
+                self.funcref_to_bits(value)  # hierarchy: Wasmtime's mismatch
+                self._mismatch(kind, ref_type(False, CONCRETE_HEAP + value.type_id))
             bits = self.anyref_to_bits(value)
             have = self._anyref_heap(value, bits)
             if not self._anyref_matches(value, have, heap):
                 self._mismatch(kind, ref_type(False, have))
             return bits
         if top == ValType.FUNCREF:
+            if type(value) is AnyRef:  # of the other hierarchy: Wasmtime's mismatch
+                self._mismatch(
+                    kind,
+                    ref_type(
+                        False,
+                        self._anyref_heap(
+                            value, value.word(self.externs.to_bits, self.externs.gc_heap)
+                        ),
+                    ),
+                )
             bits = self.funcref_to_bits(value)  # a Func of this store, or TypeError
             if heap == HeapType.NOFUNC or (
                 heap >= CONCRETE_HEAP
@@ -162,12 +187,14 @@ class References:
         )
 
     def from_bits(self, kind: ValueType, bits: int) -> Any:
-        """The reference value of type ``kind`` that ``bits`` stands for."""
-        if kind.top == ValType.FUNCREF:
+        """The reference value of type ``kind`` (closed over the engine's type ids) that
+        ``bits`` stands for."""
+        top = self.top(kind)
+        if top == ValType.FUNCREF:
             return self.funcref_from_bits(bits)
-        if kind.top == EXNREF:
+        if top == EXNREF:
             return self.exceptions.from_bits(bits)
-        if kind.top == ANYREF:
+        if top == ANYREF:
             return self.anyref_from_bits(bits)
         return self.externs.from_bits(bits)
 
@@ -205,14 +232,10 @@ class References:
             raise CwasmError("a function of another store cannot be used as a reference here")
         return value.funcref_address()
 
-    def funcref_from_bits(self, bits: int) -> Func | AnyRef | None:
+    def funcref_from_bits(self, bits: int) -> Func | None:
+        """The ``Func`` of word ``bits`` (a ``VMFuncRef`` address); None for 0."""
         if bits == 0:
             return None
-        heap = self.externs.gc_heap
-        if bits & I31_TAG or (heap is not None and heap.owns(bits)):
-            # a concrete struct or array type closes to a concrete heap code, which
-            # ``RefType.top`` cannot tell from a function type's: the word can
-            return internal_word_to_anyref(bits, heap)
         f = self._host_funcrefs.get(bits)
         if f is not None:
             return f

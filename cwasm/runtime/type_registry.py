@@ -27,7 +27,9 @@ from cwasm.wasm.gc_types import (
     kind_of,
 )
 from cwasm.wasm.types import (
+    ANYREF,
     CONCRETE_HEAP,
+    KIND_FUNC,
     FuncType,
     RefType,
     TypeCanon,
@@ -117,6 +119,21 @@ class TypeRegistry:
     def composite_type(self, type_id: int) -> CompositeType:
         """The closed composite type of ``type_id``."""
         return self._types[type_id]
+
+    def kind(self, type_id: int) -> int:
+        """The kind of type ``type_id``: ``KIND_FUNC``, ``KIND_STRUCT`` or ``KIND_ARRAY``."""
+        return self._kinds[type_id]
+
+    def top(self, t: ValueType) -> ValueType:
+        """The type whose representation the values of ``t`` (a value type closed over
+        these ids) share: ``t.top``, but anyref for a concrete struct or array type,
+        which ``RefType.top`` cannot tell from a function type (its code is an engine id,
+        whose kind only this registry knows)."""
+        top = t.top
+        if isinstance(t, RefType) and t.heap >= CONCRETE_HEAP:
+            if self._kinds[t.heap - CONCRETE_HEAP] != KIND_FUNC:
+                return ANYREF
+        return top
 
     def is_subtype(self, a: int, b: int) -> bool:
         """Whether type ``a`` is ``b`` or declares it among its supertypes."""

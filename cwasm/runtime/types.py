@@ -104,6 +104,39 @@ class ValType(Closable):
         """The ``externref`` value type."""
         return cls(wt.ValType.EXTERNREF)
 
+    # the GC proposal's abstract reference types (Wasmtime's ``ValType::ANYREF``...;
+    # wasmtime-py 51 cannot name them): their values are ``AnyRef``s or None
+
+    @classmethod
+    def anyref(cls) -> ValType:
+        """The ``anyref`` value type, ``(ref null any)``."""
+        return cls(wt.ANYREF)
+
+    @classmethod
+    def eqref(cls) -> ValType:
+        """The ``eqref`` value type, ``(ref null eq)``."""
+        return cls(wt.ref_type(True, wt.HeapType.EQ))
+
+    @classmethod
+    def i31ref(cls) -> ValType:
+        """The ``i31ref`` value type, ``(ref null i31)``."""
+        return cls(wt.ref_type(True, wt.HeapType.I31))
+
+    @classmethod
+    def structref(cls) -> ValType:
+        """The ``structref`` value type, ``(ref null struct)``."""
+        return cls(wt.ref_type(True, wt.HeapType.STRUCT))
+
+    @classmethod
+    def arrayref(cls) -> ValType:
+        """The ``arrayref`` value type, ``(ref null array)``."""
+        return cls(wt.ref_type(True, wt.HeapType.ARRAY))
+
+    @classmethod
+    def nullref(cls) -> ValType:
+        """The ``nullref`` value type, ``(ref null none)``: null only."""
+        return cls(wt.ref_type(True, wt.HeapType.NONE))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ValType) and other.kind == self.kind
 
@@ -130,7 +163,7 @@ def _valtype(t: ValType | wt.ValueType) -> wt.ValueType:
 class FuncType(Closable):
     """A function signature: ``FuncType([ValType.i32()], [ValType.i64()])``."""
 
-    __slots__ = ("wasm", "_engine")
+    __slots__ = ("wasm", "_engine", "type_id")
 
     def __init__(
         self,
@@ -141,15 +174,28 @@ class FuncType(Closable):
             tuple(_valtype(t) for t in params), tuple(_valtype(t) for t in results)
         )
         self._engine: Any | None = None
+        #: the engine type id this type is (a module's import or export type, a
+        #: function's): with GC, a type of a recursion group or with a supertype is not
+        #: the final type of its signature alone, and a host function made with this
+        #: type has this one, as Wasmtime's does; None for a type made in Python
+        self.type_id: int | None = None
 
     @classmethod
-    def from_wasm(cls, ft: wt.FuncType, engine: Any | None = None) -> FuncType:
+    def from_wasm(
+        cls, ft: wt.FuncType, engine: Any | None = None, type_id: int | None = None
+    ) -> FuncType:
         """The API object for the decoder's record (``engine``: the engine whose type ids
-        its typed references are closed over, if they are)."""
+        its typed references are closed over, if they are; ``type_id``: its id there)."""
         self = cls.__new__(cls)
         self.wasm = ft
         self._engine = engine
+        self.type_id = type_id
         return self
+
+    def type_id_in(self, engine: Any) -> int | None:
+        """The engine type id this type names if it comes from ``engine``, else None (its
+        signature as a final type of its own)."""
+        return self.type_id if self._engine is engine else None
 
     @property
     def params(self) -> list[ValType]:
@@ -446,20 +492,28 @@ class Val:
         return cls(wt.ValType.FUNCREF, f)
 
     @classmethod
+    def anyref(cls, v: Any) -> Val:
+        """Create a new ``anyref`` value: an ``AnyRef`` (an ``i31``, a host object made
+        an ``anyref``, a struct or an array) or ``None`` (null). A cwasm name:
+        wasmtime-py 51 has no ``anyref`` values."""
+        return cls(wt.ANYREF, v)
+
+    @classmethod
     def ref_null(cls, ty: ValType) -> Val:
         """Create a null reference value of the given type.
 
         Raise an exception if ``ty`` is not a reference type."""
         if not ty.kind.is_ref:
             raise CwasmError(f"Invalid reference type for `ref_null`: {ty}")
-        return cls(ty.kind.top, None)
+        engine = ty._engine  # a concrete type's kind is in its engine's registry
+        return cls(engine.types.top(ty.kind) if engine is not None else ty.kind.top, None)
 
     @property
     def type(self) -> ValType:
         """Returns the ``ValType`` corresponding to this ``Val``."""
         return ValType(self.kind)
 
-    def _as(self, kind: wt.ValType) -> Any:
+    def _as(self, kind: wt.ValueType) -> Any:
         return self.value if self.kind == kind else None
 
     def as_i32(self) -> int | None:
@@ -482,6 +536,11 @@ class Val:
         """Get the extern data referenced by this ``externref`` value, or ``None`` if it's
         not an ``externref``."""
         return self._as(wt.ValType.EXTERNREF)
+
+    def as_anyref(self) -> Any:
+        """Get the ``AnyRef`` of this ``anyref`` value, or ``None`` if it's not an
+        ``anyref`` or is a null reference."""
+        return self._as(wt.ANYREF)
 
     def as_funcref(self) -> Any:
         """Get the function that this ``funcref`` value is referencing, or ``None`` if this

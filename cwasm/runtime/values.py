@@ -206,7 +206,18 @@ class SlotCodec:
     #: ``encode(store, buf, values)``: ``encode_into`` compiled for these types
     encode: Callable[[Store, Any, Sequence[Any]], None]
 
-    def __init__(self, types: Sequence[ValueType], *, raw: bool, decode: bool) -> None:
+    def __init__(
+        self,
+        types: Sequence[ValueType],
+        *,
+        raw: bool,
+        decode: bool,
+        tops: Sequence[ValueType] | None = None,
+    ) -> None:
+        """A codec of ``types`` (``raw``: the spec harness's flavour; ``decode``: the
+        direction). ``tops`` gives each type's representation when it is not
+        ``t.top``: the engine's ``TypeRegistry.top`` of a type closed over its ids,
+        anyref for a concrete struct or array type."""
         self.types = tuple(types)
         if decode:
             fmt = "".join(_fmt(_RAW_FMT if raw else _API_FMT, t) for t in self.types)
@@ -220,7 +231,8 @@ class SlotCodec:
         self._enc = [
             _typed_ref_encoder(t) if t.is_ref and t != t.top else table.get(t) for t in self.types
         ]
-        tops = [t.top for t in self.types]
+        if tops is None:
+            tops = [t.top for t in self.types]
         self._dec: list[Decoder | None] = [
             _dec_funcref
             if t == ValType.FUNCREF

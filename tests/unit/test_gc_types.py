@@ -187,15 +187,34 @@ def test_the_gc_feature_check_refuses_gc_with_wasmparsers_wording() -> None:
     )
 
 
-def test_wasmtime_and_cwasm_refuse_gc_by_default() -> None:
+def test_gc_is_on_by_default_in_cwasm_and_off_in_wasmtime_28() -> None:
     import cwasm
 
     wasm = wat("(module (type (struct (field i32))))")
-    with pytest.raises(wasmtime.WasmtimeError):
+    with pytest.raises(wasmtime.WasmtimeError):  # Wasmtime 28 has GC off by default
         wasmtime.Module(wasmtime.Engine(), wasm)
-    with pytest.raises(cwasm.WasmtimeError):
-        cwasm.Module(cwasm.Engine(), wasm)
-    assert cwasm.Config().wasm_gc is False
+    assert cwasm.Config().wasm_gc is True  # on with the rest of 3.0 (issue 15)
+    assert "gc" in cwasm.Engine().wasm_features
+    cwasm.Module(cwasm.Engine(), wasm)
+    config = cwasm.Config()
+    config.wasm_gc = False
+    with pytest.raises(cwasm.WasmtimeError, match="struct indexed types"):
+        cwasm.Module(cwasm.Engine(config), wasm)
+
+
+def test_the_gc_switch_is_recorded_in_artifacts_and_cache_keys() -> None:
+    import cwasm
+    from cwasm.cache import cache_key
+
+    config = cwasm.Config()
+    config.wasm_gc = False
+    off = cwasm.Engine(config)
+    assert "gc" not in off.wasm_features
+    wasm = wat('(module (func (export "f") (result i32) (i32.const 1)))')
+    data = cwasm.Module(cwasm.Engine(), wasm).serialize()
+    with pytest.raises(cwasm.WasmtimeError, match="wasm_features"):
+        cwasm.Module.deserialize(off, data)
+    assert cache_key(off, wasm) != cache_key(cwasm.Engine(), wasm)
 
 
 def test_gc_types_survive_the_artifact_info_encoding() -> None:
