@@ -18,6 +18,10 @@ what the runtime can see (docs/externref.md says why this is safe and what it co
   released then;
 * the GC heap's live objects: ``collect`` collects the heap first, and its collector
   reports the host words it finds in live objects' fields and elements;
+* the heap's other root sources: the instances' evaluated element segments and the
+  exception arena (an exception's payload, an ``exnref`` stored away); the arena's
+  words are taken as they are, so a payload word that only looks like a handle keeps
+  that handle too (never the other way round);
 * ``collect`` (``Store.gc()`` and the automatic collections) releases every handle no
   root holds; ``release_unreferenced`` releases one handle at once after Python
   overwrote the element or global that held it.
@@ -166,10 +170,12 @@ class ExternRefTable:
             return 0
         held: set[int] = set()
         heap = self.gc_heap
-        if heap is not None and heap.reserved:
-            if collect_heap:
-                heap.collect()
-            held.update(heap.held_handles)
+        if heap is not None:
+            if heap.reserved:
+                if collect_heap:
+                    heap.collect()
+                held.update(heap.held_handles)
+            held.update(heap.source_words())
         scanned = len(self._globals)
         for table in self._tables:
             words = memoryview(table.raw_elements()).cast("Q")
@@ -191,13 +197,18 @@ class ExternRefTable:
             self.collect()
 
     def release_unreferenced(self, bits: int) -> None:
-        """Release handle ``bits`` if no table element or global holds it any more, after
-        Python overwrote one that did. Keeps it while an activation of the store is live,
-        and while the store's GC heap has objects (one of them may hold it)."""
+        """Release handle ``bits`` if no table element, global, element segment or
+        exception holds it any more, after Python overwrote one that did. Keeps it while
+        an activation of the store is live, and while the store's GC heap has objects
+        (one of them may hold it)."""
         if bits == 0 or bits not in self._objects or self._depth.value:
             return
-        if self.gc_heap is not None and self.gc_heap.reserved:
-            return  # a GC object may hold it: the next ``collect`` knows
+        heap = self.gc_heap
+        if heap is not None:
+            if heap.reserved:
+                return  # a GC object may hold it: the next ``collect`` knows
+            if bits in heap.source_words():
+                return
         for glob in self._globals:
             if glob.read_raw() == bits:
                 return

@@ -228,9 +228,15 @@ class GcHeap:
             yield from memoryview(table.raw_elements()).cast("Q")
         for glob in self._globals:
             yield glob.read_raw()
+        yield from self.source_words()
+        yield from self.pinned
+
+    def source_words(self) -> Iterator[int]:
+        """The words of the other root sources (``add_root_source``: the instances'
+        evaluated element segments, the exception arena), which may hold host words
+        too."""
         for source in self._sources:
             yield from source()
-        yield from self.pinned
 
     # --- queries ---
 
