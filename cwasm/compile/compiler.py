@@ -278,7 +278,7 @@ def compile_module(
             text = finish(mod, defined)
             spent["translate"] += clock() - t0
             compiled.append(k)
-            yield text, tuple(mod.loop_free)
+            yield text, tuple(mod.loop_free), tuple(mod.huge)
         if single:
             return
         t0 = clock()
@@ -295,17 +295,18 @@ def compile_module(
                 return
         compiled_codes[tail] = set()
         compiled.append(tail)
-        yield text, ()
+        yield text, (), ()
 
     if single:
         on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
-        text, loop_free = next(part_texts())
+        text, loop_free, huge = next(part_texts())
         new = [
             compile_ir(
                 text,
                 triple,
                 options.opt_level,
                 loop_free=loop_free,
+                huge=huge,
                 on_stage=on_stage,
                 timings=timings,
             )

@@ -188,6 +188,9 @@ class IRModule:
         self.callees: set[int] = set()
         #: the names of the wasm functions defined here that have no loop
         self.loop_free: list[str] = []
+        #: the names of the wasm functions defined here whose bodies are huge
+        #: (``llvm_driver.HUGE_FUNCTION_BYTES``): LLVM gives them the short pipeline
+        self.huge: list[str] = []
         self._next_md = 16
         self.md_file = 2
         self.md_cu = 3
