@@ -255,6 +255,15 @@ class IRModule:
         if code == TRAP_UNCAUGHT_EXCEPTION:  # the throw routine comes with it
             self.extra_decls["exnthrow"] = f"declare hidden void @exnthrow(ptr, ptr) {ATTR_TRAP_FN}"
 
+    def function_names(self, start: int = 0) -> list[str]:
+        """The names of the functions defined here, from the ``start``-th entry on (the
+        entries of ``functions`` that are not definitions, e.g. globals, are skipped)."""
+        return [
+            f[: f.index("(")].rsplit("@", 1)[1]
+            for f in self.functions[start:]
+            if f.startswith("define ")
+        ]
+
     def text(self) -> str:
         parts = self.functions[:]
         parts.extend(_DECLS[d] for d in sorted(self.used_decls))

@@ -1,6 +1,6 @@
 """Huge functions (bodies over ``HUGE_FUNCTION_BYTES`` of wasm code) get LLVM's short
-pipeline: only they are picked, and code compiled that way runs, traps and reports its
-trap sites as wasmtime-py does."""
+pipeline, as do the trampolines and trap routines: only those are picked, and code
+compiled that way runs, traps and reports its trap sites as wasmtime-py does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import wasmtime
 
 import cwasm.api as cw
-from cwasm.compile import compiler
+from cwasm.compile import compiler, parallel
 from cwasm.compile.compiler import CompileOptions, compile_module
 from cwasm.compile.translate import driver
 from cwasm.wasm.decoder import decode_module
@@ -75,7 +75,10 @@ def _outcome(call: Any, store: Any, args: tuple[Any, ...]) -> tuple[str, Any]:
         return e.trap_code.name, (frame.func_index, frame.module_offset)
 
 
-def test_only_bodies_over_the_threshold_are_huge(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("parts", [1, 3])
+def test_only_bodies_over_the_threshold_are_huge(
+    parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     translation = decode_module(wat(PROGRAM))
     sizes = {d: body.end - body.code_start for d, body in enumerate(translation.bodies)}
     threshold = sorted(sizes.values())[len(sizes) // 2]
@@ -84,15 +87,26 @@ def test_only_bodies_over_the_threshold_are_huge(monkeypatch: pytest.MonkeyPatch
     real = compiler.compile_ir
 
     def spy(text: str, triple: str, opt_level: int, **kw: Any) -> bytes:
-        seen.append(tuple(kw["huge"]))
+        seen.append(tuple(kw["short"]))
         return real(text, triple, opt_level, **kw)
 
     monkeypatch.setattr(compiler, "compile_ir", spy)
+    monkeypatch.setattr(parallel, "compile_ir", spy)
+    if parts == 3:  # two parts of functions and the part of trampolines
+        half = len(sizes) // 2
+        monkeypatch.setattr(
+            compiler, "partition", lambda t: [range(half), range(half, len(t.bodies))]
+        )
     compile_module(translation, CompileOptions(), parallel=False)
+    assert len(seen) == parts
     n_imp = translation.module.num_imported_funcs
+    wasm_functions = {f"f{n_imp + d}" for d in sizes}
     want = {f"f{n_imp + d}" for d, size in sizes.items() if size > threshold}
     assert 0 < len(want) < len(sizes)
-    assert {name for names in seen for name in names} == want
+    short = {name for names in seen for name in names}
+    assert short & wasm_functions == want
+    # every entry trampoline, wasm-to-array trampoline and trap routine
+    assert {name[:3] for name in short - wasm_functions} >= {"a2w", "w2a", "tra"}
 
 
 def test_huge_functions_run_as_wasmtime_does(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +115,7 @@ def test_huge_functions_run_as_wasmtime_does(monkeypatch: pytest.MonkeyPatch) ->
     real = compiler.compile_ir
 
     def spy(text: str, triple: str, opt_level: int, **kw: Any) -> bytes:
-        picked.extend(kw["huge"])
+        picked.extend(kw["short"])
         return real(text, triple, opt_level, **kw)
 
     monkeypatch.setattr(compiler, "compile_ir", spy)
@@ -110,6 +124,8 @@ def test_huge_functions_run_as_wasmtime_does(monkeypatch: pytest.MonkeyPatch) ->
     ours = cw.Instance(store, cw.Module(store.engine, wasm), []).exports(store)
     wstore = wasmtime.Store()
     theirs = wasmtime.Instance(wstore, wasmtime.Module(wstore.engine, wasm), []).exports(wstore)
-    assert len(picked) == len(decode_module(wasm).bodies)
+    translation = decode_module(wasm)
+    n_imp = translation.module.num_imported_funcs
+    assert {f"f{n_imp + d}" for d in range(len(translation.bodies))} <= set(picked)
     for name, args in CALLS:
         assert _outcome(ours[name], store, args) == _outcome(theirs[name], wstore, args), name
