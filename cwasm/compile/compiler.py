@@ -277,15 +277,18 @@ def compile_module(
                     progress("translate", d + 1, total)
             trap_codes.update(mod.trap_codes)
             compiled_codes[k] = set(mod.trap_codes)
+            short = list(mod.huge)
             if single:
+                wasm_functions = len(mod.functions)
                 add_tail(mod)
+                short += mod.function_names(wasm_functions)
             else:
                 for code in sorted(mod.trap_codes):
                     mod.declare_trap_routine(code)
             text = finish(mod, defined)
             spent["translate"] += clock() - t0
             compiled.append(k)
-            yield text, tuple(mod.loop_free)
+            yield text, tuple(mod.loop_free), tuple(short)
         if single:
             return
         t0 = clock()
@@ -302,17 +305,18 @@ def compile_module(
                 return
         compiled_codes[tail] = set()
         compiled.append(tail)
-        yield text, ()
+        yield text, (), tuple(mod.function_names())
 
     if single:
         on_stage = None if progress is None else (lambda stage: progress(stage, 0, 0))
-        text, loop_free = next(part_texts())
+        text, loop_free, short = next(part_texts())
         new = [
             compile_ir(
                 text,
                 triple,
                 options.opt_level,
                 loop_free=loop_free,
+                short=short,
                 on_stage=on_stage,
                 timings=timings,
             )

@@ -204,6 +204,9 @@ class IRModule:
         #: the personality routine they name (else it is declared)
         self.uses_personality = False
         self.defines_personality = False
+        #: the names of the wasm functions defined here whose bodies are huge
+        #: (``llvm_driver.HUGE_FUNCTION_BYTES``): LLVM gives them the short pipeline
+        self.huge: list[str] = []
         self._next_md = 16
         self.md_file = 2
         self.md_cu = 3
@@ -274,6 +277,15 @@ class IRModule:
             self.extra_decls["exnthrow"] = (
                 f"declare hidden void @exnthrow(ptr, ptr) {ATTR_THROW_FN}"
             )
+
+    def function_names(self, start: int = 0) -> list[str]:
+        """The names of the functions defined here, from the ``start``-th entry on (the
+        entries of ``functions`` that are not definitions, e.g. globals, are skipped)."""
+        return [
+            f[: f.index("(")].rsplit("@", 1)[1]
+            for f in self.functions[start:]
+            if f.startswith("define ")
+        ]
 
     def text(self) -> str:
         parts = self.functions[:]

@@ -22,6 +22,9 @@ _initialised = False
 _machines: dict[tuple[str, int], Any] = {}
 #: the function pipeline's speed level for loop-free functions at opt level 2
 LIGHT_SPEED_LEVEL = 1
+#: a defined function whose body holds more than this many bytes of wasm code gets the
+#: short pipeline at opt levels 1 and 2 (``compile_ir``)
+HUGE_FUNCTION_BYTES = 4096
 
 
 class CodegenError(CwasmError):
@@ -103,6 +106,7 @@ def compile_ir(
     opt_level: int,
     *,
     loop_free: Collection[str] = (),
+    short: Collection[str] = (),
     on_stage: Callable[[str], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> bytes:
@@ -110,6 +114,13 @@ def compile_ir(
 
     At ``opt_level`` 2 the functions named in ``loop_free`` get the function pipeline of
     level 1 (``LIGHT_SPEED_LEVEL``): without loops, LLVM's level-2 extras buy them little.
+    At levels 1 and 2 the functions named in ``short`` get the short pipeline instead:
+    SROA, InstCombine and SimplifyCFG, with code generation as for every other function.
+    The compiler names the huge wasm functions (bodies of more than
+    ``HUGE_FUNCTION_BYTES``): in C programs they are mostly library code run a few times
+    (a libc's ``printf`` core, ``malloc``) that took half of LLVM's time, and a hot one
+    loses little (docs/compile-pipeline.md). It names the trampolines, trap routines and
+    signal builtins too: our own IR, whose trampolines come out the same.
 
     ``on_stage`` (for progress reports) is told ``"optimize"`` and ``"codegen"`` as
     those stages begin; ``timings``, if given, gains the seconds spent in each LLVM
@@ -145,10 +156,18 @@ def compile_ir(
                     tm, llvm.create_pipeline_tuning_options(speed_level=LIGHT_SPEED_LEVEL)
                 )
                 lfpm = lpb.getFunctionPassManager()
+            by_short = set(short) if opt_level <= 2 else set()
+            if by_short:
+                spm = llvm.create_new_function_pass_manager()
+                spm.add_sroa_pass()
+                spm.add_instruction_combine_pass()
+                spm.add_simplify_cfg_pass()
             for fn in mod.functions:
                 if fn.is_declaration:
                     continue
-                if fn.name in light:
+                if fn.name in by_short:
+                    spm.run(fn, pb)
+                elif fn.name in light:
                     lfpm.run(fn, lpb)
                 else:
                     fpm.run(fn, pb)

@@ -33,8 +33,9 @@ from typing import IO, Any
 
 from cwasm.compile.llvm_driver import CodegenError, compile_ir
 
-#: a part to compile: its IR text and the names of its loop-free functions
-Part = tuple[str, tuple[str, ...]]
+#: a part to compile: its IR text, the names of its loop-free functions and of those that
+#: get the short pipeline (``compile_ir``'s ``loop_free`` and ``short``)
+Part = tuple[str, tuple[str, ...], tuple[str, ...]]
 #: a part's stage seconds, added up by stage name (``compile_ir``'s ``timings``)
 Timings = dict[str, float]
 
@@ -238,7 +239,7 @@ class WorkerPool:
 
 
 def _compile_part(part: Part, triple: str, opt_level: int, timings: Timings) -> bytes:
-    return compile_ir(part[0], triple, opt_level, loop_free=part[1], timings=timings)
+    return compile_ir(part[0], triple, opt_level, loop_free=part[1], short=part[2], timings=timings)
 
 
 _pool: WorkerPool | None = None

@@ -115,7 +115,9 @@ def test_a_dead_worker_makes_the_part_compile_here(
     tiny_parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = _part_texts(decode_module(wat(SIMD)), monkeypatch)
-    want = [compile_ir(text, _triple(), 2, loop_free=light) for text, light in texts]
+    want = [
+        compile_ir(text, _triple(), 2, loop_free=light, short=short) for text, light, short in texts
+    ]
     pool = WorkerPool(1)
     pool.start()
     worker = pool._idle[0]
@@ -153,7 +155,9 @@ def _part_texts(translation: ModuleTranslation, monkeypatch: pytest.MonkeyPatch)
             timings: dict[str, float] | None = None,
         ) -> list[bytes]:
             captured.extend(parts)
-            return [compile_ir(t, triple, opt_level, loop_free=lf) for t, lf in captured]
+            return [
+                compile_ir(t, triple, opt_level, loop_free=lf, short=s) for t, lf, s in captured
+            ]
 
     monkeypatch.setattr(parallel, "WorkerPool", Capture)
     compiler.compile_module(translation, CompileOptions(), parallel=False)

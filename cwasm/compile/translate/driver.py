@@ -39,6 +39,7 @@ from cwasm.compile.irmodule import (
     ir_type,
     return_type,
 )
+from cwasm.compile.llvm_driver import HUGE_FUNCTION_BYTES
 from cwasm.compile.translate import gc_roots
 from cwasm.errors import CwasmError
 from cwasm.obj.traps import Trap
@@ -327,6 +328,8 @@ class TranslatorCore:
         self.mod.functions.append(header + "\n" + "\n".join(self.lines))
         if not self.has_loop:
             self.mod.loop_free.append(func_symbol(self.func_index)[1:])
+        if self.body.end - self.body.code_start > HUGE_FUNCTION_BYTES:
+            self.mod.huge.append(func_symbol(self.func_index)[1:])
 
     # --- locals ---
 
