@@ -184,11 +184,9 @@ _CLEAR_ICACHE = sys.platform.startswith("linux") and os.uname().machine in ("aar
 CODE_POOL_BYTES = 8 << 20
 
 
-class _CodePool:
-    """Mappings of modules whose code is gone, kept (``PROT_NONE``: nothing can run or
-    read them) for the next module of the same size. A reused mapping's pages are
-    already backed, so loading skips the page faults a fresh mapping takes on its first
-    write, which cost more than the copy itself."""
+class _MappingPool:
+    """Released mappings kept by size for reuse, up to ``capacity`` (counted in
+    ``_weight`` units); what does not fit is unmapped."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -196,24 +194,41 @@ class _CodePool:
         self._free: dict[int, list[int]] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _weight(size: int) -> int:
+        """What a mapping of ``size`` bytes counts against the capacity."""
+        return size
+
     def take(self, size: int) -> int | None:
-        """A pooled mapping of ``size`` bytes (still ``PROT_NONE``), or None."""
+        """A kept mapping of ``size`` bytes, or None."""
         with self._lock:
             bases = self._free.get(size)
             if not bases:
                 return None
-            self.held -= size
+            self.held -= self._weight(size)
             return bases.pop()
+
+    def _keep(self, base: int, size: int) -> None:
+        """Keep the (reset) mapping at ``base``, or unmap it if the pool is full."""
+        weight = self._weight(size)
+        with self._lock:
+            if self.held + weight <= self.capacity:
+                self._free.setdefault(size, []).append(base)
+                self.held += weight
+                return
+        unmap(base, size)
+
+
+class _CodePool(_MappingPool):
+    """Mappings of modules whose code is gone, kept (``PROT_NONE``: nothing can run or
+    read them) for the next module of the same size, up to ``capacity`` bytes. A reused
+    mapping's pages are already backed, so loading skips the page faults a fresh mapping
+    takes on its first write, which cost more than the copy itself."""
 
     def give(self, base: int, size: int) -> None:
         """Keep the mapping at ``base`` for reuse, or unmap it if the pool is full."""
         protect(base, size, PROT_NONE)
-        with self._lock:
-            if self.held + size <= self.capacity:
-                self._free.setdefault(size, []).append(base)
-                self.held += size
-                return
-        unmap(base, size)
+        self._keep(base, size)
 
 
 _code_pool = _CodePool(CODE_POOL_BYTES)
@@ -285,7 +300,7 @@ def _clear_cache(start: int, end: int) -> None:
 RESERVATION_POOL_SIZE = 16
 
 
-class _ReservationPool:
+class _ReservationPool(_MappingPool):
     """Reservations of memories that are gone, kept for the next memory of the same size.
 
     A released reservation is reset to what a fresh ``mmap`` gives before it is kept:
@@ -294,20 +309,9 @@ class _ReservationPool:
     zeros and keeps its guard region. Reuse saves the ``mmap`` and ``munmap`` of a
     reservation of 4 GiB and more."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.held = 0
-        self._free: dict[int, list[int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> int | None:
-        """A released reservation of ``size`` bytes (all ``PROT_NONE``, zero), or None."""
-        with self._lock:
-            bases = self._free.get(size)
-            if not bases:
-                return None
-            self.held -= 1
-            return bases.pop()
+    @staticmethod
+    def _weight(size: int) -> int:
+        return 1  # the capacity counts reservations, whatever their size
 
     def give(self, base: int, size: int, committed: int) -> None:
         """Reset the reservation at ``base`` (its first ``committed`` bytes were usable)
@@ -318,12 +322,7 @@ class _ReservationPool:
         ):
             unmap(base, size)
             return
-        with self._lock:
-            if self.held < self.capacity:
-                self._free.setdefault(size, []).append(base)
-                self.held += 1
-                return
-        unmap(base, size)
+        self._keep(base, size)
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
