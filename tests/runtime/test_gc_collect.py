@@ -152,6 +152,16 @@ def test_a_million_nodes_ten_times_in_64_mib() -> None:
     assert heap.reserved <= 4 * MIB  # back near its start
 
 
+def test_short_lived_objects_of_a_hundred_times_the_limit_run_in_bounded_memory() -> None:
+    store, x = _exports(cwasm, 4 * MIB)
+    heap = store.gc_heap
+    count, size = 50_000, 8_400  # 50,000 arrays of 8,400 bytes: 420 MB, 100x the limit
+    assert count * size >= 100 * 4 * MIB
+    assert x["churn"](store, count, size) == sum(n & 0xFF for n in range(1, count + 1))
+    assert heap.reserved <= 4 * MIB
+    assert heap.collections >= 50
+
+
 def test_a_global_keeps_its_list_through_collections() -> None:
     store, x = _exports(cwasm, 16 * MIB)
     x["keep"](store, 100_000)
