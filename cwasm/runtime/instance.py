@@ -73,6 +73,11 @@ class InstanceExports(Mapping[str, Extern]):
         return list(self._order)
 
 
+def _as_bytes(data: bytes | memoryview) -> bytes:
+    """``data`` as ``bytes`` for ``ctypes.memmove`` (a plan keeps views of large data)."""
+    return data if type(data) is bytes else bytes(data)
+
+
 def _where(imp: Import) -> str:
     """How link errors name an import."""
     return f"`{imp.module}::{imp.name}`"
@@ -342,7 +347,7 @@ class Instance:
             mem = self.memories[mem_index]
             if image_offset + len(image) > mem.data_len():
                 raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-            ctypes.memmove(mem.base + image_offset, image, len(image))
+            ctypes.memmove(mem.base + image_offset, _as_bytes(image), len(image))
         meminit = cm.info.memory_initialization
         if isinstance(meminit, SegmentedMemoryInitialization):
             for s, (bits, data) in zip(meminit.segments, plan.segments, strict=True):
@@ -351,7 +356,7 @@ class Instance:
                 offset &= _M64 if mem.wasm_type.is_64 else _M32
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-                ctypes.memmove(mem.base + offset, data, len(data))
+                ctypes.memmove(mem.base + offset, _as_bytes(data), len(data))
         # active data segments count as dropped once applied: memory_init finds no
         # passive range for them (so nothing here grows with the recorded segment count)
         if m.start is not None:

@@ -25,6 +25,11 @@ from cwasm.wasm.types import ConstExpr, ConstOpKind, SegmentMode
 if TYPE_CHECKING:
     from cwasm.runtime.module import CompiledModule
 
+#: the most bytes of memory images and data segments a plan keeps copies of; a module
+#: with more keeps views into its artifact and copies them out per instantiation, so
+#: its data is not held twice while it is loaded
+KEEP_COPY_LIMIT = 1 << 20
+
 #: the operators whose value a constant expression cannot know without an instance
 _INSTANCE_OPS = frozenset((ConstOpKind.GLOBAL_GET, ConstOpKind.REF_FUNC))
 #: the one-operator constants whose bits are their value under a mask (as
@@ -46,11 +51,12 @@ class InstancePlan:
     global_bits: tuple[int | None, ...]
     #: per element segment: its active offset's bits when they need no instance, else None
     element_offsets: tuple[int | None, ...]
-    #: (memory index, offset, bytes) of each static memory image, in memory order
-    images: tuple[tuple[int, int, bytes], ...]
+    #: (memory index, offset, bytes) of each static memory image, in memory order (a
+    #: view into the artifact past ``KEEP_COPY_LIMIT``)
+    images: tuple[tuple[int, int, bytes | memoryview], ...]
     #: per active data segment (segmented initialization): its offset's bits or None,
-    #: and its bytes
-    segments: tuple[tuple[int | None, bytes], ...]
+    #: and its bytes (a view past ``KEEP_COPY_LIMIT``)
+    segments: tuple[tuple[int | None, bytes | memoryview], ...]
     #: per imported function: the vmctx word where its ``VMFuncRef`` starts
     import_func_words: tuple[int, ...]
     #: passive data segment index -> its range in ``.rodata.wasm`` (read-only, shared)
@@ -93,15 +99,19 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
     m = cm.m
     art = cm.artifact
     meminit = cm.info.memory_initialization
-    images: list[tuple[int, int, bytes]] = []
-    segments: list[tuple[int | None, bytes]] = []
+    images: list[tuple[int, int, bytes | memoryview]] = []
+    segments: list[tuple[int | None, bytes | memoryview]] = []
     if isinstance(meminit, StaticMemoryInitialization):
         for mem_index, image in enumerate(meminit.map):
             if image is not None:
-                images.append((mem_index, image.offset, bytes(art.data(image.data))))
+                images.append((mem_index, image.offset, art.data(image.data)))
     elif isinstance(meminit, SegmentedMemoryInitialization):
         for s in meminit.segments:
-            segments.append((closed_bits(s.offset), bytes(art.data(s.data))))
+            segments.append((closed_bits(s.offset), art.data(s.data)))
+    total = sum(len(d) for _, _, d in images) + sum(len(d) for _, d in segments)
+    if total <= KEEP_COPY_LIMIT:
+        images = [(i, at, bytes(d)) for i, at, d in images]
+        segments = [(bits, bytes(d)) for bits, d in segments]
     o = cm.offsets
     return InstancePlan(
         global_bits=tuple(closed_bits(init) for init in m.global_inits),

@@ -103,3 +103,33 @@ def test_closed_bits_only_for_expressions_that_need_no_instance() -> None:
 
 def _unused(index: int) -> int:
     raise AssertionError(f"a closed expression read index {index}")
+
+
+def test_large_data_is_not_kept_twice() -> None:
+    """A module with more than ``KEEP_COPY_LIMIT`` bytes of data keeps views into its
+    artifact in the plan (not a second copy); small data is kept as ``bytes``. Both
+    initialize every instance's memory the same, as in wasmtime-py."""
+    from cwasm.runtime.instance_plan import KEEP_COPY_LIMIT, plan_for
+
+    big = KEEP_COPY_LIMIT + 4096
+    for size, kept in ((64, bytes), (big, memoryview)):
+        end_at = 300 if size < big else big + 200
+        text = f"""(module (memory (export "mem") {big // 65536 + 2})
+          (data (i32.const 100) "{"ab" * (size // 2)}")
+          (data (i32.const {end_at}) "end"))"""
+        seen = []
+        for api in (cwasm, wasmtime):
+            store = api.Store(api.Engine())
+            module = api.Module(store.engine, text)
+            for _ in range(2):
+                mem = api.Instance(store, module, []).exports(store)["mem"]
+                seen.append(
+                    bytes(mem.read(store, 98, 104)) + bytes(mem.read(store, 98 + size, 104 + size))
+                )
+                seen.append(bytes(mem.read(store, end_at - 1, end_at + 4)))
+            if api is cwasm:
+                plan = plan_for(module.compiled)
+                data = [d for *_, d in plan.images] + [d for _, d in plan.segments]
+                assert data and all(type(d) is kept for d in data)
+        assert seen[:4] == seen[4:]
+        assert seen[0] == b"\0\0abab" + b"ab\0\0\0\0"
