@@ -24,7 +24,7 @@ from cwasm.abi.gc_collect import GC_COLLECT_SYMBOL, carries_collector
 from cwasm.abi.vmoffsets import TRAP_HOST_EXCEPTION, TRAP_UNCAUGHT_EXCEPTION, VMOffsets
 from cwasm.compile.gc_collector import collector_ir, collector_object
 from cwasm.compile.irmodule import IRModule
-from cwasm.compile.llvm_driver import compile_ir, host_triple
+from cwasm.compile.llvm_driver import HUGE_FUNCTION_BYTES, compile_ir, host_triple
 from cwasm.compile.parallel import Part
 from cwasm.compile.partcache import PartCache, module_facts_digest
 from cwasm.compile.prelink import EM_AARCH64, LineRow, LinkedCode, parse_object, prelink
@@ -134,8 +134,10 @@ def partition(translation: ModuleTranslation) -> list[range]:
     inside a function moves no boundary unless its size carries a part across the
     minimum or the maximum, and the boundaries after the next anchor stay where they
     were: the other parts are unchanged, and incremental compilation reuses them.
-    The split depends only on the module (never on the cores), so parallel and serial
-    compilation produce the same code.
+    A huge function (``HUGE_FUNCTION_BYTES``) is a part of its own: it is the longest
+    single job of a compilation, so it starts first and the rest is shared out around
+    it (``compile_module``). The split depends only on the module (never on the cores),
+    so parallel and serial compilation produce the same code.
     """
     sizes = [body.end - body.code_start for body in translation.bodies]
     if sum(sizes) < 2 * PART_MIN_CODE_BYTES:
@@ -144,6 +146,12 @@ def partition(translation: ModuleTranslation) -> list[range]:
     parts: list[range] = []
     start = held = 0
     for i, size in enumerate(sizes):
+        if size > HUGE_FUNCTION_BYTES:
+            if start < i:
+                parts.append(range(start, i))
+            parts.append(range(i, i + 1))
+            start, held = i + 1, 0
+            continue
         held += size
         if (held >= PART_MIN_CODE_BYTES and _is_anchor(n_imp + i)) or (
             held >= PART_MIN_CODE_BYTES * PART_MAX_FACTOR
@@ -151,11 +159,28 @@ def partition(translation: ModuleTranslation) -> list[range]:
             parts.append(range(start, i + 1))
             start, held = i + 1, 0
     if start < len(sizes):
-        if held < PART_MIN_CODE_BYTES and parts:
-            parts[-1] = range(parts[-1].start, len(sizes))  # no small last part
+        last = parts[-1] if parts else None
+        if held < PART_MIN_CODE_BYTES and last is not None and not _is_huge_part(last, sizes):
+            parts[-1] = range(last.start, len(sizes))  # no small last part
         else:
             parts.append(range(start, len(sizes)))
     return parts
+
+
+def _is_huge_part(part: range, sizes: list[int]) -> bool:
+    return len(part) == 1 and sizes[part.start] > HUGE_FUNCTION_BYTES
+
+
+def compile_order(translation: ModuleTranslation, parts: list[range]) -> list[int]:
+    """The order to compile ``parts`` in: the most wasm code first (then by position).
+
+    The parts are handed to the cores in this order, each core taking the next as it
+    finishes one, so the longest jobs never start last (a longest-first schedule);
+    the artifact does not depend on the order.
+    """
+    sizes = [body.end - body.code_start for body in translation.bodies]
+    weight = [sum(sizes[i] for i in part) for part in parts]
+    return sorted(range(len(parts)), key=lambda k: (-weight[k], k))
 
 
 def compile_module(
@@ -264,17 +289,21 @@ def compile_module(
         return mod.text()
 
     def part_texts() -> Iterator[Part]:
-        for k, defined in enumerate(parts):
+        done = 0  # functions translated (or found in the cache) so far
+        for k in compile_order(translation, parts):
+            defined = parts[k]
             if k in found:
+                done += len(defined)
                 if progress is not None:
-                    progress("translate", defined.stop, total)
+                    progress("translate", done, total)
                 continue
             t0 = clock()
             mod = new_module()
             for d in defined:
                 FunctionTranslator(translation, offsets, mod, d).translate()
+                done += 1
                 if progress is not None:
-                    progress("translate", d + 1, total)
+                    progress("translate", done, total)
             trap_codes.update(mod.trap_codes)
             compiled_codes[k] = set(mod.trap_codes)
             short = list(mod.huge)

@@ -40,6 +40,8 @@ Part = tuple[str, tuple[str, ...], tuple[str, ...]]
 Timings = dict[str, float]
 
 _FRAME = struct.Struct("<Q")
+#: a worker's first frame: it has imported LLVM and waits for parts
+_READY = "ready"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
@@ -85,6 +87,16 @@ class _Worker:
             env=env,
             start_new_session=True,  # Ctrl-C goes to the caller, which then closes us
         )
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the worker's first frame, which it sends once it can compile
+        (``EOFError``/``OSError`` if it died first)."""
+        if not self.ready:
+            assert self.proc.stdout is not None
+            if _read_frame(self.proc.stdout) != _READY:
+                raise EOFError("the compile worker did not start")
+            self.ready = True
 
     def compile(self, part: Part, triple: str, opt_level: int) -> tuple[bytes, Timings]:
         """The object of one part (``EOFError``/``OSError`` if the worker died)."""
@@ -153,57 +165,73 @@ class WorkerPool:
     ) -> list[bytes]:
         """The objects of ``parts`` (produced lazily), in order.
 
-        Each idle worker gets a thread that feeds it parts as they are produced;
-        once every part is produced, the calling thread compiles the parts nobody
-        has taken yet. A part whose worker died is compiled here.
+        Each idle worker gets a thread that feeds it parts as they are produced, once
+        the worker is ready (a worker still starting takes none); once every part is
+        produced, the calling thread compiles the parts nobody has taken yet, then
+        waits for the workers' last ones. A part whose worker died is compiled here.
         """
         todo: queue.Queue[tuple[int, Part] | None] = queue.Queue()
         results: dict[int, bytes] = {}
         failures: list[BaseException] = []
         leftovers: list[tuple[int, Part]] = []
-        guard = threading.Lock()
+        settled = threading.Condition()
+        #: parts the workers have answered, failed or handed back (as leftovers)
+        answered = [0]
 
-        def record(index: int, obj: bytes, part_timings: Timings) -> None:
-            with guard:
-                results[index] = obj
+        def settle(
+            index: int, obj: bytes | None, part_timings: Timings, error: BaseException | None
+        ) -> None:
+            with settled:
+                if obj is not None:
+                    results[index] = obj
+                if error is not None:
+                    failures.append(error)
                 if timings is not None:
                     for stage, seconds in part_timings.items():
                         timings[stage] = timings.get(stage, 0.0) + seconds
+                answered[0] += 1
+                settled.notify_all()
+
+        def hand_back(job: tuple[int, Part]) -> None:
+            with settled:
+                leftovers.append(job)
+                answered[0] += 1
+                settled.notify_all()
 
         def feed(worker: _Worker) -> None:
-            alive = True
+            try:
+                worker.wait_ready()
+                alive = True
+            except (EOFError, OSError, pickle.UnpicklingError):
+                alive = False
             while True:
                 job = todo.get()
                 if job is None:
                     break
                 if not alive:
-                    with guard:
-                        leftovers.append(job)
+                    hand_back(job)
                     continue
                 try:
                     obj, part_timings = worker.compile(job[1], triple, opt_level)
                 except (EOFError, OSError, pickle.UnpicklingError):
                     alive = False
-                    with guard:
-                        leftovers.append(job)
+                    hand_back(job)
                     continue
                 except BaseException as e:  # noqa: BLE001 - re-raised by the caller
-                    with guard:
-                        failures.append(e)
+                    settle(job[0], None, {}, e)
                     continue
-                record(job[0], obj, part_timings)
+                settle(job[0], obj, part_timings, None)
             if alive:
                 self._give_back(worker)
             else:
                 worker.proc.kill()
                 worker.close()
 
-        threads: list[threading.Thread] = []
+        threads = 0
         while (worker := self._take()) is not None:
-            t = threading.Thread(target=feed, args=(worker,), daemon=True)
-            t.start()
-            threads.append(t)
-        count = 0
+            threading.Thread(target=feed, args=(worker,), daemon=True).start()
+            threads += 1
+        count = here = 0
         local: Timings = {}
         try:
             for count, part in enumerate(parts, 1):
@@ -215,7 +243,10 @@ class WorkerPool:
                 except queue.Empty:
                     break
                 assert job is not None
-                record(job[0], _compile_part(job[1], triple, opt_level, local), {})
+                results[job[0]] = _compile_part(job[1], triple, opt_level, local)
+                here += 1
+            with settled:  # the parts the workers took
+                settled.wait_for(lambda: here + answered[0] == count)
         except BaseException:
             while True:  # drop what is left, so the workers stop after their part
                 try:
@@ -224,10 +255,9 @@ class WorkerPool:
                     break
             raise
         finally:
-            for _ in threads:
+            # a worker still starting or busy takes its stop when it gets there
+            for _ in range(threads):
                 todo.put(None)
-            for t in threads:
-                t.join()
         for index, part in leftovers:  # the parts of workers that died
             results[index] = _compile_part(part, triple, opt_level, local)
         if timings is not None:
@@ -259,7 +289,9 @@ def shared_pool() -> WorkerPool:
 def serve(
     read: IO[bytes], write: IO[bytes], compile_part: Callable[[Part, str, int, Timings], bytes]
 ) -> None:
-    """The worker loop: answer every request on ``read`` until it closes."""
+    """The worker loop: say it is ready, then answer every request on ``read`` until it
+    closes."""
+    _write_frame(write, _READY)
     while True:
         try:
             part, triple, opt_level = _read_frame(read)

@@ -4,6 +4,8 @@ worker makes the compilation fall back to the calling process instead of hanging
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,8 +16,8 @@ import cwasm.api as cw
 from cwasm.abi import guard_layout
 from cwasm.compile import compiler, parallel
 from cwasm.compile.artifact import STAGES, compile_to_artifact
-from cwasm.compile.compiler import CompileOptions, partition
-from cwasm.compile.llvm_driver import compile_ir
+from cwasm.compile.compiler import CompileOptions, compile_order, partition
+from cwasm.compile.llvm_driver import HUGE_FUNCTION_BYTES, compile_ir
 from cwasm.compile.parallel import Part, WorkerPool
 from cwasm.obj.engine import EngineMetadata
 from cwasm.wasm.decoder import decode_module
@@ -163,3 +165,64 @@ def _part_texts(translation: ModuleTranslation, monkeypatch: pytest.MonkeyPatch)
     compiler.compile_module(translation, CompileOptions(), parallel=False)
     monkeypatch.undo()
     return captured
+
+
+def test_a_huge_function_is_a_part_of_its_own() -> None:
+    translation = decode_module((BENCH / "wasm" / "vm.wasm").read_bytes())
+    sizes = [body.end - body.code_start for body in translation.bodies]
+    parts = partition(translation)
+    assert [i for part in parts for i in part] == list(range(len(sizes)))
+    huge = [i for i, size in enumerate(sizes) if size > HUGE_FUNCTION_BYTES]
+    assert huge  # printf's core and malloc
+    assert all(range(i, i + 1) in parts for i in huge)
+
+
+def test_the_largest_parts_are_compiled_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    translation = decode_module((BENCH / "wasm" / "vm.wasm").read_bytes())
+    parts = partition(translation)
+    order = compile_order(translation, parts)
+    assert sorted(order) == list(range(len(parts)))
+    weights = [
+        sum(translation.bodies[i].end - translation.bodies[i].code_start for i in parts[k])
+        for k in order
+    ]
+    assert weights == sorted(weights, reverse=True)
+    # and compile_module translates them in that order (the trampoline part last)
+    texts = _part_texts(translation, monkeypatch)
+    first_function = [translation.module.num_imported_funcs + parts[k].start for k in order]
+    for (text, _, _), func_index in zip(texts, first_function, strict=False):
+        first_define = next(line for line in text.splitlines() if line.startswith("define "))
+        assert f"@f{func_index}(" in first_define
+    assert len(texts) == len(parts) + 1
+
+
+def test_a_worker_still_starting_takes_no_part(
+    tiny_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _part_texts(decode_module(wat(SIMD)), monkeypatch)
+    want = [compile_ir(t, _triple(), 2, loop_free=lf, short=s) for t, lf, s in texts]
+    pool = WorkerPool(1)
+    pool.start()
+    worker = pool._idle[0]
+    started = threading.Event()
+    real_wait = worker.wait_ready
+
+    def slow_start() -> None:
+        started.wait(60)
+        real_wait()
+
+    worker.wait_ready = slow_start  # type: ignore[method-assign]
+    try:
+        # every part is compiled here while the worker starts, without waiting for it
+        assert pool.compile_parts(iter(texts), _triple(), 2) == want
+        assert pool._idle == []  # still starting: it has not taken its stop yet
+        started.set()
+        for _ in range(600):  # it comes back to the pool once ready
+            if pool._idle:
+                break
+            time.sleep(0.05)
+        assert pool._idle == [worker]
+        assert pool.compile_parts(iter(texts), _triple(), 2) == want  # now a warm worker
+    finally:
+        started.set()
+        pool.close()
