@@ -65,6 +65,10 @@ def compile_artifact(
     each stage, and ``part_cache`` (``CompileCache.part_cache``) makes the compilation
     incremental: the parts of the module compiled before are reused.
     """
+    if engine.config.parallel_compilation:
+        from cwasm.compile.parallel import start_early
+
+        start_early(len(wasm))  # the workers start while the compiler is imported
     from cwasm.compile.artifact import compile_to_artifact
     from cwasm.compile.compiler import CompileOptions
 

@@ -31,7 +31,8 @@ class CodegenError(CwasmError):
     """LLVM rejected the generated IR or the target."""
 
 
-def _initialise() -> None:
+def initialise() -> None:
+    """Initialise LLVM's targets and our options once per process."""
     global _initialised
     with _init_lock:
         if not _initialised:
@@ -50,7 +51,7 @@ def _initialise() -> None:
 
 def host_triple() -> str:
     """The normalised triple of the machine we run on (``x86_64-unknown-linux-gnu``)."""
-    _initialise()
+    initialise()
     triple = str(llvm.get_process_triple())
     arch, _, rest = triple.partition("-")
     if arch == "arm64":
@@ -83,7 +84,7 @@ def target_machine(triple: str, opt_level: int) -> Any:
     key = (triple, opt_level)
     tm = _machines.get(key)
     if tm is None:
-        _initialise()
+        initialise()
         spec = target_spec(triple)
         try:
             target = llvm.Target.from_triple(triple)

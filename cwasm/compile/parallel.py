@@ -5,8 +5,8 @@ independent LLVM modules of one wasm module concurrently needs processes. Each
 worker is a ``python`` running ``cwasm.compile.parallel`` (started with the same
 interpreter and ``cwasm`` package): it reads requests from its stdin and answers on
 its stdout, one pickled frame each way (``(ir text, loop-free functions, triple, opt
-level)`` in,
-``("ok", object bytes, stage seconds)`` or ``("error", message)`` out).
+level)`` in, ``("ok", object bytes, stage seconds)`` or ``("error", message)`` out),
+after a first ``"ready"`` frame it sends once it has imported LLVM.
 
 The pool is started lazily by the first compilation that has more than one part,
 the workers stay warm for the later ones, and ``atexit`` closes them. While the
@@ -30,8 +30,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
-
-from cwasm.compile.llvm_driver import CodegenError, compile_ir
 
 #: a part to compile: its IR text, the names of its loop-free functions and of those that
 #: get the short pipeline (``compile_ir``'s ``loop_free`` and ``short``)
@@ -104,6 +102,8 @@ class _Worker:
         _write_frame(self.proc.stdin, (part, triple, opt_level))
         reply = _read_frame(self.proc.stdout)
         if reply[0] == "error":
+            from cwasm.compile.llvm_driver import CodegenError
+
             raise CodegenError(reply[1])
         return reply[1], reply[2]
 
@@ -269,11 +269,27 @@ class WorkerPool:
 
 
 def _compile_part(part: Part, triple: str, opt_level: int, timings: Timings) -> bytes:
-    return compile_ir(part[0], triple, opt_level, loop_free=part[1], short=part[2], timings=timings)
+    from cwasm.compile import llvm_driver  # not at import: ``start_early`` loads no LLVM
+
+    return llvm_driver.compile_ir(
+        part[0], triple, opt_level, loop_free=part[1], short=part[2], timings=timings
+    )
 
 
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
+
+
+#: a wasm binary of at least this many bytes probably holds enough code to be compiled
+#: in parts (``compiler.PART_MIN_CODE_BYTES``), so ``start_early`` starts the workers
+EARLY_START_BYTES = 32 * 1024
+
+
+def start_early(wasm_size: int) -> None:
+    """Start the shared pool's workers if a module of ``wasm_size`` bytes will likely
+    use them, before the compiler itself is imported: the workers start up meanwhile."""
+    if wasm_size >= EARLY_START_BYTES:
+        shared_pool().start()
 
 
 def shared_pool() -> WorkerPool:
@@ -289,8 +305,11 @@ def shared_pool() -> WorkerPool:
 def serve(
     read: IO[bytes], write: IO[bytes], compile_part: Callable[[Part, str, int, Timings], bytes]
 ) -> None:
-    """The worker loop: say it is ready, then answer every request on ``read`` until it
-    closes."""
+    """The worker loop: load LLVM and say it is ready, then answer every request on
+    ``read`` until it closes."""
+    from cwasm.compile.llvm_driver import CodegenError, initialise
+
+    initialise()
     _write_frame(write, _READY)
     while True:
         try:

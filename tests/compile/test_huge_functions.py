@@ -10,7 +10,7 @@ import pytest
 import wasmtime
 
 import cwasm.api as cw
-from cwasm.compile import compiler, parallel
+from cwasm.compile import compiler, llvm_driver
 from cwasm.compile.compiler import CompileOptions, compile_module
 from cwasm.compile.translate import driver
 from cwasm.wasm.decoder import decode_module
@@ -91,7 +91,7 @@ def test_only_bodies_over_the_threshold_are_huge(
         return real(text, triple, opt_level, **kw)
 
     monkeypatch.setattr(compiler, "compile_ir", spy)
-    monkeypatch.setattr(parallel, "compile_ir", spy)
+    monkeypatch.setattr(llvm_driver, "compile_ir", spy)  # what parallel calls
     if parts == 3:  # two parts of functions and the part of trampolines
         half = len(sizes) // 2
         monkeypatch.setattr(

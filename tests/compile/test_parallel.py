@@ -4,6 +4,9 @@ worker makes the compilation fall back to the calling process instead of hanging
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -226,3 +229,32 @@ def test_a_worker_still_starting_takes_no_part(
     finally:
         started.set()
         pool.close()
+
+
+def test_the_pool_starts_before_the_compiler_is_imported() -> None:
+    """``start_early`` (what ``Module(engine, wasm)`` calls first) loads no LLVM and
+    starts workers only for a module big enough to be compiled in parts."""
+    code = (
+        "import sys\n"
+        "from cwasm.compile import parallel\n"
+        "assert 'llvmlite' not in sys.modules and 'cwasm.compile.compiler' not in sys.modules\n"
+        "parallel.start_early(parallel.EARLY_START_BYTES - 1)\n"
+        "assert parallel._pool is None\n"
+        "parallel.start_early(parallel.EARLY_START_BYTES)\n"
+        "pool = parallel.shared_pool()\n"
+        "assert len(pool._idle) == pool.size\n"
+        "for w in pool._idle:\n"
+        "    w.wait_ready()\n"
+        "assert 'llvmlite' not in sys.modules\n"
+        "print(pool.size)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": path},
+    ).stdout
+    assert int(out) == max(parallel.available_cores() - 1, 0)
