@@ -231,6 +231,11 @@ def to_python(ty: str, canon: Any) -> Any:
 # --- cwasm ---
 
 
+#: the ``explicit`` configuration's ``compiler.PART_MIN_CODE_BYTES`` (with every other
+#: function an anchor, most generated modules with code are compiled in parts)
+FUZZ_PART_BYTES = 256
+
+
 class CwasmShim(EngineShim):
     """cwasm under one configuration (``O2``, ``O0``, ``explicit``, ``roundtrip``)."""
 
@@ -243,6 +248,12 @@ class CwasmShim(EngineShim):
         cfg.opt_level = 0 if config == "O0" else 2
         if config == "explicit":
             cfg.bounds_checks = "explicit"
+            # and small parts (this worker process only): the modules are compiled in
+            # several LLVM modules, through the workers and the pre-linker
+            from cwasm.compile import compiler
+
+            compiler.PART_MIN_CODE_BYTES = FUZZ_PART_BYTES
+            compiler.ANCHOR_PERIOD = 2
         self.roundtrip = config == "roundtrip"
         self.engine = cwasm.Engine(cfg)
 
