@@ -22,8 +22,12 @@ repetitions interleaved, and the table gives each setting's run CPU time over th
 runtime's without it, with geometric means; ``--wasmtime-python`` picks the wasmtime-py
 compared (e.g. the project's, 28).
 
+With ``--big`` it also compiles ``bench/decode/big.wasm`` (4,044 functions, ~1.5 min
+under cwasm on 2 cores) once per runtime on all cores (``bench/compile_scaling.py``,
+which also gives the scaling over 1..N cores) and prints that row.
+
 Usage: ``python bench/run.py [--quick] [--repeat N] [--only NAME...] [--json FILE]
-[--interrupts] [--wasmtime-python PYTHON]``
+[--interrupts] [--wasmtime-python PYTHON] [--big]``
 """
 
 from __future__ import annotations
@@ -365,6 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="the python whose wasmtime-py to compare with (default: the bench venv's)",
     )
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="also compile bench/decode/big.wasm (4,044 functions) on all cores",
+    )
     opts = parser.parse_args(argv)
 
     size = "test" if opts.quick else "bench"
@@ -434,6 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     print("checksums: " + ("all match bench/expected.json" if not failures else "MISMATCH"))
     for failure in failures:
         print(f"  {failure}")
+    big: list[dict[str, Any]] = []
+    if opts.big:
+        from compile_scaling import BIG, scaling, scaling_table  # beside this script
+
+        big = scaling(BIG, [len(os.sched_getaffinity(0))], 1, wasmtime_python)
+        print()
+        print(scaling_table(BIG, big))
     if opts.json is not None:
         opts.json.write_text(
             json.dumps(
@@ -441,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
                     "size": size,
                     "wasmtime_version": wasmtime_version,
                     "results": [r.__dict__ for r in results],
+                    "big": big,
                 },
                 indent=2,
             )
