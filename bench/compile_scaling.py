@@ -98,7 +98,7 @@ def scaling_table(module: Path, rows: list[dict[str, float | int | None]]) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    from run import ensure_wasmtime_venv  # bench/run.py, beside this script
+    from run import compile_bytecode, ensure_wasmtime_venv  # bench/run.py, beside this
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", type=Path, default=BIG)
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(not 1 <= c <= available for c in cores):
         parser.error(f"core counts must be 1..{available}")
     wasmtime_python = None if opts.no_wasmtime else ensure_wasmtime_venv()[0]
+    compile_bytecode()  # both runtimes as installed
     rows = scaling(opts.module, cores, opts.repeat, wasmtime_python)
     print(scaling_table(opts.module, rows))
     if opts.json is not None:

@@ -14,6 +14,9 @@ wasmtime-py lives in its own virtual environment, ``build/bench-venv-wasmtime``,
 created (``python -m venv`` + ``pip install wasmtime``) on first use; native builds
 go to ``build/native/`` (built with gcc if missing). Timings are single runs unless
 ``--repeat`` says otherwise (the best is kept): on a shared machine they are noisy.
+Before measuring, cwasm's modules are compiled to bytecode, as pip does for
+wasmtime-py when it installs it (``compile_bytecode``): an editable install under
+``PYTHONDONTWRITEBYTECODE`` would otherwise compile cwasm's sources in every process.
 
 With ``--interrupts`` it measures instead the run-time cost of fuel and of epochs
 (``Config.consume_fuel``, ``Config.epoch_interruption``): each program runs under each
@@ -94,6 +97,21 @@ def ensure_wasmtime_venv() -> tuple[Path, str]:
             check=True,
         )
     return python, wasmtime_version_of(python)
+
+
+def compile_bytecode() -> None:
+    """Compile cwasm's modules to bytecode (``__pycache__``), as installing a wheel does.
+
+    wasmtime-py comes from pip, which compiled its bytecode when it installed it; cwasm
+    is an editable install, whose bytecode is only written when a module is first
+    imported, and never with ``PYTHONDONTWRITEBYTECODE`` set: every fresh process would
+    then compile cwasm's sources again inside the first-in-process figures (import,
+    first compile, first load; ~2x the import's CPU time). This measures both runtimes
+    as installed.
+    """
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "cwasm"), quiet=1, workers=1)
 
 
 def wasmtime_version_of(python: Path) -> str:
@@ -394,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             names, size, opts.repeat, wasmtime_python, wasmtime_version, opts.json
         )
 
+    compile_bytecode()
     results: list[Result] = []
     for name in names:
         expected = EXPECTED[name][size]
