@@ -15,7 +15,6 @@ The unwinder and the frame registry must be one library's: both come from the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 from cwasm.errors import CwasmError
 
@@ -27,12 +26,19 @@ class UnwindError(CwasmError):
 
 
 def _load() -> ctypes.CDLL:
-    for name in ("libgcc_s.so.1", ctypes.util.find_library("gcc_s")):
-        if name:
-            try:
-                return ctypes.CDLL(name)
-            except OSError:
-                continue
+    try:
+        return ctypes.CDLL("libgcc_s.so.1")
+    except OSError:
+        pass
+    # only then the search (``ldconfig -p`` in a subprocess: milliseconds on every import)
+    from ctypes.util import find_library
+
+    name = find_library("gcc_s")
+    if name:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            pass
     raise UnwindError("libgcc_s (the system unwinder) could not be loaded")
 
 
