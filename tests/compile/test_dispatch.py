@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 from cwasm.compile.translate import dispatch
 from cwasm.wasm.operators import OPERATORS
+from tests.fresh_python import run_fresh
 
 
 def test_every_operator_has_exactly_one_handler() -> None:
@@ -58,13 +55,5 @@ def test_the_package_alone_gives_simd_handlers() -> None:
         "assert h[BY_NAME['v128.load']] is not None\n"
         "print(sum(op is not None and h[op.code] is None for op in OPERATORS))\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": path},
-    ).stdout
+    out = run_fresh(code)
     assert out.strip() == "0"

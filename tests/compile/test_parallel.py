@@ -4,9 +4,6 @@ worker makes the compilation fall back to the calling process instead of hanging
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -25,6 +22,7 @@ from cwasm.compile.parallel import Part, WorkerPool
 from cwasm.obj.engine import EngineMetadata
 from cwasm.wasm.decoder import decode_module
 from cwasm.wasm.translation import ModuleTranslation
+from tests.fresh_python import run_fresh
 from tests.runtime.wat import wat
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -248,13 +246,5 @@ def test_the_pool_starts_before_the_compiler_is_imported() -> None:
         "assert 'llvmlite' not in sys.modules\n"
         "print(pool.size)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": path},
-    ).stdout
+    out = run_fresh(code)
     assert int(out) == max(parallel.available_cores() - 1, 0)
