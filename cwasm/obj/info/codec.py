@@ -30,7 +30,7 @@ from cwasm.obj.info.schema import (
     StaticMemoryInitializer,
     TrampolineTable,
 )
-from cwasm.obj.postcard import Reader, Writer
+from cwasm.obj.postcard import PostcardError, Reader, Writer
 from cwasm.wasm.gc_types import PACKED, ArrayType, CompositeType, FieldType, StructType, SubType
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
@@ -78,6 +78,12 @@ def _valtype_of(code: int) -> ValueType:
         raise CorruptArtifactError(f"invalid value type code {code:#x}") from None
     return t
 
+
+#: the enum member of each encoded value (a miss is corrupt), looked up without the enum
+#: machinery's call
+_EXTERN_KINDS: dict[int, ExternKind] = {int(k): k for k in ExternKind}
+_CONST_OP_KINDS: dict[int, ConstOpKind] = {int(k): k for k in ConstOpKind}
+_SEGMENT_MODES: dict[int, SegmentMode] = {int(m): m for m in SegmentMode}
 
 T = TypeVar("T")
 
@@ -390,10 +396,9 @@ class _Decoder(Reader):
 
     def constop(self) -> ConstOp:
         k = self.u32()
-        try:
-            kind = ConstOpKind(k)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid constant-expression operator {k}") from None
+        kind = _CONST_OP_KINDS.get(k)
+        if kind is None:
+            raise CorruptArtifactError(f"invalid constant-expression operator {k}")
         return ConstOp(kind, self.int_())
 
     def constexpr(self) -> ConstExpr:
@@ -409,14 +414,62 @@ class _Decoder(Reader):
 
     def kind(self) -> ExternKind:
         b = self.u8()
-        try:
-            return ExternKind(b)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid external kind {b}") from None
+        kind = _EXTERN_KINDS.get(b)
+        if kind is None:
+            raise CorruptArtifactError(f"invalid external kind {b}")
+        return kind
+
+    def str(self) -> str:
+        """A string; one with a one-byte length is read inline."""
+        p = self.pos
+        if p < self.end:
+            data = self.data
+            n = data[p]
+            if n < 0x80 and p + 1 + n <= self.end:
+                self.pos = p + 1 + n
+                try:
+                    return data[p + 1 : p + 1 + n].decode("utf-8")  # type: ignore[no-any-return]
+                except UnicodeDecodeError:
+                    raise PostcardError("postcard string is not UTF-8") from None
+        return super().str()
+
+    def imports(self) -> tuple[Import, ...]:
+        """The imports; a function import whose type index is one byte is read inline."""
+        n = self.count()
+        out: list[Import] = []
+        func = ExternKind.FUNC
+        for _ in range(n):
+            module = self.str()
+            name = self.str()
+            p = self.pos
+            if p + 1 < self.end and self.data[p] == 0 and self.data[p + 1] < 0x80:
+                self.pos = p + 2
+                out.append(Import(module, name, func, self.data[p + 1]))
+            else:
+                out.append(self._import_rest(module, name))
+        return tuple(out)
+
+    def exports(self) -> tuple[Export, ...]:
+        """The exports; an index of one byte is read inline."""
+        n = self.count()
+        out: list[Export] = []
+        kinds = _EXTERN_KINDS
+        for _ in range(n):
+            name = self.str()
+            p = self.pos
+            kind = kinds.get(self.data[p]) if p + 1 < self.end else None
+            if kind is not None and self.data[p + 1] < 0x80:
+                self.pos = p + 2
+                out.append(Export(name, kind, self.data[p + 1]))
+            else:
+                out.append(Export(name, self.kind(), self.u32()))
+        return tuple(out)
 
     def import_(self) -> Import:
-        module = self.str()
-        name = self.str()
+        return self._import_rest(self.str(), self.str())
+
+    def _import_rest(self, module: str, name: str) -> Import:
+        """An import's kind and description, after its names."""
         kind = self.kind()
         desc: int | TableType | MemoryType | GlobalType
         if kind == ExternKind.FUNC or kind == ExternKind.TAG:
@@ -434,10 +487,9 @@ class _Decoder(Reader):
 
     def element(self) -> ElementSegment:
         m = self.u8()
-        try:
-            mode = SegmentMode(m)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid element segment mode {m}") from None
+        mode = _SEGMENT_MODES.get(m)
+        if mode is None:
+            raise CorruptArtifactError(f"invalid element segment mode {m}")
         element = self.valtype()
         table_index = self.u32()
         offset = self.option(self.constexpr)
@@ -526,13 +578,13 @@ class InfoField:
 INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("name", _w_name, lambda d: d.option(d.str)),
     InfoField("module.types", _seq_of(_w_deftype), _Decoder.deftypes),
-    InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
+    InfoField("module.imports", _seq_of(_w_import), _Decoder.imports),
     InfoField("module.functions", _w_u32_words, _Decoder.u32_words),
     InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
     InfoField("module.memories", _seq_of(_w_memorytype), lambda d: d.tuple_of(d.memorytype)),
     InfoField("module.globals", _seq_of(_w_globaltype), lambda d: d.tuple_of(d.globaltype)),
     InfoField("module.global_inits", _seq_of(_w_constexpr), lambda d: d.tuple_of(d.constexpr)),
-    InfoField("module.exports", _seq_of(_w_export), lambda d: d.tuple_of(d.export)),
+    InfoField("module.exports", _seq_of(_w_export), _Decoder.exports),
     InfoField("module.start", _w_start, lambda d: d.option(d.u32)),
     InfoField("module.elements", _seq_of(_w_element), lambda d: d.tuple_of(d.element)),
     InfoField(
