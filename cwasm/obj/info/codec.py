@@ -30,7 +30,7 @@ from cwasm.obj.info.schema import (
     StaticMemoryInitializer,
     TrampolineTable,
 )
-from cwasm.obj.postcard import PostcardError, Reader, Writer
+from cwasm.obj.postcard import Reader, Writer
 from cwasm.wasm.gc_types import PACKED, ArrayType, CompositeType, FieldType, StructType, SubType
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
@@ -418,20 +418,6 @@ class _Decoder(Reader):
         if kind is None:
             raise CorruptArtifactError(f"invalid external kind {b}")
         return kind
-
-    def str(self) -> str:
-        """A string; one with a one-byte length is read inline."""
-        p = self.pos
-        if p < self.end:
-            data = self.data
-            n = data[p]
-            if n < 0x80 and p + 1 + n <= self.end:
-                self.pos = p + 1 + n
-                try:
-                    return data[p + 1 : p + 1 + n].decode("utf-8")  # type: ignore[no-any-return]
-                except UnicodeDecodeError:
-                    raise PostcardError("postcard string is not UTF-8") from None
-        return super().str()
 
     def imports(self) -> tuple[Import, ...]:
         """The imports; a function import whose type index is one byte is read inline."""
