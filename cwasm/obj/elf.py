@@ -353,12 +353,10 @@ class ElfFile:
         for i, (n, sh_type, flags, _a, offset, sec_size, link, info, align, entsize) in enumerate(
             raw
         ):
-            if i == 0 and sh_type == SHT_NULL:
-                name = ""  # the null section's name is not read
-            else:
-                name = names.get(n)
-                if name is None:
-                    return None
+            # the null section's name is not read
+            name = "" if i == 0 and sh_type == SHT_NULL else names.get(n)
+            if name is None:
+                return None
             if align & (align - 1) or (
                 sh_type != SHT_NOBITS
                 and (offset + sec_size > size or sec_size and align > 1 and offset % align)
