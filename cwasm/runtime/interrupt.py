@@ -120,7 +120,7 @@ def register_module(
     if not SUPPORTED or not n:
         return
     # an array.array, not a ctypes array: no ctypes type made per length
-    flat = array.array("Q", map(base.__add__, spans))
+    flat = array.array("Q", [base + offset for offset in spans])
     record = (flat[0], flat[2 * n - 1], flat.buffer_info()[0], n)
     guard.register_interrupt_records("funcs", owner, record, flat, release_hooks)
 

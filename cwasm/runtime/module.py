@@ -78,7 +78,7 @@ class CompiledModule:
         #: the address of the artifact's GC collector routine (None without struct or
         #: array types), which the stores of its instances call (``gc_collector``)
         self.gc_collector = None if gc_offset is None else base + gc_offset
-        self.func_addrs = list(map(base.__add__, facts.func_starts))
+        self.func_addrs = [base + start for start in facts.func_starts]
         self.entry_addrs = [0 if start is None else base + start for start in facts.entry_starts]
         #: engine type id -> address of this module's wasm-to-array trampoline of that type
         self.wasm_to_array: dict[int, int] = {
