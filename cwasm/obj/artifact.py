@@ -101,7 +101,8 @@ _KNOWN = (
 
 #: verdicts of the metadata checks, by the exact bytes checked (``cwasm.obj.memo``)
 _ENGINE_RECORDS: VerdictMemo[EngineMetadata] = VerdictMemo()
-_COMPATIBLE: VerdictMemo[bool] = VerdictMemo()
+#: by the identities of the two records, which the entry holds (so the ids stay theirs)
+_COMPATIBLE: VerdictMemo[tuple[EngineMetadata, EngineMetadata]] = VerdictMemo()
 _VERIFIED_INFO: VerdictMemo[CompiledModuleInfo] = VerdictMemo()
 _SEALED: VerdictMemo[bool] = VerdictMemo()
 _UNWIND_CHECKED: VerdictMemo[bool] = VerdictMemo()
@@ -388,9 +389,8 @@ class Artifact:
                 f"ELF machine {elf.e_machine} ({'big' if elf.big_endian else 'little'}-endian) "
                 f"does not match the target {self.engine.target}"
             )
-        if engine is not None and _COMPATIBLE.get((self.engine, engine)) is None:
-            check_compatible(self.engine, engine)
-            _COMPATIBLE.put((self.engine, engine), True)
+        if engine is not None:
+            _check_compatible(self.engine, engine)
         self.bti = decode_bti(self.section_data(ELF_WASM_BTI))
         self.page_size = page_align_for(self.engine.target)
         self._check_text()
@@ -573,6 +573,17 @@ def _remembered_artifact(
     if entry is None or entry[0] != data:
         return None
     return entry[1]
+
+
+def _check_compatible(record: EngineMetadata, engine: EngineMetadata) -> None:
+    """``check_compatible``, remembered for the very two records: the artifact's comes
+    from ``_ENGINE_RECORDS`` and the engine's is made once per engine, so a repeated
+    check finds them by identity without hashing their fields (both are immutable)."""
+    key = (id(record), id(engine))
+    hit = _COMPATIBLE.get(key)
+    if hit is None or hit[0] is not record or hit[1] is not engine:
+        check_compatible(record, engine)
+        _COMPATIBLE.put(key, (record, engine), 0)
 
 
 def _engine_record(section: bytes) -> EngineMetadata:

@@ -321,7 +321,62 @@ class ElfFile:
         self.e_shnum = shnum
         self.e_shstrndx = shstrndx
 
-        raw = [shdr.unpack_from(view, shoff + i * ELF64_SHDR_SIZE) for i in range(shnum)]
+        raw = list(shdr.iter_unpack(view[shoff : shoff + shnum * ELF64_SHDR_SIZE]))
+        sections = self._sections_of_regular_file(raw, view, shstrndx)
+        if sections is None:  # something is wrong: the checks below say what
+            sections = self._checked_sections(raw, view, shstrndx)
+        self.sections = sections
+
+        self._endian = e
+        self._check_symbol_table()
+        self._parse_relocations(e)
+        return self
+
+    @staticmethod
+    def _sections_of_regular_file(
+        raw: list[tuple[int, ...]], view: memoryview, shstrndx: int
+    ) -> list[ElfSection] | None:
+        """The sections, in one pass, if every header passes ``_checked_sections``'s checks
+        and every name starts a string of an ASCII section name table; None otherwise (for
+        ``_checked_sections`` to name the problem)."""
+        shnum = len(raw)
+        if not shnum:
+            return []
+        if not 0 < shstrndx < shnum or raw[shstrndx][1] != SHT_STRTAB:
+            return None
+        size = len(view)
+        str_hdr = raw[shstrndx]
+        names = _string_starts(bytes(view[str_hdr[4] : str_hdr[4] + str_hdr[5]]))
+        sections: list[ElfSection] = []
+        append = sections.append
+        new = tuple.__new__
+        for i, (n, sh_type, flags, _a, offset, sec_size, link, info, align, entsize) in enumerate(
+            raw
+        ):
+            # the null section's name is not read
+            name = "" if i == 0 and sh_type == SHT_NULL else names.get(n)
+            if name is None:
+                return None
+            if align & (align - 1) or (
+                sh_type != SHT_NOBITS
+                and (offset + sec_size > size or sec_size and align > 1 and offset % align)
+            ):
+                return None
+            append(
+                new(
+                    ElfSection,
+                    (i, name, sh_type, flags, offset, sec_size, align, link, info, entsize),
+                )
+            )
+        return sections
+
+    @staticmethod
+    def _checked_sections(
+        raw: list[tuple[int, ...]], view: memoryview, shstrndx: int
+    ) -> list[ElfSection]:
+        """The sections, each header checked in turn (``ElfError`` for the first problem)."""
+        size = len(view)
+        shnum = len(raw)
         for i, (_n, sh_type, _f, _a, offset, sec_size, _l, _i, align, _es) in enumerate(raw):
             if sh_type != SHT_NOBITS and offset + sec_size > size:
                 raise ElfError(
@@ -344,17 +399,15 @@ class ElfFile:
                     continue
                 names[i] = _cstring(table, fields[0], "section", i)
 
+        sections: list[ElfSection] = []
         for i, f in enumerate(raw):
             sec = ElfSection(i, names[i], f[1], f[2], f[4], f[5], f[8], f[6], f[7], f[9])
             if sec.sh_type != SHT_NOBITS and sec.size and sec.addralign > 1:
                 if sec.offset % sec.addralign:
                     raise ElfError(f"section `{sec.name}` isn't aligned to {sec.addralign:#x}")
-            self.sections.append(sec)
+            sections.append(sec)
 
-        self._endian = e
-        self._check_symbol_table()
-        self._parse_relocations(e)
-        return self
+        return sections
 
     def _check_symbol_table(self) -> None:
         """The symbol table's placement: at most one, whole entries, a string table link."""

@@ -210,6 +210,9 @@ _NOT_COMPARED = {
 }
 
 
+#: the fields ``check_compatible`` compares one by one, in declaration order
+_COMPARED = tuple(f.name for f in fields(EngineMetadata) if f.name not in _NOT_COMPARED)
+
 #: boolean settings refused in Wasmtime's words: field -> the name Wasmtime gives it
 _WASMTIME_TUNABLES = {
     "consume_fuel": "fuel support",
@@ -246,20 +249,20 @@ def check_compatible(artifact: EngineMetadata, engine: EngineMetadata) -> None:
             f"engine uses cpu_features={_show(engine.cpu_features)} "
             f"(missing: {', '.join(missing)})"
         )
-    for f in fields(EngineMetadata):
-        if f.name in _NOT_COMPARED:
+    for name in _COMPARED:
+        a, e = getattr(artifact, name), getattr(engine, name)
+        if a == e:
             continue
-        a, e = getattr(artifact, f.name), getattr(engine, f.name)
-        if f.name in _WASMTIME_TUNABLES and a != e:
+        if name in _WASMTIME_TUNABLES:
             # Wasmtime's wording (engine/serialization.rs ``check_bool``)
             raise IncompatibleArtifactError(
-                f"Module was compiled {'with' if a else 'without'} {_WASMTIME_TUNABLES[f.name]} "
+                f"Module was compiled {'with' if a else 'without'} {_WASMTIME_TUNABLES[name]} "
                 f"but it {'is not' if a else 'is'} enabled for the host"
             )
-        if f.name == "wasm_features":
+        if name == "wasm_features":
             a, e = tuple(sorted(a)), tuple(sorted(e))
         if a != e:
             raise IncompatibleArtifactError(
-                f"artifact was compiled with {f.name}={_show(a)} but the engine uses "
-                f"{f.name}={_show(e)}"
+                f"artifact was compiled with {name}={_show(a)} but the engine uses "
+                f"{name}={_show(e)}"
             )

@@ -155,7 +155,16 @@ class Reader:
         return self.raw(self.varint())
 
     def str(self) -> str:
-        raw = self.bytes()
+        p = self.pos
+        data = self.data
+        if p < self.end and data[p] < 0x80:  # a one-byte length, read inline
+            n = data[p]
+            if p + 1 + n > self.end:
+                raise self._eof()
+            raw = bytes(data[p + 1 : p + 1 + n])
+            self.pos = p + 1 + n
+        else:
+            raw = self.bytes()
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:

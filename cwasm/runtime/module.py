@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Self
 
 from cwasm.abi.gc_collect import carries_collector
@@ -122,6 +123,24 @@ class CompiledModule:
         )
 
 
+def _compiled_for(engine: Engine, artifact: Artifact, keep: bytes) -> CompiledModule:
+    """The loaded code of ``artifact`` in ``engine``: the ``CompiledModule`` another module
+    of this engine made from this very reader, if it is still alive, else a new one.
+
+    The same reader comes back only for bytes identical to an artifact that passed every
+    check under the same engine record and key (``Artifact.from_bytes``), and everything a
+    ``CompiledModule`` holds is a function of the engine and the reader, read-only once
+    made (as when ``Module(engine, wasm)`` adopts a cached module), so modules loaded
+    from the same bytes share their code as long as one of them lives."""
+    ref = artifact.derived.get("compiled")
+    compiled = None if ref is None else ref()  # type: ignore[operator]
+    if type(compiled) is CompiledModule and compiled.engine is engine:
+        return compiled
+    compiled = CompiledModule(engine, artifact, keep)
+    artifact.derived["compiled"] = weakref.ref(compiled)
+    return compiled
+
+
 class _NoCode(CodeMemory):
     """Stands in for the code of a module compiled for another architecture."""
 
@@ -152,7 +171,7 @@ class ArtifactModule(Closable):
             engine.metadata(for_loading=True),
             key=engine.artifact_key if key is None else key,
         )
-        self.compiled = CompiledModule(engine, artifact, artifact_bytes)
+        self.compiled = _compiled_for(engine, artifact, artifact_bytes)
 
     def _adopt(self, other: ArtifactModule) -> None:
         """Become ``other``, a module loaded for the same engine (what ``_init`` made)."""

@@ -13,6 +13,7 @@ its code address to them.
 from __future__ import annotations
 
 import itertools
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,21 +80,22 @@ def _derive(engine: Engine, info: CompiledModuleInfo) -> ModuleFacts:
     trampolines: dict[int, int] = {}
     for ti, start in zip(w2a.column(0), w2a.column(1), strict=True):
         trampolines.setdefault(type_ids[ti], start)
+    # the per-function columns are built a column at a time (in C), not entry by entry
+    spans: list[int] = [0] * (2 * len(starts))
+    spans[0::2] = starts
+    spans[1::2] = map(operator.add, starts, lengths)
+    entries: list[int | None] = [None] * len(starts)
+    entry_starts, entry_lengths = funcs.column(3), funcs.column(4)
+    for i in itertools.compress(range(len(entries)), entry_lengths):
+        entries[i] = entry_starts[i]
     return ModuleFacts(
         offsets=VMOffsets.for_module(m),
         type_ids=type_ids,
         table_types=tuple(_close_table(t, type_ids) for t in m.tables),
         global_types=tuple(_close_global(g, type_ids) for g in m.globals),
         func_starts=tuple(starts),
-        func_spans=tuple(
-            itertools.chain.from_iterable(
-                (start, start + length) for start, length in zip(starts, lengths, strict=True)
-            )
-        ),
-        entry_starts=tuple(
-            start if length else None
-            for start, length in zip(funcs.column(3), funcs.column(4), strict=True)
-        ),
+        func_spans=tuple(spans),
+        entry_starts=tuple(entries),
         wasm_to_array=tuple(trampolines.items()),
     )
 

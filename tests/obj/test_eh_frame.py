@@ -119,9 +119,41 @@ def _early_terminator(data: bytearray, text_size: int) -> None:
     struct.pack_into("<I", data, pos, 0)
 
 
+def _fde_of(data: bytearray, augmentation: bytes) -> int:
+    """The first FDE whose CIE has ``augmentation`` (``zR``: no LSDA, ``zPLR``: one)."""
+    return next(
+        pos
+        for pos, _, ident in _records(bytes(data))
+        if ident and data[pos + 4 - ident + 9 :].startswith(augmentation + b"\0")
+    )
+
+
+def _lsda_outside_code(data: bytearray, text_size: int) -> None:
+    pos = _fde_of(data, b"zPLR")
+    struct.pack_into("<i", data, pos + 17, -(text_size + pos + 17) - 64)
+
+
+def _lsda_missing(data: bytearray, text_size: int) -> None:
+    data[_fde_of(data, b"zPLR") + 16] = 0
+
+
+def _unexpected_augmentation(data: bytearray, text_size: int) -> None:
+    data[_fde_of(data, b"zR") + 16] = 4
+
+
+def _long_augmentation_length(data: bytearray, text_size: int) -> None:
+    # a two-byte LEB128 length (the general path): more than the record holds
+    pos = _fde_of(data, b"zR")
+    data[pos + 16 : pos + 18] = b"\x84\x01"
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
+        (_lsda_outside_code, "LSDA pointer at .* points outside the code"),
+        (_lsda_missing, "has no LSDA pointer"),
+        (_unexpected_augmentation, "unexpected augmentation data"),
+        (_long_augmentation_length, "augmentation data past its end"),
         (_fde_outside_text, "FDE start .* points outside the code"),
         (_fde_past_the_code, "covers code outside"),
         (_no_terminator, "zero terminator"),

@@ -270,7 +270,8 @@ def test_type_section_read_in_one_slice_equals_the_general_reader() -> None:
     """``deftypes`` reads a one-byte-coded function type from one slice and any other
     (a typed reference, a struct or array type) through ``deftype``; both give the
     record's types, and an unknown value-type code on the quick path is a corrupt info."""
-    from cwasm.obj.info.codec import _Decoder, _w_deftype
+    from cwasm.obj.info.codec import _w_deftype
+    from cwasm.obj.info.decoding import InfoDecoder as _Decoder
     from cwasm.obj.postcard import PostcardError
     from cwasm.wasm.gc_types import FieldType, StructType
     from cwasm.wasm.types import CONCRETE_HEAP, FuncType, ref_type
@@ -296,3 +297,49 @@ def test_type_section_read_in_one_slice_equals_the_general_reader() -> None:
         _Decoder(bytes(bad)).deftypes()
     with pytest.raises(PostcardError):  # decode_info reports it as a corrupt info
         _Decoder(raw[:-1]).deftypes()
+
+
+def test_imports_and_exports_read_inline_equal_the_general_reader() -> None:
+    """``imports``/``exports`` read a function import of a one-byte type index, an export
+    of a one-byte index and a string of a one-byte length inline, anything else through
+    the general readers; both give the record's entries, and an invalid kind or UTF-8
+    is a corrupt info either way."""
+    from cwasm.obj.info.codec import _w_export, _w_import
+    from cwasm.obj.info.decoding import InfoDecoder
+    from cwasm.obj.postcard import PostcardError
+    from cwasm.wasm.types import Export, ExternKind, GlobalType, Import, Limits, MemoryType
+
+    imports = (
+        Import("wasi_snapshot_preview1", "fd_write", ExternKind.FUNC, 3),
+        Import("env", "f" * 200, ExternKind.FUNC, 300),  # a long name, a two-byte index
+        Import("env", "mem", ExternKind.MEMORY, MemoryType(Limits(1, 2))),
+        Import("env", "g", ExternKind.GLOBAL, GlobalType(ValType.I64, True)),
+        Import("env", "é", ExternKind.TAG, 0),
+    )
+    exports = (
+        Export("run", ExternKind.FUNC, 5),
+        Export("memory", ExternKind.MEMORY, 0),
+        Export("x" * 130, ExternKind.FUNC, 1000),
+    )
+    w = Writer()
+    w.varint(len(imports))
+    for imp in imports:
+        _w_import(w, imp)
+    w.varint(len(exports))
+    for e in exports:
+        _w_export(w, e)
+    raw = w.getvalue()
+    inline = InfoDecoder(raw)
+    assert inline.imports() == imports and inline.exports() == exports
+    general = InfoDecoder(raw)
+    assert general.tuple_of(general.import_) == imports
+    assert general.tuple_of(general.export) == exports
+    kind_at = raw.index(b"fd_write") + len(b"fd_write")
+    bad = bytearray(raw)
+    bad[kind_at] = 7  # no external kind 7
+    with pytest.raises(CorruptArtifactError, match="invalid external kind 7"):
+        InfoDecoder(bytes(bad)).imports()
+    bad = bytearray(raw)
+    bad[kind_at - 1] = 0xFF  # not UTF-8
+    with pytest.raises(PostcardError, match="not UTF-8"):
+        InfoDecoder(bytes(bad)).imports()

@@ -10,7 +10,7 @@ import wasmtime
 
 from cwasm.errors import InvalidError
 from cwasm.obj.info.codec import INFO_FIELDS
-from cwasm.obj.info.codec import _Decoder as InfoDecoder
+from cwasm.obj.info.decoding import InfoDecoder
 from cwasm.obj.postcard import Writer
 from cwasm.wasm import decode_module
 from cwasm.wasm.features import check_features

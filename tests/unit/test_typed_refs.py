@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from cwasm.errors import InvalidError
-from cwasm.obj.info.codec import _Decoder as InfoDecoder
 from cwasm.obj.info.codec import _w_valtype
+from cwasm.obj.info.decoding import InfoDecoder
 from cwasm.obj.postcard import Writer
 from cwasm.wasm import decode_module
 from cwasm.wasm.features import CHECKED_FEATURES, check_features

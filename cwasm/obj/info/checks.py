@@ -45,6 +45,7 @@ def _bad(msg: str) -> CorruptArtifactError:
 
 
 MAX_TABLE_ELEMENTS = (1 << 32) - 1
+_EXTERN_KINDS = tuple(ExternKind)
 
 _CONST_RESULT = {
     ConstOpKind.I32_CONST: ValType.I32,
@@ -187,17 +188,21 @@ def check_module(m: ModuleRecord) -> None:
         len(m.globals),
     )
     ntypes = len(m.types)
-    for i, t in enumerate(m.functions):
-        if t >= ntypes:
-            raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
-        if type(m.types[t]) is not FuncType:
-            raise _bad(f"function {i} has type index {t}, which is not a function type")
+    types = m.types
+    # each distinct type index once; the loop names the first bad function
+    used = set(m.functions)
+    if used and (max(used) >= ntypes or any(type(types[t]) is not FuncType for t in used)):
+        for i, t in enumerate(m.functions):
+            if t >= ntypes:
+                raise _bad(f"function {i} has type index {t}, but there are {ntypes} types")
+            if type(types[t]) is not FuncType:
+                raise _bad(f"function {i} has type index {t}, which is not a function type")
     if m.sub_types and len(m.sub_types) != ntypes:
         raise _bad(f"{len(m.sub_types)} subtype declarations, but there are {ntypes} types")
-    for i, ft in enumerate(m.types):
-        for vt in value_types(ft):
-            if type(vt) is not int:  # (a packed storage type is a plain int)
-                _check_value_type(m, vt, f"type {i}")  # type: ignore[arg-type]
+    for i, ft in enumerate(types):
+        for vt in ft.params + ft.results if type(ft) is FuncType else value_types(ft):
+            if isinstance(vt, RefType):  # (plain value and packed storage types name none)
+                _check_value_type(m, vt, f"type {i}")
     for i, tt in enumerate(m.tables):
         if not tt.element.is_ref:
             raise _bad(f"table {i} holds {tt.element.text}, not references")
@@ -215,7 +220,7 @@ def check_module(m: ModuleRecord) -> None:
             raise _bad(f"tag {i} has a type with results")
     if m.num_imported_tags > len(m.tags):
         raise _bad(f"{m.num_imported_tags} imported tags, but {len(m.tags)} tags")
-    counts = dict.fromkeys(ExternKind, 0)
+    counts = dict.fromkeys(_EXTERN_KINDS, 0)
     spaces = {
         ExternKind.FUNC: nfuncs,
         ExternKind.TABLE: ntables,

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from cwasm.errors import ArtifactError
 from cwasm.obj.errors import CorruptArtifactError
-from cwasm.obj.info.packed import PackedTable, pack_u32_words, u32_words
+from cwasm.obj.info.decoding import InfoDecoder
+from cwasm.obj.info.packed import PackedTable, pack_u32_words
 from cwasm.obj.info.schema import (
     CompiledModuleInfo,
     DataRange,
@@ -26,12 +27,11 @@ from cwasm.obj.info.schema import (
     Metadata,
     NameTable,
     SegmentedMemoryInitialization,
-    StaticMemoryInitialization,
     StaticMemoryInitializer,
     TrampolineTable,
 )
-from cwasm.obj.postcard import Reader, Writer
-from cwasm.wasm.gc_types import PACKED, ArrayType, CompositeType, FieldType, StructType, SubType
+from cwasm.obj.postcard import Writer
+from cwasm.wasm.gc_types import ArrayType, CompositeType, FieldType, StructType, SubType
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import (
     KIND_ARRAY,
@@ -39,7 +39,6 @@ from cwasm.wasm.types import (
     KIND_STRUCT,
     ConstExpr,
     ConstOp,
-    ConstOpKind,
     ElementSegment,
     Export,
     ExternKind,
@@ -48,36 +47,12 @@ from cwasm.wasm.types import (
     Import,
     Limits,
     MemoryType,
-    SegmentMode,
     TableType,
     ValueType,
-    val_type,
 )
 
 #: Bumped whenever the encoding below changes; older or newer infos are rejected.
 INFO_FORMAT_VERSION = 7
-
-#: the value type of each one-byte code (numbers, vectors, shorthand reference types)
-_VALTYPES: dict[int, ValueType] = {}
-for _code in range(0x80):
-    try:
-        _VALTYPES[_code] = val_type(_code)
-    except ValueError:
-        pass
-
-
-def _valtype_of(code: int) -> ValueType:
-    """The value type with int code ``code`` (see ``RefType``), or corrupt."""
-    t = _VALTYPES.get(code)
-    if t is not None:
-        return t
-    try:
-        t = val_type(code)
-        t.text  # noqa: B018 - a heap type that names nothing raises here
-    except (ValueError, KeyError):
-        raise CorruptArtifactError(f"invalid value type code {code:#x}") from None
-    return t
-
 
 T = TypeVar("T")
 
@@ -268,244 +243,6 @@ def _seq_of(item: Callable[[Writer, T], None]) -> Callable[[Writer, Sequence[T]]
     return write
 
 
-# ---------------------------------------------------------------------------
-# Decoding
-
-
-class _Decoder(Reader):
-    """Reads the record back, turning every out-of-range value into ``CorruptArtifactError``.
-
-    Loading an artifact decodes this record every time, so the common one-byte varint is
-    read inline; the per-function tables are packed u32 rows read in bulk (``packed``).
-    """
-
-    __slots__ = ()
-
-    def __init__(self, data: bytes | memoryview) -> None:
-        super().__init__(bytes(data))
-
-    def tuple_of(self, item: Callable[[], T]) -> tuple[T, ...]:
-        return tuple([item() for _ in range(self.count())])
-
-    def u32(self) -> int:
-        p = self.pos
-        if p + 1 < self.end:
-            data = self.data
-            b: int = data[p]
-            if b < 0x80:
-                self.pos = p + 1
-                return b
-            b1: int = data[p + 1]
-            if b1 < 0x80:
-                self.pos = p + 2
-                return (b & 0x7F) | (b1 << 7)
-        return self.varint(32)
-
-    def int_(self) -> int:
-        z = self.varint(130)
-        return (z >> 1) ^ -(z & 1)
-
-    def valtype(self) -> ValueType:
-        return _valtype_of(self.varint(32))
-
-    def valtypes(self) -> tuple[ValueType, ...]:
-        """A sequence of value types (read as one slice when each is one byte)."""
-        n = self.count()
-        p = self.pos
-        raw = self.data[p : p + n]
-        if len(raw) == n and not any(b & 0x80 for b in raw):
-            self.pos = p + n
-            try:
-                return tuple(map(_VALTYPES.__getitem__, raw))
-            except KeyError as e:
-                raise CorruptArtifactError(f"invalid value type code {e.args[0]:#x}") from None
-        return tuple([self.valtype() for _ in range(n)])
-
-    def limits(self) -> Limits:
-        lo = self.u64()
-        hi = self.option(self.u64)
-        return Limits(lo, hi)
-
-    def functype(self) -> FuncType:
-        return FuncType(self.valtypes(), self.valtypes())
-
-    def deftypes(self) -> tuple[CompositeType, ...]:
-        """The type section: each function type read from one slice while its kind, its
-        two lengths and every value type are one byte (no typed references), else by
-        ``deftype``."""
-        n = self.count()
-        data, end = self.data, self.end
-        of = _VALTYPES.__getitem__
-        out: list[CompositeType] = []
-        for _ in range(n):
-            p = self.pos + 1
-            if p < end and data[p - 1] == KIND_FUNC and data[p] < 0x80:
-                q = p + 1 + data[p]
-                if q < end and data[q] < 0x80:
-                    r = q + 1 + data[q]
-                    if r <= end and max(data[p:r]) < 0x80:
-                        try:
-                            params = tuple(map(of, data[p + 1 : q]))
-                            results = tuple(map(of, data[q + 1 : r]))
-                        except KeyError as e:
-                            code = e.args[0]
-                            raise CorruptArtifactError(
-                                f"invalid value type code {code:#x}"
-                            ) from None
-                        out.append(FuncType(params, results))
-                        self.pos = r
-                        continue
-            out.append(self.deftype())
-        return tuple(out)
-
-    def field(self) -> FieldType:
-        code = self.varint(32)
-        storage: ValueType | int = code if code in PACKED else _valtype_of(code)
-        return FieldType(storage, self.bool())
-
-    def deftype(self) -> CompositeType:
-        kind = self.varint(32)
-        if kind == KIND_FUNC:
-            return self.functype()
-        if kind == KIND_STRUCT:
-            return StructType(self.tuple_of(self.field))
-        if kind == KIND_ARRAY:
-            return ArrayType(self.field())
-        raise CorruptArtifactError(f"invalid composite type kind {kind}")
-
-    def subtype(self) -> SubType:
-        supertype, final = self.int_(), self.bool()
-        return SubType(supertype, final, self.varint(32), self.varint(32))
-
-    def tabletype(self) -> TableType:
-        element, limits = self.valtype(), self.limits()
-        return TableType(element, limits, self.bool())
-
-    def memorytype(self) -> MemoryType:
-        limits, shared = self.limits(), self.bool()
-        return MemoryType(limits, shared, self.bool())
-
-    def globaltype(self) -> GlobalType:
-        return GlobalType(self.valtype(), self.bool())
-
-    def constop(self) -> ConstOp:
-        k = self.u32()
-        try:
-            kind = ConstOpKind(k)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid constant-expression operator {k}") from None
-        return ConstOp(kind, self.int_())
-
-    def constexpr(self) -> ConstExpr:
-        ops = self.tuple_of(self.constop)
-        return ConstExpr(ops, self.u64())
-
-    def range_(self, bits: int = 32) -> DataRange:
-        start = self.varint(bits)
-        end = self.varint(bits)
-        if end < start:
-            raise CorruptArtifactError(f"invalid range {start:#x}..{end:#x}")
-        return DataRange(start, end)
-
-    def kind(self) -> ExternKind:
-        b = self.u8()
-        try:
-            return ExternKind(b)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid external kind {b}") from None
-
-    def import_(self) -> Import:
-        module = self.str()
-        name = self.str()
-        kind = self.kind()
-        desc: int | TableType | MemoryType | GlobalType
-        if kind == ExternKind.FUNC or kind == ExternKind.TAG:
-            desc = self.u32()
-        elif kind == ExternKind.TABLE:
-            desc = self.tabletype()
-        elif kind == ExternKind.MEMORY:
-            desc = self.memorytype()
-        else:
-            desc = self.globaltype()
-        return Import(module, name, kind, desc)
-
-    def export(self) -> Export:
-        return Export(self.str(), self.kind(), self.u32())
-
-    def element(self) -> ElementSegment:
-        m = self.u8()
-        try:
-            mode = SegmentMode(m)
-        except ValueError:
-            raise CorruptArtifactError(f"invalid element segment mode {m}") from None
-        element = self.valtype()
-        table_index = self.u32()
-        offset = self.option(self.constexpr)
-        if self.enum(2) == 0:
-            funcs = self.tuple_of(self.u32)
-            return ElementSegment(mode, element, table_index, offset, functions=funcs)
-        exprs = self.tuple_of(self.constexpr)
-        return ElementSegment(mode, element, table_index, offset, expressions=exprs)
-
-    def meminit(self) -> MemoryInitialization:
-        if self.enum(2) == 0:
-
-            def seg() -> MemoryInitializer:
-                return MemoryInitializer(self.u32(), self.constexpr(), self.range_())
-
-            return SegmentedMemoryInitialization(self.tuple_of(seg))
-
-        def image() -> StaticMemoryInitializer:
-            return StaticMemoryInitializer(self.u64(), self.range_())
-
-        return StaticMemoryInitialization(self.tuple_of(lambda: self.option(image)))
-
-    def passive(self) -> tuple[int, DataRange]:
-        return self.u32(), self.range_()
-
-    def meta(self) -> Metadata:
-        return Metadata(
-            has_unparsed_debuginfo=self.bool(),
-            code_section_offset=self.u64(),
-            has_wasm_debuginfo=self.bool(),
-            is_pulley=self.bool(),
-            dwarf=self.tuple_of(lambda: (self.u8(), self.range_(64))),
-        )
-
-    def count(self) -> int:
-        """A sequence length, rejected if the items cannot fit (each takes at least one byte)."""
-        n = self.varint()
-        if n > self.end - self.pos:
-            raise self._eof()
-        return n
-
-    def u32_words(self) -> tuple[int, ...]:
-        """A byte string of little-endian u32 words."""
-        raw = self.bytes()
-        if len(raw) % 4:
-            raise CorruptArtifactError(f"{len(raw)} bytes are not a whole number of u32 words")
-        return tuple(u32_words(raw))
-
-    def packed(self, kind: type[PackedTable[T]]) -> PackedTable[T]:
-        """A packed table of ``kind`` (``ValueError`` for a partial or impossible row)."""
-        return kind.from_bytes(self.bytes())
-
-    def info(self) -> CompiledModuleInfo:
-        version = self.u32()
-        if version != INFO_FORMAT_VERSION:
-            raise CorruptArtifactError(
-                f"`.wasmtime.info` has format version {version}, but this cwasm reads "
-                f"version {INFO_FORMAT_VERSION}; recompile the module"
-            )
-        module: dict[str, Any] = {}
-        info: dict[str, Any] = {}
-        for in_module, name, _, read in _PLAN:
-            (module if in_module else info)[name] = read(self)
-        if self.remaining():
-            raise CorruptArtifactError(f"{self.remaining()} unexpected trailing bytes")
-        return CompiledModuleInfo(module=ModuleRecord(**module), **info)
-
-
 @dataclass(frozen=True, slots=True)
 class InfoField:
     """One field of ``.wasmtime.info``: where it lives, how it is written and read back.
@@ -516,7 +253,7 @@ class InfoField:
 
     path: str
     write: Callable[[Writer, Any], None]
-    read: Callable[[_Decoder], Any]
+    read: Callable[[InfoDecoder], Any]
 
 
 #: The encoding of ``CompiledModuleInfo`` after the version, field by field in this order.
@@ -525,14 +262,14 @@ class InfoField:
 #: ``INFO_FORMAT_VERSION``.
 INFO_FIELDS: tuple[InfoField, ...] = (
     InfoField("name", _w_name, lambda d: d.option(d.str)),
-    InfoField("module.types", _seq_of(_w_deftype), _Decoder.deftypes),
-    InfoField("module.imports", _seq_of(_w_import), lambda d: d.tuple_of(d.import_)),
-    InfoField("module.functions", _w_u32_words, _Decoder.u32_words),
+    InfoField("module.types", _seq_of(_w_deftype), InfoDecoder.deftypes),
+    InfoField("module.imports", _seq_of(_w_import), InfoDecoder.imports),
+    InfoField("module.functions", _w_u32_words, InfoDecoder.u32_words),
     InfoField("module.tables", _seq_of(_w_tabletype), lambda d: d.tuple_of(d.tabletype)),
     InfoField("module.memories", _seq_of(_w_memorytype), lambda d: d.tuple_of(d.memorytype)),
     InfoField("module.globals", _seq_of(_w_globaltype), lambda d: d.tuple_of(d.globaltype)),
     InfoField("module.global_inits", _seq_of(_w_constexpr), lambda d: d.tuple_of(d.constexpr)),
-    InfoField("module.exports", _seq_of(_w_export), lambda d: d.tuple_of(d.export)),
+    InfoField("module.exports", _seq_of(_w_export), InfoDecoder.exports),
     InfoField("module.start", _w_start, lambda d: d.option(d.u32)),
     InfoField("module.elements", _seq_of(_w_element), lambda d: d.tuple_of(d.element)),
     InfoField(
@@ -540,15 +277,15 @@ INFO_FIELDS: tuple[InfoField, ...] = (
         _seq_of(lambda w, e: w.option(e, lambda x: _w_constexpr(w, x))),
         lambda d: d.tuple_of(lambda: d.option(d.constexpr)),
     ),
-    InfoField("memory_initialization", _w_meminit, _Decoder.meminit),
+    InfoField("memory_initialization", _w_meminit, InfoDecoder.meminit),
     InfoField("passive_data", _seq_of(_w_passive), lambda d: d.tuple_of(d.passive)),
-    InfoField("num_data", _w_u32, _Decoder.u32),
-    InfoField("module.num_imported_funcs", _w_u32, _Decoder.u32),
-    InfoField("module.num_imported_tables", _w_u32, _Decoder.u32),
-    InfoField("module.num_imported_memories", _w_u32, _Decoder.u32),
-    InfoField("module.num_imported_globals", _w_u32, _Decoder.u32),
-    InfoField("module.tags", _w_u32_words, _Decoder.u32_words),
-    InfoField("module.num_imported_tags", _w_u32, _Decoder.u32),
+    InfoField("num_data", _w_u32, InfoDecoder.u32),
+    InfoField("module.num_imported_funcs", _w_u32, InfoDecoder.u32),
+    InfoField("module.num_imported_tables", _w_u32, InfoDecoder.u32),
+    InfoField("module.num_imported_memories", _w_u32, InfoDecoder.u32),
+    InfoField("module.num_imported_globals", _w_u32, InfoDecoder.u32),
+    InfoField("module.tags", _w_u32_words, InfoDecoder.u32_words),
+    InfoField("module.num_imported_tags", _w_u32, InfoDecoder.u32),
     InfoField("module.sub_types", _seq_of(_w_subtype), lambda d: d.tuple_of(d.subtype)),
     InfoField("funcs", _packed_of(FunctionTable), lambda d: d.packed(FunctionTable)),
     InfoField("func_names", _packed_of(NameTable), lambda d: d.packed(NameTable)),
@@ -557,7 +294,7 @@ INFO_FIELDS: tuple[InfoField, ...] = (
         _packed_of(TrampolineTable),
         lambda d: d.packed(TrampolineTable),
     ),
-    InfoField("meta", _w_meta, _Decoder.meta),
+    InfoField("meta", _w_meta, InfoDecoder.meta),
 )
 
 # (in the ModuleRecord?, field name, write, read) per field, resolved once
@@ -577,10 +314,26 @@ def encode_info(info: CompiledModuleInfo) -> bytes:
     return w.getvalue()
 
 
+def _read_info(d: InfoDecoder) -> CompiledModuleInfo:
+    version = d.u32()
+    if version != INFO_FORMAT_VERSION:
+        raise CorruptArtifactError(
+            f"`.wasmtime.info` has format version {version}, but this cwasm reads "
+            f"version {INFO_FORMAT_VERSION}; recompile the module"
+        )
+    module: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    for in_module, name, _, read in _PLAN:
+        (module if in_module else info)[name] = read(d)
+    if d.remaining():
+        raise CorruptArtifactError(f"{d.remaining()} unexpected trailing bytes")
+    return CompiledModuleInfo(module=ModuleRecord(**module), **info)
+
+
 def decode_info(data: bytes | memoryview) -> CompiledModuleInfo:
     """Decode a ``.wasmtime.info`` section written by ``encode_info``."""
     try:
-        return _Decoder(data).info()
+        return _read_info(InfoDecoder(data))
     except ArtifactError as e:
         raise CorruptArtifactError(f"`.wasmtime.info` is corrupt: {e}") from None
     except (ValueError, TypeError, IndexError, OverflowError, RecursionError) as e:
