@@ -25,6 +25,7 @@ from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
+from cwasm.runtime.host_defs import HostFuncDef, host_context, linker_func
 from cwasm.runtime.instance_plan import plan_for
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -136,6 +137,22 @@ class Instance:
         for ext in imports:
             if not isinstance(ext, (Func, Table, Memory, SharedMemory, Global, Tag)):
                 raise TypeError("expected a Func, Global, Memory, SharedMemory, Table or Tag")
+        self._instantiate(store, module, imports)
+
+    @classmethod
+    def _linked(
+        cls, store: Store, module: ArtifactModule, imports: Sequence[Extern | HostFuncDef]
+    ) -> Instance:
+        """An instance of ``module`` in ``store`` with ``imports`` as a ``Linker`` resolved
+        them: externs, and host functions it defines for every store (``HostFuncDef``),
+        linked through the store's host contexts of them."""
+        self = cls.__new__(cls)
+        self._instantiate(store, module, imports)
+        return self
+
+    def _instantiate(
+        self, store: Store, module: ArtifactModule, imports: Sequence[Extern | HostFuncDef]
+    ) -> None:
         cm = module.compiled
         store._check_open()
         module._check_open()
@@ -169,6 +186,9 @@ class Instance:
             store.gc_heap.collector.use(cm.gc_collector, cm)
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
+        #: the imported functions linked as a linker's definitions, by index (their
+        #: ``Func`` made when asked for: ``func``)
+        self._host_defs: dict[int, HostFuncDef] | None = None
         self.tables: list[Table] = []
         self.memories: list[Memory | SharedMemory] = []
         self.globals: list[Global] = []
@@ -196,7 +216,7 @@ class Instance:
 
     # --- linking ---
 
-    def _link(self, imports: Sequence[Any]) -> None:
+    def _link(self, imports: Sequence[Extern | HostFuncDef]) -> None:
         cm = self.compiled
         m = cm.m
         o = cm.offsets
@@ -207,6 +227,17 @@ class Instance:
         type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
         nf = nt = nm = ng = nx = 0
         for imp, ext in zip(m.imports, imports, strict=True):
+            if type(ext) is HostFuncDef:  # a linker's: only a function of its engine
+                ti = m.functions[nf]
+                if ext.type_id != type_ids[ti] and not store.engine.types.is_subtype(
+                    ext.type_id, type_ids[ti]
+                ):
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
+                    )
+                self._link_host_def(nf, ext)
+                nf += 1
+                continue
             if getattr(ext, "store", store) is not store:
                 raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
@@ -265,6 +296,23 @@ class Instance:
         ref = plan_for(cm).import_func_words[index]
         self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
+
+    def _link_host_def(self, index: int, d: HostFuncDef) -> None:
+        cm = self.compiled
+        tramp = cm.wasm_to_array.get(d.type_id)
+        if tramp is None:
+            raise CwasmError(
+                f"module has no trampoline for imported type {d.template.shared['wasm_type']}"
+            )
+        ref = plan_for(cm).import_func_words[index]
+        words = self._words
+        # its VMFuncRef (array_call stays 0, as the vmctx image has it)
+        words[ref + vo.FUNCREF_WASM_CALL // 8] = tramp
+        words[ref + vo.FUNCREF_VMCTX // 8] = host_context(self.store, d)
+        words[ref + vo.FUNCREF_TYPE_ID // 8] = d.type_id
+        if self._host_defs is None:
+            self._host_defs = {}
+        self._host_defs[index] = d
 
     def _define(self) -> None:
         cm = self.compiled
@@ -498,7 +546,11 @@ class Instance:
         """The ``Func`` of function ``index`` (defined or imported) in this instance."""
         f = self.funcs[index]
         if f is None:
-            f = Func._from_raw(self.store, self, index)
+            d = self._host_defs.get(index) if self._host_defs is not None else None
+            if d is not None:  # a linker's host function, linked without its Func
+                f = linker_func(self.store, d)
+            else:
+                f = Func._from_raw(self.store, self, index)
             self.funcs[index] = f
         return f
 

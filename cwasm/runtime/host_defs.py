@@ -1,0 +1,125 @@
+"""Host functions a ``Linker`` defines once for every store (``define_func``, ``define_wasi``).
+
+Such a definition is store-independent: a callable and its signature. Compiled code of
+a store enters it through a *host context* of that store (``HOSTCTX_*`` in
+``cwasm.abi.vmoffsets``), and that is all an instantiation needs: the contexts of a
+store's definitions live side by side in blocks (``_HostBlock``), each context's
+``HOSTCTX_FUNC`` word naming its block, whose ``_on_call`` finds the definition by the
+context's place in it and runs the callable with the block's store (``run_host``, as a
+host ``Func`` runs its own). No ``Func`` is made per store until Python asks for one
+(``Linker.get``, an export of a re-exported import, a funcref read from wasm, the
+start function): ``linker_func`` makes it then, entered through the same context, and
+the store keeps it, so every later request returns that same object.
+"""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cwasm.abi import vmoffsets as vo
+from cwasm.runtime.func import (
+    HOST_CALLBACK_ADDRESS,
+    Func,
+    HostFuncTemplate,
+    run_host,
+    set_completion,
+)
+
+if TYPE_CHECKING:
+    from cwasm.runtime.store import Store
+
+#: host contexts per block (a block is one allocation, made when a store needs it)
+BLOCK_CONTEXTS = 16
+_CTX_WORDS = vo.HOSTCTX_SIZE // 8
+
+
+class HostFuncDef:
+    """A host function not bound to a store: ``func`` of signature ``template`` (an
+    engine's ``HostFuncTemplate``), given a ``Caller`` first if ``access_caller``."""
+
+    __slots__ = (
+        "template",
+        "type_id",
+        "_host",
+        "_access_caller",
+        "_nres",
+        "_host_args",
+        "_host_results",
+        "_view_t",
+    )
+
+    def __init__(
+        self, template: HostFuncTemplate, func: Callable[..., Any], access_caller: bool
+    ) -> None:
+        self.template = template
+        shared = template.shared
+        #: the engine type id of its signature
+        self.type_id: int = shared["type_id"]
+        self._host: Callable[..., Any] | None = func
+        self._access_caller = access_caller
+        # what ``run_host`` reads, as a host ``Func`` has it
+        self._nres: int = shared["_nres"]
+        self._host_args = shared["_host_args"]
+        self._host_results = shared["_host_results"]
+        self._view_t = shared["_view_t"]
+
+
+class _HostBlock:
+    """Up to ``BLOCK_CONTEXTS`` host contexts of one store's linker definitions, in one
+    buffer that never moves (an ``array.array`` never resized); the store keeps it."""
+
+    __slots__ = ("store", "words", "base", "defs")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.words = array.array("Q", bytes(vo.HOSTCTX_SIZE * BLOCK_CONTEXTS))
+        self.base: int = self.words.buffer_info()[0]
+        #: the definition of each context in use, in order
+        self.defs: list[HostFuncDef] = []
+
+    def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
+        """The host callback's entry (``cwasm.runtime.func._call_host``) for a context of
+        this block."""
+        f = self.defs[(hostctx - self.base) // vo.HOSTCTX_SIZE]
+        status = run_host(f, self.store, f._view_t.from_address(values), caller_vmctx)
+        if status == 0 or status == vo.HOST_RETHROW:
+            set_completion(values, count, status)
+        return status
+
+
+def host_context(store: Store, d: HostFuncDef) -> int:
+    """The address of ``store``'s host context of ``d`` (made on first use)."""
+    address = store.host_contexts.get(d)
+    if address is None:
+        address = _bind(store, d)
+    return address
+
+
+def _bind(store: Store, d: HostFuncDef) -> int:
+    block: _HostBlock | None = store.host_block
+    if block is None or len(block.defs) == BLOCK_CONTEXTS:
+        block = store.host_block = _HostBlock(store)
+        store.keep(block)
+    k = len(block.defs)
+    block.defs.append(d)
+    words = block.words
+    i = k * _CTX_WORDS
+    words[i + vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
+    words[i + vo.CTX_STORE // 8] = store.ctx_address
+    words[i + vo.HOSTCTX_CALLBACK // 8] = HOST_CALLBACK_ADDRESS
+    words[i + vo.HOSTCTX_FUNC // 8] = id(block)  # borrowed: the store keeps the block
+    address: int = block.base + k * vo.HOSTCTX_SIZE
+    store.host_contexts[d] = address
+    return address
+
+
+def linker_func(store: Store, d: HostFuncDef) -> Func:
+    """``store``'s ``Func`` of definition ``d``: made once, entered through the store's
+    host context of ``d``, so that wasm and Python see one function."""
+    f = store.linker_funcs.get(d)
+    if f is None:
+        f = d.template.make(store, d._host, d._access_caller, host_context(store, d))  # type: ignore[arg-type]
+        store.linker_funcs[d] = f
+    return f
