@@ -86,34 +86,73 @@ _PTHREAD_SELF_ADDRESS = ctypes.cast(_libc.pthread_self, ctypes.c_void_p).value o
 
 
 class _Registry:
-    """A set of fixed-width records published to the handler as one array."""
+    """A set of fixed-width records ``(lo, hi, ...)`` published to the handler as one
+    array ``[count, record...]``, which it scans for the record with ``lo <= x < hi``.
 
-    def __init__(self, state_word: int) -> None:
+    Changes cost O(1): a record is written past the count, then the count raised to
+    show it; a removed one is zeroed in place, ``hi`` first (a zero record matches
+    nothing); a new array, the live records packed, is published only when the current
+    one is full. A handler reading the array meanwhile sees every live record whole."""
+
+    def __init__(self, state_word: int, width: int) -> None:
         self._word = ctypes.c_uint64.from_address(state_word)
+        self._width = width
+        #: the live records by key, and each one's slot in the published array
         self._records: dict[int, tuple[int, ...]] = {}
+        self._slots: dict[int, int] = {}
+        self._used = 0  # the slots in use or zeroed: the published count
         self._next = 0
         # arrays (and cells) a handler on another thread may still be reading
         self.retired: deque[object] = deque(maxlen=32)
-        self._publish()
+        self._arr = self._publish(16)
 
     def add(self, record: tuple[int, ...]) -> int:
         key = self._next
         self._next += 1
         self._records[key] = record
-        self._publish()
+        w = self._width
+        if 1 + (self._used + 1) * w > len(self._arr):
+            self._arr = self._publish(max(16, 2 * len(self._records)))
+        else:
+            slot = self._used
+            arr = self._arr
+            at = 1 + slot * w
+            # ``hi`` last: a handler still reading with a count from before a removal
+            # that freed this slot sees no match until the record is whole
+            for i in range(2, w):
+                arr[at + i] = record[i]
+            arr[at] = record[0]
+            arr[at + 1] = record[1]
+            self._slots[key] = slot
+            self._used = slot + 1
+            arr[0] = self._used  # after the record: it is whole when seen
         return key
 
     def remove(self, key: int) -> None:
-        if self._records.pop(key, None) is not None:
-            self._publish()
+        if self._records.pop(key, None) is None:
+            return
+        slot = self._slots.pop(key)
+        arr = self._arr
+        at = 1 + slot * self._width
+        arr[at + 1] = 0  # ``hi`` first: from now on the record matches nothing
+        arr[at : at + self._width] = array.array("Q", bytes(8 * self._width))
+        if slot == self._used - 1:
+            self._used = slot
+            arr[0] = slot
 
-    def _publish(self) -> None:
-        flat = [len(self._records)]
-        for rec in self._records.values():
-            flat.extend(rec)
-        arr = array.array("Q", flat)  # no ctypes array type made per length
+    def _publish(self, capacity: int) -> array.array[int]:
+        """A new array of ``capacity`` records holding the live ones, published."""
+        w = self._width
+        # an array.array (never resized, so it never moves), not a ctypes array: no
+        # ctypes array type made per capacity
+        arr = array.array("Q", bytes(8 * (1 + capacity * w)))
+        for slot, (key, rec) in enumerate(self._records.items()):
+            arr[1 + slot * w : 1 + (slot + 1) * w] = array.array("Q", rec)
+            self._slots[key] = slot
+        self._used = arr[0] = len(self._records)
         self.retired.append(arr)
         self._word.value = arr.buffer_info()[0]
+        return arr
 
 
 class _SlotRegistry:
@@ -168,12 +207,12 @@ class _State:
         self.address = self.words.buffer_info()[0]
         self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
-        self.code = _Registry(self.address + GS_CODE)
-        self.memories = _Registry(self.address + GS_MEMORY)
+        self.code = _Registry(self.address + GS_CODE, 2)
+        self.memories = _Registry(self.address + GS_MEMORY, 3)
         self.cells: dict[int, array.array[int]] = {}
         #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
         self.stores = _SlotRegistry(self.address + GS_STORES)
-        self.funcs = _Registry(self.address + GS_FUNCS)
+        self.funcs = _Registry(self.address + GS_FUNCS, 4)
         #: what the records of ``stores`` and ``funcs`` point to, by key
         self.keep: dict[tuple[str, int], object] = {}
 

@@ -78,7 +78,7 @@ class Memory:
         guarded = store.engine.guard_pages and not ty.is_64
         reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
         self._res = Reservation(reserve, pooled=True)
-        self._res.commit(ty.limits.min * WASM_PAGE)
+        self._res.commit_exactly(ty.limits.min * WASM_PAGE)
         self.base = self._res.base
         if guarded:
             guard.register_memory(

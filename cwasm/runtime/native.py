@@ -303,26 +303,47 @@ RESERVATION_POOL_SIZE = 16
 class _ReservationPool(_MappingPool):
     """Reservations of memories that are gone, kept for the next memory of the same size.
 
-    A released reservation is reset to what a fresh ``mmap`` gives before it is kept:
-    its committed pages are discarded (``MADV_DONTNEED``: a private anonymous page then
-    reads as zeros again) and made ``PROT_NONE`` again, so a reused memory reads as
-    zeros and keeps its guard region. Reuse saves the ``mmap`` and ``munmap`` of a
-    reservation of 4 GiB and more."""
+    A released reservation's committed pages are discarded before it is kept
+    (``MADV_DONTNEED``: a private anonymous page then reads as zeros again); they stay
+    read-write, and the pool remembers how many bytes are (``committed``), so the next
+    memory only changes the protection of the difference to its own size
+    (``Reservation.commit_exactly``): a reused memory reads as zeros and keeps its guard
+    region past its length. Reuse saves the ``mmap`` and ``munmap`` of a reservation of
+    4 GiB and more, and, for a memory of the same size, every ``mprotect``."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        #: base -> the bytes at its start left read-write (pages discarded)
+        self._committed: dict[int, int] = {}
 
     @staticmethod
     def _weight(size: int) -> int:
         return 1  # the capacity counts reservations, whatever their size
 
     def give(self, base: int, size: int, committed: int) -> None:
-        """Reset the reservation at ``base`` (its first ``committed`` bytes were usable)
-        and keep it, or unmap it if the pool is full or the reset fails."""
-        if committed and (
-            _madvise(base, committed, mmap.MADV_DONTNEED) != 0
-            or _mprotect(base, committed, PROT_NONE) != 0
-        ):
+        """Discard the pages of the reservation at ``base`` (its first ``committed`` bytes
+        were usable) and keep it, or unmap it if the pool is full or the reset fails."""
+        if committed and _madvise(base, committed, mmap.MADV_DONTNEED) != 0:
             unmap(base, size)
             return
-        self._keep(base, size)
+        with self._lock:
+            if self.held + 1 <= self.capacity:
+                self._free.setdefault(size, []).append(base)
+                self._committed[base] = committed
+                self.held += 1
+                return
+        unmap(base, size)
+
+    def take_committed(self, size: int) -> tuple[int, int] | None:
+        """A kept reservation of ``size`` bytes and how many bytes at its start are
+        read-write (reading as zeros), or None."""
+        with self._lock:
+            bases = self._free.get(size)
+            if not bases:
+                return None
+            self.held -= 1
+            base = bases.pop()
+            return base, self._committed.pop(base, 0)
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
@@ -340,11 +361,12 @@ class Reservation:
         self.size = max(round_up_to_page(size), PAGE_SIZE)
         self.release_hooks: list[Callable[[], None]] = []
         self._pooled = pooled
-        base = _reservation_pool.take(self.size) if pooled else None
-        if base is None:
-            base = map_anonymous(self.size, PROT_NONE, noreserve=True)
-        self.base = base
         self.committed = 0
+        kept = _reservation_pool.take_committed(self.size) if pooled else None
+        if kept is None:
+            self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+        else:
+            self.base, self.committed = kept
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         base = getattr(self, "base", 0)  # nothing mapped if the map failed
@@ -357,6 +379,16 @@ class Reservation:
             _reservation_pool.give(base, self.size, self.committed)
         else:
             unmap(base, self.size)
+
+    def commit_exactly(self, nbytes: int) -> None:
+        """Make exactly the first ``nbytes`` (rounded up to a page) read-write, the rest
+        ``PROT_NONE`` (a pooled reservation may come with more committed)."""
+        want = round_up_to_page(nbytes)
+        if want < self.committed:
+            protect(self.base + want, self.committed - want, PROT_NONE)
+            self.committed = want
+        else:
+            self.commit(nbytes)
 
     def commit(self, nbytes: int) -> None:
         want = round_up_to_page(nbytes)

@@ -32,13 +32,43 @@ def test_slot_registry_publishes_every_record_as_it_grows_and_reuses_slots() -> 
     assert _read_slots(word) == want
 
 
+def _read_records(word: ctypes.c_uint64, width: int) -> list[tuple[int, ...]]:
+    """The records ``(lo, hi, ...)`` a handler can match (``lo <= x < hi``), read as it
+    reads them: through the published address, up to the published count."""
+    address = word.value
+    count = ctypes.c_uint64.from_address(address).value
+    flat = [
+        ctypes.c_uint64.from_address(address + 8 * (1 + i)).value for i in range(width * count)
+    ]
+    records = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
+    return [r for r in records if r[0] < r[1]]
+
+
 def test_registry_publishes_whole_records() -> None:
     word = ctypes.c_uint64(0)
-    reg = _Registry(ctypes.addressof(word))
+    reg = _Registry(ctypes.addressof(word), 3)
     a = reg.add((1, 2, 3))
     reg.add((4, 5, 6))
     reg.remove(a)
-    address = word.value
-    count = ctypes.c_uint64.from_address(address).value
-    flat = [ctypes.c_uint64.from_address(address + 8 * (1 + i)).value for i in range(3 * count)]
-    assert (count, flat) == (1, [4, 5, 6])
+    assert _read_records(word, 3) == [(4, 5, 6)]
+
+
+def test_registry_changes_in_place_and_republishes_packed_when_full() -> None:
+    word = ctypes.c_uint64(0)
+    reg = _Registry(ctypes.addressof(word), 4)
+    first = word.value
+    keys = [reg.add((10 * i + 1, 10 * i + 5, i, 7)) for i in range(10)]
+    assert word.value == first  # added in place
+    for k in keys[:8]:
+        reg.remove(k)
+    assert word.value == first  # removed in place
+    assert _read_records(word, 4) == [(81, 85, 8, 7), (91, 95, 9, 7)]
+    reg.remove(keys[9])  # the last slot: the count shrinks
+    assert ctypes.c_uint64.from_address(word.value).value == 9
+    more = [reg.add((1000 + i, 1001 + i, i, 0)) for i in range(40)]  # past the capacity
+    assert word.value != first  # a new array, the live records packed
+    want = [(81, 85, 8, 7)] + [(1000 + i, 1001 + i, i, 0) for i in range(40)]
+    assert sorted(_read_records(word, 4)) == sorted(want)
+    for k in more:
+        reg.remove(k)
+    assert _read_records(word, 4) == [(81, 85, 8, 7)]
