@@ -66,6 +66,19 @@ class HostFuncDef:
         self._view_t = shared["_view_t"]
 
 
+def _block_image() -> bytes:
+    """A block's words with what every context has: its magic and the host callback."""
+    words = array.array("Q", bytes(vo.HOSTCTX_SIZE * BLOCK_CONTEXTS))
+    words[vo.CTX_MAGIC // 8 :: _CTX_WORDS] = array.array("Q", (vo.HOSTCTX_MAGIC,)) * BLOCK_CONTEXTS
+    words[vo.HOSTCTX_CALLBACK // 8 :: _CTX_WORDS] = (
+        array.array("Q", (HOST_CALLBACK_ADDRESS,)) * BLOCK_CONTEXTS
+    )
+    return words.tobytes()
+
+
+_BLOCK_IMAGE = _block_image()
+
+
 class _HostBlock:
     """Up to ``BLOCK_CONTEXTS`` host contexts of one store's linker definitions, in one
     buffer that never moves (an ``array.array`` never resized); the store keeps it."""
@@ -74,8 +87,15 @@ class _HostBlock:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.words = array.array("Q", bytes(vo.HOSTCTX_SIZE * BLOCK_CONTEXTS))
-        self.base: int = self.words.buffer_info()[0]
+        # every context's words but the definition's, written now: binding one is cheap
+        words = self.words = array.array("Q", _BLOCK_IMAGE)
+        words[vo.CTX_STORE // 8 :: _CTX_WORDS] = array.array("Q", (store.ctx_address,)) * (
+            BLOCK_CONTEXTS
+        )
+        words[vo.HOSTCTX_FUNC // 8 :: _CTX_WORDS] = array.array("Q", (id(self),)) * (
+            BLOCK_CONTEXTS
+        )  # borrowed: the store keeps the block
+        self.base: int = words.buffer_info()[0]
         #: the definition of each context in use, in order
         self.defs: list[HostFuncDef] = []
 
@@ -103,13 +123,7 @@ def _bind(store: Store, d: HostFuncDef) -> int:
         block = store.host_block = _HostBlock(store)
         store.keep(block)
     k = len(block.defs)
-    block.defs.append(d)
-    words = block.words
-    i = k * _CTX_WORDS
-    words[i + vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
-    words[i + vo.CTX_STORE // 8] = store.ctx_address
-    words[i + vo.HOSTCTX_CALLBACK // 8] = HOST_CALLBACK_ADDRESS
-    words[i + vo.HOSTCTX_FUNC // 8] = id(block)  # borrowed: the store keeps the block
+    block.defs.append(d)  # the context at ``k`` is complete from now on
     address: int = block.base + k * vo.HOSTCTX_SIZE
     store.host_contexts[d] = address
     return address

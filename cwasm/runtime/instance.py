@@ -170,17 +170,24 @@ class Instance:
         o = cm.offsets
         m = cm.m
         n_words = o.size // 8
-        self._vm = _zero_words(n_words + 2)
-        address = self._vm.buffer_info()[0]
-        self.vmctx = (address + 15) & ~15  # the vmctx is 16-byte aligned
-        skip = (self.vmctx - address) // 8
-        #: the vmctx's words (a view of ``_vm``)
-        words = memoryview(self._vm)[skip : skip + n_words]
-        self._words = words
         image = cm.vmctx_image
         if image is None:
             image = cm.vmctx_image = _vmctx_image(cm)
-        ctypes.memmove(self.vmctx, image, len(image))
+        # the image as the new vmctx's words in one copy, when the allocation is 16-byte
+        # aligned (as malloc's and pymalloc's are); else copied into an aligned place
+        self._vm = array.array("Q", image)
+        address = self._vm.buffer_info()[0]
+        if address & 15:
+            self._vm = _zero_words(n_words + 2)
+            address = self._vm.buffer_info()[0]
+            aligned = (address + 15) & ~15
+            ctypes.memmove(aligned, image, len(image))
+            address = aligned
+        self.vmctx = address
+        skip = (address - self._vm.buffer_info()[0]) // 8
+        #: the vmctx's words (a view of ``_vm``)
+        words = memoryview(self._vm)[skip : skip + n_words]
+        self._words = words
         words[vo.CTX_STORE // 8] = store.ctx_address
         if cm.gc_collector is not None:  # before anything allocates (constant expressions)
             store.gc_heap.collector.use(cm.gc_collector, cm)
@@ -195,9 +202,8 @@ class Instance:
         self.tags: list[Tag] = []
         self._link(imports)
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
-        if not store.interruptible:  # before any of its code runs: Ctrl-C stops it
-            interrupt.register_store(store, store._ctx)
-            store.interruptible = True
+        if store.interruptible is None:  # before any of its code runs: Ctrl-C stops it
+            store.interruptible = interrupt.register_store(store._ctx)
         interrupt.arm()
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
@@ -226,16 +232,17 @@ class Instance:
         store = self.store
         type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
         nf = nt = nm = ng = nx = 0
+        functions = m.functions
+        contexts = store.host_contexts
         for imp, ext in zip(m.imports, imports, strict=True):
             if type(ext) is HostFuncDef:  # a linker's: only a function of its engine
-                ti = m.functions[nf]
-                if ext.type_id != type_ids[ti] and not store.engine.types.is_subtype(
-                    ext.type_id, type_ids[ti]
-                ):
+                ti = functions[nf]
+                tid = ext.type_id
+                if tid != type_ids[ti] and not store.engine.types.is_subtype(tid, type_ids[ti]):
                     raise LinkError(
                         f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
                     )
-                self._link_host_def(nf, ext)
+                self._link_host_def(nf, ext, contexts.get(ext) or host_context(store, ext))
                 nf += 1
                 continue
             if getattr(ext, "store", store) is not store:
@@ -297,22 +304,25 @@ class Instance:
         self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
 
-    def _link_host_def(self, index: int, d: HostFuncDef) -> None:
+    def _link_host_def(self, index: int, d: HostFuncDef, hostctx: int) -> None:
+        """Link imported function ``index`` to the linker's definition ``d``, entered
+        through the store's host context of it at ``hostctx``."""
         cm = self.compiled
         tramp = cm.wasm_to_array.get(d.type_id)
         if tramp is None:
             raise CwasmError(
                 f"module has no trampoline for imported type {d.template.shared['wasm_type']}"
             )
-        ref = plan_for(cm).import_func_words[index]
+        ref = (cm.offsets.func_refs + vo.FUNCREF_SIZE * index) // 8
         words = self._words
         # its VMFuncRef (array_call stays 0, as the vmctx image has it)
         words[ref + vo.FUNCREF_WASM_CALL // 8] = tramp
-        words[ref + vo.FUNCREF_VMCTX // 8] = host_context(self.store, d)
+        words[ref + vo.FUNCREF_VMCTX // 8] = hostctx
         words[ref + vo.FUNCREF_TYPE_ID // 8] = d.type_id
-        if self._host_defs is None:
-            self._host_defs = {}
-        self._host_defs[index] = d
+        host_defs = self._host_defs
+        if host_defs is None:
+            host_defs = self._host_defs = {}
+        host_defs[index] = d
 
     def _define(self) -> None:
         cm = self.compiled

@@ -100,10 +100,30 @@ def _quiet_ignored_interrupts() -> None:
         sys.unraisablehook = _QuietInterrupts(sys.unraisablehook)
 
 
-def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
-    """Let SIGINT stop wasm of the store whose context is ``ctx`` while ``owner`` lives."""
+class Registration:
+    """Runs its ``release_hooks`` when it goes (with its owner, which holds it): what a
+    ``weakref.finalize`` on the owner does, for less."""
+
+    __slots__ = ("release_hooks",)
+
+    def __init__(self) -> None:
+        self.release_hooks: list[Callable[[], None]] = []
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        if not _finalizing():  # the process is ending: nothing to give back
+            for hook in self.release_hooks:
+                hook()
+
+
+def register_store(ctx: ctypes.Array[ctypes.c_uint64]) -> Registration:
+    """Let SIGINT stop wasm of the store whose context is ``ctx`` until the registration
+    returned goes (the store holds it)."""
+    registration = Registration()
     if SUPPORTED:
-        guard.register_interrupt_records("stores", owner, (ctypes.addressof(ctx),), ctx)
+        guard.register_interrupt_records(
+            "stores", None, (ctypes.addressof(ctx),), ctx, registration.release_hooks
+        )
+    return registration
 
 
 def register_module(

@@ -106,9 +106,9 @@ class Store(Closable):
         ctx[first : first + vo.UNWIND_FUNCTION_COUNT] = list(UNWIND_FUNCTIONS)
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
         ctx[vo.STORE_SELF // 8] = self.ctx_address
-        #: whether SIGINT can find this store (``interrupt.register_store``, done by its
-        #: first instantiation: a store without instances runs no wasm)
-        self.interruptible = False
+        #: how SIGINT finds this store (``interrupt.register_store``, done by its first
+        #: instantiation: a store without instances runs no wasm), None before
+        self.interruptible: interrupt.Registration | None = None
         ctx[vo.STORE_EPOCH_PTR // 8] = engine.epoch_address
         #: fuel set but not yet handed to wasm (``STORE_FUEL_CONSUMED`` holds at most
         #: 2**63 - 1), as Wasmtime's reserve
