@@ -92,7 +92,11 @@ class _Registry:
     Changes cost O(1): a record is written past the count, then the count raised to
     show it; a removed one is zeroed in place, ``hi`` first (a zero record matches
     nothing); a new array, the live records packed, is published only when the current
-    one is full. A handler reading the array meanwhile sees every live record whole."""
+    one is full. A handler reading the array meanwhile sees every live record whole.
+
+    A removal may run inside an addition, from a finalizer the garbage collector runs
+    on this thread (the lock is reentrant): ``_publish`` works on a copy of the records
+    and applies such removals once the new array is published."""
 
     def __init__(self, state_word: int, width: int) -> None:
         self._word = ctypes.c_uint64.from_address(state_word)
@@ -104,7 +108,8 @@ class _Registry:
         self._next = 0
         # arrays (and cells) a handler on another thread may still be reading
         self.retired: deque[object] = deque(maxlen=32)
-        self._arr = self._publish(16)
+        self._arr = array.array("Q", bytes(8))
+        self._publish(16)
 
     def add(self, record: tuple[int, ...]) -> int:
         key = self._next
@@ -112,7 +117,7 @@ class _Registry:
         self._records[key] = record
         w = self._width
         if 1 + (self._used + 1) * w > len(self._arr):
-            self._arr = self._publish(max(16, 2 * len(self._records)))
+            self._publish(max(16, 2 * len(self._records)))
         else:
             slot = self._used
             arr = self._arr
@@ -131,7 +136,11 @@ class _Registry:
     def remove(self, key: int) -> None:
         if self._records.pop(key, None) is None:
             return
-        slot = self._slots.pop(key)
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._zero(slot)
+
+    def _zero(self, slot: int) -> None:
         arr = self._arr
         at = 1 + slot * self._width
         arr[at + 1] = 0  # ``hi`` first: from now on the record matches nothing
@@ -140,19 +149,29 @@ class _Registry:
             self._used = slot
             arr[0] = slot
 
-    def _publish(self, capacity: int) -> array.array[int]:
-        """A new array of ``capacity`` records holding the live ones, published."""
+    def _publish(self, capacity: int) -> None:
+        """Publish a new array of ``capacity`` records holding the live ones, packed."""
         w = self._width
         # an array.array (never resized, so it never moves), not a ctypes array: no
         # ctypes array type made per capacity
         arr = array.array("Q", bytes(8 * (1 + capacity * w)))
-        for slot, (key, rec) in enumerate(self._records.items()):
+        records = self._records.copy()  # no finalizer runs while it is copied
+        slots: dict[int, int] = {}
+        for slot, (key, rec) in enumerate(records.items()):
             arr[1 + slot * w : 1 + (slot + 1) * w] = array.array("Q", rec)
-            self._slots[key] = slot
-        self._used = arr[0] = len(self._records)
+            slots[key] = slot
+        arr[0] = len(records)
+        # from here on removals change the new array
+        self._slots = slots
+        self._arr = arr
+        self._used = len(records)
         self.retired.append(arr)
         self._word.value = arr.buffer_info()[0]
-        return arr
+        for key in list(slots):  # removed while the array was filled: zeroed now
+            if key not in self._records:
+                slot = slots.pop(key, None)
+                if slot is not None:
+                    self._zero(slot)
 
 
 class _SlotRegistry:

@@ -86,10 +86,16 @@ def _where(imp: Import) -> str:
 
 def _vmctx_image(cm: CompiledModule) -> bytes:
     """The vmctx contents every instance of ``cm`` starts from: magic, builtins, engine type
-    ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
+    ids, the defined globals whose initializers need no instance (``InstancePlan``), and
+    the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
     o = cm.offsets
     m = cm.m
     words = _zero_words(o.size // 8)
+    for k, bits in enumerate(plan_for(cm).global_bits):
+        if bits is not None:  # as ``Global.write_raw`` stores them: little-endian, low first
+            at = o.defined_global(k) // 8
+            words[at] = bits & _M64
+            words[at + 1] = bits >> 64
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
     first = o.builtins // 8
     words[first : first + len(BUILTIN_ADDRESSES)] = array.array("Q", BUILTIN_ADDRESSES)
@@ -215,7 +221,8 @@ class Instance:
             externs.add_global(glob)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
-        store.gc_heap.add_root_source(self._element_words)
+        if m.sub_types:  # only then are evaluated segments kept (``_element_values``)
+            store.gc_heap.add_root_source(self._element_words)
         self._passive_data = plan_for(cm).passive_data  # read-only, shared
         self._exports: InstanceExports | None = None
         self._initialize()
@@ -375,10 +382,8 @@ class Instance:
         plan = plan_for(cm)
         globals_ = self.globals
         n_imported = m.num_imported_globals
-        for k, bits in enumerate(plan.global_bits):
-            if bits is None:
-                bits = self.eval_const(m.global_inits[k])
-            globals_[n_imported + k].write_raw(bits)
+        for k in plan.evaluated_globals:  # the others came with the vmctx image
+            globals_[n_imported + k].write_raw(self.eval_const(m.global_inits[k]))
         for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
             if table_init is not None:
                 table = self.tables[m.num_imported_tables + k]
@@ -398,8 +403,7 @@ class Instance:
             offset &= _M64 if table.wasm_type.is_64 else _M32
             if offset + len(values) > table.size():
                 raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
-            for j, v in enumerate(values):
-                table.set_raw(offset + j, v)
+            table.set_raw_range(offset, values)
             self._elements[i] = None
         for mem_index, image_offset, image in plan.images:
             mem = self.memories[mem_index]

@@ -47,8 +47,11 @@ _CONSTANT_MASKS = {
 class InstancePlan:
     """The instance-independent parts of instantiating one module."""
 
-    #: per defined global: its initializer's bits when they need no instance, else None
+    #: per defined global: its initializer's bits when they need no instance (the
+    #: module's vmctx image holds them: ``Instance``), else None
     global_bits: tuple[int | None, ...]
+    #: the defined globals whose initializer each instance evaluates, in order
+    evaluated_globals: tuple[int, ...]
     #: per element segment: its active offset's bits when they need no instance, else None
     element_offsets: tuple[int | None, ...]
     #: (memory index, offset, bytes) of each static memory image, in memory order (a
@@ -113,8 +116,10 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
         images = [(i, at, bytes(d)) for i, at, d in images]
         segments = [(bits, bytes(d)) for bits, d in segments]
     o = cm.offsets
+    global_bits = tuple(closed_bits(init) for init in m.global_inits)
     return InstancePlan(
-        global_bits=tuple(closed_bits(init) for init in m.global_inits),
+        global_bits=global_bits,
+        evaluated_globals=tuple(k for k, bits in enumerate(global_bits) if bits is None),
         element_offsets=tuple(
             closed_bits(seg.offset) if seg.mode == SegmentMode.ACTIVE else None
             for seg in m.elements

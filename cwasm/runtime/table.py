@@ -175,6 +175,10 @@ class Table:
         """Store the bits of element ``idx`` (no bounds check)."""
         self._elems[idx] = bits
 
+    def set_raw_range(self, start: int, words: list[int]) -> None:
+        """Store ``words`` as the bits of the elements from ``start`` on (no bounds check)."""
+        self._elems[start : start + len(words)] = array.array("Q", words)
+
     def matches(self, want: wt.TableType) -> bool:
         """Import subtyping: the same element type (closed over the engine's type ids) and
         index type, at least the wanted minimum, at most the wanted maximum."""

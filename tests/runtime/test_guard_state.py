@@ -5,6 +5,7 @@ they grow, shrink and reuse slots."""
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from cwasm.runtime.guard import _Registry, _SlotRegistry
 
@@ -37,9 +38,7 @@ def _read_records(word: ctypes.c_uint64, width: int) -> list[tuple[int, ...]]:
     reads them: through the published address, up to the published count."""
     address = word.value
     count = ctypes.c_uint64.from_address(address).value
-    flat = [
-        ctypes.c_uint64.from_address(address + 8 * (1 + i)).value for i in range(width * count)
-    ]
+    flat = [ctypes.c_uint64.from_address(address + 8 * (1 + i)).value for i in range(width * count)]
     records = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
     return [r for r in records if r[0] < r[1]]
 
@@ -72,3 +71,35 @@ def test_registry_changes_in_place_and_republishes_packed_when_full() -> None:
     for k in more:
         reg.remove(k)
     assert _read_records(word, 4) == [(81, 85, 8, 7)]
+
+
+class _RemovingRecord(tuple[int, ...]):
+    """A record that, once ``armed``, removes ``victim`` from ``reg`` when it is read: a
+    removal running while the registry republishes, as a finalizer the garbage collector
+    runs there (on an allocation) does."""
+
+    reg: _Registry
+    victim = -1
+
+    def __getitem__(self, index: Any) -> Any:
+        if self.victim >= 0:
+            victim, self.victim = self.victim, -1
+            self.reg.remove(victim)
+        return super().__getitem__(index)
+
+
+def test_registry_stays_exact_when_a_record_is_removed_while_it_republishes() -> None:
+    word = ctypes.c_uint64(0)
+    reg = _Registry(ctypes.addressof(word), 3)
+    trigger = _RemovingRecord((1, 2, 3))
+    trigger.reg = reg
+    reg.add(trigger)
+    keys = [reg.add((10 * i, 10 * i + 5, i)) for i in range(1, 16)]  # full: 16 records
+    first = word.value
+    trigger.victim = keys[-1]  # the last record added goes while the array is refilled
+    reg.add((500, 505, 99))
+    assert word.value != first  # republished
+    want = [(1, 2, 3), *[(10 * i, 10 * i + 5, i) for i in range(1, 15)], (500, 505, 99)]
+    assert sorted(_read_records(word, 3)) == sorted(want)
+    reg.add((600, 605, 7))  # and it goes on in place
+    assert sorted(_read_records(word, 3)) == sorted([*want, (600, 605, 7)])
