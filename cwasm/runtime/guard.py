@@ -169,9 +169,9 @@ class _Registry:
         self._word.value = arr.buffer_info()[0]
         for key in list(slots):  # removed while the array was filled: zeroed now
             if key not in self._records:
-                slot = slots.pop(key, None)
-                if slot is not None:
-                    self._zero(slot)
+                gone = slots.pop(key, None)
+                if gone is not None:
+                    self._zero(gone)
 
 
 class _SlotRegistry:

@@ -412,9 +412,9 @@ class Instance:
             ctypes.memmove(mem.base + image_offset, _as_bytes(image), len(image))
         meminit = cm.info.memory_initialization
         if isinstance(meminit, SegmentedMemoryInitialization):
-            for s, (bits, data) in zip(meminit.segments, plan.segments, strict=True):
+            for s, (seg_bits, data) in zip(meminit.segments, plan.segments, strict=True):
                 mem = self.memories[s.memory_index]
-                offset = self.eval_const(s.offset) if bits is None else bits
+                offset = self.eval_const(s.offset) if seg_bits is None else seg_bits
                 offset &= _M64 if mem.wasm_type.is_64 else _M32
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
