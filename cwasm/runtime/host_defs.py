@@ -15,7 +15,8 @@ the store keeps it, so every later request returns that same object.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cwasm.abi import vmoffsets as vo
@@ -66,38 +67,38 @@ class HostFuncDef:
         self._view_t = shared["_view_t"]
 
 
-def _block_image() -> bytes:
+@functools.cache
+def _block_image(capacity: int) -> bytes:
     """A block's words with what every context has: its magic and the host callback."""
-    words = array.array("Q", bytes(vo.HOSTCTX_SIZE * BLOCK_CONTEXTS))
-    words[vo.CTX_MAGIC // 8 :: _CTX_WORDS] = array.array("Q", (vo.HOSTCTX_MAGIC,)) * BLOCK_CONTEXTS
+    words = array.array("Q", bytes(vo.HOSTCTX_SIZE * capacity))
+    words[vo.CTX_MAGIC // 8 :: _CTX_WORDS] = array.array("Q", (vo.HOSTCTX_MAGIC,)) * capacity
     words[vo.HOSTCTX_CALLBACK // 8 :: _CTX_WORDS] = (
-        array.array("Q", (HOST_CALLBACK_ADDRESS,)) * BLOCK_CONTEXTS
+        array.array("Q", (HOST_CALLBACK_ADDRESS,)) * capacity
     )
     return words.tobytes()
 
 
-_BLOCK_IMAGE = _block_image()
-
-
 class _HostBlock:
-    """Up to ``BLOCK_CONTEXTS`` host contexts of one store's linker definitions, in one
-    buffer that never moves (an ``array.array`` never resized); the store keeps it."""
+    """Up to ``capacity`` host contexts of one store's linker definitions, in one buffer
+    that never moves (an ``array.array`` never resized); the store keeps it. Made for
+    the definitions ``defs`` (all of its contexts in use), or empty, to be filled as
+    definitions are bound (``BLOCK_CONTEXTS`` of them)."""
 
-    __slots__ = ("store", "words", "base", "defs")
+    __slots__ = ("store", "words", "base", "defs", "capacity")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, defs: Sequence[HostFuncDef] = (), capacity: int = BLOCK_CONTEXTS
+    ) -> None:
         self.store = store
+        self.capacity = capacity = max(capacity, len(defs))
         # every context's words but the definition's, written now: binding one is cheap
-        words = self.words = array.array("Q", _BLOCK_IMAGE)
-        words[vo.CTX_STORE // 8 :: _CTX_WORDS] = array.array("Q", (store.ctx_address,)) * (
-            BLOCK_CONTEXTS
-        )
-        words[vo.HOSTCTX_FUNC // 8 :: _CTX_WORDS] = array.array("Q", (id(self),)) * (
-            BLOCK_CONTEXTS
-        )  # borrowed: the store keeps the block
+        words = self.words = array.array("Q", _block_image(capacity))
+        words[vo.CTX_STORE // 8 :: _CTX_WORDS] = array.array("Q", (store.ctx_address,)) * capacity
+        # borrowed: the store keeps the block
+        words[vo.HOSTCTX_FUNC // 8 :: _CTX_WORDS] = array.array("Q", (id(self),)) * capacity
         self.base: int = words.buffer_info()[0]
         #: the definition of each context in use, in order
-        self.defs: list[HostFuncDef] = []
+        self.defs: list[HostFuncDef] = list(defs)
 
     def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
         """The host callback's entry (``cwasm.runtime.func._call_host``) for a context of
@@ -119,7 +120,7 @@ def host_context(store: Store, d: HostFuncDef) -> int:
 
 def _bind(store: Store, d: HostFuncDef) -> int:
     block: _HostBlock | None = store.host_block
-    if block is None or len(block.defs) == BLOCK_CONTEXTS:
+    if block is None or len(block.defs) == block.capacity:
         block = store.host_block = _HostBlock(store)
         store.keep(block)
     k = len(block.defs)
@@ -137,3 +138,61 @@ def linker_func(store: Store, d: HostFuncDef) -> Func:
         f = d.template.make(store, d._host, d._access_caller, host_context(store, d))  # type: ignore[arg-type]
         store.linker_funcs[d] = f
     return f
+
+
+class HostImports:
+    """How a module's imports resolve in one state of a ``Linker`` when every one of them is
+    a linker host function (``HostFuncDef``), worked out once (``plan_host_imports``):
+    each imported function's ``VMFuncRef`` but its host context, per column."""
+
+    __slots__ = ("token", "defs", "unique", "distinct", "by_index", "wasm_calls", "type_ids")
+
+    def __init__(self, token: object, defs: tuple[HostFuncDef, ...], wasm_calls: list[int]) -> None:
+        #: the linker state it was made in (``Linker._token``)
+        self.token = token
+        #: the definition of each import, in order
+        self.defs = defs
+        #: each definition once, in order of first import
+        self.unique = tuple(dict.fromkeys(defs))
+        self.distinct = len(self.unique) == len(defs)
+        #: ``Instance._host_defs`` of every instance linked so (shared: never changed)
+        self.by_index: dict[int, HostFuncDef] = dict(enumerate(defs))
+        #: the ``wasm_call`` and ``type_id`` columns of the imports' ``VMFuncRef``s
+        self.wasm_calls = array.array("Q", wasm_calls)
+        self.type_ids = array.array("Q", [d.type_id for d in defs])
+
+    def contexts(self, store: Store) -> array.array[int]:
+        """The address of ``store``'s host context of each import's definition; a store
+        that has none of them yet gets them all in one block."""
+        contexts = store.host_contexts
+        if self.distinct and self.unique[0] not in contexts:
+            if not any(d in contexts for d in self.unique):
+                block = _HostBlock(store, self.unique)
+                store.keep(block)
+                base = block.base
+                addresses = range(base, base + vo.HOSTCTX_SIZE * len(self.unique), vo.HOSTCTX_SIZE)
+                contexts.update(zip(self.unique, addresses, strict=True))
+                return array.array("Q", addresses)
+        return array.array("Q", [contexts.get(d) or _bind(store, d) for d in self.defs])
+
+
+def plan_host_imports(
+    token: object,
+    defs: tuple[HostFuncDef, ...],
+    wasm_to_array: Mapping[int, int],
+    func_types: Sequence[int],
+    type_ids: Sequence[int],
+    is_subtype: Callable[[int, int], bool],
+) -> HostImports | None:
+    """The ``HostImports`` of a module whose imports are the functions ``defs`` (of the
+    module's types ``func_types``, whose engine ids are ``type_ids``), or None if one
+    does not link (the general path then reports it, in import order)."""
+    wasm_calls = []
+    for d, ti in zip(defs, func_types, strict=True):
+        if d.type_id != type_ids[ti] and not is_subtype(d.type_id, type_ids[ti]):
+            return None
+        tramp = wasm_to_array.get(d.type_id)
+        if tramp is None:
+            return None
+        wasm_calls.append(tramp)
+    return HostImports(token, defs, wasm_calls)

@@ -25,7 +25,7 @@ from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
-from cwasm.runtime.host_defs import HostFuncDef, host_context, linker_func
+from cwasm.runtime.host_defs import HostFuncDef, HostImports, host_context, linker_func
 from cwasm.runtime.instance_plan import plan_for
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -147,17 +147,24 @@ class Instance:
 
     @classmethod
     def _linked(
-        cls, store: Store, module: ArtifactModule, imports: Sequence[Extern | HostFuncDef]
+        cls,
+        store: Store,
+        module: ArtifactModule,
+        imports: Sequence[Extern | HostFuncDef] | HostImports,
     ) -> Instance:
         """An instance of ``module`` in ``store`` with ``imports`` as a ``Linker`` resolved
         them: externs, and host functions it defines for every store (``HostFuncDef``),
-        linked through the store's host contexts of them."""
+        linked through the store's host contexts of them; or all of them such functions,
+        planned (``HostImports``)."""
         self = cls.__new__(cls)
         self._instantiate(store, module, imports)
         return self
 
     def _instantiate(
-        self, store: Store, module: ArtifactModule, imports: Sequence[Extern | HostFuncDef]
+        self,
+        store: Store,
+        module: ArtifactModule,
+        imports: Sequence[Extern | HostFuncDef] | HostImports,
     ) -> None:
         cm = module.compiled
         store._check_open()
@@ -206,7 +213,10 @@ class Instance:
         self.memories: list[Memory | SharedMemory] = []
         self.globals: list[Global] = []
         self.tags: list[Tag] = []
-        self._link(imports)
+        if type(imports) is HostImports:
+            self._link_host_imports(imports)
+        else:
+            self._link(imports)  # type: ignore[arg-type]
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
         if store.interruptible is None:  # before any of its code runs: Ctrl-C stops it
             store.interruptible = interrupt.register_store(store._ctx)
@@ -310,6 +320,19 @@ class Instance:
         ref = plan_for(cm).import_func_words[index]
         self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
+
+    def _link_host_imports(self, plan: HostImports) -> None:
+        """Link imports that are all a linker's host functions, as ``plan`` says: the
+        ``VMFuncRef`` of each, one column at a time."""
+        n = len(plan.defs)
+        stride = vo.FUNCREF_SIZE // 8
+        first = self.compiled.offsets.func_refs // 8
+        end = first + stride * n
+        words = self._words
+        words[first + vo.FUNCREF_WASM_CALL // 8 : end : stride] = plan.wasm_calls
+        words[first + vo.FUNCREF_VMCTX // 8 : end : stride] = plan.contexts(self.store)
+        words[first + vo.FUNCREF_TYPE_ID // 8 : end : stride] = plan.type_ids
+        self._host_defs = plan.by_index  # shared, never changed
 
     def _link_host_def(self, index: int, d: HostFuncDef, hostctx: int) -> None:
         """Link imported function ``index`` to the linker's definition ``d``, entered

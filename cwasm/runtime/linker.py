@@ -20,7 +20,7 @@ from cwasm.errors import LinkError
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Func, HostFuncTemplate
 from cwasm.runtime.global_ import Global
-from cwasm.runtime.host_defs import HostFuncDef, linker_func
+from cwasm.runtime.host_defs import HostFuncDef, linker_func, plan_host_imports
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
@@ -57,6 +57,9 @@ class Linker(Closable):
         self.engine = engine
         self._items: dict[tuple[str, str], Extern | _FuncDef | HostFuncDef] = {}
         self._allow_shadowing = False
+        #: stands for the current definitions: replaced by every change of them
+        #: (``HostImports.token``)
+        self._token = object()
 
     @property
     def allow_shadowing(self) -> bool:
@@ -81,6 +84,7 @@ class Linker(Closable):
         if key in self._items and not self._allow_shadowing:
             raise LinkError(f"import of `{module}::{name}` defined twice")
         self._items[key] = item
+        self._token = object()
 
     def _check_store(self, store: Store, item: Extern, what: str) -> None:
         if isinstance(item, SharedMemory):  # in no store: any store may import it
@@ -217,9 +221,13 @@ class Linker(Closable):
         if module.engine is not self.engine or store.engine is not self.engine:
             raise LinkError("the module, the store and the linker belong to different engines")
         module._check_open()
+        cm = module.compiled
+        plan = cm.host_imports
+        if plan is not None and plan.token is self._token:  # as the last time
+            return Instance._linked(store, module, plan)
         imports: list[Extern | HostFuncDef] = []
         items = self._items
-        for imp in module.compiled.m.imports:  # the names only: no ImportType objects
+        for imp in cm.m.imports:  # the names only: no ImportType objects
             item = items.get((imp.module, imp.name))
             if item is None:
                 raise LinkError(f"unknown import: `{imp.module}::{imp.name}` has not been defined")
@@ -227,4 +235,17 @@ class Linker(Closable):
                 imports.append(item)
             else:
                 imports.append(self._resolve(store, imp.module, imp.name, item))
+        if imports and all(type(item) is HostFuncDef for item in imports):
+            m = cm.m
+            plan = plan_host_imports(
+                self._token,
+                tuple(imports),  # type: ignore[arg-type]
+                cm.wasm_to_array,
+                m.functions[: len(imports)],
+                cm.type_ids,
+                self.engine.types.is_subtype,
+            )
+            if plan is not None:
+                cm.host_imports = plan
+                return Instance._linked(store, module, plan)
         return Instance._linked(store, module, imports)
