@@ -165,14 +165,13 @@ class HostImports:
         """The address of ``store``'s host context of each import's definition; a store
         that has none of them yet gets them all in one block."""
         contexts = store.host_contexts
-        if self.distinct and self.unique[0] not in contexts:
-            if not any(d in contexts for d in self.unique):
-                block = _HostBlock(store, self.unique)
-                store.keep(block)
-                base = block.base
-                addresses = range(base, base + vo.HOSTCTX_SIZE * len(self.unique), vo.HOSTCTX_SIZE)
-                contexts.update(zip(self.unique, addresses, strict=True))
-                return array.array("Q", addresses)
+        if self.distinct and contexts.keys().isdisjoint(self.unique):
+            block = _HostBlock(store, self.unique)
+            store.keep(block)
+            base = block.base
+            addresses = range(base, base + vo.HOSTCTX_SIZE * len(self.unique), vo.HOSTCTX_SIZE)
+            contexts.update(zip(self.unique, addresses, strict=True))
+            return array.array("Q", addresses)
         return array.array("Q", [contexts.get(d) or _bind(store, d) for d in self.defs])
 
 

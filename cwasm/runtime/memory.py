@@ -24,6 +24,7 @@ from cwasm.runtime.types import MemoryType
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
+    from cwasm.runtime.engine import Engine
     from cwasm.runtime.store import Store
 
 WASM_PAGE = 65536
@@ -39,6 +40,21 @@ def reservable_pages(memory_reservation: int, ty: wt.MemoryType) -> int:
     reservation = max(memory_reservation, MEMORY64_RESERVATION) if ty.is_64 else memory_reservation
     declared = ty.limits.max if ty.limits.max is not None else ty.max_pages
     return min(declared, ty.max_pages, max(reservation // WASM_PAGE, 0))
+
+
+def memory_layout(engine: Engine, ty: wt.MemoryType) -> tuple[int, int, bool]:
+    """(most pages, bytes reserved, guard-page bounds checks) of a memory of type ``ty`` in
+    ``engine`` (worked out once per type: ``Engine.memory_layouts``)."""
+    layout = engine.memory_layouts.get(ty)
+    if layout is None:
+        max_pages = reservable_pages(engine.config.memory_reservation, ty)
+        # with guard pages, every 32-bit index plus a static offset below the guard size
+        # must land in the reservation, whatever the memory's maximum; compiled code
+        # checks every access of a 64-bit memory (as of a shared one): no guard region
+        guarded = engine.guard_pages and not ty.is_64
+        reserve = guard_layout.GUARD_RESERVATION if guarded else max_pages * WASM_PAGE
+        layout = engine.memory_layouts[ty] = (max_pages, reserve, guarded)
+    return layout
 
 
 class Memory:
@@ -62,7 +78,7 @@ class Memory:
     def _setup(self, store: Store, ty: wt.MemoryType, def_addr: int) -> None:
         self.store = store
         self.wasm_type = ty
-        self.max_pages = reservable_pages(store.engine.config.memory_reservation, ty)
+        self.max_pages, reserve, guarded = memory_layout(store.engine, ty)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
@@ -72,11 +88,6 @@ class Memory:
             raise ResourceLimitError(
                 f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
             )
-        # with guard pages, every 32-bit index plus a static offset below the guard size
-        # must land in the reservation, whatever the memory's maximum; compiled code
-        # checks every access of a 64-bit memory (as of a shared one): no guard region
-        guarded = store.engine.guard_pages and not ty.is_64
-        reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
         self._res = Reservation(reserve, pooled=True)
         self._res.commit_exactly(ty.limits.min * WASM_PAGE)
         self.base = self._res.base
