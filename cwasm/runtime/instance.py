@@ -218,8 +218,6 @@ class Instance:
         else:
             self._link(imports)  # type: ignore[arg-type]
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
-        if store.interruptible is None:  # before any of its code runs: Ctrl-C stops it
-            store.interruptible = interrupt.register_store(store._ctx)
         interrupt.arm()
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
