@@ -94,9 +94,9 @@ class _Registry:
     nothing); a new array, the live records packed, is published only when the current
     one is full. A handler reading the array meanwhile sees every live record whole.
 
-    A removal may run inside an addition, from a finalizer the garbage collector runs
-    on this thread (the lock is reentrant): ``_publish`` works on a copy of the records
-    and applies such removals once the new array is published."""
+    A removal or replacement may run inside an addition, from a finalizer the garbage
+    collector runs on this thread (the lock is reentrant): ``_publish`` works on a copy
+    of the records and applies such changes once the new array is published."""
 
     def __init__(self, state_word: int, width: int) -> None:
         self._word = ctypes.c_uint64.from_address(state_word)
@@ -120,18 +120,32 @@ class _Registry:
             self._publish(max(16, 2 * len(self._records)))
         else:
             slot = self._used
-            arr = self._arr
-            at = 1 + slot * w
-            # ``hi`` last: a handler still reading with a count from before a removal
-            # that freed this slot sees no match until the record is whole
-            for i in range(2, w):
-                arr[at + i] = record[i]
-            arr[at] = record[0]
-            arr[at + 1] = record[1]
+            self._write(slot, record)
             self._slots[key] = slot
             self._used = slot + 1
-            arr[0] = self._used  # after the record: it is whole when seen
+            self._arr[0] = self._used  # after the record: it is whole when seen
         return key
+
+    def replace(self, key: int, record: tuple[int, ...]) -> None:
+        """Make ``record`` the record of ``key`` (in place)."""
+        if key not in self._records:
+            return
+        self._records[key] = record
+        slot = self._slots.get(key)
+        if slot is not None:
+            self._write(slot, record)
+
+    def _write(self, slot: int, record: tuple[int, ...]) -> None:
+        # ``hi`` zero first and last written: a handler reading meanwhile (maybe with a
+        # count from before a removal that freed this slot) sees no match until the
+        # record is whole
+        arr = self._arr
+        at = 1 + slot * self._width
+        arr[at + 1] = 0
+        for i in range(2, self._width):
+            arr[at + i] = record[i]
+        arr[at] = record[0]
+        arr[at + 1] = record[1]
 
     def remove(self, key: int) -> None:
         if self._records.pop(key, None) is None:
@@ -167,11 +181,14 @@ class _Registry:
         self._used = len(records)
         self.retired.append(arr)
         self._word.value = arr.buffer_info()[0]
-        for key in list(slots):  # removed while the array was filled: zeroed now
-            if key not in self._records:
+        for key in list(slots):  # removed or replaced while the array was filled
+            now = self._records.get(key)
+            if now is None:
                 gone = slots.pop(key, None)
                 if gone is not None:
                     self._zero(gone)
+            elif now is not records[key]:
+                self._write(slots[key], now)
 
 
 class _SlotRegistry:
@@ -436,27 +453,41 @@ def register_code(
         weakref.finalize(owner, _unregister_code, key)
 
 
-def register_memory(
-    owner: object,
-    start: int,
-    end: int,
-    store_context: int,
-    release_hooks: list[Callable[[], None]] | None = None,
-) -> None:
-    """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
-    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives; with
-    ``release_hooks`` (a pooled reservation's), until those hooks run instead."""
-    # an array.array (never resized), not a ctypes array: no ctypes array type to make
-    cell = array.array("Q", bytes(8 * _CTX_WORDS))
-    cell[vo.CTX_STORE // 8] = store_context
-    with _lock:
-        st = _get_state()
-        key = st.memories.add((start, end, cell.buffer_info()[0]))
-        st.cells[key] = cell
-    if release_hooks is not None:
-        release_hooks.append(functools.partial(_unregister_memory, key))
-    else:
-        weakref.finalize(owner, _unregister_memory, key)
+class MemoryGuard:
+    """The guard registry's record of one pooled memory reservation ``[start, end)``, which
+    stays with the reservation: active while a memory uses it (faults in it trap in that
+    memory's store), inactive in the pool (``hi`` zero: it matches nothing). So a memory
+    made from a pooled reservation is not registered anew."""
+
+    __slots__ = ("key", "start", "end", "cell", "_cell_address")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+        # an array.array (never resized), not a ctypes array: no ctypes array type to make
+        self.cell = array.array("Q", bytes(8 * _CTX_WORDS))
+        self._cell_address: int = self.cell.buffer_info()[0]
+        with _lock:
+            st = _get_state()
+            self.key = st.memories.add((start, 0, self._cell_address))
+            st.cells[self.key] = self.cell
+
+    def activate(self, store_context: int) -> None:
+        """Let faults in the reservation trap in the store whose context is at
+        ``store_context`` (the record is inactive until then: no handler reads the cell)."""
+        self.cell[vo.CTX_STORE // 8] = store_context
+        with _lock:
+            _get_state().memories.replace(self.key, (self.start, self.end, self._cell_address))
+
+    def deactivate(self) -> None:
+        """Let faults in the reservation match nothing (it goes back to the pool)."""
+        with _lock:
+            if _state is not None:
+                _state.memories.replace(self.key, (self.start, 0, self._cell_address))
+
+    def release(self) -> None:
+        """Forget the reservation (it is unmapped)."""
+        _unregister_memory(self.key)
 
 
 def _unregister_code(key: int) -> None:

@@ -91,14 +91,11 @@ class Memory:
         self._res = Reservation(reserve, pooled=True)
         self._res.commit_exactly(ty.limits.min * WASM_PAGE)
         self.base = self._res.base
-        if guarded:
-            guard.register_memory(
-                self._res,
-                self.base,
-                self.base + self._res.size,
-                store.ctx_address,
-                self._res.release_hooks,
-            )
+        if guarded:  # faults in it trap in this store (see ``guard.MemoryGuard``)
+            record = self._res.guard
+            if not isinstance(record, guard.MemoryGuard):
+                record = self._res.guard = guard.MemoryGuard(self.base, self.base + self._res.size)
+            record.activate(store.ctx_address)
         self.def_addr = def_addr
         self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
         ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = self.base

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from cwasm.errors import CwasmError
 from cwasm.runtime import unwind
@@ -300,6 +301,17 @@ def _clear_cache(start: int, end: int) -> None:
 RESERVATION_POOL_SIZE = 16
 
 
+class ReservationRecord(Protocol):
+    """What registered a reservation's addresses elsewhere and stays with it in the pool
+    (``guard.MemoryGuard``)."""
+
+    def deactivate(self) -> None:
+        """The reservation goes to the pool: its addresses mean nothing meanwhile."""
+
+    def release(self) -> None:
+        """The reservation is unmapped: forget its addresses."""
+
+
 class _ReservationPool(_MappingPool):
     """Reservations of memories that are gone, kept for the next memory of the same size.
 
@@ -313,37 +325,43 @@ class _ReservationPool(_MappingPool):
 
     def __init__(self, capacity: int) -> None:
         super().__init__(capacity)
-        #: base -> the bytes at its start left read-write (pages discarded)
-        self._committed: dict[int, int] = {}
+        #: base -> the bytes at its start left read-write (pages discarded), and its
+        #: record with the signal handler, inactive (``guard.MemoryGuard``) or None
+        self._kept: dict[int, tuple[int, ReservationRecord | None]] = {}
 
     @staticmethod
     def _weight(size: int) -> int:
         return 1  # the capacity counts reservations, whatever their size
 
-    def give(self, base: int, size: int, committed: int) -> None:
+    def give(
+        self, base: int, size: int, committed: int, guard: ReservationRecord | None = None
+    ) -> None:
         """Discard the pages of the reservation at ``base`` (its first ``committed`` bytes
-        were usable) and keep it, or unmap it if the pool is full or the reset fails."""
-        if committed and _madvise(base, committed, mmap.MADV_DONTNEED) != 0:
-            unmap(base, size)
-            return
-        with self._lock:
-            if self.held + 1 <= self.capacity:
-                self._free.setdefault(size, []).append(base)
-                self._committed[base] = committed
-                self.held += 1
-                return
+        were usable) and keep it with ``guard`` (its inactive record with the signal
+        handler, if any), or unmap it (and release ``guard``) if the pool is full or the
+        reset fails."""
+        if not committed or _madvise(base, committed, mmap.MADV_DONTNEED) == 0:
+            with self._lock:
+                if self.held + 1 <= self.capacity:
+                    self._free.setdefault(size, []).append(base)
+                    self._kept[base] = (committed, guard)
+                    self.held += 1
+                    return
+        if guard is not None:
+            guard.release()
         unmap(base, size)
 
-    def take_committed(self, size: int) -> tuple[int, int] | None:
-        """A kept reservation of ``size`` bytes and how many bytes at its start are
-        read-write (reading as zeros), or None."""
+    def take_committed(self, size: int) -> tuple[int, int, ReservationRecord | None] | None:
+        """A kept reservation of ``size`` bytes, how many bytes at its start are
+        read-write (reading as zeros), and its inactive guard record (or None); or None."""
         with self._lock:
             bases = self._free.get(size)
             if not bases:
                 return None
             self.held -= 1
             base = bases.pop()
-            return base, self._committed.pop(base, 0)
+            committed, guard = self._kept.pop(base, (0, None))
+            return base, committed, guard
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
@@ -362,11 +380,14 @@ class Reservation:
         self.release_hooks: list[Callable[[], None]] = []
         self._pooled = pooled
         self.committed = 0
+        #: a pooled reservation's record with the signal handler (``guard.MemoryGuard``),
+        #: made by its first guarded memory and kept with it (inactive) in the pool
+        self.guard: ReservationRecord | None = None
         kept = _reservation_pool.take_committed(self.size) if pooled else None
         if kept is None:
             self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
         else:
-            self.base, self.committed = kept
+            self.base, self.committed, self.guard = kept
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         base = getattr(self, "base", 0)  # nothing mapped if the map failed
@@ -375,9 +396,14 @@ class Reservation:
             return
         for hook in self.release_hooks:
             hook()
+        guard = self.guard
         if self._pooled:
-            _reservation_pool.give(base, self.size, self.committed)
+            if guard is not None:
+                guard.deactivate()
+            _reservation_pool.give(base, self.size, self.committed, guard)
         else:
+            if guard is not None:
+                guard.release()
             unmap(base, self.size)
 
     def commit_exactly(self, nbytes: int) -> None:

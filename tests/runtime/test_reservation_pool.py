@@ -74,3 +74,31 @@ def test_a_reused_reservation_reads_zero_and_keeps_its_guard() -> None:
     assert isinstance(mem, cwasm.Memory)
     assert mem.base == first
     assert bytes(mem.read(store, 0, 65536)) == bytes(65536)
+
+
+def test_a_pooled_reservation_keeps_one_inactive_guard_record() -> None:
+    """A released reservation keeps its record with the signal handler, inactive (it
+    matches no address) while pooled and active again for the next memory; one the
+    pool cannot keep is forgotten with it."""
+    from cwasm.runtime import guard
+
+    engine = cwasm.Engine()
+    module = cwasm.Module(engine, WAT)
+    if not engine.guard_pages:
+        pytest.skip("no guard-page bounds checks on this machine")
+    gc.collect()
+    state = guard._get_state()
+    before = dict(state.memories._records)
+    stores = []
+    for _ in range(native.RESERVATION_POOL_SIZE + 8):  # more than the pool keeps
+        store = cwasm.Store(engine)
+        cwasm.Instance(store, module, [])
+        stores.append(store)
+    del stores, store
+    gc.collect()
+    added = {k: r for k, r in state.memories._records.items() if k not in before}
+    assert 0 < len(added) <= native.RESERVATION_POOL_SIZE  # the others were forgotten
+    assert all(hi == 0 for _, hi, _ in added.values())  # pooled: inactive
+    assert len(added) <= native._reservation_pool.held
+    # the next memory takes one, active again in its store: it traps past its end
+    assert _fresh_view(cwasm, engine, module)[2]
