@@ -15,7 +15,6 @@ the store keeps it, so every later request returns that same object.
 from __future__ import annotations
 
 import array
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -67,38 +66,35 @@ class HostFuncDef:
         self._view_t = shared["_view_t"]
 
 
-@functools.cache
-def _block_image(capacity: int) -> bytes:
-    """A block's words with what every context has: its magic and the host callback."""
-    words = array.array("Q", bytes(vo.HOSTCTX_SIZE * capacity))
-    words[vo.CTX_MAGIC // 8 :: _CTX_WORDS] = array.array("Q", (vo.HOSTCTX_MAGIC,)) * capacity
-    words[vo.HOSTCTX_CALLBACK // 8 :: _CTX_WORDS] = (
-        array.array("Q", (HOST_CALLBACK_ADDRESS,)) * capacity
-    )
-    return words.tobytes()
-
-
 class _HostBlock:
     """Up to ``capacity`` host contexts of one store's linker definitions, in one buffer
-    that never moves (an ``array.array`` never resized); the store keeps it. Made for
-    the definitions ``defs`` (all of its contexts in use), or empty, to be filled as
-    definitions are bound (``BLOCK_CONTEXTS`` of them)."""
+    that never moves (an ``array.array`` never resized); the store keeps it. Every
+    context of a block has the same words (its ``HOSTCTX_FUNC`` names the block, which
+    finds the definition by the context's place). Made for the definitions ``defs`` (all
+    of its contexts in use), or empty, to be filled as definitions are bound
+    (``BLOCK_CONTEXTS`` of them)."""
 
     __slots__ = ("store", "words", "base", "defs", "capacity")
 
     def __init__(
-        self, store: Store, defs: Sequence[HostFuncDef] = (), capacity: int = BLOCK_CONTEXTS
+        self,
+        store: Store,
+        defs: tuple[HostFuncDef, ...] | None = None,
+        capacity: int = BLOCK_CONTEXTS,
     ) -> None:
         self.store = store
-        self.capacity = capacity = max(capacity, len(defs))
-        # every context's words but the definition's, written now: binding one is cheap
-        words = self.words = array.array("Q", _block_image(capacity))
-        words[vo.CTX_STORE // 8 :: _CTX_WORDS] = array.array("Q", (store.ctx_address,)) * capacity
-        # borrowed: the store keeps the block
-        words[vo.HOSTCTX_FUNC // 8 :: _CTX_WORDS] = array.array("Q", (id(self),)) * capacity
+        if defs is not None:
+            capacity = len(defs)
+        self.capacity = capacity
+        context = array.array("Q", bytes(vo.HOSTCTX_SIZE))
+        context[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
+        context[vo.CTX_STORE // 8] = store.ctx_address
+        context[vo.HOSTCTX_CALLBACK // 8] = HOST_CALLBACK_ADDRESS
+        context[vo.HOSTCTX_FUNC // 8] = id(self)  # borrowed: the store keeps the block
+        self.words = words = context * capacity
         self.base: int = words.buffer_info()[0]
         #: the definition of each context in use, in order
-        self.defs: list[HostFuncDef] = list(defs)
+        self.defs: list[HostFuncDef] | tuple[HostFuncDef, ...] = [] if defs is None else defs
 
     def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
         """The host callback's entry (``cwasm.runtime.func._call_host``) for a context of
@@ -123,8 +119,10 @@ def _bind(store: Store, d: HostFuncDef) -> int:
     if block is None or len(block.defs) == block.capacity:
         block = store.host_block = _HostBlock(store)
         store.keep(block)
-    k = len(block.defs)
-    block.defs.append(d)  # the context at ``k`` is complete from now on
+    defs = block.defs
+    assert isinstance(defs, list)  # the store's open block
+    k = len(defs)
+    defs.append(d)  # the context at ``k`` is complete from now on
     address: int = block.base + k * vo.HOSTCTX_SIZE
     store.host_contexts[d] = address
     return address
