@@ -42,18 +42,31 @@ def reservable_pages(memory_reservation: int, ty: wt.MemoryType) -> int:
     return min(declared, ty.max_pages, max(reservation // WASM_PAGE, 0))
 
 
-def memory_layout(engine: Engine, ty: wt.MemoryType) -> tuple[int, int, bool]:
-    """(most pages, bytes reserved, guard-page bounds checks) of a memory of type ``ty`` in
-    ``engine`` (worked out once per type: ``Engine.memory_layouts``)."""
-    layout = engine.memory_layouts.get(ty)
-    if layout is None:
-        max_pages = reservable_pages(engine.config.memory_reservation, ty)
-        # with guard pages, every 32-bit index plus a static offset below the guard size
-        # must land in the reservation, whatever the memory's maximum; compiled code
-        # checks every access of a 64-bit memory (as of a shared one): no guard region
-        guarded = engine.guard_pages and not ty.is_64
-        reserve = guard_layout.GUARD_RESERVATION if guarded else max_pages * WASM_PAGE
-        layout = engine.memory_layouts[ty] = (max_pages, reserve, guarded)
+#: the most ``memory_layout`` answers an engine keeps
+_LAYOUTS_KEPT = 256
+#: (most pages, bytes reserved, guard-page bounds checks, bytes at first, the byte size
+#: the store's limiter is told is its maximum) of a memory type in an engine
+MemoryLayout = tuple[int, int, bool, int, int]
+
+
+def memory_layout(engine: Engine, ty: wt.MemoryType) -> MemoryLayout:
+    """The ``MemoryLayout`` of a memory of type ``ty`` in ``engine``, worked out once per
+    type object (``Engine.memory_layouts``, by identity: a module's types live as long as
+    it does, and the entry keeps its type)."""
+    layouts = engine.memory_layouts
+    entry = layouts.get(id(ty))
+    if entry is not None and entry[0] is ty:
+        return entry[1]
+    max_pages = reservable_pages(engine.config.memory_reservation, ty)
+    # with guard pages, every 32-bit index plus a static offset below the guard size
+    # must land in the reservation, whatever the memory's maximum; compiled code
+    # checks every access of a 64-bit memory (as of a shared one): no guard region
+    guarded = engine.guard_pages and not ty.is_64
+    reserve = guard_layout.GUARD_RESERVATION if guarded else max_pages * WASM_PAGE
+    layout = (max_pages, reserve, guarded, ty.limits.min * WASM_PAGE, Memory._maximum(ty))
+    if len(layouts) >= _LAYOUTS_KEPT:  # types made one by one from Python: kept bounded
+        layouts.clear()
+    layouts[id(ty)] = (ty, layout)
     return layout
 
 
@@ -78,28 +91,28 @@ class Memory:
     def _setup(self, store: Store, ty: wt.MemoryType, def_addr: int) -> None:
         self.store = store
         self.wasm_type = ty
-        self.max_pages, reserve, guarded = memory_layout(store.engine, ty)
+        self.max_pages, reserve, guarded, size, maximum = memory_layout(store.engine, ty)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
                 f"of {self.max_pages} pages"
             )
-        if not store.limits.memory_growing(ty.limits.min * WASM_PAGE, self._maximum(ty)):
+        if not store.limits.memory_growing(size, maximum):
             raise ResourceLimitError(
                 f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
             )
-        self._res = Reservation(reserve, pooled=True)
-        self._res.commit_exactly(ty.limits.min * WASM_PAGE)
-        self.base = self._res.base
+        res = self._res = Reservation(reserve, pooled=True)
+        res.commit_exactly(size)
+        base = self.base = res.base
         if guarded:  # faults in it trap in this store (see ``guard.MemoryGuard``)
-            record = self._res.guard
+            record = res.guard
             if not isinstance(record, guard.MemoryGuard):
-                record = self._res.guard = guard.MemoryGuard(self.base, self.base + self._res.size)
+                record = res.guard = guard.MemoryGuard(base, base + res.size)
             record.activate(store.ctx_address)
         self.def_addr = def_addr
-        self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
-        ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = self.base
-        self._len.value = ty.limits.min * WASM_PAGE
+        self._len = length = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
+        ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = base
+        length.value = size
 
     # --- wasmtime-py API ---
 

@@ -371,21 +371,20 @@ class Reservation:
     """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW.
 
     A ``pooled`` reservation comes from, and goes back to, the pool of released ones
-    (``_ReservationPool``); whatever registered its addresses elsewhere adds a hook to
-    ``release_hooks``, run before the addresses can be handed out again. Releasing is
-    ``__del__``'s work (no ``weakref.finalize`` per memory)."""
+    (``_ReservationPool``), with its record with the signal handler (``guard``), which is
+    inactive while the reservation is pooled and forgotten when it is unmapped.
+    Releasing is ``__del__``'s work (no ``weakref.finalize`` per memory)."""
 
     def __init__(self, size: int, *, pooled: bool = False) -> None:
-        self.size = max(round_up_to_page(size), PAGE_SIZE)
-        self.release_hooks: list[Callable[[], None]] = []
+        self.size = size = (size + PAGE_SIZE - 1) & -PAGE_SIZE or PAGE_SIZE
         self._pooled = pooled
         self.committed = 0
         #: a pooled reservation's record with the signal handler (``guard.MemoryGuard``),
         #: made by its first guarded memory and kept with it (inactive) in the pool
         self.guard: ReservationRecord | None = None
-        kept = _reservation_pool.take_committed(self.size) if pooled else None
+        kept = _reservation_pool.take_committed(size) if pooled else None
         if kept is None:
-            self.base = map_anonymous(self.size, PROT_NONE, noreserve=True)
+            self.base = map_anonymous(size, PROT_NONE, noreserve=True)
         else:
             self.base, self.committed, self.guard = kept
 
@@ -394,8 +393,6 @@ class Reservation:
         # (``_finalizing`` is bound here: module globals may be gone while the process ends)
         if not base or _finalizing():  # the process is ending: nothing to give back
             return
-        for hook in self.release_hooks:
-            hook()
         guard = self.guard
         if self._pooled:
             if guard is not None:
