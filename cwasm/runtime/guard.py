@@ -310,7 +310,7 @@ class _Handler:
 def current_handler(sig: int) -> int:
     """The address of the handler (or SIG_DFL 0 / SIG_IGN 1) now installed for ``sig``."""
     cur = _zeroed_sigaction()
-    if _sigaction(sig, None, address_of(cur)) != 0:
+    if _sigaction(sig, None, cur.buffer_info()[0]) != 0:
         raise CwasmError(f"sigaction({sig}) failed: {os.strerror(ctypes.get_errno())}")
     return int(cur[0])
 
