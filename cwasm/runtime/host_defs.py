@@ -143,16 +143,16 @@ class HostImports:
     a linker host function (``HostFuncDef``), worked out once (``plan_host_imports``):
     each imported function's ``VMFuncRef`` but its host context, per column."""
 
-    __slots__ = ("token", "defs", "unique", "distinct", "by_index", "wasm_calls", "type_ids")
+    __slots__ = ("token", "defs", "unique", "slots", "by_index", "wasm_calls", "type_ids")
 
     def __init__(self, token: object, defs: tuple[HostFuncDef, ...], wasm_calls: list[int]) -> None:
         #: the linker state it was made in (``Linker._token``)
         self.token = token
         #: the definition of each import, in order
         self.defs = defs
-        #: each definition once, in order of first import
+        #: each definition once, in order of first import, and each import's place there
         self.unique = tuple(dict.fromkeys(defs))
-        self.distinct = len(self.unique) == len(defs)
+        self.slots = tuple(self.unique.index(d) for d in defs)
         #: ``Instance._host_defs`` of every instance linked so (shared: never changed)
         self.by_index: dict[int, HostFuncDef] = dict(enumerate(defs))
         #: the ``wasm_call`` and ``type_id`` columns of the imports' ``VMFuncRef``s
@@ -160,17 +160,22 @@ class HostImports:
         self.type_ids = array.array("Q", [d.type_id for d in defs])
 
     def contexts(self, store: Store) -> array.array[int]:
-        """The address of ``store``'s host context of each import's definition; a store
-        that has none of them yet gets them all in one block."""
-        contexts = store.host_contexts
-        if self.distinct and contexts.keys().isdisjoint(self.unique):
+        """The address of ``store``'s host context of each import's definition: the
+        contexts of one block made for the plan in that store (a definition's ``Func``,
+        made when asked for, has a context of its own: ``linker_func``; both run the
+        definition in the store)."""
+        addresses = store.host_plans.get(self)
+        if addresses is None:
             block = _HostBlock(store, self.unique)
             store.keep(block)
             base = block.base
-            addresses = range(base, base + vo.HOSTCTX_SIZE * len(self.unique), vo.HOSTCTX_SIZE)
-            contexts.update(zip(self.unique, addresses, strict=True))
-            return array.array("Q", addresses)
-        return array.array("Q", [contexts.get(d) or _bind(store, d) for d in self.defs])
+            if len(self.unique) == len(self.defs):
+                at = range(base, base + vo.HOSTCTX_SIZE * len(self.defs), vo.HOSTCTX_SIZE)
+                addresses = array.array("Q", at)
+            else:
+                addresses = array.array("Q", [base + vo.HOSTCTX_SIZE * k for k in self.slots])
+            store.host_plans[self] = addresses
+        return addresses
 
 
 def plan_host_imports(

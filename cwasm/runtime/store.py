@@ -127,9 +127,11 @@ class Store(Closable):
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
         #: this store's host context of each linker definition it links (by its address),
-        #: and the block new ones go to (``cwasm.runtime.host_defs``)
+        #: the block new ones go to, and the contexts of each ``HostImports`` plan it
+        #: instantiated (``cwasm.runtime.host_defs``)
         self.host_contexts: dict[Any, int] = {}
         self.host_block: Any = None
+        self.host_plans: dict[Any, Any] = {}
         #: tags by identity address, and the exceptions thrown in this store
         #: (``cwasm.runtime.tag``)
         self.tags: dict[int, Tag] = {}

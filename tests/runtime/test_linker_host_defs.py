@@ -162,3 +162,22 @@ def test_wasi_functions_are_made_when_asked_for_and_serve_the_calling_store() ->
         sizes = instance.exports(store)["sizes"]
         assert sizes is linker.get(store, "wasi_snapshot_preview1", "args_sizes_get")
     assert results == [1, 3]
+
+
+def test_a_function_imported_twice_links_both_imports_to_it() -> None:
+    wat = """(module
+      (import "host" "add" (func $a (param i32 i32) (result i32)))
+      (import "host" "add" (func $b (param i32 i32) (result i32)))
+      (func (export "both") (param i32) (result i32)
+        (call $b (call $a (local.get 0) (i32.const 1)) (i32.const 10))))"""
+    results = []
+    for api in (cwasm, wasmtime):
+        engine = api.Engine()
+        module = api.Module(engine, wat)
+        linker = _linker(api, engine, [])
+        for _ in range(2):  # the second in a store that has the plan's contexts already
+            store = api.Store(engine)
+            for _ in range(2):
+                instance = linker.instantiate(store, module)
+                results.append(instance.exports(store)["both"](store, 5))
+    assert results == [16] * 8
