@@ -10,13 +10,15 @@ mapping and installs it for SIGSEGV and SIGBUS, keeping the previous actions for
 chaining.
 
 The handler reads a state block at a fixed address without the GIL: the ``sigaction``
-address, the previous actions, and two registries published as whole arrays (a new
-array is filled, then its address stored in one aligned word, so a reader never sees
-a half-written table):
+address, the previous actions, and registries of records ``(lo, hi, ...)`` that it
+scans for ``lo <= x < hi`` (``_Registry``: a record is written whole before the count
+shows it, zeroed ``hi`` first when removed; a full array is replaced by a new one, its
+address stored in one aligned word, so a reader never sees a half-written record):
 
 * code ranges ``[count, lo, hi, ...]`` of loaded guard-mode modules;
 * memory reservations ``[count, lo, hi, ctx, ...]``, where ``ctx`` is a small cell
-  laid out like a vmctx whose store pointer is the owning store's context.
+  laid out like a vmctx whose store pointer is the owning store's context; a pooled
+  reservation keeps its record, inactive, while no memory uses it (``MemoryGuard``).
 """
 
 from __future__ import annotations
