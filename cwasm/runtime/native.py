@@ -187,7 +187,11 @@ CODE_POOL_BYTES = 8 << 20
 
 class _MappingPool:
     """Released mappings kept by size for reuse, up to ``capacity`` (counted in
-    ``_weight`` units); what does not fit is unmapped."""
+    ``_weight`` units); what does not fit is unmapped.
+
+    Mappings are given back from ``__del__`` methods, which the garbage collector may run
+    on any allocation of a tracked object (a tuple, a list): so nothing is allocated
+    while the (non-reentrant) lock is held, or a collection there could deadlock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -212,9 +216,10 @@ class _MappingPool:
     def _keep(self, base: int, size: int) -> None:
         """Keep the (reset) mapping at ``base``, or unmap it if the pool is full."""
         weight = self._weight(size)
+        fresh: list[int] = []  # made before the lock: see the class
         with self._lock:
             if self.held + weight <= self.capacity:
-                self._free.setdefault(size, []).append(base)
+                self._free.setdefault(size, fresh).append(base)
                 self.held += weight
                 return
         unmap(base, size)
@@ -312,6 +317,9 @@ class ReservationRecord(Protocol):
         """The reservation is unmapped: forget its addresses."""
 
 
+_NOTHING_KEPT: tuple[int, ReservationRecord | None] = (0, None)
+
+
 class _ReservationPool(_MappingPool):
     """Reservations of memories that are gone, kept for the next memory of the same size.
 
@@ -341,10 +349,12 @@ class _ReservationPool(_MappingPool):
         handler, if any), or unmap it (and release ``guard``) if the pool is full or the
         reset fails."""
         if not committed or _madvise(base, committed, mmap.MADV_DONTNEED) == 0:
+            kept = (committed, guard)  # made before the lock: see ``_MappingPool``
+            fresh: list[int] = []
             with self._lock:
                 if self.held + 1 <= self.capacity:
-                    self._free.setdefault(size, []).append(base)
-                    self._kept[base] = (committed, guard)
+                    self._free.setdefault(size, fresh).append(base)
+                    self._kept[base] = kept
                     self.held += 1
                     return
         if guard is not None:
@@ -360,8 +370,8 @@ class _ReservationPool(_MappingPool):
                 return None
             self.held -= 1
             base = bases.pop()
-            committed, guard = self._kept.pop(base, (0, None))
-            return base, committed, guard
+            kept = self._kept.pop(base, _NOTHING_KEPT)
+        return base, kept[0], kept[1]  # made after the lock: see ``_MappingPool``
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
