@@ -188,18 +188,18 @@ class Instance:
             image = cm.vmctx_image = _vmctx_image(cm)
         # the image as the new vmctx's words in one copy, when the allocation is 16-byte
         # aligned (as malloc's and pymalloc's are); else copied into an aligned place
-        self._vm = array.array("Q", image)
-        address = self._vm.buffer_info()[0]
-        if address & 15:
-            self._vm = _zero_words(n_words + 2)
-            address = self._vm.buffer_info()[0]
-            aligned = (address + 15) & ~15
-            ctypes.memmove(aligned, image, len(image))
-            address = aligned
-        self.vmctx = address
-        skip = (address - self._vm.buffer_info()[0]) // 8
+        vm = self._vm = array.array("Q", image)
+        address = vm.buffer_info()[0]
         #: the vmctx's words (a view of ``_vm``)
-        words = memoryview(self._vm)[skip : skip + n_words]
+        words = memoryview(vm)
+        if address & 15:
+            vm = self._vm = _zero_words(n_words + 2)
+            start = vm.buffer_info()[0]
+            address = (start + 15) & ~15
+            ctypes.memmove(address, image, len(image))
+            skip = (address - start) // 8
+            words = memoryview(vm)[skip : skip + n_words]
+        self.vmctx = address
         self._words = words
         words[vo.CTX_STORE // 8] = store.ctx_address
         if cm.gc_collector is not None:  # before anything allocates (constant expressions)
@@ -460,9 +460,11 @@ class Instance:
         cached = self._elements.get(index)
         if cached is not None:
             return cached
+        funcrefs = plan_for(self.compiled).element_funcrefs[index]
+        if funcrefs is not None:  # function indices: their VMFuncRefs in this vmctx
+            vmctx = self.vmctx
+            return [vmctx + offset for offset in funcrefs]
         seg = self.compiled.m.elements[index]
-        if seg.functions is not None:
-            return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
         values = [self.eval_const(e) for e in seg.expressions]
         if self.compiled.m.sub_types and index not in self._elements:

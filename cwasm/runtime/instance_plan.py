@@ -54,6 +54,9 @@ class InstancePlan:
     evaluated_globals: tuple[int, ...]
     #: per element segment: its active offset's bits when they need no instance, else None
     element_offsets: tuple[int | None, ...]
+    #: per element segment of function indices: their ``VMFuncRef``s' offsets in the
+    #: vmctx (its words are these plus the vmctx's address), else None
+    element_funcrefs: tuple[tuple[int, ...] | None, ...]
     #: (memory index, offset, bytes) of each static memory image, in memory order (a
     #: view into the artifact past ``KEEP_COPY_LIMIT``)
     images: tuple[tuple[int, int, bytes | memoryview], ...]
@@ -122,6 +125,10 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
         evaluated_globals=tuple(k for k, bits in enumerate(global_bits) if bits is None),
         element_offsets=tuple(
             closed_bits(seg.offset) if seg.mode == SegmentMode.ACTIVE else None
+            for seg in m.elements
+        ),
+        element_funcrefs=tuple(
+            None if seg.functions is None else tuple(o.func_ref(f) for f in seg.functions)
             for seg in m.elements
         ),
         images=tuple(images),
