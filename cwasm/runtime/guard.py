@@ -128,14 +128,16 @@ class _Registry:
             self._arr[0] = self._used  # after the record: it is whole when seen
         return key
 
-    def replace(self, key: int, record: tuple[int, ...]) -> None:
-        """Make ``record`` the record of ``key`` (in place)."""
-        if key not in self._records:
+    def set_hi(self, key: int, hi: int) -> None:
+        """Make ``hi`` the end of the record of ``key`` (one aligned word written in place:
+        0 makes it match nothing)."""
+        record = self._records.get(key)
+        if record is None:
             return
-        self._records[key] = record
+        self._records[key] = (record[0], hi, *record[2:])
         slot = self._slots.get(key)
         if slot is not None:
-            self._write(slot, record)
+            self._arr[2 + slot * self._width] = hi
 
     def _write(self, slot: int, record: tuple[int, ...]) -> None:
         # ``hi`` zero first and last written: a handler reading meanwhile (maybe with a
@@ -267,7 +269,10 @@ def address_of(action: SigAction) -> int:
 
 
 def _zeroed_sigaction() -> SigAction:
-    return array.array("Q", bytes(SIGACTION_SIZE))
+    return array.array("Q", _ZERO_SIGACTION)
+
+
+_ZERO_SIGACTION = bytes(SIGACTION_SIZE)
 
 
 def sigaction_for(entry: int) -> SigAction:
@@ -479,13 +484,13 @@ class MemoryGuard:
         ``store_context`` (the record is inactive until then: no handler reads the cell)."""
         self.cell[vo.CTX_STORE // 8] = store_context
         with _lock:
-            _get_state().memories.replace(self.key, (self.start, self.end, self._cell_address))
+            _get_state().memories.set_hi(self.key, self.end)
 
     def deactivate(self) -> None:
         """Let faults in the reservation match nothing (it goes back to the pool)."""
         with _lock:
             if _state is not None:
-                _state.memories.replace(self.key, (self.start, 0, self._cell_address))
+                _state.memories.set_hi(self.key, 0)
 
     def release(self) -> None:
         """Forget the reservation (it is unmapped)."""

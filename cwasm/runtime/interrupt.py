@@ -93,6 +93,8 @@ class _QuietInterrupts:
 
 
 _getsignal: Callable[[int], Any] = getattr(_signal, "getsignal", signal.getsignal)
+_SIGINT = int(signal.SIGINT)
+_default_int_handler = signal.default_int_handler
 
 
 def _quiet_ignored_interrupts() -> None:
@@ -151,10 +153,12 @@ def arm() -> None:
     global _action
     entry = guard.interrupt_handler_address()
     # ``_signal.getsignal``: ``signal.getsignal`` without its enum conversion
-    if entry is None or _getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if entry is None or _getsignal(_SIGINT) is not _default_int_handler:
         return
-    _quiet_ignored_interrupts()  # again: something (pytest) may have replaced the hook
-    current = guard.current_handler(signal.SIGINT)
+    if not isinstance(sys.unraisablehook, _QuietInterrupts):
+        # again: something (pytest) may have replaced the hook
+        _quiet_ignored_interrupts()
+    current = guard.current_handler(_SIGINT)
     if current == entry or current < 2:  # ours, or SIG_DFL/SIG_IGN set behind Python's back
         return
     if _action is None:

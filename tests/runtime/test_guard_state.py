@@ -74,17 +74,22 @@ def test_registry_changes_in_place_and_republishes_packed_when_full() -> None:
 
 
 class _RemovingRecord(tuple[int, ...]):
-    """A record that, once ``armed``, removes ``victim`` from ``reg`` when it is read: a
-    removal running while the registry republishes, as a finalizer the garbage collector
-    runs there (on an allocation) does."""
+    """A record that, once ``armed``, removes ``victim`` from ``reg`` (or, with
+    ``deactivate``, zeroes its ``hi``) when it is read: a change running while the
+    registry republishes, as a finalizer the garbage collector runs there (on an
+    allocation) makes."""
 
     reg: _Registry
     victim = -1
+    deactivate = False
 
     def __getitem__(self, index: Any) -> Any:
         if self.victim >= 0:
             victim, self.victim = self.victim, -1
-            self.reg.remove(victim)
+            if self.deactivate:
+                self.reg.set_hi(victim, 0)
+            else:
+                self.reg.remove(victim)
         return super().__getitem__(index)
 
 
@@ -103,3 +108,25 @@ def test_registry_stays_exact_when_a_record_is_removed_while_it_republishes() ->
     assert sorted(_read_records(word, 3)) == sorted(want)
     reg.add((600, 605, 7))  # and it goes on in place
     assert sorted(_read_records(word, 3)) == sorted([*want, (600, 605, 7)])
+
+
+def test_registry_records_are_deactivated_in_place_and_while_it_republishes() -> None:
+    word = ctypes.c_uint64(0)
+    reg = _Registry(ctypes.addressof(word), 3)
+    trigger = _RemovingRecord((1, 2, 3))
+    trigger.reg = reg
+    reg.add(trigger)
+    keys = [reg.add((10 * i, 10 * i + 5, i)) for i in range(1, 16)]
+    first = word.value
+    reg.set_hi(keys[0], 0)  # in place: it matches nothing
+    assert word.value == first
+    assert (10, 15, 1) not in _read_records(word, 3)
+    reg.set_hi(keys[0], 15)  # and again
+    assert (10, 15, 1) in _read_records(word, 3)
+    trigger.victim = keys[1]
+    trigger.deactivate = True
+    reg.add((500, 505, 99))  # republishes; keys[1] is deactivated meanwhile
+    assert word.value != first
+    records = _read_records(word, 3)
+    assert (20, 25, 2) not in records
+    assert (500, 505, 99) in records and (10, 15, 1) in records
