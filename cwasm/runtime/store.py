@@ -116,6 +116,9 @@ class Store(Closable):
         self.thread = 0
         #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
         self.entries = 0  # the first entry into wasm claims a thread: ``enter_thread``
+        # the thread's stack is asked for now, as the store is made (for the main thread
+        # glibc reads ``/proc/self/maps``), not in the first call: it is kept per thread
+        thread_stack_bounds()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
         self.refs = References(ctypes.c_uint64.from_buffer(self._ctx, vo.STORE_DEPTH), self.engine)
