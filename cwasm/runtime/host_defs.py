@@ -143,11 +143,9 @@ class HostImports:
     a linker host function (``HostFuncDef``), worked out once (``plan_host_imports``):
     each imported function's ``VMFuncRef`` but its host context, per column."""
 
-    __slots__ = ("token", "defs", "unique", "slots", "by_index", "wasm_calls", "type_ids")
+    __slots__ = ("defs", "unique", "slots", "by_index", "wasm_calls", "type_ids")
 
-    def __init__(self, token: object, defs: tuple[HostFuncDef, ...], wasm_calls: list[int]) -> None:
-        #: the linker state it was made in (``Linker._token``)
-        self.token = token
+    def __init__(self, defs: tuple[HostFuncDef, ...], wasm_calls: list[int]) -> None:
         #: the definition of each import, in order
         self.defs = defs
         #: each definition once, in order of first import, and each import's place there
@@ -179,7 +177,6 @@ class HostImports:
 
 
 def plan_host_imports(
-    token: object,
     defs: tuple[HostFuncDef, ...],
     wasm_to_array: Mapping[int, int],
     func_types: Sequence[int],
@@ -197,4 +194,4 @@ def plan_host_imports(
         if tramp is None:
             return None
         wasm_calls.append(tramp)
-    return HostImports(token, defs, wasm_calls)
+    return HostImports(defs, wasm_calls)

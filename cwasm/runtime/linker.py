@@ -11,16 +11,17 @@ imported: an instantiation links it through the store's host context of it
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwasm.closable import Closable
 from cwasm.errors import LinkError
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Func, HostFuncTemplate
 from cwasm.runtime.global_ import Global
-from cwasm.runtime.host_defs import HostFuncDef, linker_func, plan_host_imports
+from cwasm.runtime.host_defs import HostFuncDef, HostImports, linker_func, plan_host_imports
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
@@ -30,7 +31,12 @@ from cwasm.runtime.table import Table
 from cwasm.runtime.tag import Tag
 from cwasm.runtime.types import FuncType
 
+if TYPE_CHECKING:
+    from cwasm.runtime.module import CompiledModule
+
 Extern = Func | Table | Memory | SharedMemory | Global | Tag
+#: the most ``HostImports`` plans a linker keeps
+_PLANS_KEPT = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,9 +63,10 @@ class Linker(Closable):
         self.engine = engine
         self._items: dict[tuple[str, str], Extern | _FuncDef | HostFuncDef] = {}
         self._allow_shadowing = False
-        #: stands for the current definitions: replaced by every change of them
-        #: (``HostImports.token``)
-        self._token = object()
+        #: how the imports of each module it instantiated resolve, when all are linker
+        #: host functions (``HostImports``), by the compiled module's identity (held
+        #: weakly: the linker does not keep modules); forgotten at every definition
+        self._plans: dict[int, tuple[weakref.ref[CompiledModule], HostImports]] = {}
 
     @property
     def allow_shadowing(self) -> bool:
@@ -84,7 +91,7 @@ class Linker(Closable):
         if key in self._items and not self._allow_shadowing:
             raise LinkError(f"import of `{module}::{name}` defined twice")
         self._items[key] = item
-        self._token = object()
+        self._plans.clear()
 
     def _check_store(self, store: Store, item: Extern, what: str) -> None:
         if isinstance(item, SharedMemory):  # in no store: any store may import it
@@ -222,9 +229,9 @@ class Linker(Closable):
             raise LinkError("the module, the store and the linker belong to different engines")
         module._check_open()
         cm = module.compiled
-        plan = cm.host_imports
-        if plan is not None and plan.token is self._token:  # as the last time
-            return Instance._linked(store, module, plan)
+        planned = self._plans.get(id(cm))
+        if planned is not None and planned[0]() is cm:  # as the last time
+            return Instance._linked(store, module, planned[1])
         imports: list[Extern | HostFuncDef] = []
         items = self._items
         for imp in cm.m.imports:  # the names only: no ImportType objects
@@ -238,7 +245,6 @@ class Linker(Closable):
         if imports and all(type(item) is HostFuncDef for item in imports):
             m = cm.m
             plan = plan_host_imports(
-                self._token,
                 tuple(imports),  # type: ignore[arg-type]
                 cm.wasm_to_array,
                 m.functions[: len(imports)],
@@ -246,6 +252,9 @@ class Linker(Closable):
                 self.engine.types.is_subtype,
             )
             if plan is not None:
-                cm.host_imports = plan
+                plans = self._plans
+                if len(plans) >= _PLANS_KEPT:  # of modules that may be gone: start afresh
+                    plans.clear()
+                plans[id(cm)] = (weakref.ref(cm), plan)
                 return Instance._linked(store, module, plan)
         return Instance._linked(store, module, imports)

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from cwasm.abi.gc_collect import carries_collector
 from cwasm.closable import Closable
@@ -41,9 +41,6 @@ from cwasm.runtime.types import (
 from cwasm.wasm.module import ModuleRecord
 from cwasm.wasm.types import ExternKind
 from cwasm.wasm.types import FuncType as WasmFuncType
-
-if TYPE_CHECKING:
-    from cwasm.runtime.host_defs import HostImports
 
 
 class CompiledModule:
@@ -90,9 +87,6 @@ class CompiledModule:
         self.vmctx_image: bytes | None = None
         #: what every instantiation computes the same way (``instance_plan.plan_for``)
         self.instance_plan: InstancePlan | None = None
-        #: how its imports resolve in the linker that instantiated it last, when all are
-        #: linker host functions (``cwasm.runtime.host_defs.HostImports``)
-        self.host_imports: HostImports | None = None
         if base:
             CODE.register(base, base + self.code.size, self)
             if handler is not None:

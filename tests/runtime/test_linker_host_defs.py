@@ -5,6 +5,7 @@ asks for one is the same object on every path, and behaves as wasmtime-py's does
 from __future__ import annotations
 
 import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -181,3 +182,34 @@ def test_a_function_imported_twice_links_both_imports_to_it() -> None:
                 instance = linker.instantiate(store, module)
                 results.append(instance.exports(store)["both"](store, 5))
     assert results == [16] * 8
+
+
+def test_a_new_definition_is_seen_by_the_next_instantiation() -> None:
+    wat = """(module
+      (import "host" "k" (func $k (result i32)))
+      (func (export "k") (result i32) (call $k)))"""
+    results = []
+    for api in (cwasm, wasmtime):
+        engine = api.Engine()
+        module = api.Module(engine, wat)
+        linker = api.Linker(engine)
+        linker.allow_shadowing = True
+        ty = api.FuncType([], [api.ValType.i32()])
+        for value in (1, 2):
+            linker.define_func("host", "k", ty, lambda value=value: value)
+            for _ in range(2):  # the second time as planned the first
+                store = api.Store(engine)
+                results.append(linker.instantiate(store, module).exports(store)["k"](store))
+    assert results == [1, 1, 2, 2] * 2
+
+
+def test_a_linker_does_not_keep_the_modules_it_instantiated() -> None:
+    engine = cwasm.Engine()
+    linker = _linker(cwasm, engine, [])
+    module = cwasm.Module(engine, WAT)
+    store = cwasm.Store(engine)
+    linker.instantiate(store, module)
+    compiled = weakref.ref(module.compiled)
+    del store, module
+    gc.collect()
+    assert compiled() is None
