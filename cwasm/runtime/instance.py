@@ -315,7 +315,7 @@ class Instance:
         else:
             fields = func.vmfuncref()
         # the VMFuncRef's words in order: wasm_call, vmctx, array_call, type_id
-        ref = plan_for(cm).import_func_words[index]
+        ref = cm.offsets.func_ref(index) // 8
         self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
 

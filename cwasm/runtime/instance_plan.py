@@ -63,8 +63,6 @@ class InstancePlan:
     #: per active data segment (segmented initialization): its offset's bits or None,
     #: and its bytes (a view past ``KEEP_COPY_LIMIT``)
     segments: tuple[tuple[int | None, bytes | memoryview], ...]
-    #: per imported function: the vmctx word where its ``VMFuncRef`` starts
-    import_func_words: tuple[int, ...]
     #: passive data segment index -> its range in ``.rodata.wasm`` (read-only, shared)
     passive_data: Mapping[int, DataRange]
 
@@ -133,7 +131,6 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
         ),
         images=tuple(images),
         segments=tuple(segments),
-        import_func_words=tuple(o.func_ref(i) // 8 for i in range(m.num_imported_funcs)),
         passive_data=MappingProxyType(dict(cm.info.passive_data)),
     )
 
