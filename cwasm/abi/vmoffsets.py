@@ -45,8 +45,9 @@ CTX_STORE: Final = 8
 #: the ctypes callback: ``i32 (hostctx, caller_vmctx, values, count)``; non-zero
 #: means the Python function raised and the exception was recorded
 HOSTCTX_CALLBACK: Final = 16
-#: the runtime's own word, which compiled code never reads: the ``Func`` that owns the
-#: context (a borrowed reference), found by the one callback all host functions share
+#: the runtime's own word, which compiled code never reads: the object that runs the
+#: host function (a borrowed reference: the ``Func`` that owns the context, or the block
+#: of a store's linker host contexts), found by the one callback all host functions share
 HOSTCTX_FUNC: Final = 24
 HOSTCTX_SIZE: Final = 32
 

@@ -126,6 +126,8 @@ class Engine(Closable):
         self._loading_metadata: EngineMetadata | None = None
         #: ``cwasm.runtime.func.HostFuncTemplate`` by signature
         self.host_func_templates: dict[Any, HostFuncTemplate] = {}
+        #: ``cwasm.runtime.memory.memory_layout``'s answers, by the type's identity
+        self.memory_layouts: dict[int, tuple[Any, tuple[int, int, bool, int, int]]] = {}
         #: engine type id -> the value codecs of a wasm function of that signature
         #: (``Func._init_codecs``)
         self.signature_codecs: dict[int, tuple[SlotCodec, ...]] = {}

@@ -60,6 +60,18 @@ def _may_hold_objects(t: Any) -> bool:
     return bool(t.is_ref) and t.top != EXNREF
 
 
+_root_kinds_of: dict[Any, tuple[bool, bool]] = {}
+
+
+def _root_kinds(t: Any) -> tuple[bool, bool]:
+    """Whether values of type ``t`` may be host references (externref roots) and whether
+    they may be GC objects (``_may_hold_objects``), worked out once per type."""
+    kinds = _root_kinds_of.get(t)
+    if kinds is None:
+        kinds = _root_kinds_of[t] = (t.top in HOST_HOLDING, _may_hold_objects(t))
+    return kinds
+
+
 def _holds_word(data: bytes, word: bytes) -> bool:
     """Whether ``data``, a sequence of 8-byte words, contains ``word`` as one of them."""
     at = data.find(word)
@@ -141,17 +153,19 @@ class ExternRefTable:
     def add_table(self, table: Table) -> None:
         """Count ``table``'s elements as roots if it holds externrefs (it must live as long
         as the store)."""
-        if table.wasm_type.element.top in HOST_HOLDING:
+        host, objects = _root_kinds(table.wasm_type.element)
+        if host:
             self._tables.append(table)
-        if self.gc_heap is not None and _may_hold_objects(table.wasm_type.element):
+        if objects and self.gc_heap is not None:
             self.gc_heap.add_table(table)
 
     def add_global(self, glob: Global) -> None:
         """Count ``glob`` as a root if it holds an externref (it must live as long as the
         store)."""
-        if glob.wasm_type.content.top in HOST_HOLDING:
+        host, objects = _root_kinds(glob.wasm_type.content)
+        if host:
             self._globals.append(glob)
-        if self.gc_heap is not None and _may_hold_objects(glob.wasm_type.content):
+        if objects and self.gc_heap is not None:
             self.gc_heap.add_global(glob)
 
     # --- collection ---

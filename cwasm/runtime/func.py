@@ -18,7 +18,7 @@ import ctypes
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cwasm.abi import vmoffsets as vo
 from cwasm.abi.builtins import ENTRY_TRAMPOLINE, HOST_CALLBACK
@@ -221,21 +221,35 @@ class Caller:
 
 #: a host function's context, as a ctypes array type
 _HostCtx = ctypes.c_uint64 * (vo.HOSTCTX_SIZE // 8)
-#: reads the ``Func`` a host context names (``HOSTCTX_FUNC``)
+#: reads the object a host context names (``HOSTCTX_FUNC``)
 _FuncWord: Any = ctypes.py_object
 
 
+class HostCall(Protocol):
+    """What ``run_host`` reads of a host function: a host ``Func``, or a linker's
+    store-independent definition (``cwasm.runtime.host_defs``)."""
+
+    _host: Callable[..., Any] | None
+    _access_caller: bool
+    _nres: int
+    _host_args: SlotCodec
+    _host_results: SlotCodec
+    _view_t: Any
+
+
 def _call_host(hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
-    """The callback of every host function (``HOST_CALLBACK``): runs the ``Func`` whose
-    context is ``hostctx``. The context is that ``Func``'s own buffer, so while compiled
-    code can call through it, the ``Func`` it names lives (a store keeps both)."""
-    func: Func = _FuncWord.from_address(hostctx + vo.HOSTCTX_FUNC).value
-    return func._on_call(hostctx, caller_vmctx, values, count)
+    """The callback of every host function (``HOST_CALLBACK``): runs the host function of
+    the context ``hostctx`` through the object its ``HOSTCTX_FUNC`` word names (a borrowed
+    reference): a ``Func`` whose own buffer the context is, or the block of a store's host
+    contexts of linker definitions (``cwasm.runtime.host_defs``). The store keeps that
+    object, and so the context, alive as long as compiled code can call through it."""
+    owner: Any = _FuncWord.from_address(hostctx + vo.HOSTCTX_FUNC).value
+    return owner._on_call(hostctx, caller_vmctx, values, count)
 
 
 #: the one ctypes callback every host context points to (never freed)
 _HOST_CALLBACK = HOST_PROTO(_call_host)
-_HOST_CALLBACK_ADDRESS = _function_pointer(_HOST_CALLBACK)
+HOST_CALLBACK_ADDRESS = _function_pointer(_HOST_CALLBACK)
 #: a ``VMFuncRef``, as a ctypes array type
 _FuncRefWords = ctypes.c_uint64 * (vo.FUNCREF_SIZE // 8)
 
@@ -279,29 +293,47 @@ class HostFuncTemplate:
             template = templates[key] = HostFuncTemplate(tid, ty, engine.types)
         return template
 
-    def make(self, store: Store, func: Callable[..., Any], access_caller: bool) -> Func:
+    def make(
+        self,
+        store: Store,
+        func: Callable[..., Any],
+        access_caller: bool,
+        hostctx_address: int = 0,
+    ) -> Func:
         """A host function of this signature in ``store`` calling ``func`` (what
-        ``Func(store, ty, func, access_caller)`` makes, without its argument checks)."""
+        ``Func(store, ty, func, access_caller)`` makes, without its argument checks);
+        ``hostctx_address``: the host context it is entered through when the store holds
+        one for it already (``cwasm.runtime.host_defs``), else it gets its own."""
         f = Func.__new__(Func)
-        self.fill(f, store, func, access_caller)
+        self.fill(f, store, func, access_caller, hostctx_address)
         return f
 
-    def fill(self, f: Func, store: Store, func: Callable[..., Any], access_caller: bool) -> None:
-        """Make ``f`` a host function of this signature in ``store`` calling ``func``."""
+    def fill(
+        self,
+        f: Func,
+        store: Store,
+        func: Callable[..., Any],
+        access_caller: bool,
+        hostctx_address: int = 0,
+    ) -> None:
+        """Make ``f`` a host function of this signature in ``store`` calling ``func``
+        (``hostctx_address``: as for ``make``)."""
         d = f.__dict__
         d.update(self.shared)
         d["store"] = store
         d["_host"] = func
         d["_access_caller"] = access_caller
         d["_call"] = f._call_host_from_python
-        hostctx = d["_hostctx"] = _HostCtx()
-        hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
-        hostctx[vo.CTX_STORE // 8] = store.ctx_address
-        hostctx[vo.HOSTCTX_CALLBACK // 8] = _HOST_CALLBACK_ADDRESS
-        hostctx[vo.HOSTCTX_FUNC // 8] = id(f)  # borrowed: ``f`` owns ``hostctx``
-        address = d["hostctx_address"] = ctypes.addressof(hostctx)
+        if not hostctx_address:
+            hostctx = d["_hostctx"] = _HostCtx()
+            hostctx[vo.CTX_MAGIC // 8] = vo.HOSTCTX_MAGIC
+            hostctx[vo.CTX_STORE // 8] = store.ctx_address
+            hostctx[vo.HOSTCTX_CALLBACK // 8] = HOST_CALLBACK_ADDRESS
+            hostctx[vo.HOSTCTX_FUNC // 8] = id(f)  # borrowed: ``f`` owns ``hostctx``
+            hostctx_address = ctypes.addressof(hostctx)
+        d["hostctx_address"] = hostctx_address
         funcref = d["_funcref"] = _FuncRefWords()
-        funcref[vo.FUNCREF_VMCTX // 8] = address
+        funcref[vo.FUNCREF_VMCTX // 8] = hostctx_address
         funcref[vo.FUNCREF_TYPE_ID // 8] = self.shared["type_id"]
         funcref_addr = d["_funcref_addr"] = ctypes.addressof(funcref)
         store.refs.add_host_funcref(funcref_addr, f)
@@ -507,51 +539,14 @@ class Func:
     # --- host functions called from wasm ---
 
     def _on_call(self, hostctx: int, caller_vmctx: int | None, values: int, count: int) -> int:
-        status = self._run_host(self._view_t.from_address(values), caller_vmctx)
+        # no further call before ``run_host``: the frames a host call takes stay as few
+        status = run_host(self, self.store, self._view_t.from_address(values), caller_vmctx)
         if status == 0 or status == vo.HOST_RETHROW:
-            # the completion flag after the value slots (see the wasm-to-array trampoline)
-            ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = status or 1
+            set_completion(values, count, status)
         return status
 
     def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
-        """Run the host function on the arguments in ``view`` and leave its results there,
-        checked as wasmtime-py checks them; 0, or 1 with the exception in the store, or
-        ``HOST_RETHROW`` when it raised a wasm exception of the store, which the calling
-        wasm may catch (``STORE_EXN``)."""
-        store = self.store
-        host = self._host
-        assert host is not None
-        caller = None
-        # the GC root chain as the calling wasm left it: a trap in wasm this host function
-        # called (of a module without root areas in its entry trampoline) may leave it stale
-        roots = store._ctx[vo.STORE_GC_ROOTS // 8]
-        try:
-            args = self._host_args.decode_from(store, view)
-            if self._access_caller:
-                caller = Caller(store, INSTANCES.at(caller_vmctx) if caller_vmctx else None)
-                result = host(caller, *args)
-            else:
-                result = host(*args)
-            n = self._nres
-            if n == 1:
-                self._host_results.encode_in_context(store, view, (result,), RESULT_MISMATCH)
-            elif n == 0:
-                if result is not None:
-                    raise CwasmError("callback produced results when it shouldn't")
-            else:
-                if len(result) != n:
-                    raise CwasmError("callback produced wrong number of results")
-                self._host_results.encode_in_context(store, view, result, RESULT_MISMATCH)
-            return 0
-        except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
-            if store.exceptions.rethrow(e):
-                return vo.HOST_RETHROW
-            store.pending = e
-            return 1
-        finally:
-            store._ctx[vo.STORE_GC_ROOTS // 8] = roots
-            if caller is not None:
-                caller._invalidate()
+        return run_host(self, self.store, view, caller_vmctx)
 
     # --- references ---
 
@@ -576,3 +571,50 @@ class Func:
     def __repr__(self) -> str:
         kind = "host" if self._host is not None else f"wasm function {self.func_index}"
         return f"<Func {kind} {self.wasm_type}>"
+
+
+def set_completion(values: int, count: int, status: int) -> None:
+    """Set the completion flag after the ``count`` value slots at ``values`` (see the
+    wasm-to-array trampoline) for a host call that ended with ``status`` 0 (it returned)
+    or ``HOST_RETHROW``."""
+    ctypes.c_uint64.from_address(values + vo.VALUE_SLOT_SIZE * count).value = status or 1
+
+
+def run_host(f: HostCall, store: Store, view: Any, caller_vmctx: int | None) -> int:
+    """Run the host function on the arguments in ``view`` and leave its results there,
+    checked as wasmtime-py checks them; 0, or 1 with the exception in the store, or
+    ``HOST_RETHROW`` when it raised a wasm exception of the store, which the calling
+    wasm may catch (``STORE_EXN``)."""
+    host = f._host
+    assert host is not None
+    caller = None
+    # the GC root chain as the calling wasm left it: a trap in wasm this host function
+    # called (of a module without root areas in its entry trampoline) may leave it stale
+    roots = store._ctx[vo.STORE_GC_ROOTS // 8]
+    try:
+        args = f._host_args.decode_from(store, view)
+        if f._access_caller:
+            caller = Caller(store, INSTANCES.at(caller_vmctx) if caller_vmctx else None)
+            result = host(caller, *args)
+        else:
+            result = host(*args)
+        n = f._nres
+        if n == 1:
+            f._host_results.encode_in_context(store, view, (result,), RESULT_MISMATCH)
+        elif n == 0:
+            if result is not None:
+                raise CwasmError("callback produced results when it shouldn't")
+        else:
+            if len(result) != n:
+                raise CwasmError("callback produced wrong number of results")
+            f._host_results.encode_in_context(store, view, result, RESULT_MISMATCH)
+        return 0
+    except BaseException as e:  # noqa: BLE001 - re-raised at the Python boundary
+        if store.exceptions.rethrow(e):
+            return vo.HOST_RETHROW
+        store.pending = e
+        return 1
+    finally:
+        store._ctx[vo.STORE_GC_ROOTS // 8] = roots
+        if caller is not None:
+            caller._invalidate()

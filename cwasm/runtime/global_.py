@@ -47,6 +47,9 @@ _RAW: dict[wt.ValueType, str] = {
 }
 
 
+#: a global's storage, as ctypes sees it
+_Storage = ctypes.c_char * GLOBAL_SIZE
+
 #: Wasmtime's contexts of a typed reference of the wrong type
 _INIT_MISMATCH = "type mismatch: initial value provided does not match the type of this global"
 _SET_MISMATCH = "type mismatch: attempt to set global to value of wrong type"
@@ -77,7 +80,7 @@ class Global:
         self.store = store
         self.wasm_type = ty
         self.addr = addr
-        self._view = (ctypes.c_char * 16).from_address(addr)
+        self._view = _Storage.from_address(addr)
 
     def type(self, store: Store | None = None) -> GlobalType:
         """Gets the type of this global as a ``GlobalType``."""

@@ -10,13 +10,15 @@ mapping and installs it for SIGSEGV and SIGBUS, keeping the previous actions for
 chaining.
 
 The handler reads a state block at a fixed address without the GIL: the ``sigaction``
-address, the previous actions, and two registries published as whole arrays (a new
-array is filled, then its address stored in one aligned word, so a reader never sees
-a half-written table):
+address, the previous actions, and registries of records ``(lo, hi, ...)`` that it
+scans for ``lo <= x < hi`` (``_Registry``: a record is written whole before the count
+shows it, zeroed ``hi`` first when removed; a full array is replaced by a new one, its
+address stored in one aligned word, so a reader never sees a half-written record):
 
 * code ranges ``[count, lo, hi, ...]`` of loaded guard-mode modules;
 * memory reservations ``[count, lo, hi, ctx, ...]``, where ``ctx`` is a small cell
-  laid out like a vmctx whose store pointer is the owning store's context.
+  laid out like a vmctx whose store pointer is the owning store's context; a pooled
+  reservation keeps its record, inactive, while no memory uses it (``MemoryGuard``).
 """
 
 from __future__ import annotations
@@ -86,34 +88,111 @@ _PTHREAD_SELF_ADDRESS = ctypes.cast(_libc.pthread_self, ctypes.c_void_p).value o
 
 
 class _Registry:
-    """A set of fixed-width records published to the handler as one array."""
+    """A set of fixed-width records ``(lo, hi, ...)`` published to the handler as one
+    array ``[count, record...]``, which it scans for the record with ``lo <= x < hi``.
 
-    def __init__(self, state_word: int) -> None:
+    Changes cost O(1): a record is written past the count, then the count raised to
+    show it; a removed one is zeroed in place, ``hi`` first (a zero record matches
+    nothing); a new array, the live records packed, is published only when the current
+    one is full. A handler reading the array meanwhile sees every live record whole.
+
+    A removal or replacement may run inside an addition, from a finalizer the garbage
+    collector runs on this thread (the lock is reentrant): ``_publish`` works on a copy
+    of the records and applies such changes once the new array is published."""
+
+    def __init__(self, state_word: int, width: int) -> None:
         self._word = ctypes.c_uint64.from_address(state_word)
+        self._width = width
+        #: the live records by key, and each one's slot in the published array
         self._records: dict[int, tuple[int, ...]] = {}
+        self._slots: dict[int, int] = {}
+        self._used = 0  # the slots in use or zeroed: the published count
         self._next = 0
         # arrays (and cells) a handler on another thread may still be reading
         self.retired: deque[object] = deque(maxlen=32)
-        self._publish()
+        self._arr = array.array("Q", bytes(8))
+        self._publish(16)
 
     def add(self, record: tuple[int, ...]) -> int:
         key = self._next
         self._next += 1
         self._records[key] = record
-        self._publish()
+        w = self._width
+        if 1 + (self._used + 1) * w > len(self._arr):
+            self._publish(max(16, 2 * len(self._records)))
+        else:
+            slot = self._used
+            self._write(slot, record)
+            self._slots[key] = slot
+            self._used = slot + 1
+            self._arr[0] = self._used  # after the record: it is whole when seen
         return key
 
-    def remove(self, key: int) -> None:
-        if self._records.pop(key, None) is not None:
-            self._publish()
+    def set_hi(self, key: int, hi: int) -> None:
+        """Make ``hi`` the end of the record of ``key`` (one aligned word written in place:
+        0 makes it match nothing)."""
+        record = self._records.get(key)
+        if record is None:
+            return
+        self._records[key] = (record[0], hi, *record[2:])
+        slot = self._slots.get(key)
+        if slot is not None:
+            self._arr[2 + slot * self._width] = hi
 
-    def _publish(self) -> None:
-        flat = [len(self._records)]
-        for rec in self._records.values():
-            flat.extend(rec)
-        arr = array.array("Q", flat)  # no ctypes array type made per length
+    def _write(self, slot: int, record: tuple[int, ...]) -> None:
+        # ``hi`` zero first and last written: a handler reading meanwhile (maybe with a
+        # count from before a removal that freed this slot) sees no match until the
+        # record is whole
+        arr = self._arr
+        at = 1 + slot * self._width
+        arr[at + 1] = 0
+        for i in range(2, self._width):
+            arr[at + i] = record[i]
+        arr[at] = record[0]
+        arr[at + 1] = record[1]
+
+    def remove(self, key: int) -> None:
+        if self._records.pop(key, None) is None:
+            return
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._zero(slot)
+
+    def _zero(self, slot: int) -> None:
+        arr = self._arr
+        at = 1 + slot * self._width
+        arr[at + 1] = 0  # ``hi`` first: from now on the record matches nothing
+        arr[at : at + self._width] = array.array("Q", bytes(8 * self._width))
+        if slot == self._used - 1:
+            self._used = slot
+            arr[0] = slot
+
+    def _publish(self, capacity: int) -> None:
+        """Publish a new array of ``capacity`` records holding the live ones, packed."""
+        w = self._width
+        # an array.array (never resized, so it never moves), not a ctypes array: no
+        # ctypes array type made per capacity
+        arr = array.array("Q", bytes(8 * (1 + capacity * w)))
+        records = self._records.copy()  # no finalizer runs while it is copied
+        slots: dict[int, int] = {}
+        for slot, (key, rec) in enumerate(records.items()):
+            arr[1 + slot * w : 1 + (slot + 1) * w] = array.array("Q", rec)
+            slots[key] = slot
+        arr[0] = len(records)
+        # from here on removals change the new array
+        self._slots = slots
+        self._arr = arr
+        self._used = len(records)
         self.retired.append(arr)
         self._word.value = arr.buffer_info()[0]
+        for key in list(slots):  # removed or replaced while the array was filled
+            now = self._records.get(key)
+            if now is None:
+                gone = slots.pop(key, None)
+                if gone is not None:
+                    self._zero(gone)
+            elif now is not records[key]:
+                self._write(slots[key], now)
 
 
 class _SlotRegistry:
@@ -168,12 +247,12 @@ class _State:
         self.address = self.words.buffer_info()[0]
         self.words[GS_SIGACTION // 8] = _SIGACTION_ADDRESS
         self.words[GS_PTHREAD_SELF // 8] = _PTHREAD_SELF_ADDRESS
-        self.code = _Registry(self.address + GS_CODE)
-        self.memories = _Registry(self.address + GS_MEMORY)
+        self.code = _Registry(self.address + GS_CODE, 2)
+        self.memories = _Registry(self.address + GS_MEMORY, 3)
         self.cells: dict[int, array.array[int]] = {}
         #: the SIGINT handler's: store contexts, and the wasm function ranges of modules
         self.stores = _SlotRegistry(self.address + GS_STORES)
-        self.funcs = _Registry(self.address + GS_FUNCS)
+        self.funcs = _Registry(self.address + GS_FUNCS, 4)
         #: what the records of ``stores`` and ``funcs`` point to, by key
         self.keep: dict[tuple[str, int], object] = {}
 
@@ -190,7 +269,10 @@ def address_of(action: SigAction) -> int:
 
 
 def _zeroed_sigaction() -> SigAction:
-    return array.array("Q", bytes(SIGACTION_SIZE))
+    return array.array("Q", _ZERO_SIGACTION)
+
+
+_ZERO_SIGACTION = bytes(SIGACTION_SIZE)
 
 
 def sigaction_for(entry: int) -> SigAction:
@@ -235,7 +317,7 @@ class _Handler:
 def current_handler(sig: int) -> int:
     """The address of the handler (or SIG_DFL 0 / SIG_IGN 1) now installed for ``sig``."""
     cur = _zeroed_sigaction()
-    if _sigaction(sig, None, address_of(cur)) != 0:
+    if _sigaction(sig, None, cur.buffer_info()[0]) != 0:
         raise CwasmError(f"sigaction({sig}) failed: {os.strerror(ctypes.get_errno())}")
     return int(cur[0])
 
@@ -378,27 +460,41 @@ def register_code(
         weakref.finalize(owner, _unregister_code, key)
 
 
-def register_memory(
-    owner: object,
-    start: int,
-    end: int,
-    store_context: int,
-    release_hooks: list[Callable[[], None]] | None = None,
-) -> None:
-    """Let faults at addresses in ``[start, end)`` trap in the store whose context is at
-    ``store_context`` while ``owner`` (which keeps the reservation mapped) lives; with
-    ``release_hooks`` (a pooled reservation's), until those hooks run instead."""
-    # an array.array (never resized), not a ctypes array: no ctypes array type to make
-    cell = array.array("Q", bytes(8 * _CTX_WORDS))
-    cell[vo.CTX_STORE // 8] = store_context
-    with _lock:
-        st = _get_state()
-        key = st.memories.add((start, end, cell.buffer_info()[0]))
-        st.cells[key] = cell
-    if release_hooks is not None:
-        release_hooks.append(functools.partial(_unregister_memory, key))
-    else:
-        weakref.finalize(owner, _unregister_memory, key)
+class MemoryGuard:
+    """The guard registry's record of one pooled memory reservation ``[start, end)``, which
+    stays with the reservation: active while a memory uses it (faults in it trap in that
+    memory's store), inactive in the pool (``hi`` zero: it matches nothing). So a memory
+    made from a pooled reservation is not registered anew."""
+
+    __slots__ = ("key", "start", "end", "cell", "_cell_address")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+        # an array.array (never resized), not a ctypes array: no ctypes array type to make
+        self.cell = array.array("Q", bytes(8 * _CTX_WORDS))
+        self._cell_address: int = self.cell.buffer_info()[0]
+        with _lock:
+            st = _get_state()
+            self.key = st.memories.add((start, 0, self._cell_address))
+            st.cells[self.key] = self.cell
+
+    def activate(self, store_context: int) -> None:
+        """Let faults in the reservation trap in the store whose context is at
+        ``store_context`` (the record is inactive until then: no handler reads the cell)."""
+        self.cell[vo.CTX_STORE // 8] = store_context
+        with _lock:
+            _get_state().memories.set_hi(self.key, self.end)
+
+    def deactivate(self) -> None:
+        """Let faults in the reservation match nothing (it goes back to the pool)."""
+        with _lock:
+            if _state is not None:
+                _state.memories.set_hi(self.key, 0)
+
+    def release(self) -> None:
+        """Forget the reservation (it is unmapped)."""
+        _unregister_memory(self.key)
 
 
 def _unregister_code(key: int) -> None:

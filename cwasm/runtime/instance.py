@@ -25,6 +25,7 @@ from cwasm.runtime.func import Func
 from cwasm.runtime.gc_const import allocator
 from cwasm.runtime.gc_heap import GC_HEAP_OUT_OF_MEMORY
 from cwasm.runtime.global_ import Global
+from cwasm.runtime.host_defs import HostFuncDef, HostImports, host_context, linker_func
 from cwasm.runtime.instance_plan import plan_for
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.registry import INSTANCES
@@ -85,10 +86,16 @@ def _where(imp: Import) -> str:
 
 def _vmctx_image(cm: CompiledModule) -> bytes:
     """The vmctx contents every instance of ``cm`` starts from: magic, builtins, engine type
-    ids and the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
+    ids, the defined globals whose initializers need no instance (``InstancePlan``), and
+    the defined functions' ``VMFuncRef``s without their (per-instance) vmctx."""
     o = cm.offsets
     m = cm.m
     words = _zero_words(o.size // 8)
+    for k, bits in enumerate(plan_for(cm).global_bits):
+        if bits is not None:  # as ``Global.write_raw`` stores them: little-endian, low first
+            at = o.defined_global(k) // 8
+            words[at] = bits & _M64
+            words[at + 1] = bits >> 64
     words[vo.CTX_MAGIC // 8] = vo.VMCTX_MAGIC
     first = o.builtins // 8
     words[first : first + len(BUILTIN_ADDRESSES)] = array.array("Q", BUILTIN_ADDRESSES)
@@ -136,6 +143,29 @@ class Instance:
         for ext in imports:
             if not isinstance(ext, (Func, Table, Memory, SharedMemory, Global, Tag)):
                 raise TypeError("expected a Func, Global, Memory, SharedMemory, Table or Tag")
+        self._instantiate(store, module, imports)
+
+    @classmethod
+    def _linked(
+        cls,
+        store: Store,
+        module: ArtifactModule,
+        imports: Sequence[Extern | HostFuncDef] | HostImports,
+    ) -> Instance:
+        """An instance of ``module`` in ``store`` with ``imports`` as a ``Linker`` resolved
+        them: externs, and host functions it defines for every store (``HostFuncDef``),
+        linked through the store's host contexts of them; or all of them such functions,
+        planned (``HostImports``)."""
+        self = cls.__new__(cls)
+        self._instantiate(store, module, imports)
+        return self
+
+    def _instantiate(
+        self,
+        store: Store,
+        module: ArtifactModule,
+        imports: Sequence[Extern | HostFuncDef] | HostImports,
+    ) -> None:
         cm = module.compiled
         store._check_open()
         module._check_open()
@@ -153,31 +183,41 @@ class Instance:
         o = cm.offsets
         m = cm.m
         n_words = o.size // 8
-        self._vm = _zero_words(n_words + 2)
-        address = self._vm.buffer_info()[0]
-        self.vmctx = (address + 15) & ~15  # the vmctx is 16-byte aligned
-        skip = (self.vmctx - address) // 8
-        #: the vmctx's words (a view of ``_vm``)
-        words = memoryview(self._vm)[skip : skip + n_words]
-        self._words = words
         image = cm.vmctx_image
         if image is None:
             image = cm.vmctx_image = _vmctx_image(cm)
-        ctypes.memmove(self.vmctx, image, len(image))
+        # the image as the new vmctx's words in one copy, when the allocation is 16-byte
+        # aligned (as malloc's and pymalloc's are); else copied into an aligned place
+        vm = self._vm = array.array("Q", image)
+        address = vm.buffer_info()[0]
+        #: the vmctx's words (a view of ``_vm``)
+        words = memoryview(vm)
+        if address & 15:
+            vm = self._vm = _zero_words(n_words + 2)
+            start = vm.buffer_info()[0]
+            address = (start + 15) & ~15
+            ctypes.memmove(address, image, len(image))
+            skip = (address - start) // 8
+            words = memoryview(vm)[skip : skip + n_words]
+        self.vmctx = address
+        self._words = words
         words[vo.CTX_STORE // 8] = store.ctx_address
         if cm.gc_collector is not None:  # before anything allocates (constant expressions)
             store.gc_heap.collector.use(cm.gc_collector, cm)
 
         self.funcs: list[Func | None] = [None] * len(m.functions)
+        #: the imported functions linked as a linker's definitions, by index (their
+        #: ``Func`` made when asked for: ``func``)
+        self._host_defs: dict[int, HostFuncDef] | None = None
         self.tables: list[Table] = []
         self.memories: list[Memory | SharedMemory] = []
         self.globals: list[Global] = []
         self.tags: list[Tag] = []
-        self._link(imports)
+        if type(imports) is HostImports:
+            self._link_host_imports(imports)
+        else:
+            self._link(imports)  # type: ignore[arg-type]
         store.counts.bump(store.limits, m.num_defined_memories, m.num_defined_tables)
-        if not store.interruptible:  # before any of its code runs: Ctrl-C stops it
-            interrupt.register_store(store, store._ctx)
-            store.interruptible = True
         interrupt.arm()
         self._define()
         INSTANCES.register(self.vmctx, self.vmctx + o.size, self)
@@ -189,14 +229,15 @@ class Instance:
             externs.add_global(glob)
         self._dropped_data: set[int] = set()
         self._elements: dict[int, list[int] | None] = {}
-        store.gc_heap.add_root_source(self._element_words)
+        if m.sub_types:  # only then are evaluated segments kept (``_element_values``)
+            store.gc_heap.add_root_source(self._element_words)
         self._passive_data = plan_for(cm).passive_data  # read-only, shared
         self._exports: InstanceExports | None = None
         self._initialize()
 
     # --- linking ---
 
-    def _link(self, imports: Sequence[Any]) -> None:
+    def _link(self, imports: Sequence[Extern | HostFuncDef]) -> None:
         cm = self.compiled
         m = cm.m
         o = cm.offsets
@@ -206,7 +247,19 @@ class Instance:
         store = self.store
         type_ids = cm.type_ids  # equal ids for equal types: the engine interns them
         nf = nt = nm = ng = nx = 0
+        functions = m.functions
+        contexts = store.host_contexts
         for imp, ext in zip(m.imports, imports, strict=True):
+            if type(ext) is HostFuncDef:  # a linker's: only a function of its engine
+                ti = functions[nf]
+                tid = ext.type_id
+                if tid != type_ids[ti] and not store.engine.types.is_subtype(tid, type_ids[ti]):
+                    raise LinkError(
+                        f"incompatible import type for {_where(imp)}: expected func {m.types[ti]}"
+                    )
+                self._link_host_def(nf, ext, contexts.get(ext) or host_context(store, ext))
+                nf += 1
+                continue
             if getattr(ext, "store", store) is not store:
                 raise LinkError(f"import {_where(imp)} belongs to another store")
             if imp.kind == ExternKind.FUNC:
@@ -262,9 +315,42 @@ class Instance:
         else:
             fields = func.vmfuncref()
         # the VMFuncRef's words in order: wasm_call, vmctx, array_call, type_id
-        ref = plan_for(cm).import_func_words[index]
+        ref = cm.offsets.func_ref(index) // 8
         self._words[ref : ref + vo.FUNCREF_SIZE // 8] = array.array("Q", fields)
         self.funcs[index] = func
+
+    def _link_host_imports(self, plan: HostImports) -> None:
+        """Link imports that are all a linker's host functions, as ``plan`` says: the
+        ``VMFuncRef`` of each, one column at a time."""
+        n = len(plan.defs)
+        stride = vo.FUNCREF_SIZE // 8
+        first = self.compiled.offsets.func_refs // 8
+        end = first + stride * n
+        words = self._words
+        words[first + vo.FUNCREF_WASM_CALL // 8 : end : stride] = plan.wasm_calls
+        words[first + vo.FUNCREF_VMCTX // 8 : end : stride] = plan.contexts(self.store)
+        words[first + vo.FUNCREF_TYPE_ID // 8 : end : stride] = plan.type_ids
+        self._host_defs = plan.by_index  # shared, never changed
+
+    def _link_host_def(self, index: int, d: HostFuncDef, hostctx: int) -> None:
+        """Link imported function ``index`` to the linker's definition ``d``, entered
+        through the store's host context of it at ``hostctx``."""
+        cm = self.compiled
+        tramp = cm.wasm_to_array.get(d.type_id)
+        if tramp is None:
+            raise CwasmError(
+                f"module has no trampoline for imported type {d.template.shared['wasm_type']}"
+            )
+        ref = (cm.offsets.func_refs + vo.FUNCREF_SIZE * index) // 8
+        words = self._words
+        # its VMFuncRef (array_call stays 0, as the vmctx image has it)
+        words[ref + vo.FUNCREF_WASM_CALL // 8] = tramp
+        words[ref + vo.FUNCREF_VMCTX // 8] = hostctx
+        words[ref + vo.FUNCREF_TYPE_ID // 8] = d.type_id
+        host_defs = self._host_defs
+        if host_defs is None:
+            host_defs = self._host_defs = {}
+        host_defs[index] = d
 
     def _define(self) -> None:
         cm = self.compiled
@@ -317,10 +403,8 @@ class Instance:
         plan = plan_for(cm)
         globals_ = self.globals
         n_imported = m.num_imported_globals
-        for k, bits in enumerate(plan.global_bits):
-            if bits is None:
-                bits = self.eval_const(m.global_inits[k])
-            globals_[n_imported + k].write_raw(bits)
+        for k in plan.evaluated_globals:  # the others came with the vmctx image
+            globals_[n_imported + k].write_raw(self.eval_const(m.global_inits[k]))
         for k, table_init in enumerate(m.table_inits):  # typed tables' initializers
             if table_init is not None:
                 table = self.tables[m.num_imported_tables + k]
@@ -340,8 +424,7 @@ class Instance:
             offset &= _M64 if table.wasm_type.is_64 else _M32
             if offset + len(values) > table.size():
                 raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
-            for j, v in enumerate(values):
-                table.set_raw(offset + j, v)
+            table.set_raw_range(offset, values)
             self._elements[i] = None
         for mem_index, image_offset, image in plan.images:
             mem = self.memories[mem_index]
@@ -350,9 +433,9 @@ class Instance:
             ctypes.memmove(mem.base + image_offset, _as_bytes(image), len(image))
         meminit = cm.info.memory_initialization
         if isinstance(meminit, SegmentedMemoryInitialization):
-            for s, (bits, data) in zip(meminit.segments, plan.segments, strict=True):
+            for s, (seg_bits, data) in zip(meminit.segments, plan.segments, strict=True):
                 mem = self.memories[s.memory_index]
-                offset = self.eval_const(s.offset) if bits is None else bits
+                offset = self.eval_const(s.offset) if seg_bits is None else seg_bits
                 offset &= _M64 if mem.wasm_type.is_64 else _M32
                 if offset + len(data) > mem.data_len():
                     raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
@@ -377,9 +460,11 @@ class Instance:
         cached = self._elements.get(index)
         if cached is not None:
             return cached
+        funcrefs = plan_for(self.compiled).element_funcrefs[index]
+        if funcrefs is not None:  # function indices: their VMFuncRefs in this vmctx
+            vmctx = self.vmctx
+            return [vmctx + offset for offset in funcrefs]
         seg = self.compiled.m.elements[index]
-        if seg.functions is not None:
-            return [self.funcref_address(f) for f in seg.functions]
         assert seg.expressions is not None
         values = [self.eval_const(e) for e in seg.expressions]
         if self.compiled.m.sub_types and index not in self._elements:
@@ -498,7 +583,11 @@ class Instance:
         """The ``Func`` of function ``index`` (defined or imported) in this instance."""
         f = self.funcs[index]
         if f is None:
-            f = Func._from_raw(self.store, self, index)
+            d = self._host_defs.get(index) if self._host_defs is not None else None
+            if d is not None:  # a linker's host function, linked without its Func
+                f = linker_func(self.store, d)
+            else:
+                f = Func._from_raw(self.store, self, index)
             self.funcs[index] = f
         return f
 

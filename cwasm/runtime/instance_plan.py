@@ -47,18 +47,22 @@ _CONSTANT_MASKS = {
 class InstancePlan:
     """The instance-independent parts of instantiating one module."""
 
-    #: per defined global: its initializer's bits when they need no instance, else None
+    #: per defined global: its initializer's bits when they need no instance (the
+    #: module's vmctx image holds them: ``Instance``), else None
     global_bits: tuple[int | None, ...]
+    #: the defined globals whose initializer each instance evaluates, in order
+    evaluated_globals: tuple[int, ...]
     #: per element segment: its active offset's bits when they need no instance, else None
     element_offsets: tuple[int | None, ...]
+    #: per element segment of function indices: their ``VMFuncRef``s' offsets in the
+    #: vmctx (its words are these plus the vmctx's address), else None
+    element_funcrefs: tuple[tuple[int, ...] | None, ...]
     #: (memory index, offset, bytes) of each static memory image, in memory order (a
     #: view into the artifact past ``KEEP_COPY_LIMIT``)
     images: tuple[tuple[int, int, bytes | memoryview], ...]
     #: per active data segment (segmented initialization): its offset's bits or None,
     #: and its bytes (a view past ``KEEP_COPY_LIMIT``)
     segments: tuple[tuple[int | None, bytes | memoryview], ...]
-    #: per imported function: the vmctx word where its ``VMFuncRef`` starts
-    import_func_words: tuple[int, ...]
     #: passive data segment index -> its range in ``.rodata.wasm`` (read-only, shared)
     passive_data: Mapping[int, DataRange]
 
@@ -113,15 +117,20 @@ def _make_plan(cm: CompiledModule) -> InstancePlan:
         images = [(i, at, bytes(d)) for i, at, d in images]
         segments = [(bits, bytes(d)) for bits, d in segments]
     o = cm.offsets
+    global_bits = tuple(closed_bits(init) for init in m.global_inits)
     return InstancePlan(
-        global_bits=tuple(closed_bits(init) for init in m.global_inits),
+        global_bits=global_bits,
+        evaluated_globals=tuple(k for k, bits in enumerate(global_bits) if bits is None),
         element_offsets=tuple(
             closed_bits(seg.offset) if seg.mode == SegmentMode.ACTIVE else None
             for seg in m.elements
         ),
+        element_funcrefs=tuple(
+            None if seg.functions is None else tuple(o.func_ref(f) for f in seg.functions)
+            for seg in m.elements
+        ),
         images=tuple(images),
         segments=tuple(segments),
-        import_func_words=tuple(o.func_ref(i) // 8 for i in range(m.num_imported_funcs)),
         passive_data=MappingProxyType(dict(cm.info.passive_data)),
     )
 

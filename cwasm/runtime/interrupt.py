@@ -93,6 +93,8 @@ class _QuietInterrupts:
 
 
 _getsignal: Callable[[int], Any] = getattr(_signal, "getsignal", signal.getsignal)
+_SIGINT = int(signal.SIGINT)
+_default_int_handler = signal.default_int_handler
 
 
 def _quiet_ignored_interrupts() -> None:
@@ -100,10 +102,30 @@ def _quiet_ignored_interrupts() -> None:
         sys.unraisablehook = _QuietInterrupts(sys.unraisablehook)
 
 
-def register_store(owner: object, ctx: ctypes.Array[ctypes.c_uint64]) -> None:
-    """Let SIGINT stop wasm of the store whose context is ``ctx`` while ``owner`` lives."""
+class Registration:
+    """Runs its ``release_hooks`` when it goes (with its owner, which holds it): what a
+    ``weakref.finalize`` on the owner does, for less."""
+
+    __slots__ = ("release_hooks",)
+
+    def __init__(self) -> None:
+        self.release_hooks: list[Callable[[], None]] = []
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        if not _finalizing():  # the process is ending: nothing to give back
+            for hook in self.release_hooks:
+                hook()
+
+
+def register_store(ctx: ctypes.Array[ctypes.c_uint64]) -> Registration:
+    """Let SIGINT stop wasm of the store whose context is ``ctx`` until the registration
+    returned goes (the store holds it)."""
+    registration = Registration()
     if SUPPORTED:
-        guard.register_interrupt_records("stores", owner, (ctypes.addressof(ctx),), ctx)
+        guard.register_interrupt_records(
+            "stores", None, (ctypes.addressof(ctx),), ctx, registration.release_hooks
+        )
+    return registration
 
 
 def register_module(
@@ -131,10 +153,12 @@ def arm() -> None:
     global _action
     entry = guard.interrupt_handler_address()
     # ``_signal.getsignal``: ``signal.getsignal`` without its enum conversion
-    if entry is None or _getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if entry is None or _getsignal(_SIGINT) is not _default_int_handler:
         return
-    _quiet_ignored_interrupts()  # again: something (pytest) may have replaced the hook
-    current = guard.current_handler(signal.SIGINT)
+    if not isinstance(sys.unraisablehook, _QuietInterrupts):
+        # again: something (pytest) may have replaced the hook
+        _quiet_ignored_interrupts()
+    current = guard.current_handler(_SIGINT)
     if current == entry or current < 2:  # ours, or SIG_DFL/SIG_IGN set behind Python's back
         return
     if _action is None:

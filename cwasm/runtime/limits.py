@@ -78,13 +78,19 @@ class ResourceCounts:
     def bump(self, limits: StoreLimits, memories: int, tables: int) -> None:
         """Count one more instance defining ``memories`` and ``tables``, or raise
         ``ResourceLimitError`` (counting nothing) if that passes a limit."""
-        for what, new, limit in (
-            ("instance", self.instances + 1, limits.instances),
-            ("memory", self.memories + memories, limits.memories),
-            ("table", self.tables + tables, limits.tables),
-        ):
-            if new > limit:
-                raise ResourceLimitError(f"resource limit exceeded: {what} count too high at {new}")
-        self.instances += 1
-        self.memories += memories
-        self.tables += tables
+        instances = self.instances + 1
+        memories += self.memories
+        tables += self.tables
+        if instances > limits.instances or memories > limits.memories or tables > limits.tables:
+            for what, new, limit in (
+                ("instance", instances, limits.instances),
+                ("memory", memories, limits.memories),
+                ("table", tables, limits.tables),
+            ):
+                if new > limit:
+                    raise ResourceLimitError(
+                        f"resource limit exceeded: {what} count too high at {new}"
+                    )
+        self.instances = instances
+        self.memories = memories
+        self.tables = tables

@@ -3,21 +3,25 @@
 An item is either bound to a store (``define``, ``define_instance``, a reactor's
 exports from ``define_module``) or store-independent: a host function described once
 (``define_func``, ``define_wasi``, a command's exports) that becomes a ``Func`` in
-whichever store needs it, one per store (kept in ``Store.linker_funcs``).
+whichever store needs it, one per store (kept in ``Store.linker_funcs``). A
+``define_func`` or ``define_wasi`` function (``HostFuncDef``) needs no ``Func`` to be
+imported: an instantiation links it through the store's host context of it
+(``cwasm.runtime.host_defs``), and its ``Func`` is made when Python first asks for it.
 """
 
 from __future__ import annotations
 
-import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cwasm.closable import Closable
 from cwasm.errors import LinkError
 from cwasm.runtime.engine import Engine
 from cwasm.runtime.func import Func, HostFuncTemplate
 from cwasm.runtime.global_ import Global
+from cwasm.runtime.host_defs import HostFuncDef, HostImports, linker_func, plan_host_imports
 from cwasm.runtime.instance import Instance
 from cwasm.runtime.memory import Memory
 from cwasm.runtime.module import ArtifactModule
@@ -27,7 +31,12 @@ from cwasm.runtime.table import Table
 from cwasm.runtime.tag import Tag
 from cwasm.runtime.types import FuncType
 
+if TYPE_CHECKING:
+    from cwasm.runtime.module import CompiledModule
+
 Extern = Func | Table | Memory | SharedMemory | Global | Tag
+#: the most ``HostImports`` plans a linker keeps
+_PLANS_KEPT = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,8 +61,12 @@ class Linker(Closable):
         engine._check_open()
         self._closed = False  # set, so that ``_check_open`` finds it without a miss
         self.engine = engine
-        self._items: dict[tuple[str, str], Extern | _FuncDef] = {}
+        self._items: dict[tuple[str, str], Extern | _FuncDef | HostFuncDef] = {}
         self._allow_shadowing = False
+        #: how the imports of each module it instantiated resolve, when all are linker
+        #: host functions (``HostImports``), by the compiled module's identity (held
+        #: weakly: the linker does not keep modules); forgotten at every definition
+        self._plans: dict[int, tuple[weakref.ref[CompiledModule], HostImports]] = {}
 
     @property
     def allow_shadowing(self) -> bool:
@@ -70,7 +83,7 @@ class Linker(Closable):
 
     # --- defining ---
 
-    def _insert(self, module: str, name: str, item: Extern | _FuncDef) -> None:
+    def _insert(self, module: str, name: str, item: Extern | _FuncDef | HostFuncDef) -> None:
         self._check_open()
         _check_name(module)
         _check_name(name)
@@ -78,6 +91,7 @@ class Linker(Closable):
         if key in self._items and not self._allow_shadowing:
             raise LinkError(f"import of `{module}::{name}` defined twice")
         self._items[key] = item
+        self._plans.clear()
 
     def _check_store(self, store: Store, item: Extern, what: str) -> None:
         if isinstance(item, SharedMemory):  # in no store: any store may import it
@@ -111,7 +125,9 @@ class Linker(Closable):
         instantiate modules in multiple stores."""
         if not isinstance(ty, FuncType):
             raise TypeError("expected a FuncType")
-        self._insert(module, name, _FuncDef(ty, lambda s: Func(s, ty, func, access_caller)))
+        engine = self.engine
+        template = HostFuncTemplate.of(engine, ty.wasm, ty.type_id_in(engine))
+        self._insert(module, name, HostFuncDef(template, func, access_caller))
 
     def define_instance(self, store: Store, name: str, instance: Instance) -> None:
         """Convenience wrapper to define an entire instance in this linker: each of its
@@ -160,23 +176,20 @@ class Linker(Closable):
     def define_wasi(self) -> None:
         """Define every ``wasi_snapshot_preview1`` function (served by ``Store.set_wasi``)."""
         from cwasm.runtime.wasi_link import wasi_host
-        from cwasm.wasi import WASI_FUNCTIONS, WASI_MODULE, WasiFunction
+        from cwasm.wasi import WASI_FUNCTIONS, WASI_MODULE
 
         engine = self.engine
-
-        def maker(function: WasiFunction) -> Callable[[Store], Func]:
-            # one store-independent callable per function; a store only gets its Func
-            template = HostFuncTemplate.of(engine, function.type)
-            return functools.partial(template.make, func=wasi_host(function), access_caller=True)
-
         for name, function in WASI_FUNCTIONS.items():
-            self._insert(
-                WASI_MODULE, name, _FuncDef(FuncType.from_wasm(function.type), maker(function))
-            )
+            template = HostFuncTemplate.of(engine, function.type)
+            self._insert(WASI_MODULE, name, HostFuncDef(template, wasi_host(function), True))
 
     # --- resolving ---
 
-    def _resolve(self, store: Store, module: str, name: str, item: Extern | _FuncDef) -> Extern:
+    def _resolve(
+        self, store: Store, module: str, name: str, item: Extern | _FuncDef | HostFuncDef
+    ) -> Extern:
+        if isinstance(item, HostFuncDef):
+            return linker_func(store, item)
         if isinstance(item, _FuncDef):
             f = store.linker_funcs.get(item)
             if f is None:
@@ -215,10 +228,33 @@ class Linker(Closable):
         if module.engine is not self.engine or store.engine is not self.engine:
             raise LinkError("the module, the store and the linker belong to different engines")
         module._check_open()
-        imports: list[Extern] = []
-        for imp in module.compiled.m.imports:  # the names only: no ImportType objects
-            item = self._items.get((imp.module, imp.name))
+        cm = module.compiled
+        planned = self._plans.get(id(cm))
+        if planned is not None and planned[0]() is cm:  # as the last time
+            return Instance._linked(store, module, planned[1])
+        imports: list[Extern | HostFuncDef] = []
+        items = self._items
+        for imp in cm.m.imports:  # the names only: no ImportType objects
+            item = items.get((imp.module, imp.name))
             if item is None:
                 raise LinkError(f"unknown import: `{imp.module}::{imp.name}` has not been defined")
-            imports.append(self._resolve(store, imp.module, imp.name, item))
-        return Instance(store, module, imports)
+            if type(item) is HostFuncDef:  # linked through the store's host context of it
+                imports.append(item)
+            else:
+                imports.append(self._resolve(store, imp.module, imp.name, item))
+        if imports and all(type(item) is HostFuncDef for item in imports):
+            m = cm.m
+            plan = plan_host_imports(
+                tuple(imports),  # type: ignore[arg-type]
+                cm.wasm_to_array,
+                m.functions[: len(imports)],
+                cm.type_ids,
+                self.engine.types.is_subtype,
+            )
+            if plan is not None:
+                plans = self._plans
+                if len(plans) >= _PLANS_KEPT:  # of modules that may be gone: start afresh
+                    plans.clear()
+                plans[id(cm)] = (weakref.ref(cm), plan)
+                return Instance._linked(store, module, plan)
+        return Instance._linked(store, module, imports)

@@ -24,6 +24,7 @@ from cwasm.runtime.types import MemoryType
 from cwasm.wasm import types as wt
 
 if TYPE_CHECKING:
+    from cwasm.runtime.engine import Engine
     from cwasm.runtime.store import Store
 
 WASM_PAGE = 65536
@@ -39,6 +40,34 @@ def reservable_pages(memory_reservation: int, ty: wt.MemoryType) -> int:
     reservation = max(memory_reservation, MEMORY64_RESERVATION) if ty.is_64 else memory_reservation
     declared = ty.limits.max if ty.limits.max is not None else ty.max_pages
     return min(declared, ty.max_pages, max(reservation // WASM_PAGE, 0))
+
+
+#: the most ``memory_layout`` answers an engine keeps
+_LAYOUTS_KEPT = 256
+#: (most pages, bytes reserved, guard-page bounds checks, bytes at first, the byte size
+#: the store's limiter is told is its maximum) of a memory type in an engine
+MemoryLayout = tuple[int, int, bool, int, int]
+
+
+def memory_layout(engine: Engine, ty: wt.MemoryType) -> MemoryLayout:
+    """The ``MemoryLayout`` of a memory of type ``ty`` in ``engine``, worked out once per
+    type object (``Engine.memory_layouts``, by identity: a module's types live as long as
+    it does, and the entry keeps its type)."""
+    layouts = engine.memory_layouts
+    entry = layouts.get(id(ty))
+    if entry is not None and entry[0] is ty:
+        return entry[1]
+    max_pages = reservable_pages(engine.config.memory_reservation, ty)
+    # with guard pages, every 32-bit index plus a static offset below the guard size
+    # must land in the reservation, whatever the memory's maximum; compiled code
+    # checks every access of a 64-bit memory (as of a shared one): no guard region
+    guarded = engine.guard_pages and not ty.is_64
+    reserve = guard_layout.GUARD_RESERVATION if guarded else max_pages * WASM_PAGE
+    layout = (max_pages, reserve, guarded, ty.limits.min * WASM_PAGE, Memory._maximum(ty))
+    if len(layouts) >= _LAYOUTS_KEPT:  # types made one by one from Python: kept bounded
+        layouts.clear()
+    layouts[id(ty)] = (ty, layout)
+    return layout
 
 
 class Memory:
@@ -62,36 +91,28 @@ class Memory:
     def _setup(self, store: Store, ty: wt.MemoryType, def_addr: int) -> None:
         self.store = store
         self.wasm_type = ty
-        self.max_pages = reservable_pages(store.engine.config.memory_reservation, ty)
+        self.max_pages, reserve, guarded, size, maximum = memory_layout(store.engine, ty)
         if ty.limits.min > self.max_pages:
             raise CwasmError(
                 f"memory minimum size of {ty.limits.min} pages exceeds the memory limit "
                 f"of {self.max_pages} pages"
             )
-        if not store.limits.memory_growing(ty.limits.min * WASM_PAGE, self._maximum(ty)):
+        if not store.limits.memory_growing(size, maximum):
             raise ResourceLimitError(
                 f"memory minimum size of {ty.limits.min} pages exceeds memory limits"
             )
-        # with guard pages, every 32-bit index plus a static offset below the guard size
-        # must land in the reservation, whatever the memory's maximum; compiled code
-        # checks every access of a 64-bit memory (as of a shared one): no guard region
-        guarded = store.engine.guard_pages and not ty.is_64
-        reserve = guard_layout.GUARD_RESERVATION if guarded else self.max_pages * WASM_PAGE
-        self._res = Reservation(reserve, pooled=True)
-        self._res.commit(ty.limits.min * WASM_PAGE)
-        self.base = self._res.base
-        if guarded:
-            guard.register_memory(
-                self._res,
-                self.base,
-                self.base + self._res.size,
-                store.ctx_address,
-                self._res.release_hooks,
-            )
+        res = self._res = Reservation(reserve, pooled=True)
+        res.commit_exactly(size)
+        base = self.base = res.base
+        if guarded:  # faults in it trap in this store (see ``guard.MemoryGuard``)
+            record = res.guard
+            if not isinstance(record, guard.MemoryGuard):
+                record = res.guard = guard.MemoryGuard(base, base + res.size)
+            record.activate(store.ctx_address)
         self.def_addr = def_addr
-        self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
-        ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = self.base
-        self._len.value = ty.limits.min * WASM_PAGE
+        self._len = length = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
+        ctypes.c_uint64.from_address(def_addr + DEF_BASE).value = base
+        length.value = size
 
     # --- wasmtime-py API ---
 

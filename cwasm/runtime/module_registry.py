@@ -48,6 +48,9 @@ class ModuleRegistry:
         if id(module) in self._modules:
             return
         self._modules[id(module)] = module
+        if not self._trampolines and not self._unfilled:  # the store's first module
+            self._trampolines = dict(module.wasm_to_array)
+            return
         trampolines = self._trampolines
         for type_id, address in module.wasm_to_array.items():
             if type_id in trampolines:

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import array
 import ctypes
 import mmap
 import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from cwasm.errors import CwasmError
 from cwasm.runtime import unwind
@@ -43,6 +45,9 @@ _munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _madvise = _libc.madvise
 _madvise.restype = ctypes.c_int
 _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_mincore = _libc.mincore
+_mincore.restype = ctypes.c_int
+_mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 PROT_NONE = 0
 PROT_READ = 1
@@ -186,7 +191,11 @@ CODE_POOL_BYTES = 8 << 20
 
 class _MappingPool:
     """Released mappings kept by size for reuse, up to ``capacity`` (counted in
-    ``_weight`` units); what does not fit is unmapped."""
+    ``_weight`` units); what does not fit is unmapped.
+
+    Mappings are given back from ``__del__`` methods, which the garbage collector may run
+    on any allocation of a tracked object (a tuple, a list): so nothing is allocated
+    while the (non-reentrant) lock is held, or a collection there could deadlock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -211,9 +220,10 @@ class _MappingPool:
     def _keep(self, base: int, size: int) -> None:
         """Keep the (reset) mapping at ``base``, or unmap it if the pool is full."""
         weight = self._weight(size)
+        fresh: list[int] = []  # made before the lock: see the class
         with self._lock:
             if self.held + weight <= self.capacity:
-                self._free.setdefault(size, []).append(base)
+                self._free.setdefault(size, fresh).append(base)
                 self.held += weight
                 return
         unmap(base, size)
@@ -300,29 +310,110 @@ def _clear_cache(start: int, end: int) -> None:
 RESERVATION_POOL_SIZE = 16
 
 
+class ReservationRecord(Protocol):
+    """What registered a reservation's addresses elsewhere and stays with it in the pool
+    (``guard.MemoryGuard``)."""
+
+    def deactivate(self) -> None:
+        """The reservation goes to the pool: its addresses mean nothing meanwhile."""
+
+    def release(self) -> None:
+        """The reservation is unmapped: forget its addresses."""
+
+
+_NOTHING_KEPT: tuple[int, ReservationRecord | None] = (0, None)
+
+#: how many bytes at the start of a released memory are zeroed in place where resident,
+#: rather than discarded: the next memory's first writes (its data image) then find
+#: them mapped (Wasmtime's pooling allocator keeps memory resident so too)
+KEEP_RESIDENT = 64 << 10
+
+
+def _reset_pages(base: int, committed: int) -> bool:
+    """Make the first ``committed`` bytes at ``base`` (read-write) read as zeros: the
+    resident pages among the first ``KEEP_RESIDENT`` bytes zeroed in place, every other
+    page discarded (``MADV_DONTNEED``: a page swapped out counts as not resident, and
+    is discarded too). False if that fails."""
+    keep = min(committed, KEEP_RESIDENT) // PAGE_SIZE
+    resident = array.array("B", bytes(keep))
+    if not keep or _mincore(base, keep * PAGE_SIZE, resident.buffer_info()[0]) != 0:
+        return _madvise(base, committed, mmap.MADV_DONTNEED) == 0
+    page = 0
+    while page < keep:
+        end = page + 1
+        if resident[page] & 1:
+            while end < keep and resident[end] & 1:
+                end += 1
+            ctypes.memset(base + page * PAGE_SIZE, 0, (end - page) * PAGE_SIZE)
+        else:
+            while end < keep and not resident[end] & 1:
+                end += 1
+            # the run of pages not resident, with the rest past the kept ones
+            stop = committed if end == keep else end * PAGE_SIZE
+            at = page * PAGE_SIZE
+            if _madvise(base + at, stop - at, mmap.MADV_DONTNEED) != 0:
+                return False
+        page = end
+    if keep * PAGE_SIZE < committed and resident[keep - 1] & 1:
+        at = keep * PAGE_SIZE
+        return _madvise(base + at, committed - at, mmap.MADV_DONTNEED) == 0
+    return True
+
+
 class _ReservationPool(_MappingPool):
     """Reservations of memories that are gone, kept for the next memory of the same size.
 
-    A released reservation is reset to what a fresh ``mmap`` gives before it is kept:
-    its committed pages are discarded (``MADV_DONTNEED``: a private anonymous page then
-    reads as zeros again) and made ``PROT_NONE`` again, so a reused memory reads as
-    zeros and keeps its guard region. Reuse saves the ``mmap`` and ``munmap`` of a
-    reservation of 4 GiB and more."""
+    A released reservation's committed pages are reset to zeros before it is kept
+    (``_reset_pages``: the resident ones among the first ``KEEP_RESIDENT`` bytes zeroed in
+    place, so at most that much per kept reservation stays resident; the others
+    discarded with ``MADV_DONTNEED``, after which a private anonymous page reads as
+    zeros again); they stay read-write, and the pool remembers how many bytes are (``committed``), so the next
+    memory only changes the protection of the difference to its own size
+    (``Reservation.commit_exactly``): a reused memory reads as zeros and keeps its guard
+    region past its length. Reuse saves the ``mmap`` and ``munmap`` of a reservation of
+    4 GiB and more, and, for a memory of the same size, every ``mprotect``."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        #: base -> the bytes at its start left read-write (pages discarded), and its
+        #: record with the signal handler, inactive (``guard.MemoryGuard``) or None
+        self._kept: dict[int, tuple[int, ReservationRecord | None]] = {}
 
     @staticmethod
     def _weight(size: int) -> int:
         return 1  # the capacity counts reservations, whatever their size
 
-    def give(self, base: int, size: int, committed: int) -> None:
-        """Reset the reservation at ``base`` (its first ``committed`` bytes were usable)
-        and keep it, or unmap it if the pool is full or the reset fails."""
-        if committed and (
-            _madvise(base, committed, mmap.MADV_DONTNEED) != 0
-            or _mprotect(base, committed, PROT_NONE) != 0
-        ):
-            unmap(base, size)
-            return
-        self._keep(base, size)
+    def give(
+        self, base: int, size: int, committed: int, guard: ReservationRecord | None = None
+    ) -> None:
+        """Discard the pages of the reservation at ``base`` (its first ``committed`` bytes
+        were usable) and keep it with ``guard`` (its inactive record with the signal
+        handler, if any), or unmap it (and release ``guard``) if the pool is full or the
+        reset fails."""
+        if not committed or _reset_pages(base, committed):
+            kept = (committed, guard)  # made before the lock: see ``_MappingPool``
+            fresh: list[int] = []
+            with self._lock:
+                if self.held + 1 <= self.capacity:
+                    self._free.setdefault(size, fresh).append(base)
+                    self._kept[base] = kept
+                    self.held += 1
+                    return
+        if guard is not None:
+            guard.release()
+        unmap(base, size)
+
+    def take_committed(self, size: int) -> tuple[int, int, ReservationRecord | None] | None:
+        """A kept reservation of ``size`` bytes, how many bytes at its start are
+        read-write (reading as zeros), and its inactive guard record (or None); or None."""
+        with self._lock:
+            bases = self._free.get(size)
+            if not bases:
+                return None
+            self.held -= 1
+            base = bases.pop()
+            kept = self._kept.pop(base, _NOTHING_KEPT)
+        return base, kept[0], kept[1]  # made after the lock: see ``_MappingPool``
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
@@ -332,31 +423,47 @@ class Reservation:
     """``size`` bytes of reserved address space; ``commit(n)`` makes the first n bytes RW.
 
     A ``pooled`` reservation comes from, and goes back to, the pool of released ones
-    (``_ReservationPool``); whatever registered its addresses elsewhere adds a hook to
-    ``release_hooks``, run before the addresses can be handed out again. Releasing is
-    ``__del__``'s work (no ``weakref.finalize`` per memory)."""
+    (``_ReservationPool``), with its record with the signal handler (``guard``), which is
+    inactive while the reservation is pooled and forgotten when it is unmapped.
+    Releasing is ``__del__``'s work (no ``weakref.finalize`` per memory)."""
 
     def __init__(self, size: int, *, pooled: bool = False) -> None:
-        self.size = max(round_up_to_page(size), PAGE_SIZE)
-        self.release_hooks: list[Callable[[], None]] = []
+        self.size = size = (size + PAGE_SIZE - 1) & -PAGE_SIZE or PAGE_SIZE
         self._pooled = pooled
-        base = _reservation_pool.take(self.size) if pooled else None
-        if base is None:
-            base = map_anonymous(self.size, PROT_NONE, noreserve=True)
-        self.base = base
         self.committed = 0
+        #: a pooled reservation's record with the signal handler (``guard.MemoryGuard``),
+        #: made by its first guarded memory and kept with it (inactive) in the pool
+        self.guard: ReservationRecord | None = None
+        kept = _reservation_pool.take_committed(size) if pooled else None
+        if kept is None:
+            self.base = map_anonymous(size, PROT_NONE, noreserve=True)
+        else:
+            self.base, self.committed, self.guard = kept
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         base = getattr(self, "base", 0)  # nothing mapped if the map failed
         # (``_finalizing`` is bound here: module globals may be gone while the process ends)
         if not base or _finalizing():  # the process is ending: nothing to give back
             return
-        for hook in self.release_hooks:
-            hook()
+        guard = self.guard
         if self._pooled:
-            _reservation_pool.give(base, self.size, self.committed)
+            if guard is not None:
+                guard.deactivate()
+            _reservation_pool.give(base, self.size, self.committed, guard)
         else:
+            if guard is not None:
+                guard.release()
             unmap(base, self.size)
+
+    def commit_exactly(self, nbytes: int) -> None:
+        """Make exactly the first ``nbytes`` (rounded up to a page) read-write, the rest
+        ``PROT_NONE`` (a pooled reservation may come with more committed)."""
+        want = round_up_to_page(nbytes)
+        if want < self.committed:
+            protect(self.base + want, self.committed - want, PROT_NONE)
+            self.committed = want
+        else:
+            self.commit(nbytes)
 
     def commit(self, nbytes: int) -> None:
         want = round_up_to_page(nbytes)

@@ -106,17 +106,19 @@ class Store(Closable):
         ctx[first : first + vo.UNWIND_FUNCTION_COUNT] = list(UNWIND_FUNCTIONS)
         ctx[vo.STORE_STACK_SIZE // 8] = self.engine.config.max_wasm_stack
         ctx[vo.STORE_SELF // 8] = self.ctx_address
-        #: whether SIGINT can find this store (``interrupt.register_store``, done by its
-        #: first instantiation: a store without instances runs no wasm)
-        self.interruptible = False
+        #: how SIGINT finds this store (``interrupt.register_store``, done by its first
+        #: entry into wasm: ``enter_thread``), None before
+        self.interruptible: interrupt.Registration | None = None
         ctx[vo.STORE_EPOCH_PTR // 8] = engine.epoch_address
         #: fuel set but not yet handed to wasm (``STORE_FUEL_CONSUMED`` holds at most
         #: 2**63 - 1), as Wasmtime's reserve
         self._fuel_reserve = 0
         self.thread = 0
         #: calls into this store's wasm in progress (Python's count, see ``enter_thread``)
-        self.entries = 0
-        self.enter_thread()
+        self.entries = 0  # the first entry into wasm claims a thread: ``enter_thread``
+        # the thread's stack is asked for now, as the store is made (for the main thread
+        # glibc reads ``/proc/self/maps``), not in the first call: it is kept per thread
+        thread_stack_bounds()
         self.pending: BaseException | None = None
         #: reference values <-> the bits compiled code keeps
         self.refs = References(ctypes.c_uint64.from_buffer(self._ctx, vo.STORE_DEPTH), self.engine)
@@ -127,6 +129,12 @@ class Store(Closable):
         self.wasi: WasiContext | None = None
         #: the ``Func`` a ``Linker`` made of each store-independent definition, for this store
         self.linker_funcs: dict[Any, Func] = {}
+        #: this store's host context of each linker definition it links (by its address),
+        #: the block new ones go to, and the contexts of each ``HostImports`` plan it
+        #: instantiated (``cwasm.runtime.host_defs``)
+        self.host_contexts: dict[Any, int] = {}
+        self.host_block: Any = None
+        self.host_plans: dict[Any, Any] = {}
         #: tags by identity address, and the exceptions thrown in this store
         #: (``cwasm.runtime.tag``)
         self.tags: dict[int, Tag] = {}
@@ -206,8 +214,9 @@ class Store(Closable):
     def enter_thread(self) -> None:
         """Adopt the calling thread: wasm entered from it never runs past its stack's end.
 
-        Every entry into wasm from another thread than the last one comes here, and so
-        does every entry once the store is closed (``close`` forgets the thread). A call
+        A store's first entry into wasm comes here (which also lets SIGINT find the
+        store), as does every entry from another thread than the last one and every
+        entry once the store is closed (``close`` forgets the thread). A call
         counts itself in ``entries`` before it compares threads, so more than its own
         entry means wasm of the store runs (or is being entered) on another thread: the
         store is busy. The test and the claim below are one run of bytecodes without a
@@ -223,6 +232,8 @@ class Store(Closable):
         if bounds is not None:
             floor = bounds[0] + STACK_MARGIN
         self._ctx[vo.STORE_STACK_FLOOR // 8] = floor
+        if self.interruptible is None:  # before its first wasm runs: Ctrl-C stops it
+            self.interruptible = interrupt.register_store(self._ctx)
 
     def check_owner(self) -> None:
         """Raise ``StoreBusyError`` if wasm of this store is running on another thread

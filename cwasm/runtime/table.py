@@ -72,29 +72,28 @@ class Table:
         self.store = store
         self.wasm_type = ty
         limit = store.engine.config.max_table_elements
+        minimum = ty.limits.min
         declared = ty.limits.max if ty.limits.max is not None else MAX_TABLE
-        self.max_elements = min(declared, limit)
-        if ty.limits.min > self.max_elements:
+        self.max_elements = max_elements = declared if declared < limit else limit
+        if minimum > max_elements:
             raise CwasmError(
-                f"table minimum size of {ty.limits.min} elements exceeds the table limit "
-                f"of {self.max_elements} elements"
+                f"table minimum size of {minimum} elements exceeds the table limit "
+                f"of {max_elements} elements"
             )
-        if not store.limits.table_growing(ty.limits.min, declared):
+        if not store.limits.table_growing(minimum, declared):
             raise ResourceLimitError(
-                f"table minimum size of {ty.limits.min} elements exceeds table limits"
+                f"table minimum size of {minimum} elements exceeds table limits"
             )
-        capacity = ty.limits.min
-        if self.max_elements <= _PREALLOCATE:
-            capacity = self.max_elements
+        capacity = max_elements if max_elements <= _PREALLOCATE else minimum
         # an array.array (never resized: growing replaces it), not a ctypes array: no
         # ctypes array type made per capacity
-        self._elems = _zero_words(max(capacity, 1))
+        self._elems = elems = _zero_words(capacity or 1)
         self.capacity = capacity
         self.def_addr = def_addr
         self._base = ctypes.c_uint64.from_address(def_addr + DEF_BASE)
         self._len = ctypes.c_uint64.from_address(def_addr + DEF_LENGTH)
-        self._base.value = self._elems.buffer_info()[0]
-        self._len.value = ty.limits.min
+        self._base.value = elems.buffer_info()[0]
+        self._len.value = minimum
 
     # --- wasmtime-py API ---
 
@@ -174,6 +173,10 @@ class Table:
     def set_raw(self, idx: int, bits: int) -> None:
         """Store the bits of element ``idx`` (no bounds check)."""
         self._elems[idx] = bits
+
+    def set_raw_range(self, start: int, words: list[int]) -> None:
+        """Store ``words`` as the bits of the elements from ``start`` on (no bounds check)."""
+        self._elems[start : start + len(words)] = array.array("Q", words)
 
     def matches(self, want: wt.TableType) -> bool:
         """Import subtyping: the same element type (closed over the engine's type ids) and

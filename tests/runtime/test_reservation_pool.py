@@ -74,3 +74,63 @@ def test_a_reused_reservation_reads_zero_and_keeps_its_guard() -> None:
     assert isinstance(mem, cwasm.Memory)
     assert mem.base == first
     assert bytes(mem.read(store, 0, 65536)) == bytes(65536)
+
+
+def test_a_pooled_reservation_keeps_one_inactive_guard_record() -> None:
+    """A released reservation keeps its record with the signal handler, inactive (it
+    matches no address) while pooled and active again for the next memory; one the
+    pool cannot keep is forgotten with it."""
+    from cwasm.runtime import guard
+
+    engine = cwasm.Engine()
+    module = cwasm.Module(engine, WAT)
+    if not engine.guard_pages:
+        pytest.skip("no guard-page bounds checks on this machine")
+    gc.collect()
+    state = guard._get_state()
+    before = dict(state.memories._records)
+    stores = []
+    for _ in range(native.RESERVATION_POOL_SIZE + 8):  # more than the pool keeps
+        store = cwasm.Store(engine)
+        cwasm.Instance(store, module, [])
+        stores.append(store)
+    del stores, store
+    gc.collect()
+    added = {k: r for k, r in state.memories._records.items() if k not in before}
+    assert 0 < len(added) <= native.RESERVATION_POOL_SIZE  # the others were forgotten
+    assert all(hi == 0 for _, hi, _ in added.values())  # pooled: inactive
+    assert len(added) <= native._reservation_pool.held
+    # the next memory takes one, active again in its store: it traps past its end
+    assert _fresh_view(cwasm, engine, module)[2]
+
+
+@pytest.mark.parametrize(
+    "pages, dirty",
+    [
+        (1, [0]),
+        (2, [1]),
+        (16, [0, 3, 4, 15]),
+        (40, [0, 1, 15, 16, 17, 39]),  # past the pages kept resident too
+        (40, [14, 15]),  # the last kept page resident, the rest untouched
+        (40, [0, 20, 39]),  # the last kept page not resident, pages past it dirty
+        (40, []),
+        (20, list(range(20))),
+    ],
+)
+def test_released_pages_read_zero_whether_kept_resident_or_discarded(
+    pages: int, dirty: list[int]
+) -> None:
+    import ctypes
+
+    page = native.PAGE_SIZE
+    res = native.Reservation(64 * page)
+    try:
+        res.commit(pages * page)
+        for p in dirty:
+            ctypes.memset(res.base + p * page + 17, 0xA5, page - 17)
+        if pages > 2:  # a page only read: mapped, never written
+            ctypes.string_at(res.base + 2 * page, 8)
+        assert native._reset_pages(res.base, pages * page)
+        assert ctypes.string_at(res.base, pages * page) == bytes(pages * page)
+    finally:
+        del res
