@@ -38,6 +38,9 @@ Part = tuple[str, tuple[str, ...], tuple[str, ...]]
 Timings = dict[str, float]
 
 _FRAME = struct.Struct("<Q")
+#: parts waiting beyond one per worker before the calling thread, still producing parts,
+#: compiles one itself
+BACKLOG_PARTS = 4
 #: a worker's first frame: it has imported LLVM and waits for parts
 _READY = "ready"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -234,16 +237,26 @@ class WorkerPool:
         count = here = 0
         local: Timings = {}
         try:
-            for count, part in enumerate(parts, 1):
-                todo.put((count - 1, part))
-            # the calling thread takes its share of the parts no worker has taken yet
-            while True:
+
+            def compile_one() -> bool:
                 try:
                     job = todo.get_nowait()
                 except queue.Empty:
-                    break
+                    return False
                 assert job is not None
                 results[job[0]] = _compile_part(job[1], triple, opt_level, local)
+                return True
+
+            for count, part in enumerate(parts, 1):
+                todo.put((count - 1, part))
+                # a backlog: this thread compiles one part before it produces the next,
+                # so a module of many parts keeps every core busy while it is still
+                # being translated (a small backlog is left to the workers: translating
+                # on is what keeps them fed)
+                if todo.qsize() > threads + BACKLOG_PARTS and compile_one():
+                    here += 1
+            # the calling thread takes its share of the parts no worker has taken yet
+            while compile_one():
                 here += 1
             with settled:  # the parts the workers took
                 settled.wait_for(lambda: here + answered[0] == count)

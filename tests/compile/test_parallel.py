@@ -248,3 +248,30 @@ def test_the_pool_starts_before_the_compiler_is_imported() -> None:
     )
     out = run_fresh(code)
     assert int(out) == max(parallel.available_cores() - 1, 0)
+
+
+def test_a_backlog_of_parts_is_compiled_while_parts_are_still_produced(
+    tiny_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _part_texts(decode_module(wat(SIMD)), monkeypatch)
+    parts = (texts * 3)[: parallel.BACKLOG_PARTS + 3]
+    compiled: list[int] = []
+    real = parallel._compile_part
+
+    def counting(part: Part, triple: str, opt_level: int, timings: dict[str, float]) -> bytes:
+        compiled.append(len(compiled))
+        return real(part, triple, opt_level, timings)
+
+    monkeypatch.setattr(parallel, "_compile_part", counting)
+    seen_before: list[int] = []  # parts compiled when each part was produced
+
+    def produce() -> Iterable[Part]:
+        for part in parts:
+            seen_before.append(len(compiled))
+            yield part
+
+    want = [compile_ir(t, _triple(), 2, loop_free=lf, short=s) for t, lf, s in parts]
+    assert WorkerPool(0).compile_parts(produce(), _triple(), 2) == want
+    # with no worker, the calling thread started compiling before the last part came
+    assert seen_before[-1] > 0
+    assert seen_before[: parallel.BACKLOG_PARTS + 1] == [0] * (parallel.BACKLOG_PARTS + 1)
