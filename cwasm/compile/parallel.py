@@ -8,8 +8,9 @@ its stdout, one pickled frame each way (``(ir text, loop-free functions, triple,
 level)`` in, ``("ok", object bytes, stage seconds)`` or ``("error", message)`` out),
 after a first ``"ready"`` frame it sends once it has imported LLVM.
 
-The pool is started lazily by the first compilation that has more than one part,
-the workers stay warm for the later ones, and ``atexit`` closes them. While the
+The pool is started lazily by the first compilation that has more than one part (or
+by ``start_early``, before the compiler is imported, for a big enough binary), the
+workers stay warm for the later ones, and ``atexit`` closes them. While the
 workers compile, the calling thread compiles parts as well (so ``n`` cores need
 ``n - 1`` workers). A worker that dies (or cannot be started) is dropped and its
 part is compiled in the calling process instead: a compilation never waits on a
@@ -169,8 +170,9 @@ class WorkerPool:
         """The objects of ``parts`` (produced lazily), in order.
 
         Each idle worker gets a thread that feeds it parts as they are produced, once
-        the worker is ready (a worker still starting takes none); once every part is
-        produced, the calling thread compiles the parts nobody has taken yet, then
+        the worker is ready (a worker still starting takes none). The calling thread
+        compiles a part itself whenever more than ``BACKLOG_PARTS`` wait beyond one per
+        worker, and once every part is produced, the parts nobody has taken yet; then it
         waits for the workers' last ones. A part whose worker died is compiled here.
         """
         todo: queue.Queue[tuple[int, Part] | None] = queue.Queue()
@@ -230,10 +232,10 @@ class WorkerPool:
                 worker.proc.kill()
                 worker.close()
 
-        threads = 0
+        feeders = 0
         while (worker := self._take()) is not None:
             threading.Thread(target=feed, args=(worker,), daemon=True).start()
-            threads += 1
+            feeders += 1
         count = here = 0
         local: Timings = {}
         try:
@@ -253,7 +255,7 @@ class WorkerPool:
                 # so a module of many parts keeps every core busy while it is still
                 # being translated (a small backlog is left to the workers: translating
                 # on is what keeps them fed)
-                if todo.qsize() > threads + BACKLOG_PARTS and compile_one():
+                if todo.qsize() > feeders + BACKLOG_PARTS and compile_one():
                     here += 1
             # the calling thread takes its share of the parts no worker has taken yet
             while compile_one():
@@ -269,7 +271,7 @@ class WorkerPool:
             raise
         finally:
             # a worker still starting or busy takes its stop when it gets there
-            for _ in range(threads):
+            for _ in range(feeders):
                 todo.put(None)
         for index, part in leftovers:  # the parts of workers that died
             results[index] = _compile_part(part, triple, opt_level, local)
