@@ -518,7 +518,7 @@ class Func:
         n = max(len(self.wasm_type.params), self._nres, 1)
         buf = (ctypes.c_uint64 * (2 * n))()
         self._api_in.encode_arguments(self.store, buf, params)  # type-checks the arguments
-        if self._run_host(self._view_t.from_buffer(buf), caller_vmctx) != 0:
+        if run_host(self, self.store, self._view_t.from_buffer(buf), caller_vmctx) != 0:
             self.store.raise_trap()
         if self._nres == 0:
             return None
@@ -532,7 +532,7 @@ class Func:
         self.store.refs.externs.collect_if_due()
         self._raw_in.encode_arguments(self.store, buf, args)
         view = self._view_t.from_buffer(buf)
-        if self._run_host(view, None) != 0:
+        if run_host(self, self.store, view, None) != 0:
             self.store.raise_trap()
         return self._raw_out.decode_from(self.store, buf)
 
@@ -544,9 +544,6 @@ class Func:
         if status == 0 or status == vo.HOST_RETHROW:
             set_completion(values, count, status)
         return status
-
-    def _run_host(self, view: Any, caller_vmctx: int | None) -> int:
-        return run_host(self, self.store, view, caller_vmctx)
 
     # --- references ---
 

@@ -341,7 +341,7 @@ class Instance:
             raise CwasmError(
                 f"module has no trampoline for imported type {d.template.shared['wasm_type']}"
             )
-        ref = (cm.offsets.func_refs + vo.FUNCREF_SIZE * index) // 8
+        ref = cm.offsets.func_ref(index) // 8
         words = self._words
         # its VMFuncRef (array_call stays 0, as the vmctx image has it)
         words[ref + vo.FUNCREF_WASM_CALL // 8] = tramp

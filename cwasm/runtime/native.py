@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from cwasm.errors import CwasmError
 from cwasm.runtime import unwind
@@ -191,7 +191,7 @@ CODE_POOL_BYTES = 8 << 20
 
 class _MappingPool:
     """Released mappings kept by size for reuse, up to ``capacity`` (counted in
-    ``_weight`` units); what does not fit is unmapped.
+    ``_weight`` units); what does not fit is unmapped by the subclass's ``give``.
 
     Mappings are given back from ``__del__`` methods, which the garbage collector may run
     on any allocation of a tracked object (a tuple, a list): so nothing is allocated
@@ -201,6 +201,8 @@ class _MappingPool:
         self.capacity = capacity
         self.held = 0
         self._free: dict[int, list[int]] = {}
+        #: what was kept with a mapping (``_keep``'s ``kept``), by its base
+        self._kept: dict[int, object] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -210,23 +212,33 @@ class _MappingPool:
 
     def take(self, size: int) -> int | None:
         """A kept mapping of ``size`` bytes, or None."""
+        found = self._take(size)
+        return None if found is None else found[0]
+
+    def _take(self, size: int) -> tuple[int, object] | None:
+        """A kept mapping of ``size`` bytes and what was kept with it, or None."""
         with self._lock:
             bases = self._free.get(size)
             if not bases:
                 return None
             self.held -= self._weight(size)
-            return bases.pop()
+            base = bases.pop()
+            kept = self._kept.pop(base, None)
+        return base, kept  # made after the lock: see the class
 
-    def _keep(self, base: int, size: int) -> None:
-        """Keep the (reset) mapping at ``base``, or unmap it if the pool is full."""
+    def _keep(self, base: int, size: int, kept: object = None) -> bool:
+        """Keep the (reset) mapping at ``base``, with ``kept`` if not None; False if the
+        pool is full (the caller unmaps it)."""
         weight = self._weight(size)
         fresh: list[int] = []  # made before the lock: see the class
         with self._lock:
-            if self.held + weight <= self.capacity:
-                self._free.setdefault(size, fresh).append(base)
-                self.held += weight
-                return
-        unmap(base, size)
+            if self.held + weight > self.capacity:
+                return False
+            self._free.setdefault(size, fresh).append(base)
+            if kept is not None:
+                self._kept[base] = kept
+            self.held += weight
+            return True
 
 
 class _CodePool(_MappingPool):
@@ -238,7 +250,8 @@ class _CodePool(_MappingPool):
     def give(self, base: int, size: int) -> None:
         """Keep the mapping at ``base`` for reuse, or unmap it if the pool is full."""
         protect(base, size, PROT_NONE)
-        self._keep(base, size)
+        if not self._keep(base, size):
+            unmap(base, size)
 
 
 _code_pool = _CodePool(CODE_POOL_BYTES)
@@ -321,8 +334,6 @@ class ReservationRecord(Protocol):
         """The reservation is unmapped: forget its addresses."""
 
 
-_NOTHING_KEPT: tuple[int, ReservationRecord | None] = (0, None)
-
 #: how many bytes at the start of a released memory are zeroed in place where resident,
 #: rather than discarded: the next memory's first writes (its data image) then find
 #: them mapped (Wasmtime's pooling allocator keeps memory resident so too)
@@ -373,12 +384,6 @@ class _ReservationPool(_MappingPool):
     region past its length. Reuse saves the ``mmap`` and ``munmap`` of a reservation of
     4 GiB and more, and, for a memory of the same size, every ``mprotect``."""
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__(capacity)
-        #: base -> the bytes at its start left read-write (pages discarded), and its
-        #: record with the signal handler, inactive (``guard.MemoryGuard``) or None
-        self._kept: dict[int, tuple[int, ReservationRecord | None]] = {}
-
     @staticmethod
     def _weight(size: int) -> int:
         return 1  # the capacity counts reservations, whatever their size
@@ -390,15 +395,10 @@ class _ReservationPool(_MappingPool):
         were usable) and keep it with ``guard`` (its inactive record with the signal
         handler, if any), or unmap it (and release ``guard``) if the pool is full or the
         reset fails."""
-        if not committed or _reset_pages(base, committed):
-            kept = (committed, guard)  # made before the lock: see ``_MappingPool``
-            fresh: list[int] = []
-            with self._lock:
-                if self.held + 1 <= self.capacity:
-                    self._free.setdefault(size, fresh).append(base)
-                    self._kept[base] = kept
-                    self.held += 1
-                    return
+        if (not committed or _reset_pages(base, committed)) and self._keep(
+            base, size, (committed, guard)
+        ):
+            return
         if guard is not None:
             guard.release()
         unmap(base, size)
@@ -406,14 +406,12 @@ class _ReservationPool(_MappingPool):
     def take_committed(self, size: int) -> tuple[int, int, ReservationRecord | None] | None:
         """A kept reservation of ``size`` bytes, how many bytes at its start are
         read-write (reading as zeros), and its inactive guard record (or None); or None."""
-        with self._lock:
-            bases = self._free.get(size)
-            if not bases:
-                return None
-            self.held -= 1
-            base = bases.pop()
-            kept = self._kept.pop(base, _NOTHING_KEPT)
-        return base, kept[0], kept[1]  # made after the lock: see ``_MappingPool``
+        found = self._take(size)
+        if found is None:
+            return None
+        base, kept = found
+        committed, guard = cast(tuple[int, "ReservationRecord | None"], kept)
+        return base, committed, guard
 
 
 _reservation_pool = _ReservationPool(RESERVATION_POOL_SIZE)
@@ -428,7 +426,7 @@ class Reservation:
     Releasing is ``__del__``'s work (no ``weakref.finalize`` per memory)."""
 
     def __init__(self, size: int, *, pooled: bool = False) -> None:
-        self.size = size = (size + PAGE_SIZE - 1) & -PAGE_SIZE or PAGE_SIZE
+        self.size = size = round_up_to_page(size) or PAGE_SIZE
         self._pooled = pooled
         self.committed = 0
         #: a pooled reservation's record with the signal handler (``guard.MemoryGuard``),
